@@ -1,0 +1,333 @@
+"""The one column registry (DESIGN rule 3).
+
+Every list column is declared once: its stable key, translated label, what it reads, whether
+it sorts, and how it is shown in HTML, written to Excel and returned by the API. The grid,
+the column picker, sorting, the export and the API all read `COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+
+from . import lifecycle
+from .lifecycle import STATUS_KEYS, STATUS_LABELS, SIMPLE_LABELS, Status
+
+EMPTY = "–"
+CRM_PATHS = {"contact": "contacts", "company": "companies", "lead": "leads", "deal": "deals"}
+CRM_LABELS = {"contact": _("Contact"), "company": _("Company"), "lead": _("Lead"), "deal": _("Deal")}
+
+
+def humanize_duration(seconds: int | None) -> str:
+    """1 h 05 min 12 s; the units read the same in English and Spanish."""
+    if seconds is None:
+        return EMPTY
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min {secs:02d} s"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def local(value: dt.datetime | None, tz=None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return timezone.localtime(value, tz)
+
+
+def format_local(value: dt.datetime | None) -> str:
+    if value is None:
+        return EMPTY
+    return local(value).strftime("%Y-%m-%d %H:%M")
+
+
+def ref(obj, name_attr: str = "name") -> dict | None:
+    return None if obj is None else {"id": obj.pk, "name": getattr(obj, name_attr)}
+
+
+def crm_text(conv) -> str:
+    if not conv.crm_entity_type:
+        return ""
+    label = CRM_LABELS.get(conv.crm_entity_type, conv.crm_entity_type.title())
+    title = f" — {conv.crm_title}" if conv.crm_title else ""
+    return f"{label} #{conv.crm_entity_id}{title}"
+
+
+def history_url(conversation_id) -> str:
+    return f"/contact-center/conversations/{conversation_id}/history/"
+
+
+def crm_url(entity_type: str, entity_id) -> str:
+    return f"/crm/{CRM_PATHS.get(entity_type, entity_type + 's')}/{entity_id}/"
+
+
+# Kinds decide the default HTML, Excel and API rendering of a value --------------------
+
+KIND_INT, KIND_DURATION, KIND_DATETIME, KIND_TEXT = "int", "duration", "datetime", "text"
+KIND_BOOL, KIND_REF, KIND_CHOICE, KIND_RATING, KIND_STARS = "bool", "ref", "choice", "rating", "stars"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: Any
+    kind: str
+    get: Callable[[Any], Any]
+    sort: str | None = None  # the model field ordered by; None = not sortable
+    related: tuple[str, ...] = ()  # select_related paths the value needs
+    description: Any = ""  # the header tooltip
+    html: Callable[[Any], str] | None = None
+    excel: Callable[[Any], Any] | None = None
+    api: Callable[[Any], dict] | None = None
+    align: str = "left"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def sortable(self) -> bool:
+        return self.sort is not None
+
+    def render_html(self, conv) -> str:
+        if self.html is not None:
+            return self.html(conv)
+        value = self.get(conv)
+        if value is None or value == "":
+            return EMPTY
+        if self.kind == KIND_DURATION:
+            return humanize_duration(value)
+        if self.kind == KIND_DATETIME:
+            return format_html('<time datetime="{}">{}</time>', value.isoformat(), format_local(value))
+        if self.kind == KIND_BOOL:
+            return _g("Yes") if value else _g("No")
+        if self.kind == KIND_REF:
+            return value.get("name", EMPTY) if isinstance(value, dict) else str(value)
+        return format_html("{}", value)
+
+    def excel_value(self, conv):
+        """The value XlsxWriter writes: datetimes naive in the active zone, durations as days."""
+        if self.excel is not None:
+            return self.excel(conv)
+        value = self.get(conv)
+        if value is None:
+            return None
+        if self.kind == KIND_DATETIME:
+            return local(value).replace(tzinfo=None)
+        if self.kind == KIND_DURATION:
+            return value / 86400
+        if self.kind == KIND_BOOL:
+            return _g("Yes") if value else _g("No")
+        if self.kind == KIND_REF:
+            return value["name"] if isinstance(value, dict) else str(value)
+        return value
+
+    def api_value(self, conv) -> dict:
+        if self.api is not None:
+            return self.api(conv)
+        value = self.get(conv)
+        if isinstance(value, dt.datetime):
+            value = value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return {self.key: value}
+
+
+def _status_badge(conv) -> str:
+    simple = lifecycle.simple_status(conv.status)
+    return format_html('<span class="badge badge-{}">{}</span>', simple, SIMPLE_LABELS[simple])
+
+
+def _detail_badge(conv) -> str:
+    key = STATUS_KEYS[Status(conv.status)]
+    return format_html('<span class="badge badge-detail badge-{}">{}</span>', key, STATUS_LABELS[Status(conv.status)])
+
+
+def _client_html(conv) -> str:
+    client = conv.client
+    contact = " · ".join(x for x in (client.phone, client.email) if x)
+    return format_html('<span class="client" title="{}">{}</span>', contact, client.name)
+
+
+def _crm_html(conv) -> str:
+    if not conv.crm_entity_type:
+        return EMPTY
+    return format_html('<a href="{}">{}</a>', crm_url(conv.crm_entity_type, conv.crm_entity_id), crm_text(conv))
+
+
+def _crm_api(conv) -> dict:
+    links = getattr(conv, "prefetched_crm_links", None)
+    if links is None:
+        links = list(conv.crm_links.all())
+    return {
+        "crm_record": crm_text(conv) or None,
+        "crm_entity_type": conv.crm_entity_type or None,
+        "crm_entity_id": conv.crm_entity_id,
+        "crm_title": conv.crm_title or None,
+        "crm_records": [{"type": link.entity_type, "id": link.entity_id, "title": link.title} for link in links],
+    }
+
+
+def _activity_html(conv) -> str:
+    if not conv.crm_activity_id:
+        return EMPTY
+    return format_html('<a href="/crm/activities/{}/">#{}</a>', conv.crm_activity_id, conv.crm_activity_id)
+
+
+def _rating_value(conv):
+    return {1: "like", -1: "dislike"}.get(conv.client_rating)
+
+
+def _rating_label(conv) -> str:
+    return {1: _g("Like"), -1: _g("Dislike")}.get(conv.client_rating, "")
+
+
+def _rating_html(conv) -> str:
+    if conv.client_rating is None:
+        return EMPTY
+    icon = "👍" if conv.client_rating == 1 else "👎"
+    return format_html('<span title="{}">{}</span>', _rating_label(conv), icon)
+
+
+def _stars_html(conv) -> str:
+    if conv.supervisor_rating is None:
+        return EMPTY
+    stars = "★" * conv.supervisor_rating + "☆" * (5 - conv.supervisor_rating)
+    return format_html('<span class="stars" title="{}">{}</span>', conv.supervisor_comment, stars)
+
+
+def _user_name(user) -> str | None:
+    return user.name if user is not None else None
+
+
+def _choice(label_map):
+    return lambda value: str(label_map.get(value, value)) if value else EMPTY
+
+
+def _col(key, label, kind, get, **kw) -> Column:
+    return Column(key=key, label=label, kind=kind, get=get, **kw)
+
+
+def _date(key, label, description=""):
+    return _col(key, label, KIND_DATETIME, lambda c, k=key: getattr(c, k), sort=key, description=description)
+
+
+def _metric(key, label, description):
+    return _col(key, label, KIND_DURATION, lambda c, k=key: getattr(c, k), sort=key,
+                description=description, align="right")
+
+
+TYPE_LABELS = dict(
+    [(lifecycle.INCOMING, _("Incoming")), (lifecycle.OUTGOING, _("Outgoing"))]
+)
+CHANNEL_LABELS = {"livechat": _("Live chat"), "telegram": _("Telegram"), "email": _("E-mail"), "api": _("API")}
+CLOSED_BY_LABELS = {"employee": _("Employee"), "automatic": _("Automatically"), "system": _("System")}
+
+
+_COLUMN_LIST = [
+    _col("id", _("ID"), KIND_INT, lambda c: c.pk, sort="id", align="right",
+         html=lambda c: format_html('<a href="{}">{}</a>', history_url(c.pk), c.pk)),
+    _col("type", _("Type"), KIND_CHOICE, lambda c: c.type, sort="type",
+         html=lambda c: _choice(TYPE_LABELS)(c.type), excel=lambda c: str(TYPE_LABELS[c.type])),
+    _col("status", _("Status"), KIND_CHOICE, lambda c: lifecycle.simple_status(c.status), sort="status",
+         html=_status_badge, excel=lambda c: str(SIMPLE_LABELS[lifecycle.simple_status(c.status)])),
+    _col("status_detail", _("Status (detailed)"), KIND_CHOICE, lambda c: STATUS_KEYS[Status(c.status)],
+         sort="status", html=_detail_badge, excel=lambda c: str(STATUS_LABELS[Status(c.status)]),
+         api=lambda c: {"status_detail": STATUS_KEYS[Status(c.status)], "status_detail_code": c.status}),
+    _col("channel", _("Channel"), KIND_CHOICE, lambda c: c.channel, sort="channel",
+         html=lambda c: format_html('<span class="chan chan-{}">{}</span>', c.channel, CHANNEL_LABELS.get(c.channel, c.channel)),
+         excel=lambda c: str(CHANNEL_LABELS.get(c.channel, c.channel))),
+    _col("connection", _("Connection"), KIND_REF, lambda c: ref(c.connection), related=("connection",)),
+    _col("line", _("Open channel"), KIND_REF, lambda c: ref(c.line), sort="line__name", related=("line",)),
+    _col("client", _("Client"), KIND_REF, lambda c: ref(c.client), related=("client",), html=_client_html),
+    _col("client_phone", _("Client phone"), KIND_TEXT, lambda c: c.client.phone or None, related=("client",)),
+    _col("client_email", _("Client e-mail"), KIND_TEXT, lambda c: c.client.email or None, related=("client",)),
+    _col("crm_record", _("CRM record"), KIND_TEXT, lambda c: crm_text(c) or None, html=_crm_html, api=_crm_api,
+         excel=lambda c: crm_text(c) or None),
+    _col("crm_activity", _("CRM activity"), KIND_TEXT, lambda c: c.crm_activity_id, html=_activity_html,
+         api=lambda c: {"crm_activity_id": c.crm_activity_id},
+         excel=lambda c: f"#{c.crm_activity_id}" if c.crm_activity_id else None),
+    _col("responsible", _("Responsible employee"), KIND_REF, lambda c: ref(c.responsible),
+         sort="responsible__username", related=("responsible",)),
+    _date("started_at", _("Started")),
+    _date("taken_at", _("Taken")),
+    _date("last_message_at", _("Last message")),
+    _date("closed_at", _("Closed")),
+    _col("closed_by", _("Closed by"), KIND_CHOICE, lambda c: c.closed_by or None,
+         html=lambda c: _choice(CLOSED_BY_LABELS)(c.closed_by),
+         excel=lambda c: str(CLOSED_BY_LABELS[c.closed_by]) if c.closed_by else None),
+    _date("waiting_since", _("Waiting since"), _("Start of the client's current unanswered period")),
+    _col("message_count", _("Messages"), KIND_INT, lambda c: c.message_count, sort="message_count", align="right"),
+    _metric("agent_response_time", _("Agent response time"),
+            _("From the start of the conversation to the first time an employee took it")),
+    _metric("first_answer_wait", _("Waiting for the agent's answer"),
+            _("From the start of the conversation to the first employee message to the client")),
+    _metric("duration", _("Conversation duration"),
+            _("From the start of the conversation to the last client or employee message")),
+    _metric("time_to_agent_close", _("Duration until agent closed"),
+            _("From the start of the conversation to the moment an employee closed it")),
+    _col("client_rating", _("Client rating"), KIND_RATING, _rating_value, sort="client_rating",
+         html=_rating_html, excel=lambda c: _rating_label(c) or None),
+    _col("supervisor_rating", _("Supervisor rating"), KIND_STARS, lambda c: c.supervisor_rating,
+         sort="supervisor_rating", html=_stars_html),
+    _col("supervisor_comment", _("Supervisor comment"), KIND_TEXT, lambda c: c.supervisor_comment or None),
+    _col("spam", _("Spam"), KIND_BOOL, lambda c: c.spam),
+    _col("transfer_count", _("Transfers"), KIND_INT, lambda c: c.transfer_count, sort="transfer_count", align="right"),
+    _col("excerpt", _("First message"), KIND_TEXT, lambda c: c.excerpt or None,
+         html=lambda c: format_html('<span class="excerpt" title="{}">{}</span>', c.excerpt, c.excerpt[:80]) if c.excerpt else EMPTY),
+    _date("assigned_at", _("Assigned"), _("First offered to an employee")),
+    _date("first_reply_at", _("First reply")),
+    _date("agent_closed_at", _("Agent closed")),
+    _date("updated_at", _("Updated")),
+    _metric("reply_time_first", _("First reply time"), _("The first ended period in which the client waited for a reply")),
+    _metric("reply_time_total", _("Total reply time"), _("The sum of the ended periods in which the client waited")),
+    _metric("reply_time_avg", _("Average reply time"), _("The average of the ended periods in which the client waited")),
+    _metric("reply_time_max", _("Maximum reply time"), _("The longest ended period in which the client waited")),
+    _col("returning", _("Returning"), KIND_BOOL, lambda c: c.returning,
+         description=_("Not the client's first conversation on this open channel")),
+    _col("pinned", _("Pinned"), KIND_BOOL, lambda c: c.pinned),
+    _col("business_hours", _("Business hours"), KIND_BOOL, lambda c: c.business_hours,
+         description=_("Started within the open channel's working hours")),
+    _col("source_url", _("Source page"), KIND_TEXT, lambda c: c.source_url or None,
+         html=lambda c: format_html('<span class="url" title="{}">{}</span>', c.source_url, c.source_url[:60]) if c.source_url else EMPTY),
+]
+
+COLUMNS: dict[str, Column] = {c.key: c for c in _COLUMN_LIST}
+
+DEFAULT_COLUMNS = [
+    "id", "type", "status", "channel", "line", "client", "crm_record", "responsible", "started_at",
+    "first_reply_at", "last_message_at", "agent_closed_at", "agent_response_time", "first_answer_wait",
+    "duration", "time_to_agent_close", "message_count", "client_rating", "supervisor_rating",
+]
+METRIC_KEYS = ["agent_response_time", "first_answer_wait", "duration", "time_to_agent_close"]
+REPLY_TIME_KEYS = ["reply_time_first", "reply_time_total", "reply_time_avg", "reply_time_max"]
+SORTABLE = {c.key: c.sort for c in _COLUMN_LIST if c.sortable}
+
+
+def clean_columns(keys) -> list[str]:
+    """Known keys in the given order, without repeats; unknown or removed keys drop silently."""
+    seen, result = set(), []
+    for key in keys or ():
+        if key in COLUMNS and key not in seen:
+            seen.add(key)
+            result.append(key)
+    return result
+
+
+def related_for(keys) -> list[str]:
+    paths = set()
+    for key in keys:
+        paths.update(COLUMNS[key].related)
+    return sorted(paths)
+
+
+def api_item(conv, keys=None) -> dict:
+    """A conversation as the API returns it: every requested column by its stable key."""
+    item = {}
+    for key in keys or COLUMNS:
+        item.update(COLUMNS[key].api_value(conv))
+    return item

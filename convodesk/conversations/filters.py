@@ -1,0 +1,363 @@
+"""The one filter set (DESIGN rule 4): the list URL, the API, the export, statistics and presets.
+
+`ConversationFilter(params, tz=...)` parses SPEC "Filter parameters" into one queryset
+filter and one ordering, collecting an error per bad parameter instead of guessing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+
+from . import lifecycle
+from .columns import METRIC_KEYS, REPLY_TIME_KEYS, SORTABLE
+from .normalize import looks_like_email, normalize_email, normalize_phone
+
+CHANNELS = ("livechat", "telegram", "email", "api")
+CRM_TYPES = ("lead", "contact", "deal", "company")
+BOOL_PARAMS = ("agent_replied", "spam", "pinned", "business_hours", "returning", "has_crm")
+RANGE_KEYS = METRIC_KEYS + REPLY_TIME_KEYS + ["message_count", "transfer_count"]
+DATE_PARAMS = ("started_from", "started_to", "closed_from", "closed_to")
+MULTI_PARAMS = (
+    "status", "status_detail", "channel", "line", "responsible", "connection", "crm_type",
+    "client_rating", "supervisor_rating",
+)
+TEXT_PARAMS = ("client", "contact", "q", "source_url")
+FILTER_PARAMS = frozenset(
+    MULTI_PARAMS + TEXT_PARAMS + BOOL_PARAMS + DATE_PARAMS + ("id", "type", "waiting_min", "sort")
+    + tuple(f"{k}_{b}" for k in RANGE_KEYS for b in ("min", "max"))
+)
+DEFAULT_SORT = "-started_at"
+MAX_INT = 2**31 - 1
+
+
+class ConversationFilter:
+    def __init__(self, params, tz=None, now: dt.datetime | None = None):
+        self.raw = params
+        self.tz = tz or timezone.get_current_timezone()
+        self.now = now or timezone.now()
+        self.errors: dict[str, str] = {}
+        self.cleaned: dict[str, object] = {}
+        self.conditions: list[Q] = []
+        self._parse()
+
+    # Public -------------------------------------------------------------------------
+
+    def is_valid(self) -> bool:
+        return not self.errors
+
+    def unknown_params(self, allowed_extra=()) -> list[str]:
+        return sorted(k for k in self.raw.keys() if k not in FILTER_PARAMS and k not in allowed_extra)
+
+    def filter(self, queryset):
+        for condition in self.conditions:
+            queryset = queryset.filter(condition)
+        return queryset
+
+    @property
+    def sort_key(self) -> str:
+        return self.cleaned.get("sort", DEFAULT_SORT).lstrip("-")
+
+    @property
+    def sort_descending(self) -> bool:
+        return self.cleaned.get("sort", DEFAULT_SORT).startswith("-")
+
+    @property
+    def sort_field(self) -> str:
+        return SORTABLE[self.sort_key]
+
+    def ordering(self) -> list:
+        """Sort field then id in the same direction; empty values last either way."""
+        field = F(self.sort_field)
+        pk = F("id")
+        if self.sort_descending:
+            return [field.desc(nulls_last=True), pk.desc()] if self.sort_key != "id" else [pk.desc()]
+        return [field.asc(nulls_last=True), pk.asc()] if self.sort_key != "id" else [pk.asc()]
+
+    def query_items(self) -> list[tuple[str, str]]:
+        """The valid, non-empty parameters, to rebuild a URL."""
+        items = []
+        for key in sorted(FILTER_PARAMS):
+            value = self._get(key)
+            if value and key not in self.errors:
+                items.append((key, value))
+        return items
+
+    # Parsing ------------------------------------------------------------------------
+
+    def _get(self, key) -> str:
+        value = self.raw.get(key, "")
+        if isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value)
+        return str(value).strip()
+
+    def _values(self, key) -> list[str]:
+        raw = self._get(key)
+        return [v.strip() for v in raw.split(",") if v.strip()] if raw else []
+
+    def _error(self, key, message):
+        self.errors[key] = message
+
+    def _parse(self):
+        self._parse_choices()
+        self._parse_ids()
+        self._parse_text()
+        self._parse_bools()
+        self._parse_dates()
+        self._parse_ranges()
+        self._parse_sort()
+
+    def _choices(self, key, allowed, to_q):
+        values = self._values(key)
+        if not values:
+            return
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            self._error(key, _("Unknown value “%(value)s” for %(param)s.") % {"value": unknown[0], "param": key})
+            return
+        self.cleaned[key] = values
+        self.conditions.append(to_q(values))
+
+    def _parse_choices(self):
+        def simple_q(values):
+            q = Q()
+            for name in values:
+                low, high = lifecycle.SIMPLE_RANGES[name]
+                q |= Q(status__gte=low, status__lte=high)
+            return q
+
+        self._choices("status", lifecycle.SIMPLE_RANGES, simple_q)
+        self._choices(
+            "status_detail", lifecycle.STATUS_BY_KEY,
+            lambda v: Q(status__in=[int(lifecycle.STATUS_BY_KEY[k]) for k in v]),
+        )
+        self._choices("channel", CHANNELS, lambda v: Q(channel__in=v))
+        self._choices("type", (lifecycle.INCOMING, lifecycle.OUTGOING), lambda v: Q(type__in=v))
+        self._choices(
+            "crm_type", CRM_TYPES,
+            lambda v: Q(Exists(_crm_links().filter(conversation=OuterRef("pk"), entity_type__in=v))),
+        )
+
+        def rating_q(values):
+            q = Q()
+            mapping = {"like": 1, "dislike": -1}
+            for v in values:
+                q |= Q(client_rating__isnull=True) if v == "none" else Q(client_rating=mapping[v])
+            return q
+
+        self._choices("client_rating", ("like", "dislike", "none"), rating_q)
+
+        def stars_q(values):
+            q = Q()
+            for v in values:
+                q |= Q(supervisor_rating__isnull=True) if v == "none" else Q(supervisor_rating=int(v))
+            return q
+
+        self._choices("supervisor_rating", ("1", "2", "3", "4", "5", "none"), stars_q)
+
+    def _int_list(self, key, allow_none=False) -> list | None:
+        values = self._values(key)
+        if not values:
+            return None
+        result = []
+        for v in values:
+            if allow_none and v == "none":
+                result.append(None)
+            elif v.isdigit() and int(v) <= MAX_INT:
+                result.append(int(v))
+            else:
+                self._error(key, _("“%(value)s” is not a valid id for %(param)s.") % {"value": v, "param": key})
+                return None
+        return result
+
+    def _parse_ids(self):
+        for key, field in (("line", "line_id"), ("connection", "connection_id")):
+            ids = self._int_list(key)
+            if ids is not None:
+                self.cleaned[key] = ids
+                self.conditions.append(Q(**{f"{field}__in": ids}))
+        ids = self._int_list("responsible", allow_none=True)
+        if ids is not None:
+            self.cleaned["responsible"] = ids
+            q = Q(responsible_id__in=[i for i in ids if i is not None])
+            if None in ids:
+                q |= Q(responsible_id__isnull=True)
+            self.conditions.append(q)
+        raw_id = self._get("id").lstrip("#")
+        if raw_id:
+            if raw_id.isdigit() and int(raw_id) <= 2**62:
+                self.cleaned["id"] = int(raw_id)
+                self.conditions.append(Q(pk=int(raw_id)))
+            else:
+                self._error("id", _("The conversation ID must be a number."))
+
+    def _parse_text(self):
+        client = self._get("client")
+        if client:
+            self.cleaned["client"] = client
+            self.conditions.append(Q(client__name__icontains=client))
+        contact = self._get("contact")
+        if contact:
+            self.cleaned["contact"] = contact
+            if looks_like_email(contact):
+                self.conditions.append(Q(client__email_normalized=normalize_email(contact)))
+            else:
+                candidates = phone_candidates(contact)
+                if not candidates:
+                    self._error("contact", _("Enter a phone number or an e-mail address."))
+                else:
+                    self.conditions.append(Q(client__phone_normalized__in=candidates))
+        source = self._get("source_url")
+        if source:
+            self.cleaned["source_url"] = source
+            self.conditions.append(Q(source_url__icontains=source))
+        q = self._get("q")
+        if q:
+            self.cleaned["q"] = q
+            self.conditions.append(free_text_q(q))
+
+    def _parse_bools(self):
+        for key in BOOL_PARAMS:
+            raw = self._get(key).lower()
+            if not raw:
+                continue
+            if raw not in ("true", "false", "1", "0", "yes", "no"):
+                self._error(key, _("%(param)s must be true or false.") % {"param": key})
+                continue
+            value = raw in ("true", "1", "yes")
+            self.cleaned[key] = value
+            if key == "agent_replied":
+                self.conditions.append(Q(first_reply_at__isnull=not value))
+            elif key == "has_crm":
+                self.conditions.append(Q(crm_entity_type="") if not value else ~Q(crm_entity_type=""))
+            else:
+                self.conditions.append(Q(**{key: value}))
+
+    def _parse_date(self, key, end: bool) -> dt.datetime | None:
+        raw = self._get(key)
+        if not raw:
+            return None
+        try:
+            moment = parse_datetime(raw) if "T" in raw or " " in raw else None
+            if moment is not None:
+                if timezone.is_naive(moment):
+                    moment = timezone.make_aware(moment, self.tz)
+                return moment
+            day = parse_date(raw)
+        except ValueError:
+            day = None
+        if day is None:
+            self._error(key, _("“%(value)s” is not a valid date for %(param)s (use YYYY-MM-DD).")
+                        % {"value": raw, "param": key})
+            return None
+        if end:
+            day += dt.timedelta(days=1)
+        return dt.datetime.combine(day, dt.time.min, tzinfo=self.tz)
+
+    def _parse_dates(self):
+        for prefix, field in (("started", "started_at"), ("closed", "closed_at")):
+            start = self._parse_date(f"{prefix}_from", end=False)
+            end_raw = self._get(f"{prefix}_to")
+            end = self._parse_date(f"{prefix}_to", end=True)
+            if start is not None:
+                self.cleaned[f"{prefix}_from"] = start
+                self.conditions.append(Q(**{f"{field}__gte": start}))
+            if end is not None:
+                self.cleaned[f"{prefix}_to"] = end
+                inclusive = "T" in end_raw or " " in end_raw
+                self.conditions.append(Q(**{f"{field}__lte" if inclusive else f"{field}__lt": end}))
+            if start is not None and end is not None and start > end:
+                self._error(f"{prefix}_to", _("The end date is before the start date."))
+
+    def _int(self, key) -> int | None:
+        raw = self._get(key)
+        if not raw:
+            return None
+        if not re.fullmatch(r"\d+", raw) or int(raw) > MAX_INT:
+            self._error(key, _("%(param)s must be a whole number of seconds or a count, 0 or more.") % {"param": key})
+            return None
+        return int(raw)
+
+    def _parse_ranges(self):
+        for key in RANGE_KEYS:
+            low, high = self._int(f"{key}_min"), self._int(f"{key}_max")
+            if low is not None:
+                self.cleaned[f"{key}_min"] = low
+                self.conditions.append(Q(**{f"{key}__gte": low}))
+            if high is not None:
+                self.cleaned[f"{key}_max"] = high
+                self.conditions.append(Q(**{f"{key}__lte": high}))
+            if low is not None and high is not None and low > high:
+                self._error(f"{key}_max", _("The maximum is below the minimum."))
+        waiting = self._int("waiting_min")
+        if waiting is not None:
+            self.cleaned["waiting_min"] = waiting
+            self.conditions.append(Q(waiting_since__lt=self.now - dt.timedelta(seconds=waiting)))
+
+    def _parse_sort(self):
+        raw = self._get("sort")
+        if not raw:
+            return
+        if raw.lstrip("-") not in SORTABLE:
+            self._error("sort", _("Cannot sort by “%(value)s”.") % {"value": raw})
+            return
+        self.cleaned["sort"] = raw
+
+
+def _crm_links():
+    from .models import ConversationCrmLink
+
+    return ConversationCrmLink.objects.all()
+
+
+def _line_countries() -> list[str]:
+    from convodesk.lines.models import Line
+
+    return sorted(set(Line.objects.values_list("default_country", flat=True))) or ["ES"]
+
+
+def phone_candidates(raw: str) -> list[str]:
+    """Every stored form the typed number can have: E.164 with each line's country, or bare digits."""
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) < 3:
+        return []
+    forms = {digits, normalize_phone(raw)}
+    for country in _line_countries():
+        forms.add(normalize_phone(raw, country))
+    return sorted(f for f in forms if f)
+
+
+def free_text_q(text: str) -> Q:
+    """Client and employee names, contact data, CRM titles, source URL, the ID, and closed transcripts."""
+    from .models import Message
+
+    q = (
+        Q(client__name__icontains=text)
+        | Q(client__email_normalized__icontains=text.lower())
+        | Q(responsible__username__icontains=text)
+        | Q(responsible__display_name__icontains=text)
+        | Q(crm_title__icontains=text)
+        | Q(source_url__icontains=text)
+    )
+    candidates = phone_candidates(text) if re.fullmatch(r"[\d\s()+\-.]{5,}", text) else []
+    if candidates:
+        q |= Q(client__phone_normalized__in=candidates)
+    stripped = text.lstrip("#")
+    if stripped.isdigit() and int(stripped) <= 2**62:
+        q |= Q(pk=int(stripped))
+    transcript = Message.objects.filter(conversation=OuterRef("pk"), text__icontains=text)
+    q |= Q(status__gte=lifecycle.OPEN_BELOW) & Q(Exists(transcript))
+    return q
+
+
+def scope_tz(user) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(getattr(user, "time_zone", "") or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC

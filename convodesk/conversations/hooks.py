@@ -1,0 +1,69 @@
+"""The one place for work inside a change (DESIGN rule 9).
+
+The services call these plain functions inside their transaction; a reader sees here
+everything a create, a transition, a message or a close sets off besides the row itself.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from contextlib import contextmanager
+
+from django.db import transaction
+
+_publishing = contextvars.ContextVar("convodesk_publishing", default=True)
+
+
+@contextmanager
+def publishing_suspended():
+    """Bulk loaders (demo data) write thousands of events nobody is watching."""
+    token = _publishing.set(False)
+    try:
+        yield
+    finally:
+        _publishing.reset(token)
+
+
+def publish_after_commit(event) -> None:
+    if not _publishing.get():
+        return
+    from . import realtime
+
+    event_id, conversation_id = event.pk, event.conversation_id
+    transaction.on_commit(lambda: realtime.publish(event_id, conversation_id))
+
+
+def after_create(conversation, event) -> None:
+    from convodesk.lines import distribution
+
+    distribution.distribute(conversation, exclude=[], now=event.at)
+
+
+def after_transition(conversation, before, event) -> None:
+    """Called after every lifecycle transition of an existing conversation."""
+
+
+def after_requeue(conversation, exclude, now) -> None:
+    from convodesk.lines import distribution
+
+    distribution.distribute(conversation, exclude=exclude, now=now)
+
+
+def after_message(conversation, message) -> None:
+    """A message was stored; outbound delivery is queued by the connectors."""
+
+
+def after_close_requested(conversation, at) -> None:
+    """Closing mode: send the line's closing text and rating request as automatic texts."""
+    from . import services
+    from .lifecycle import Status
+
+    if conversation.status != Status.CLOSING:
+        return
+    line = conversation.line
+    if line.closing_text:
+        services.send_automatic(conversation, line.closing_text, at)
+    if line.ask_rating:
+        from django.utils.translation import gettext
+
+        services.send_automatic(conversation, gettext("Please rate this conversation: 👍 or 👎"), at)

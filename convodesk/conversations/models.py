@@ -1,0 +1,338 @@
+"""Clients, conversations, their messages, participants, reply periods and the event log."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from . import lifecycle
+from .lifecycle import STATE_FIELDS, Status
+from .visibility import ConversationQuerySet
+
+STATUS_CHOICES = [(s.value, lifecycle.STATUS_LABELS[s]) for s in Status]
+
+
+class Client(models.Model):
+    name = models.CharField(_("name"), max_length=255)
+    phone = models.CharField(_("phone"), max_length=64, blank=True)
+    email = models.CharField(_("e-mail"), max_length=254, blank=True)
+    phone_normalized = models.CharField(max_length=32, blank=True, db_index=True)
+    email_normalized = models.CharField(max_length=254, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        indexes = [models.Index(fields=["name"], name="client_name_idx")]
+
+    def __str__(self):
+        return self.name
+
+    def set_contact(self, phone: str | None = None, email: str | None = None, country: str = "") -> None:
+        from .normalize import normalize_email, normalize_phone
+
+        if phone:
+            self.phone = phone
+            self.phone_normalized = normalize_phone(phone, country)
+        if email:
+            self.email = email
+            self.email_normalized = normalize_email(email)
+
+
+class ClientIdentity(models.Model):
+    """One way a client reaches us: a channel identity on one connection."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="identities")
+    connection = models.ForeignKey("lines.Connection", on_delete=models.CASCADE, related_name="identities")
+    external_id = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=255, blank=True)
+    username = models.CharField(max_length=255, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("client identity")
+        verbose_name_plural = _("client identities")
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="identity_unique_per_connection")
+        ]
+
+
+class Conversation(models.Model):
+    class Type(models.TextChoices):
+        INCOMING = lifecycle.INCOMING, _("Incoming")
+        OUTGOING = lifecycle.OUTGOING, _("Outgoing")
+
+    class ClosedBy(models.TextChoices):
+        EMPLOYEE = lifecycle.CLOSED_BY_EMPLOYEE, _("Employee")
+        AUTOMATIC = lifecycle.CLOSED_BY_AUTOMATIC, _("Automatically")
+        SYSTEM = lifecycle.CLOSED_BY_SYSTEM, _("System")
+
+    type = models.CharField(_("type"), max_length=10, choices=Type.choices, default=Type.INCOMING)
+    status = models.PositiveSmallIntegerField(_("detailed status"), choices=STATUS_CHOICES, default=0)
+    line = models.ForeignKey("lines.Line", on_delete=models.PROTECT, related_name="conversations")
+    connection = models.ForeignKey("lines.Connection", on_delete=models.PROTECT, related_name="conversations")
+    channel = models.CharField(_("channel"), max_length=20)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="conversations")
+    identity = models.ForeignKey(ClientIdentity, on_delete=models.PROTECT, related_name="conversations")
+    responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="responsible_conversations",
+    )
+
+    started_at = models.DateTimeField(_("started"))
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    first_reply_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    agent_closed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    closed_by = models.CharField(max_length=10, choices=ClosedBy.choices, blank=True)
+    pending_closed_by = models.CharField(max_length=10, blank=True)
+
+    message_count = models.PositiveIntegerField(default=0)
+    transfer_count = models.PositiveIntegerField(default=0)
+    client_rating = models.SmallIntegerField(null=True, blank=True)  # 1 like, -1 dislike
+    supervisor_rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    supervisor_comment = models.TextField(blank=True)
+    spam = models.BooleanField(default=False)
+    pinned = models.BooleanField(default=False)
+    business_hours = models.BooleanField(default=True)
+    returning = models.BooleanField(default=False)
+    source_url = models.CharField(max_length=1000, blank=True)
+    excerpt = models.CharField(max_length=200, blank=True)
+
+    # The primary CRM record and activity, denormalised from ConversationCrmLink for the list.
+    crm_entity_type = models.CharField(max_length=20, blank=True)
+    crm_entity_id = models.BigIntegerField(null=True, blank=True)
+    crm_title = models.CharField(max_length=255, blank=True)
+    crm_activity_id = models.BigIntegerField(null=True, blank=True)
+
+    agent_response_time = models.PositiveIntegerField(null=True, blank=True)
+    first_answer_wait = models.PositiveIntegerField(null=True, blank=True)
+    duration = models.PositiveIntegerField(null=True, blank=True)
+    time_to_agent_close = models.PositiveIntegerField(null=True, blank=True)
+    reply_count = models.PositiveIntegerField(default=0)
+    reply_time_first = models.PositiveIntegerField(null=True, blank=True)
+    reply_time_total = models.PositiveIntegerField(null=True, blank=True)
+    reply_time_avg = models.PositiveIntegerField(null=True, blank=True)
+    reply_time_max = models.PositiveIntegerField(null=True, blank=True)
+
+    auto_close_at = models.DateTimeField(null=True, blank=True)
+    full_close_at = models.DateTimeField(null=True, blank=True)
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity", "connection"],
+                condition=Q(status__lt=lifecycle.OPEN_BELOW),
+                name="one_open_conversation_per_identity",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["-started_at", "-id"], name="conv_started"),
+            models.Index(fields=["status", "-started_at", "-id"], name="conv_status_started"),
+            models.Index(fields=["line", "-started_at", "-id"], name="conv_line_started"),
+            models.Index(fields=["channel", "-started_at", "-id"], name="conv_channel_started"),
+            models.Index(fields=["responsible", "-started_at", "-id"], name="conv_resp_started"),
+            models.Index(fields=["client", "-started_at"], name="conv_client_started"),
+            models.Index(fields=["closed_at", "id"], name="conv_closed"),
+            models.Index(fields=["updated_at", "id"], name="conv_updated"),
+            models.Index(fields=["last_message_at", "id"], name="conv_last_message"),
+            models.Index(fields=["agent_response_time", "id"], name="conv_art"),
+            models.Index(fields=["first_answer_wait", "id"], name="conv_faw"),
+            models.Index(fields=["duration", "id"], name="conv_duration"),
+            models.Index(fields=["time_to_agent_close", "id"], name="conv_ttac"),
+            models.Index(fields=["reply_time_avg", "id"], name="conv_rt_avg"),
+            models.Index(fields=["waiting_since"], name="conv_waiting", condition=Q(waiting_since__isnull=False)),
+            models.Index(fields=["auto_close_at"], name="conv_due_auto", condition=Q(auto_close_at__isnull=False)),
+            models.Index(fields=["full_close_at"], name="conv_due_full", condition=Q(full_close_at__isnull=False)),
+            models.Index(fields=["offer_expires_at"], name="conv_due_offer", condition=Q(offer_expires_at__isnull=False)),
+            models.Index(fields=["crm_entity_type", "crm_entity_id"], name="conv_crm"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk}"
+
+    @property
+    def status_key(self) -> str:
+        return lifecycle.STATUS_KEYS[Status(self.status)]
+
+    @property
+    def simple_status(self) -> str:
+        return lifecycle.simple_status(self.status)
+
+    def get_status_display_simple(self):
+        return lifecycle.SIMPLE_LABELS[self.simple_status]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status < lifecycle.OPEN_BELOW
+
+    def to_state(self) -> lifecycle.State:
+        values = {}
+        for name in STATE_FIELDS:
+            if name == "status":
+                values[name] = self.status
+            elif name == "responsible":
+                values[name] = self.responsible_id
+            else:
+                values[name] = getattr(self, name)
+        return lifecycle.State(**values)
+
+    def set_state(self, state: lifecycle.State) -> list[str]:
+        """Copy the state and its derived metrics onto the row; return the changed fields."""
+        changed = []
+        values = {name: getattr(state, name) for name in STATE_FIELDS}
+        values["responsible_id"] = values.pop("responsible")
+        values["status"] = int(values["status"])
+        values.update(lifecycle.metrics(state))
+        for name, value in values.items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+                changed.append(name)
+        return changed
+
+
+class ConversationParticipant(models.Model):
+    """An employee's part in a conversation; the "own" visibility level reads `sees`."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="participants")
+    employee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations")
+    started_at = models.DateTimeField()  # the conversation's, so "own" lists page by it
+    is_responsible = models.BooleanField(default=False)
+    was_responsible = models.BooleanField(default=False)
+    wrote = models.BooleanField(default=False)
+    offered_now = models.BooleanField(default=False)
+    ever_offered = models.BooleanField(default=False)
+    took = models.BooleanField(default=False)
+    skip_count = models.PositiveIntegerField(default=0)
+    sees = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "employee"], name="participant_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["employee", "-started_at", "-conversation"], name="participant_own",
+                condition=Q(sees=True),
+            ),
+            models.Index(
+                fields=["employee", "conversation"], name="participant_offered", condition=Q(offered_now=True)
+            ),
+        ]
+
+    def refresh_sees(self) -> None:
+        self.sees = self.is_responsible or self.was_responsible or self.wrote or self.offered_now
+
+
+class ReplyPeriod(models.Model):
+    """One ended period in which the client waited, credited to the employee who ended it."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="reply_periods")
+    employee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    seconds = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["employee", "ended_at"], name="reply_period_employee")]
+
+
+class Message(models.Model):
+    class Author(models.TextChoices):
+        CLIENT = "client", _("Client")
+        EMPLOYEE = "employee", _("Employee")
+        SYSTEM = "system", _("System")
+        BOT = "bot", _("Automatic")
+
+    class Delivery(models.TextChoices):
+        NONE = "", "—"
+        PENDING = "pending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Not delivered")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    author_kind = models.CharField(max_length=10, choices=Author.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    connection = models.ForeignKey("lines.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    channel_sent_at = models.DateTimeField(null=True, blank=True)
+    delivery_state = models.CharField(max_length=10, choices=Delivery.choices, blank=True, default="")
+    delivery_attempts = models.PositiveIntegerField(default=0)
+    delivery_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    channel_message_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="message_external_unique",
+                condition=Q(external_id__isnull=False),
+            )
+        ]
+        indexes = [models.Index(fields=["conversation", "created_at", "id"], name="message_conversation")]
+
+
+class ConversationEvent(models.Model):
+    """Every change of a conversation; also the outbox that live updates read from."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=40)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_kind = models.CharField(max_length=20)
+    from_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    to_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    at = models.DateTimeField()
+    payload = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["conversation", "id"], name="event_conversation")]
+
+
+class ConversationCrmLink(models.Model):
+    """A CRM record a conversation is bound to; several per conversation, one primary."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="crm_links")
+    entity_type = models.CharField(max_length=20)  # contact, company, lead, deal
+    entity_id = models.BigIntegerField()
+    title = models.CharField(max_length=255, blank=True)
+    is_primary = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "entity_type", "entity_id"], name="crm_link_unique"),
+            models.UniqueConstraint(fields=["conversation"], condition=Q(is_primary=True), name="crm_link_one_primary"),
+        ]
+        indexes = [models.Index(fields=["entity_type", "entity_id"], name="crm_link_entity")]
+
+
+class FilterPreset(models.Model):
+    """A saved filter of the conversation list; shared presets still obey each viewer's visibility."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="filter_presets")
+    name = models.CharField(_("name"), max_length=100)
+    query = models.TextField(_("filter"), blank=True)
+    shared = models.BooleanField(_("shared with everyone"), default=False)
+    is_default = models.BooleanField(_("default"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner"], condition=Q(is_default=True), name="one_default_preset")
+        ]

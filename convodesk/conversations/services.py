@@ -1,0 +1,577 @@
+"""The only writer of conversation state (DESIGN rule 1).
+
+Each public function runs in one transaction, locks the conversation row, applies the pure
+state machine, writes the row with its stored metrics, records a `ConversationEvent`, and
+publishes after commit. Views, the API, connectors and timers call these; nothing else
+assigns a status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from convodesk.accounts.models import User
+from convodesk.lines.models import Connection, Line
+
+from . import hooks, lifecycle
+from .lifecycle import IllegalTransition, Rules, Status
+from .models import (
+    Client,
+    ClientIdentity,
+    Conversation,
+    ConversationEvent,
+    ConversationParticipant,
+    Message,
+    ReplyPeriod,
+)
+
+log = logging.getLogger("convodesk.services")
+
+EXCERPT_LENGTH = 200
+
+
+class NotFound(Exception):
+    """The conversation does not exist or the actor may not see it (the same answer for both)."""
+
+
+class NotAllowed(Exception):
+    """The actor sees the conversation but their role does not allow this action."""
+
+    def __init__(self, message=None):
+        self.message = message or _("You are not allowed to do this.")
+        super().__init__(str(self.message))
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an employee (UI or own token), an integration's token, the system or a timer."""
+
+    kind: str  # "employee", "integration", "system", "timer"
+    user: User | None = None
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls("integration" if user.is_integration else "employee", user)
+
+    @property
+    def is_employee(self) -> bool:
+        return self.kind == "employee"
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.pk if self.user else None
+
+
+SYSTEM = Actor("system")
+TIMER = Actor("timer")
+
+
+@dataclass(frozen=True)
+class Received:
+    conversation: Conversation
+    message: Message
+    created: bool
+
+
+# Internals ----------------------------------------------------------------------------
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or timezone.now()
+
+
+def _lock(conversation_id: int) -> Conversation:
+    try:
+        return (
+            Conversation.objects.select_for_update()
+            .select_related("line", "connection")
+            .get(pk=conversation_id)
+        )
+    except Conversation.DoesNotExist:
+        raise NotFound(conversation_id) from None
+
+
+def _load_for(actor: Actor, conversation_id: int, action: str = "act") -> Conversation:
+    """Lock the row, then make sure the actor may see it (else NotFound) and act on it (else NotAllowed)."""
+    conversation = _lock(conversation_id)
+    if actor.user is None:
+        return conversation
+    visible = Conversation.objects.visible_to(actor.user, "view").filter(pk=conversation_id)
+    if not visible.exists():
+        raise NotFound(conversation_id)
+    if not Conversation.objects.visible_to(actor.user, action).filter(pk=conversation_id).exists():
+        raise NotAllowed()
+    return conversation
+
+
+def _participant(conversation: Conversation, user_id: int) -> ConversationParticipant:
+    participant, _created = ConversationParticipant.objects.get_or_create(
+        conversation=conversation, employee_id=user_id, defaults={"started_at": conversation.started_at}
+    )
+    return participant
+
+
+def _save_participant(participant: ConversationParticipant) -> None:
+    participant.refresh_sees()
+    participant.save()
+
+
+def _sync_responsible(conversation: Conversation, previous: int | None) -> None:
+    current = conversation.responsible_id
+    if previous == current:
+        return
+    if previous is not None:
+        old = _participant(conversation, previous)
+        old.is_responsible = False
+        old.was_responsible = True
+        _save_participant(old)
+    if current is not None:
+        new = _participant(conversation, current)
+        new.is_responsible = True
+        _save_participant(new)
+
+
+def _clear_offers(conversation: Conversation, except_user: int | None = None) -> None:
+    rows = ConversationParticipant.objects.filter(conversation=conversation, offered_now=True)
+    if except_user is not None:
+        rows = rows.exclude(employee_id=except_user)
+    for participant in rows:
+        participant.offered_now = False
+        _save_participant(participant)
+
+
+def _record(conversation, kind, actor: Actor, at, from_status=None, payload=None) -> ConversationEvent:
+    event = ConversationEvent.objects.create(
+        conversation=conversation, kind=kind, actor=actor.user, actor_kind=actor.kind,
+        from_status=from_status, to_status=conversation.status, at=at, payload=payload or {},
+    )
+    hooks.publish_after_commit(event)
+    return event
+
+
+def _transition(conversation: Conversation, event: lifecycle.Event, actor: Actor, kind: str, payload=None):
+    """Apply one lifecycle event to a locked conversation and write everything it implies."""
+    before = conversation.to_state()
+    state, outcome = lifecycle.apply(before, event, Rules.for_line(conversation.line))
+    conversation.set_state(state)
+    conversation.updated_at = event.at
+    conversation.save()
+    _sync_responsible(conversation, before.responsible)
+    if outcome.took is not None:
+        taker = _participant(conversation, outcome.took)
+        taker.took = True
+        _save_participant(taker)
+        _clear_offers(conversation)
+    if outcome.reply_period is not None:
+        start, end, seconds, employee = outcome.reply_period
+        ReplyPeriod.objects.create(
+            conversation=conversation, employee_id=employee, started_at=start, ended_at=end, seconds=seconds
+        )
+    if state.status >= Status.CLOSING and before.status < Status.CLOSING:
+        _clear_offers(conversation)
+    recorded = _record(conversation, kind, actor, event.at, from_status=before.status, payload=payload)
+    hooks.after_transition(conversation, before, recorded)
+    return recorded
+
+
+def _add_message(conversation, author_kind, text, at, author=None, **extra) -> Message:
+    return Message.objects.create(
+        conversation=conversation, author_kind=author_kind, author=author, text=text, created_at=at, **extra
+    )
+
+
+def _identity(connection: Connection, external_id: str, name: str, phone: str, email: str) -> ClientIdentity:
+    identity = ClientIdentity.objects.select_related("client").filter(
+        connection=connection, external_id=external_id
+    ).first()
+    if identity is not None:
+        client = identity.client
+        changed = False
+        if name and not client.name:
+            client.name, changed = name, True
+        if phone and not client.phone:
+            client.set_contact(phone=phone, country=connection.line.default_country)
+            changed = True
+        if email and not client.email:
+            client.set_contact(email=email)
+            changed = True
+        if changed:
+            client.save()
+        return identity
+    client = Client(name=name or external_id)
+    client.set_contact(phone=phone, email=email, country=connection.line.default_country)
+    client.save()
+    return ClientIdentity.objects.create(
+        client=client, connection=connection, external_id=external_id, display_name=name or ""
+    )
+
+
+# Client side ------------------------------------------------------------------------
+
+
+def receive_client_message(
+    connection: Connection,
+    *,
+    client_external_id: str,
+    text: str,
+    client_name: str = "",
+    phone: str = "",
+    email: str = "",
+    external_message_id: str | None = None,
+    attachments: list | None = None,
+    sent_at: dt.datetime | None = None,
+    source_url: str = "",
+    now: dt.datetime | None = None,
+) -> Received:
+    """Store a client's message: continue their open conversation, reopen one, or start a new one.
+
+    Idempotent by (connection, external message id): a retry returns the stored message.
+    """
+    if external_message_id:
+        existing = Message.objects.filter(connection=connection, external_id=external_message_id).first()
+        if existing is not None:
+            return Received(existing.conversation, existing, False)
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _receive(
+                    connection, client_external_id, text, client_name, phone, email,
+                    external_message_id, attachments or [], sent_at, source_url, _now(now),
+                )
+        except IntegrityError:
+            # A concurrent delivery of the same message, or a concurrent first message of the
+            # same client: the winner's rows are committed now, so look again.
+            if external_message_id:
+                existing = Message.objects.filter(connection=connection, external_id=external_message_id).first()
+                if existing is not None:
+                    return Received(existing.conversation, existing, False)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _receive(connection, external_id, text, name, phone, email, external_message_id, attachments,
+             sent_at, source_url, now) -> Received:
+    identity = _identity(connection, external_id, name, phone, email)
+    conversation = (
+        Conversation.objects.select_for_update()
+        .select_related("line", "connection")
+        .filter(identity=identity, connection=connection, status__lt=lifecycle.OPEN_BELOW)
+        .first()
+    )
+    actor = Actor("client")
+    if conversation is not None:
+        message = _add_message(
+            conversation, Message.Author.CLIENT, text, now, connection=connection,
+            external_id=external_message_id, attachments=attachments, channel_sent_at=sent_at,
+        )
+        _transition(conversation, lifecycle.ClientMessage(now), actor, "client_message", {"message": message.pk})
+        return Received(conversation, message, True)
+
+    reopenable = _reopenable(identity, connection, now)
+    if reopenable is not None:
+        message = _add_message(
+            reopenable, Message.Author.CLIENT, text, now, connection=connection,
+            external_id=external_message_id, attachments=attachments, channel_sent_at=sent_at,
+        )
+        _transition(reopenable, lifecycle.Reopen(now), actor, "reopened", {"message": message.pk})
+        return Received(reopenable, message, True)
+
+    line = connection.line
+    state, _outcome = lifecycle.apply(lifecycle.State(), lifecycle.StartIncoming(now), Rules.for_line(line))
+    conversation = Conversation(
+        line=line, connection=connection, channel=connection.kind, client=identity.client, identity=identity,
+        started_at=now, updated_at=now, source_url=source_url[:1000], excerpt=text[:EXCERPT_LENGTH],
+        business_hours=line.within_working_hours(now),
+        returning=Conversation.objects.filter(client=identity.client, line=line).exists(),
+    )
+    conversation.set_state(state)
+    conversation.save()
+    message = _add_message(
+        conversation, Message.Author.CLIENT, text, now, connection=connection,
+        external_id=external_message_id, attachments=attachments, channel_sent_at=sent_at,
+    )
+    event = _record(conversation, "created", actor, now, payload={"message": message.pk})
+    hooks.after_create(conversation, event)
+    return Received(conversation, message, True)
+
+
+def _reopenable(identity: ClientIdentity, connection: Connection, now) -> Conversation | None:
+    window = connection.line.reopen_window_minutes
+    if not window:
+        return None
+    last = (
+        Conversation.objects.select_for_update()
+        .select_related("line", "connection")
+        .filter(identity=identity, connection=connection)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if last is None or last.status not in (Status.CLOSED, Status.AUTO_CLOSED) or last.closed_at is None:
+        return None
+    if last.closed_at < now - dt.timedelta(minutes=window):
+        return None
+    return last
+
+
+def client_rate(conversation_id: int, like: bool, now=None) -> Conversation:
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        _transition(
+            conversation, lifecycle.ClientRate(_now(now), 1 if like else -1), Actor("client"),
+            "client_rated", {"rating": "like" if like else "dislike"},
+        )
+        return conversation
+
+
+# Employee side ----------------------------------------------------------------------
+
+
+def offer(conversation: Conversation, employee_ids: list[int], assign: bool, now) -> None:
+    """Offer a queued conversation to employees (inside the caller's transaction)."""
+    _transition(
+        conversation, lifecycle.Offer(now, employee_ids[0] if assign else None, assign), SYSTEM,
+        "offered", {"employees": employee_ids},
+    )
+    for user_id in employee_ids:
+        participant = _participant(conversation, user_id)
+        participant.offered_now = True
+        participant.ever_offered = True
+        _save_participant(participant)
+
+
+def take(conversation_id: int, actor: Actor, now=None) -> Conversation:
+    if not actor.is_employee:
+        raise NotAllowed(_("Only an employee can take a conversation."))
+    with transaction.atomic():
+        conversation = _load_for(actor, conversation_id)
+        _transition(conversation, lifecycle.Take(_now(now), actor.user_id), actor, "taken")
+        return conversation
+
+
+def skip(conversation_id: int, actor: Actor, now=None) -> Conversation:
+    if not actor.is_employee:
+        raise NotAllowed(_("Only an employee can skip a conversation."))
+    with transaction.atomic():
+        conversation = _load_for(actor, conversation_id)
+        participant = ConversationParticipant.objects.filter(
+            conversation=conversation, employee=actor.user, offered_now=True
+        ).first()
+        if participant is None:
+            raise IllegalTransition("not_offered", _("This conversation is not offered to you."))
+        _transition(conversation, lifecycle.Skip(_now(now), actor.user_id), actor, "skipped")
+        participant.refresh_from_db()
+        participant.offered_now = False
+        participant.skip_count += 1
+        _save_participant(participant)
+        hooks.after_requeue(conversation, exclude=[actor.user_id], now=_now(now))
+        return conversation
+
+
+def reply(conversation_id: int, actor: Actor, text: str, now=None, attachments=None) -> Message:
+    """An employee's message (counts as a reply), or an integration's automatic text (never does)."""
+    text = (text or "").strip()
+    if not text:
+        raise IllegalTransition("empty", _("The message is empty."))
+    at = _now(now)
+    with transaction.atomic():
+        conversation = _load_for(actor, conversation_id)
+        if not actor.is_employee:
+            if not conversation.is_open:
+                raise IllegalTransition("closed", _("The conversation is already closed."))
+            message = _add_message(conversation, Message.Author.BOT, text, at, author=actor.user)
+            conversation.updated_at = at
+            conversation.save(update_fields=["updated_at"])
+            _record(conversation, "bot_message", actor, at, conversation.status, {"message": message.pk})
+            hooks.after_message(conversation, message)
+            return message
+        # Check first so a refused reply writes no message.
+        lifecycle.apply(conversation.to_state(), lifecycle.EmployeeMessage(at, actor.user_id),
+                        Rules.for_line(conversation.line))
+        message = _add_message(conversation, Message.Author.EMPLOYEE, text, at, author=actor.user,
+                               attachments=attachments or [])
+        _transition(conversation, lifecycle.EmployeeMessage(at, actor.user_id), actor, "employee_message",
+                    {"message": message.pk})
+        writer = _participant(conversation, actor.user_id)
+        if not writer.wrote:
+            writer.wrote = True
+            _save_participant(writer)
+        hooks.after_message(conversation, message)
+        return message
+
+
+def send_automatic(conversation: Conversation, text: str, at) -> Message:
+    """An automatic text (closing text, rating request): stored and delivered, never a reply."""
+    message = _add_message(conversation, Message.Author.BOT, text, at)
+    _record(conversation, "bot_message", SYSTEM, at, conversation.status, {"message": message.pk})
+    hooks.after_message(conversation, message)
+    return message
+
+
+def transfer(conversation_id: int, actor: Actor, *, to_employee: User | None = None,
+             to_line: Line | None = None, comment: str = "", now=None) -> Conversation:
+    if (to_employee is None) == (to_line is None):
+        raise IllegalTransition("transfer_target", _("Choose one employee or one open channel."))
+    at = _now(now)
+    with transaction.atomic():
+        conversation = _load_for(actor, conversation_id)
+        payload = {"comment": comment}
+        if to_line is not None and to_line.pk != conversation.line_id:
+            payload["from_line"] = conversation.line_id
+            conversation.line = to_line
+            payload["line"] = to_line.pk
+        if to_employee is not None:
+            if not to_employee.is_active or to_employee.is_integration:
+                raise IllegalTransition("transfer_target", _("This employee cannot receive conversations."))
+            payload["employee"] = to_employee.pk
+        _clear_offers(conversation)
+        _transition(conversation, lifecycle.Transfer(at, to_employee.pk if to_employee else None), actor,
+                    "transferred", payload)
+        if to_employee is not None:
+            target = _participant(conversation, to_employee.pk)
+            target.offered_now = True
+            target.ever_offered = True
+            _save_participant(target)
+        else:
+            hooks.after_requeue(conversation, exclude=[], now=at)
+        return conversation
+
+
+def close(conversation_id: int, actor: Actor, now=None) -> Conversation:
+    at = _now(now)
+    with transaction.atomic():
+        conversation = _load_for(actor, conversation_id)
+        by = lifecycle.CLOSED_BY_EMPLOYEE if actor.is_employee else lifecycle.CLOSED_BY_SYSTEM
+        _transition(conversation, lifecycle.Close(at, by, actor.user_id if actor.is_employee else None),
+                    actor, "closing" if conversation.line.closing_mode else "closed")
+        hooks.after_close_requested(conversation, at)
+        return conversation
+
+
+def mark_spam(conversation_id: int, actor: Actor, now=None) -> Conversation:
+    if not actor.is_employee:
+        raise NotAllowed(_("Only an employee can mark a conversation as spam."))
+    with transaction.atomic():
+        conversation = _load_for(actor, conversation_id)
+        _transition(conversation, lifecycle.MarkSpam(_now(now), actor.user_id), actor, "spam")
+        return conversation
+
+
+def mark_duplicate(conversation_id: int, actor: Actor, of_conversation_id: int, now=None) -> Conversation:
+    with transaction.atomic():
+        conversation = _load_for(actor, conversation_id)
+        _transition(conversation, lifecycle.MarkDuplicate(_now(now)), actor, "duplicate",
+                    {"of": of_conversation_id})
+        return conversation
+
+
+def pin(conversation_id: int, actor: Actor, pinned: bool = True, now=None) -> Conversation:
+    with transaction.atomic():
+        conversation = _load_for(actor, conversation_id)
+        _transition(conversation, lifecycle.Pin(_now(now), pinned), actor, "pinned" if pinned else "unpinned")
+        return conversation
+
+
+def supervisor_rate(conversation_id: int, actor: Actor, rating: int | None, comment: str = "",
+                    now=None) -> Conversation:
+    with transaction.atomic():
+        conversation = _load_for(actor, conversation_id, action="rate")
+        _transition(conversation, lifecycle.SupervisorRate(_now(now), rating, comment), actor,
+                    "supervisor_rated", {"rating": rating, "comment": comment})
+        return conversation
+
+
+def start_outgoing(actor: Actor, identity: ClientIdentity, text: str, now=None) -> Conversation:
+    """An employee starts a conversation with a client on one of the client's channel identities."""
+    if not actor.is_employee:
+        raise NotAllowed(_("Only an employee can start a conversation."))
+    text = (text or "").strip()
+    if not text:
+        raise IllegalTransition("empty", _("The message is empty."))
+    connection = identity.connection
+    if not connection.active or not connection.allows_outgoing:
+        raise IllegalTransition("no_outgoing", _("This channel cannot start conversations."))
+    at = _now(now)
+    with transaction.atomic():
+        open_one = Conversation.objects.filter(
+            identity=identity, connection=connection, status__lt=lifecycle.OPEN_BELOW
+        ).first()
+        if open_one is not None:
+            raise IllegalTransition("open_exists", _("The client already has an open conversation #%(id)s.")
+                                    % {"id": open_one.pk})
+        line = connection.line
+        state, _o = lifecycle.apply(lifecycle.State(), lifecycle.StartOutgoing(at, actor.user_id),
+                                    Rules.for_line(line))
+        conversation = Conversation(
+            line=line, connection=connection, channel=connection.kind, client=identity.client,
+            identity=identity, started_at=at, updated_at=at, excerpt=text[:EXCERPT_LENGTH],
+            business_hours=line.within_working_hours(at),
+            returning=Conversation.objects.filter(client=identity.client, line=line).exists(),
+        )
+        conversation.set_state(state)
+        conversation.save()
+        participant = _participant(conversation, actor.user_id)
+        participant.is_responsible = participant.wrote = participant.took = True
+        _save_participant(participant)
+        message = _add_message(conversation, Message.Author.EMPLOYEE, text, at, author=actor.user)
+        event = _record(conversation, "created_outgoing", actor, at, payload={"message": message.pk})
+        hooks.after_create(conversation, event)
+        hooks.after_message(conversation, message)
+        return conversation
+
+
+# Timers -------------------------------------------------------------------------------
+
+_TIMERS = (
+    ("offer_expires_at", lifecycle.QueueTimeout, "queue_timeout"),
+    ("auto_close_at", lifecycle.AutoClose, "auto_closed"),
+    ("full_close_at", lifecycle.FullClose, "full_closed"),
+)
+
+
+def run_due_timers(now=None, batch: int = 500) -> int:
+    """Fire every due queue time-out, auto-close and full close. Safe to run from many processes:
+    each conversation is re-checked under its row lock, so a timer fires once."""
+    at = _now(now)
+    fired = 0
+    for field, event_class, kind in _TIMERS:
+        due = list(
+            Conversation.objects.filter(**{f"{field}__lte": at}).order_by(field).values_list("id", flat=True)[:batch]
+        )
+        for conversation_id in due:
+            try:
+                with transaction.atomic():
+                    conversation = _lock_if_free(conversation_id)
+                    if conversation is None:
+                        continue
+                    _transition(conversation, event_class(at), TIMER, kind)
+                    if event_class is lifecycle.QueueTimeout:
+                        hooks.after_requeue(conversation, exclude=_timed_out(conversation), now=at)
+                    elif event_class is lifecycle.AutoClose:
+                        hooks.after_close_requested(conversation, at)
+                    fired += 1
+            except IllegalTransition:
+                continue  # another process got there first, or the client wrote just in time
+    return fired
+
+
+def _lock_if_free(conversation_id: int) -> Conversation | None:
+    rows = Conversation.objects.select_for_update(skip_locked=True).select_related("line", "connection")
+    return rows.filter(pk=conversation_id).first()
+
+
+def _timed_out(conversation: Conversation) -> list[int]:
+    """Employees whose offer just expired; the next offer goes to someone else when possible."""
+    rows = ConversationParticipant.objects.filter(conversation=conversation, offered_now=True)
+    ids = list(rows.values_list("employee_id", flat=True))
+    if conversation.line.distribution != Line.Distribution.ALL_AT_ONCE:
+        for participant in rows:
+            participant.offered_now = False
+            _save_participant(participant)
+    return ids

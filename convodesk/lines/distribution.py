@@ -1,0 +1,55 @@
+"""Which employees a queued conversation is offered to (SPEC "Distribution modes")."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q
+
+from convodesk.conversations.lifecycle import Status
+
+from .models import Line, LineMember
+
+
+def _available_members(line: Line) -> list[LineMember]:
+    members = list(
+        line.memberships.select_related("user")
+        .filter(user__is_active=True, user__is_integration=False, user__availability="online")
+        .annotate(
+            open_count=Count(
+                "user__responsible_conversations",
+                filter=Q(user__responsible_conversations__status__lt=Status.CLOSING),
+            )
+        )
+        .order_by("position", "id")
+    )
+    if line.max_open_per_employee:
+        members = [m for m in members if m.open_count < line.max_open_per_employee]
+    return members
+
+
+def choose(line: Line, exclude: list[int]) -> tuple[list[int], bool]:
+    """The employees to offer to, and whether the first becomes responsible at offer time."""
+    members = _available_members(line)
+    if not members:
+        return [], False
+    if line.distribution == Line.Distribution.ALL_AT_ONCE:
+        return [m.user_id for m in members], False
+    others = [m for m in members if m.user_id not in exclude] or members
+    if line.distribution == Line.Distribution.EVENLY:
+        chosen = min(others, key=lambda m: (m.open_count, m.position, m.id))
+    else:  # strictly in order: the next member after the ones just passed over
+        order = [m.user_id for m in members]
+        last = max((order.index(e) for e in exclude if e in order), default=-1)
+        after = [m for m in members[last + 1 :] if m.user_id not in exclude]
+        chosen = (after or others)[0]
+    return [chosen.user_id], True
+
+
+def distribute(conversation, exclude: list[int], now) -> None:
+    """Offer a conversation waiting in the queue; when nobody is available it stays queued."""
+    from convodesk.conversations import services
+
+    if conversation.status not in (Status.NEW, Status.SKIPPED) or conversation.responsible_id:
+        return
+    employees, assign = choose(conversation.line, exclude)
+    if employees:
+        services.offer(conversation, employees, assign, now)

@@ -1,0 +1,46 @@
+import os
+
+import pytest
+
+from . import factories as f
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    return f"convodesk database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+
+
+@pytest.fixture
+def org(db):
+    """A small organisation: two departments (one nested), operators, a supervisor, an admin, one line."""
+    sales = f.department("Sales")
+    sales_east = f.department("Sales East", parent=sales)
+    support = f.department("Support")
+    admin = f.employee("admin", superuser=True)
+    supervisor = f.employee("supervisor", departments=[sales])
+    supervisor.roles.set([f.role("Manager")])
+    from convodesk.accounts.models import Role
+
+    dep_role = Role.objects.create(
+        name="Department supervisor", view_conversations=20, view_history=20, view_statistics=20,
+        act=20, rate=20, export=30,
+    )
+    supervisor.roles.add(dep_role)
+    op1 = f.employee("op1", departments=[sales])
+    op2 = f.employee("op2", departments=[sales_east])
+    op3 = f.employee("op3", departments=[support])
+    line = f.line("Sales line", members=[op1, op2, op3])
+    conn = f.connection(line, "api")
+
+    class Org:
+        pass
+
+    o = Org()
+    o.__dict__.update(
+        sales=sales, sales_east=sales_east, support=support, admin=admin, supervisor=supervisor,
+        op1=op1, op2=op2, op3=op3, line=line, conn=conn, dep_role=dep_role,
+    )
+    return o
