@@ -3,9 +3,28 @@
 from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import path
 
-websocket_urlpatterns = []
+from convodesk.connectors.livechat import WidgetConsumer
+from convodesk.workspace.consumers import OperatorConsumer
+
+websocket_urlpatterns = [
+    path("ws/operator/", OperatorConsumer.as_asgi()),
+]
+
+# Public sockets embedded on other sites: no session; the consumer checks the connection's origins.
+public_websocket_urlpatterns = [
+    path("ws/widget/<str:key>/", WidgetConsumer.as_asgi()),
+]
 
 
 def websocket_application():
-    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+    staff = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+    public = URLRouter(public_websocket_urlpatterns)
+
+    async def application(scope, receive, send):
+        if scope["path"].startswith("/ws/widget/"):
+            return await public(scope, receive, send)
+        return await staff(scope, receive, send)
+
+    return application

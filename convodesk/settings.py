@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # serves its Swagger UI from its own static files, not a CDN
     "convodesk.accounts",
     "convodesk.lines",
     "convodesk.conversations",
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "convodesk.connectors",
     "convodesk.stats",
     "convodesk.api",
+    "convodesk.workspace",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +160,8 @@ CONVODESK = {
     "COUNT_THRESHOLD": int(os.environ.get("COUNT_THRESHOLD", "100000")),
     "COUNT_TIMEOUT_MS": int(os.environ.get("COUNT_TIMEOUT_MS", "150")),
     "EXPORT_BACKGROUND_ROWS": int(os.environ.get("EXPORT_BACKGROUND_ROWS", "100000")),
+    # Bulk actions on more rows than this run as a background task with progress.
+    "BULK_BACKGROUND_ROWS": int(os.environ.get("BULK_BACKGROUND_ROWS", "200")),
     "TIMER_INTERVAL_SECONDS": float(os.environ.get("TIMER_INTERVAL_SECONDS", "2")),
     "TELEGRAM_API_BASE": os.environ.get("TELEGRAM_API_BASE", "https://api.telegram.org"),
 }

@@ -3,11 +3,20 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from convodesk.api import views as api_views
+from convodesk.api.v1 import api
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/contact-center/conversations/", permanent=False)),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("api/v1/<path:rest>", api_views.api_not_found),
+    path("account/tokens/", api_views.tokens, name="api_tokens"),
     path("contact-center/", include("convodesk.conversations.urls")),
+    path("crm/", include("convodesk.crm.urls")),
+    path("contact-center/workspace/", include("convodesk.workspace.urls")),
+    path("widget/", include("convodesk.connectors.livechat_urls")),
 ]

@@ -1,10 +1,22 @@
 import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from . import factories as f
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Hypothesis: fewer examples and no per-example deadline in CI, more locally.
+hypothesis_settings.register_profile("ci", max_examples=60, deadline=None)
+hypothesis_settings.register_profile("dev", max_examples=200, deadline=None)
+hypothesis_settings.load_profile("ci" if IN_CI else "dev")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Test users are created by the dozen; PBKDF2 would spend most of the suite hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_report_header(config):

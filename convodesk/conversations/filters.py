@@ -26,7 +26,7 @@ RANGE_KEYS = METRIC_KEYS + REPLY_TIME_KEYS + ["message_count", "transfer_count"]
 DATE_PARAMS = ("started_from", "started_to", "closed_from", "closed_to")
 MULTI_PARAMS = (
     "status", "status_detail", "channel", "line", "responsible", "connection", "crm_type",
-    "client_rating", "supervisor_rating",
+    "client_rating", "supervisor_rating", "client_id",
 )
 TEXT_PARAMS = ("client", "contact", "q", "source_url")
 FILTER_PARAMS = frozenset(
@@ -177,7 +177,7 @@ class ConversationFilter:
         return result
 
     def _parse_ids(self):
-        for key, field in (("line", "line_id"), ("connection", "connection_id")):
+        for key, field in (("line", "line_id"), ("connection", "connection_id"), ("client_id", "client_id")):
             ids = self._int_list(key)
             if ids is not None:
                 self.cleaned[key] = ids

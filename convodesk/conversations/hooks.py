@@ -34,13 +34,22 @@ def publish_after_commit(event) -> None:
 
 
 def after_create(conversation, event) -> None:
+    from convodesk.crm import binding
     from convodesk.lines import distribution
+    from convodesk.stats import rollups
 
+    binding.bind_new_conversation(conversation)
+    rollups.conversation_created(conversation)  # before distribution: its offers are transitions
     distribution.distribute(conversation, exclude=[], now=event.at)
 
 
 def after_transition(conversation, before, event) -> None:
     """Called after every lifecycle transition of an existing conversation."""
+    from convodesk.crm import binding
+    from convodesk.stats import rollups
+
+    binding.sync_activity(conversation, before)
+    rollups.conversation_changed(conversation, before, event)
 
 
 def after_requeue(conversation, exclude, now) -> None:
@@ -51,6 +60,9 @@ def after_requeue(conversation, exclude, now) -> None:
 
 def after_message(conversation, message) -> None:
     """A message was stored; outbound delivery is queued by the connectors."""
+    from convodesk.connectors import delivery
+
+    delivery.queue(conversation, message)  # employee/automatic messages on channels that deliver
 
 
 def after_close_requested(conversation, at) -> None:

@@ -373,13 +373,16 @@ def _offer(state, ev: Offer, rules):
 
 def _take(state, ev: Take, rules):
     _refuse_closed(state)
-    if state.status >= Status.TAKEN:
+    # "Taken" means someone took it: a conversation reopened after a take-and-end or a system
+    # close of a queued one is at 25 but was never taken, and stays takeable.
+    if state.status >= Status.TAKEN and state.taken_at is not None and state.responsible is not None:
         if state.responsible == ev.employee:
             return {}, None
         raise IllegalTransition("already_taken", _("Another employee has already taken this conversation."))
     first = state.taken_at is None
     return {
-        "status": Status.TAKEN, "responsible": ev.employee, "taken_at": state.taken_at or ev.at,
+        "status": max(state.status, Status.TAKEN), "responsible": ev.employee,
+        "taken_at": state.taken_at or ev.at,
         "offer_expires_at": None,
     }, Outcome(first_take=first, took=ev.employee)
 
@@ -411,7 +414,7 @@ def _employee_message(state, ev: EmployeeMessage, rules):
     _refuse_closed(state, closing_too=False)
     changes, period = _end_reply_period(state, ev.employee, ev.at)
     outcome = Outcome()
-    if state.status in (Status.NEW, Status.SKIPPED):
+    if state.status in (Status.NEW, Status.SKIPPED) or state.taken_at is None:
         changes.update(responsible=ev.employee, taken_at=state.taken_at or ev.at)
         outcome = Outcome(first_take=state.taken_at is None, took=ev.employee)
     changes.update(

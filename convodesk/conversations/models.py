@@ -336,3 +336,6 @@ class FilterPreset(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["owner"], condition=Q(is_default=True), name="one_default_preset")
         ]
+
+
+from .jobs import BulkJob, ExportJob  # noqa: E402,F401  (tracked export and bulk jobs)

@@ -13,13 +13,14 @@ import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from convodesk.accounts.models import User
 from convodesk.lines.models import Connection, Line
 
-from . import hooks, lifecycle
+from . import hooks, lifecycle, visibility
 from .lifecycle import IllegalTransition, Rules, Status
 from .models import (
     Client,
@@ -102,10 +103,9 @@ def _load_for(actor: Actor, conversation_id: int, action: str = "act") -> Conver
     conversation = _lock(conversation_id)
     if actor.user is None:
         return conversation
-    visible = Conversation.objects.visible_to(actor.user, "view").filter(pk=conversation_id)
-    if not visible.exists():
+    if not visibility.can(actor.user, conversation_id, "view"):
         raise NotFound(conversation_id)
-    if not Conversation.objects.visible_to(actor.user, action).filter(pk=conversation_id).exists():
+    if not visibility.can(actor.user, conversation_id, action):
         raise NotAllowed()
     return conversation
 
@@ -137,13 +137,16 @@ def _sync_responsible(conversation: Conversation, previous: int | None) -> None:
         _save_participant(new)
 
 
+_SEES_WITHOUT_OFFER = ExpressionWrapper(
+    Q(is_responsible=True) | Q(was_responsible=True) | Q(wrote=True), output_field=BooleanField()
+)
+
+
 def _clear_offers(conversation: Conversation, except_user: int | None = None) -> None:
     rows = ConversationParticipant.objects.filter(conversation=conversation, offered_now=True)
     if except_user is not None:
         rows = rows.exclude(employee_id=except_user)
-    for participant in rows:
-        participant.offered_now = False
-        _save_participant(participant)
+    rows.update(offered_now=False, sees=_SEES_WITHOUT_OFFER)
 
 
 def _record(conversation, kind, actor: Actor, at, from_status=None, payload=None) -> ConversationEvent:
@@ -339,11 +342,39 @@ def offer(conversation: Conversation, employee_ids: list[int], assign: bool, now
         conversation, lifecycle.Offer(now, employee_ids[0] if assign else None, assign), SYSTEM,
         "offered", {"employees": employee_ids},
     )
-    for user_id in employee_ids:
-        participant = _participant(conversation, user_id)
-        participant.offered_now = True
-        participant.ever_offered = True
-        _save_participant(participant)
+    existing = ConversationParticipant.objects.filter(conversation=conversation, employee_id__in=employee_ids)
+    known = set(existing.values_list("employee_id", flat=True))
+    existing.update(offered_now=True, ever_offered=True, sees=True)
+    ConversationParticipant.objects.bulk_create([
+        ConversationParticipant(
+            conversation=conversation, employee_id=user_id, started_at=conversation.started_at,
+            offered_now=True, ever_offered=True, sees=True,
+        )
+        for user_id in employee_ids if user_id not in known
+    ])
+
+
+def offer_waiting(conversation_id: int, now=None) -> bool:
+    """Offer a conversation still waiting in its line's queue to the members available now
+    (someone came online). Returns whether anyone new was offered it."""
+    from convodesk.lines import distribution
+
+    at = _now(now)
+    with transaction.atomic():
+        conversation = _lock_if_free(conversation_id)
+        if conversation is None or conversation.status not in (Status.NEW, Status.SKIPPED):
+            return False
+        if conversation.responsible_id:
+            return False
+        offered = set(
+            ConversationParticipant.objects.filter(conversation=conversation, offered_now=True)
+            .values_list("employee_id", flat=True)
+        )
+        employees, assign = distribution.choose(conversation.line, exclude=list(offered))
+        if not employees or (not assign and set(employees) <= offered):
+            return False
+        offer(conversation, employees, assign, at)
+        return True
 
 
 def take(conversation_id: int, actor: Actor, now=None) -> Conversation:
@@ -540,24 +571,34 @@ def run_due_timers(now=None, batch: int = 500) -> int:
     each conversation is re-checked under its row lock, so a timer fires once."""
     at = _now(now)
     fired = 0
+    for field, _event_class, _kind in _TIMERS:
+        due = Conversation.objects.filter(**{f"{field}__lte": at}).order_by(field)
+        for conversation_id in list(due.values_list("id", flat=True)[:batch]):
+            fired += fire_due(conversation_id, at, only=field)
+    return fired
+
+
+def fire_due(conversation_id: int, now=None, only: str | None = None) -> int:
+    """Fire the timers of one conversation that are due at `now`; returns how many fired."""
+    at = _now(now)
+    fired = 0
     for field, event_class, kind in _TIMERS:
-        due = list(
-            Conversation.objects.filter(**{f"{field}__lte": at}).order_by(field).values_list("id", flat=True)[:batch]
-        )
-        for conversation_id in due:
-            try:
-                with transaction.atomic():
-                    conversation = _lock_if_free(conversation_id)
-                    if conversation is None:
-                        continue
-                    _transition(conversation, event_class(at), TIMER, kind)
-                    if event_class is lifecycle.QueueTimeout:
-                        hooks.after_requeue(conversation, exclude=_timed_out(conversation), now=at)
-                    elif event_class is lifecycle.AutoClose:
-                        hooks.after_close_requested(conversation, at)
-                    fired += 1
-            except IllegalTransition:
-                continue  # another process got there first, or the client wrote just in time
+        if only is not None and field != only:
+            continue
+        try:
+            with transaction.atomic():
+                conversation = _lock_if_free(conversation_id)
+                due_at = getattr(conversation, field) if conversation is not None else None
+                if due_at is None or due_at > at:
+                    continue
+                _transition(conversation, event_class(at), TIMER, kind)
+                if event_class is lifecycle.QueueTimeout:
+                    hooks.after_requeue(conversation, exclude=_timed_out(conversation), now=at)
+                elif event_class is lifecycle.AutoClose:
+                    hooks.after_close_requested(conversation, at)
+                fired += 1
+        except IllegalTransition:
+            continue  # another process got there first, or the client wrote just in time
     return fired
 
 
@@ -575,3 +616,38 @@ def _timed_out(conversation: Conversation) -> list[int]:
             participant.offered_now = False
             _save_participant(participant)
     return ids
+
+
+# CRM ----------------------------------------------------------------------------------
+
+_KEEP = object()
+
+
+def record_crm_change(conversation, actor: Actor, kind: str, payload: dict | None = None, *,
+                      activity_id=_KEEP, at: dt.datetime | None = None) -> ConversationEvent:
+    """A change of the conversation's CRM records (binding, re-binding, lead conversion).
+
+    CRM links are not lifecycle state, but the change belongs to the conversation's history and
+    list row: lock the row, copy the primary `ConversationCrmLink` onto the denormalised columns,
+    record the event and publish it after commit. The caller has written the link rows.
+    """
+    from .models import ConversationCrmLink
+
+    at = _now(at)
+    conversation_id = getattr(conversation, "pk", conversation)
+    with transaction.atomic():
+        row = _lock(conversation_id)
+        primary = ConversationCrmLink.objects.filter(conversation_id=conversation_id, is_primary=True).first()
+        values = {
+            "crm_entity_type": primary.entity_type if primary else "",
+            "crm_entity_id": primary.entity_id if primary else None,
+            "crm_title": primary.title[:255] if primary else "",
+            "crm_activity_id": row.crm_activity_id if activity_id is _KEEP else activity_id,
+            "updated_at": max(row.updated_at, at),
+        }
+        for name, value in values.items():
+            setattr(row, name, value)
+            if isinstance(conversation, Conversation) and conversation is not row:
+                setattr(conversation, name, value)
+        row.save(update_fields=list(values))
+        return _record(row, kind, actor, at, from_status=row.status, payload=payload)

@@ -20,11 +20,15 @@ ACTION_PERMISSION = {
 
 def department_employee_ids(user) -> set[int]:
     """The user and every employee of the user's departments and their sub-departments."""
+    cached = getattr(user, "_convodesk_department_ids", None)
+    if cached is not None:
+        return cached
     departments = department_subtree(user.departments.values_list("id", flat=True))
     ids = set(
         get_user_model().objects.filter(departments__in=departments).values_list("id", flat=True)
     )
     ids.add(user.pk)
+    user._convodesk_department_ids = ids
     return ids
 
 
@@ -57,3 +61,14 @@ class ConversationQuerySet(models.QuerySet):
         else:
             rows = rows.filter(employee_id__in=ids, sees=True)
         return self.filter(Exists(rows))
+
+
+def can(user, conversation_id: int, action: str = "view") -> bool:
+    """The same rule as `visible_to`, for one conversation, without scanning the table."""
+    kind, ids = scope_for(user, action)
+    if kind in ("all", "nothing"):
+        return kind == "all"
+    participant = apps.get_model("conversations", "ConversationParticipant")
+    rows = participant.objects.filter(conversation_id=conversation_id, employee_id__in=ids)
+    rows = rows.filter(offered_now=True) if kind == "offered" else rows.filter(sees=True)
+    return rows.exists()

@@ -53,3 +53,27 @@ def distribute(conversation, exclude: list[int], now) -> None:
     employees, assign = choose(conversation.line, exclude)
     if employees:
         services.offer(conversation, employees, assign, now)
+
+
+def offer_queued(user_ids, now=None, limit: int = 200) -> int:
+    """Offer what waits in the queues of these employees' lines once they become available.
+
+    Each conversation is re-checked under its row lock by the service, so several processes
+    (two operators coming online at once) cannot offer the same one twice.
+    """
+    from convodesk.conversations import services
+    from convodesk.conversations.models import Conversation
+
+    waiting = (
+        Conversation.objects.filter(
+            line__memberships__user_id__in=list(user_ids),
+            line__active=True,
+            status__in=(Status.NEW, Status.SKIPPED),
+            responsible__isnull=True,
+        )
+        .exclude(participants__employee_id__in=list(user_ids), participants__offered_now=True)
+        .order_by("started_at", "id")
+        .values_list("id", flat=True)
+        .distinct()[:limit]
+    )
+    return sum(1 for conversation_id in list(waiting) if services.offer_waiting(conversation_id, now))

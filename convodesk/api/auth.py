@@ -1,0 +1,116 @@
+"""Bearer tokens: an employee's or an integration's API token, or (ingestion only) a connection secret."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+from ninja.security import HttpBearer
+
+from convodesk import crypto
+from convodesk.accounts.access import level, levels_for
+from convodesk.accounts.models import Level, User
+from convodesk.lines.models import Connection
+
+from .errors import ApiError
+from .models import ApiToken
+
+LAST_USED_GRANULARITY = dt.timedelta(minutes=5)
+
+
+class TokenAuth(HttpBearer):
+    """An API token; the request then acts as the token's user (`request.auth`)."""
+
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request, token: str):
+        if not token or len(token) > 200:
+            return None
+        row = ApiToken.objects.active().select_related("user").filter(token_hash=crypto.hash_token(token)).first()
+        if row is None:
+            return None
+        now = timezone.now()
+        if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
+            ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+        request.user = row.user
+        request.api_token = row
+        return row.user
+
+
+class ConnectionSecretAuth(HttpBearer):
+    """The connection's own secret; valid only for that connection's ingestion endpoint."""
+
+    def authenticate(self, request, token: str):
+        if not token or len(token) > 200:
+            return None
+        return token  # compared with the connection named in the path by `connection_for`
+
+
+def connection_for(connection_id: int, secret: str) -> Connection:
+    connection = Connection.objects.select_related("line").filter(pk=connection_id).first()
+    if connection is None or not connection.secret_hash:
+        raise ApiError(404, "not_found", _("Not found."))
+    if not hmac.compare_digest(connection.secret_hash, crypto.hash_token(secret)):
+        raise ApiError(401, "unauthenticated", _("This is not the connection's secret."))
+    if not connection.active:
+        raise ApiError(403, "connection_inactive", _("This connection is switched off."))
+    return connection
+
+
+def require_admin(user: User) -> None:
+    """Provisioning belongs to administrators: the settings permission (every superuser has it)."""
+    if not (user.is_superuser or level(user, "settings") >= Level.ALL):
+        raise ApiError(403, "forbidden", _("Only administrators can do this."))
+
+
+token_auth = TokenAuth()
+
+router = Router(tags=["me"])
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    name: str
+    email: str
+    time_zone: str
+    availability: str
+    is_integration: bool
+    levels: dict[str, int]
+
+
+class AvailabilityIn(Schema):
+    status: User.Availability
+
+
+class AvailabilityOut(Schema):
+    status: str
+
+
+def set_availability(user: User, status: str) -> User:
+    """Online employees receive offers; away ones do not. This is the employee's state, not a conversation's."""
+    if status not in User.Availability.values:
+        raise ApiError(422, "validation_error", _("Unknown availability."), {"status": _("Unknown availability.")})
+    if user.availability != status:
+        user.availability = status
+        user.save(update_fields=["availability"])
+    return user
+
+
+@router.get("/me", response=MeOut, summary="The token's user and their permission levels")
+def me(request):
+    user = request.auth
+    return {
+        "id": user.pk, "username": user.username, "name": user.name, "email": user.email,
+        "time_zone": user.time_zone, "availability": user.availability,
+        "is_integration": user.is_integration, "levels": {k: int(v) for k, v in levels_for(user).items()},
+    }
+
+
+@router.put("/me/availability", response=AvailabilityOut, summary="Set the token user's availability")
+def put_availability(request, payload: AvailabilityIn):
+    user = set_availability(request.auth, payload.status)
+    return {"status": user.availability}

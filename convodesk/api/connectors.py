@@ -1,0 +1,73 @@
+"""Ingestion for custom channels (the `api` connector), authenticated by the connection's own secret."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils.translation import gettext as _
+from ninja import Field, Router, Schema
+
+from convodesk.connectors import rest
+
+from .auth import ConnectionSecretAuth, connection_for
+from .errors import Status, invalid
+
+router = Router(tags=["connectors"])
+
+
+class ClientIn(Schema):
+    external_id: str = Field(..., min_length=1, max_length=255, description="The client's id in your system")
+    name: str = Field("", max_length=255)
+    phone: str = Field("", max_length=64)
+    email: str = Field("", max_length=254)
+
+
+class Attachment(Schema):
+    url: str = Field(..., min_length=1, max_length=2000)
+    name: str = Field("", max_length=255)
+    content_type: str = Field("", max_length=255)
+    size: int | None = Field(None, ge=0)
+
+
+class MessageIn(Schema):
+    external_message_id: str = Field(..., min_length=1, max_length=255,
+                                     description="Your message id; posting it again is answered 200, not duplicated")
+    client: ClientIn
+    text: str = Field("", max_length=20000)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    sent_at: dt.datetime | None = Field(None, description="Your timestamp, kept for display; metrics use receipt")
+    source_url: str = Field("", max_length=1000)
+
+
+class Ingested(Schema):
+    conversation_id: int
+    message_id: int
+    created: bool
+
+
+@router.post(
+    "/connectors/{connection_id}/messages",
+    auth=ConnectionSecretAuth(),
+    response={200: Ingested, 201: Ingested},
+    summary="Post a client's message (Authorization: Bearer <connection secret>)",
+)
+def post_message(request, connection_id: int, payload: MessageIn):
+    connection = connection_for(connection_id, request.auth)
+    if connection.kind != "api":
+        raise invalid({"connection_id": _("Only api connections accept messages here.")})
+    if not payload.text.strip() and not payload.attachments:
+        raise invalid({"text": _("A message needs text or an attachment.")})
+    sent_at = payload.sent_at
+    if sent_at is not None and sent_at.tzinfo is None:
+        sent_at = sent_at.replace(tzinfo=dt.UTC)
+    incoming = rest.IncomingMessage(
+        external_message_id=payload.external_message_id,
+        client=rest.IncomingClient(**payload.client.dict()),
+        text=payload.text,
+        attachments=[a.dict() for a in payload.attachments],
+        sent_at=sent_at,
+        source_url=payload.source_url,
+    )
+    received = rest.receive(connection, incoming)
+    body = {"conversation_id": received.conversation.pk, "message_id": received.message.pk, "created": received.created}
+    return Status(201 if received.created else 200, body)

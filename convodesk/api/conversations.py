@@ -1,0 +1,416 @@
+"""Conversations: the list (the one filter set and column registry), one conversation, its
+messages and events, and the operator actions, all through the services and `visible_to`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Prefetch
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema
+from pydantic import create_model
+
+from convodesk.accounts.models import User
+from convodesk.conversations import services
+from convodesk.conversations.columns import COLUMNS, SORTABLE, api_item, related_for
+from convodesk.conversations.filters import FILTER_PARAMS, ConversationFilter, scope_tz
+from convodesk.conversations.models import (
+    Client,
+    ClientIdentity,
+    Conversation,
+    ConversationCrmLink,
+    ConversationEvent,
+    Message,
+)
+from convodesk.conversations.paging import (
+    BadCursor,
+    after_cursor,
+    bounded_count,
+    make_cursor,
+    read_cursor,
+)
+from convodesk.conversations.services import Actor
+from convodesk.lines.models import Connection, Line
+
+from .errors import ApiError, Status, invalid, not_found
+from .serializers import event_out, message_out
+
+router = Router(tags=["conversations"])
+
+MAX_ID = 2**62
+LIST_EXTRA = ("limit", "cursor", "updated_since", "columns")
+
+
+# Schemas ------------------------------------------------------------------------------
+
+_FILTER_HELP = {
+    "status": "Simple status: waiting, answered, closed (comma-separated)",
+    "status_detail": "Detailed status names, e.g. new,taken,auto_closed",
+    "channel": "livechat, telegram, email, api",
+    "line": "Open channel ids", "connection": "Connection ids",
+    "responsible": "Employee ids; none = not assigned",
+    "type": "incoming or outgoing", "q": "Free-text search", "client": "Client name contains",
+    "contact": "Phone (normalised) or e-mail", "id": "Conversation id",
+    "sort": "A sortable column key, - prefix for descending (default -started_at)",
+}
+ListParams = create_model(
+    "ConversationListParams",
+    __base__=Schema,
+    **{
+        name: (str | None, Field(None, description=_FILTER_HELP.get(name, "See SPEC filter parameters")))
+        for name in sorted(FILTER_PARAMS)
+    },
+    limit=(int, Field(50, ge=1, le=500)),
+    cursor=(str | None, Field(None, max_length=500, description="next_cursor of the previous page")),
+    updated_since=(dt.datetime | None, Field(None, description="Only conversations changed after this instant")),
+    columns=(str | None, Field(None, description="Column keys to return (default: every column)")),
+)
+
+
+class ConversationPage(Schema):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    count: int
+    count_exact: bool
+
+
+class MessageOut(Schema):
+    id: int
+    conversation_id: int
+    author_kind: str
+    author: dict | None
+    text: str
+    attachments: list
+    created_at: str
+    channel_sent_at: str | None
+    external_id: str | None
+    delivery_state: str | None
+    delivery_attempts: int
+    delivery_error: str | None
+    next_attempt_at: str | None
+
+
+class MessagePage(Schema):
+    items: list[MessageOut]
+    next_cursor: str | None
+
+
+class EventOut(Schema):
+    id: int
+    conversation_id: int
+    kind: str
+    actor_kind: str
+    actor: dict | None
+    from_status: str | None
+    to_status: str | None
+    at: str
+    payload: dict
+
+
+class EventPage(Schema):
+    items: list[EventOut]
+    last_id: int | None
+
+
+class ReplyIn(Schema):
+    text: str = Field(..., min_length=1, max_length=20000)
+    attachments: list[dict] = Field(default_factory=list, max_length=20)
+
+
+class TransferIn(Schema):
+    employee: int | None = Field(None, description="Target employee id")
+    line: int | None = Field(None, description="Target open channel id")
+    comment: str = Field("", max_length=2000)
+
+
+class RatingIn(Schema):
+    rating: int | None = Field(..., ge=1, le=5, description="1-5 stars; null clears the rating")
+    comment: str = Field("", max_length=2000)
+
+
+class StartIn(Schema):
+    client: int = Field(..., description="Client id")
+    connection: int = Field(..., description="Connection id the client is known on")
+    text: str = Field(..., min_length=1, max_length=20000)
+
+
+Item = dict[str, Any]
+
+
+# Helpers ------------------------------------------------------------------------------
+
+
+def _user(request) -> User:
+    return request.auth
+
+
+def _check_id(conversation_id: int) -> int:
+    if not 0 < conversation_id < MAX_ID:
+        raise not_found()
+    return conversation_id
+
+
+def _with_related(queryset, keys):
+    queryset = queryset.select_related(*related_for(keys))
+    if "crm_record" in keys:
+        queryset = queryset.prefetch_related(
+            Prefetch("crm_links", queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
+                     to_attr="prefetched_crm_links")
+        )
+    return queryset
+
+
+def visible(user, conversation_id: int, action: str = "view") -> Conversation:
+    """The conversation if the user may see it (else 404) and may do `action` on it (else 403)."""
+    _check_id(conversation_id)
+    conv = _with_related(Conversation.objects.visible_to(user, "view"), list(COLUMNS)).filter(
+        pk=conversation_id).first()
+    if conv is None:
+        raise not_found()
+    if action != "view" and not Conversation.objects.visible_to(user, action).filter(pk=conversation_id).exists():
+        raise ApiError(403, "forbidden", _("You are not allowed to do this."))
+    return conv
+
+
+def item(user, conversation_id: int) -> Item:
+    return api_item(visible(user, conversation_id))
+
+
+def after_action(user, conversation_id: int) -> Item:
+    """The conversation after an action; only its id when the action took it out of the user's sight
+    (a skip in a queue leaves nothing for a queue-only member to see)."""
+    try:
+        return item(user, conversation_id)
+    except ApiError:
+        return {"id": conversation_id}
+
+
+def _columns(raw: str | None) -> list[str]:
+    if not raw:
+        return list(COLUMNS)
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in COLUMNS]
+    if unknown:
+        raise invalid({"columns": _("Unknown columns: %(keys)s.") % {"keys": ", ".join(unknown)}})
+    return list(dict.fromkeys(keys)) or list(COLUMNS)
+
+
+def _has_nul(params) -> list[str]:
+    return [k for k, values in params.lists() if any("\x00" in v for v in values)]
+
+
+def filter_params(request, extra=LIST_EXTRA) -> dict[str, str]:
+    """The query string as the filter set reads it; unknown parameters are a 422 naming them."""
+    unknown = sorted(k for k in request.GET.keys() if k not in FILTER_PARAMS and k not in extra)
+    errors = {k: _("Unknown parameter.") for k in unknown}
+    errors.update({k: _("Contains a NUL character.") for k in _has_nul(request.GET)})
+    if errors:
+        raise invalid(errors)
+    return {k: ",".join(request.GET.getlist(k)) for k in request.GET.keys() if k in FILTER_PARAMS}
+
+
+def filtered(user, params: dict, action: str = "view") -> tuple[Conversation, ConversationFilter]:
+    conv_filter = ConversationFilter(params, tz=scope_tz(user))
+    if conv_filter.errors:
+        raise invalid(dict(conv_filter.errors))
+    return conv_filter.filter(Conversation.objects.visible_to(user, action)), conv_filter
+
+
+def _field(path: str):
+    model, field = Conversation, None
+    for part in path.split("__"):
+        field = model._meta.get_field(part)
+        model = field.related_model or model
+    return field
+
+
+def _cursor_value(path: str, value):
+    """A cursor's sort value must have the sort field's type (a cursor from another sort is refused)."""
+    if value is None:
+        return None
+    internal = _field(path).get_internal_type()
+    if internal == "DateTimeField":
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            return value
+    elif "Integer" in internal or internal in ("AutoField", "BigAutoField", "ForeignKey"):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < MAX_ID:
+            return value
+    elif isinstance(value, str) and len(value) <= 1000 and "\x00" not in value:
+        return value
+    raise BadCursor("type")
+
+
+def page_after(queryset, conv_filter: ConversationFilter, cursor: str | None):
+    if not cursor:
+        return queryset
+    try:
+        value, pk = read_cursor(cursor)
+        if not 0 < pk < MAX_ID:
+            raise BadCursor("id")
+        value = _cursor_value(conv_filter.sort_field, value)
+    except (BadCursor, ValueError, TypeError, OverflowError):
+        raise invalid({"cursor": _("This cursor is not valid for this sort.")}) from None
+    return after_cursor(queryset, conv_filter.sort_field, conv_filter.sort_descending, value, pk)
+
+
+# The list ----------------------------------------------------------------------------
+
+
+@router.get("/conversations", response=ConversationPage, summary="List, filter, sort and page conversations")
+def list_conversations(request, params: Query[ListParams]):
+    user = _user(request)
+    keys = _columns(params.columns)
+    queryset, conv_filter = filtered(user, filter_params(request))
+    if params.updated_since is not None:
+        since = params.updated_since
+        if since.tzinfo is None:
+            since = timezone.make_aware(since, scope_tz(user))
+        queryset = queryset.filter(updated_at__gt=since)
+    count = bounded_count(queryset)
+    rows = page_after(queryset, conv_filter, params.cursor)
+    rows = list(_with_related(rows.order_by(*conv_filter.ordering()), keys)[: params.limit + 1])
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        last = rows[-1]
+        from convodesk.conversations.paging import sort_value_of
+
+        next_cursor = make_cursor(sort_value_of(last, conv_filter.sort_field), last.pk)
+    return {
+        "items": [api_item(conv, keys) for conv in rows],
+        "next_cursor": next_cursor, "count": count.value, "count_exact": count.exact,
+    }
+
+
+@router.post("/conversations", response={201: Item}, summary="Start an outgoing conversation")
+def start_conversation(request, payload: StartIn):
+    user = _user(request)
+    errors = {}
+    client = Client.objects.filter(pk=payload.client).first() if 0 < payload.client < MAX_ID else None
+    if client is None:
+        errors["client"] = _("Unknown client.")
+    connection = (
+        Connection.objects.filter(pk=payload.connection).first() if 0 < payload.connection < MAX_ID else None
+    )
+    if connection is None:
+        errors["connection"] = _("Unknown connection.")
+    if errors:
+        raise invalid(errors)
+    identity = ClientIdentity.objects.filter(client=client, connection=connection).order_by("id").first()
+    if identity is None:
+        raise invalid({"connection": _("The client has not written through this connection.")})
+    conv = services.start_outgoing(Actor.of(user), identity, payload.text)
+    return Status(201, item(user, conv.pk))
+
+
+@router.get("/conversations/{conversation_id}", response=Item, summary="One conversation with its metrics")
+def get_conversation(request, conversation_id: int):
+    return item(_user(request), conversation_id)
+
+
+@router.get("/conversations/{conversation_id}/messages", response=MessagePage,
+            summary="The transcript, oldest first, cursor-paged")
+def conversation_messages(request, conversation_id: int, cursor: str | None = Query(None, max_length=500),
+                          limit: int = Query(100, ge=1, le=500)):
+    conv = visible(_user(request), conversation_id, "history")
+    rows = Message.objects.filter(conversation=conv).select_related("author")
+    if cursor:
+        try:
+            value, pk = read_cursor(cursor)
+            if not isinstance(value, dt.datetime) or value.tzinfo is None or not 0 < pk < MAX_ID:
+                raise BadCursor("type")
+        except (BadCursor, ValueError, TypeError, OverflowError):
+            raise invalid({"cursor": _("This cursor is not valid.")}) from None
+        rows = after_cursor(rows, "created_at", False, value, pk)
+    rows = list(rows.order_by("created_at", "id")[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = make_cursor(rows[-1].created_at, rows[-1].pk)
+    return {"items": [message_out(m) for m in rows], "next_cursor": next_cursor}
+
+
+@router.get("/conversations/{conversation_id}/events", response=EventPage,
+            summary="Every recorded change of one conversation, in order")
+def conversation_events(request, conversation_id: int, after: int = Query(0, ge=0, lt=MAX_ID),
+                        limit: int = Query(200, ge=1, le=1000)):
+    conv = visible(_user(request), conversation_id, "history")
+    rows = list(ConversationEvent.objects.filter(conversation=conv, id__gt=after).select_related("actor")
+                .order_by("id")[:limit])
+    return {"items": [event_out(e) for e in rows], "last_id": rows[-1].pk if rows else None}
+
+
+# Operator actions -------------------------------------------------------------------
+
+
+@router.post("/conversations/{conversation_id}/take", response=Item, summary="Take (Answer) a conversation")
+def take(request, conversation_id: int):
+    user = _user(request)
+    services.take(_check_id(conversation_id), Actor.of(user))
+    return after_action(user, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/skip", response=Item, summary="Skip a conversation offered to you")
+def skip(request, conversation_id: int):
+    user = _user(request)
+    services.skip(_check_id(conversation_id), Actor.of(user))
+    return after_action(user, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/messages", response={201: MessageOut},
+             summary="Write to the client (an integration's token writes an automatic text)")
+def post_reply(request, conversation_id: int, payload: ReplyIn):
+    user = _user(request)
+    message = services.reply(_check_id(conversation_id), Actor.of(user), payload.text,
+                             attachments=payload.attachments)
+    message.refresh_from_db()
+    return Status(201, message_out(message))
+
+
+@router.post("/conversations/{conversation_id}/transfer", response=Item,
+             summary="Transfer to an employee or an open channel")
+def transfer(request, conversation_id: int, payload: TransferIn):
+    user = _user(request)
+    visible(user, conversation_id)
+    if (payload.employee is None) == (payload.line is None):
+        raise invalid({"employee": _("Give either an employee or an open channel."),
+                       "line": _("Give either an employee or an open channel.")})
+    to_employee = to_line = None
+    if payload.employee is not None:
+        to_employee = User.objects.filter(pk=payload.employee).first() if 0 < payload.employee < MAX_ID else None
+        if to_employee is None:
+            raise invalid({"employee": _("Unknown employee.")})
+    else:
+        to_line = Line.objects.filter(pk=payload.line).first() if 0 < payload.line < MAX_ID else None
+        if to_line is None:
+            raise invalid({"line": _("Unknown open channel.")})
+    services.transfer(conversation_id, Actor.of(user), to_employee=to_employee, to_line=to_line,
+                      comment=payload.comment)
+    return after_action(user, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/close", response=Item, summary="Close a conversation")
+def close(request, conversation_id: int):
+    user = _user(request)
+    services.close(_check_id(conversation_id), Actor.of(user))
+    return after_action(user, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/spam", response=Item, summary="Close a conversation as spam")
+def spam(request, conversation_id: int):
+    user = _user(request)
+    services.mark_spam(_check_id(conversation_id), Actor.of(user))
+    return after_action(user, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/rating", response=Item,
+             summary="The supervisor's rating (1-5) and comment")
+def rate(request, conversation_id: int, payload: RatingIn):
+    user = _user(request)
+    services.supervisor_rate(_check_id(conversation_id), Actor.of(user), payload.rating, payload.comment)
+    return after_action(user, conversation_id)
+
+
+__all__ = ["filter_params", "filtered", "router", "visible", "SORTABLE"]

@@ -1,0 +1,104 @@
+"""Every API error is JSON `{"error": {"code", "message", "details"?}}`, never an HTML page or a 500."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+
+from convodesk.conversations.lifecycle import IllegalTransition
+from convodesk.conversations.services import NotAllowed, NotFound
+
+log = logging.getLogger("convodesk.api")
+
+try:  # django-ninja >= 1.5 wants an explicit Status; older ones take a (status, body) tuple
+    from ninja import Status
+except ImportError:  # pragma: no cover
+
+    def Status(status_code, value):  # noqa: N802
+        return status_code, value
+
+HTTP_CODES = {
+    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "too_large", 422: "validation_error", 429: "throttled",
+}
+
+
+class ApiError(Exception):
+    """Raised by endpoints for a specific, documented answer."""
+
+    def __init__(self, status: int, code: str, message, details=None):
+        super().__init__(str(message))
+        self.status, self.code, self.message, self.details = status, code, str(message), details
+
+
+def error_body(code: str, message, details=None) -> dict:
+    error = {"code": code, "message": str(message)}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def respond(status: int, code: str, message, details=None) -> JsonResponse:
+    return JsonResponse(error_body(code, message, details), status=status)
+
+
+def invalid(param_errors: dict[str, str]) -> ApiError:
+    """A 422 naming each bad parameter: details is {parameter: message}."""
+    names = ", ".join(sorted(param_errors))
+    return ApiError(422, "validation_error", _("Invalid parameters: %(names)s.") % {"names": names}, param_errors)
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "not_found", _("Not found."))
+
+
+def _loc_name(loc) -> str:
+    parts = [str(p) for p in loc if p not in ("query", "body", "path", "header", "payload", "data")]
+    return ".".join(parts) or "body"
+
+
+def _validation(request, exc: ValidationError):
+    details = {}
+    for err in exc.errors:
+        name = _loc_name(err.get("loc", ()))
+        details.setdefault(name, str(err.get("msg", "invalid")))
+    return respond(422, "validation_error", _("Invalid parameters: %(names)s.") % {"names": ", ".join(details)},
+                   details)
+
+
+def _http_error(request, exc: HttpError):
+    status = exc.status_code
+    if isinstance(exc, AuthenticationError) or status == 401:
+        response = respond(401, "unauthenticated", _("A valid bearer token is required."))
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    if isinstance(exc, AuthorizationError):
+        return respond(403, "forbidden", _("You are not allowed to do this."))
+    return respond(status, HTTP_CODES.get(status, "error"), exc.message if hasattr(exc, "message") else str(exc))
+
+
+def _server_error(request, exc: Exception):
+    log.exception("API error on %s %s", request.method, request.path)
+    return respond(500, "server_error", _("Something went wrong on our side."))
+
+
+def install(api) -> None:
+    api.add_exception_handler(ValidationError, _validation)
+    api.add_exception_handler(HttpError, _http_error)
+    api.add_exception_handler(ApiError, lambda r, e: respond(e.status, e.code, e.message, e.details))
+    api.add_exception_handler(Http404, lambda r, e: respond(404, "not_found", _("Not found.")))
+    api.add_exception_handler(NotFound, lambda r, e: respond(404, "not_found", _("Not found.")))
+    api.add_exception_handler(NotAllowed, lambda r, e: respond(403, "forbidden", e.message))
+    api.add_exception_handler(PermissionDenied, lambda r, e: respond(403, "forbidden", _("You are not allowed to do this.")))
+    api.add_exception_handler(IllegalTransition, lambda r, e: respond(409, e.code, e.message))
+    api.add_exception_handler(
+        DjangoValidationError,
+        lambda r, e: respond(422, "validation_error", "; ".join(e.messages),
+                             e.message_dict if hasattr(e, "error_dict") else None),
+    )
+    api.add_exception_handler(Exception, _server_error)

@@ -1,0 +1,568 @@
+"""Provisioning for administrators: departments, employees, roles, open channels and their connections."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+from urllib.parse import urlsplit
+
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+from ninja import Field, Router, Schema
+
+from convodesk.accounts.access import department_subtree
+from convodesk.accounts.models import PERMISSIONS, TIME_ZONE_CHOICES, Department, Role, User
+from convodesk.lines.models import Connection, Line, LineMember
+
+from .auth import require_admin
+from .errors import Status, invalid, not_found
+
+router = Router(tags=["provisioning"])
+
+Name = Field(..., min_length=1, max_length=200)
+TIME_ZONES = {tz for tz, _label in TIME_ZONE_CHOICES}
+SECRET_HINTS = ("token", "password", "secret")
+
+
+def _admin(request) -> User:
+    require_admin(request.auth)
+    return request.auth
+
+
+def _get(model, pk):
+    obj = model.objects.filter(pk=pk).first() if 0 < pk < 2**62 else None
+    if obj is None:
+        raise not_found()
+    return obj
+
+
+def _ids_exist(model, ids, param, **extra) -> list[int]:
+    ids = list(dict.fromkeys(ids))
+    found = set(model.objects.filter(pk__in=[i for i in ids if 0 < i < 2**62], **extra).values_list("pk", flat=True))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise invalid({param: _("Unknown ids: %(ids)s.") % {"ids": ", ".join(map(str, missing))}})
+    return ids
+
+
+# Departments ---------------------------------------------------------------------------
+
+
+class DepartmentIn(Schema):
+    name: str = Name
+    parent: int | None = None
+
+
+class DepartmentPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    parent: int | None = None
+
+
+class DepartmentOut(Schema):
+    id: int
+    name: str
+    parent: int | None
+
+
+def _department_out(dep: Department) -> dict:
+    return {"id": dep.pk, "name": dep.name, "parent": dep.parent_id}
+
+
+@router.get("/departments", response=list[DepartmentOut], summary="List departments")
+def list_departments(request):
+    _admin(request)
+    return [_department_out(d) for d in Department.objects.order_by("id")]
+
+
+@router.post("/departments", response={201: DepartmentOut}, summary="Create a department")
+def create_department(request, payload: DepartmentIn):
+    _admin(request)
+    if payload.parent is not None:
+        _ids_exist(Department, [payload.parent], "parent")
+    dep = Department.objects.create(name=payload.name, parent_id=payload.parent)
+    return Status(201, _department_out(dep))
+
+
+@router.get("/departments/{department_id}", response=DepartmentOut, summary="Get a department")
+def get_department(request, department_id: int):
+    _admin(request)
+    return _department_out(_get(Department, department_id))
+
+
+@router.patch("/departments/{department_id}", response=DepartmentOut, summary="Change a department")
+def patch_department(request, department_id: int, payload: DepartmentPatch):
+    _admin(request)
+    dep = _get(Department, department_id)
+    data = payload.dict(exclude_unset=True)
+    if "name" in data:
+        if not data["name"]:
+            raise invalid({"name": _("A name is required.")})
+        dep.name = data["name"]
+    if "parent" in data:
+        parent = data["parent"]
+        if parent is not None:
+            _ids_exist(Department, [parent], "parent")
+            if parent in department_subtree([dep.pk]):
+                raise invalid({"parent": _("A department cannot be inside itself.")})
+        dep.parent_id = parent
+    dep.save()
+    return _department_out(dep)
+
+
+# Roles ---------------------------------------------------------------------------------
+
+
+class RoleIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    levels: dict[str, int] = Field(default_factory=dict, description="Level per permission: 0, 10, 20 or 30")
+
+
+class RolePatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    levels: dict[str, int] | None = None
+
+
+class RoleOut(Schema):
+    id: int
+    name: str
+    levels: dict[str, int]
+
+
+def _role_out(role: Role) -> dict:
+    return {"id": role.pk, "name": role.name, "levels": {k: int(v) for k, v in role.levels().items()}}
+
+
+def _apply_levels(role: Role, levels: dict[str, int]) -> None:
+    errors = {}
+    for permission, value in levels.items():
+        if permission not in PERMISSIONS:
+            errors[f"levels.{permission}"] = _("Unknown permission.")
+            continue
+        allowed = [int(lv) for lv in PERMISSIONS[permission][1]]
+        if value not in allowed:
+            errors[f"levels.{permission}"] = _("Allowed levels: %(levels)s.") % {
+                "levels": ", ".join(map(str, allowed))
+            }
+            continue
+        setattr(role, permission, value)
+    if errors:
+        raise invalid(errors)
+
+
+def _unique_role_name(name: str, exclude: int | None = None) -> None:
+    if Role.objects.filter(name=name).exclude(pk=exclude).exists():
+        raise invalid({"name": _("A role with this name exists.")})
+
+
+@router.get("/roles", response=list[RoleOut], summary="List roles")
+def list_roles(request):
+    _admin(request)
+    return [_role_out(r) for r in Role.objects.order_by("id")]
+
+
+@router.post("/roles", response={201: RoleOut}, summary="Create a role")
+def create_role(request, payload: RoleIn):
+    _admin(request)
+    _unique_role_name(payload.name)
+    role = Role(name=payload.name)
+    _apply_levels(role, payload.levels)
+    role.save()
+    return Status(201, _role_out(role))
+
+
+@router.get("/roles/{role_id}", response=RoleOut, summary="Get a role")
+def get_role(request, role_id: int):
+    _admin(request)
+    return _role_out(_get(Role, role_id))
+
+
+@router.patch("/roles/{role_id}", response=RoleOut, summary="Change a role")
+def patch_role(request, role_id: int, payload: RolePatch):
+    _admin(request)
+    role = _get(Role, role_id)
+    data = payload.dict(exclude_unset=True)
+    if data.get("name"):
+        _unique_role_name(data["name"], exclude=role.pk)
+        role.name = data["name"]
+    if data.get("levels"):
+        _apply_levels(role, data["levels"])
+    role.save()
+    return _role_out(role)
+
+
+# Employees -----------------------------------------------------------------------------
+
+
+class EmployeeIn(Schema):
+    username: str = Field(..., min_length=1, max_length=150)
+    name: str = Field("", max_length=200)
+    email: str = Field("", max_length=254)
+    password: str | None = Field(None, max_length=128, description="Optional; without it the employee cannot log in")
+    departments: list[int] = Field(default_factory=list)
+    roles: list[int | str] | None = Field(None, description="Role ids or names; default: Manager")
+    active: bool = True
+    time_zone: str | None = None
+
+
+class EmployeePatch(Schema):
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=254)
+    password: str | None = Field(None, max_length=128)
+    departments: list[int] | None = None
+    roles: list[int | str] | None = None
+    active: bool | None = None
+    time_zone: str | None = None
+
+
+class EmployeeOut(Schema):
+    id: int
+    username: str
+    name: str
+    email: str
+    departments: list[int]
+    roles: list[int]
+    active: bool
+    is_integration: bool
+    availability: str
+    time_zone: str
+
+
+def _employee_out(user: User) -> dict:
+    return {
+        "id": user.pk, "username": user.username, "name": user.name, "email": user.email,
+        "departments": sorted(user.departments.values_list("id", flat=True)),
+        "roles": sorted(user.roles.values_list("id", flat=True)), "active": user.is_active,
+        "is_integration": user.is_integration, "availability": user.availability, "time_zone": user.time_zone,
+    }
+
+
+def _role_ids(values) -> list[int]:
+    ids, missing = [], []
+    for value in values:
+        role = Role.objects.filter(pk=value).first() if isinstance(value, int) and 0 < value < 2**62 else (
+            Role.objects.filter(name=value).first() if isinstance(value, str) else None
+        )
+        if role is None:
+            missing.append(str(value))
+        else:
+            ids.append(role.pk)
+    if missing:
+        raise invalid({"roles": _("Unknown roles: %(roles)s.") % {"roles": ", ".join(missing)}})
+    return ids
+
+
+def _check_common(data: dict, user: User | None) -> None:
+    errors = {}
+    if data.get("email"):
+        from django.core.validators import validate_email
+
+        try:
+            validate_email(data["email"])
+        except DjangoValidationError:
+            errors["email"] = _("Enter a valid e-mail address.")
+    if data.get("time_zone") is not None and data["time_zone"] not in TIME_ZONES:
+        errors["time_zone"] = _("Unknown time zone.")
+    if data.get("password"):
+        try:
+            validate_password(data["password"], user)
+        except DjangoValidationError as exc:
+            errors["password"] = " ".join(exc.messages)
+    if errors:
+        raise invalid(errors)
+
+
+@router.get("/employees", response=list[EmployeeOut], summary="List employees")
+def list_employees(request):
+    _admin(request)
+    users = User.objects.order_by("id").prefetch_related("departments", "roles")
+    return [_employee_out(u) for u in users]
+
+
+@router.post("/employees", response={201: EmployeeOut}, summary="Create an employee")
+def create_employee(request, payload: EmployeeIn):
+    _admin(request)
+    data = payload.dict()
+    try:
+        UnicodeUsernameValidator()(payload.username)
+    except DjangoValidationError:
+        raise invalid({"username": _("Letters, digits and @/./+/-/_ only.")}) from None
+    if User.objects.filter(username=payload.username).exists():
+        raise invalid({"username": _("This username is taken.")})
+    _check_common(data, None)
+    departments = _ids_exist(Department, payload.departments, "departments")
+    roles = _role_ids(payload.roles) if payload.roles is not None else None
+    with transaction.atomic():
+        user = User(
+            username=payload.username, display_name=payload.name, email=payload.email,
+            is_active=payload.active, time_zone=payload.time_zone or "UTC",
+        )
+        if payload.password:
+            user.set_password(payload.password)
+        else:
+            user.set_unusable_password()
+        user.save()
+        user.departments.set(departments)
+        if roles is not None:
+            user.roles.set(roles)
+    return Status(201, _employee_out(user))
+
+
+@router.get("/employees/{employee_id}", response=EmployeeOut, summary="Get an employee")
+def get_employee(request, employee_id: int):
+    _admin(request)
+    return _employee_out(_get(User, employee_id))
+
+
+@router.patch("/employees/{employee_id}", response=EmployeeOut, summary="Change an employee")
+def patch_employee(request, employee_id: int, payload: EmployeePatch):
+    _admin(request)
+    user = _get(User, employee_id)
+    data = payload.dict(exclude_unset=True)
+    _check_common(data, user)
+    departments = _ids_exist(Department, data["departments"], "departments") if data.get("departments") is not None else None
+    roles = _role_ids(data["roles"]) if data.get("roles") is not None else None
+    with transaction.atomic():
+        if data.get("name") is not None:
+            user.display_name = data["name"]
+        if data.get("email") is not None:
+            user.email = data["email"]
+        if data.get("password"):
+            user.set_password(data["password"])
+        if data.get("active") is not None:
+            user.is_active = data["active"]
+        if data.get("time_zone") is not None:
+            user.time_zone = data["time_zone"]
+        user.save()
+        if departments is not None:
+            user.departments.set(departments)
+        if roles is not None:
+            user.roles.set(roles)
+    return _employee_out(user)
+
+
+# Open channels -------------------------------------------------------------------------
+
+Distribution = Literal["all_at_once", "evenly", "strict"]
+CrmBinding = Literal["lead", "contact", "nothing"]
+Minutes = Field(None, ge=0, le=10**6)
+
+
+class LineIn(Schema):
+    name: str = Name
+    members: list[int] = Field(default_factory=list, description="Employee ids, in offering order")
+    distribution: Distribution = "all_at_once"
+    auto_close_minutes: int = Field(240, ge=0, le=10**6)
+    queue_timeout_seconds: int = Field(60, ge=1, le=10**6)
+    reopen_window_minutes: int = Field(0, ge=0, le=10**6)
+    full_close_minutes: int = Field(10, ge=0, le=10**6)
+    max_open_per_employee: int = Field(0, ge=0, le=10**6)
+    closing_text: str = Field("", max_length=5000)
+    ask_rating: bool = False
+    crm_binding: CrmBinding = "lead"
+    time_zone: str = "UTC"
+    active: bool = True
+
+
+class LinePatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    members: list[int] | None = None
+    distribution: Distribution | None = None
+    auto_close_minutes: int | None = Minutes
+    queue_timeout_seconds: int | None = Field(None, ge=1, le=10**6)
+    reopen_window_minutes: int | None = Minutes
+    full_close_minutes: int | None = Minutes
+    max_open_per_employee: int | None = Minutes
+    closing_text: str | None = Field(None, max_length=5000)
+    ask_rating: bool | None = None
+    crm_binding: CrmBinding | None = None
+    time_zone: str | None = None
+    active: bool | None = None
+
+
+class LineOut(Schema):
+    id: int
+    name: str
+    members: list[int]
+    distribution: str
+    auto_close_minutes: int
+    queue_timeout_seconds: int
+    reopen_window_minutes: int
+    full_close_minutes: int
+    max_open_per_employee: int
+    closing_text: str
+    ask_rating: bool
+    crm_binding: str
+    time_zone: str
+    active: bool
+
+
+LINE_FIELDS = [name for name in LineOut.model_fields if name not in ("id", "members")]
+
+
+def _line_out(line: Line) -> dict:
+    out = {name: getattr(line, name) for name in LINE_FIELDS}
+    out["id"] = line.pk
+    out["members"] = list(LineMember.objects.filter(line=line).order_by("position", "id").values_list("user_id", flat=True))
+    return out
+
+
+def _set_members(line: Line, ids: list[int]) -> None:
+    ids = _ids_exist(User, ids, "members", is_integration=False)
+    LineMember.objects.filter(line=line).exclude(user_id__in=ids).delete()
+    for position, user_id in enumerate(ids):
+        LineMember.objects.update_or_create(line=line, user_id=user_id, defaults={"position": position})
+
+
+def _check_tz(data):
+    if data.get("time_zone") is not None and data["time_zone"] not in TIME_ZONES:
+        raise invalid({"time_zone": _("Unknown time zone.")})
+
+
+@router.get("/lines", response=list[LineOut], summary="List open channels")
+def list_lines(request):
+    _admin(request)
+    return [_line_out(line) for line in Line.objects.order_by("id")]
+
+
+@router.post("/lines", response={201: LineOut}, summary="Create an open channel")
+def create_line(request, payload: LineIn):
+    _admin(request)
+    data = payload.dict()
+    _check_tz(data)
+    members = data.pop("members")
+    _ids_exist(User, members, "members", is_integration=False)
+    with transaction.atomic():
+        line = Line.objects.create(**data)
+        _set_members(line, members)
+    return Status(201, _line_out(line))
+
+
+@router.get("/lines/{line_id}", response=LineOut, summary="Get an open channel")
+def get_line(request, line_id: int):
+    _admin(request)
+    return _line_out(_get(Line, line_id))
+
+
+@router.patch("/lines/{line_id}", response=LineOut, summary="Change an open channel")
+def patch_line(request, line_id: int, payload: LinePatch):
+    _admin(request)
+    line = _get(Line, line_id)
+    data = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
+    _check_tz(data)
+    members = data.pop("members", None)
+    with transaction.atomic():
+        for name, value in data.items():
+            setattr(line, name, value)
+        line.save()
+        if members is not None:
+            _set_members(line, members)
+    return _line_out(line)
+
+
+# Connections ---------------------------------------------------------------------------
+
+
+class ConnectionIn(Schema):
+    kind: Literal["livechat", "telegram", "email", "api"]
+    name: str = Name
+    config: dict = Field(default_factory=dict, description='For "api": {"webhook_url": "https://..."}')
+    active: bool = True
+
+
+class ConnectionPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    config: dict | None = None
+    active: bool | None = None
+
+
+class ConnectionOut(Schema):
+    id: int
+    line: int
+    kind: str
+    name: str
+    config: dict
+    public_key: str
+    active: bool
+    created_at: dt.datetime
+
+
+class ConnectionCreated(ConnectionOut):
+    secret: str = Field(..., description="Shown this once; it signs webhooks and authenticates ingestion")
+
+
+def _connection_out(conn: Connection) -> dict:
+    config = {k: ("***" if any(h in k.lower() for h in SECRET_HINTS) else v) for k, v in conn.config.items()}
+    return {
+        "id": conn.pk, "line": conn.line_id, "kind": conn.kind, "name": conn.name, "config": config,
+        "public_key": conn.public_key, "active": conn.active, "created_at": conn.created_at,
+    }
+
+
+def _check_config(kind: str, config: dict) -> None:
+    url = config.get("webhook_url")
+    if kind == "api" and url not in (None, ""):
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+            raise invalid({"config.webhook_url": _("Enter an http(s) URL.")})
+
+
+def _line_connection(line_id: int, connection_id: int) -> Connection:
+    line = _get(Line, line_id)
+    conn = Connection.objects.filter(line=line, pk=connection_id).first() if 0 < connection_id < 2**62 else None
+    if conn is None:
+        raise not_found()
+    return conn
+
+
+@router.get("/lines/{line_id}/connections", response=list[ConnectionOut], summary="List an open channel's connections")
+def list_connections(request, line_id: int):
+    _admin(request)
+    line = _get(Line, line_id)
+    return [_connection_out(c) for c in line.connections.order_by("id")]
+
+
+@router.post("/lines/{line_id}/connections", response={201: ConnectionCreated},
+             summary="Connect a channel; the response carries its secret, once")
+def create_connection(request, line_id: int, payload: ConnectionIn):
+    _admin(request)
+    line = _get(Line, line_id)
+    _check_config(payload.kind, payload.config)
+    conn = Connection(line=line, kind=payload.kind, name=payload.name, config=payload.config, active=payload.active)
+    secret = conn.rotate_secret()
+    conn.save()
+    return Status(201, {**_connection_out(conn), "secret": secret})
+
+
+@router.get("/lines/{line_id}/connections/{connection_id}", response=ConnectionOut, summary="Get a connection")
+def get_connection(request, line_id: int, connection_id: int):
+    _admin(request)
+    return _connection_out(_line_connection(line_id, connection_id))
+
+
+@router.patch("/lines/{line_id}/connections/{connection_id}", response=ConnectionOut, summary="Change a connection")
+def patch_connection(request, line_id: int, connection_id: int, payload: ConnectionPatch):
+    _admin(request)
+    conn = _line_connection(line_id, connection_id)
+    data = payload.dict(exclude_unset=True)
+    if data.get("config") is not None:
+        _check_config(conn.kind, data["config"])
+        conn.config = data["config"]
+    if data.get("name"):
+        conn.name = data["name"]
+    if data.get("active") is not None:
+        conn.active = data["active"]
+    conn.save()
+    return _connection_out(conn)
+
+
+@router.post("/lines/{line_id}/connections/{connection_id}/rotate-secret", response=ConnectionCreated,
+             summary="Replace a connection's secret; the new one is shown once")
+def rotate_connection_secret(request, line_id: int, connection_id: int):
+    _admin(request)
+    conn = _line_connection(line_id, connection_id)
+    secret = conn.rotate_secret()
+    conn.save()
+    return {**_connection_out(conn), "secret": secret}

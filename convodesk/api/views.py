@@ -1,0 +1,50 @@
+"""The employee's own API tokens (create, shown once; revoke), and JSON 404s under /api/v1/."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from .errors import respond
+from .models import ApiToken
+
+
+def api_not_found(request, rest=""):
+    return respond(404, "not_found", _("No such API endpoint."))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request):
+    new_token = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "create":
+            name = request.POST.get("name", "").strip()[:100] or _("Personal token")
+            _token, new_token = ApiToken.issue(request.user, name)
+            messages.success(request, _("Token created. Copy it now: it is shown only this once."))
+        elif action == "revoke":
+            token_id = request.POST.get("token", "")
+            token = (
+                ApiToken.objects.filter(user=request.user, pk=token_id).first() if token_id.isdigit() else None
+            )
+            if token is None:
+                messages.error(request, _("No such token."))
+            else:
+                token.revoke()
+                messages.success(request, _("Token revoked."))
+            return redirect("api_tokens")
+        else:
+            messages.error(request, _("Unknown action."))
+            return redirect("api_tokens")
+    context = {
+        "tokens": ApiToken.objects.filter(user=request.user).order_by("-created_at", "-id"),
+        "new_token": new_token,
+    }
+    response = render(request, "api/tokens.html", context)
+    if new_token:
+        response["Cache-Control"] = "no-store"
+    return response

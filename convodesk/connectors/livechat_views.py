@@ -1,0 +1,88 @@
+"""The widget's script (`/widget/<public key>.js`) and the demo company page (`/widget/demo/`)."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.html import _json_script_escapes
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from convodesk.lines.models import Connection
+
+from .livechat import option
+
+
+def _connection(key: str) -> Connection | None:
+    if not key or len(key) > 64:
+        return None
+    return (
+        Connection.objects.select_related("line")
+        .filter(public_key=key, kind=Connection.Kind.LIVECHAT, active=True, line__active=True)
+        .first()
+    )
+
+
+def widget_config(request, connection: Connection) -> dict:
+    scheme = "wss" if request.is_secure() else "ws"
+    return {
+        "key": connection.public_key,
+        "socket": f"{scheme}://{request.get_host()}/ws/widget/{connection.public_key}/",
+        "title": option(connection, "title") or connection.line.name,
+        "color": option(connection, "color"),
+        "maxLength": option(connection, "max_length"),
+        "fields": {name: option(connection, f"ask_{name}") for name in ("name", "email", "phone")},
+        "texts": {
+            "open": _("Open the chat"),
+            "close": _("Close the chat"),
+            "welcome": _("Hello! Write to us and an operator will answer here."),
+            "placeholder": _("Write a message…"),
+            "send": _("Send"),
+            "name": _("Your name"),
+            "email": _("E-mail"),
+            "phone": _("Phone"),
+            "optional": _("optional"),
+            "typing": _("%(name)s is typing…"),
+            "operator": _("Operator"),
+            "you": _("You"),
+            "waiting": _("Waiting for an operator…"),
+            "answered": _("You are chatting with %(name)s"),
+            "closed": _("The conversation is closed."),
+            "rate": _("How was this conversation?"),
+            "like": _("Good"),
+            "dislike": _("Bad"),
+            "thanks": _("Thank you for your rating!"),
+            "offline": _("Connecting…"),
+            "messages": _("Messages"),
+        },
+    }
+
+
+@require_GET
+def widget_script(request, key):
+    connection = _connection(key)
+    if connection is None:
+        body = "console.error(%s);" % json.dumps("Convodesk: unknown or inactive chat key")
+        response = HttpResponse(body, status=404, content_type="application/javascript; charset=utf-8")
+    else:
+        config = json.dumps(widget_config(request, connection)).translate(_json_script_escapes)
+        body = render_to_string("connectors/widget.js", {"config": config})
+        response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+        response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
+def demo(request):
+    connection = (
+        Connection.objects.select_related("line")
+        .filter(kind=Connection.Kind.LIVECHAT, active=True, line__active=True)
+        .order_by("id")
+        .first()
+    )
+    status = 200 if connection is not None else 404
+    return render(request, "connectors/demo.html", {"connection": connection}, status=status)

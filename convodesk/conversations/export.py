@@ -1,0 +1,310 @@
+"""Excel export of the conversation list: every row matching a filter, in its sort.
+
+One path for the list's Export button, the background job and the REST API:
+`export_queryset` (permission + visibility + the one filter set), `write_xlsx` (XlsxWriter in
+constant-memory mode, rows read in chunks), and `start_export` for exports too big to stream
+inside a request. Values come from the column registry (`Column.excel_value`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import xlsxwriter
+from django.conf import settings
+from django.db.models import Prefetch
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from convodesk.accounts.access import level
+from convodesk.accounts.models import Level
+
+from .columns import (
+    COLUMNS,
+    DEFAULT_COLUMNS,
+    KIND_DATETIME,
+    KIND_DURATION,
+    clean_columns,
+    related_for,
+)
+from .filters import FILTER_PARAMS, ConversationFilter, scope_tz
+from .jobs import ExportJob, JobStatus
+from .models import Conversation, ConversationCrmLink
+from .services import NotAllowed
+
+log = logging.getLogger("convodesk.export")
+
+ROWS_PER_SHEET = 1_048_575  # Excel's 1,048,576 rows less the header
+CHUNK_SIZE = 2000
+PREFERENCE_KEY = "conversation_list"
+DATE_FORMAT = "yyyy-mm-dd hh:mm"
+DURATION_FORMAT = "[h]:mm:ss"
+MIN_WIDTH, MAX_WIDTH = 6, 60
+# Widths of cells whose text length says nothing about what Excel shows.
+KIND_WIDTHS = {KIND_DATETIME: 17, KIND_DURATION: 11}
+
+
+class InvalidFilter(ValueError):
+    """The filter parameters do not parse; `errors` maps each bad parameter to a message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+# Who may export what ----------------------------------------------------------------
+
+
+def can_export(user) -> bool:
+    return bool(user and user.is_authenticated and level(user, "export") >= Level.ALL)
+
+
+def user_columns(user) -> list[str]:
+    """The columns the user sees in the list, in their order (defaults when none or all stale)."""
+    prefs = getattr(user, "column_preferences", None) or {}
+    stored = prefs.get(PREFERENCE_KEY) if isinstance(prefs, dict) else None
+    if isinstance(stored, dict):  # tolerate {"columns": [...]}
+        stored = stored.get("columns")
+    keys = clean_columns(stored if isinstance(stored, list | tuple) else [])
+    return keys or list(DEFAULT_COLUMNS)
+
+
+def filter_params(params) -> dict[str, str]:
+    """Only the filter grammar's parameters, as plain strings (for storing on a job)."""
+    result = {}
+    for key in sorted(FILTER_PARAMS):
+        if key in params:
+            value = params.get(key)
+            if isinstance(value, list | tuple):
+                value = ",".join(str(v) for v in value)
+            if value not in (None, ""):
+                result[key] = str(value)
+    return result
+
+
+def export_queryset(user, params):
+    """(queryset, errors): the rows `user` may export for these filter parameters, in their sort.
+
+    Raises NotAllowed without the export permission. With errors the queryset is empty.
+    """
+    if not can_export(user):
+        raise NotAllowed(_("You are not allowed to export conversations."))
+    flt = ConversationFilter(params, tz=scope_tz(user))
+    if not flt.is_valid():
+        return Conversation.objects.none(), dict(flt.errors)
+    queryset = flt.filter(Conversation.objects.visible_to(user, "export")).order_by(*flt.ordering())
+    return queryset, {}
+
+
+def count_for_export(queryset) -> int:
+    """The row count, stopping one past the background threshold (enough to choose inline or not)."""
+    limit = settings.CONVODESK["EXPORT_BACKGROUND_ROWS"]
+    return queryset.order_by().values("pk")[: limit + 1].count()
+
+
+def runs_in_background(count: int) -> bool:
+    return count > settings.CONVODESK["EXPORT_BACKGROUND_ROWS"]
+
+
+def export_filename(user=None, tz=None, now: dt.datetime | None = None) -> str:
+    tz = tz or (scope_tz(user) if user is not None else timezone.get_current_timezone())
+    day = timezone.localtime(now or timezone.now(), tz).date()
+    return f"conversations-{day.isoformat()}.xlsx"
+
+
+def time_zone_name(tz) -> str:
+    return getattr(tz, "key", None) or str(tz)
+
+
+# Writing ------------------------------------------------------------------------------
+
+
+def _needs_crm_links(keys) -> bool:
+    return any(COLUMNS[k].extra.get("needs_crm_links") for k in keys)
+
+
+class _Sheets:
+    """Worksheets of at most ROWS_PER_SHEET data rows, each with the same header."""
+
+    def __init__(self, workbook, columns, tzname):
+        self.workbook = workbook
+        self.columns = columns
+        self.header = [
+            f"{c.label} ({tzname})" if c.kind == KIND_DATETIME else str(c.label) for c in columns
+        ]
+        self.header_fmt = workbook.add_format(
+            {"bold": True, "bg_color": "#EEF0F3", "bottom": 1, "text_wrap": False, "valign": "vcenter"}
+        )
+        self.date_fmt = workbook.add_format({"num_format": DATE_FORMAT})
+        self.duration_fmt = workbook.add_format({"num_format": DURATION_FORMAT})
+        self.cell_fmt = [
+            self.date_fmt if c.kind == KIND_DATETIME else self.duration_fmt if c.kind == KIND_DURATION else None
+            for c in columns
+        ]
+        self.sheet = None
+        self.rows = 0
+        self.count = 0
+        self.widths: list[int] = []
+
+    def open(self):
+        self.count += 1
+        name = _("Conversations")[:25]
+        self.sheet = self.workbook.add_worksheet(name if self.count == 1 else f"{name} {self.count}")
+        self.rows = 0
+        self.widths = [len(h) for h in self.header]
+        for col, (column, text) in enumerate(zip(self.columns, self.header, strict=True)):
+            self.sheet.write_string(0, col, text, self.header_fmt)
+            if column.kind in KIND_WIDTHS:
+                self.widths[col] = max(self.widths[col], KIND_WIDTHS[column.kind])
+        self.sheet.freeze_panes(1, 0)
+
+    def close(self):
+        if self.sheet is None:
+            return
+        last_col = len(self.columns) - 1
+        self.sheet.autofilter(0, 0, self.rows, last_col)
+        for col, width in enumerate(self.widths):
+            self.sheet.set_column(col, col, min(MAX_WIDTH, max(MIN_WIDTH, width + 2)))
+        self.sheet = None
+
+    def write(self, values):
+        if self.sheet is None or self.rows >= ROWS_PER_SHEET:
+            self.close()
+            self.open()
+        self.rows += 1
+        row, sheet, widths, fmts = self.rows, self.sheet, self.widths, self.cell_fmt
+        for col, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            fmt = fmts[col]
+            if isinstance(value, dt.datetime):
+                sheet.write_datetime(row, col, value, fmt or self.date_fmt)
+            elif isinstance(value, bool):
+                sheet.write_boolean(row, col, value)
+            elif isinstance(value, int | float):
+                sheet.write_number(row, col, value, fmt)
+                if fmt is None:
+                    n = len(str(value))
+                    if n > widths[col]:
+                        widths[col] = n
+            else:
+                text = str(value)
+                sheet.write_string(row, col, text)
+                n = len(text)
+                if n > widths[col]:
+                    widths[col] = n
+
+
+def write_xlsx(queryset, column_keys, tz, target, progress: Callable[[int], None] | None = None) -> int:
+    """Write every row of `queryset` (in its order) as .xlsx to `target`; return the row count.
+
+    `target` is a path or a binary file object. Memory stays flat: XlsxWriter's constant-memory
+    mode flushes each row, rows are read with `.iterator()` in chunks, and joins follow the
+    exported columns. `progress(rows_written)` is called after every chunk.
+    """
+    keys = clean_columns(column_keys) or list(DEFAULT_COLUMNS)
+    columns = [COLUMNS[k] for k in keys]
+    related = related_for(keys)
+    queryset = queryset.select_related(*related) if related else queryset.select_related(None)
+    if _needs_crm_links(keys):
+        queryset = queryset.prefetch_related(
+            Prefetch("crm_links", queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
+                     to_attr="prefetched_crm_links")
+        )
+    if isinstance(target, str | Path):
+        target = str(target)
+    workbook = xlsxwriter.Workbook(
+        target,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,  # a client named "=HYPERLINK(…)" stays text
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "remove_timezone": True,
+        },
+    )
+    workbook.set_properties({"title": _("Conversations"), "creator": "Convodesk"})
+    sheets = _Sheets(workbook, columns, time_zone_name(tz))
+    written = 0
+    try:
+        with timezone.override(tz):
+            for conversation in queryset.iterator(chunk_size=CHUNK_SIZE):
+                sheets.write([c.excel_value(conversation) for c in columns])
+                written += 1
+                if progress is not None and written % CHUNK_SIZE == 0:
+                    progress(written)
+        if sheets.sheet is None:
+            sheets.open()  # an empty export still has its header
+        sheets.close()
+    finally:
+        workbook.close()
+    if progress is not None:
+        progress(written)
+    return written
+
+
+# Background exports -------------------------------------------------------------------
+
+
+def start_export(user, params, column_keys) -> ExportJob:
+    """Record an export job for `user` and enqueue the task that writes it.
+
+    Raises NotAllowed without the export permission and InvalidFilter for bad parameters.
+    """
+    _queryset, errors = export_queryset(user, params)
+    if errors:
+        raise InvalidFilter(errors)
+    tz = scope_tz(user)
+    job = ExportJob.objects.create(
+        owner=user,
+        params=filter_params(params),
+        columns=clean_columns(column_keys) or user_columns(user),
+        time_zone=time_zone_name(tz),
+        filename=export_filename(tz=tz),
+    )
+    from .tasks import run_export
+
+    run_export.enqueue(str(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def run_export_job(job_id) -> None:
+    """The body of the background task: write the file under EXPORT_ROOT, tracking progress."""
+    job = ExportJob.objects.select_related("owner").filter(pk=job_id).first()
+    if job is None or job.status != JobStatus.PENDING:
+        return
+    job.status, job.started_at = JobStatus.RUNNING, timezone.now()
+    job.save(update_fields=["status", "started_at"])
+    relative = f"{job.created_at:%Y/%m}/{job.pk}.xlsx"
+    path = Path(settings.EXPORT_ROOT) / relative
+    partial = path.with_suffix(f".{uuid.uuid4().hex}.part")
+    try:
+        queryset, errors = export_queryset(job.owner, job.params)
+        if errors:
+            raise InvalidFilter(errors)
+        job.total = queryset.order_by().count()
+        job.save(update_fields=["total"])
+
+        def progress(rows: int) -> None:
+            ExportJob.objects.filter(pk=job.pk).update(progress=rows)
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with translation.override(job.owner.language or settings.LANGUAGE_CODE):
+            rows = write_xlsx(queryset, job.columns, scope_tz(job.owner), partial, progress=progress)
+        partial.replace(path)
+    except Exception as exc:  # noqa: BLE001 - any failure is the job's outcome, shown to its owner
+        log.exception("export %s failed", job.pk)
+        partial.unlink(missing_ok=True)
+        message = exc.message if isinstance(exc, NotAllowed) else str(exc) or exc.__class__.__name__
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, error=str(message)[:2000], finished_at=timezone.now()
+        )
+        return
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.DONE, progress=rows, total=rows, file_path=relative, finished_at=timezone.now()
+    )

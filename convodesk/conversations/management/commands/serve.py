@@ -1,0 +1,54 @@
+"""Run the product: uvicorn (HTTP + WebSockets), the task worker and the timers loop together."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management.base import BaseCommand
+
+from convodesk.conversations import demo
+
+
+class Command(BaseCommand):
+    help = "Serve Convodesk on http://HOST:PORT with its background worker and timers; Ctrl-C stops all."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--workers", type=int, default=1)
+
+    def handle(self, *args, host, port, workers, **options):
+        python = sys.executable
+        manage = [python, os.path.abspath(sys.argv[0])]
+        subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], check=True)
+        commands = {
+            "web": [python, "-m", "uvicorn", "convodesk.asgi:application", "--host", host, "--port", str(port),
+                    "--workers", str(workers), "--log-level", "warning"],
+            "worker": [*manage, "db_worker"],
+            "timers": [*manage, "timers"],
+        }
+        processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        url = f"http://{host}:{port}/"
+        self.stdout.write(self.style.SUCCESS(f"\nConvodesk is serving on {url}"))
+        self.stdout.write(f"Log in at {url}login/ — demo logins (password: {demo.DEMO_PASSWORD}):")
+        for username, what in demo.LOGINS:
+            self.stdout.write(f"  {username:8} {what}")
+        self.stdout.write(f"Chat widget demo page: {url}widget/demo/\nPress Ctrl-C to stop.\n")
+        try:
+            while all(p.poll() is None for p in processes.values()):
+                time.sleep(0.5)
+            failed = [n for n, p in processes.items() if p.poll() is not None]
+            self.stderr.write(f"Stopped because {', '.join(failed)} exited.")
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping…")
+        finally:
+            for p in processes.values():
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in processes.values():
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()

@@ -1,0 +1,41 @@
+import logging
+import signal
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from convodesk.conversations import services
+
+log = logging.getLogger("convodesk.timers")
+
+
+class Command(BaseCommand):
+    help = (
+        "Fire due queue time-outs, auto-closes and full closes every few seconds. Several copies may "
+        "run at once (each conversation is re-checked under its row lock, so every timer fires once)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=float, default=None, help="Seconds between sweeps.")
+        parser.add_argument("--once", action="store_true", help="Sweep once and exit.")
+
+    def handle(self, *args, interval=None, once=False, **options):
+        interval = interval or settings.CONVODESK["TIMER_INTERVAL_SECONDS"]
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+        while not stopping:
+            started = time.monotonic()
+            try:
+                fired = services.run_due_timers()
+                if fired:
+                    log.info("timers: %s fired", fired)
+            except Exception:  # keep sweeping; the next sweep retries what failed
+                log.exception("timer sweep failed")
+            finally:
+                close_old_connections()
+            if once:
+                return
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))

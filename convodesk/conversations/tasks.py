@@ -1,0 +1,21 @@
+"""Background tasks of the conversation list (django-tasks): big exports and big bulk actions.
+
+The task bodies live next to the code they run (`export.run_export_job`, `bulk.run_bulk_job`);
+these wrappers only give them a queue entry. Arguments are the job's id as a string.
+"""
+
+from django_tasks import task
+
+
+@task()
+def run_export(job_id: str) -> None:
+    from .export import run_export_job
+
+    run_export_job(job_id)
+
+
+@task()
+def run_bulk(job_id: str) -> None:
+    from .bulk import run_bulk_job
+
+    run_bulk_job(job_id)

@@ -1,0 +1,148 @@
+"""The conversation list (SPEC "The conversation list"): one page, a constant number of queries.
+
+Queries per page, whatever the page size or visible columns: the bounded total, the tab counts
+(one aggregate), the page's ids, the page's rows with their select_related joins, the CRM links
+(only when that column shows), the viewer's presets, the per-row permission checks (one per
+action unless the viewer's level is "all"), and the panel's option lists.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from ..columns import COLUMNS, related_for
+from ..filters import ConversationFilter
+from ..models import Conversation
+from ..paging import Count, bounded_count, exact_count
+from .paging import fetch_page
+from .panel import build_fields, param_label
+from .params import PER_PAGE_CHOICES, encode, filter_only, normalize, page_of, per_page_of
+from .prefs import picker_entries, user_column_keys
+from .rows import build_rows
+from .tabs import LIST_PATH, all_tabs, count_tabs, visible_presets
+
+
+def _headers(columns, flt, params):
+    current, descending = flt.sort_key, flt.sort_descending
+    base = {k: v for k, v in params.items() if k != "sort"}
+    headers = []
+    for col in columns:
+        entry = {"col": col, "sorted": "", "url": ""}
+        if col.sortable:
+            if col.key == current:
+                entry["sorted"] = "desc" if descending else "asc"
+                new = col.key if descending else f"-{col.key}"
+            else:
+                new = f"-{col.key}" if col.kind in ("datetime", "duration", "int", "stars") else col.key
+            entry["url"] = "?" + encode(base, sort=new)
+        headers.append(entry)
+    return headers
+
+
+def _page_links(number: int, last: int | None, params: dict) -> list:
+    """Numbers around the current page, the first, and the last when the count is exact."""
+    wanted = {1, number - 2, number - 1, number, number + 1, number + 2}
+    if last:
+        wanted.add(last)
+        wanted = {n for n in wanted if n <= last}
+    wanted = sorted(n for n in wanted if n >= 1)
+    links, previous = [], 0
+    for n in wanted:
+        if n - previous > 1:
+            links.append(None)
+        links.append((n, "?" + encode(params, page=str(n)) if n != 1 else "?" + (encode(params) or "view=all")))
+        previous = n
+    return links
+
+
+@login_required
+@require_GET
+def conversation_list(request):
+    user = request.user
+    presets = list(visible_presets(user))
+    if not request.GET and not request.htmx:
+        default = next((p for p in presets if p.owner_id == user.pk and p.is_default), None)
+        if default is not None and default.query:
+            return HttpResponseRedirect(f"{LIST_PATH}?{default.query}")
+
+    today = timezone.localdate()
+    params = normalize(request.GET, today)
+    flt = ConversationFilter(params)
+    keys = user_column_keys(user)
+    columns = [COLUMNS[k] for k in keys]
+    per_page, page_number = per_page_of(request.GET), page_of(request.GET)
+    base = Conversation.objects.visible_to(user, "view")
+
+    tabs = all_tabs(user, presets)
+    count_tabs(base, tabs)
+    current_filter = filter_only(params)
+    for tab in tabs:
+        tab.active = tab.params == current_filter
+    active_preset = next((t.preset for t in tabs if t.active and t.preset is not None), None)
+
+    count = page = None
+    rows = []
+    errors = [(key, param_label(key), msg) for key, msg in flt.errors.items()]
+    if flt.is_valid():
+        qs = flt.filter(base)
+        if request.GET.get("count") == "exact":
+            count = Count(exact_count(qs), True)
+        else:
+            count = bounded_count(qs)
+        page = fetch_page(
+            qs, flt, per_page=per_page, page=page_number, after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""), related=related_for(keys),
+            with_crm_links="crm_record" in keys,
+        )
+        rows = build_rows(user, page.rows, keys)
+
+    last_page = max(1, math.ceil(count.value / per_page)) if count and count.exact else None
+    canonical = encode(params)
+    context = {
+        "params": params,
+        "query": canonical,
+        "filter_query": encode(current_filter),
+        "filter": flt,
+        "errors": errors,
+        "columns": columns,
+        "headers": _headers(columns, flt, params),
+        "rows": rows,
+        "count": count,
+        "count_exact_url": "?" + encode(params, count="exact"),
+        "page": page,
+        "last_page": last_page,
+        "page_links": _page_links(page_number, last_page, params) if page else [],
+        "next_url": "?" + encode(params, page=str(page_number + 1), after=page.next_cursor)
+        if page and page.has_next else "",
+        "prev_url": "?" + encode(params, page=str(page_number - 1), before=page.prev_cursor)
+        if page and page.has_prev and page_number > 2 else
+        ("?" + (encode(params) or "view=all") if page and page_number == 2 else ""),
+        "first_row": (page_number - 1) * per_page + 1 if rows else 0,
+        "last_row": (page_number - 1) * per_page + len(rows),
+        "per_page": per_page,
+        "per_page_choices": PER_PAGE_CHOICES,
+        "tabs": tabs,
+        "own_presets": [p for p in presets if p.owner_id == user.pk],
+        "active_preset": active_preset,
+        "fields": build_fields(params, flt.errors, today),
+        "picker": picker_entries(keys),
+        "stats_url": "/contact-center/statistics/" + ("?" + encode(current_filter) if current_filter else ""),
+        "list_path": LIST_PATH,
+        "threshold": settings.CONVODESK["COUNT_THRESHOLD"],
+    }
+    template = "conversations/list.html"
+    if request.htmx and not request.htmx.boosted and request.htmx.target == "list-region":
+        template = "conversations/_region.html"
+    response = render(request, template, context)
+    if request.htmx:
+        extra = {k: request.GET[k] for k in ("page", "after", "before", "count") if request.GET.get(k)}
+        pushed = encode(params, **extra)
+        response["HX-Push-Url"] = LIST_PATH + ("?" + pushed if pushed else "")
+    return response

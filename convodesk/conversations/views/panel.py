@@ -1,0 +1,141 @@
+"""The filter panel's fields: which ones show by default, which come through *Add field*.
+
+This describes only the form; what a parameter means lives in filters.py (DESIGN rule 4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from convodesk.lines.models import Line
+
+from .. import lifecycle
+from ..columns import CHANNEL_LABELS, COLUMNS, METRIC_KEYS, REPLY_TIME_KEYS, TYPE_LABELS
+from ..filters import CRM_TYPES
+from .params import DATE_RANGES, range_dates, seconds_and_unit
+
+YES_NO = [("true", _("Yes")), ("false", _("No"))]
+
+
+@dataclass
+class Field:
+    key: str
+    label: object
+    kind: str  # multi, text, daterange, range, duration, bool, single, waiting
+    params: tuple = ()
+    options: list = field(default_factory=list)
+    default: bool = False
+    values: dict = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.default or any(v for v in self.values.values()) or bool(self.error)
+
+    @property
+    def selected(self) -> list[str]:
+        raw = self.values.get(self.key, "")
+        return [v for v in raw.split(",") if v]
+
+    @property
+    def summary(self) -> str:
+        chosen = set(self.selected)
+        labels = [str(label) for value, label in self.options if value in chosen]
+        if not labels:
+            return ""
+        return labels[0] if len(labels) == 1 else f"{labels[0]} +{len(labels) - 1}"
+
+
+PARAM_LABELS = {
+    "status": _("Status"), "status_detail": _("Detailed status"), "channel": _("Channel"),
+    "line": _("Open channel"), "responsible": _("Responsible employee"), "connection": _("Connection"),
+    "crm_type": _("CRM record type"), "client_rating": _("Client rating"),
+    "supervisor_rating": _("Supervisor rating"), "client_id": _("Client"), "client": _("Client"),
+    "contact": _("Client contact"), "q": _("Search"), "source_url": _("Source page"),
+    "agent_replied": _("Agent replied"), "spam": _("Spam"), "pinned": _("Pinned"),
+    "business_hours": _("Business hours"), "returning": _("Returning"), "has_crm": _("Has CRM record"),
+    "started_from": _("Started from"), "started_to": _("Started to"), "closed_from": _("Closed from"),
+    "closed_to": _("Closed to"), "id": _("Conversation ID"), "type": _("Type"),
+    "waiting_min": _("Waiting more than"), "sort": _("Sort"),
+}
+
+
+def param_label(key: str) -> str:
+    if key in PARAM_LABELS:
+        return str(PARAM_LABELS[key])
+    for suffix, word in (("_min", _("from")), ("_max", _("to"))):
+        base = key.removesuffix(suffix)
+        if base != key and base in COLUMNS:
+            return f"{COLUMNS[base].label} ({word})"
+    return key
+
+
+def _employees():
+    users = get_user_model().objects.filter(is_active=True, is_integration=False)
+    return [(str(u.pk), u.name) for u in users.order_by("display_name", "username")]
+
+
+def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
+    lines = [(str(pk), name) for pk, name in Line.objects.order_by("name").values_list("pk", "name")]
+    ranges = [("", _("Any time")), *[(k, v) for k, v in DATE_RANGES.items()], ("custom", _("Custom"))]
+    range_hints = {k: range_dates(k, today) for k in DATE_RANGES}
+    fields = [
+        Field("line", _("Open channel"), "multi", ("line",), lines, default=True),
+        Field("started", _("Started"), "daterange", ("started_from", "started_to", "started_range"),
+              ranges, default=True),
+        Field("responsible", _("Responsible employee"), "multi", ("responsible",),
+              [("none", _("Not assigned")), *_employees()], default=True),
+        Field("channel", _("Channel"), "multi", ("channel",), [(k, v) for k, v in CHANNEL_LABELS.items()],
+              default=True),
+        Field("id", _("Conversation ID"), "text", ("id",), default=True),
+        Field("status", _("Status"), "multi", ("status",), [(k, v) for k, v in lifecycle.SIMPLE_LABELS.items()],
+              default=True),
+        # Added with *Add field*:
+        Field("client", _("Client name"), "text", ("client",)),
+        Field("contact", _("Client phone or e-mail"), "text", ("contact",)),
+        Field("client_id", _("Client ID"), "text", ("client_id",)),
+        Field("type", _("Type"), "single", ("type",), [(k, v) for k, v in TYPE_LABELS.items()]),
+        Field("closed", _("Closed"), "daterange", ("closed_from", "closed_to", "closed_range"), ranges),
+        Field("status_detail", _("Detailed status"), "multi", ("status_detail",),
+              [(lifecycle.STATUS_KEYS[s], lifecycle.STATUS_LABELS[s]) for s in lifecycle.Status]),
+        Field("has_crm", _("Has CRM record"), "bool", ("has_crm",), YES_NO),
+        Field("crm_type", _("CRM record type"), "multi", ("crm_type",),
+              [(k, _(k.title())) for k in CRM_TYPES]),
+        Field("message_count", _("Messages"), "range", ("message_count_min", "message_count_max")),
+        Field("client_rating", _("Client rating"), "multi", ("client_rating",),
+              [("like", _("Like")), ("dislike", _("Dislike")), ("none", _("Not rated"))]),
+        Field("supervisor_rating", _("Supervisor rating"), "multi", ("supervisor_rating",),
+              [*[(str(i), "★" * i) for i in range(1, 6)], ("none", _("Not rated"))]),
+        Field("spam", _("Spam"), "bool", ("spam",), YES_NO),
+        Field("pinned", _("Pinned"), "bool", ("pinned",), YES_NO),
+        Field("business_hours", _("Business hours"), "bool", ("business_hours",), YES_NO),
+        Field("source_url", _("Source page"), "text", ("source_url",)),
+        Field("returning", _("Returning client"), "bool", ("returning",), YES_NO),
+        Field("agent_replied", _("Agent replied"), "bool", ("agent_replied",), YES_NO),
+        Field("waiting", _("Waiting more than"), "waiting", ("waiting_min",)),
+        Field("transfer_count", _("Transfers"), "range", ("transfer_count_min", "transfer_count_max")),
+    ]
+    for key in METRIC_KEYS + REPLY_TIME_KEYS:
+        fields.append(Field(key, COLUMNS[key].label, "duration", (f"{key}_min", f"{key}_max")))
+    for f in fields:
+        f.values = {p: params.get(p, "") for p in f.params}
+        if f.kind in ("multi", "single", "bool"):
+            f.values[f.key] = params.get(f.params[0], "")
+        f.error = " ".join(str(errors[p]) for p in f.params if p in errors)
+        if f.kind == "daterange":
+            f.hints = {k: (a.isoformat(), b.isoformat()) for k, (a, b) in range_hints.items()}
+            prefix = f.key
+            f.range = params.get(f"{prefix}_range") or (
+                "custom" if params.get(f"{prefix}_from") or params.get(f"{prefix}_to") else "")
+        if f.kind in ("duration", "waiting"):
+            raw = [params.get(p, "") for p in f.params]
+            filled = [v for v in raw if v]
+            f.unit = "min" if filled and all(seconds_and_unit(v)[1] == "min" for v in filled) else "s"
+            f.display = [
+                (p, seconds_and_unit(v)[0] if f.unit == "min" and v else v) for p, v in zip(f.params, raw, strict=True)
+            ]
+    return fields

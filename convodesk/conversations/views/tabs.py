@@ -1,0 +1,100 @@
+"""Preset tabs (built-in and saved) and their counts, all tabs counted in ONE query.
+
+The counts aggregate over the viewer's latest COUNT_THRESHOLD visible conversations with one
+conditional COUNT per tab (`Count(filter=...)`), so adding a preset never adds a query. Each
+tab's condition comes from the one filter set (ConversationFilter), never a second definition.
+When the viewer sees more conversations than the threshold, the counts are lower bounds and are
+shown as "N+".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+from operator import and_
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..filters import ConversationFilter
+from ..models import Conversation, FilterPreset
+from .params import encode, filter_only, normalize
+
+LIST_PATH = "/contact-center/conversations/"
+
+
+@dataclass
+class Tab:
+    key: str
+    label: str
+    params: dict
+    preset: FilterPreset | None = None
+    count: int | None = None
+    exact: bool = True
+    active: bool = False
+
+    @property
+    def query(self) -> str:
+        return encode(self.params) or "view=all"
+
+    @property
+    def count_label(self) -> str:
+        if self.count is None:
+            return ""
+        return f"{self.count:,}" + ("" if self.exact else "+")
+
+
+def builtin_tabs(user) -> list[Tab]:
+    today = timezone.localdate().isoformat()
+    return [
+        Tab("all", _("All"), {}),
+        Tab("mine", _("Mine"), {"responsible": str(user.pk)}),
+        Tab("waiting", _("Waiting for answer"), {"status": "waiting"}),
+        Tab("closed_today", _("Closed today"), {"status": "closed", "closed_from": today, "closed_to": today}),
+    ]
+
+
+def visible_presets(user):
+    """The user's own presets and everyone's shared ones; rows still go through visible_to."""
+    return (
+        FilterPreset.objects.filter(Q(owner=user) | Q(shared=True))
+        .select_related("owner")
+        .order_by("name", "id")
+    )
+
+
+def preset_params(preset: FilterPreset) -> dict:
+    return filter_only(normalize(QueryDict(preset.query)))
+
+
+def all_tabs(user, presets) -> list[Tab]:
+    tabs = builtin_tabs(user)
+    for preset in presets:
+        tabs.append(Tab(f"p{preset.pk}", preset.name, preset_params(preset), preset=preset))
+    return tabs
+
+
+def count_tabs(base, tabs: list[Tab]) -> None:
+    threshold = settings.CONVODESK["COUNT_THRESHOLD"]
+    latest = base.order_by("-started_at", "-id").values("pk")[: threshold + 1]
+    aggregates = {}
+    for index, tab in enumerate(tabs):
+        flt = ConversationFilter(tab.params)
+        if not flt.is_valid():
+            continue
+        if flt.conditions:
+            aggregates[f"t{index}"] = Count("pk", filter=reduce(and_, flt.conditions))
+        else:
+            aggregates[f"t{index}"] = Count("pk")
+    if not aggregates:
+        return
+    values = Conversation.objects.filter(pk__in=latest).aggregate(**aggregates)
+    total = max(values.values()) if values else 0
+    exact = total <= threshold
+    for index, tab in enumerate(tabs):
+        if f"t{index}" in values:
+            tab.count = values[f"t{index}"]
+            tab.exact = exact

@@ -1,0 +1,122 @@
+"""Employee actions on CRM records that reach conversations: lead conversion and re-binding.
+
+Each runs in one transaction, rewrites the affected conversations' links and records one
+history event per conversation through `services.record_crm_change`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from convodesk.conversations import services
+from convodesk.conversations.models import Conversation, ConversationCrmLink
+
+from . import binding
+from .models import MODELS, Activity, Company, Contact, ContactIdentity, Deal, Lead
+
+
+class CrmError(Exception):
+    """A CRM action that cannot be done as asked; the message is shown to the employee."""
+
+    def __init__(self, message):
+        self.message = message
+        super().__init__(str(message))
+
+
+def _ref(record) -> dict:
+    return {"type": record.entity_type, "id": record.pk, "title": record.display_title}
+
+
+def convert_lead(lead_id: int, user, *, contact_name: str = "", company_title: str = "",
+                 deal_title: str = "", deal_amount: Decimal | None = None, create_deal: bool = False):
+    """Turn an open lead into a contact (+ company, + deal); its conversations move to them."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+        if lead is None:
+            raise CrmError(_("The lead does not exist."))
+        if not lead.is_open:
+            raise CrmError(_("Only a new or in-work lead can be converted."))
+        responsible = lead.responsible or (None if user.is_integration else user)
+        country = lead.line.default_country if lead.line_id else binding.default_country()
+        contact = Contact.objects.create(
+            name=(contact_name or lead.name or lead.title)[:255], responsible=responsible, comment=lead.comment
+        )
+        if lead.phone:
+            contact.add_phone(lead.phone, country)
+        if lead.email:
+            contact.add_email(lead.email)
+        if lead.connection_id and lead.external_id:
+            contact.add_identity(lead.connection_id, lead.external_id)
+        company = None
+        title = (company_title or lead.company_title).strip()
+        if title:
+            company = Company.objects.create(title=title[:255], responsible=responsible)
+            contact.company = company
+            contact.save(update_fields=["company"])
+        deal = None
+        if create_deal:
+            deal = Deal.objects.create(
+                title=(deal_title or lead.title)[:255], amount=deal_amount or 0, contact=contact,
+                company=company, responsible=responsible,
+            )
+        lead.status = Lead.Status.CONVERTED
+        lead.contact, lead.company, lead.deal = contact, company, deal
+        lead.save()
+        primary = contact
+        records = [r for r in (contact, deal, company) if r is not None]
+        conversation_ids = list(
+            ConversationCrmLink.objects.filter(entity_type="lead", entity_id=lead.pk)
+            .order_by("conversation_id").values_list("conversation_id", flat=True)
+        )
+        for conversation_id in conversation_ids:
+            Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+            binding.write_links(conversation_id, records)
+            Activity.objects.filter(conversation_id=conversation_id).update(
+                owner_type=primary.entity_type, owner_id=primary.pk
+            )
+            services.record_crm_change(
+                conversation_id, services.Actor.of(user), "crm_lead_converted",
+                {"lead": _ref(lead), "contact": _ref(contact), "company": company and _ref(company),
+                 "deal": deal and _ref(deal)},
+            )
+        return contact, company, deal
+
+
+def rebind(conversation_id: int, user, entity_type: str, entity_id: int) -> Conversation:
+    """Bind a conversation to another CRM record chosen by an employee who may act on it."""
+    if not Conversation.objects.visible_to(user, "view").filter(pk=conversation_id).exists():
+        raise services.NotFound(conversation_id)
+    if not Conversation.objects.visible_to(user, "act").filter(pk=conversation_id).exists():
+        raise services.NotAllowed()
+    model = MODELS.get(entity_type)
+    if model is None or entity_type == "activity":
+        raise CrmError(_("Choose a contact, company, lead or deal."))
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update().select_related("client", "identity", "line")
+            .get(pk=conversation_id)
+        )
+        target = model.objects.filter(pk=entity_id).first()
+        if target is None:
+            raise CrmError(_("%(type)s #%(id)s does not exist.") % {"type": model._meta.verbose_name, "id": entity_id})
+        before = None
+        if conversation.crm_entity_type:
+            before = {"type": conversation.crm_entity_type, "id": conversation.crm_entity_id,
+                      "title": conversation.crm_title}
+        if isinstance(target, Contact):
+            # The client's identity belongs to this contact from now on, so their next conversation binds here.
+            identity = conversation.identity
+            ContactIdentity.objects.update_or_create(
+                connection_id=identity.connection_id, external_id=identity.external_id,
+                defaults={"contact": target},
+            )
+        binding.write_links(conversation.pk, binding.related_records(target))
+        activity = binding.ensure_activity(conversation, target)
+        services.record_crm_change(
+            conversation, services.Actor.of(user), "crm_rebound", {"from": before, "to": _ref(target)},
+            activity_id=activity.pk,
+        )
+        return conversation

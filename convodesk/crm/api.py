@@ -1,0 +1,154 @@
+"""CRM records over the REST API: mounted by the API at /api/v1/crm (token auth comes from the API).
+
+Reads and edits go through the same forms as the cards, so the API and the UI accept and refuse
+the same things. Responses carry no conversations: those are read through the conversation
+endpoints, which apply `visible_to`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.forms.models import model_to_dict
+from django.utils.translation import gettext as _
+from ninja import Body, Field, Query, Router, Schema
+
+from convodesk.api.errors import invalid, not_found
+from convodesk.conversations.columns import crm_url
+
+from .forms import FORMS
+from .models import MODELS, TYPE_BY_SEGMENT, Company, Contact, Deal, Lead
+from .views import search_records
+
+router = Router(tags=["crm"])
+
+MAX_ID = 2**62
+# API field -> form field, where they differ
+FORM_NAMES = {"responsible_id": "responsible", "company_id": "company", "contact_id": "contact"}
+EDITABLE = {
+    kind: [next((api for api, form in FORM_NAMES.items() if form == name), name) for name in form_class.base_fields]
+    for kind, form_class in FORMS.items()
+}
+
+
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def record_out(record) -> dict[str, Any]:
+    common = {"id": record.pk, "type": record.entity_type, "title": record.display_title,
+              "url": crm_url(record.entity_type, record.pk) if record.entity_type != "activity"
+              else f"/crm/activities/{record.pk}/"}
+    if isinstance(record, Contact):
+        specific = {
+            "name": record.name, "company_id": record.company_id, "responsible_id": record.responsible_id,
+            "phones": [p.value for p in record.phones.all()], "emails": [e.value for e in record.emails.all()],
+            "comment": record.comment,
+        }
+    elif isinstance(record, Company):
+        specific = {"phone": record.phone, "email": record.email, "website": record.website,
+                    "responsible_id": record.responsible_id, "comment": record.comment}
+    elif isinstance(record, Lead):
+        specific = {
+            "status": record.status, "source": record.source, "line_id": record.line_id, "name": record.name,
+            "company_title": record.company_title, "phone": record.phone, "email": record.email,
+            "responsible_id": record.responsible_id, "comment": record.comment,
+            "converted": {"contact_id": record.contact_id, "company_id": record.company_id, "deal_id": record.deal_id},
+        }
+    elif isinstance(record, Deal):
+        specific = {"stage": record.stage, "amount": str(record.amount), "currency": record.currency,
+                    "contact_id": record.contact_id, "company_id": record.company_id,
+                    "responsible_id": record.responsible_id, "comment": record.comment}
+    else:
+        specific = {
+            "activity_type": record.type, "subject": record.subject, "direction": record.direction,
+            "start_at": _iso(record.start_at), "end_at": _iso(record.end_at),
+            "responsible_id": record.responsible_id, "completed": record.completed,
+            "description": record.description, "conversation_id": record.conversation_id,
+            "owner": {"type": record.owner_type, "id": record.owner_id},
+        }
+    times = {"created_at": _iso(record.created_at), "updated_at": _iso(getattr(record, "updated_at", None))}
+    return {**common, **specific, **times}
+
+
+def _kind(segment: str) -> str:
+    kind = TYPE_BY_SEGMENT.get(segment)
+    if kind is None:
+        raise not_found()
+    return kind
+
+
+def _get(kind: str, record_id: int):
+    if not 0 < record_id <= MAX_ID:
+        raise not_found()
+    record = MODELS[kind].objects.filter(pk=record_id).first()
+    if record is None:
+        raise not_found()
+    return record
+
+
+class ListParams(Schema):
+    q: str | None = Field(None, max_length=100, description="Name, title, phone, e-mail or ID contains")
+    limit: int = Field(50, ge=1, le=200)
+    before_id: int | None = Field(None, ge=1, le=MAX_ID, description="next_before_id of the previous page")
+
+
+class RecordList(Schema):
+    items: list[dict[str, Any]]
+    next_before_id: int | None
+
+
+@router.get("/{kind}", response=RecordList, summary="List CRM records of one kind, newest first")
+def list_records(request, kind: str, params: Query[ListParams]):
+    """`kind` is contacts, companies, leads, deals or activities."""
+    kind = _kind(kind)
+    if params.q and "\x00" in params.q:
+        raise invalid({"q": _("Invalid text.")})
+    qs = search_records(kind, params.q or "")
+    if params.before_id:
+        qs = qs.filter(pk__lt=params.before_id)
+    if kind == "contact":
+        qs = qs.prefetch_related("phones", "emails")
+    rows = list(qs[: params.limit + 1])
+    more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    return {"items": [record_out(r) for r in rows], "next_before_id": rows[-1].pk if more else None}
+
+
+@router.get("/{kind}/{record_id}", response=dict[str, Any], summary="One CRM record")
+def get_record(request, kind: str, record_id: int):
+    return record_out(_get(_kind(kind), record_id))
+
+
+@router.patch("/{kind}/{record_id}", response=dict[str, Any], summary="Change fields of one CRM record")
+def patch_record(request, kind: str, record_id: int, payload: dict[str, Any] = Body(...)):  # noqa: B008
+    """Send only the fields to change. Contacts take `phones` and `emails` as lists of strings."""
+    kind = _kind(kind)
+    record = _get(kind, record_id)
+    editable = EDITABLE[kind]
+    unknown = sorted(set(payload) - set(editable))
+    if unknown:
+        raise invalid({name: _("This field cannot be changed.") for name in unknown})
+    form_class = FORMS[kind]
+    form = form_class(instance=record)
+    data = {}
+    for name in form.fields:
+        value = form.initial.get(name, model_to_dict(record).get(name))
+        data[name] = value if value is not None else ""
+    for api_name, value in payload.items():
+        name = FORM_NAMES.get(api_name, api_name)
+        if name in ("phones", "emails"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise invalid({api_name: _("A list of strings is expected.")})
+            value = "\n".join(value)
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            raise invalid({api_name: _("A single value is expected.")})
+        if isinstance(value, str) and "\x00" in value:
+            raise invalid({api_name: _("Invalid text.")})
+        data[name] = "" if value is None else value
+    form = form_class(data, instance=record)
+    if not form.is_valid():
+        reverse = {form_name: api for api, form_name in FORM_NAMES.items()}
+        raise invalid({reverse.get(k, k): " ".join(v) for k, v in form.errors.items()})
+    return record_out(form.save())
+

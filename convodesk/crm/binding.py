@@ -1,0 +1,219 @@
+"""Binding conversations to CRM records (the open channel's CRM rules).
+
+Everything here runs inside the services' transaction (called from `conversations/hooks.py`),
+so a conversation never exists half-bound: an error here rolls the incoming message back.
+Link rows are written here; the denormalised list columns and the history event go through
+`services.record_crm_change`, the one place CRM changes reach a conversation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from django.db.models import Count
+from django.utils.translation import gettext as _
+
+from convodesk.conversations import services
+from convodesk.conversations.lifecycle import OPEN_BELOW
+from convodesk.conversations.models import ConversationCrmLink
+from convodesk.conversations.normalize import normalize_email, normalize_phone
+from convodesk.lines.models import Line
+
+from .models import Activity, Contact, ContactEmail, ContactIdentity, ContactPhone, Deal, Lead
+
+
+@dataclass(frozen=True)
+class Match:
+    record: Contact | Lead
+    by: str  # identity, phone, email
+
+
+def phone_keys(raw: str, country: str = "") -> list[str]:
+    """The stored forms a phone can match: its normalised form, and its national number
+    (for records whose country could not be inferred when they were typed in)."""
+    if not raw:
+        return []
+    keys = {normalize_phone(raw, country)}
+    normalized = next(iter(keys))
+    if normalized.startswith("+"):
+        try:
+            keys.add(str(phonenumbers.parse(normalized).national_number))
+        except phonenumbers.NumberParseException:
+            pass
+    return sorted(k for k in keys if k)
+
+
+def default_country() -> str:
+    """The country used for phones typed into the CRM by hand: the most common line country."""
+    row = Line.objects.values("default_country").annotate(n=Count("id")).order_by("-n").first()
+    return row["default_country"] if row else ""
+
+
+def find_contact(connection_id: int, external_id: str, phones: list[str], email: str) -> Match | None:
+    """Channel identity first, then phone, then e-mail; each one index look-up."""
+    row = ContactIdentity.objects.select_related("contact").filter(
+        connection_id=connection_id, external_id=external_id
+    ).first()
+    if row is not None:
+        return Match(row.contact, "identity")
+    if phones:
+        row = ContactPhone.objects.select_related("contact").filter(normalized__in=phones).order_by("id").first()
+        if row is not None:
+            return Match(row.contact, "phone")
+    if email:
+        row = ContactEmail.objects.select_related("contact").filter(normalized=email).order_by("id").first()
+        if row is not None:
+            return Match(row.contact, "email")
+    return None
+
+
+def find_open_lead(connection_id: int, external_id: str, phones: list[str], email: str) -> Match | None:
+    """A client with no contact yet may already have an open lead from an earlier conversation."""
+    open_leads = Lead.objects.filter(status__in=Lead.OPEN_STATUSES).order_by("id")
+    lead = open_leads.filter(connection_id=connection_id, external_id=external_id).first()
+    if lead is not None:
+        return Match(lead, "identity")
+    if phones:
+        lead = open_leads.filter(phone_normalized__in=phones).first()
+        if lead is not None:
+            return Match(lead, "phone")
+    if email:
+        lead = open_leads.filter(email_normalized=email).first()
+        if lead is not None:
+            return Match(lead, "email")
+    return None
+
+
+def open_deal(contact: Contact) -> Deal | None:
+    return Deal.objects.filter(contact=contact, stage__in=Deal.OPEN_STAGES).order_by("-id").first()
+
+
+def related_records(primary) -> list:
+    """The primary record first, then what it implies: a contact's company, a deal's contact and company."""
+    records = [primary]
+    if isinstance(primary, Deal):
+        records += [r for r in (primary.contact, primary.company) if r is not None]
+    elif isinstance(primary, Contact) and primary.company_id:
+        records.append(primary.company)
+    return records
+
+
+def write_links(conversation_id: int, records: list) -> None:
+    """Replace the conversation's links: the first record is primary."""
+    ConversationCrmLink.objects.filter(conversation_id=conversation_id).delete()
+    seen = set()
+    for position, record in enumerate(records):
+        key = (record.entity_type, record.pk)
+        if key in seen:
+            continue
+        seen.add(key)
+        ConversationCrmLink.objects.create(
+            conversation_id=conversation_id, entity_type=record.entity_type, entity_id=record.pk,
+            title=record.display_title[:255], is_primary=position == 0,
+        )
+
+
+def activity_subject(conversation) -> str:
+    return _("Open channel conversation #%(id)s — %(client)s") % {
+        "id": conversation.pk, "client": conversation.client.name,
+    }
+
+
+def ensure_activity(conversation, owner) -> Activity:
+    activity = Activity.objects.filter(conversation_id=conversation.pk).first()
+    if activity is None:
+        closed = conversation.status >= OPEN_BELOW
+        activity = Activity.objects.create(
+            subject=activity_subject(conversation)[:255],
+            direction=Activity.Direction.OUTGOING if conversation.type == "outgoing" else Activity.Direction.INCOMING,
+            start_at=conversation.started_at, end_at=conversation.closed_at if closed else None,
+            responsible_id=conversation.responsible_id, completed=closed, conversation_id=conversation.pk,
+            owner_type=owner.entity_type, owner_id=owner.pk,
+        )
+    elif (activity.owner_type, activity.owner_id) != (owner.entity_type, owner.pk):
+        activity.owner_type, activity.owner_id = owner.entity_type, owner.pk
+        activity.save(update_fields=["owner_type", "owner_id"])
+    return activity
+
+
+def _new_lead(conversation, country: str) -> Lead:
+    client, identity = conversation.client, conversation.identity
+    lead = Lead(
+        title=_("%(client)s — %(line)s") % {"client": client.name, "line": conversation.line.name},
+        line=conversation.line, name=client.name, connection_id=identity.connection_id,
+        external_id=identity.external_id, responsible_id=conversation.responsible_id,
+    )
+    lead.title = lead.title[:255]
+    lead.set_contact_data(client.phone, client.email, country)
+    lead.save()
+    return lead
+
+
+def _new_contact(conversation, country: str) -> Contact:
+    client, identity = conversation.client, conversation.identity
+    contact = Contact.objects.create(name=client.name, responsible_id=conversation.responsible_id)
+    contact.add_identity(identity.connection_id, identity.external_id)
+    if client.phone:
+        contact.add_phone(client.phone, country)
+    if client.email:
+        contact.add_email(client.email)
+    return contact
+
+
+def bind_new_conversation(conversation) -> Activity | None:
+    """Bind a just-created conversation by the line's rules; returns its activity, or None when
+    the line says to create nothing and no record matches."""
+    line, client, identity = conversation.line, conversation.client, conversation.identity
+    country = line.default_country
+    phones = phone_keys(client.phone, country)
+    email = client.email_normalized or normalize_email(client.email)
+    payload = {}
+    match = find_contact(identity.connection_id, identity.external_id, phones, email)
+    if match is not None:
+        contact = match.record
+        if match.by != "identity":
+            contact.add_identity(identity.connection_id, identity.external_id)
+        records = related_records(contact)
+        if line.crm_bind_open_deal:
+            deal = open_deal(contact)
+            if deal is not None:
+                records.insert(1, deal)
+        payload["matched_by"] = match.by
+    else:
+        match = find_open_lead(identity.connection_id, identity.external_id, phones, email)
+        if match is not None:
+            records, payload["matched_by"] = [match.record], match.by
+        elif line.crm_binding == Line.CrmBinding.LEAD:
+            records, payload["created"] = [_new_lead(conversation, country)], "lead"
+        elif line.crm_binding == Line.CrmBinding.CONTACT:
+            records, payload["created"] = [_new_contact(conversation, country)], "contact"
+        else:
+            return None
+    primary = records[0]
+    write_links(conversation.pk, records)
+    activity = ensure_activity(conversation, primary)
+    payload.update(type=primary.entity_type, id=primary.pk, title=primary.display_title, activity=activity.pk)
+    services.record_crm_change(
+        conversation, services.SYSTEM, "crm_bound", payload, activity_id=activity.pk, at=conversation.started_at
+    )
+    return activity
+
+
+def sync_activity(conversation, before) -> None:
+    """Keep the activity in step: responsible employee, end time, completed when closed."""
+    if not conversation.crm_activity_id:
+        return
+    closed = conversation.status >= OPEN_BELOW
+    was_closed = before.status >= OPEN_BELOW
+    if before.responsible == conversation.responsible_id and closed == was_closed:
+        return
+    Activity.objects.filter(pk=conversation.crm_activity_id).update(
+        responsible_id=conversation.responsible_id, completed=closed, start_at=conversation.started_at,
+        end_at=(conversation.closed_at or conversation.updated_at) if closed else None,
+    )
+    if conversation.responsible_id and conversation.crm_entity_type == "lead":
+        Lead.objects.filter(pk=conversation.crm_entity_id, responsible__isnull=True).update(
+            responsible_id=conversation.responsible_id
+        )
+

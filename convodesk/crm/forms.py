@@ -1,0 +1,147 @@
+"""Edit forms of the CRM cards, lead conversion and re-binding."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from convodesk.conversations.normalize import normalize_email, normalize_phone
+
+from . import binding
+from .models import Activity, Company, Contact, Deal, Lead
+
+
+def _employees():
+    return get_user_model().objects.filter(is_active=True, is_integration=False).order_by("username")
+
+
+class ResponsibleMixin:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "responsible" in self.fields:
+            self.fields["responsible"].queryset = _employees()
+            self.fields["responsible"].label_from_instance = lambda u: u.name
+
+
+def _lines(text: str) -> list[str]:
+    return [v.strip() for v in (text or "").replace(",", "\n").splitlines() if v.strip()]
+
+
+class ContactForm(ResponsibleMixin, forms.ModelForm):
+    phones = forms.CharField(label=_("Phones"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text=_("One per line."))
+    emails = forms.CharField(label=_("E-mails"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text=_("One per line."))
+
+    class Meta:
+        model = Contact
+        fields = ["name", "company", "responsible", "comment"]
+        widgets = {"comment": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["company"].queryset = Company.objects.order_by("title")
+        if self.instance.pk and not self.is_bound:
+            self.initial["phones"] = "\n".join(p.value for p in self.instance.phones.all())
+            self.initial["emails"] = "\n".join(e.value for e in self.instance.emails.all())
+
+    def clean_phones(self):
+        values = _lines(self.cleaned_data["phones"])
+        for value in values:
+            if len(value) > 64 or not normalize_phone(value):
+                raise forms.ValidationError(_("“%(value)s” is not a phone number.") % {"value": value[:70]})
+        return values
+
+    def clean_emails(self):
+        values = _lines(self.cleaned_data["emails"])
+        validator = forms.EmailField()
+        for value in values:
+            validator.clean(value)
+        return values
+
+    def save(self, commit=True):
+        contact = super().save(commit=True)
+        country = binding.default_country()
+        keep_phones = {normalize_phone(v, country) for v in self.cleaned_data["phones"]}
+        contact.phones.exclude(normalized__in=keep_phones).delete()
+        for value in self.cleaned_data["phones"]:
+            contact.add_phone(value, country)
+        keep_emails = {normalize_email(v) for v in self.cleaned_data["emails"]}
+        contact.emails.exclude(normalized__in=keep_emails).delete()
+        for value in self.cleaned_data["emails"]:
+            contact.add_email(value)
+        return contact
+
+
+class CompanyForm(ResponsibleMixin, forms.ModelForm):
+    class Meta:
+        model = Company
+        fields = ["title", "phone", "email", "website", "responsible", "comment"]
+        widgets = {"comment": forms.Textarea(attrs={"rows": 3}), "email": forms.EmailInput}
+
+
+class LeadForm(ResponsibleMixin, forms.ModelForm):
+    class Meta:
+        model = Lead
+        fields = ["title", "status", "name", "company_title", "phone", "email", "responsible", "comment"]
+        widgets = {"comment": forms.Textarea(attrs={"rows": 3}), "email": forms.EmailInput}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.status != Lead.Status.CONVERTED:
+            # Conversion is its own action: it creates the contact the lead turns into.
+            self.fields["status"].choices = [c for c in Lead.Status.choices if c[0] != Lead.Status.CONVERTED]
+        else:
+            self.fields["status"].disabled = True
+
+    def save(self, commit=True):
+        lead = super().save(commit=False)
+        country = lead.line.default_country if lead.line_id else binding.default_country()
+        lead.set_contact_data(lead.phone, lead.email, country)
+        lead.save()
+        return lead
+
+
+class DealForm(ResponsibleMixin, forms.ModelForm):
+    class Meta:
+        model = Deal
+        fields = ["title", "stage", "amount", "currency", "contact", "company", "responsible", "comment"]
+        widgets = {"comment": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contact"].queryset = Contact.objects.order_by("name")
+        self.fields["company"].queryset = Company.objects.order_by("title")
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount is not None and amount < 0:
+            raise forms.ValidationError(_("The amount cannot be negative."))
+        return amount
+
+
+class ActivityForm(forms.ModelForm):
+    """Times, responsible employee and completion follow the conversation; the text is the employee's."""
+
+    class Meta:
+        model = Activity
+        fields = ["subject", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+FORMS = {"contact": ContactForm, "company": CompanyForm, "lead": LeadForm, "deal": DealForm, "activity": ActivityForm}
+
+
+class ConvertForm(forms.Form):
+    contact_name = forms.CharField(label=_("Contact name"), max_length=255, required=False)
+    company_title = forms.CharField(label=_("Company (leave empty for none)"), max_length=255, required=False)
+    create_deal = forms.BooleanField(label=_("Create a deal"), required=False)
+    deal_title = forms.CharField(label=_("Deal title"), max_length=255, required=False)
+    deal_amount = forms.DecimalField(label=_("Deal amount"), max_digits=14, decimal_places=2, required=False,
+                                     min_value=0)
+
+
+class RebindForm(forms.Form):
+    entity_type = forms.ChoiceField(label=_("Record type"), choices=[
+        ("contact", _("Contact")), ("company", _("Company")), ("lead", _("Lead")), ("deal", _("Deal")),
+    ])
+    entity_id = forms.IntegerField(label=_("Record ID"), min_value=1, max_value=2**62)

@@ -1,0 +1,226 @@
+"""CRM cards and lists. The conversations a card shows come only from `visible_to(user, "view")`."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+from django.views.decorators.http import require_POST
+
+from convodesk.conversations.columns import COLUMNS, CRM_LABELS, crm_url, related_for
+from convodesk.conversations.models import Conversation, ConversationCrmLink
+from convodesk.conversations.services import NotAllowed, NotFound
+
+from . import actions
+from .forms import FORMS, ConvertForm, RebindForm
+from .models import KINDS, MODELS, TYPE_BY_SEGMENT, Activity, Company, Contact, Deal, Lead
+
+CARD_COLUMNS = ["id", "status", "channel", "line", "responsible", "started_at", "agent_response_time",
+                "first_answer_wait", "duration", "message_count"]
+CARD_LIMIT = 50
+LIST_LIMIT = 50
+LIST_TITLES = {"contact": _l("Contacts"), "company": _l("Companies"), "lead": _l("Leads"), "deal": _l("Deals"),
+               "activity": _l("Activities")}
+SEARCH = {
+    "contact": lambda q: Q(name__icontains=q) | Q(phones__normalized__contains=q) | Q(emails__normalized__contains=q.lower()),
+    "company": lambda q: Q(title__icontains=q) | Q(email__icontains=q) | Q(phone__icontains=q),
+    "lead": lambda q: Q(title__icontains=q) | Q(name__icontains=q) | Q(phone_normalized__contains=q)
+    | Q(email_normalized__contains=q.lower()),
+    "deal": lambda q: Q(title__icontains=q),
+    "activity": lambda q: Q(subject__icontains=q),
+}
+
+
+def _employee(request):
+    if getattr(request.user, "is_integration", False):
+        raise PermissionDenied
+    return request.user
+
+
+def search_records(kind: str, q: str):
+    """The records of a kind, newest first, narrowed by a search text (ID, name, phone, e-mail)."""
+    qs = MODELS[kind].objects.order_by("-id")
+    q = (q or "").strip()[:100]
+    if q:
+        cond = SEARCH[kind](q)
+        number = q.lstrip("#")
+        if number.isdigit() and len(number) < 18:
+            cond |= Q(pk=int(number))
+        qs = qs.filter(cond).distinct()
+    return qs
+
+
+def card_conversations(user, record):
+    """The record's conversations this viewer may see, newest first."""
+    visible = Conversation.objects.visible_to(user, "view")
+    if isinstance(record, Activity):
+        qs = visible.filter(pk=record.conversation_id)
+    else:
+        links = ConversationCrmLink.objects.filter(
+            conversation=OuterRef("pk"), entity_type=record.entity_type, entity_id=record.pk
+        )
+        qs = visible.filter(Exists(links))
+    return qs.select_related(*related_for(CARD_COLUMNS)).order_by("-started_at", "-id")
+
+
+def _related(record) -> list[tuple[str, list]]:
+    """Linked records shown on the card, as (heading, [(label, url)])."""
+
+    def refs(items):
+        return [(f"{r.display_title}", crm_url(r.entity_type, r.pk)) for r in items]
+
+    if isinstance(record, Contact):
+        return [
+            (_("Company"), refs([record.company] if record.company_id else [])),
+            (_("Deals"), refs(record.deals.order_by("-id")[:20])),
+            (_("Leads"), refs(record.leads.order_by("-id")[:20])),
+        ]
+    if isinstance(record, Company):
+        return [(_("Contacts"), refs(record.contacts.order_by("name")[:50])),
+                (_("Deals"), refs(record.deals.order_by("-id")[:20]))]
+    if isinstance(record, Deal):
+        return [(_("Contact"), refs([record.contact] if record.contact_id else [])),
+                (_("Company"), refs([record.company] if record.company_id else []))]
+    if isinstance(record, Lead):
+        converted = [r for r in (record.contact, record.company, record.deal) if r is not None]
+        return [(_("Converted into"), refs(converted))] if converted else []
+    if isinstance(record, Activity):
+        owner = MODELS[record.owner_type].objects.filter(pk=record.owner_id).first()
+        return [(_("CRM record"), refs([owner] if owner else []))]
+    return []
+
+
+def _facts(record) -> list[tuple[str, str]]:
+    """Read-only facts shown above the form."""
+    facts = [(_("ID"), f"#{record.pk}")]
+    if isinstance(record, Contact):
+        facts += [(_("Phones"), ", ".join(p.value for p in record.phones.all()) or "–"),
+                  (_("E-mails"), ", ".join(e.value for e in record.emails.all()) or "–")]
+    if isinstance(record, Lead):
+        facts += [(_("Status"), record.get_status_display()), (_("Source"), _("Open channel")),
+                  (_("Open channel"), str(record.line) if record.line_id else "–")]
+    if isinstance(record, Deal):
+        facts += [(_("Stage"), record.get_stage_display()), (_("Amount"), f"{record.amount} {record.currency}")]
+    if isinstance(record, Activity):
+        facts += [
+            (_("Type"), record.get_type_display()), (_("Direction"), record.get_direction_display()),
+            (_("Start"), record.start_at), (_("End"), record.end_at or "–"),
+            (_("Responsible employee"), record.responsible.name if record.responsible_id else "–"),
+            (_("Completed"), _("Yes") if record.completed else _("No")),
+        ]
+    return facts
+
+
+@login_required
+def crm_home(request):
+    return redirect("crm:list", segment="leads")
+
+
+@login_required
+def record_list(request, segment):
+    kind = TYPE_BY_SEGMENT.get(segment)
+    if kind is None:
+        raise Http404
+    _employee(request)
+    q = request.GET.get("q", "")
+    rows = list(search_records(kind, q)[:LIST_LIMIT])
+    return render(request, "crm/list.html", {
+        "kind": kind, "segment": segment, "title": LIST_TITLES[kind], "rows": rows, "q": q,
+        "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()], "limit": LIST_LIMIT,
+    })
+
+
+@login_required
+def card(request, segment, pk):
+    kind = TYPE_BY_SEGMENT.get(segment)
+    if kind is None:
+        raise Http404
+    user = _employee(request)
+    record = get_object_or_404(MODELS[kind], pk=pk)
+    form_class = FORMS[kind]
+    if request.method == "POST":
+        form = form_class(request.POST, instance=record)
+        if form.is_valid():
+            form.save()
+            messages.success(request, _("Saved."))
+            return redirect(request.path)
+        status = 400
+    else:
+        form = form_class(instance=record)
+        status = 200
+    conversations = card_conversations(user, record)
+    rows = list(conversations[: CARD_LIMIT + 1])
+    columns = [COLUMNS[k] for k in CARD_COLUMNS]
+    table = [(conv, [c.render_html(conv) for c in columns]) for conv in rows[:CARD_LIMIT]]
+    convert_form = ConvertForm(initial={"contact_name": record.name, "company_title": record.company_title,
+                                        "deal_title": record.title}) if kind == "lead" and record.is_open else None
+    return render(request, "crm/card.html", {
+        "kind": kind, "segment": segment, "record": record, "form": form, "facts": _facts(record),
+        "related": _related(record), "columns": columns, "table": table, "more": len(rows) > CARD_LIMIT,
+        "convert_form": convert_form, "kind_label": MODELS[kind]._meta.verbose_name,
+        "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()],
+    }, status=status)
+
+
+@login_required
+@require_POST
+def convert(request, pk):
+    user = _employee(request)
+    lead = get_object_or_404(Lead, pk=pk)
+    form = ConvertForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect("crm:card", segment="leads", pk=lead.pk)
+    try:
+        contact, _company, _deal = actions.convert_lead(lead.pk, user, **form.cleaned_data)
+    except actions.CrmError as exc:
+        messages.error(request, exc.message)
+        return redirect("crm:card", segment="leads", pk=lead.pk)
+    messages.success(request, _("The lead was converted."))
+    return redirect("crm:card", segment="contacts", pk=contact.pk)
+
+
+@login_required
+def rebind(request, conversation_id):
+    """Bind a conversation to another CRM record (linked from the conversation's history page)."""
+    user = _employee(request)
+    conversation = Conversation.objects.visible_to(user, "view").filter(pk=conversation_id).first()
+    if conversation is None:
+        raise Http404
+    form = RebindForm(request.POST or None, initial={"entity_type": conversation.crm_entity_type or "contact"})
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                actions.rebind(conversation.pk, user, data["entity_type"], data["entity_id"])
+            except NotFound:
+                raise Http404 from None
+            except NotAllowed as exc:
+                form.add_error(None, exc.message)
+                status = 403
+            except actions.CrmError as exc:
+                form.add_error("entity_id", exc.message)
+            else:
+                messages.success(request, _("The conversation was bound to the chosen record."))
+                return redirect(crm_url(data["entity_type"], data["entity_id"]))
+    links = [
+        (crm_url(link.entity_type, link.entity_id), CRM_LABELS.get(link.entity_type, link.entity_type), link)
+        for link in conversation.crm_links.order_by("-is_primary", "id")
+    ]
+    q = request.GET.get("q", "")
+    found = []
+    if q:
+        for kind in ("contact", "lead", "deal", "company"):
+            found += [(kind, CRM_LABELS[kind], r) for r in search_records(kind, q)[:10]]
+    return render(request, "crm/rebind.html", {
+        "conversation": conversation, "form": form, "links": links, "q": q, "found": found,
+        "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()],
+    }, status=status)

@@ -1,0 +1,455 @@
+"""The statistics of a filtered set of conversations (SPEC "Statistics page").
+
+Scope: exactly the list's — `Conversation.objects.visible_to(user, "stats")` narrowed by the one
+`ConversationFilter` — so the total equals the list's count for the same user and filter.
+Figures come from the hourly rollups when the viewer's level is *all* and the filter uses only
+rollup keys and whole hours, otherwise from the conversation table; `sources.py` gives both the
+same shape, and everything below is shared arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from convodesk.conversations import lifecycle
+from convodesk.conversations.filters import ConversationFilter, scope_tz
+from convodesk.conversations.models import Conversation, ConversationParticipant, ReplyPeriod
+from convodesk.conversations.visibility import scope_for
+from convodesk.lines.models import Connection, Line
+
+from . import histogram
+from .models import METRICS
+from .sources import CLOSED_CODES, SPAM, DirectSource, RollupSource
+
+Status = lifecycle.Status
+INCOMING_ONLY = ("agent_response_time", "first_answer_wait")
+ROLLUP_PARAMS = frozenset({"line", "channel", "responsible", "type", "status", "status_detail",
+                           "started_from", "started_to", "sort"})
+INTERVALS = ("hour", "day", "week", "month")
+MAX_POINTS = 800
+PAGE_PARAMS = ("interval", "sl")
+
+
+def metric_labels() -> dict[str, str]:
+    return {
+        "agent_response_time": _("Agent response time"),
+        "first_answer_wait": _("Waiting for the agent's answer"),
+        "duration": _("Conversation duration"),
+        "time_to_agent_close": _("Duration until agent closed"),
+    }
+
+
+def metric_eligible(metric: str, status: int, type_: str) -> bool:
+    """The four metrics leave out spam and duplicates; the first two leave out outgoing ones."""
+    if status in (Status.SPAM, Status.DUPLICATE):
+        return False
+    return type_ == lifecycle.INCOMING or metric not in INCOMING_ONLY
+
+
+class Tally:
+    """Sums of rollup-shaped rows (each carrying its status and type) and the KPIs they give."""
+
+    def __init__(self):
+        self.v: dict[str, int] = defaultdict(int)
+
+    def add(self, row: dict) -> None:
+        v, n, status, type_ = self.v, row["n"], row["status"], row["type"]
+        v["total"] += n
+        if status < Status.CLOSED:
+            v["in_work"] += n
+        elif status == SPAM:
+            v["spam"] += n
+        else:
+            v["closed"] += n
+        v["auto_closed"] += n if status == Status.AUTO_CLOSED else 0
+        v["closed_by_employee"] += n if status == Status.CLOSED else 0
+        v["duplicates"] += n if status == Status.DUPLICATE else 0
+        v["incoming" if type_ == lifecycle.INCOMING else "outgoing"] += n
+        for c in ("returning", "likes", "dislikes", "supervisor_rating_n", "supervisor_rating_sum",
+                  "reply_n", "reply_sum"):
+            v[c] += row[c]
+        for m in METRICS:
+            if metric_eligible(m, status, type_):
+                v[f"{m}_eligible"] += n
+                v[f"{m}_n"] += row[f"{m}_n"]
+                v[f"{m}_sum"] += row[f"{m}_sum"]
+        if type_ == lifecycle.INCOMING and status != SPAM:
+            v["sl_incoming"] += n
+            v["sl_taken"] += row["agent_response_time_n"]
+            v["sl_answered"] += row["first_answer_wait_n"]
+
+    def __getitem__(self, key):
+        return self.v[key]
+
+    @staticmethod
+    def ratio(part, whole, scale=100.0):
+        return round(part * scale / whole, 1) if whole else None
+
+    @staticmethod
+    def mean(total, count):
+        return round(total / count, 1) if count else None
+
+    def summary(self) -> dict:
+        v = self.v
+        return {
+            "conversations": v["total"],
+            "new": v["total"] - v["returning"],
+            "returning": v["returning"],
+            "closed": v["closed"],
+            "spam": v["spam"],
+            "likes": v["likes"],
+            "dislikes": v["dislikes"],
+            "satisfaction": self.ratio(v["likes"], v["likes"] + v["dislikes"]),
+            "supervisor_rating_avg": self.mean(v["supervisor_rating_sum"], v["supervisor_rating_n"]),
+            "reply_time_avg": self.mean(v["reply_sum"], v["reply_n"]),
+            "agent_response_time_avg": self.mean(v["agent_response_time_sum"], v["agent_response_time_n"]),
+            "first_answer_wait_avg": self.mean(v["first_answer_wait_sum"], v["first_answer_wait_n"]),
+        }
+
+
+@dataclass
+class Scope:
+    user: object
+    filter: ConversationFilter
+    tz: dt.tzinfo
+    now: dt.datetime
+    queryset: object
+    rollup_q: Q | None
+    service_level: int = histogram.DEFAULT_SERVICE_LEVEL
+    interval: str | None = None
+    errors: dict = field(default_factory=dict)
+
+
+def build_scope(user, params, now=None) -> Scope:
+    tz = scope_tz(user)
+    now = now or timezone.now()
+    flt = ConversationFilter(params, tz=tz, now=now)
+    errors = dict(flt.errors)
+    service_level = histogram.DEFAULT_SERVICE_LEVEL
+    raw_sl = str(params.get("sl", "") or "").strip()
+    if raw_sl:
+        if raw_sl.isdigit() and int(raw_sl) in histogram.SERVICE_LEVEL_CHOICES:
+            service_level = int(raw_sl)
+        else:
+            errors["sl"] = _("The service level threshold must be one of %(choices)s seconds.") % {
+                "choices": ", ".join(str(c) for c in histogram.SERVICE_LEVEL_CHOICES)
+            }
+    interval = str(params.get("interval", "") or "").strip() or None
+    if interval and interval not in INTERVALS:
+        errors["interval"] = _("Unknown interval “%(value)s”.") % {"value": interval}
+        interval = None
+    queryset = flt.filter(Conversation.objects.visible_to(user, "stats"))
+    kind, _ids = scope_for(user, "stats")
+    rollup_q = rollup_condition(flt, params, tz, now) if kind == "all" and not errors else None
+    return Scope(user, flt, tz, now, queryset, rollup_q, service_level, interval, errors)
+
+
+def _whole_hour(moment: dt.datetime) -> bool:
+    utc = moment.astimezone(dt.UTC)
+    return utc.minute == 0 and utc.second == 0 and utc.microsecond == 0
+
+
+def rollup_condition(flt: ConversationFilter, params, tz, now) -> Q | None:
+    """The filter as a condition on rollup rows, or None when rollups cannot answer it exactly."""
+    if any(key not in ROLLUP_PARAMS for key in flt.cleaned):
+        return None
+    probes = [now] + [flt.cleaned[k] for k in ("started_from", "started_to") if k in flt.cleaned]
+    if any(tz.utcoffset(p.replace(tzinfo=None)).total_seconds() % 3600 for p in probes):
+        return None  # the viewer's hours do not line up with UTC hours
+    q = Q()
+    c = flt.cleaned
+    if "line" in c:
+        q &= Q(line_id__in=c["line"])
+    if "channel" in c:
+        q &= Q(channel__in=c["channel"])
+    if "type" in c:
+        q &= Q(type__in=c["type"])
+    if "responsible" in c:
+        q &= Q(responsible_key__in=[i or 0 for i in c["responsible"]])
+    if "status" in c:
+        simple = Q()
+        for name in c["status"]:
+            low, high = lifecycle.SIMPLE_RANGES[name]
+            simple |= Q(status__gte=low, status__lte=high)
+        q &= simple
+    if "status_detail" in c:
+        q &= Q(status__in=[int(lifecycle.STATUS_BY_KEY[k]) for k in c["status_detail"]])
+    if "started_from" in c:
+        if not _whole_hour(c["started_from"]):
+            return None
+        q &= Q(hour__gte=c["started_from"])
+    if "started_to" in c:
+        raw = str(params.get("started_to", ""))
+        if "T" in raw or " " in raw or not _whole_hour(c["started_to"]):
+            return None  # an inclusive instant cannot be cut at an hour boundary
+        q &= Q(hour__lt=c["started_to"])
+    return q
+
+
+def compute(scope: Scope) -> dict:
+    source = RollupSource(scope.rollup_q, scope.queryset) if scope.rollup_q is not None else DirectSource(
+        scope.queryset
+    )
+    rows = source.rows(("line", "channel", "responsible", "status", "type"))
+    totals = Tally()
+    by_line, by_channel, by_responsible = defaultdict(Tally), defaultdict(Tally), defaultdict(Tally)
+    for row in rows:
+        totals.add(row)
+        by_line[row["line"]].add(row)
+        by_channel[row["channel"]].add(row)
+        by_responsible[row["responsible"]].add(row)
+    hist = source.histograms()
+    slots = source.slots()
+    cutoff = scope.now - dt.timedelta(seconds=scope.service_level)
+    open_old = source.open_before(cutoff)
+    report = {
+        "source": "rollups" if source.is_rollup else "conversations",
+        "kpis": kpis(totals, hist, open_old, scope.service_level),
+        "metrics": metric_stats(totals, hist),
+        "lines": breakdown_lines(by_line),
+        "channels": breakdown_channels(by_channel),
+        "employees": employee_table(scope, by_responsible),
+    }
+    interval, points = timeline(slots, scope, source.slot_size)
+    report["interval"] = interval
+    report["timeline"] = points
+    report["heatmap"] = heatmap(slots, scope.tz)
+    return report
+
+
+def kpis(t: Tally, hist: dict, open_old: dict, n: int) -> dict:
+    edge = histogram.upper_bucket(n)
+    within = {m: 0 for m in INCOMING_ONLY}
+    for (metric, bucket, status, type_), count in hist.items():
+        name = METRICS[metric]
+        if name in within and type_ == lifecycle.INCOMING and status != SPAM and bucket <= edge:
+            within[name] += count
+    taken_base = t["sl_taken"] + open_old["agent_response_time"]
+    answered_base = t["sl_answered"] + open_old["first_answer_wait"]
+    rated = t["likes"] + t["dislikes"]
+    return {
+        "conversations": t["total"],
+        "in_work": t["in_work"],
+        "closed": t["closed"],
+        "spam": t["spam"],
+        "incoming": t["incoming"],
+        "outgoing": t["outgoing"],
+        "new": t["total"] - t["returning"],
+        "returning": t["returning"],
+        "likes": t["likes"],
+        "dislikes": t["dislikes"],
+        "not_rated": t["total"] - rated,
+        "satisfaction": Tally.ratio(t["likes"], rated),
+        "supervisor_rating_avg": Tally.mean(t["supervisor_rating_sum"], t["supervisor_rating_n"]),
+        "supervisor_rated": t["supervisor_rating_n"],
+        "auto_closed": t["auto_closed"],
+        "closed_by_employee": t["closed_by_employee"],
+        "duplicates": t["duplicates"],
+        "reply_time_avg": Tally.mean(t["reply_sum"], t["reply_n"]),
+        "reply_periods": t["reply_n"],
+        "service_level_seconds": n,
+        "service_level": Tally.ratio(within["agent_response_time"], taken_base),
+        "taken_within": within["agent_response_time"],
+        "service_level_base": taken_base,
+        "answered_within_share": Tally.ratio(within["first_answer_wait"], answered_base),
+        "answered_within": within["first_answer_wait"],
+        "answered_within_base": answered_base,
+    }
+
+
+def metric_stats(t: Tally, hist: dict) -> list[dict]:
+    per_metric: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for (metric, bucket, status, type_), count in hist.items():
+        if metric_eligible(METRICS[metric], status, type_):
+            per_metric[metric][bucket] += count
+    labels = metric_labels()
+    result = []
+    for index, m in enumerate(METRICS):
+        counts = per_metric.get(index, {})
+        result.append({
+            "key": m,
+            "label": labels[m],
+            "count": t[f"{m}_n"],
+            "without_value": t[f"{m}_eligible"] - t[f"{m}_n"],
+            "average": Tally.mean(t[f"{m}_sum"], t[f"{m}_n"]),
+            "median": histogram.percentile(counts, 0.5),
+            "p90": histogram.percentile(counts, 0.9),
+        })
+    return result
+
+
+def _breakdown_row(tally: Tally) -> dict:
+    s = tally.summary()
+    s["in_work"] = tally["in_work"]
+    return s
+
+
+def breakdown_lines(by_line: dict) -> list[dict]:
+    names = dict(Line.objects.filter(pk__in=list(by_line)).values_list("pk", "name"))
+    rows = [{"id": pk, "name": names.get(pk, f"#{pk}"), **_breakdown_row(t)} for pk, t in by_line.items()]
+    return sorted(rows, key=lambda r: (-r["conversations"], r["name"]))
+
+
+def breakdown_channels(by_channel: dict) -> list[dict]:
+    labels = dict(Connection.Kind.choices)
+    rows = [{"key": k, "name": str(labels.get(k, k)), **_breakdown_row(t)} for k, t in by_channel.items()]
+    return sorted(rows, key=lambda r: (-r["conversations"], r["name"]))
+
+
+def visible_employee_ids(user) -> set[int] | None:
+    """None means every employee (level all)."""
+    kind, ids = scope_for(user, "stats")
+    if kind == "all":
+        return None
+    return set(ids or ())
+
+
+def employee_table(scope: Scope, by_responsible: dict) -> list[dict]:
+    visible = visible_employee_ids(scope.user)
+    conversation_ids = scope.queryset.order_by().values("pk")
+    participants = ConversationParticipant.objects.filter(conversation__in=conversation_ids)
+    periods = ReplyPeriod.objects.filter(conversation__in=conversation_ids, employee__isnull=False)
+    if visible is not None:
+        participants = participants.filter(employee_id__in=visible)
+        periods = periods.filter(employee_id__in=visible)
+    part = {
+        r["employee_id"]: r
+        for r in participants.values("employee_id").annotate(
+            assigned=Count("pk", filter=Q(ever_offered=True)),
+            taken=Count("pk", filter=Q(took=True)),
+            skipped=Count("pk", filter=Q(skip_count__gt=0)),
+            answered=Count("pk", filter=Q(wrote=True)),
+        )
+    }
+    replies = {
+        r["employee_id"]: r for r in periods.values("employee_id").annotate(c=Count("pk"), s=Sum("seconds"))
+    }
+    ids = set(part) | set(replies) | {k for k in by_responsible if k is not None}
+    if visible is not None:
+        ids &= visible
+    users = get_user_model().objects.filter(pk__in=ids, is_integration=False)
+    rows = []
+    for user in users:
+        tally = by_responsible.get(user.pk, Tally())
+        p = part.get(user.pk, {})
+        r = replies.get(user.pk, {})
+        summary = tally.summary()
+        rows.append({
+            "id": user.pk,
+            "name": user.name,
+            **summary,
+            "assigned": p.get("assigned", 0),
+            "taken": p.get("taken", 0),
+            "skipped": p.get("skipped", 0),
+            "answered": p.get("answered", 0),
+            "reply_time_avg": Tally.mean(r.get("s") or 0, r.get("c") or 0),
+            "reply_periods": r.get("c") or 0,
+        })
+    return sorted(rows, key=lambda r: (-r["conversations"], r["name"].lower()))
+
+
+# Time ---------------------------------------------------------------------------------------
+
+
+def _truncate(local: dt.datetime, interval: str) -> dt.datetime:
+    if interval == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval == "day":
+        return day
+    if interval == "week":
+        return day - dt.timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _step(local: dt.datetime, interval: str, tz) -> dt.datetime:
+    naive = local.replace(tzinfo=None)
+    if interval == "hour":
+        return (local.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(tz)
+    if interval == "day":
+        naive += dt.timedelta(days=1)
+    elif interval == "week":
+        naive += dt.timedelta(days=7)
+    else:
+        naive = (naive.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return naive.replace(tzinfo=tz)
+
+
+def choose_interval(span: dt.timedelta) -> str:
+    if span <= dt.timedelta(days=3):
+        return "hour"
+    if span <= dt.timedelta(days=92):
+        return "day"
+    if span <= dt.timedelta(days=366):
+        return "week"
+    return "month"
+
+
+def timeline(slots: list[dict], scope: Scope, slot_size: int) -> tuple[str, list[dict]]:
+    c = scope.filter.cleaned
+    starts = [s["at"] for s in slots]
+    start = c.get("started_from") or (min(starts) if starts else None)
+    end = c.get("started_to") or max([scope.now, *(s + dt.timedelta(seconds=slot_size) for s in starts)])
+    if start is None:
+        return scope.interval or "day", []
+    span = end - start
+    interval = scope.interval or choose_interval(span)
+    order = INTERVALS.index(interval)
+    while order < len(INTERVALS) - 1 and _count_points(start, end, INTERVALS[order], scope.tz) > MAX_POINTS:
+        order += 1
+    interval = INTERVALS[order]
+    buckets: dict[dt.datetime, dict] = {}
+    for slot in slots:
+        key = _truncate(slot["at"].astimezone(scope.tz), interval).replace(tzinfo=None)
+        acc = buckets.setdefault(key, defaultdict(int))
+        for k in ("n", "closed", "likes", "dislikes", "reply_n", "reply_sum"):
+            acc[k] += slot[k]
+    points = []
+    cursor = _truncate(start.astimezone(scope.tz), interval)
+    last = end.astimezone(scope.tz)
+    while cursor < last:
+        acc = buckets.get(cursor.replace(tzinfo=None), {})
+        points.append({
+            "start": cursor.isoformat(),
+            "label": _label(cursor, interval),
+            "new": acc.get("n", 0),
+            "closed": acc.get("closed", 0),
+            "likes": acc.get("likes", 0),
+            "dislikes": acc.get("dislikes", 0),
+            "reply_time_avg": Tally.mean(acc.get("reply_sum", 0), acc.get("reply_n", 0)),
+        })
+        cursor = _step(cursor, interval, scope.tz)
+    return interval, points
+
+
+def _count_points(start, end, interval, tz) -> int:
+    seconds = (end - start).total_seconds()
+    per = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 28 * 86400}[interval]
+    return int(seconds // per) + 1
+
+
+def _label(moment: dt.datetime, interval: str) -> str:
+    if interval == "hour":
+        return moment.strftime("%d.%m %H:00")
+    if interval in ("day", "week"):
+        return moment.strftime("%d.%m.%Y")
+    return moment.strftime("%m.%Y")
+
+
+def heatmap(slots: list[dict], tz) -> list[list[int]]:
+    """Conversations started per weekday (Monday first) and hour, in the viewer's time zone."""
+    grid = [[0] * 24 for _ in range(7)]
+    for slot in slots:
+        local = slot["at"].astimezone(tz)
+        grid[local.weekday()][local.hour] += slot["n"]
+    return grid
+
+
+__all__ = ["CLOSED_CODES", "build_scope", "compute", "Scope"]

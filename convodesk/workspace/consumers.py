@@ -1,0 +1,154 @@
+"""`/ws/operator/`: the live feed of the workspace and the conversation list.
+
+Authenticated by the session. Every event read from the log is checked against
+`Conversation.objects.visible_to(user, "view")` before it is sent; a conversation the socket
+was told about that is no longer visible (taken by someone else, transferred away) is
+announced once as `gone`, without details. The browser resumes with `?last=<event id>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
+
+from convodesk.conversations import outbox, realtime
+from convodesk.conversations.models import Conversation
+
+from . import presence
+
+MAX_WATCH = 500
+
+
+def _int(value, default=None):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class OperatorConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active or user.is_integration:
+            await self.close(code=4401)
+            return
+        self.user = user
+        self.known: set[int] = set()
+        self.opened: set[int] = set()
+        query = dict(
+            part.split("=", 1) for part in self.scope.get("query_string", b"").decode().split("&") if "=" in part
+        )
+        last = _int(query.get("last"))
+        if last is None or last < 0:
+            last = await database_sync_to_async(outbox.latest_id)()
+        self.cursor = outbox.Cursor(last)
+        self.sees_all = await database_sync_to_async(self._sees_all)()
+        await self.channel_layer.group_add(realtime.EVENTS_GROUP, self.channel_name)
+        await self.accept()
+        await database_sync_to_async(presence.socket_opened)(user.pk)
+        outbox.ensure_tailer()
+        await self.send_json({"type": "hello", "last": self.cursor.last})
+        await self.catch_up()
+
+    async def disconnect(self, code):
+        if not hasattr(self, "user"):
+            return
+        await self.channel_layer.group_discard(realtime.EVENTS_GROUP, self.channel_name)
+        for conversation_id in self.opened:
+            await self.channel_layer.group_discard(realtime.conversation_group(conversation_id), self.channel_name)
+        due = await database_sync_to_async(presence.socket_closed)(self.user.pk)
+        if due is not None:
+            asyncio.get_running_loop().create_task(self._turn_away_later(due))
+
+    async def _turn_away_later(self, due):
+        await asyncio.sleep(max(0.0, (due - timezone.now()).total_seconds()) + 0.05)
+        await database_sync_to_async(presence.sweep)()
+
+    # From the browser -------------------------------------------------------------------
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "watch":
+            ids = [i for i in (_int(x) for x in (content.get("ids") or [])[:MAX_WATCH]) if i]
+            self.known |= await database_sync_to_async(self._visible_ids)(ids)
+        elif kind == "open":
+            conversation_id = _int(content.get("conversation"))
+            if conversation_id and await database_sync_to_async(self._visible_ids)([conversation_id]):
+                self.known.add(conversation_id)
+                for old in self.opened - {conversation_id}:
+                    await self.channel_layer.group_discard(realtime.conversation_group(old), self.channel_name)
+                self.opened = {conversation_id}
+                await self.channel_layer.group_add(realtime.conversation_group(conversation_id), self.channel_name)
+        elif kind == "typing":
+            conversation_id = _int(content.get("conversation"))
+            if conversation_id in self.opened:
+                await self.channel_layer.group_send(
+                    realtime.conversation_group(conversation_id),
+                    {"type": "conversation.typing", "who": "employee", "name": self.user.name,
+                     "conversation": conversation_id, "sender": self.channel_name},
+                )
+
+    # From the channel layer ---------------------------------------------------------------
+
+    async def conversation_event(self, message):
+        if message.get("event", 0) <= self.cursor.last and outbox.lag_ids() == 0:
+            return
+        await self.catch_up()
+
+    async def conversation_typing(self, message):
+        if message.get("sender") == self.channel_name or message.get("who") != "client":
+            return
+        await self.send_json({"type": "typing", "conversation": message["conversation"]})
+
+    async def conversation_delivery(self, message):
+        await self.send_json(
+            {"type": "delivery", "conversation": message["conversation"], "message": message["message"],
+             "state": message["state"]}
+        )
+
+    async def catch_up(self):
+        while True:
+            items, full = await database_sync_to_async(self._batch)()
+            for item in items:
+                await self.send_json(item)
+            if not full:
+                return
+
+    # Database side (sync) ---------------------------------------------------------------
+
+    def _sees_all(self) -> bool:
+        from convodesk.conversations.visibility import scope_for
+
+        return scope_for(self.user, "view")[0] == "all"
+
+    def _visible_ids(self, ids) -> set[int]:
+        return set(
+            Conversation.objects.visible_to(self.user, "view").filter(pk__in=list(ids)).values_list("pk", flat=True)
+        )
+
+    def _batch(self):
+        events = outbox.events_after(self.cursor)
+        if not events:
+            return [], False
+        ids = {e.conversation_id for e in events}
+        visible = ids if self.sees_all else self._visible_ids(ids)
+        items = []
+        gone_sent = set()
+        for event in events:
+            cid = event.conversation_id
+            if cid in visible:
+                self.known.add(cid)
+                items.append({
+                    "type": "event", "id": event.id, "conversation": cid, "kind": event.kind,
+                    "status": event.to_status, "from_status": event.from_status,
+                })
+            elif cid in self.known and cid not in gone_sent:
+                gone_sent.add(cid)
+                items.append({"type": "gone", "id": event.id, "conversation": cid})
+        self.known -= gone_sent
+        return items, len(events) >= outbox.BATCH

@@ -1,0 +1,151 @@
+"""What the workspace reads; every path starts from `visible_to` (DESIGN rule 2)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from convodesk.conversations.lifecycle import Status
+from convodesk.conversations.models import Conversation, ConversationEvent, Message
+
+from .models import QuickReply, ReadMark
+
+LIST_LIMIT = 100
+
+
+def queue(user):
+    """Conversations offered to me now and waiting to be taken."""
+    return (
+        Conversation.objects.visible_to(user, "view")
+        .filter(
+            participants__employee=user, participants__offered_now=True,
+            status__in=(Status.NEW, Status.SKIPPED),
+        )
+        .select_related("client", "line")
+        .order_by("started_at", "id")[:LIST_LIMIT]
+    )
+
+
+def mine(user):
+    """My open conversations, pinned first, with the count of client messages I have not seen."""
+    mark = ReadMark.objects.filter(user=user, conversation=OuterRef("pk")).values("last_message_id")[:1]
+    return (
+        Conversation.objects.visible_to(user, "view")
+        .filter(responsible=user, status__gte=Status.TAKEN, status__lt=Status.CLOSED)
+        .select_related("client", "line")
+        .annotate(
+            unread=Count(
+                "messages",
+                filter=Q(messages__author_kind=Message.Author.CLIENT)
+                & Q(messages__id__gt=Coalesce(Subquery(mark, output_field=IntegerField()), Value(0))),
+            )
+        )
+        .order_by("-pinned", "-updated_at", "-id")[:LIST_LIMIT]
+    )
+
+
+def conversation(user, pk: int) -> Conversation | None:
+    return (
+        Conversation.objects.visible_to(user, "view")
+        .select_related("client", "line", "connection", "identity", "responsible")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def mark_read(user, conv: Conversation) -> None:
+    last = Message.objects.filter(conversation=conv).order_by("-id").values_list("id", flat=True).first() or 0
+    updated = ReadMark.objects.filter(user=user, conversation=conv, last_message_id__lt=last).update(
+        last_message_id=last
+    )
+    if not updated:
+        ReadMark.objects.get_or_create(user=user, conversation=conv, defaults={"last_message_id": last})
+
+
+EVENT_LINES = {
+    "created": None,
+    "created_outgoing": None,
+    "client_message": None,
+    "employee_message": None,
+    "bot_message": None,
+    "offered": gettext_lazy("Offered to %(employees)s"),
+    "taken": gettext_lazy("%(actor)s took the conversation"),
+    "skipped": gettext_lazy("%(actor)s skipped the conversation"),
+    "queue_timeout": gettext_lazy("Queue time-out: nobody took it in time"),
+    "transferred": gettext_lazy("%(actor)s transferred the conversation to %(target)s"),
+    "closing": gettext_lazy("%(actor)s closed the conversation (closing mode)"),
+    "closed": gettext_lazy("%(actor)s closed the conversation"),
+    "spam": gettext_lazy("%(actor)s marked the conversation as spam"),
+    "duplicate": gettext_lazy("%(actor)s marked the conversation as a duplicate"),
+    "auto_closed": gettext_lazy("Closed automatically after the client's silence"),
+    "full_closed": gettext_lazy("Closed"),
+    "pinned": gettext_lazy("%(actor)s pinned the conversation"),
+    "unpinned": gettext_lazy("%(actor)s unpinned the conversation"),
+    "reopened": gettext_lazy("The client came back: the conversation was reopened"),
+    "client_rated": gettext_lazy("The client rated the conversation: %(rating)s"),
+    "supervisor_rated": gettext_lazy("%(actor)s rated the conversation"),
+}
+
+
+def _names(ids) -> dict[int, str]:
+    from convodesk.accounts.models import User
+
+    return {u.pk: u.name for u in User.objects.filter(pk__in=[i for i in ids if isinstance(i, int)])}
+
+
+def transcript(conv: Conversation) -> list[dict]:
+    """Messages and lifecycle events, in order, as lines to render (text stays text)."""
+    from convodesk.lines.models import Line
+
+    lines = []
+    for message in Message.objects.filter(conversation=conv).select_related("author").order_by("created_at", "id"):
+        lines.append({"kind": "message", "at": message.created_at, "order": (message.created_at, 0, message.id),
+                      "message": message})
+    events = list(ConversationEvent.objects.filter(conversation=conv).select_related("actor").order_by("id"))
+    people = set()
+    for event in events:
+        people.update(event.payload.get("employees") or [])
+        if event.payload.get("employee"):
+            people.add(event.payload["employee"])
+    names = _names(people)
+    for event in events:
+        template = EVENT_LINES.get(event.kind, "")
+        if template is None:
+            continue
+        payload = event.payload or {}
+        target = ""
+        if event.kind == "transferred":
+            if payload.get("employee"):
+                target = names.get(payload["employee"], "?")
+            elif payload.get("line"):
+                target = Line.objects.filter(pk=payload["line"]).values_list("name", flat=True).first() or "?"
+            else:
+                target = _("the queue")
+        values = {
+            "actor": event.actor.name if event.actor else _("The system"),
+            "employees": ", ".join(names.get(i, "?") for i in payload.get("employees") or []),
+            "target": target,
+            "rating": "👍" if payload.get("rating") == "like" else "👎",
+        }
+        text = str(template or event.kind) % values
+        comment = payload.get("comment") or ""
+        lines.append({"kind": "event", "at": event.at, "order": (event.at, 1, event.id), "text": text,
+                      "comment": comment})
+    lines.sort(key=lambda line: line["order"])
+    return lines
+
+
+def past(user, conv: Conversation):
+    return (
+        Conversation.objects.visible_to(user, "history")
+        .filter(client_id=conv.client_id)
+        .exclude(pk=conv.pk)
+        .select_related("line")
+        .order_by("-started_at", "-id")[:10]
+    )
+
+
+def quick_replies(conv: Conversation):
+    return QuickReply.objects.filter(line_id=conv.line_id)

@@ -1,0 +1,243 @@
+import pytest
+from django.http import QueryDict
+
+from convodesk.conversations import services
+from convodesk.conversations.filters import ConversationFilter
+from convodesk.conversations.models import (
+    Client,
+    ClientIdentity,
+    Conversation,
+    ConversationCrmLink,
+    ConversationEvent,
+    Message,
+)
+from convodesk.crm import actions, binding
+from convodesk.crm.models import Activity, Company, Contact, Deal, Lead
+
+from .. import factories as f
+
+
+def contact(name, phone="", email="", identity=None, company=None):
+    obj = Contact.objects.create(name=name, company=company)
+    if phone:
+        obj.add_phone(phone, "ES")
+    if email:
+        obj.add_email(email)
+    if identity:
+        obj.add_identity(identity[0].pk, identity[1])
+    return obj
+
+
+def bound(conv) -> tuple[str, int]:
+    conv.refresh_from_db()
+    return conv.crm_entity_type, conv.crm_entity_id
+
+
+def test_channel_identity_beats_phone_which_beats_email(org):
+    by_identity = contact("By identity", identity=(org.conn, "c1"))
+    by_phone = contact("By phone", phone="+34 600 11 22 33")
+    by_email = contact("By e-mail", email="ana@example.com")
+
+    first = f.client_message(org.conn, "c1", phone="600112233", email="ana@example.com").conversation
+    second = f.client_message(org.conn, "c2", phone="600112233", email="ANA@example.com ").conversation
+    third = f.client_message(org.conn, "c3", email="ana@example.com").conversation
+
+    assert bound(first) == ("contact", by_identity.pk)
+    assert bound(second) == ("contact", by_phone.pk)
+    assert bound(third) == ("contact", by_email.pk)
+    event = ConversationEvent.objects.get(conversation=second, kind="crm_bound")
+    assert event.payload["matched_by"] == "phone"
+    assert Lead.objects.count() == 0
+
+
+@pytest.mark.parametrize("stored", ["+34 600 11 22 33", "0034600112233", "600-112-233"])
+@pytest.mark.parametrize("typed", ["+34 600 11 22 33", "0034600112233", "600-112-233"])
+def test_phone_formats_with_the_line_country_match_the_same_contact(org, stored, typed):
+    target = contact("Ana", phone=stored)
+    conv = f.client_message(org.conn, "c1", phone=typed).conversation
+    assert bound(conv) == ("contact", target.pk)
+
+
+def test_a_phone_typed_without_a_known_country_still_matches_by_national_number(org):
+    target = Contact.objects.create(name="Ana")
+    target.add_phone("600 11 22 33", "")  # no country: stored as bare digits
+    conv = f.client_message(org.conn, "c1", phone="+34 600 11 22 33").conversation
+    assert bound(conv) == ("contact", target.pk)
+
+
+def test_two_different_numbers_never_match(org):
+    contact("Ana", phone="+34 600 11 22 33")
+    contact("Luis", phone="+44 600 11 22 33")
+    conv = f.client_message(org.conn, "c1", phone="600 11 22 34").conversation
+    assert bound(conv)[0] == "lead"
+    other = f.client_message(org.conn, "c2", phone="+33 600 11 22 33").conversation
+    assert bound(other)[0] == "lead"
+    assert bound(other)[1] != bound(conv)[1]
+
+
+def test_line_setting_create_lead_creates_a_lead_with_the_client_data(org):
+    conv = f.client_message(org.conn, "c1", name="Ana García", phone="600112233", email="Ana@x.es").conversation
+    lead = Lead.objects.get()
+    assert bound(conv) == ("lead", lead.pk)
+    assert (lead.name, lead.phone_normalized, lead.email_normalized) == ("Ana García", "+34600112233", "ana@x.es")
+    assert lead.status == Lead.Status.NEW and lead.source == "open_channel" and lead.line == org.line
+    assert conv.crm_title == lead.title and "Ana García" in lead.title
+    assert Contact.objects.count() == 0
+
+
+def test_line_setting_create_contact_creates_a_contact_with_identity_phone_and_email(org):
+    org.line.crm_binding = "contact"
+    org.line.save()
+    conv = f.client_message(org.conn, "c1", name="Ana", phone="600112233", email="ana@x.es").conversation
+    new = Contact.objects.get()
+    assert bound(conv) == ("contact", new.pk)
+    assert list(new.phones.values_list("normalized", flat=True)) == ["+34600112233"]
+    assert list(new.emails.values_list("normalized", flat=True)) == ["ana@x.es"]
+    assert new.identities.get().external_id == "c1"
+    assert Lead.objects.count() == 0
+
+
+def test_line_setting_do_nothing_leaves_an_unmatched_conversation_unbound(org):
+    org.line.crm_binding = "nothing"
+    org.line.save()
+    conv = f.client_message(org.conn, "c1", phone="600112233").conversation
+    assert bound(conv) == ("", None)
+    assert conv.crm_activity_id is None
+    assert not Lead.objects.exists() and not Contact.objects.exists() and not Activity.objects.exists()
+    # ...but a client who matches an existing contact is still bound.
+    known = contact("Known", phone="600112244")
+    other = f.client_message(org.conn, "c2", phone="600 11 22 44").conversation
+    assert bound(other) == ("contact", known.pk)
+
+
+def test_the_contacts_open_deal_and_company_are_bound_when_the_line_says_so(org):
+    org.line.crm_bind_open_deal = True
+    org.line.save()
+    acme = Company.objects.create(title="Acme")
+    ana = contact("Ana", phone="600112233", company=acme)
+    Deal.objects.create(title="Old", contact=ana, stage="won")
+    deal = Deal.objects.create(title="Order", contact=ana, stage="negotiation")
+    conv = f.client_message(org.conn, "c1", phone="600112233").conversation
+    links = {(link.entity_type, link.entity_id, link.is_primary) for link in conv.crm_links.all()}
+    assert links == {("contact", ana.pk, True), ("deal", deal.pk, False), ("company", acme.pk, False)}
+    assert Activity.objects.get(conversation=conv).owner_type == "contact"
+
+
+def test_a_second_conversation_of_the_same_client_binds_to_the_same_record(org):
+    first = f.client_message(org.conn, "c1", when=f.at(0)).conversation
+    services.close(first.pk, f.act(org.admin), now=f.at(60))
+    second = f.client_message(org.conn, "c1", text="Again", when=f.at(3600)).conversation
+    assert second.pk != first.pk
+    assert bound(second) == bound(first) and bound(first)[0] == "lead"
+    assert Lead.objects.count() == 1
+    assert Activity.objects.filter(owner_type="lead").count() == 2
+
+
+def test_the_activity_follows_the_conversation_and_completes_when_it_closes(org):
+    conv = f.client_message(org.conn, "c1", when=f.at(0)).conversation
+    activity = Activity.objects.get(pk=conv.crm_activity_id)
+    assert (activity.direction, activity.start_at, activity.completed, activity.responsible) == (
+        "incoming", f.at(0), False, None)
+    assert activity.conversation_id == conv.pk and "#%d" % conv.pk in activity.subject
+    services.take(conv.pk, f.act(org.op1), now=f.at(10))
+    activity.refresh_from_db()
+    assert activity.responsible == org.op1 and not activity.completed
+    assert Lead.objects.get().responsible == org.op1
+    services.close(conv.pk, f.act(org.op1), now=f.at(100))
+    activity.refresh_from_db()
+    assert activity.completed and activity.end_at == f.at(100)
+
+
+def test_an_outgoing_conversation_gets_an_outgoing_activity_with_its_employee(org):
+    first = f.client_message(org.conn, "c1", when=f.at(0)).conversation
+    services.close(first.pk, f.act(org.admin), now=f.at(10))
+    org.conn.config = {"webhook_url": "http://127.0.0.1:9/hook"}
+    org.conn.save()
+    out = services.start_outgoing(f.act(org.op1), first.identity, "Hello again", now=f.at(100))
+    activity = Activity.objects.get(conversation=out)
+    assert (activity.direction, activity.responsible) == ("outgoing", org.op1)
+    assert bound(out) == bound(first)
+
+
+def test_a_failure_inside_binding_rolls_the_whole_incoming_message_back(org, monkeypatch):
+    def broken(conversation):
+        raise RuntimeError("CRM is broken")
+
+    monkeypatch.setattr(binding, "bind_new_conversation", broken)
+    with pytest.raises(RuntimeError, match="CRM is broken"):
+        f.client_message(org.conn, "c1", phone="600112233", external_message_id="m-1")
+    for model in (Client, ClientIdentity, Conversation, Message, ConversationEvent, ConversationCrmLink,
+                  Lead, Activity):
+        assert not model.objects.exists(), model
+    monkeypatch.undo()
+    received = f.client_message(org.conn, "c1", phone="600112233", external_message_id="m-1")
+    assert received.created and bound(received.conversation)[0] == "lead"
+
+
+def test_converting_a_lead_moves_its_conversations_to_the_new_contact_and_records_events(org):
+    first = f.client_message(org.conn, "c1", name="Ana", phone="600112233", when=f.at(0)).conversation
+    services.close(first.pk, f.act(org.admin), now=f.at(10))
+    second = f.client_message(org.conn, "c1", when=f.at(100)).conversation
+    lead = Lead.objects.get()
+    new_contact, company, deal = actions.convert_lead(
+        lead.pk, org.admin, company_title="Acme", create_deal=True, deal_title="First order"
+    )
+    lead.refresh_from_db()
+    assert lead.status == "converted" and lead.contact == new_contact and new_contact.company == company
+    for conv in (first, second):
+        assert bound(conv) == ("contact", new_contact.pk)
+        assert {link.entity_type for link in conv.crm_links.all()} == {"contact", "company", "deal"}
+        event = ConversationEvent.objects.filter(conversation=conv).last()
+        assert event.kind == "crm_lead_converted" and event.actor == org.admin
+        assert event.payload["lead"]["id"] == lead.pk and event.payload["deal"]["id"] == deal.pk
+        assert Activity.objects.get(conversation=conv).owner_type == "contact"
+    # The client now reaches the contact directly.
+    services.close(second.pk, f.act(org.admin), now=f.at(200))
+    third = f.client_message(org.conn, "c1", when=f.at(300)).conversation
+    assert bound(third) == ("contact", new_contact.pk)
+    with pytest.raises(actions.CrmError):
+        actions.convert_lead(lead.pk, org.admin)
+
+
+def test_rebinding_needs_the_right_to_see_the_conversation_and_is_recorded(org):
+    conv = f.client_message(org.conn, "c1").conversation
+    lead_id = bound(conv)[1]
+    target = contact("Ana")
+    outsider = f.employee("outsider")
+    with pytest.raises(services.NotFound):
+        actions.rebind(conv.pk, outsider, "contact", target.pk)
+    with pytest.raises(actions.CrmError):
+        actions.rebind(conv.pk, org.admin, "contact", 999999)
+    with pytest.raises(actions.CrmError):
+        actions.rebind(conv.pk, org.admin, "activity", conv.crm_activity_id)
+    actions.rebind(conv.pk, org.admin, "contact", target.pk)
+    assert bound(conv) == ("contact", target.pk)
+    event = ConversationEvent.objects.filter(conversation=conv).last()
+    assert event.kind == "crm_rebound" and event.actor == org.admin
+    assert event.payload["from"]["id"] == lead_id and event.payload["to"] == {
+        "type": "contact", "id": target.pk, "title": "Ana"}
+    assert Activity.objects.get(conversation=conv).owner_id == target.pk
+
+
+def test_has_crm_and_crm_type_filters_read_the_binding(org):
+    org.line.crm_bind_open_deal = True
+    org.line.save()
+    ana = contact("Ana", phone="600112233")
+    Deal.objects.create(title="Order", contact=ana)
+    to_contact = f.client_message(org.conn, "c1", phone="600112233").conversation
+    to_lead = f.client_message(org.conn, "c2").conversation
+    org.line.crm_binding = "nothing"
+    org.line.save()
+    unbound = f.client_message(org.conn, "c3").conversation
+
+    def ids(query):
+        flt = ConversationFilter(QueryDict(query))
+        assert flt.is_valid(), flt.errors
+        return set(flt.filter(Conversation.objects.all()).values_list("id", flat=True))
+
+    assert ids("has_crm=true") == {to_contact.pk, to_lead.pk}
+    assert ids("has_crm=false") == {unbound.pk}
+    assert ids("crm_type=lead") == {to_lead.pk}
+    assert ids("crm_type=deal") == {to_contact.pk}
+    assert ids("crm_type=contact,lead") == {to_contact.pk, to_lead.pk}
+    assert ids("crm_type=company") == set()

@@ -1,0 +1,114 @@
+"""Rollups kept by the services equal a rebuild, and both statistics paths give the same answers."""
+
+import datetime as dt
+import random
+
+import pytest
+
+from convodesk.conversations.models import Conversation
+from convodesk.stats import aggregates, histogram, rollups
+from convodesk.stats.models import METRICS, HourlyRollup, RollupBucket
+
+from .builders import BASE, random_history
+
+ROLLUP_FIELDS = [f.name for f in HourlyRollup._meta.fields if f.name != "id"]
+
+
+def _rollup_state():
+    rows = {}
+    for r in HourlyRollup.objects.values(*[f if f != "line" else "line_id" for f in ROLLUP_FIELDS]):
+        key = (r.pop("hour"), r.pop("line_id"), r.pop("channel"), r.pop("responsible_key"), r.pop("type"),
+               r.pop("status"))
+        if any(r.values()):
+            rows[key] = r
+    buckets = {
+        (b["hour"], b["line_id"], b["channel"], b["responsible_key"], b["type"], b["status"], b["metric"],
+         b["bucket"]): b["n"]
+        for b in RollupBucket.objects.values() if b["n"]
+    }
+    return rows, buckets
+
+
+def _random_filter(rng, org, connections, tz):
+    params = {}
+    if rng.random() < 0.5:
+        params["line"] = ",".join(str(c.line_id) for c in rng.sample(connections, rng.randint(1, 2)))
+    if rng.random() < 0.4:
+        params["channel"] = ",".join(rng.sample(["api", "livechat", "email", "telegram"], rng.randint(1, 2)))
+    if rng.random() < 0.4:
+        params["responsible"] = ",".join(rng.sample(["none", str(org.op1.pk), str(org.op2.pk)], 2))
+    if rng.random() < 0.3:
+        params["status"] = rng.choice(["waiting", "answered", "closed", "waiting,closed"])
+    if rng.random() < 0.3:
+        params["status_detail"] = rng.choice(["closed,spam", "auto_closed", "new,skipped,closed,duplicate"])
+    if rng.random() < 0.2:
+        params["type"] = "incoming"
+    if rng.random() < 0.7:
+        first = (BASE + dt.timedelta(days=rng.randrange(4))).astimezone(tz).date()
+        params["started_from"] = first.isoformat()
+        params["started_to"] = (first + dt.timedelta(days=rng.randrange(3))).isoformat()
+    return params
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_rollups_kept_by_the_services_equal_a_rebuild_from_the_conversation_table(org, seed):
+    random_history(org, seed, conversations=35)
+    assert Conversation.objects.count() > 0
+    kept = _rollup_state()
+    rollups.rebuild()
+    assert _rollup_state() == kept
+    rollups.rebuild(BASE + dt.timedelta(days=1), BASE + dt.timedelta(days=2, hours=3))
+    assert _rollup_state() == kept
+
+
+@pytest.mark.parametrize("seed,tz_name", [(3, "UTC"), (4, "Europe/Madrid"), (5, "America/New_York")])
+def test_rollup_answers_equal_direct_aggregation_for_random_rollup_eligible_filters(org, seed, tz_name):
+    import zoneinfo
+
+    connections = random_history(org, seed, conversations=45)
+    admin = org.admin
+    admin.time_zone = tz_name
+    admin.save()
+    tz = zoneinfo.ZoneInfo(tz_name)
+    rng = random.Random(seed)
+    now = BASE + dt.timedelta(days=3, minutes=37)
+    for _ in range(6):
+        params = _random_filter(rng, org, connections, tz)
+        params["sl"] = str(rng.choice(histogram.SERVICE_LEVEL_CHOICES))
+        scope = aggregates.build_scope(admin, params, now=now)
+        assert not scope.errors, scope.errors
+        assert scope.rollup_q is not None, params
+        from_rollups = aggregates.compute(scope)
+        scope.rollup_q = None
+        direct = aggregates.compute(scope)
+        assert from_rollups.pop("source") == "rollups" and direct.pop("source") == "conversations"
+        assert from_rollups == direct, params
+        assert direct["kpis"]["conversations"] == scope.queryset.count()
+
+
+def test_percentiles_are_within_the_documented_bound_of_the_exact_percentiles(org):
+    random_history(org, 7, conversations=60)
+    scope = aggregates.build_scope(org.admin, {}, now=BASE + dt.timedelta(days=8))
+    report = aggregates.compute(scope)
+    for stat in report["metrics"]:
+        qs = scope.queryset.exclude(status__in=(65, 69)).filter(**{f"{stat['key']}__isnull": False})
+        if stat["key"] in aggregates.INCOMING_ONLY:
+            qs = qs.filter(type="incoming")
+        values = list(qs.values_list(stat["key"], flat=True))
+        assert stat["count"] == len(values)
+        for p, name in ((0.5, "median"), (0.9, "p90")):
+            assert histogram.within_bound(stat[name], histogram.exact_percentile(values, p)), stat
+        if values:
+            assert stat["average"] == round(sum(values) / len(values), 1)
+    assert {m["key"] for m in report["metrics"]} == set(METRICS)
+
+
+def test_filters_outside_rollup_keys_or_whole_hours_use_the_conversation_table(org):
+    now = BASE
+    for params in ({"client_rating": "like"}, {"started_from": "2026-10-05T10:30:00+00:00"},
+                   {"started_to": "2026-10-05T10:00:00+00:00"}, {"q": "hello"}, {"connection": "1"}):
+        assert aggregates.build_scope(org.admin, params, now=now).rollup_q is None, params
+    org.admin.time_zone = "Asia/Kolkata"
+    org.admin.save()
+    assert aggregates.build_scope(org.admin, {"line": str(org.line.pk)}, now=now).rollup_q is None
+    assert aggregates.build_scope(org.supervisor, {}, now=now).rollup_q is None
