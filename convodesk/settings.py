@@ -164,4 +164,6 @@ CONVODESK = {
     "BULK_BACKGROUND_ROWS": int(os.environ.get("BULK_BACKGROUND_ROWS", "200")),
     "TIMER_INTERVAL_SECONDS": float(os.environ.get("TIMER_INTERVAL_SECONDS", "2")),
     "TELEGRAM_API_BASE": os.environ.get("TELEGRAM_API_BASE", "https://api.telegram.org"),
+    # The address clients and Telegram reach this installation at (webhooks, widget script).
+    "PUBLIC_URL": os.environ.get("PUBLIC_URL", ""),
 }

@@ -16,7 +16,9 @@ urlpatterns = [
     path("api/v1/<path:rest>", api_views.api_not_found),
     path("account/tokens/", api_views.tokens, name="api_tokens"),
     path("contact-center/", include("convodesk.conversations.urls")),
+    path("contact-center/statistics/", include("convodesk.stats.urls")),
     path("crm/", include("convodesk.crm.urls")),
     path("contact-center/workspace/", include("convodesk.workspace.urls")),
     path("widget/", include("convodesk.connectors.livechat_urls")),
+    path("connectors/", include("convodesk.connectors.urls")),
 ]

@@ -103,6 +103,7 @@ def set_availability(user: User, status: str) -> User:
 @router.get("/me", response=MeOut, summary="The token's user and their permission levels")
 def me(request):
     user = request.auth
+    1/0
     return {
         "id": user.pk, "username": user.username, "name": user.name, "email": user.email,
         "time_zone": user.time_zone, "availability": user.availability,

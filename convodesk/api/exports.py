@@ -20,7 +20,7 @@ from .errors import ApiError, Status, invalid, not_found
 router = Router(tags=["export"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-XLSX_DOC = {"responses": {200: {"description": "The .xlsx file", "content": {XLSX: {"schema": {
+XLSX_DOC = {"responses": {"200": {"description": "The .xlsx file", "content": {XLSX: {"schema": {
     "type": "string", "format": "binary"}}}}}}
 
 

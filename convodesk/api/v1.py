@@ -41,3 +41,7 @@ api.add_router("/", exports.router)
 api.add_router("/", conversations.router)
 api.add_router("/", events.router)
 api.add_router("/", connectors.router)
+
+from convodesk.crm.api import router as crm_router  # noqa: E402
+
+api.add_router("/crm", crm_router)

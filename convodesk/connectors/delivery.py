@@ -45,9 +45,10 @@ SIGNATURE_HEADER = "X-Convodesk-Signature"
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, message: str, permanent: bool = False):
+    def __init__(self, message: str, permanent: bool = False, retry_after: int | None = None):
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after  # seconds the channel asked us to wait (Telegram's 429)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -191,10 +192,10 @@ def attempt(message_id: int, now: dt.datetime | None = None) -> str:
             raise DeliveryFailed("no way to deliver on this channel", permanent=True)
         channel_message_id = func(message) or ""
     except DeliveryFailed as exc:
-        error, permanent = str(exc), exc.permanent
+        error, permanent, retry_after = str(exc), exc.permanent, exc.retry_after
     except Exception as exc:  # noqa: BLE001 - a channel's bug must not lose the message
         log.exception("delivery of message %s failed", message_id)
-        error, permanent = f"{exc.__class__.__name__}: {exc}", False
+        error, permanent, retry_after = f"{exc.__class__.__name__}: {exc}", False, None
     else:
         Message.objects.filter(pk=message_id).update(
             delivery_state=Message.Delivery.SENT, delivery_attempts=F("delivery_attempts") + 1,
@@ -208,8 +209,14 @@ def attempt(message_id: int, now: dt.datetime | None = None) -> str:
             next_attempt_at=None,
         )
         log.warning("message %s not delivered after %s attempts: %s", message_id, attempts, error)
+        from convodesk.conversations import services
+
+        services.record_delivery_failure(message, error, now)
         return Message.Delivery.FAILED
-    next_at = now + backoff(attempts)
+    wait = backoff(attempts)
+    if retry_after:
+        wait = dt.timedelta(seconds=int(retry_after))
+    next_at = now + wait
     Message.objects.filter(pk=message_id).update(
         delivery_attempts=attempts, delivery_error=error[:2000], next_attempt_at=next_at
     )

@@ -31,10 +31,52 @@ LOGINS = [
     ("lucia", "Operator in Support ES (own conversations)"),
 ]
 
-FIRST = ["Ana", "Luis", "Carmen", "Pedro", "Laura", "Carlos", "Elena", "John", "Emma", "Pablo", "Lucía",
-         "Sofía", "Diego", "Olivia", "Noah", "Marta", "Jorge", "Isabel", "Tom", "Grace", "Hugo", "Valeria"]
-LAST = ["García", "Rodríguez", "Smith", "Johnson", "López", "Martínez", "Brown", "Sánchez", "Pérez", "Taylor",
-        "Gómez", "Wilson", "Díaz", "Moreno", "Clark", "Romero", "Navarro", "Walker", "Torres", "Hall"]
+FIRST = [
+    "Ana",
+    "Luis",
+    "Carmen",
+    "Pedro",
+    "Laura",
+    "Carlos",
+    "Elena",
+    "John",
+    "Emma",
+    "Pablo",
+    "Lucía",
+    "Sofía",
+    "Diego",
+    "Olivia",
+    "Noah",
+    "Marta",
+    "Jorge",
+    "Isabel",
+    "Tom",
+    "Grace",
+    "Hugo",
+    "Valeria",
+]
+LAST = [
+    "García",
+    "Rodríguez",
+    "Smith",
+    "Johnson",
+    "López",
+    "Martínez",
+    "Brown",
+    "Sánchez",
+    "Pérez",
+    "Taylor",
+    "Gómez",
+    "Wilson",
+    "Díaz",
+    "Moreno",
+    "Clark",
+    "Romero",
+    "Navarro",
+    "Walker",
+    "Torres",
+    "Hall",
+]
 
 CLIENT_LINES = {
     "en": [
@@ -109,22 +151,46 @@ def build_organisation() -> DemoOrg:
     billing = Department.objects.create(name="Billing")
     supervisor_role, _ = Role.objects.get_or_create(
         name="Department supervisor",
-        defaults=dict(view_conversations=20, view_history=20, view_statistics=20, act=20, rate=20,
-                      export=30, view_lines=30, edit_lines=0, settings=0),
+        defaults=dict(
+            view_conversations=20,
+            view_history=20,
+            view_statistics=20,
+            act=20,
+            rate=20,
+            export=30,
+            view_lines=30,
+            edit_lines=0,
+            settings=0,
+        ),
     )
     User.objects.create_superuser("admin", "admin@example.com", DEMO_PASSWORD, display_name="Admin")
     maria = _user("maria", "María Torres", [support], language="es", time_zone="Europe/Madrid")
     maria.roles.add(supervisor_role)
     DepartmentRole.objects.get_or_create(department=support, role=roles["Manager"])
     people = [
-        ("alex", "Alex Johnson", support), ("lucia", "Lucía Navarro", support_es),
-        ("sam", "Sam Walker", support), ("ines", "Inés Romero", support_es), ("omar", "Omar Haddad", support),
-        ("chloe", "Chloe Martin", support), ("pablo", "Pablo Gil", support_es), ("nora", "Nora Blanco", support_es),
-        ("liam", "Liam Taylor", sales), ("sara", "Sara Molina", sales), ("ethan", "Ethan Clark", sales),
-        ("paula", "Paula Ramos", sales), ("david", "David Serrano", sales), ("mia", "Mia Hall", sales),
-        ("ivan", "Iván Ruiz", billing), ("julia", "Julia Vázquez", billing), ("noah", "Noah Brown", billing),
-        ("eva", "Eva Domínguez", billing), ("leo", "Leo Wilson", support), ("alba", "Alba Ortega", support_es),
-        ("max", "Max Fischer", sales), ("rosa", "Rosa Medina", billing), ("tom", "Tom Baker", support),
+        ("alex", "Alex Johnson", support),
+        ("lucia", "Lucía Navarro", support_es),
+        ("sam", "Sam Walker", support),
+        ("ines", "Inés Romero", support_es),
+        ("omar", "Omar Haddad", support),
+        ("chloe", "Chloe Martin", support),
+        ("pablo", "Pablo Gil", support_es),
+        ("nora", "Nora Blanco", support_es),
+        ("liam", "Liam Taylor", sales),
+        ("sara", "Sara Molina", sales),
+        ("ethan", "Ethan Clark", sales),
+        ("paula", "Paula Ramos", sales),
+        ("david", "David Serrano", sales),
+        ("mia", "Mia Hall", sales),
+        ("ivan", "Iván Ruiz", billing),
+        ("julia", "Julia Vázquez", billing),
+        ("noah", "Noah Brown", billing),
+        ("eva", "Eva Domínguez", billing),
+        ("leo", "Leo Wilson", support),
+        ("alba", "Alba Ortega", support_es),
+        ("max", "Max Fischer", sales),
+        ("rosa", "Rosa Medina", billing),
+        ("tom", "Tom Baker", support),
     ]
     users = {}
     for username, name, dep in people:
@@ -132,33 +198,70 @@ def build_organisation() -> DemoOrg:
     sales_chief = _user("victor", "Víctor Prieto", [sales])
     sales_chief.roles.add(roles["Chief executive"])
     specs = [
-        ("Support", "all_at_once", ["alex", "sam", "omar", "chloe", "leo", "tom"], ["livechat", "email"], ""),
-        ("Soporte ES", "all_at_once", ["lucia", "ines", "pablo", "nora", "alba"], ["telegram", "livechat"], ""),
-        ("Sales", "evenly", ["liam", "sara", "ethan", "paula", "david", "mia", "max"], ["livechat", "telegram"], ""),
-        ("Billing", "strict", ["ivan", "julia", "noah", "eva", "rosa"], ["email", "api"],
-         "Thank you for contacting Billing. This conversation will now close."),
+        (
+            "Support",
+            "all_at_once",
+            ["alex", "sam", "omar", "chloe", "leo", "tom"],
+            ["livechat", "email"],
+            "",
+        ),
+        (
+            "Soporte ES",
+            "all_at_once",
+            ["lucia", "ines", "pablo", "nora", "alba"],
+            ["telegram", "livechat"],
+            "",
+        ),
+        (
+            "Sales",
+            "evenly",
+            ["liam", "sara", "ethan", "paula", "david", "mia", "max"],
+            ["livechat", "telegram"],
+            "",
+        ),
+        (
+            "Billing",
+            "strict",
+            ["ivan", "julia", "noah", "eva", "rosa"],
+            ["email", "api"],
+            "Thank you for contacting Billing. This conversation will now close.",
+        ),
         ("Partners", "all_at_once", ["sara", "ivan", "alex"], ["api"], ""),
         ("VIP", "evenly", ["alex", "lucia", "liam", "ivan"], ["livechat", "telegram", "email"], ""),
     ]
     lines, connections, operators = [], [], {}
     for name, distribution, members, kinds, closing_text in specs:
         line = Line.objects.create(
-            name=name, distribution=distribution, closing_text=closing_text, ask_rating=bool(closing_text),
-            full_close_minutes=60, reopen_window_minutes=30 if name == "Support" else 0,
-            working_hours={str(d): [["08:00", "20:00"]] for d in range(5)}, time_zone="Europe/Madrid",
+            name=name,
+            distribution=distribution,
+            closing_text=closing_text,
+            ask_rating=bool(closing_text),
+            full_close_minutes=60,
+            reopen_window_minutes=30 if name == "Support" else 0,
+            working_hours={str(d): [["08:00", "20:00"]] for d in range(5)},
+            time_zone="Europe/Madrid",
         )
         for position, username in enumerate(members):
             LineMember.objects.create(line=line, user=users[username], position=position)
         operators[line.pk] = [users[u] for u in members]
         for kind in kinds:
-            config = {"webhook_url": "http://127.0.0.1:9/convodesk-demo-webhook"} if kind == "api" else {}
+            config = (
+                {"webhook_url": "http://127.0.0.1:9/convodesk-demo-webhook"}
+                if kind == "api"
+                else {}
+            )
             if kind == "livechat":
                 config = {"ask_name": True, "ask_email": True}
-            connections.append(Connection.objects.create(
-                line=line, kind=kind, name=f"{name} · {dict(Connection.Kind.choices)[kind]}", config=config,
-                public_key="demo" if (name, kind) == ("Support", "livechat") else _key(),
-                allowed_origins=[],
-            ))
+            connections.append(
+                Connection.objects.create(
+                    line=line,
+                    kind=kind,
+                    name=f"{name} · {dict(Connection.Kind.choices)[kind]}",
+                    config=config,
+                    public_key="demo" if (name, kind) == ("Support", "livechat") else _key(),
+                    allowed_origins=[],
+                )
+            )
         lines.append(line)
     return DemoOrg(lines, connections, operators, maria)
 
@@ -176,8 +279,13 @@ def _user(username, name, departments, **extra) -> User:
     # One password hash for every demo employee: hashing is deliberately slow.
     if "pw" not in _HASHED:
         _HASHED["pw"] = make_password(DEMO_PASSWORD)
-    user = User.objects.create(username=username, email=f"{username}@example.com", password=_HASHED["pw"],
-                               display_name=name, **extra)
+    user = User.objects.create(
+        username=username,
+        email=f"{username}@example.com",
+        password=_HASHED["pw"],
+        display_name=name,
+        **extra,
+    )
     user.departments.set(departments)
     return user
 
@@ -194,17 +302,38 @@ class Simulation:
         return max(1.0, self.rng.lognormvariate(0, spread) * median)
 
     def _client_for(self, connection: Connection, start: dt.datetime) -> dict:
-        pool = [c for c in self.clients if c["kind"] == connection.kind and self.free_at.get(c["n"], start) <= start]
+        pool = [
+            c
+            for c in self.clients
+            if c["kind"] == connection.kind and self.free_at.get(c["n"], start) <= start
+        ]
         if pool and self.rng.random() < 0.4:
             return self.rng.choice(pool)
         n = len(self.clients) + 1
         lang = "es" if connection.line.name in ("Soporte ES",) or self.rng.random() < 0.3 else "en"
         name = f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}"
         phone = f"+34 6{self.rng.randint(10, 99)} {self.rng.randint(100, 999)} {self.rng.randint(100, 999)}"
-        email = f"{name.split()[0].lower()}.{n}@example.net".replace("í", "i").replace("ú", "u").replace("é", "e")
-        ext = {"telegram": str(500000 + n), "email": email, "livechat": f"demo-browser-{n:05d}", "api": f"crm-{n}"}
-        client = {"n": n, "kind": connection.kind, "name": name, "lang": lang, "phone": phone, "email": email,
-                  "ext": ext[connection.kind], "connection": connection}
+        email = (
+            f"{name.split()[0].lower()}.{n}@example.net".replace("í", "i")
+            .replace("ú", "u")
+            .replace("é", "e")
+        )
+        ext = {
+            "telegram": str(500000 + n),
+            "email": email,
+            "livechat": f"demo-browser-{n:05d}",
+            "api": f"crm-{n}",
+        }
+        client = {
+            "n": n,
+            "kind": connection.kind,
+            "name": name,
+            "lang": lang,
+            "phone": phone,
+            "email": email,
+            "ext": ext[connection.kind],
+            "connection": connection,
+        }
         self.clients.append(client)
         return client
 
@@ -232,23 +361,38 @@ class Simulation:
         t = start
 
         if outgoing:
-            identity = ClientIdentity.objects.filter(connection=connection, external_id=client["ext"]).first()
+            identity = ClientIdentity.objects.filter(
+                connection=connection, external_id=client["ext"]
+            ).first()
             if identity is None:
                 services.receive_client_message(
-                    connection, client_external_id=client["ext"], client_name=client["name"],
-                    phone=client["phone"], email=client["email"], text=rng.choice(CLIENT_LINES[lang]),
+                    connection,
+                    client_external_id=client["ext"],
+                    client_name=client["name"],
+                    phone=client["phone"],
+                    email=client["email"],
+                    text=rng.choice(CLIENT_LINES[lang]),
                     now=t - dt.timedelta(days=1),
                 )
-                conv = Conversation.objects.filter(identity__external_id=client["ext"], connection=connection).latest("id")
-                services.close(conv.pk, Actor.of(self.offered_to(conv, operators[0])),
-                               now=t - dt.timedelta(days=1) + dt.timedelta(minutes=5))
+                conv = Conversation.objects.filter(
+                    identity__external_id=client["ext"], connection=connection
+                ).latest("id")
+                services.close(
+                    conv.pk,
+                    Actor.of(self.offered_to(conv, operators[0])),
+                    now=t - dt.timedelta(days=1) + dt.timedelta(minutes=5),
+                )
                 self.settle(conv.pk)
                 identity = conv.identity
             conv = services.start_outgoing(actor, identity, OUTGOING_LINES[lang], now=t)
             if target >= Status.CLOSED:
                 t += dt.timedelta(seconds=self._seconds(600))
                 services.receive_client_message(
-                    connection, client_external_id=client["ext"], text=rng.choice(CLIENT_LINES[lang][-3:]), now=t)
+                    connection,
+                    client_external_id=client["ext"],
+                    text=rng.choice(CLIENT_LINES[lang][-3:]),
+                    now=t,
+                )
                 t += dt.timedelta(seconds=self._seconds(60))
                 services.reply(conv.pk, actor, rng.choice(AGENT_LINES[lang][-1:]), now=t)
                 t += dt.timedelta(seconds=self._seconds(120))
@@ -258,8 +402,13 @@ class Simulation:
             return conv
 
         received = services.receive_client_message(
-            connection, client_external_id=client["ext"], client_name=client["name"], phone=client["phone"],
-            email=client["email"], text=rng.choice(CLIENT_LINES[lang][:10]), now=t,
+            connection,
+            client_external_id=client["ext"],
+            client_name=client["name"],
+            phone=client["phone"],
+            email=client["email"],
+            text=rng.choice(CLIENT_LINES[lang][:10]),
+            now=t,
             source_url="https://shop.example.com/orders" if connection.kind == "livechat" else "",
         )
         conv = received.conversation
@@ -269,7 +418,9 @@ class Simulation:
         if target == Status.SKIPPED:
             t += dt.timedelta(seconds=self._seconds(40))
             other = rng.choice(self.org.lines)
-            services.transfer(conv.pk, Actor.of(_admin()), to_line=other, comment="Better handled there", now=t)
+            services.transfer(
+                conv.pk, Actor.of(_admin()), to_line=other, comment="Better handled there", now=t
+            )
             return conv
         if target == Status.SPAM and rng.random() < 0.5:
             t += dt.timedelta(seconds=self._seconds(30))
@@ -277,7 +428,9 @@ class Simulation:
             return conv
         if target == Status.DUPLICATE:
             t += dt.timedelta(seconds=self._seconds(20))
-            services.mark_duplicate(conv.pk, Actor.of(_admin()), of_conversation_id=max(conv.pk - 1, 1), now=t)
+            services.mark_duplicate(
+                conv.pk, Actor.of(_admin()), of_conversation_id=max(conv.pk - 1, 1), now=t
+            )
             return conv
 
         # Someone takes it after a while (minutes when the queue is busy).
@@ -292,12 +445,16 @@ class Simulation:
             return conv
         if target == Status.CLIENT_WROTE:
             t += dt.timedelta(seconds=self._seconds(30))
-            services.receive_client_message(connection, client_external_id=client["ext"], text="?", now=t)
+            services.receive_client_message(
+                connection, client_external_id=client["ext"], text="?", now=t
+            )
             return conv
         if rng.random() < 0.12:  # a transfer to a colleague, who takes it
             colleague = rng.choice([o for o in operators if o.pk != agent.pk] or operators)
             t += dt.timedelta(seconds=self._seconds(60))
-            services.transfer(conv.pk, actor, to_employee=colleague, comment="Can you take this one?", now=t)
+            services.transfer(
+                conv.pk, actor, to_employee=colleague, comment="Can you take this one?", now=t
+            )
             agent, actor = colleague, Actor.of(colleague)
             t += dt.timedelta(seconds=self._seconds(40))
             services.take(conv.pk, actor, now=t)
@@ -305,11 +462,20 @@ class Simulation:
         exchanges = 1 + int(rng.expovariate(0.8))
         for i in range(exchanges):
             t += dt.timedelta(seconds=self._seconds(70, 1.1))
-            services.reply(conv.pk, actor, rng.choice(AGENT_LINES[lang][:-1] if i == 0 else AGENT_LINES[lang]), now=t)
+            services.reply(
+                conv.pk,
+                actor,
+                rng.choice(AGENT_LINES[lang][:-1] if i == 0 else AGENT_LINES[lang]),
+                now=t,
+            )
             if i < exchanges - 1 or target == Status.CLIENT_WROTE_AFTER_AGENT:
                 t += dt.timedelta(seconds=self._seconds(90))
                 services.receive_client_message(
-                    connection, client_external_id=client["ext"], text=rng.choice(CLIENT_LINES[lang][-4:]), now=t)
+                    connection,
+                    client_external_id=client["ext"],
+                    text=rng.choice(CLIENT_LINES[lang][-4:]),
+                    now=t,
+                )
         if target == Status.CLIENT_WROTE_AFTER_AGENT or target == Status.AGENT_REPLIED:
             return conv
         if target == Status.SPAM:
@@ -325,7 +491,9 @@ class Simulation:
             conv.refresh_from_db()
             if conv.status == Status.CLOSING:
                 if rng.random() < 0.5:
-                    services.client_rate(conv.pk, rng.random() < 0.8, now=due + dt.timedelta(minutes=2))
+                    services.client_rate(
+                        conv.pk, rng.random() < 0.8, now=due + dt.timedelta(minutes=2)
+                    )
                 else:
                     services.fire_due(conv.pk, now=conv.full_close_at)
         else:
@@ -338,11 +506,17 @@ class Simulation:
                 return conv
         conv.refresh_from_db()
         if conv.client_rating is None and rng.random() < 0.35:
-            services.client_rate(conv.pk, rng.random() < 0.78, now=(conv.closed_at or t) + dt.timedelta(minutes=1))
+            services.client_rate(
+                conv.pk, rng.random() < 0.78, now=(conv.closed_at or t) + dt.timedelta(minutes=1)
+            )
         if rng.random() < 0.08:
-            services.supervisor_rate(conv.pk, Actor.of(_admin()), rng.choice([3, 4, 4, 5, 5, 2]),
-                                     rng.choice(["Good tone", "Could be faster", "Excellent", ""]),
-                                     now=t + dt.timedelta(hours=1))
+            services.supervisor_rate(
+                conv.pk,
+                Actor.of(_admin()),
+                rng.choice([3, 4, 4, 5, 5, 2]),
+                rng.choice(["Good tone", "Could be faster", "Excellent", ""]),
+                now=t + dt.timedelta(hours=1),
+            )
         return conv
 
 
@@ -355,13 +529,30 @@ def _admin() -> User:
     return _ADMIN["u"]
 
 
-CLOSED_MIX = [(Status.AUTO_CLOSED, 0.55), (Status.CLOSED, 0.35), (Status.SPAM, 0.05), (Status.DUPLICATE, 0.05)]
-OPEN_MIX = [Status.NEW, Status.SKIPPED, Status.TAKEN, Status.CLIENT_WROTE, Status.CLIENT_WROTE_AFTER_AGENT,
-            Status.AGENT_REPLIED, Status.CLOSING]
+CLOSED_MIX = [
+    (Status.AUTO_CLOSED, 0.55),
+    (Status.CLOSED, 0.35),
+    (Status.SPAM, 0.05),
+    (Status.DUPLICATE, 0.05),
+]
+OPEN_MIX = [
+    Status.NEW,
+    Status.SKIPPED,
+    Status.TAKEN,
+    Status.CLIENT_WROTE,
+    Status.CLIENT_WROTE_AFTER_AGENT,
+    Status.AGENT_REPLIED,
+    Status.CLOSING,
+]
 
 
-def load(conversations: int = 2100, days: int = 60, seed: int = 7, now: dt.datetime | None = None,
-         progress=None) -> DemoOrg:
+def load(
+    conversations: int = 2100,
+    days: int = 60,
+    seed: int = 7,
+    now: dt.datetime | None = None,
+    progress=None,
+) -> DemoOrg:
     """Build the organisation and simulate `conversations` over the last `days` days."""
     rng = random.Random(seed)
     now = now or timezone.now()
@@ -374,7 +565,8 @@ def load(conversations: int = 2100, days: int = 60, seed: int = 7, now: dt.datet
         recent = 70
         older = conversations - recent
         starts = sorted(
-            history_start + dt.timedelta(seconds=rng.random() * (history_end - history_start).total_seconds())
+            history_start
+            + dt.timedelta(seconds=rng.random() * (history_end - history_start).total_seconds())
             for _ in range(older)
         )
         weights = [w for _, w in CLOSED_MIX]
@@ -403,12 +595,21 @@ def _closing_examples(sim: Simulation, now: dt.datetime) -> None:
         t = now - dt.timedelta(minutes=30 - i * 5)
         ext = f"closing-demo-{i}"
         received = services.receive_client_message(
-            connection, client_external_id=ext, client_name=f"{FIRST[i]} {LAST[i]}", text="Where is my invoice?", now=t,
+            connection,
+            client_external_id=ext,
+            client_name=f"{FIRST[i]} {LAST[i]}",
+            text="Where is my invoice?",
+            now=t,
             email=f"{ext}@example.net",
         )
         conv = received.conversation
         conv.refresh_from_db()
         actor = Actor.of(User.objects.get(pk=conv.responsible_id) if conv.responsible_id else agent)
         services.take(conv.pk, actor, now=t + dt.timedelta(seconds=40))
-        services.reply(conv.pk, actor, "I've just sent it again to your e-mail.", now=t + dt.timedelta(seconds=95))
+        services.reply(
+            conv.pk,
+            actor,
+            "I've just sent it again to your e-mail.",
+            now=t + dt.timedelta(seconds=95),
+        )
         services.close(conv.pk, actor, now=t + dt.timedelta(seconds=150))

@@ -125,3 +125,14 @@ async def tail(interval: float | None = None) -> None:
         except Exception:  # a locked or restarting database: try again on the next tick
             log.warning("event tailer could not read the event table", exc_info=True)
         await asyncio.sleep(interval)
+
+
+async def stop_tailer() -> None:
+    """Stop this event loop's tailer (tests, shutdown)."""
+    task = _tailers.pop(asyncio.get_running_loop(), None)
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass

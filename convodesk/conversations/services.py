@@ -437,6 +437,32 @@ def reply(conversation_id: int, actor: Actor, text: str, now=None, attachments=N
         return message
 
 
+def add_system_note(conversation_id: int, text: str, *, external_id: str | None = None, connection=None,
+                    now=None):
+    """A system line in the transcript (e.g. "the client edited a message"); changes no state,
+    idempotent by the channel's id when one is given."""
+    at = _now(now)
+    if external_id and Message.objects.filter(connection=connection, external_id=external_id).exists():
+        return None
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        message = _add_message(conversation, Message.Author.SYSTEM, text, at, connection=connection,
+                               external_id=external_id)
+        conversation.updated_at = at
+        conversation.save(update_fields=["updated_at"])
+        _record(conversation, "note", SYSTEM, at, conversation.status, {"message": message.pk})
+        return message
+
+
+def record_delivery_failure(message: Message, error: str, now=None) -> None:
+    """A reply that could not be delivered is an event in the conversation's history."""
+    at = _now(now)
+    with transaction.atomic():
+        conversation = _lock(message.conversation_id)
+        _record(conversation, "delivery_failed", SYSTEM, at, conversation.status,
+                {"message": message.pk, "error": error[:500]})
+
+
 def send_automatic(conversation: Conversation, text: str, at) -> Message:
     """An automatic text (closing text, rating request): stored and delivered, never a reply."""
     message = _add_message(conversation, Message.Author.BOT, text, at)

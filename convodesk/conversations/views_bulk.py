@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -11,32 +11,42 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import bulk
 from .jobs import BulkJob
-from .views_export import list_params, list_url
+from .views.params import normalize
+from .views_export import list_url
 
 
 def _truthy(value) -> bool:
     return str(value or "").lower() in ("1", "true", "on", "yes")
 
 
+def posted_filter(request) -> tuple[dict[str, str], str]:
+    """The grid's filter and sort as the bulk form posts them (filter_query + sort), else the URL's."""
+    raw = request.POST.get("filter_query")
+    query = QueryDict(raw if raw is not None else request.GET.urlencode(), mutable=True)
+    sort = request.POST.get("sort", "")
+    if sort and "sort" not in query:
+        query["sort"] = sort
+    return normalize(query), query.urlencode()
+
+
 @login_required
 @require_POST
 def bulk_action(request):
-    """Act on the selected rows (POST ids, several) or all rows matching the URL's filter."""
-    query = request.GET.urlencode()
+    """Act on the selected rows (POST ids, several) or on all rows matching the list's filter."""
+    params, query = posted_filter(request)
     action = request.POST.get("action", "")
     try:
         if action not in bulk.ACTIONS:
             raise bulk.InvalidBulk({"action": _("Choose close, mark as spam or transfer.")})
         target_line, target_employee = bulk.parse_target(action, request.POST.get("transfer_to", ""))
         all_matching = _truthy(request.POST.get("all_matching"))
-        params = list_params(request) if all_matching else {}
         ids = [] if all_matching else bulk.parse_ids(request.POST.getlist("ids"))
         selection = bulk.select(
             request.user, ids=ids, all_matching=all_matching, params=params, target_line=target_line,
         )
         job = bulk.start_bulk(
             request.user, action, selection, target_line=target_line, target_employee=target_employee,
-            params=params, back_query=query,
+            params=params if all_matching else {}, back_query=query,
         )
     except bulk.InvalidBulk as exc:
         return render(request, "conversations/bulk_error.html",

@@ -19,12 +19,11 @@ from .columns import COLUMNS
 from .filters import scope_tz
 from .jobs import ExportJob, JobStatus
 from .services import NotAllowed
+from .views.params import normalize
 
 
 def list_params(request) -> dict[str, str]:
     """The list URL's state in the filter grammar, exactly as the grid reads it."""
-    from .views.params import normalize
-
     return normalize(request.GET)
 
 

@@ -27,6 +27,7 @@ def _lines(text: str) -> list[str]:
 
 
 class ContactForm(ResponsibleMixin, forms.ModelForm):
+    field_order = ["name", "phones", "emails", "company", "responsible", "comment"]
     phones = forms.CharField(label=_("Phones"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
                              help_text=_("One per line."))
     emails = forms.CharField(label=_("E-mails"), required=False, widget=forms.Textarea(attrs={"rows": 2}),

@@ -24,6 +24,18 @@ def _nice_max(value: float) -> float:
     return 10 * exp
 
 
+DURATION_STEPS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800,
+                  345600, 604800, 1209600, 2592000)
+
+
+def _nice_duration_max(value: float) -> float:
+    """A round axis top for durations: each quarter a whole number of s / min / h / days."""
+    for step in DURATION_STEPS:
+        if value <= step * 4:
+            return step * 4
+    return _nice_max(value)
+
+
 def _fmt(value: float) -> str:
     if value >= 10000:
         return f"{value / 1000:.0f}k"
@@ -33,10 +45,12 @@ def _fmt(value: float) -> str:
 
 
 def _duration_tick(seconds: float) -> str:
+    if seconds >= 172800:
+        return f"{seconds / 86400:g} d"
     if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
+        return f"{seconds / 3600:g} h"
     if seconds >= 60:
-        return f"{seconds / 60:.0f} min"
+        return f"{seconds / 60:g} min"
     return f"{seconds:.0f} s"
 
 
@@ -67,18 +81,22 @@ def time_series(points, series, secondary=None, width=760, height=240, title="")
                     f'fill="{colour}" rx="1.5"><title>{escape(p["label"])} · {escape(label)}: {p[key]}</title></rect>'
                 )
     else:
+        base_y = top + plot_h
         for key, label, colour in series:
             coords = " ".join(
                 f"{left + (i + 0.5) * step:.1f},{top + plot_h - plot_h * p[key] / peak:.1f}"
                 for i, p in enumerate(points)
             )
-            out.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2">'
-                       f'<title>{escape(label)}</title></polyline>')
+            first, last = left + 0.5 * step, left + (n - 0.5) * step
+            out.append(f'<polygon points="{first:.1f},{base_y:.1f} {coords} {last:.1f},{base_y:.1f}" '
+                       f'fill="{colour}" fill-opacity="0.12" stroke="none"/>')
+            out.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="1.6" '
+                       f'stroke-linejoin="round"><title>{escape(label)}</title></polyline>')
     if secondary:
         key, label, colour = secondary
         values = [p[key] for p in points if p[key] is not None]
         if values:
-            peak2 = _nice_max(max(values))
+            peak2 = _nice_duration_max(max(values))
             for i in range(5):
                 y = top + plot_h - plot_h * i / 4
                 out.append(f'<text x="{left + plot_w + 6}" y="{y + 4:.1f}" class="tick">{_duration_tick(peak2 * i / 4)}</text>')

@@ -44,6 +44,9 @@ class HourlyRollup(models.Model):
             )
         ]
 
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}h line {self.line_id} {self.channel} status {self.status}: {self.n}"
+
 
 class RollupBucket(models.Model):
     hour = models.DateTimeField()
@@ -63,3 +66,6 @@ class RollupBucket(models.Model):
                 name="rollup_bucket_key",
             )
         ]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}h metric {self.metric} bucket {self.bucket}: {self.n}"

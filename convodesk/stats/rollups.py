@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Func, IntegerField, Max, Min, Q, Sum
+from django.db.models import Count, F, Func, IntegerField, Max, Min
 
 from convodesk.conversations import lifecycle
 

@@ -12,7 +12,6 @@ import datetime as dt
 from django.db.models import Count, F, Q, Sum
 
 from convodesk.conversations import lifecycle
-from convodesk.conversations.models import Conversation
 
 from .histogram import bucket_of
 from .models import METRICS, HourlyRollup, RollupBucket

@@ -288,7 +288,7 @@ def check(state: State, log: list[Entry]) -> None:
 @given(
     outgoing=st.booleans(),
     rules=rules_strategy,
-    steps=st.lists(step, min_size=1, max_size=40),
+    steps=st.lists(step, min_size=10, max_size=40),
 )
 def test_random_event_sequences_keep_metrics_reply_times_and_statuses_equal_to_their_definitions(
     outgoing, rules, steps
@@ -333,7 +333,7 @@ def test_random_event_sequences_keep_metrics_reply_times_and_statuses_equal_to_t
         assert credited == expected_from_log(log)["period_employees"]
 
 
-@given(rules=rules_strategy, steps=st.lists(step, min_size=1, max_size=20))
+@given(rules=rules_strategy, steps=st.lists(step, min_size=5, max_size=30))
 def test_a_client_message_never_changes_the_first_only_metrics(rules, steps):
     """Once set, agent response time and waiting for the answer never move (transfers, reopens)."""
     clock = T0

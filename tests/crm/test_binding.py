@@ -241,3 +241,17 @@ def test_has_crm_and_crm_type_filters_read_the_binding(org):
     assert ids("crm_type=deal") == {to_contact.pk}
     assert ids("crm_type=contact,lead") == {to_contact.pk, to_lead.pk}
     assert ids("crm_type=company") == set()
+
+
+def test_demo_seed_makes_contacts_that_demo_clients_bind_to(org):
+    import random
+
+    from convodesk.crm import demo
+
+    people = [(f"Person {i}", f"+34 611 000 {i:03d}", f"person{i}@example.net") for i in range(12)]
+    counts = demo.seed(random.Random(3), people, responsible=[org.op1], lines=[org.line])
+    assert counts["contacts"] == 12 and Contact.objects.count() == 12 and counts["deals"] == Deal.objects.count()
+    org.line.refresh_from_db()
+    assert org.line.crm_bind_open_deal
+    conv = f.client_message(org.conn, "p5", name="Person 5", phone="611000005").conversation
+    assert bound(conv) == ("contact", Contact.objects.get(name="Person 5").pk)

@@ -31,6 +31,7 @@ EVENT_LABELS = {
     "unpinned": _("Unpinned"),
     "supervisor_rated": _("Supervisor rating"),
     "client_rated": _("Client rating"),
+    "crm_bound": _("Bound to a CRM record"),
 }
 # Events that only mirror a message already shown in the transcript.
 MESSAGE_EVENTS = {"client_message", "employee_message", "bot_message"}
@@ -49,11 +50,14 @@ def _event_detail(event: ConversationEvent) -> str:
         return str({"like": _("Like"), "dislike": _("Dislike")}.get(payload.get("rating"), ""))
     if event.kind == "duplicate" and payload.get("of"):
         return str(_("of #%(id)s") % {"id": payload["of"]})
+    if payload.get("title"):
+        return str(payload["title"])
     if event.to_status is not None and event.from_status != event.to_status:
         try:
-            return str(lifecycle.STATUS_LABELS[lifecycle.Status(event.to_status)])
+            label = str(lifecycle.STATUS_LABELS[lifecycle.Status(event.to_status)])
         except ValueError:
             return ""
+        return "" if label == str(EVENT_LABELS.get(event.kind, "")) else label
     return ""
 
 
@@ -79,9 +83,9 @@ def conversation_history(request, pk: int):
         ConversationEvent.objects.filter(conversation=conv).exclude(kind__in=MESSAGE_EVENTS)
         .select_related("actor").order_by("at", "id")
     )
-    entries = [(m.created_at, 0, m.pk, "message", m) for m in messages]
+    entries = [(m.created_at, 1, m.pk, "message", m) for m in messages]
     entries += [
-        (e.at, 1, e.pk, "event", {"label": EVENT_LABELS.get(e.kind, e.kind.replace("_", " ").capitalize()),
+        (e.at, 0, e.pk, "event", {"label": EVENT_LABELS.get(e.kind, e.kind.replace("_", " ").capitalize()),
                                    "actor": _actor(e), "detail": _event_detail(e), "at": e.at, "kind": e.kind})
         for e in events
     ]

@@ -24,8 +24,20 @@ class Command(BaseCommand):
         manage = [python, os.path.abspath(sys.argv[0])]
         subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], check=True)
         commands = {
-            "web": [python, "-m", "uvicorn", "convodesk.asgi:application", "--host", host, "--port", str(port),
-                    "--workers", str(workers), "--log-level", "warning"],
+            "web": [
+                python,
+                "-m",
+                "uvicorn",
+                "convodesk.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+            ],
             "worker": [*manage, "db_worker"],
             "timers": [*manage, "timers"],
         }

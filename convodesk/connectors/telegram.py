@@ -1,0 +1,318 @@
+"""Telegram: bot webhook (or getUpdates polling) in, Bot API sendMessage out.
+
+Thin by design (DESIGN rule 6): parse and validate an `Update`, resolve the client identity
+(the Telegram user id), and call the services. The Bot API base URL is a setting
+(`CONVODESK["TELEGRAM_API_BASE"]`) so the tests run a local server that speaks its shapes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import urllib.error
+import urllib.request
+
+from django.conf import settings
+
+from convodesk import crypto
+from convodesk.conversations import services
+from convodesk.conversations.models import ClientIdentity, Conversation
+from convodesk.lines.models import Connection
+
+from .delivery import DeliveryFailed
+
+log = logging.getLogger("convodesk.telegram")
+
+TEXT_LIMIT = 4096
+ALLOWED_UPDATES = ["message", "edited_message"]
+MEDIA_KINDS = ("document", "audio", "video", "voice", "video_note", "animation", "sticker")
+
+
+class TelegramError(Exception):
+    def __init__(self, description: str, code: int = 0, retry_after: int | None = None):
+        super().__init__(description)
+        self.description, self.code, self.retry_after = description, code, retry_after
+
+
+class BadUpdate(ValueError):
+    """The payload is not a Telegram Update we can read."""
+
+
+# Settings on the connection -----------------------------------------------------------
+
+
+def set_bot_token(connection: Connection, token: str) -> None:
+    connection.config = {**(connection.config or {}), "bot_token": crypto.encrypt(token.strip())}
+
+
+def bot_token(connection: Connection) -> str:
+    return crypto.decrypt((connection.config or {}).get("bot_token", ""))
+
+
+def webhook_secret(connection: Connection) -> str:
+    """The X-Telegram-Bot-Api-Secret-Token value: the connection's own secret."""
+    return connection.secret
+
+
+# The Bot API --------------------------------------------------------------------------
+
+
+def call(
+    connection: Connection, method: str, params: dict | None = None, timeout: float = 30
+) -> object:
+    token = bot_token(connection)
+    if not token:
+        raise TelegramError("The connection has no bot token.")
+    base = settings.CONVODESK["TELEGRAM_API_BASE"].rstrip("/")
+    body = json.dumps(params or {}).encode()
+    request = urllib.request.Request(
+        f"{base}/bot{token}/{method}",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:
+            payload = json.loads(exc.read() or b"{}")
+        except ValueError:
+            payload = {}
+        retry_after = (payload.get("parameters") or {}).get("retry_after")
+        raise TelegramError(
+            payload.get("description") or f"HTTP {exc.code}", exc.code, retry_after
+        ) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise TelegramError(f"Telegram is unreachable: {getattr(exc, 'reason', exc)}") from None
+    if not payload.get("ok"):
+        raise TelegramError(
+            payload.get("description", "Telegram refused the request."),
+            payload.get("error_code", 0),
+        )
+    return payload.get("result")
+
+
+def setup(connection: Connection, public_url: str | None = None) -> dict:
+    """Check the token (getMe) and register the webhook (setWebhook) unless the connection polls."""
+    me = call(connection, "getMe", timeout=15)
+    config = {
+        **(connection.config or {}),
+        "bot": {k: me.get(k) for k in ("id", "username", "first_name")},
+    }
+    if config.get("mode", "webhook") == "webhook":
+        base = (public_url or settings.CONVODESK.get("PUBLIC_URL", "")).rstrip("/")
+        if not base:
+            raise TelegramError(
+                "Set PUBLIC_URL (the address Telegram can reach) or choose polling mode."
+            )
+        call(
+            connection,
+            "setWebhook",
+            {
+                "url": f"{base}/connectors/telegram/{connection.pk}/webhook/",
+                "secret_token": webhook_secret(connection),
+                "allowed_updates": ALLOWED_UPDATES,
+            },
+            timeout=15,
+        )
+    else:
+        call(connection, "deleteWebhook", {}, timeout=15)
+    connection.config = config
+    connection.save(update_fields=["config"])
+    return config["bot"]
+
+
+# Inbound ------------------------------------------------------------------------------
+
+
+def _attachments(msg: dict) -> list[dict]:
+    found = []
+    if msg.get("photo"):
+        largest = max(
+            msg["photo"], key=lambda p: p.get("file_size") or p.get("width", 0) * p.get("height", 0)
+        )
+        found.append(
+            {
+                "type": "photo",
+                **{
+                    k: largest.get(k)
+                    for k in ("file_id", "file_unique_id", "width", "height", "file_size")
+                },
+            }
+        )
+    for kind in MEDIA_KINDS:
+        item = msg.get(kind)
+        if isinstance(item, dict):
+            found.append(
+                {
+                    "type": kind,
+                    **{
+                        k: item.get(k)
+                        for k in (
+                            "file_id",
+                            "file_unique_id",
+                            "file_name",
+                            "mime_type",
+                            "file_size",
+                        )
+                    },
+                }
+            )
+    return found
+
+
+def _describe(msg: dict) -> str:
+    for key, label in (("location", "[location]"), ("contact", "[contact]"), ("poll", "[poll]")):
+        if key in msg:
+            return label
+    return ""
+
+
+def handle_update(connection: Connection, update: dict, now: dt.datetime | None = None):
+    """Turn one Update into a client message (or a system note for an edit); returns the Received
+    result, or None for updates the contact center does not take (groups, channel posts, bots)."""
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        raise BadUpdate("an Update needs an integer update_id")
+    edited = "edited_message" in update
+    msg = update.get("edited_message") if edited else update.get("message")
+    if msg is None:
+        return None
+    if (
+        not isinstance(msg, dict)
+        or not isinstance(msg.get("chat"), dict)
+        or not isinstance(msg.get("message_id"), int)
+    ):
+        raise BadUpdate("the message has no chat or message_id")
+    sender = msg.get("from") or {}
+    if (
+        msg["chat"].get("type") != "private"
+        or sender.get("is_bot")
+        or not isinstance(sender.get("id"), int)
+    ):
+        return None
+    client_id = str(sender["id"])
+    name = (
+        " ".join(p for p in (sender.get("first_name"), sender.get("last_name")) if p)
+        or sender.get("username")
+        or client_id
+    )
+    text = msg.get("text") or msg.get("caption") or _describe(msg)
+    attachments = _attachments(msg)
+    if edited:
+        return _edited(connection, client_id, msg, text, now)
+    sent_at = (
+        dt.datetime.fromtimestamp(msg["date"], dt.UTC) if isinstance(msg.get("date"), int) else None
+    )
+    received = services.receive_client_message(
+        connection,
+        client_external_id=client_id,
+        client_name=name,
+        text=text,
+        attachments=attachments,
+        external_message_id=f"{msg['chat']['id']}:{msg['message_id']}",
+        sent_at=sent_at,
+        now=now,
+    )
+    _remember_identity(received.conversation.identity_id, sender, text)
+    return received
+
+
+def _remember_identity(identity_id: int, sender: dict, text: str) -> None:
+    identity = ClientIdentity.objects.get(pk=identity_id)
+    data = {
+        **identity.data,
+        "telegram_user": {k: sender.get(k) for k in ("id", "username", "language_code")},
+    }
+    if text.startswith("/start "):
+        data["start_payload"] = text[len("/start ") :].strip()[:200]
+    changes = {"data": data, "username": sender.get("username") or identity.username}
+    if identity.data != data or identity.username != changes["username"]:
+        ClientIdentity.objects.filter(pk=identity_id).update(**changes)
+
+
+def _edited(connection, client_id, msg, text, now):
+    conversation = (
+        Conversation.objects.filter(connection=connection, identity__external_id=client_id)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if conversation is None:
+        return None
+    external = f"edit:{msg['chat']['id']}:{msg['message_id']}:{msg.get('edit_date', 0)}"
+    return services.add_system_note(
+        conversation.pk,
+        f"The client edited a message: {text}",
+        external_id=external,
+        connection=connection,
+        now=now,
+    )
+
+
+def file_url(connection: Connection, file_id: str) -> str:
+    """Where to download an attachment (getFile); the URL carries the bot token, so it is fetched
+    server-side only."""
+    result = call(connection, "getFile", {"file_id": file_id})
+    base = settings.CONVODESK["TELEGRAM_API_BASE"].rstrip("/")
+    return f"{base}/file/bot{bot_token(connection)}/{result['file_path']}"
+
+
+def poll_once(connection: Connection, timeout: int = 25) -> int:
+    """One getUpdates round from the stored offset; the offset is saved after each update, so a
+    restart resumes where it stopped and a retried update is idempotent anyway."""
+    offset = int((connection.config or {}).get("poll_offset", 0))
+    updates = call(
+        connection,
+        "getUpdates",
+        {"offset": offset, "timeout": timeout, "allowed_updates": ALLOWED_UPDATES},
+        timeout=timeout + 10,
+    )
+    handled = 0
+    for update in updates or []:
+        try:
+            handle_update(connection, update)
+        except BadUpdate as exc:
+            log.warning(
+                "telegram %s: skipped update %s: %s", connection.pk, update.get("update_id"), exc
+            )
+        connection.config = {**connection.config, "poll_offset": int(update["update_id"]) + 1}
+        Connection.objects.filter(pk=connection.pk).update(config=connection.config)
+        handled += 1
+    return handled
+
+
+# Outbound -----------------------------------------------------------------------------
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split at the last line break or space before the limit, never inside a word if avoidable."""
+    chunks, rest = [], text
+    while len(rest) > limit:
+        cut = max(rest.rfind("\n", 0, limit), rest.rfind(" ", 0, limit))
+        cut = cut if cut > limit // 2 else limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not chunks:
+        chunks.append(rest)
+    return chunks
+
+
+def deliver(message) -> str:
+    """sendMessage to the client's private chat; 429 waits `retry_after`, 403 (blocked) is final."""
+    conversation = message.conversation
+    connection = conversation.connection
+    chat_id = conversation.identity.external_id
+    sent_ids = []
+    try:
+        for chunk in split_text(message.text):
+            result = call(connection, "sendMessage", {"chat_id": chat_id, "text": chunk})
+            sent_ids.append(str(result.get("message_id", "")))
+    except TelegramError as exc:
+        if exc.code == 429:
+            raise DeliveryFailed(
+                f"Telegram asks to wait {exc.retry_after} s", retry_after=exc.retry_after
+            ) from None
+        permanent = exc.code in (400, 403)
+        raise DeliveryFailed(f"Telegram: {exc.description}", permanent=permanent) from None
+    return ",".join(sent_ids)

@@ -1,0 +1,101 @@
+"""Background exports: a tracked job with progress, a file under EXPORT_ROOT, owner-only download."""
+
+import io
+
+import openpyxl
+import pytest
+
+from convodesk.accounts.models import Role
+from convodesk.conversations import export
+from convodesk.conversations.jobs import ExportJob, JobStatus
+
+from .. import factories as f
+from .builders import handled
+
+EXPORT_URL = "/contact-center/conversations/export/"
+
+
+@pytest.fixture
+def three(org):
+    return [handled(org.conn, f"c{i}", org.op1, start=i * 100, take=5, reply=20, close=30) for i in range(3)]
+
+
+@pytest.fixture
+def big_threshold_is_two(settings):
+    settings.CONVODESK = {**settings.CONVODESK, "EXPORT_BACKGROUND_ROWS": 2}
+
+
+def test_a_background_export_goes_from_pending_to_done_with_progress_and_a_file(org, three, settings, export_root):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    job = export.start_export(org.admin, {"status": "closed", "sort": "started_at"}, ["id", "client"])
+    assert job.status == JobStatus.PENDING and job.owner == org.admin
+    assert job.params == {"sort": "started_at", "status": "closed"}
+    assert job.columns == ["id", "client"]
+    assert job.filename.startswith("conversations-") and job.filename.endswith(".xlsx")
+    export.run_export_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE
+    assert job.progress == job.total == 3
+    assert job.finished_at is not None and job.error == ""
+    assert job.path.is_file() and export_root in job.path.parents
+    book = openpyxl.load_workbook(job.path)
+    assert [r[0] for r in book.active.iter_rows(min_row=2, values_only=True)] == [c.pk for c in three]
+    export.run_export_job(job.pk)  # a second delivery of the task does nothing
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE
+
+
+def test_a_job_whose_owner_lost_the_export_permission_fails_with_a_reason(org, three, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    user = f.employee("exporter", roles=[Role.objects.create(name="Exporter", view_conversations=30, export=30)])
+    job = export.start_export(user, {}, ["id"])
+    user.roles.set([Role.objects.create(name="No more", view_conversations=30, export=0)])
+    export.run_export_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert "not allowed" in job.error
+    assert not job.file_path
+
+
+def test_above_the_threshold_the_button_offers_a_background_export_and_its_page_shows_the_download(
+    org, three, big_threshold_is_two, client
+):
+    client.force_login(org.admin)
+    offer = client.get(EXPORT_URL, {"status": "closed"})
+    assert offer.status_code == 200 and "text/html" in offer["Content-Type"]
+    assert "in the background" in offer.content.decode()
+    assert not ExportJob.objects.exists()  # a GET never starts a job
+    started = client.post(f"{EXPORT_URL}?status=closed")
+    job = ExportJob.objects.get()
+    assert started.status_code == 302 and started["Location"] == f"/contact-center/conversations/exports/{job.pk}/"
+    assert job.status == JobStatus.DONE and job.total == 3  # the immediate backend ran it
+    page = client.get(started["Location"]).content.decode()
+    assert f"/contact-center/conversations/exports/{job.pk}/download/" in page
+    download = client.get(f"/contact-center/conversations/exports/{job.pk}/download/")
+    assert download.status_code == 200
+    assert download["Content-Disposition"] == f'attachment; filename="{job.filename}"'
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(download.streaming_content)))
+    assert book.active.max_row == 4
+
+
+def test_a_running_job_page_polls_and_a_finished_one_stops(org, three, settings, client):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    job = export.start_export(org.admin, {}, ["id"])
+    client.force_login(org.admin)
+    fragment = client.get(f"/contact-center/conversations/exports/{job.pk}/", headers={"HX-Request": "true"})
+    html = fragment.content.decode()
+    assert 'hx-trigger="every 1s"' in html and "<html" not in html
+    export.run_export_job(job.pk)
+    html = client.get(f"/contact-center/conversations/exports/{job.pk}/", headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" not in html and "3 conversations exported" in html
+
+
+def test_only_the_owner_sees_or_downloads_a_job(org, three, client):
+    job = export.start_export(org.admin, {}, ["id"])
+    assert job.status == JobStatus.DONE
+    client.force_login(org.supervisor)  # may export too, but it is not their job
+    assert client.get(f"/contact-center/conversations/exports/{job.pk}/").status_code == 404
+    assert client.get(f"/contact-center/conversations/exports/{job.pk}/download/").status_code == 404
+    assert str(job.pk) not in client.get("/contact-center/conversations/exports/").content.decode()
+    client.force_login(org.admin)
+    assert str(job.pk) in client.get("/contact-center/conversations/exports/").content.decode()
