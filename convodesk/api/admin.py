@@ -21,7 +21,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return
         token, plain = ApiToken.issue(obj.user, obj.name)
         obj.pk, obj.token_hash, obj.prefix = token.pk, token.token_hash, token.prefix
-        messages.warning(request, _("The new token (copy it now, it is shown only once): %(token)s") % {"token": plain})
+        messages.warning(
+            request,
+            _("The new token (copy it now, it is shown only once): %(token)s") % {"token": plain},
+        )
 
     @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request, queryset):

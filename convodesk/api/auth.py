@@ -29,7 +29,12 @@ class TokenAuth(HttpBearer):
     def authenticate(self, request, token: str):
         if not token or len(token) > 200:
             return None
-        row = ApiToken.objects.active().select_related("user").filter(token_hash=crypto.hash_token(token)).first()
+        row = (
+            ApiToken.objects.active()
+            .select_related("user")
+            .filter(token_hash=crypto.hash_token(token))
+            .first()
+        )
         if row is None:
             return None
         now = timezone.now()
@@ -93,7 +98,12 @@ class AvailabilityOut(Schema):
 def set_availability(user: User, status: str) -> User:
     """Online employees receive offers; away ones do not. This is the employee's state, not a conversation's."""
     if status not in User.Availability.values:
-        raise ApiError(422, "validation_error", _("Unknown availability."), {"status": _("Unknown availability.")})
+        raise ApiError(
+            422,
+            "validation_error",
+            _("Unknown availability."),
+            {"status": _("Unknown availability.")},
+        )
     if user.availability != status:
         user.availability = status
         user.save(update_fields=["availability"])
@@ -103,15 +113,21 @@ def set_availability(user: User, status: str) -> User:
 @router.get("/me", response=MeOut, summary="The token's user and their permission levels")
 def me(request):
     user = request.auth
-    1/0
     return {
-        "id": user.pk, "username": user.username, "name": user.name, "email": user.email,
-        "time_zone": user.time_zone, "availability": user.availability,
-        "is_integration": user.is_integration, "levels": {k: int(v) for k, v in levels_for(user).items()},
+        "id": user.pk,
+        "username": user.username,
+        "name": user.name,
+        "email": user.email,
+        "time_zone": user.time_zone,
+        "availability": user.availability,
+        "is_integration": user.is_integration,
+        "levels": {k: int(v) for k, v in levels_for(user).items()},
     }
 
 
-@router.put("/me/availability", response=AvailabilityOut, summary="Set the token user's availability")
+@router.put(
+    "/me/availability", response=AvailabilityOut, summary="Set the token user's availability"
+)
 def put_availability(request, payload: AvailabilityIn):
     user = set_availability(request.auth, payload.status)
     return {"status": user.availability}

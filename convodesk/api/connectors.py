@@ -16,7 +16,9 @@ router = Router(tags=["connectors"])
 
 
 class ClientIn(Schema):
-    external_id: str = Field(..., min_length=1, max_length=255, description="The client's id in your system")
+    external_id: str = Field(
+        ..., min_length=1, max_length=255, description="The client's id in your system"
+    )
     name: str = Field("", max_length=255)
     phone: str = Field("", max_length=64)
     email: str = Field("", max_length=254)
@@ -30,12 +32,18 @@ class Attachment(Schema):
 
 
 class MessageIn(Schema):
-    external_message_id: str = Field(..., min_length=1, max_length=255,
-                                     description="Your message id; posting it again is answered 200, not duplicated")
+    external_message_id: str = Field(
+        ...,
+        min_length=1,
+        max_length=255,
+        description="Your message id; posting it again is answered 200, not duplicated",
+    )
     client: ClientIn
     text: str = Field("", max_length=20000)
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
-    sent_at: dt.datetime | None = Field(None, description="Your timestamp, kept for display; metrics use receipt")
+    sent_at: dt.datetime | None = Field(
+        None, description="Your timestamp, kept for display; metrics use receipt"
+    )
     source_url: str = Field("", max_length=1000)
 
 
@@ -69,5 +77,9 @@ def post_message(request, connection_id: int, payload: MessageIn):
         source_url=payload.source_url,
     )
     received = rest.receive(connection, incoming)
-    body = {"conversation_id": received.conversation.pk, "message_id": received.message.pk, "created": received.created}
+    body = {
+        "conversation_id": received.conversation.pk,
+        "message_id": received.message.pk,
+        "created": received.created,
+    }
     return Status(201 if received.created else 200, body)

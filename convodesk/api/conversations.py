@@ -49,22 +49,35 @@ _FILTER_HELP = {
     "status": "Simple status: waiting, answered, closed (comma-separated)",
     "status_detail": "Detailed status names, e.g. new,taken,auto_closed",
     "channel": "livechat, telegram, email, api",
-    "line": "Open channel ids", "connection": "Connection ids",
+    "line": "Open channel ids",
+    "connection": "Connection ids",
     "responsible": "Employee ids; none = not assigned",
-    "type": "incoming or outgoing", "q": "Free-text search", "client": "Client name contains",
-    "contact": "Phone (normalised) or e-mail", "id": "Conversation id",
+    "type": "incoming or outgoing",
+    "q": "Free-text search",
+    "client": "Client name contains",
+    "contact": "Phone (normalised) or e-mail",
+    "id": "Conversation id",
     "sort": "A sortable column key, - prefix for descending (default -started_at)",
 }
 ListParams = create_model(
     "ConversationListParams",
     __base__=Schema,
     **{
-        name: (str | None, Field(None, description=_FILTER_HELP.get(name, "See SPEC filter parameters")))
+        name: (
+            str | None,
+            Field(None, description=_FILTER_HELP.get(name, "See SPEC filter parameters")),
+        )
         for name in sorted(FILTER_PARAMS)
     },
     limit=(int, Field(50, ge=1, le=500)),
-    cursor=(str | None, Field(None, max_length=500, description="next_cursor of the previous page")),
-    updated_since=(dt.datetime | None, Field(None, description="Only conversations changed after this instant")),
+    cursor=(
+        str | None,
+        Field(None, max_length=500, description="next_cursor of the previous page"),
+    ),
+    updated_since=(
+        dt.datetime | None,
+        Field(None, description="Only conversations changed after this instant"),
+    ),
     columns=(str | None, Field(None, description="Column keys to return (default: every column)")),
 )
 
@@ -156,8 +169,11 @@ def _with_related(queryset, keys):
     queryset = queryset.select_related(*related_for(keys))
     if "crm_record" in keys:
         queryset = queryset.prefetch_related(
-            Prefetch("crm_links", queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
-                     to_attr="prefetched_crm_links")
+            Prefetch(
+                "crm_links",
+                queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
+                to_attr="prefetched_crm_links",
+            )
         )
     return queryset
 
@@ -165,11 +181,17 @@ def _with_related(queryset, keys):
 def visible(user, conversation_id: int, action: str = "view") -> Conversation:
     """The conversation if the user may see it (else 404) and may do `action` on it (else 403)."""
     _check_id(conversation_id)
-    conv = _with_related(Conversation.objects.visible_to(user, "view"), list(COLUMNS)).filter(
-        pk=conversation_id).first()
+    conv = (
+        _with_related(Conversation.objects.visible_to(user, "view"), list(COLUMNS))
+        .filter(pk=conversation_id)
+        .first()
+    )
     if conv is None:
         raise not_found()
-    if action != "view" and not Conversation.objects.visible_to(user, action).filter(pk=conversation_id).exists():
+    if (
+        action != "view"
+        and not Conversation.objects.visible_to(user, action).filter(pk=conversation_id).exists()
+    ):
         raise ApiError(403, "forbidden", _("You are not allowed to do this."))
     return conv
 
@@ -258,7 +280,9 @@ def page_after(queryset, conv_filter: ConversationFilter, cursor: str | None):
 # The list ----------------------------------------------------------------------------
 
 
-@router.get("/conversations", response=ConversationPage, summary="List, filter, sort and page conversations")
+@router.get(
+    "/conversations", response=ConversationPage, summary="List, filter, sort and page conversations"
+)
 def list_conversations(request, params: Query[ListParams]):
     user = _user(request)
     keys = _columns(params.columns)
@@ -280,7 +304,9 @@ def list_conversations(request, params: Query[ListParams]):
         next_cursor = make_cursor(sort_value_of(last, conv_filter.sort_field), last.pk)
     return {
         "items": [api_item(conv, keys) for conv in rows],
-        "next_cursor": next_cursor, "count": count.value, "count_exact": count.exact,
+        "next_cursor": next_cursor,
+        "count": count.value,
+        "count_exact": count.exact,
     }
 
 
@@ -288,32 +314,47 @@ def list_conversations(request, params: Query[ListParams]):
 def start_conversation(request, payload: StartIn):
     user = _user(request)
     errors = {}
-    client = Client.objects.filter(pk=payload.client).first() if 0 < payload.client < MAX_ID else None
+    client = (
+        Client.objects.filter(pk=payload.client).first() if 0 < payload.client < MAX_ID else None
+    )
     if client is None:
         errors["client"] = _("Unknown client.")
     connection = (
-        Connection.objects.filter(pk=payload.connection).first() if 0 < payload.connection < MAX_ID else None
+        Connection.objects.filter(pk=payload.connection).first()
+        if 0 < payload.connection < MAX_ID
+        else None
     )
     if connection is None:
         errors["connection"] = _("Unknown connection.")
     if errors:
         raise invalid(errors)
-    identity = ClientIdentity.objects.filter(client=client, connection=connection).order_by("id").first()
+    identity = (
+        ClientIdentity.objects.filter(client=client, connection=connection).order_by("id").first()
+    )
     if identity is None:
         raise invalid({"connection": _("The client has not written through this connection.")})
     conv = services.start_outgoing(Actor.of(user), identity, payload.text)
     return Status(201, item(user, conv.pk))
 
 
-@router.get("/conversations/{conversation_id}", response=Item, summary="One conversation with its metrics")
+@router.get(
+    "/conversations/{conversation_id}", response=Item, summary="One conversation with its metrics"
+)
 def get_conversation(request, conversation_id: int):
     return item(_user(request), conversation_id)
 
 
-@router.get("/conversations/{conversation_id}/messages", response=MessagePage,
-            summary="The transcript, oldest first, cursor-paged")
-def conversation_messages(request, conversation_id: int, cursor: str | None = Query(None, max_length=500),
-                          limit: int = Query(100, ge=1, le=500)):
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    response=MessagePage,
+    summary="The transcript, oldest first, cursor-paged",
+)
+def conversation_messages(
+    request,
+    conversation_id: int,
+    cursor: str | None = Query(None, max_length=500),
+    limit: int = Query(100, ge=1, le=500),
+):
     conv = visible(_user(request), conversation_id, "history")
     rows = Message.objects.filter(conversation=conv).select_related("author")
     if cursor:
@@ -332,84 +373,131 @@ def conversation_messages(request, conversation_id: int, cursor: str | None = Qu
     return {"items": [message_out(m) for m in rows], "next_cursor": next_cursor}
 
 
-@router.get("/conversations/{conversation_id}/events", response=EventPage,
-            summary="Every recorded change of one conversation, in order")
-def conversation_events(request, conversation_id: int, after: int = Query(0, ge=0, lt=MAX_ID),
-                        limit: int = Query(200, ge=1, le=1000)):
+@router.get(
+    "/conversations/{conversation_id}/events",
+    response=EventPage,
+    summary="Every recorded change of one conversation, in order",
+)
+def conversation_events(
+    request,
+    conversation_id: int,
+    after: int = Query(0, ge=0, lt=MAX_ID),
+    limit: int = Query(200, ge=1, le=1000),
+):
     conv = visible(_user(request), conversation_id, "history")
-    rows = list(ConversationEvent.objects.filter(conversation=conv, id__gt=after).select_related("actor")
-                .order_by("id")[:limit])
+    rows = list(
+        ConversationEvent.objects.filter(conversation=conv, id__gt=after)
+        .select_related("actor")
+        .order_by("id")[:limit]
+    )
     return {"items": [event_out(e) for e in rows], "last_id": rows[-1].pk if rows else None}
 
 
 # Operator actions -------------------------------------------------------------------
 
 
-@router.post("/conversations/{conversation_id}/take", response=Item, summary="Take (Answer) a conversation")
+@router.post(
+    "/conversations/{conversation_id}/take", response=Item, summary="Take (Answer) a conversation"
+)
 def take(request, conversation_id: int):
     user = _user(request)
     services.take(_check_id(conversation_id), Actor.of(user))
     return after_action(user, conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/skip", response=Item, summary="Skip a conversation offered to you")
+@router.post(
+    "/conversations/{conversation_id}/skip",
+    response=Item,
+    summary="Skip a conversation offered to you",
+)
 def skip(request, conversation_id: int):
     user = _user(request)
     services.skip(_check_id(conversation_id), Actor.of(user))
     return after_action(user, conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/messages", response={201: MessageOut},
-             summary="Write to the client (an integration's token writes an automatic text)")
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response={201: MessageOut},
+    summary="Write to the client (an integration's token writes an automatic text)",
+)
 def post_reply(request, conversation_id: int, payload: ReplyIn):
     user = _user(request)
-    message = services.reply(_check_id(conversation_id), Actor.of(user), payload.text,
-                             attachments=payload.attachments)
+    message = services.reply(
+        _check_id(conversation_id), Actor.of(user), payload.text, attachments=payload.attachments
+    )
     message.refresh_from_db()
     return Status(201, message_out(message))
 
 
-@router.post("/conversations/{conversation_id}/transfer", response=Item,
-             summary="Transfer to an employee or an open channel")
+@router.post(
+    "/conversations/{conversation_id}/transfer",
+    response=Item,
+    summary="Transfer to an employee or an open channel",
+)
 def transfer(request, conversation_id: int, payload: TransferIn):
     user = _user(request)
     visible(user, conversation_id)
     if (payload.employee is None) == (payload.line is None):
-        raise invalid({"employee": _("Give either an employee or an open channel."),
-                       "line": _("Give either an employee or an open channel.")})
+        raise invalid(
+            {
+                "employee": _("Give either an employee or an open channel."),
+                "line": _("Give either an employee or an open channel."),
+            }
+        )
     to_employee = to_line = None
     if payload.employee is not None:
-        to_employee = User.objects.filter(pk=payload.employee).first() if 0 < payload.employee < MAX_ID else None
+        to_employee = (
+            User.objects.filter(pk=payload.employee).first()
+            if 0 < payload.employee < MAX_ID
+            else None
+        )
         if to_employee is None:
             raise invalid({"employee": _("Unknown employee.")})
     else:
-        to_line = Line.objects.filter(pk=payload.line).first() if 0 < payload.line < MAX_ID else None
+        to_line = (
+            Line.objects.filter(pk=payload.line).first() if 0 < payload.line < MAX_ID else None
+        )
         if to_line is None:
             raise invalid({"line": _("Unknown open channel.")})
-    services.transfer(conversation_id, Actor.of(user), to_employee=to_employee, to_line=to_line,
-                      comment=payload.comment)
+    services.transfer(
+        conversation_id,
+        Actor.of(user),
+        to_employee=to_employee,
+        to_line=to_line,
+        comment=payload.comment,
+    )
     return after_action(user, conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/close", response=Item, summary="Close a conversation")
+@router.post(
+    "/conversations/{conversation_id}/close", response=Item, summary="Close a conversation"
+)
 def close(request, conversation_id: int):
     user = _user(request)
     services.close(_check_id(conversation_id), Actor.of(user))
     return after_action(user, conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/spam", response=Item, summary="Close a conversation as spam")
+@router.post(
+    "/conversations/{conversation_id}/spam", response=Item, summary="Close a conversation as spam"
+)
 def spam(request, conversation_id: int):
     user = _user(request)
     services.mark_spam(_check_id(conversation_id), Actor.of(user))
     return after_action(user, conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/rating", response=Item,
-             summary="The supervisor's rating (1-5) and comment")
+@router.post(
+    "/conversations/{conversation_id}/rating",
+    response=Item,
+    summary="The supervisor's rating (1-5) and comment",
+)
 def rate(request, conversation_id: int, payload: RatingIn):
     user = _user(request)
-    services.supervisor_rate(_check_id(conversation_id), Actor.of(user), payload.rating, payload.comment)
+    services.supervisor_rate(
+        _check_id(conversation_id), Actor.of(user), payload.rating, payload.comment
+    )
     return after_action(user, conversation_id)
 
 

@@ -22,9 +22,17 @@ except ImportError:  # pragma: no cover
     def Status(status_code, value):  # noqa: N802
         return status_code, value
 
+
 HTTP_CODES = {
-    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "too_large", 422: "validation_error", 429: "throttled",
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "validation_error",
+    429: "throttled",
 }
 
 
@@ -50,7 +58,12 @@ def respond(status: int, code: str, message, details=None) -> JsonResponse:
 def invalid(param_errors: dict[str, str]) -> ApiError:
     """A 422 naming each bad parameter: details is {parameter: message}."""
     names = ", ".join(sorted(param_errors))
-    return ApiError(422, "validation_error", _("Invalid parameters: %(names)s.") % {"names": names}, param_errors)
+    return ApiError(
+        422,
+        "validation_error",
+        _("Invalid parameters: %(names)s.") % {"names": names},
+        param_errors,
+    )
 
 
 def not_found() -> ApiError:
@@ -67,8 +80,12 @@ def _validation(request, exc: ValidationError):
     for err in exc.errors:
         name = _loc_name(err.get("loc", ()))
         details.setdefault(name, str(err.get("msg", "invalid")))
-    return respond(422, "validation_error", _("Invalid parameters: %(names)s.") % {"names": ", ".join(details)},
-                   details)
+    return respond(
+        422,
+        "validation_error",
+        _("Invalid parameters: %(names)s.") % {"names": ", ".join(details)},
+        details,
+    )
 
 
 def _http_error(request, exc: HttpError):
@@ -79,7 +96,11 @@ def _http_error(request, exc: HttpError):
         return response
     if isinstance(exc, AuthorizationError):
         return respond(403, "forbidden", _("You are not allowed to do this."))
-    return respond(status, HTTP_CODES.get(status, "error"), exc.message if hasattr(exc, "message") else str(exc))
+    return respond(
+        status,
+        HTTP_CODES.get(status, "error"),
+        exc.message if hasattr(exc, "message") else str(exc),
+    )
 
 
 def _server_error(request, exc: Exception):
@@ -90,15 +111,24 @@ def _server_error(request, exc: Exception):
 def install(api) -> None:
     api.add_exception_handler(ValidationError, _validation)
     api.add_exception_handler(HttpError, _http_error)
-    api.add_exception_handler(ApiError, lambda r, e: respond(e.status, e.code, e.message, e.details))
+    api.add_exception_handler(
+        ApiError, lambda r, e: respond(e.status, e.code, e.message, e.details)
+    )
     api.add_exception_handler(Http404, lambda r, e: respond(404, "not_found", _("Not found.")))
     api.add_exception_handler(NotFound, lambda r, e: respond(404, "not_found", _("Not found.")))
     api.add_exception_handler(NotAllowed, lambda r, e: respond(403, "forbidden", e.message))
-    api.add_exception_handler(PermissionDenied, lambda r, e: respond(403, "forbidden", _("You are not allowed to do this.")))
+    api.add_exception_handler(
+        PermissionDenied,
+        lambda r, e: respond(403, "forbidden", _("You are not allowed to do this.")),
+    )
     api.add_exception_handler(IllegalTransition, lambda r, e: respond(409, e.code, e.message))
     api.add_exception_handler(
         DjangoValidationError,
-        lambda r, e: respond(422, "validation_error", "; ".join(e.messages),
-                             e.message_dict if hasattr(e, "error_dict") else None),
+        lambda r, e: respond(
+            422,
+            "validation_error",
+            "; ".join(e.messages),
+            e.message_dict if hasattr(e, "error_dict") else None,
+        ),
     )
     api.add_exception_handler(Exception, _server_error)

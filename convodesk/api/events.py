@@ -12,12 +12,18 @@ from .serializers import event_out
 router = Router(tags=["events"])
 
 
-@router.get("/events", response=EventPage, summary="Changes after an event id, in order (for resuming)")
-def events(request, after: int = Query(0, ge=0, lt=MAX_ID, description="The last event id you have seen"),
-           limit: int = Query(200, ge=1, le=1000)):
+@router.get(
+    "/events", response=EventPage, summary="Changes after an event id, in order (for resuming)"
+)
+def events(
+    request,
+    after: int = Query(0, ge=0, lt=MAX_ID, description="The last event id you have seen"),
+    limit: int = Query(200, ge=1, le=1000),
+):
     visible = Conversation.objects.visible_to(request.auth, "view").values("pk")
     rows = list(
         ConversationEvent.objects.filter(id__gt=after, conversation_id__in=visible)
-        .select_related("actor").order_by("id")[:limit]
+        .select_related("actor")
+        .order_by("id")[:limit]
     )
     return {"items": [event_out(e) for e in rows], "last_id": rows[-1].pk if rows else after}

@@ -20,8 +20,14 @@ from .errors import ApiError, Status, invalid, not_found
 router = Router(tags=["export"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-XLSX_DOC = {"responses": {"200": {"description": "The .xlsx file", "content": {XLSX: {"schema": {
-    "type": "string", "format": "binary"}}}}}}
+XLSX_DOC = {
+    "responses": {
+        "200": {
+            "description": "The .xlsx file",
+            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+}
 
 
 class ExportStarted(Schema):
@@ -51,8 +57,12 @@ def _columns(request, user) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-@router.get("/conversations/export.xlsx", response={202: ExportStarted}, openapi_extra=XLSX_DOC,
-            summary="Export every matching conversation to Excel (202 with a job id when large)")
+@router.get(
+    "/conversations/export.xlsx",
+    response={202: ExportStarted},
+    openapi_extra=XLSX_DOC,
+    summary="Export every matching conversation to Excel (202 with a job id when large)",
+)
 def export_xlsx(request, columns: str | None = Query(None, description="Column keys, in order")):
     user = request.auth
     params = filter_params(request, extra=("columns",))
@@ -67,7 +77,9 @@ def export_xlsx(request, columns: str | None = Query(None, description="Column k
     target = tempfile.TemporaryFile(suffix=".xlsx")
     export.write_xlsx(queryset, keys, tz, target)
     target.seek(0)
-    return FileResponse(target, as_attachment=True, filename=export.export_filename(user, tz), content_type=XLSX)
+    return FileResponse(
+        target, as_attachment=True, filename=export.export_filename(user, tz), content_type=XLSX
+    )
 
 
 def _job(request, export_id: uuid.UUID) -> ExportJob:
@@ -77,19 +89,30 @@ def _job(request, export_id: uuid.UUID) -> ExportJob:
     return job
 
 
-@router.get("/exports/{export_id}", response=ExportOut, summary="The progress of a background export")
+@router.get(
+    "/exports/{export_id}", response=ExportOut, summary="The progress of a background export"
+)
 def export_status(request, export_id: uuid.UUID):
     job = _job(request, export_id)
     return {
-        "id": job.pk, "status": job.status, "progress": job.progress, "total": job.total, "percent": job.percent,
-        "ready": job.ready, "error": job.error or None,
+        "id": job.pk,
+        "status": job.status,
+        "progress": job.progress,
+        "total": job.total,
+        "percent": job.percent,
+        "ready": job.ready,
+        "error": job.error or None,
         "file_url": f"/api/v1/exports/{job.pk}/file" if job.ready else None,
     }
 
 
-@router.get("/exports/{export_id}/file", openapi_extra=XLSX_DOC, summary="Download a finished export")
+@router.get(
+    "/exports/{export_id}/file", openapi_extra=XLSX_DOC, summary="Download a finished export"
+)
 def export_file(request, export_id: uuid.UUID):
     job = _job(request, export_id)
     if not job.ready:
         raise ApiError(409, "not_ready", _("The export is not finished yet."))
-    return FileResponse(open(job.path, "rb"), as_attachment=True, filename=job.filename, content_type=XLSX)
+    return FileResponse(
+        open(job.path, "rb"), as_attachment=True, filename=job.filename, content_type=XLSX
+    )

@@ -21,7 +21,10 @@ class ApiTokenQuerySet(models.QuerySet):
 
 class ApiToken(models.Model):
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("owner")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("owner"),
     )
     name = models.CharField(_("name"), max_length=100, blank=True)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -49,7 +52,10 @@ class ApiToken(models.Model):
         """Create a token and return it with its plain value, which is never stored or shown again."""
         plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(
-            user=user, name=name[:100], token_hash=crypto.hash_token(plain), prefix=plain[: len(TOKEN_PREFIX) + 6]
+            user=user,
+            name=name[:100],
+            token_hash=crypto.hash_token(plain),
+            prefix=plain[: len(TOKEN_PREFIX) + 6],
         )
         return token, plain
 

@@ -41,7 +41,11 @@ def _get(model, pk):
 
 def _ids_exist(model, ids, param, **extra) -> list[int]:
     ids = list(dict.fromkeys(ids))
-    found = set(model.objects.filter(pk__in=[i for i in ids if 0 < i < 2**62], **extra).values_list("pk", flat=True))
+    found = set(
+        model.objects.filter(pk__in=[i for i in ids if 0 < i < 2**62], **extra).values_list(
+            "pk", flat=True
+        )
+    )
     missing = [i for i in ids if i not in found]
     if missing:
         raise invalid({param: _("Unknown ids: %(ids)s.") % {"ids": ", ".join(map(str, missing))}})
@@ -117,7 +121,9 @@ def patch_department(request, department_id: int, payload: DepartmentPatch):
 
 class RoleIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
-    levels: dict[str, int] = Field(default_factory=dict, description="Level per permission: 0, 10, 20 or 30")
+    levels: dict[str, int] = Field(
+        default_factory=dict, description="Level per permission: 0, 10, 20 or 30"
+    )
 
 
 class RolePatch(Schema):
@@ -132,7 +138,11 @@ class RoleOut(Schema):
 
 
 def _role_out(role: Role) -> dict:
-    return {"id": role.pk, "name": role.name, "levels": {k: int(v) for k, v in role.levels().items()}}
+    return {
+        "id": role.pk,
+        "name": role.name,
+        "levels": {k: int(v) for k, v in role.levels().items()},
+    }
 
 
 def _apply_levels(role: Role, levels: dict[str, int]) -> None:
@@ -200,7 +210,9 @@ class EmployeeIn(Schema):
     username: str = Field(..., min_length=1, max_length=150)
     name: str = Field("", max_length=200)
     email: str = Field("", max_length=254)
-    password: str | None = Field(None, max_length=128, description="Optional; without it the employee cannot log in")
+    password: str | None = Field(
+        None, max_length=128, description="Optional; without it the employee cannot log in"
+    )
     departments: list[int] = Field(default_factory=list)
     roles: list[int | str] | None = Field(None, description="Role ids or names; default: Manager")
     active: bool = True
@@ -232,18 +244,26 @@ class EmployeeOut(Schema):
 
 def _employee_out(user: User) -> dict:
     return {
-        "id": user.pk, "username": user.username, "name": user.name, "email": user.email,
+        "id": user.pk,
+        "username": user.username,
+        "name": user.name,
+        "email": user.email,
         "departments": sorted(user.departments.values_list("id", flat=True)),
-        "roles": sorted(user.roles.values_list("id", flat=True)), "active": user.is_active,
-        "is_integration": user.is_integration, "availability": user.availability, "time_zone": user.time_zone,
+        "roles": sorted(user.roles.values_list("id", flat=True)),
+        "active": user.is_active,
+        "is_integration": user.is_integration,
+        "availability": user.availability,
+        "time_zone": user.time_zone,
     }
 
 
 def _role_ids(values) -> list[int]:
     ids, missing = [], []
     for value in values:
-        role = Role.objects.filter(pk=value).first() if isinstance(value, int) and 0 < value < 2**62 else (
-            Role.objects.filter(name=value).first() if isinstance(value, str) else None
+        role = (
+            Role.objects.filter(pk=value).first()
+            if isinstance(value, int) and 0 < value < 2**62
+            else (Role.objects.filter(name=value).first() if isinstance(value, str) else None)
         )
         if role is None:
             missing.append(str(value))
@@ -296,8 +316,11 @@ def create_employee(request, payload: EmployeeIn):
     roles = _role_ids(payload.roles) if payload.roles is not None else None
     with transaction.atomic():
         user = User(
-            username=payload.username, display_name=payload.name, email=payload.email,
-            is_active=payload.active, time_zone=payload.time_zone or "UTC",
+            username=payload.username,
+            display_name=payload.name,
+            email=payload.email,
+            is_active=payload.active,
+            time_zone=payload.time_zone or "UTC",
         )
         if payload.password:
             user.set_password(payload.password)
@@ -322,7 +345,11 @@ def patch_employee(request, employee_id: int, payload: EmployeePatch):
     user = _get(User, employee_id)
     data = payload.dict(exclude_unset=True)
     _check_common(data, user)
-    departments = _ids_exist(Department, data["departments"], "departments") if data.get("departments") is not None else None
+    departments = (
+        _ids_exist(Department, data["departments"], "departments")
+        if data.get("departments") is not None
+        else None
+    )
     roles = _role_ids(data["roles"]) if data.get("roles") is not None else None
     with transaction.atomic():
         if data.get("name") is not None:
@@ -405,7 +432,11 @@ LINE_FIELDS = [name for name in LineOut.model_fields if name not in ("id", "memb
 def _line_out(line: Line) -> dict:
     out = {name: getattr(line, name) for name in LINE_FIELDS}
     out["id"] = line.pk
-    out["members"] = list(LineMember.objects.filter(line=line).order_by("position", "id").values_list("user_id", flat=True))
+    out["members"] = list(
+        LineMember.objects.filter(line=line)
+        .order_by("position", "id")
+        .values_list("user_id", flat=True)
+    )
     return out
 
 
@@ -413,7 +444,9 @@ def _set_members(line: Line, ids: list[int]) -> None:
     ids = _ids_exist(User, ids, "members", is_integration=False)
     LineMember.objects.filter(line=line).exclude(user_id__in=ids).delete()
     for position, user_id in enumerate(ids):
-        LineMember.objects.update_or_create(line=line, user_id=user_id, defaults={"position": position})
+        LineMember.objects.update_or_create(
+            line=line, user_id=user_id, defaults={"position": position}
+        )
 
 
 def _check_tz(data):
@@ -468,7 +501,9 @@ def patch_line(request, line_id: int, payload: LinePatch):
 class ConnectionIn(Schema):
     kind: Literal["livechat", "telegram", "email", "api"]
     name: str = Name
-    config: dict = Field(default_factory=dict, description='For "api": {"webhook_url": "https://..."}')
+    config: dict = Field(
+        default_factory=dict, description='For "api": {"webhook_url": "https://..."}'
+    )
     active: bool = True
 
 
@@ -490,14 +525,25 @@ class ConnectionOut(Schema):
 
 
 class ConnectionCreated(ConnectionOut):
-    secret: str = Field(..., description="Shown this once; it signs webhooks and authenticates ingestion")
+    secret: str = Field(
+        ..., description="Shown this once; it signs webhooks and authenticates ingestion"
+    )
 
 
 def _connection_out(conn: Connection) -> dict:
-    config = {k: ("***" if any(h in k.lower() for h in SECRET_HINTS) else v) for k, v in conn.config.items()}
+    config = {
+        k: ("***" if any(h in k.lower() for h in SECRET_HINTS) else v)
+        for k, v in conn.config.items()
+    }
     return {
-        "id": conn.pk, "line": conn.line_id, "kind": conn.kind, "name": conn.name, "config": config,
-        "public_key": conn.public_key, "active": conn.active, "created_at": conn.created_at,
+        "id": conn.pk,
+        "line": conn.line_id,
+        "kind": conn.kind,
+        "name": conn.name,
+        "config": config,
+        "public_key": conn.public_key,
+        "active": conn.active,
+        "created_at": conn.created_at,
     }
 
 
@@ -505,44 +551,74 @@ def _check_config(kind: str, config: dict) -> None:
     url = config.get("webhook_url")
     if kind == "api" and url not in (None, ""):
         parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or len(url) > 2000
+        ):
             raise invalid({"config.webhook_url": _("Enter an http(s) URL.")})
 
 
 def _line_connection(line_id: int, connection_id: int) -> Connection:
     line = _get(Line, line_id)
-    conn = Connection.objects.filter(line=line, pk=connection_id).first() if 0 < connection_id < 2**62 else None
+    conn = (
+        Connection.objects.filter(line=line, pk=connection_id).first()
+        if 0 < connection_id < 2**62
+        else None
+    )
     if conn is None:
         raise not_found()
     return conn
 
 
-@router.get("/lines/{line_id}/connections", response=list[ConnectionOut], summary="List an open channel's connections")
+@router.get(
+    "/lines/{line_id}/connections",
+    response=list[ConnectionOut],
+    summary="List an open channel's connections",
+)
 def list_connections(request, line_id: int):
     _admin(request)
     line = _get(Line, line_id)
     return [_connection_out(c) for c in line.connections.order_by("id")]
 
 
-@router.post("/lines/{line_id}/connections", response={201: ConnectionCreated},
-             summary="Connect a channel; the response carries its secret, once")
+@router.post(
+    "/lines/{line_id}/connections",
+    response={201: ConnectionCreated},
+    summary="Connect a channel; the response carries its secret, once",
+)
 def create_connection(request, line_id: int, payload: ConnectionIn):
     _admin(request)
     line = _get(Line, line_id)
     _check_config(payload.kind, payload.config)
-    conn = Connection(line=line, kind=payload.kind, name=payload.name, config=payload.config, active=payload.active)
+    conn = Connection(
+        line=line,
+        kind=payload.kind,
+        name=payload.name,
+        config=payload.config,
+        active=payload.active,
+    )
     secret = conn.rotate_secret()
     conn.save()
     return Status(201, {**_connection_out(conn), "secret": secret})
 
 
-@router.get("/lines/{line_id}/connections/{connection_id}", response=ConnectionOut, summary="Get a connection")
+@router.get(
+    "/lines/{line_id}/connections/{connection_id}",
+    response=ConnectionOut,
+    summary="Get a connection",
+)
 def get_connection(request, line_id: int, connection_id: int):
     _admin(request)
     return _connection_out(_line_connection(line_id, connection_id))
 
 
-@router.patch("/lines/{line_id}/connections/{connection_id}", response=ConnectionOut, summary="Change a connection")
+@router.patch(
+    "/lines/{line_id}/connections/{connection_id}",
+    response=ConnectionOut,
+    summary="Change a connection",
+)
 def patch_connection(request, line_id: int, connection_id: int, payload: ConnectionPatch):
     _admin(request)
     conn = _line_connection(line_id, connection_id)
@@ -558,8 +634,11 @@ def patch_connection(request, line_id: int, connection_id: int, payload: Connect
     return _connection_out(conn)
 
 
-@router.post("/lines/{line_id}/connections/{connection_id}/rotate-secret", response=ConnectionCreated,
-             summary="Replace a connection's secret; the new one is shown once")
+@router.post(
+    "/lines/{line_id}/connections/{connection_id}/rotate-secret",
+    response=ConnectionCreated,
+    summary="Replace a connection's secret; the new one is shown once",
+)
 def rotate_connection_secret(request, line_id: int, connection_id: int):
     _admin(request)
     conn = _line_connection(line_id, connection_id)

@@ -16,7 +16,9 @@ class StrictJsonParser(Parser):
 
     def parse_body(self, request: HttpRequest):
         data = json.loads(request.body)
-        if "\\u0000" in request.body.decode("utf-8", "replace") or "\x00" in request.body.decode("utf-8", "replace"):
+        if "\\u0000" in request.body.decode("utf-8", "replace") or "\x00" in request.body.decode(
+            "utf-8", "replace"
+        ):
             raise ValueError("NUL character")
         return data
 
@@ -27,7 +29,7 @@ api = NinjaAPI(
     description=(
         "Token-authenticated REST API. Send `Authorization: Bearer <token>`; an employee's token acts with "
         "the employee's permissions, an integration's with its role. Connector ingestion takes the "
-        "connection's own secret instead. Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`."
+        'connection\'s own secret instead. Errors are `{"error": {"code", "message", "details"?}}`.'
     ),
     auth=auth.token_auth,
     urls_namespace="api-v1",

@@ -29,7 +29,9 @@ def tokens(request):
         elif action == "revoke":
             token_id = request.POST.get("token", "")
             token = (
-                ApiToken.objects.filter(user=request.user, pk=token_id).first() if token_id.isdigit() else None
+                ApiToken.objects.filter(user=request.user, pk=token_id).first()
+                if token_id.isdigit()
+                else None
             )
             if token is None:
                 messages.error(request, _("No such token."))

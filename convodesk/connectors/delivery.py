@@ -73,7 +73,9 @@ def webhook_body(message: Message) -> bytes:
         "message": {
             "id": message.pk,
             "author_kind": message.author_kind,
-            "author": None if message.author is None else {"id": message.author.pk, "name": message.author.name},
+            "author": None
+            if message.author is None
+            else {"id": message.author.pk, "name": message.author.name},
             "text": message.text,
             "attachments": message.attachments or [],
             "created_at": message.created_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
@@ -97,13 +99,18 @@ def deliver_webhook(message: Message) -> str:
     if not url:
         raise DeliveryFailed("no webhook_url configured", permanent=True)
     body = webhook_body(message)
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json",
-        "User-Agent": "Convodesk-Webhook/1",
-        SIGNATURE_HEADER: crypto.sign(connection.secret, body),
-        "X-Convodesk-Message": str(message.pk),
-        "X-Convodesk-Attempt": str(message.delivery_attempts + 1),
-    })
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "Convodesk-Webhook/1",
+            SIGNATURE_HEADER: crypto.sign(connection.secret, body),
+            "X-Convodesk-Message": str(message.pk),
+            "X-Convodesk-Attempt": str(message.delivery_attempts + 1),
+        },
+    )
     timeout = settings.CONVODESK.get("WEBHOOK_TIMEOUT_SECONDS", 10)
     try:
         with _opener.open(request, timeout=timeout) as response:
@@ -181,7 +188,9 @@ def attempt(message_id: int, now: dt.datetime | None = None) -> str:
         pk=message_id, delivery_state=Message.Delivery.PENDING, next_attempt_at__lte=now
     ).update(next_attempt_at=now + LEASE)
     if not claimed:
-        state = Message.objects.filter(pk=message_id).values_list("delivery_state", flat=True).first()
+        state = (
+            Message.objects.filter(pk=message_id).values_list("delivery_state", flat=True).first()
+        )
         return state or ""
     message = Message.objects.select_related(
         "conversation__connection", "conversation__identity", "author"
@@ -198,14 +207,19 @@ def attempt(message_id: int, now: dt.datetime | None = None) -> str:
         error, permanent, retry_after = f"{exc.__class__.__name__}: {exc}", False, None
     else:
         Message.objects.filter(pk=message_id).update(
-            delivery_state=Message.Delivery.SENT, delivery_attempts=F("delivery_attempts") + 1,
-            delivery_error="", next_attempt_at=None, channel_message_id=channel_message_id[:255],
+            delivery_state=Message.Delivery.SENT,
+            delivery_attempts=F("delivery_attempts") + 1,
+            delivery_error="",
+            next_attempt_at=None,
+            channel_message_id=channel_message_id[:255],
         )
         return Message.Delivery.SENT
     attempts = message.delivery_attempts + 1
     if permanent or attempts >= MAX_ATTEMPTS:
         Message.objects.filter(pk=message_id).update(
-            delivery_state=Message.Delivery.FAILED, delivery_attempts=attempts, delivery_error=error[:2000],
+            delivery_state=Message.Delivery.FAILED,
+            delivery_attempts=attempts,
+            delivery_error=error[:2000],
             next_attempt_at=None,
         )
         log.warning("message %s not delivered after %s attempts: %s", message_id, attempts, error)
@@ -227,7 +241,9 @@ def attempt(message_id: int, now: dt.datetime | None = None) -> str:
 def deliver_due(now: dt.datetime | None = None, batch: int = 200) -> int:
     """Attempt every pending message whose next attempt is due; returns how many were sent."""
     now = now or timezone.now()
-    due = Message.objects.filter(
-        delivery_state=Message.Delivery.PENDING, next_attempt_at__lte=now
-    ).order_by("next_attempt_at", "id").values_list("id", flat=True)[:batch]
+    due = (
+        Message.objects.filter(delivery_state=Message.Delivery.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:batch]
+    )
     return sum(1 for message_id in list(due) if attempt(message_id, now) == Message.Delivery.SENT)

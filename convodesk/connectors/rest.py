@@ -50,5 +50,7 @@ def receive(connection: Connection, incoming: IncomingMessage) -> services.Recei
         source_url=incoming.source_url,
     )
     if not received.created:
-        log.info("connection %s: message %s already stored", connection.pk, incoming.external_message_id)
+        log.info(
+            "connection %s: message %s already stored", connection.pk, incoming.external_message_id
+        )
     return received

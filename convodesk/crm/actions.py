@@ -30,8 +30,16 @@ def _ref(record) -> dict:
     return {"type": record.entity_type, "id": record.pk, "title": record.display_title}
 
 
-def convert_lead(lead_id: int, user, *, contact_name: str = "", company_title: str = "",
-                 deal_title: str = "", deal_amount: Decimal | None = None, create_deal: bool = False):
+def convert_lead(
+    lead_id: int,
+    user,
+    *,
+    contact_name: str = "",
+    company_title: str = "",
+    deal_title: str = "",
+    deal_amount: Decimal | None = None,
+    create_deal: bool = False,
+):
     """Turn an open lead into a contact (+ company, + deal); its conversations move to them."""
     with transaction.atomic():
         lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
@@ -42,7 +50,9 @@ def convert_lead(lead_id: int, user, *, contact_name: str = "", company_title: s
         responsible = lead.responsible or (None if user.is_integration else user)
         country = lead.line.default_country if lead.line_id else binding.default_country()
         contact = Contact.objects.create(
-            name=(contact_name or lead.name or lead.title)[:255], responsible=responsible, comment=lead.comment
+            name=(contact_name or lead.name or lead.title)[:255],
+            responsible=responsible,
+            comment=lead.comment,
         )
         if lead.phone:
             contact.add_phone(lead.phone, country)
@@ -59,8 +69,11 @@ def convert_lead(lead_id: int, user, *, contact_name: str = "", company_title: s
         deal = None
         if create_deal:
             deal = Deal.objects.create(
-                title=(deal_title or lead.title)[:255], amount=deal_amount or 0, contact=contact,
-                company=company, responsible=responsible,
+                title=(deal_title or lead.title)[:255],
+                amount=deal_amount or 0,
+                contact=contact,
+                company=company,
+                responsible=responsible,
             )
         lead.status = Lead.Status.CONVERTED
         lead.contact, lead.company, lead.deal = contact, company, deal
@@ -69,7 +82,8 @@ def convert_lead(lead_id: int, user, *, contact_name: str = "", company_title: s
         records = [r for r in (contact, deal, company) if r is not None]
         conversation_ids = list(
             ConversationCrmLink.objects.filter(entity_type="lead", entity_id=lead.pk)
-            .order_by("conversation_id").values_list("conversation_id", flat=True)
+            .order_by("conversation_id")
+            .values_list("conversation_id", flat=True)
         )
         for conversation_id in conversation_ids:
             Conversation.objects.select_for_update().filter(pk=conversation_id).first()
@@ -78,9 +92,15 @@ def convert_lead(lead_id: int, user, *, contact_name: str = "", company_title: s
                 owner_type=primary.entity_type, owner_id=primary.pk
             )
             services.record_crm_change(
-                conversation_id, services.Actor.of(user), "crm_lead_converted",
-                {"lead": _ref(lead), "contact": _ref(contact), "company": company and _ref(company),
-                 "deal": deal and _ref(deal)},
+                conversation_id,
+                services.Actor.of(user),
+                "crm_lead_converted",
+                {
+                    "lead": _ref(lead),
+                    "contact": _ref(contact),
+                    "company": company and _ref(company),
+                    "deal": deal and _ref(deal),
+                },
             )
         return contact, company, deal
 
@@ -96,27 +116,38 @@ def rebind(conversation_id: int, user, entity_type: str, entity_id: int) -> Conv
         raise CrmError(_("Choose a contact, company, lead or deal."))
     with transaction.atomic():
         conversation = (
-            Conversation.objects.select_for_update().select_related("client", "identity", "line")
+            Conversation.objects.select_for_update()
+            .select_related("client", "identity", "line")
             .get(pk=conversation_id)
         )
         target = model.objects.filter(pk=entity_id).first()
         if target is None:
-            raise CrmError(_("%(type)s #%(id)s does not exist.") % {"type": model._meta.verbose_name, "id": entity_id})
+            raise CrmError(
+                _("%(type)s #%(id)s does not exist.")
+                % {"type": model._meta.verbose_name, "id": entity_id}
+            )
         before = None
         if conversation.crm_entity_type:
-            before = {"type": conversation.crm_entity_type, "id": conversation.crm_entity_id,
-                      "title": conversation.crm_title}
+            before = {
+                "type": conversation.crm_entity_type,
+                "id": conversation.crm_entity_id,
+                "title": conversation.crm_title,
+            }
         if isinstance(target, Contact):
             # The client's identity belongs to this contact from now on, so their next conversation binds here.
             identity = conversation.identity
             ContactIdentity.objects.update_or_create(
-                connection_id=identity.connection_id, external_id=identity.external_id,
+                connection_id=identity.connection_id,
+                external_id=identity.external_id,
                 defaults={"contact": target},
             )
         binding.write_links(conversation.pk, binding.related_records(target))
         activity = binding.ensure_activity(conversation, target)
         services.record_crm_change(
-            conversation, services.Actor.of(user), "crm_rebound", {"from": before, "to": _ref(target)},
+            conversation,
+            services.Actor.of(user),
+            "crm_rebound",
+            {"from": before, "to": _ref(target)},
             activity_id=activity.pk,
         )
         return conversation

@@ -26,7 +26,10 @@ MAX_ID = 2**62
 # API field -> form field, where they differ
 FORM_NAMES = {"responsible_id": "responsible", "company_id": "company", "contact_id": "contact"}
 EDITABLE = {
-    kind: [next((api for api, form in FORM_NAMES.items() if form == name), name) for name in form_class.base_fields]
+    kind: [
+        next((api for api, form in FORM_NAMES.items() if form == name), name)
+        for name in form_class.base_fields
+    ]
     for kind, form_class in FORMS.items()
 }
 
@@ -36,38 +39,75 @@ def _iso(value):
 
 
 def record_out(record) -> dict[str, Any]:
-    common = {"id": record.pk, "type": record.entity_type, "title": record.display_title,
-              "url": crm_url(record.entity_type, record.pk) if record.entity_type != "activity"
-              else f"/crm/activities/{record.pk}/"}
+    common = {
+        "id": record.pk,
+        "type": record.entity_type,
+        "title": record.display_title,
+        "url": crm_url(record.entity_type, record.pk)
+        if record.entity_type != "activity"
+        else f"/crm/activities/{record.pk}/",
+    }
     if isinstance(record, Contact):
         specific = {
-            "name": record.name, "company_id": record.company_id, "responsible_id": record.responsible_id,
-            "phones": [p.value for p in record.phones.all()], "emails": [e.value for e in record.emails.all()],
+            "name": record.name,
+            "company_id": record.company_id,
+            "responsible_id": record.responsible_id,
+            "phones": [p.value for p in record.phones.all()],
+            "emails": [e.value for e in record.emails.all()],
             "comment": record.comment,
         }
     elif isinstance(record, Company):
-        specific = {"phone": record.phone, "email": record.email, "website": record.website,
-                    "responsible_id": record.responsible_id, "comment": record.comment}
+        specific = {
+            "phone": record.phone,
+            "email": record.email,
+            "website": record.website,
+            "responsible_id": record.responsible_id,
+            "comment": record.comment,
+        }
     elif isinstance(record, Lead):
         specific = {
-            "status": record.status, "source": record.source, "line_id": record.line_id, "name": record.name,
-            "company_title": record.company_title, "phone": record.phone, "email": record.email,
-            "responsible_id": record.responsible_id, "comment": record.comment,
-            "converted": {"contact_id": record.contact_id, "company_id": record.company_id, "deal_id": record.deal_id},
+            "status": record.status,
+            "source": record.source,
+            "line_id": record.line_id,
+            "name": record.name,
+            "company_title": record.company_title,
+            "phone": record.phone,
+            "email": record.email,
+            "responsible_id": record.responsible_id,
+            "comment": record.comment,
+            "converted": {
+                "contact_id": record.contact_id,
+                "company_id": record.company_id,
+                "deal_id": record.deal_id,
+            },
         }
     elif isinstance(record, Deal):
-        specific = {"stage": record.stage, "amount": str(record.amount), "currency": record.currency,
-                    "contact_id": record.contact_id, "company_id": record.company_id,
-                    "responsible_id": record.responsible_id, "comment": record.comment}
+        specific = {
+            "stage": record.stage,
+            "amount": str(record.amount),
+            "currency": record.currency,
+            "contact_id": record.contact_id,
+            "company_id": record.company_id,
+            "responsible_id": record.responsible_id,
+            "comment": record.comment,
+        }
     else:
         specific = {
-            "activity_type": record.type, "subject": record.subject, "direction": record.direction,
-            "start_at": _iso(record.start_at), "end_at": _iso(record.end_at),
-            "responsible_id": record.responsible_id, "completed": record.completed,
-            "description": record.description, "conversation_id": record.conversation_id,
+            "activity_type": record.type,
+            "subject": record.subject,
+            "direction": record.direction,
+            "start_at": _iso(record.start_at),
+            "end_at": _iso(record.end_at),
+            "responsible_id": record.responsible_id,
+            "completed": record.completed,
+            "description": record.description,
+            "conversation_id": record.conversation_id,
             "owner": {"type": record.owner_type, "id": record.owner_id},
         }
-    times = {"created_at": _iso(record.created_at), "updated_at": _iso(getattr(record, "updated_at", None))}
+    times = {
+        "created_at": _iso(record.created_at),
+        "updated_at": _iso(getattr(record, "updated_at", None)),
+    }
     return {**common, **specific, **times}
 
 
@@ -88,9 +128,13 @@ def _get(kind: str, record_id: int):
 
 
 class ListParams(Schema):
-    q: str | None = Field(None, max_length=100, description="Name, title, phone, e-mail or ID contains")
+    q: str | None = Field(
+        None, max_length=100, description="Name, title, phone, e-mail or ID contains"
+    )
     limit: int = Field(50, ge=1, le=200)
-    before_id: int | None = Field(None, ge=1, le=MAX_ID, description="next_before_id of the previous page")
+    before_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="next_before_id of the previous page"
+    )
 
 
 class RecordList(Schema):
@@ -120,7 +164,9 @@ def get_record(request, kind: str, record_id: int):
     return record_out(_get(_kind(kind), record_id))
 
 
-@router.patch("/{kind}/{record_id}", response=dict[str, Any], summary="Change fields of one CRM record")
+@router.patch(
+    "/{kind}/{record_id}", response=dict[str, Any], summary="Change fields of one CRM record"
+)
 def patch_record(request, kind: str, record_id: int, payload: dict[str, Any] = Body(...)):  # noqa: B008
     """Send only the fields to change. Contacts take `phones` and `emails` as lists of strings."""
     kind = _kind(kind)
@@ -151,4 +197,3 @@ def patch_record(request, kind: str, record_id: int, payload: dict[str, Any] = B
         reverse = {form_name: api for api, form_name in FORM_NAMES.items()}
         raise invalid({reverse.get(k, k): " ".join(v) for k, v in form.errors.items()})
     return record_out(form.save())
-

@@ -50,27 +50,44 @@ def default_country() -> str:
     return row["default_country"] if row else ""
 
 
-def find_contact(connection_id: int, external_id: str, phones: list[str], email: str) -> Match | None:
+def find_contact(
+    connection_id: int, external_id: str, phones: list[str], email: str
+) -> Match | None:
     """Channel identity first, then phone, then e-mail; each one index look-up."""
-    row = ContactIdentity.objects.select_related("contact").filter(
-        connection_id=connection_id, external_id=external_id
-    ).first()
+    row = (
+        ContactIdentity.objects.select_related("contact")
+        .filter(connection_id=connection_id, external_id=external_id)
+        .first()
+    )
     if row is not None:
         return Match(row.contact, "identity")
     if phones:
-        row = ContactPhone.objects.select_related("contact").filter(normalized__in=phones).order_by("id").first()
+        row = (
+            ContactPhone.objects.select_related("contact")
+            .filter(normalized__in=phones)
+            .order_by("id")
+            .first()
+        )
         if row is not None:
             return Match(row.contact, "phone")
     if email:
-        row = ContactEmail.objects.select_related("contact").filter(normalized=email).order_by("id").first()
+        row = (
+            ContactEmail.objects.select_related("contact")
+            .filter(normalized=email)
+            .order_by("id")
+            .first()
+        )
         if row is not None:
             return Match(row.contact, "email")
     return None
 
 
-def find_open_lead(connection_id: int, external_id: str, phones: list[str], email: str) -> Match | None:
+def find_open_lead(
+    connection_id: int, external_id: str, phones: list[str], email: str
+) -> Match | None:
     """A client with no contact yet may already have an open lead from an earlier conversation."""
-    open_leads = Lead.objects.filter(status__in=Lead.OPEN_STATUSES).order_by("id")
+    # Locked, so a lead being converted right now is waited for and then no longer matches.
+    open_leads = Lead.objects.select_for_update().filter(status__in=Lead.OPEN_STATUSES).order_by("id")
     lead = open_leads.filter(connection_id=connection_id, external_id=external_id).first()
     if lead is not None:
         return Match(lead, "identity")
@@ -99,37 +116,51 @@ def related_records(primary) -> list:
     return records
 
 
-def write_links(conversation_id: int, records: list) -> None:
-    """Replace the conversation's links: the first record is primary."""
-    ConversationCrmLink.objects.filter(conversation_id=conversation_id).delete()
-    seen = set()
-    for position, record in enumerate(records):
+def write_links(conversation_id: int, records: list, new: bool = False) -> None:
+    """Replace the conversation's links (a new conversation has none): the first record is primary."""
+    if not new:
+        ConversationCrmLink.objects.filter(conversation_id=conversation_id).delete()
+    rows, seen = [], set()
+    for record in records:
         key = (record.entity_type, record.pk)
         if key in seen:
             continue
         seen.add(key)
-        ConversationCrmLink.objects.create(
-            conversation_id=conversation_id, entity_type=record.entity_type, entity_id=record.pk,
-            title=record.display_title[:255], is_primary=position == 0,
+        rows.append(
+            ConversationCrmLink(
+                conversation_id=conversation_id,
+                entity_type=record.entity_type,
+                entity_id=record.pk,
+                title=record.display_title[:255],
+                is_primary=not rows,
+            )
         )
+    ConversationCrmLink.objects.bulk_create(rows)
 
 
 def activity_subject(conversation) -> str:
     return _("Open channel conversation #%(id)s — %(client)s") % {
-        "id": conversation.pk, "client": conversation.client.name,
+        "id": conversation.pk,
+        "client": conversation.client.name,
     }
 
 
-def ensure_activity(conversation, owner) -> Activity:
-    activity = Activity.objects.filter(conversation_id=conversation.pk).first()
+def ensure_activity(conversation, owner, new: bool = False) -> Activity:
+    activity = None if new else Activity.objects.filter(conversation_id=conversation.pk).first()
     if activity is None:
         closed = conversation.status >= OPEN_BELOW
         activity = Activity.objects.create(
             subject=activity_subject(conversation)[:255],
-            direction=Activity.Direction.OUTGOING if conversation.type == "outgoing" else Activity.Direction.INCOMING,
-            start_at=conversation.started_at, end_at=conversation.closed_at if closed else None,
-            responsible_id=conversation.responsible_id, completed=closed, conversation_id=conversation.pk,
-            owner_type=owner.entity_type, owner_id=owner.pk,
+            direction=Activity.Direction.OUTGOING
+            if conversation.type == "outgoing"
+            else Activity.Direction.INCOMING,
+            start_at=conversation.started_at,
+            end_at=conversation.closed_at if closed else None,
+            responsible_id=conversation.responsible_id,
+            completed=closed,
+            conversation_id=conversation.pk,
+            owner_type=owner.entity_type,
+            owner_id=owner.pk,
         )
     elif (activity.owner_type, activity.owner_id) != (owner.entity_type, owner.pk):
         activity.owner_type, activity.owner_id = owner.entity_type, owner.pk
@@ -141,8 +172,11 @@ def _new_lead(conversation, country: str) -> Lead:
     client, identity = conversation.client, conversation.identity
     lead = Lead(
         title=_("%(client)s — %(line)s") % {"client": client.name, "line": conversation.line.name},
-        line=conversation.line, name=client.name, connection_id=identity.connection_id,
-        external_id=identity.external_id, responsible_id=conversation.responsible_id,
+        line=conversation.line,
+        name=client.name,
+        connection_id=identity.connection_id,
+        external_id=identity.external_id,
+        responsible_id=conversation.responsible_id,
     )
     lead.title = lead.title[:255]
     lead.set_contact_data(client.phone, client.email, country)
@@ -191,11 +225,18 @@ def bind_new_conversation(conversation) -> Activity | None:
         else:
             return None
     primary = records[0]
-    write_links(conversation.pk, records)
-    activity = ensure_activity(conversation, primary)
-    payload.update(type=primary.entity_type, id=primary.pk, title=primary.display_title, activity=activity.pk)
+    write_links(conversation.pk, records, new=True)
+    activity = ensure_activity(conversation, primary, new=True)
+    payload.update(
+        type=primary.entity_type, id=primary.pk, title=primary.display_title, activity=activity.pk
+    )
     services.record_crm_change(
-        conversation, services.SYSTEM, "crm_bound", payload, activity_id=activity.pk, at=conversation.started_at
+        conversation,
+        services.SYSTEM,
+        "crm_bound",
+        payload,
+        activity_id=activity.pk,
+        at=conversation.started_at,
     )
     return activity
 
@@ -209,11 +250,12 @@ def sync_activity(conversation, before) -> None:
     if before.responsible == conversation.responsible_id and closed == was_closed:
         return
     Activity.objects.filter(pk=conversation.crm_activity_id).update(
-        responsible_id=conversation.responsible_id, completed=closed, start_at=conversation.started_at,
+        responsible_id=conversation.responsible_id,
+        completed=closed,
+        start_at=conversation.started_at,
         end_at=(conversation.closed_at or conversation.updated_at) if closed else None,
     )
     if conversation.responsible_id and conversation.crm_entity_type == "lead":
         Lead.objects.filter(pk=conversation.crm_entity_id, responsible__isnull=True).update(
             responsible_id=conversation.responsible_id
         )
-

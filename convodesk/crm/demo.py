@@ -13,25 +13,50 @@ from decimal import Decimal
 
 from .models import Company, Contact, Deal
 
-COMPANIES = ["Acme Logistics", "Iberia Foods", "Nordwind GmbH", "Solaris Energía", "Blue Harbour Ltd",
-             "Café Montaña", "Pixel & Co", "Atlas Seguros"]
-DEAL_TITLES = ["Annual subscription", "Bulk order", "Premium plan upgrade", "Spare parts", "Pilot project",
-               "Renewal", "Team licences", "Custom integration"]
+COMPANIES = [
+    "Acme Logistics",
+    "Iberia Foods",
+    "Nordwind GmbH",
+    "Solaris Energía",
+    "Blue Harbour Ltd",
+    "Café Montaña",
+    "Pixel & Co",
+    "Atlas Seguros",
+]
+DEAL_TITLES = [
+    "Annual subscription",
+    "Bulk order",
+    "Premium plan upgrade",
+    "Spare parts",
+    "Pilot project",
+    "Renewal",
+    "Team licences",
+    "Custom integration",
+]
 
 
-def seed(rng: random.Random, people: Iterable[tuple[str, str, str]], responsible: Sequence = (),
-         lines: Sequence = ()) -> dict[str, int]:
+def seed(
+    rng: random.Random,
+    people: Iterable[tuple[str, str, str]],
+    responsible: Sequence = (),
+    lines: Sequence = (),
+) -> dict[str, int]:
     """Create a contact for each (name, phone, e-mail); about a third work for a company and about
     half have a deal (most of them open). Give `lines` to vary the lines' CRM rules: the first
     line binds to a contact's open deal, the second creates contacts instead of leads.
     Returns how many of each record were made."""
-    companies = [Company.objects.create(title=title, responsible=rng.choice(responsible) if responsible else None)
-                 for title in COMPANIES]
+    companies = [
+        Company.objects.create(
+            title=title, responsible=rng.choice(responsible) if responsible else None
+        )
+        for title in COMPANIES
+    ]
     counts = {"companies": len(companies), "contacts": 0, "deals": 0}
     country = lines[0].default_country if lines else "ES"
     for name, phone, email in people:
         contact = Contact.objects.create(
-            name=name, responsible=rng.choice(responsible) if responsible else None,
+            name=name,
+            responsible=rng.choice(responsible) if responsible else None,
             company=rng.choice(companies) if rng.random() < 0.35 else None,
         )
         # Half the contacts were typed in by hand in another format: matching still finds them.
@@ -42,9 +67,14 @@ def seed(rng: random.Random, people: Iterable[tuple[str, str, str]], responsible
         counts["contacts"] += 1
         if rng.random() < 0.5:
             Deal.objects.create(
-                title=rng.choice(DEAL_TITLES), contact=contact, company=contact.company,
-                stage=rng.choices(["new", "preparation", "negotiation", "won", "lost"], [3, 2, 2, 2, 1])[0],
-                amount=Decimal(rng.randrange(50, 20000)), responsible=contact.responsible,
+                title=rng.choice(DEAL_TITLES),
+                contact=contact,
+                company=contact.company,
+                stage=rng.choices(
+                    ["new", "preparation", "negotiation", "won", "lost"], [3, 2, 2, 2, 1]
+                )[0],
+                amount=Decimal(rng.randrange(50, 20000)),
+                responsible=contact.responsible,
             )
             counts["deals"] += 1
     if len(lines) >= 1:

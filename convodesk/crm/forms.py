@@ -11,7 +11,9 @@ from .models import Activity, Company, Contact, Deal, Lead
 
 
 def _employees():
-    return get_user_model().objects.filter(is_active=True, is_integration=False).order_by("username")
+    return (
+        get_user_model().objects.filter(is_active=True, is_integration=False).order_by("username")
+    )
 
 
 class ResponsibleMixin:
@@ -28,10 +30,18 @@ def _lines(text: str) -> list[str]:
 
 class ContactForm(ResponsibleMixin, forms.ModelForm):
     field_order = ["name", "phones", "emails", "company", "responsible", "comment"]
-    phones = forms.CharField(label=_("Phones"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text=_("One per line."))
-    emails = forms.CharField(label=_("E-mails"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text=_("One per line."))
+    phones = forms.CharField(
+        label=_("Phones"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One per line."),
+    )
+    emails = forms.CharField(
+        label=_("E-mails"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One per line."),
+    )
 
     class Meta:
         model = Contact
@@ -49,7 +59,9 @@ class ContactForm(ResponsibleMixin, forms.ModelForm):
         values = _lines(self.cleaned_data["phones"])
         for value in values:
             if len(value) > 64 or not normalize_phone(value):
-                raise forms.ValidationError(_("“%(value)s” is not a phone number.") % {"value": value[:70]})
+                raise forms.ValidationError(
+                    _("“%(value)s” is not a phone number.") % {"value": value[:70]}
+                )
         return values
 
     def clean_emails(self):
@@ -83,14 +95,25 @@ class CompanyForm(ResponsibleMixin, forms.ModelForm):
 class LeadForm(ResponsibleMixin, forms.ModelForm):
     class Meta:
         model = Lead
-        fields = ["title", "status", "name", "company_title", "phone", "email", "responsible", "comment"]
+        fields = [
+            "title",
+            "status",
+            "name",
+            "company_title",
+            "phone",
+            "email",
+            "responsible",
+            "comment",
+        ]
         widgets = {"comment": forms.Textarea(attrs={"rows": 3}), "email": forms.EmailInput}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.status != Lead.Status.CONVERTED:
             # Conversion is its own action: it creates the contact the lead turns into.
-            self.fields["status"].choices = [c for c in Lead.Status.choices if c[0] != Lead.Status.CONVERTED]
+            self.fields["status"].choices = [
+                c for c in Lead.Status.choices if c[0] != Lead.Status.CONVERTED
+            ]
         else:
             self.fields["status"].disabled = True
 
@@ -105,7 +128,16 @@ class LeadForm(ResponsibleMixin, forms.ModelForm):
 class DealForm(ResponsibleMixin, forms.ModelForm):
     class Meta:
         model = Deal
-        fields = ["title", "stage", "amount", "currency", "contact", "company", "responsible", "comment"]
+        fields = [
+            "title",
+            "stage",
+            "amount",
+            "currency",
+            "contact",
+            "company",
+            "responsible",
+            "comment",
+        ]
         widgets = {"comment": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, **kwargs):
@@ -129,20 +161,35 @@ class ActivityForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 
-FORMS = {"contact": ContactForm, "company": CompanyForm, "lead": LeadForm, "deal": DealForm, "activity": ActivityForm}
+FORMS = {
+    "contact": ContactForm,
+    "company": CompanyForm,
+    "lead": LeadForm,
+    "deal": DealForm,
+    "activity": ActivityForm,
+}
 
 
 class ConvertForm(forms.Form):
     contact_name = forms.CharField(label=_("Contact name"), max_length=255, required=False)
-    company_title = forms.CharField(label=_("Company (leave empty for none)"), max_length=255, required=False)
+    company_title = forms.CharField(
+        label=_("Company (leave empty for none)"), max_length=255, required=False
+    )
     create_deal = forms.BooleanField(label=_("Create a deal"), required=False)
     deal_title = forms.CharField(label=_("Deal title"), max_length=255, required=False)
-    deal_amount = forms.DecimalField(label=_("Deal amount"), max_digits=14, decimal_places=2, required=False,
-                                     min_value=0)
+    deal_amount = forms.DecimalField(
+        label=_("Deal amount"), max_digits=14, decimal_places=2, required=False, min_value=0
+    )
 
 
 class RebindForm(forms.Form):
-    entity_type = forms.ChoiceField(label=_("Record type"), choices=[
-        ("contact", _("Contact")), ("company", _("Company")), ("lead", _("Lead")), ("deal", _("Deal")),
-    ])
+    entity_type = forms.ChoiceField(
+        label=_("Record type"),
+        choices=[
+            ("contact", _("Contact")),
+            ("company", _("Company")),
+            ("lead", _("Lead")),
+            ("deal", _("Deal")),
+        ],
+    )
     entity_id = forms.IntegerField(label=_("Record ID"), min_value=1, max_value=2**62)

@@ -12,7 +12,13 @@ from django.utils.translation import gettext_lazy as _
 from convodesk.conversations.normalize import normalize_email, normalize_phone
 
 # entity type (as stored on ConversationCrmLink) -> URL segment
-KINDS = {"contact": "contacts", "company": "companies", "lead": "leads", "deal": "deals", "activity": "activities"}
+KINDS = {
+    "contact": "contacts",
+    "company": "companies",
+    "lead": "leads",
+    "deal": "deals",
+    "activity": "activities",
+}
 TYPE_BY_SEGMENT = {segment: kind for kind, segment in KINDS.items()}
 BINDABLE = ("contact", "company", "lead", "deal")
 
@@ -23,7 +29,11 @@ class Company(models.Model):
     email = models.CharField(_("e-mail"), max_length=254, blank=True)
     website = models.CharField(_("website"), max_length=255, blank=True)
     responsible = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("responsible employee"),
     )
     comment = models.TextField(_("comment"), blank=True)
@@ -48,10 +58,19 @@ class Company(models.Model):
 class Contact(models.Model):
     name = models.CharField(_("name"), max_length=255)
     company = models.ForeignKey(
-        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts", verbose_name=_("company")
+        Company,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+        verbose_name=_("company"),
     )
     responsible = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("responsible employee"),
     )
     comment = models.TextField(_("comment"), blank=True)
@@ -80,7 +99,9 @@ class Contact(models.Model):
     def add_email(self, raw: str) -> None:
         normalized = normalize_email(raw)
         if normalized and not self.emails.filter(normalized=normalized).exists():
-            ContactEmail.objects.create(contact=self, value=raw.strip()[:254], normalized=normalized)
+            ContactEmail.objects.create(
+                contact=self, value=raw.strip()[:254], normalized=normalized
+            )
 
     def add_identity(self, connection_id: int, external_id: str) -> None:
         ContactIdentity.objects.get_or_create(
@@ -96,6 +117,9 @@ class ContactPhone(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self):
+        return self.value
+
 
 class ContactEmail(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
@@ -104,6 +128,9 @@ class ContactEmail(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self):
+        return self.value
 
 
 class ContactIdentity(models.Model):
@@ -115,8 +142,13 @@ class ContactIdentity(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["connection", "external_id"], name="crm_contact_identity_unique")
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="crm_contact_identity_unique"
+            )
         ]
+
+    def __str__(self):
+        return self.external_id
 
 
 _OPEN_LEAD = Q(status__in=["new", "in_work"])
@@ -132,10 +164,17 @@ class Lead(models.Model):
     OPEN_STATUSES = (Status.NEW, Status.IN_WORK)
 
     title = models.CharField(_("title"), max_length=255)
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.NEW)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.NEW
+    )
     source = models.CharField(_("source"), max_length=40, default="open_channel", editable=False)
     line = models.ForeignKey(
-        "lines.Line", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("open channel")
+        "lines.Line",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("open channel"),
     )
     name = models.CharField(_("contact name"), max_length=255, blank=True)
     company_title = models.CharField(_("company name"), max_length=255, blank=True)
@@ -143,16 +182,28 @@ class Lead(models.Model):
     email = models.CharField(_("e-mail"), max_length=254, blank=True)
     phone_normalized = models.CharField(max_length=32, blank=True)
     email_normalized = models.CharField(max_length=254, blank=True)
-    connection = models.ForeignKey("lines.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    connection = models.ForeignKey(
+        "lines.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     external_id = models.CharField(max_length=255, blank=True)
     responsible = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("responsible employee"),
     )
     comment = models.TextField(_("comment"), blank=True)
-    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
-    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
-    deal = models.ForeignKey("Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    deal = models.ForeignKey(
+        "Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -162,7 +213,9 @@ class Lead(models.Model):
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
         indexes = [
-            models.Index(fields=["connection", "external_id"], name="crm_lead_identity", condition=_OPEN_LEAD),
+            models.Index(
+                fields=["connection", "external_id"], name="crm_lead_identity", condition=_OPEN_LEAD
+            ),
             models.Index(fields=["phone_normalized"], name="crm_lead_phone", condition=_OPEN_LEAD),
             models.Index(fields=["email_normalized"], name="crm_lead_email", condition=_OPEN_LEAD),
             models.Index(fields=["title"], name="crm_lead_title"),
@@ -203,13 +256,27 @@ class Deal(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=0)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals", verbose_name=_("contact")
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deals",
+        verbose_name=_("contact"),
     )
     company = models.ForeignKey(
-        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals", verbose_name=_("company")
+        Company,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deals",
+        verbose_name=_("company"),
     )
     responsible = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("responsible employee"),
     )
     comment = models.TextField(_("comment"), blank=True)
@@ -248,19 +315,29 @@ class Activity(models.Model):
         INCOMING = "incoming", _("Incoming")
         OUTGOING = "outgoing", _("Outgoing")
 
-    type = models.CharField(_("type"), max_length=20, choices=Type.choices, default=Type.OPEN_CHANNEL)
+    type = models.CharField(
+        _("type"), max_length=20, choices=Type.choices, default=Type.OPEN_CHANNEL
+    )
     subject = models.CharField(_("subject"), max_length=255)
     direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices)
     start_at = models.DateTimeField(_("start"))
     end_at = models.DateTimeField(_("end"), null=True, blank=True)
     responsible = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("responsible employee"),
     )
     completed = models.BooleanField(_("completed"), default=False)
     description = models.TextField(_("description"), blank=True)
     conversation = models.OneToOneField(
-        "conversations.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="crm_activity"
+        "conversations.Conversation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="crm_activity",
     )
     owner_type = models.CharField(max_length=20)
     owner_id = models.BigIntegerField()

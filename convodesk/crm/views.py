@@ -20,17 +20,40 @@ from . import actions
 from .forms import FORMS, ConvertForm, RebindForm
 from .models import KINDS, MODELS, TYPE_BY_SEGMENT, Activity, Company, Contact, Deal, Lead
 
-CARD_COLUMNS = ["id", "status", "channel", "line", "responsible", "started_at", "agent_response_time",
-                "first_answer_wait", "duration", "message_count"]
+CARD_COLUMNS = [
+    "id",
+    "status",
+    "channel",
+    "line",
+    "responsible",
+    "started_at",
+    "agent_response_time",
+    "first_answer_wait",
+    "duration",
+    "message_count",
+]
 CARD_LIMIT = 50
 LIST_LIMIT = 50
-LIST_TITLES = {"contact": _l("Contacts"), "company": _l("Companies"), "lead": _l("Leads"), "deal": _l("Deals"),
-               "activity": _l("Activities")}
+LIST_TITLES = {
+    "contact": _l("Contacts"),
+    "company": _l("Companies"),
+    "lead": _l("Leads"),
+    "deal": _l("Deals"),
+    "activity": _l("Activities"),
+}
 SEARCH = {
-    "contact": lambda q: Q(name__icontains=q) | Q(phones__normalized__contains=q) | Q(emails__normalized__contains=q.lower()),
+    "contact": lambda q: (
+        Q(name__icontains=q)
+        | Q(phones__normalized__contains=q)
+        | Q(emails__normalized__contains=q.lower())
+    ),
     "company": lambda q: Q(title__icontains=q) | Q(email__icontains=q) | Q(phone__icontains=q),
-    "lead": lambda q: Q(title__icontains=q) | Q(name__icontains=q) | Q(phone_normalized__contains=q)
-    | Q(email_normalized__contains=q.lower()),
+    "lead": lambda q: (
+        Q(title__icontains=q)
+        | Q(name__icontains=q)
+        | Q(phone_normalized__contains=q)
+        | Q(email_normalized__contains=q.lower())
+    ),
     "deal": lambda q: Q(title__icontains=q),
     "activity": lambda q: Q(subject__icontains=q),
 }
@@ -81,11 +104,15 @@ def _related(record) -> list[tuple[str, list]]:
             (_("Leads"), refs(record.leads.order_by("-id")[:20])),
         ]
     if isinstance(record, Company):
-        return [(_("Contacts"), refs(record.contacts.order_by("name")[:50])),
-                (_("Deals"), refs(record.deals.order_by("-id")[:20]))]
+        return [
+            (_("Contacts"), refs(record.contacts.order_by("name")[:50])),
+            (_("Deals"), refs(record.deals.order_by("-id")[:20])),
+        ]
     if isinstance(record, Deal):
-        return [(_("Contact"), refs([record.contact] if record.contact_id else [])),
-                (_("Company"), refs([record.company] if record.company_id else []))]
+        return [
+            (_("Contact"), refs([record.contact] if record.contact_id else [])),
+            (_("Company"), refs([record.company] if record.company_id else [])),
+        ]
     if isinstance(record, Lead):
         converted = [r for r in (record.contact, record.company, record.deal) if r is not None]
         return [(_("Converted into"), refs(converted))] if converted else []
@@ -99,17 +126,27 @@ def _facts(record) -> list[tuple[str, str]]:
     """Read-only facts shown above the form."""
     facts = [(_("ID"), f"#{record.pk}")]
     if isinstance(record, Contact):
-        facts += [(_("Phones"), ", ".join(p.value for p in record.phones.all()) or "–"),
-                  (_("E-mails"), ", ".join(e.value for e in record.emails.all()) or "–")]
+        facts += [
+            (_("Phones"), ", ".join(p.value for p in record.phones.all()) or "–"),
+            (_("E-mails"), ", ".join(e.value for e in record.emails.all()) or "–"),
+        ]
     if isinstance(record, Lead):
-        facts += [(_("Status"), record.get_status_display()), (_("Source"), _("Open channel")),
-                  (_("Open channel"), str(record.line) if record.line_id else "–")]
+        facts += [
+            (_("Status"), record.get_status_display()),
+            (_("Source"), _("Open channel")),
+            (_("Open channel"), str(record.line) if record.line_id else "–"),
+        ]
     if isinstance(record, Deal):
-        facts += [(_("Stage"), record.get_stage_display()), (_("Amount"), f"{record.amount} {record.currency}")]
+        facts += [
+            (_("Stage"), record.get_stage_display()),
+            (_("Amount"), f"{record.amount} {record.currency}"),
+        ]
     if isinstance(record, Activity):
         facts += [
-            (_("Type"), record.get_type_display()), (_("Direction"), record.get_direction_display()),
-            (_("Start"), record.start_at), (_("End"), record.end_at or "–"),
+            (_("Type"), record.get_type_display()),
+            (_("Direction"), record.get_direction_display()),
+            (_("Start"), record.start_at),
+            (_("End"), record.end_at or "–"),
             (_("Responsible employee"), record.responsible.name if record.responsible_id else "–"),
             (_("Completed"), _("Yes") if record.completed else _("No")),
         ]
@@ -129,10 +166,19 @@ def record_list(request, segment):
     _employee(request)
     q = request.GET.get("q", "")
     rows = list(search_records(kind, q)[:LIST_LIMIT])
-    return render(request, "crm/list.html", {
-        "kind": kind, "segment": segment, "title": LIST_TITLES[kind], "rows": rows, "q": q,
-        "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()], "limit": LIST_LIMIT,
-    })
+    return render(
+        request,
+        "crm/list.html",
+        {
+            "kind": kind,
+            "segment": segment,
+            "title": LIST_TITLES[kind],
+            "rows": rows,
+            "q": q,
+            "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()],
+            "limit": LIST_LIMIT,
+        },
+    )
 
 
 @login_required
@@ -157,14 +203,36 @@ def card(request, segment, pk):
     rows = list(conversations[: CARD_LIMIT + 1])
     columns = [COLUMNS[k] for k in CARD_COLUMNS]
     table = [(conv, [c.render_html(conv) for c in columns]) for conv in rows[:CARD_LIMIT]]
-    convert_form = ConvertForm(initial={"contact_name": record.name, "company_title": record.company_title,
-                                        "deal_title": record.title}) if kind == "lead" and record.is_open else None
-    return render(request, "crm/card.html", {
-        "kind": kind, "segment": segment, "record": record, "form": form, "facts": _facts(record),
-        "related": _related(record), "columns": columns, "table": table, "more": len(rows) > CARD_LIMIT,
-        "convert_form": convert_form, "kind_label": MODELS[kind]._meta.verbose_name,
-        "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()],
-    }, status=status)
+    convert_form = (
+        ConvertForm(
+            initial={
+                "contact_name": record.name,
+                "company_title": record.company_title,
+                "deal_title": record.title,
+            }
+        )
+        if kind == "lead" and record.is_open
+        else None
+    )
+    return render(
+        request,
+        "crm/card.html",
+        {
+            "kind": kind,
+            "segment": segment,
+            "record": record,
+            "form": form,
+            "facts": _facts(record),
+            "related": _related(record),
+            "columns": columns,
+            "table": table,
+            "more": len(rows) > CARD_LIMIT,
+            "convert_form": convert_form,
+            "kind_label": MODELS[kind]._meta.verbose_name,
+            "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()],
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -193,7 +261,9 @@ def rebind(request, conversation_id):
     conversation = Conversation.objects.visible_to(user, "view").filter(pk=conversation_id).first()
     if conversation is None:
         raise Http404
-    form = RebindForm(request.POST or None, initial={"entity_type": conversation.crm_entity_type or "contact"})
+    form = RebindForm(
+        request.POST or None, initial={"entity_type": conversation.crm_entity_type or "contact"}
+    )
     status = 200
     if request.method == "POST":
         status = 400
@@ -212,7 +282,11 @@ def rebind(request, conversation_id):
                 messages.success(request, _("The conversation was bound to the chosen record."))
                 return redirect(crm_url(data["entity_type"], data["entity_id"]))
     links = [
-        (crm_url(link.entity_type, link.entity_id), CRM_LABELS.get(link.entity_type, link.entity_type), link)
+        (
+            crm_url(link.entity_type, link.entity_id),
+            CRM_LABELS.get(link.entity_type, link.entity_type),
+            link,
+        )
         for link in conversation.crm_links.order_by("-is_primary", "id")
     ]
     q = request.GET.get("q", "")
@@ -220,7 +294,16 @@ def rebind(request, conversation_id):
     if q:
         for kind in ("contact", "lead", "deal", "company"):
             found += [(kind, CRM_LABELS[kind], r) for r in search_records(kind, q)[:10]]
-    return render(request, "crm/rebind.html", {
-        "conversation": conversation, "form": form, "links": links, "q": q, "found": found,
-        "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()],
-    }, status=status)
+    return render(
+        request,
+        "crm/rebind.html",
+        {
+            "conversation": conversation,
+            "form": form,
+            "links": links,
+            "q": q,
+            "found": found,
+            "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()],
+        },
+        status=status,
+    )

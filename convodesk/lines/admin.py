@@ -1,4 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from convodesk.connectors import telegram
+from convodesk.connectors.forms import ConnectionForm
 
 from .models import Connection, Line, LineMember
 
@@ -25,7 +29,27 @@ class LineAdmin(admin.ModelAdmin):
 
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "line", "active"]
+    form = ConnectionForm
+    list_display = ["name", "kind", "line", "active", "bot_name"]
     list_filter = ["kind", "line", "active"]
     readonly_fields = ["public_key"]
-    exclude = ["secret_encrypted", "secret_hash"]
+
+    @admin.display(description=_("Telegram bot"))
+    def bot_name(self, obj):
+        bot = (obj.config or {}).get("bot") or {}
+        return f"@{bot['username']}" if bot.get("username") else "–"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.kind == Connection.Kind.TELEGRAM and obj.active:
+            try:
+                bot = telegram.setup(obj)
+            except telegram.TelegramError as exc:
+                messages.error(
+                    request,
+                    _("Saved, but Telegram refused the webhook: %(error)s") % {"error": exc},
+                )
+            else:
+                messages.success(
+                    request, _("Connected to the bot @%(name)s.") % {"name": bot.get("username")}
+                )

@@ -31,14 +31,12 @@ def _row(user_id: int) -> OperatorPresence:
 
 
 def _set(user_id: int, availability: str, now) -> bool:
-    """Write the availability; returns whether it changed to online."""
+    """Write the availability; returns whether it changed to online (the caller then offers
+    what waits in the queues, after its transaction)."""
     changed = User.objects.filter(pk=user_id).exclude(availability=availability).update(
         availability=availability
     )
-    if changed and availability == User.Availability.ONLINE:
-        transaction.on_commit(lambda: distribution.offer_queued([user_id], now))
-        return True
-    return False
+    return bool(changed) and availability == User.Availability.ONLINE
 
 
 def socket_opened(user_id: int, now=None) -> None:
@@ -49,8 +47,9 @@ def socket_opened(user_id: int, now=None) -> None:
             sockets=F("sockets") + 1, away_due_at=None, last_seen=now
         )
         row = OperatorPresence.objects.get(user_id=user_id)
-        if not row.chose_away:
-            _set(user_id, User.Availability.ONLINE, now)
+        came_online = not row.chose_away and _set(user_id, User.Availability.ONLINE, now)
+    if came_online:
+        distribution.offer_queued([user_id], now)
 
 
 def socket_closed(user_id: int, now=None) -> dt.datetime | None:
@@ -77,7 +76,9 @@ def choose(user_id: int, availability: str, now=None) -> None:
         OperatorPresence.objects.filter(user_id=user_id).update(
             chose_away=availability == User.Availability.AWAY
         )
-        _set(user_id, availability, now)
+        came_online = _set(user_id, availability, now)
+    if came_online:
+        distribution.offer_queued([user_id], now)
 
 
 def sweep(now=None) -> int:

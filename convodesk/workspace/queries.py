@@ -86,6 +86,7 @@ EVENT_LINES = {
     "reopened": gettext_lazy("The client came back: the conversation was reopened"),
     "client_rated": gettext_lazy("The client rated the conversation: %(rating)s"),
     "supervisor_rated": gettext_lazy("%(actor)s rated the conversation"),
+    "crm_bound": gettext_lazy("Bound to the CRM"),
 }
 
 
@@ -129,7 +130,7 @@ def transcript(conv: Conversation) -> list[dict]:
             "target": target,
             "rating": "👍" if payload.get("rating") == "like" else "👎",
         }
-        text = str(template or event.kind) % values
+        text = str(template) % values if template else event.kind.replace("_", " ").capitalize()
         comment = payload.get("comment") or ""
         lines.append({"kind": "event", "at": event.at, "order": (event.at, 1, event.id), "text": text,
                       "comment": comment})

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from convodesk.accounts.models import User
 from convodesk.conversations import outbox, services
 from convodesk.conversations.lifecycle import IllegalTransition, Status
+from convodesk.conversations.models import ConversationParticipant
 from convodesk.conversations.services import Actor, NotAllowed, NotFound
 from convodesk.lines.models import Line
 
@@ -101,8 +102,13 @@ def _run(request, pk: int, call, done: str):
     try:
         call()
     except NotFound:
-        return _parts(request, flash=_("This conversation is no longer available to you."), level="error",
-                      status=404)
+        if ConversationParticipant.objects.filter(
+            conversation_id=pk, employee=request.user, ever_offered=True
+        ).exists():
+            text = _("Another employee has already taken this conversation.")
+        else:
+            text = _("This conversation is no longer available to you.")
+        return _parts(request, flash=text, level="error", status=404)
     except NotAllowed as error:
         conv = queries.conversation(request.user, pk)
         return _parts(request, conv, flash=str(error.message), level="error", status=403)

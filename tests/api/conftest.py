@@ -28,7 +28,11 @@ class Api:
     def send(self, method, path, body=None, token=None):
         data = jsonlib.dumps(body) if body is not None else ""
         call = getattr(self.client, method.lower())
-        return self._parse(call("/api/v1" + path, data=data, content_type="application/json", **self.headers(token)))
+        return self._parse(
+            call(
+                "/api/v1" + path, data=data, content_type="application/json", **self.headers(token)
+            )
+        )
 
     def post(self, path, body=None, token=None):
         return self.send("POST", path, body, token)
@@ -81,7 +85,9 @@ class WebhookReceiver:
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with receiver.lock:
-                    receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                    receiver.requests.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": body}
+                    )
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
@@ -92,7 +98,9 @@ class WebhookReceiver:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 

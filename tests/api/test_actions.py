@@ -20,10 +20,22 @@ def test_take_reply_transfer_and_close_through_the_api(org, api_as):
     conv = new_conv(org)
     op1 = api_as(org.op1)
     status, item = op1.post(f"/conversations/{conv.pk}/take")
-    assert status == 200 and item["status_detail"] == "taken" and item["responsible"]["id"] == org.op1.pk
-    status, message = op1.post(f"/conversations/{conv.pk}/messages", {"text": "Hello, how can I help?"})
-    assert status == 201 and message["author_kind"] == "employee" and message["text"] == "Hello, how can I help?"
-    status, item = op1.post(f"/conversations/{conv.pk}/transfer", {"employee": org.op2.pk, "comment": "yours"})
+    assert (
+        status == 200
+        and item["status_detail"] == "taken"
+        and item["responsible"]["id"] == org.op1.pk
+    )
+    status, message = op1.post(
+        f"/conversations/{conv.pk}/messages", {"text": "Hello, how can I help?"}
+    )
+    assert (
+        status == 201
+        and message["author_kind"] == "employee"
+        and message["text"] == "Hello, how can I help?"
+    )
+    status, item = op1.post(
+        f"/conversations/{conv.pk}/transfer", {"employee": org.op2.pk, "comment": "yours"}
+    )
     assert status == 200 and item["transfer_count"] == 1 and item["responsible"]["id"] == org.op2.pk
     op2 = api_as(org.op2)
     assert op2.post(f"/conversations/{conv.pk}/take")[0] == 200
@@ -46,11 +58,18 @@ def test_a_hidden_conversation_is_404_on_every_write_path(org, api_as):
     services.take(conv.pk, f.act(org.op1))
     op3 = api_as(org.op3)
     paths = {
-        "take": None, "skip": None, "close": None, "spam": None, "messages": {"text": "hi"},
-        "transfer": {"employee": org.op3.pk}, "rating": {"rating": 5},
+        "take": None,
+        "skip": None,
+        "close": None,
+        "spam": None,
+        "messages": {"text": "hi"},
+        "transfer": {"employee": org.op3.pk},
+        "rating": {"rating": 5},
     }
     for action, body in paths.items():
-        hidden = assert_error(op3.post(f"/conversations/{conv.pk}/{action}", body), 404, "not_found")
+        hidden = assert_error(
+            op3.post(f"/conversations/{conv.pk}/{action}", body), 404, "not_found"
+        )
         missing = assert_error(op3.post(f"/conversations/987654/{action}", body), 404, "not_found")
         assert hidden == missing, action
     assert Conversation.objects.get(pk=conv.pk).responsible_id == org.op1.pk
@@ -59,8 +78,12 @@ def test_a_hidden_conversation_is_404_on_every_write_path(org, api_as):
 def test_an_action_the_role_forbids_on_a_visible_conversation_is_403(org, api_as):
     conv = new_conv(org)
     services.take(conv.pk, f.act(org.op1))
-    assert_error(api_as(org.op1).post(f"/conversations/{conv.pk}/rating", {"rating": 4}), 403, "forbidden")
-    status, item = api_as(org.supervisor).post(f"/conversations/{conv.pk}/rating", {"rating": 4, "comment": "ok"})
+    assert_error(
+        api_as(org.op1).post(f"/conversations/{conv.pk}/rating", {"rating": 4}), 403, "forbidden"
+    )
+    status, item = api_as(org.supervisor).post(
+        f"/conversations/{conv.pk}/rating", {"rating": 4, "comment": "ok"}
+    )
     assert status == 200 and item["supervisor_rating"] == 4 and item["supervisor_comment"] == "ok"
 
 
@@ -78,12 +101,30 @@ def test_an_integration_cannot_take_and_its_messages_are_automatic(org):
 def test_action_bodies_are_validated(org, api_as):
     conv = new_conv(org)
     api = api_as(org.admin)
-    assert "text" in assert_error(api.post(f"/conversations/{conv.pk}/messages", {"text": ""}), 422)["details"]
-    assert "rating" in assert_error(api.post(f"/conversations/{conv.pk}/rating", {"rating": 6}), 422)["details"]
+    assert (
+        "text"
+        in assert_error(api.post(f"/conversations/{conv.pk}/messages", {"text": ""}), 422)[
+            "details"
+        ]
+    )
+    assert (
+        "rating"
+        in assert_error(api.post(f"/conversations/{conv.pk}/rating", {"rating": 6}), 422)["details"]
+    )
     error = assert_error(api.post(f"/conversations/{conv.pk}/transfer", {}), 422)
     assert {"employee", "line"} <= set(error["details"])
-    assert "employee" in assert_error(api.post(f"/conversations/{conv.pk}/transfer", {"employee": 424242}), 422)["details"]
-    assert "line" in assert_error(api.post(f"/conversations/{conv.pk}/transfer", {"line": 424242}), 422)["details"]
+    assert (
+        "employee"
+        in assert_error(api.post(f"/conversations/{conv.pk}/transfer", {"employee": 424242}), 422)[
+            "details"
+        ]
+    )
+    assert (
+        "line"
+        in assert_error(api.post(f"/conversations/{conv.pk}/transfer", {"line": 424242}), 422)[
+            "details"
+        ]
+    )
     assert_error(Api().post(f"/conversations/{conv.pk}/take"), 401)
 
 
@@ -125,9 +166,17 @@ def test_start_an_outgoing_conversation_on_a_clients_connection(org, api_as):
     assert item["type"] == "outgoing" and item["responsible"]["id"] == org.op1.pk
     assert item["status_detail"] == "agent_replied"
     assert assert_error(api.post("/conversations", body), 409)["code"] == "open_exists"
-    assert "client" in assert_error(api.post("/conversations", {**body, "client": 424242}), 422)["details"]
+    assert (
+        "client"
+        in assert_error(api.post("/conversations", {**body, "client": 424242}), 422)["details"]
+    )
     other = f.connection(org.line, "api", config={"webhook_url": "http://127.0.0.1:9/x"})
-    assert "connection" in assert_error(api.post("/conversations", {**body, "connection": other.pk}), 422)["details"]
+    assert (
+        "connection"
+        in assert_error(api.post("/conversations", {**body, "connection": other.pk}), 422)[
+            "details"
+        ]
+    )
     assert "text" in assert_error(api.post("/conversations", {**body, "text": ""}), 422)["details"]
 
 

@@ -60,7 +60,9 @@ def test_availability_is_set_through_the_api_and_validated(org, api_as):
     assert (status, body) == (200, {"status": "away"})
     org.op1.refresh_from_db()
     assert org.op1.availability == "away"
-    error = assert_error(api.put("/me/availability", {"status": "sleeping"}), 422, "validation_error")
+    error = assert_error(
+        api.put("/me/availability", {"status": "sleeping"}), 422, "validation_error"
+    )
     assert "status" in error["details"]
     assert_error(Api().put("/me/availability", {"status": "online"}), 401)
 
@@ -77,23 +79,47 @@ def test_api_token_command_creates_an_employee_token_printed_once(org):
 
 def test_api_token_command_creates_an_integration_with_its_role(org):
     out = io.StringIO()
-    call_command("api_token", "create", "--integration", "crm", "--role", "Chief executive", stdout=out,
-                 stderr=io.StringIO())
+    call_command(
+        "api_token",
+        "create",
+        "--integration",
+        "crm",
+        "--role",
+        "Chief executive",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     user = User.objects.get(username="integration-crm")
-    assert user.is_integration and list(user.roles.values_list("name", flat=True)) == ["Chief executive"]
+    assert user.is_integration and list(user.roles.values_list("name", flat=True)) == [
+        "Chief executive"
+    ]
     assert not user.has_usable_password()
     status, body = Api(out.getvalue().strip()).get("/me")
-    assert status == 200 and body["is_integration"] is True and body["levels"]["view_conversations"] == 30
+    assert (
+        status == 200
+        and body["is_integration"] is True
+        and body["levels"]["view_conversations"] == 30
+    )
 
 
 def test_api_token_command_refuses_bad_input(org):
     with pytest.raises(CommandError):
         call_command("api_token", "create", "nobody", stdout=io.StringIO(), stderr=io.StringIO())
     with pytest.raises(CommandError):
-        call_command("api_token", "create", "--integration", "x", "--role", "No such role",
-                     stdout=io.StringIO(), stderr=io.StringIO())
+        call_command(
+            "api_token",
+            "create",
+            "--integration",
+            "x",
+            "--role",
+            "No such role",
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
     with pytest.raises(CommandError):
-        call_command("api_token", "create", "--integration", "x", stdout=io.StringIO(), stderr=io.StringIO())
+        call_command(
+            "api_token", "create", "--integration", "x", stdout=io.StringIO(), stderr=io.StringIO()
+        )
 
 
 def test_api_token_command_revokes_by_token_value(org):

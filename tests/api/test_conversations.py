@@ -20,10 +20,14 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def convs(org):
     """a: op1 took and answered it; b: op3 took it; c: still offered to the whole line."""
-    a = f.client_message(org.conn, "client-a", "I need a quote", when=f.at(0), name="Alice").conversation
+    a = f.client_message(
+        org.conn, "client-a", "I need a quote", when=f.at(0), name="Alice"
+    ).conversation
     services.take(a.pk, f.act(org.op1), now=f.at(12))
     services.reply(a.pk, f.act(org.op1), "Sure", now=f.at(40))
-    b = f.client_message(org.conn, "client-b", "My order is late", when=f.at(100), name="Bob").conversation
+    b = f.client_message(
+        org.conn, "client-b", "My order is late", when=f.at(100), name="Bob"
+    ).conversation
     services.take(b.pk, f.act(org.op3), now=f.at(130))
     c = f.client_message(org.conn, "client-c", "Hello?", when=f.at(200), name="Carol").conversation
 
@@ -46,13 +50,23 @@ def test_each_item_carries_every_column_of_the_registry(org, convs, api_as):
     assert body["count"] == 3 and body["count_exact"] is True and body["next_cursor"] is None
     item = next(i for i in body["items"] if i["id"] == convs.a.pk)
     expected_keys = set(api_item(convs.a))
-    assert set(item) == expected_keys and set(COLUMNS) <= expected_keys | {"crm_record", "crm_activity", "status_detail"}
+    assert set(item) == expected_keys and set(COLUMNS) <= expected_keys | {
+        "crm_record",
+        "crm_activity",
+        "status_detail",
+    }
     assert item["status"] == "answered" and item["status_detail"] == "agent_replied"
-    assert item["status_detail_code"] == 40 and item["channel"] == "api" and item["type"] == "incoming"
+    assert (
+        item["status_detail_code"] == 40 and item["channel"] == "api" and item["type"] == "incoming"
+    )
     assert item["responsible"] == {"id": org.op1.pk, "name": org.op1.name}
     assert item["line"] == {"id": org.line.pk, "name": org.line.name}
     assert item["started_at"] == "2026-11-02T09:00:00Z"
-    assert item["agent_response_time"] == 12 and item["first_answer_wait"] == 40 and item["duration"] == 40
+    assert (
+        item["agent_response_time"] == 12
+        and item["first_answer_wait"] == 40
+        and item["duration"] == 40
+    )
     assert item["time_to_agent_close"] is None
 
 
@@ -60,8 +74,11 @@ def test_an_operator_token_never_sees_another_operators_conversation(org, convs,
     op1, op3 = api_as(org.op1), api_as(org.op3)
     assert sorted(ids(op1.get("/conversations")[1])) == sorted([convs.a.pk, convs.c.pk])
     assert sorted(ids(op3.get("/conversations")[1])) == sorted([convs.b.pk, convs.c.pk])
-    for path in (f"/conversations/{convs.b.pk}", f"/conversations/{convs.b.pk}/messages",
-                 f"/conversations/{convs.b.pk}/events"):
+    for path in (
+        f"/conversations/{convs.b.pk}",
+        f"/conversations/{convs.b.pk}/messages",
+        f"/conversations/{convs.b.pk}/events",
+    ):
         hidden = assert_error(op1.get(path), 404, "not_found")
         missing = assert_error(op1.get(path.replace(str(convs.b.pk), "987654")), 404, "not_found")
         assert hidden == missing
@@ -71,7 +88,9 @@ def test_an_operator_token_never_sees_another_operators_conversation(org, convs,
 
 
 def test_a_supervisor_sees_the_department_and_an_admin_everything(org, convs, api_as):
-    assert sorted(ids(api_as(org.supervisor).get("/conversations")[1])) == sorted([convs.a.pk, convs.c.pk])
+    assert sorted(ids(api_as(org.supervisor).get("/conversations")[1])) == sorted(
+        [convs.a.pk, convs.c.pk]
+    )
     assert len(ids(api_as(org.admin).get("/conversations")[1])) == 3
 
 
@@ -79,7 +98,8 @@ def test_filters_take_the_stable_keys_of_the_filter_set(org, convs, api_as):
     api = api_as(org.admin)
     assert ids(api.get("/conversations", {"status": "answered"})[1]) == [convs.a.pk]
     assert sorted(ids(api.get("/conversations", {"status": "waiting,answered"})[1])) == sorted(
-        [convs.a.pk, convs.b.pk, convs.c.pk])
+        [convs.a.pk, convs.b.pk, convs.c.pk]
+    )
     assert ids(api.get("/conversations", {"status_detail": "taken"})[1]) == [convs.b.pk]
     assert ids(api.get("/conversations", {"responsible": "none"})[1]) == [convs.c.pk]
     assert ids(api.get("/conversations", {"responsible": str(org.op3.pk)})[1]) == [convs.b.pk]
@@ -87,8 +107,17 @@ def test_filters_take_the_stable_keys_of_the_filter_set(org, convs, api_as):
     assert ids(api.get("/conversations", {"agent_response_time_min": "20"})[1]) == [convs.b.pk]
     assert ids(api.get("/conversations", {"agent_replied": "true"})[1]) == [convs.a.pk]
     assert ids(api.get("/conversations", {"channel": "telegram"})[1]) == []
-    assert ids(api.get("/conversations", {"started_from": "2026-11-02", "started_to": "2026-11-02"})[1]) != []
-    assert ids(api.get("/conversations", {"sort": "agent_response_time"})[1]) == [convs.a.pk, convs.b.pk, convs.c.pk]
+    assert (
+        ids(
+            api.get("/conversations", {"started_from": "2026-11-02", "started_to": "2026-11-02"})[1]
+        )
+        != []
+    )
+    assert ids(api.get("/conversations", {"sort": "agent_response_time"})[1]) == [
+        convs.a.pk,
+        convs.b.pk,
+        convs.c.pk,
+    ]
 
 
 def test_every_filter_of_the_filter_set_is_a_documented_query_parameter(org, api_as):
@@ -101,11 +130,17 @@ def test_every_filter_of_the_filter_set_is_a_documented_query_parameter(org, api
 def test_bad_filter_values_and_unknown_parameters_are_422_naming_them(org, convs, api_as):
     api = api_as(org.admin)
     for params, name in [
-        ({"status": "sleeping"}, "status"), ({"started_from": "02/11/2026"}, "started_from"),
-        ({"duration_min": "ten"}, "duration_min"), ({"sort": "excerpt"}, "sort"),
-        ({"colour": "blue"}, "colour"), ({"limit": "0"}, "limit"), ({"limit": "501"}, "limit"),
-        ({"cursor": "garbage"}, "cursor"), ({"updated_since": "soon"}, "updated_since"),
-        ({"columns": "id,nope"}, "columns"), ({"line": "abc"}, "line"),
+        ({"status": "sleeping"}, "status"),
+        ({"started_from": "02/11/2026"}, "started_from"),
+        ({"duration_min": "ten"}, "duration_min"),
+        ({"sort": "excerpt"}, "sort"),
+        ({"colour": "blue"}, "colour"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "501"}, "limit"),
+        ({"cursor": "garbage"}, "cursor"),
+        ({"updated_since": "soon"}, "updated_since"),
+        ({"columns": "id,nope"}, "columns"),
+        ({"line": "abc"}, "line"),
     ]:
         error = assert_error(api.get("/conversations", params), 422, "validation_error")
         assert name in error["details"], (params, error)
@@ -114,7 +149,14 @@ def test_bad_filter_values_and_unknown_parameters_are_422_naming_them(org, convs
 
 def test_cursor_pages_cover_every_row_once_in_any_sort(org, convs, api_as):
     api = api_as(org.admin)
-    for sort in ("-started_at", "agent_response_time", "-agent_response_time", "line", "id", "-responsible"):
+    for sort in (
+        "-started_at",
+        "agent_response_time",
+        "-agent_response_time",
+        "line",
+        "id",
+        "-responsible",
+    ):
         seen, cursor = [], None
         while True:
             params = {"limit": "1", "sort": sort}
@@ -133,7 +175,9 @@ def test_cursor_pages_cover_every_row_once_in_any_sort(org, convs, api_as):
 def test_a_cursor_from_another_sort_is_refused_not_a_500(org, convs, api_as):
     api = api_as(org.admin)
     cursor = api.get("/conversations", {"limit": "1"})[1]["next_cursor"]
-    error = assert_error(api.get("/conversations", {"limit": "1", "sort": "message_count", "cursor": cursor}), 422)
+    error = assert_error(
+        api.get("/conversations", {"limit": "1", "sort": "message_count", "cursor": cursor}), 422
+    )
     assert "cursor" in error["details"]
 
 
@@ -156,12 +200,16 @@ def test_one_conversation_with_its_messages_and_events(org, convs, api_as):
     assert status == 200 and [m["text"] for m in page["items"]] == ["I need a quote", "Sure"]
     assert page["items"][1]["author"] == {"id": org.op1.pk, "name": org.op1.name}
     first = api.get(f"/conversations/{convs.a.pk}/messages", {"limit": "1"})[1]
-    rest = api.get(f"/conversations/{convs.a.pk}/messages", {"limit": "1", "cursor": first["next_cursor"]})[1]
+    rest = api.get(
+        f"/conversations/{convs.a.pk}/messages", {"limit": "1", "cursor": first["next_cursor"]}
+    )[1]
     assert [m["text"] for m in first["items"] + rest["items"]] == ["I need a quote", "Sure"]
     assert_error(api.get(f"/conversations/{convs.a.pk}/messages", {"cursor": "x"}), 422)
     status, events = api.get(f"/conversations/{convs.a.pk}/events")
     kinds = [e["kind"] for e in events["items"]]
-    assert status == 200 and kinds[0] == "created" and "taken" in kinds and "employee_message" in kinds
+    assert (
+        status == 200 and kinds[0] == "created" and "taken" in kinds and "employee_message" in kinds
+    )
     taken = next(e for e in events["items"] if e["kind"] == "taken")
     assert taken["actor"]["id"] == org.op1.pk and taken["to_status"] == "taken"
 
@@ -169,7 +217,9 @@ def test_one_conversation_with_its_messages_and_events(org, convs, api_as):
 def test_history_needs_the_view_history_permission(org, convs, api_as):
     from convodesk.accounts.models import Role
 
-    viewer = f.employee("viewer", roles=[Role.objects.create(name="List only", view_conversations=30)])
+    viewer = f.employee(
+        "viewer", roles=[Role.objects.create(name="List only", view_conversations=30)]
+    )
     api = api_as(viewer)
     assert api.get(f"/conversations/{convs.a.pk}")[0] == 200
     assert_error(api.get(f"/conversations/{convs.a.pk}/messages"), 403, "forbidden")
@@ -198,7 +248,9 @@ def test_export_streams_only_the_visible_filtered_rows(org, convs, api_as):
     assert status == 200 and response["Content-Type"].startswith("application/vnd.openxmlformats")
     rows = _rows(response)
     assert len(rows[0]) == 2 and sorted(r[0] for r in rows[1:]) == sorted([convs.a.pk, convs.c.pk])
-    status, response = api_as(org.admin).get("/conversations/export.xlsx", {"columns": "id", "status": "answered"})
+    status, response = api_as(org.admin).get(
+        "/conversations/export.xlsx", {"columns": "id", "status": "answered"}
+    )
     assert [r[0] for r in _rows(response)[1:]] == [convs.a.pk]
 
 
@@ -206,10 +258,21 @@ def test_export_validation_permission_and_authentication(org, convs, api_as):
     from convodesk.accounts.models import Role
 
     api = api_as(org.admin)
-    assert "columns" in assert_error(api.get("/conversations/export.xlsx", {"columns": "nope"}), 422)["details"]
-    assert "status" in assert_error(api.get("/conversations/export.xlsx", {"status": "x"}), 422)["details"]
-    assert "colour" in assert_error(api.get("/conversations/export.xlsx", {"colour": "x"}), 422)["details"]
-    no_export = f.employee("noexport", roles=[Role.objects.create(name="No export", view_conversations=30)])
+    assert (
+        "columns"
+        in assert_error(api.get("/conversations/export.xlsx", {"columns": "nope"}), 422)["details"]
+    )
+    assert (
+        "status"
+        in assert_error(api.get("/conversations/export.xlsx", {"status": "x"}), 422)["details"]
+    )
+    assert (
+        "colour"
+        in assert_error(api.get("/conversations/export.xlsx", {"colour": "x"}), 422)["details"]
+    )
+    no_export = f.employee(
+        "noexport", roles=[Role.objects.create(name="No export", view_conversations=30)]
+    )
     assert_error(api_as(no_export).get("/conversations/export.xlsx"), 403, "forbidden")
     assert_error(Api().get("/conversations/export.xlsx"), 401)
 
@@ -224,7 +287,9 @@ def test_a_large_export_runs_in_the_background_for_its_owner_only(org, convs, ap
     status, job = api.get(f"/exports/{body['export_id']}")
     assert status == 200 and job["status"] == "done" and job["ready"] is True and job["total"] == 2
     status, response = api.get(f"/exports/{body['export_id']}/file")
-    assert status == 200 and sorted(r[0] for r in _rows(response)[1:]) == sorted([convs.a.pk, convs.c.pk])
+    assert status == 200 and sorted(r[0] for r in _rows(response)[1:]) == sorted(
+        [convs.a.pk, convs.c.pk]
+    )
     assert_error(api_as(org.op3).get(f"/exports/{body['export_id']}"), 404)
     assert_error(api_as(org.op3).get(f"/exports/{body['export_id']}/file"), 404)
     assert_error(api.get("/exports/not-a-uuid"), 422)

@@ -25,24 +25,37 @@ def hooked(org, receiver):
 def reply(org, django_capture_on_commit_callbacks, text="Hello from us", when=None):
     conv = f.client_message(org.conn, "client-w", "Hi", when=when or f.at(0)).conversation
     with django_capture_on_commit_callbacks(execute=True):
-        message = services.reply(conv.pk, f.act(org.op1), text, now=(when or f.at(0)) + dt.timedelta(seconds=5))
+        message = services.reply(
+            conv.pk, f.act(org.op1), text, now=(when or f.at(0)) + dt.timedelta(seconds=5)
+        )
     return Message.objects.get(pk=message.pk)
 
 
-def test_an_employee_reply_is_posted_signed_with_the_connection_secret(hooked, receiver, immediate_tasks,
-                                                                       django_capture_on_commit_callbacks):
+def test_an_employee_reply_is_posted_signed_with_the_connection_secret(
+    hooked, receiver, immediate_tasks, django_capture_on_commit_callbacks
+):
     message = reply(hooked, django_capture_on_commit_callbacks)
-    assert message.delivery_state == "sent" and message.delivery_attempts == 1 and message.next_attempt_at is None
+    assert (
+        message.delivery_state == "sent"
+        and message.delivery_attempts == 1
+        and message.next_attempt_at is None
+    )
     [request] = receiver.requests
-    assert request["headers"]["X-Convodesk-Signature"] == crypto.sign(hooked.conn.secret, request["body"])
+    assert request["headers"]["X-Convodesk-Signature"] == crypto.sign(
+        hooked.conn.secret, request["body"]
+    )
     assert request["headers"]["Content-Type"] == "application/json"
     body = json.loads(request["body"])
     assert body["message"]["text"] == "Hello from us" and body["message"]["id"] == message.pk
-    assert body["client"]["external_id"] == "client-w" and body["conversation_id"] == message.conversation_id
+    assert (
+        body["client"]["external_id"] == "client-w"
+        and body["conversation_id"] == message.conversation_id
+    )
 
 
-def test_client_messages_and_connections_without_webhook_are_not_delivered(org, immediate_tasks,
-                                                                          django_capture_on_commit_callbacks):
+def test_client_messages_and_connections_without_webhook_are_not_delivered(
+    org, immediate_tasks, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         received = f.client_message(org.conn, "client-n")
         message = services.reply(received.conversation.pk, f.act(org.op1), "answer")
@@ -50,8 +63,9 @@ def test_client_messages_and_connections_without_webhook_are_not_delivered(org, 
     assert Message.objects.get(pk=message.pk).delivery_state == ""
 
 
-def test_a_failing_receiver_is_retried_with_exponential_back_off(hooked, receiver, immediate_tasks,
-                                                                 django_capture_on_commit_callbacks):
+def test_a_failing_receiver_is_retried_with_exponential_back_off(
+    hooked, receiver, immediate_tasks, django_capture_on_commit_callbacks
+):
     receiver.statuses = [500, 503]
     message = reply(hooked, django_capture_on_commit_callbacks, when=f.at(0))
     assert message.delivery_state == "pending" and message.delivery_attempts == 1
@@ -66,13 +80,18 @@ def test_a_failing_receiver_is_retried_with_exponential_back_off(hooked, receive
     assert message.next_attempt_at - first_failure == delivery.backoff(2) == 2 * delivery.backoff(1)
     assert delivery.deliver_due(now=message.next_attempt_at) == 1
     message.refresh_from_db()
-    assert message.delivery_state == "sent" and message.delivery_attempts == 3 and message.delivery_error == ""
+    assert (
+        message.delivery_state == "sent"
+        and message.delivery_attempts == 3
+        and message.delivery_error == ""
+    )
     bodies = {r["body"] for r in receiver.requests}
     assert len(receiver.requests) == 3 and len(bodies) == 1  # the same signed body each time
 
 
-def test_a_permanent_refusal_or_too_many_attempts_marks_it_failed(hooked, receiver, immediate_tasks,
-                                                                  django_capture_on_commit_callbacks):
+def test_a_permanent_refusal_or_too_many_attempts_marks_it_failed(
+    hooked, receiver, immediate_tasks, django_capture_on_commit_callbacks
+):
     receiver.statuses = [410]
     message = reply(hooked, django_capture_on_commit_callbacks)
     assert message.delivery_state == "failed" and "410" in message.delivery_error
@@ -91,15 +110,18 @@ def test_a_permanent_refusal_or_too_many_attempts_marks_it_failed(hooked, receiv
     assert second.next_attempt_at is None
 
 
-def test_an_unreachable_webhook_is_retried(org, immediate_tasks, django_capture_on_commit_callbacks):
+def test_an_unreachable_webhook_is_retried(
+    org, immediate_tasks, django_capture_on_commit_callbacks
+):
     org.conn.config = {"webhook_url": "http://127.0.0.1:9/closed-port"}
     org.conn.save()
     message = reply(org, django_capture_on_commit_callbacks)
     assert message.delivery_state == "pending" and "unreachable" in message.delivery_error
 
 
-def test_a_backend_that_defers_gets_the_retry_enqueued_with_run_after(hooked, receiver, settings,
-                                                                      django_capture_on_commit_callbacks):
+def test_a_backend_that_defers_gets_the_retry_enqueued_with_run_after(
+    hooked, receiver, settings, django_capture_on_commit_callbacks
+):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     receiver.statuses = [500]
     message = reply(hooked, django_capture_on_commit_callbacks)
@@ -111,7 +133,9 @@ def test_a_backend_that_defers_gets_the_retry_enqueued_with_run_after(hooked, re
     assert retry.task.run_after == message.next_attempt_at and retry.args == [message.pk]
 
 
-def test_an_attempt_is_claimed_once(hooked, receiver, immediate_tasks, django_capture_on_commit_callbacks):
+def test_an_attempt_is_claimed_once(
+    hooked, receiver, immediate_tasks, django_capture_on_commit_callbacks
+):
     receiver.statuses = [500]
     message = reply(hooked, django_capture_on_commit_callbacks)
     due = message.next_attempt_at
@@ -120,8 +144,9 @@ def test_an_attempt_is_claimed_once(hooked, receiver, immediate_tasks, django_ca
     assert len(receiver.requests) == 2
 
 
-def test_other_channels_register_their_way_out(org, monkeypatch, immediate_tasks,
-                                               django_capture_on_commit_callbacks):
+def test_other_channels_register_their_way_out(
+    org, monkeypatch, immediate_tasks, django_capture_on_commit_callbacks
+):
     sent = []
     monkeypatch.setattr(delivery, "DELIVERERS", dict(delivery.DELIVERERS))
     monkeypatch.setattr(delivery, "ENABLED", dict(delivery.ENABLED))
@@ -131,4 +156,8 @@ def test_other_channels_register_their_way_out(org, monkeypatch, immediate_tasks
     with django_capture_on_commit_callbacks(execute=True):
         message = services.reply(conv.pk, f.act(org.op1), "via telegram")
     message.refresh_from_db()
-    assert sent == ["via telegram"] and message.delivery_state == "sent" and message.channel_message_id == "tg-42"
+    assert (
+        sent == ["via telegram"]
+        and message.delivery_state == "sent"
+        and message.channel_message_id == "tg-42"
+    )

@@ -17,14 +17,19 @@ IS_SQLITE = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
 
 
 def payload(message_id="m-1", client="cust-1", text="Hello, I need help", **extra):
-    return {"external_message_id": message_id, "client": {"external_id": client, "name": "Ana", "phone": "+34 600 000 001"},
-            "text": text, **extra}
+    return {
+        "external_message_id": message_id,
+        "client": {"external_id": client, "name": "Ana", "phone": "+34 600 000 001"},
+        "text": text,
+        **extra,
+    }
 
 
 @pytest.mark.django_db
 def test_a_client_message_creates_a_conversation_and_answers_201(org):
-    status, body = Api(org.conn.secret).post(f"/connectors/{org.conn.pk}/messages",
-                                              payload(sent_at="2026-11-02T08:59:58Z"))
+    status, body = Api(org.conn.secret).post(
+        f"/connectors/{org.conn.pk}/messages", payload(sent_at="2026-11-02T08:59:58Z")
+    )
     assert status == 201 and body["created"] is True
     conv = Conversation.objects.get(pk=body["conversation_id"])
     message = Message.objects.get(pk=body["message_id"])
@@ -56,7 +61,12 @@ def test_a_second_message_continues_the_open_conversation(org):
 def test_ingestion_validation_names_the_field(org):
     api = Api(org.conn.secret)
     path = f"/connectors/{org.conn.pk}/messages"
-    assert "external_message_id" in assert_error(api.post(path, {"client": {"external_id": "x"}, "text": "t"}), 422)["details"]
+    assert (
+        "external_message_id"
+        in assert_error(api.post(path, {"client": {"external_id": "x"}, "text": "t"}), 422)[
+            "details"
+        ]
+    )
     assert "client.external_id" in assert_error(api.post(path, payload(client="")), 422)["details"]
     assert "text" in assert_error(api.post(path, payload(text="  ")), 422)["details"]
     assert "sent_at" in assert_error(api.post(path, payload(sent_at="yesterday")), 422)["details"]
@@ -83,8 +93,10 @@ def test_only_api_connections_take_messages_here(org):
     assert "connection_id" in error["details"]
 
 
-@pytest.mark.skipif(IS_SQLITE, reason="20 concurrent writers need PostgreSQL (SQLite serialises all writes)")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    IS_SQLITE, reason="20 concurrent writers need PostgreSQL (SQLite serialises all writes)"
+)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_twenty_concurrent_posts_of_one_message_store_it_once(live_server):
     line = f.line("Concurrency", members=[f.employee("conc-op")])
     conn = f.connection(line, "api")
@@ -94,8 +106,12 @@ def test_twenty_concurrent_posts_of_one_message_store_it_once(live_server):
     results = []
 
     def post():
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {conn.secret}"})
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {conn.secret}"},
+        )
         barrier.wait()
         with urllib.request.urlopen(request, timeout=30) as response:
             results.append((response.status, json.loads(response.read())))
@@ -109,6 +125,7 @@ def test_twenty_concurrent_posts_of_one_message_store_it_once(live_server):
     assert len(results) == 20
     assert sorted(status for status, _ in results).count(201) == 1
     assert {(b["conversation_id"], b["message_id"]) for _, b in results} == {
-        (results[0][1]["conversation_id"], results[0][1]["message_id"])}
+        (results[0][1]["conversation_id"], results[0][1]["message_id"])
+    }
     assert Message.objects.filter(connection=conn, external_id="same-id").count() == 1
     assert Conversation.objects.filter(connection=conn).count() == 1

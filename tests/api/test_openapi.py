@@ -52,10 +52,21 @@ def fuzz_world(db):
 
 
 @pytest.mark.fuzz
-@pytest.mark.skipif(not IS_SQLITE, reason="the fuzz run is database-agnostic; it runs once, on SQLite")
+@pytest.mark.skipif(
+    not IS_SQLITE, reason="the fuzz run is database-agnostic; it runs once, on SQLite"
+)
 @schema.parametrize()
-@settings(max_examples=10, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
 def test_fuzzing_the_api_finds_no_server_errors(case, fuzz_world):
     case.call_and_validate(app=wsgi_app, headers=fuzz_world, checks=[not_a_server_error])

@@ -32,7 +32,7 @@ def command_token(username: str) -> str:
     return out.getvalue().strip()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_conversation_from_first_message_to_close_through_the_api(receiver, immediate_tasks):
     admin = Api(token_for(f.employee("root", superuser=True)))
 
@@ -40,21 +40,32 @@ def test_a_conversation_from_first_message_to_close_through_the_api(receiver, im
     assert status == 201
     operators = []
     for name in ("ana", "ben"):
-        status, body = admin.post("/employees", {"username": name, "name": name.title(), "departments": [dep["id"]]})
+        status, body = admin.post(
+            "/employees", {"username": name, "name": name.title(), "departments": [dep["id"]]}
+        )
         assert status == 201, body
         operators.append(body)
-    status, line = admin.post("/lines", {"name": "Web shop", "members": [o["id"] for o in operators]})
+    status, line = admin.post(
+        "/lines", {"name": "Web shop", "members": [o["id"] for o in operators]}
+    )
     assert status == 201, line
-    status, conn = admin.post(f"/lines/{line['id']}/connections",
-                              {"kind": "api", "name": "Shop backend", "config": {"webhook_url": receiver.url}})
+    status, conn = admin.post(
+        f"/lines/{line['id']}/connections",
+        {"kind": "api", "name": "Shop backend", "config": {"webhook_url": receiver.url}},
+    )
     assert status == 201, conn
     ana, ben = Api(command_token("ana")), Api(command_token("ben"))
     shop = Api(conn["secret"])
 
     before_start = timezone.now()
-    status, received = shop.post(f"/connectors/{conn['id']}/messages", {
-        "external_message_id": "order-77-msg-1", "client": {"external_id": "cust-77", "name": "Dana"},
-        "text": "Where is my order 77?"})
+    status, received = shop.post(
+        f"/connectors/{conn['id']}/messages",
+        {
+            "external_message_id": "order-77-msg-1",
+            "client": {"external_id": "cust-77", "name": "Dana"},
+            "text": "Where is my order 77?",
+        },
+    )
     after_start = timezone.now()
     assert status == 201
     conv_id = received["conversation_id"]
@@ -81,7 +92,9 @@ def test_a_conversation_from_first_message_to_close_through_the_api(receiver, im
     assert messages[-1]["delivery_state"] == "sent" and messages[-1]["delivery_attempts"] == 2
     assert len(receiver.requests) == 2
     for request in receiver.requests:
-        assert request["headers"]["X-Convodesk-Signature"] == crypto.sign(conn["secret"], request["body"])
+        assert request["headers"]["X-Convodesk-Signature"] == crypto.sign(
+            conn["secret"], request["body"]
+        )
         assert json.loads(request["body"])["message"]["text"] == "It ships today."
 
     time.sleep(1.1)
@@ -99,12 +112,17 @@ def test_a_conversation_from_first_message_to_close_through_the_api(receiver, im
     assert before_close <= parse(final["agent_closed_at"]) <= after_close
     assert final["agent_response_time"] == seconds(final["taken_at"], started) >= 1
     assert final["first_answer_wait"] == seconds(final["first_reply_at"], started) >= 2
-    assert final["duration"] == seconds(final["last_message_at"], started) == final["first_answer_wait"]
+    assert (
+        final["duration"]
+        == seconds(final["last_message_at"], started)
+        == final["first_answer_wait"]
+    )
     assert final["time_to_agent_close"] == seconds(final["agent_closed_at"], started) >= 3
     assert math.floor((before_take - after_start).total_seconds()) <= final["agent_response_time"]
     assert final["agent_response_time"] <= math.ceil((after_take - before_start).total_seconds())
     assert final["message_count"] == 2
 
     events = ana.get(f"/conversations/{conv_id}/events")[1]["items"]
-    assert [e["kind"] for e in events if e["kind"] in ("created", "taken", "employee_message", "closed")] == [
-        "created", "taken", "employee_message", "closed"]
+    assert [
+        e["kind"] for e in events if e["kind"] in ("created", "taken", "employee_message", "closed")
+    ] == ["created", "taken", "employee_message", "closed"]

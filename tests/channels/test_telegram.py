@@ -237,3 +237,46 @@ def test_split_text_keeps_short_texts_whole_and_never_exceeds_the_limit():
     assert telegram.split_text("hi") == ["hi"]
     assert all(len(c) <= 10 for c in telegram.split_text("x" * 35, limit=10))
     assert "".join(telegram.split_text("x" * 35, limit=10)) == "x" * 35
+
+
+def test_the_admin_form_shows_telegrams_refusal_of_a_bad_token(client, org, bot_api):
+    client.force_login(org.admin)
+    bot_api.script("getMe", 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+    response = client.post(
+        "/admin/lines/connection/add/",
+        {
+            "line": org.line.pk,
+            "kind": "telegram",
+            "name": "Bot",
+            "active": "on",
+            "allowed_origins": "[]",
+            "bot_token": "123:bad",
+            "telegram_mode": "webhook",
+        },
+    )
+    assert (
+        response.status_code == 200 and "Telegram says: Unauthorized" in response.content.decode()
+    )
+    assert not Connection.objects.filter(kind="telegram").exists()
+
+
+def test_the_admin_form_registers_the_webhook_and_never_shows_the_token_back(client, org, bot_api):
+    client.force_login(org.admin)
+    response = client.post(
+        "/admin/lines/connection/add/",
+        {
+            "line": org.line.pk,
+            "kind": "telegram",
+            "name": "Bot",
+            "active": "on",
+            "allowed_origins": "[]",
+            "bot_token": bot_api.token,
+            "telegram_mode": "webhook",
+        },
+    )
+    assert response.status_code == 302
+    conn = Connection.objects.get(kind="telegram")
+    assert conn.config["bot"]["username"] == "test_bot"
+    assert bot_api.calls_of("setWebhook")[0]["secret_token"] == conn.secret
+    page = client.get(f"/admin/lines/connection/{conn.pk}/change/").content.decode()
+    assert bot_api.token not in page and conn.secret not in page

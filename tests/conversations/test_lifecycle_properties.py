@@ -26,7 +26,7 @@ T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 EMPLOYEES = (1, 2, 3)
 KIND_WEIGHTS = {
     "client": 6, "employee": 6, "take": 4, "transfer": 3, "reopen": 1, "offer": 2, "skip": 2,
-    "queue_timeout": 2, "close": 2, "full_close": 2, "auto_close": 2, "pin": 1, "spam": 1,
+    "queue_timeout": 2, "close": 3, "full_close": 4, "auto_close": 3, "pin": 1, "spam": 1,
     "duplicate": 1, "client_rate": 1, "supervisor_rate": 1,
 }  # fmt: skip
 KINDS = tuple(kind for kind, weight in KIND_WEIGHTS.items() for _ in range(weight))

@@ -15,8 +15,12 @@ def api(client, org):
             return client.get(f"/api/v1/crm{path}", params, HTTP_AUTHORIZATION=f"Bearer {plain}")
 
         def patch(self, path, body):
-            return client.patch(f"/api/v1/crm{path}", body, content_type="application/json",
-                                HTTP_AUTHORIZATION=f"Bearer {plain}")
+            return client.patch(
+                f"/api/v1/crm{path}",
+                body,
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {plain}",
+            )
 
     return Api()
 
@@ -34,13 +38,23 @@ def test_list_and_get_records_of_each_kind(api, org):
     lead = Lead.objects.get()
     body = api.get("/contacts", q="600112233").json()
     assert [item["id"] for item in body["items"]] == [ana.pk] and body["next_before_id"] is None
-    assert body["items"][0]["phones"] == ["+34 600 11 22 33"] and body["items"][0]["company_id"] == acme.pk
+    assert (
+        body["items"][0]["phones"] == ["+34 600 11 22 33"]
+        and body["items"][0]["company_id"] == acme.pk
+    )
     assert api.get(f"/deals/{deal.pk}").json()["amount"] == "12.50"
     assert api.get(f"/companies/{acme.pk}").json()["title"] == "Acme"
     lead_out = api.get(f"/leads/{lead.pk}").json()
-    assert (lead_out["status"], lead_out["email"], lead_out["source"]) == ("new", "luis@x.es", "open_channel")
+    assert (lead_out["status"], lead_out["email"], lead_out["source"]) == (
+        "new",
+        "luis@x.es",
+        "open_channel",
+    )
     activity = api.get(f"/activities/{conv.crm_activity_id}").json()
-    assert activity["conversation_id"] == conv.pk and activity["owner"] == {"type": "lead", "id": lead.pk}
+    assert activity["conversation_id"] == conv.pk and activity["owner"] == {
+        "type": "lead",
+        "id": lead.pk,
+    }
     assert activity["completed"] is False and activity["direction"] == "incoming"
     assert api.get("/leads", q="luis").json()["items"][0]["id"] == lead.pk
 
@@ -56,8 +70,10 @@ def test_list_pages_by_id(api, org):
 def test_patch_changes_only_the_given_fields(api, org):
     ana = Contact.objects.create(name="Ana", comment="keep")
     ana.add_email("ana@x.es")
-    out = api.patch(f"/contacts/{ana.pk}", {"name": "Ana G.", "phones": ["0034 600 11 22 33"],
-                                            "responsible_id": org.op1.pk})
+    out = api.patch(
+        f"/contacts/{ana.pk}",
+        {"name": "Ana G.", "phones": ["0034 600 11 22 33"], "responsible_id": org.op1.pk},
+    )
     assert out.status_code == 200, out.content
     ana.refresh_from_db()
     assert (ana.name, ana.comment, ana.responsible) == ("Ana G.", "keep", org.op1)
@@ -67,14 +83,17 @@ def test_patch_changes_only_the_given_fields(api, org):
     assert api.patch(f"/deals/{deal.pk}", {"stage": "won", "amount": "10"}).json()["stage"] == "won"
 
 
-@pytest.mark.parametrize("path, body, field", [
-    ("/contacts/{id}", {"name": ""}, "name"),
-    ("/contacts/{id}", {"phones": "not a list"}, "phones"),
-    ("/contacts/{id}", {"emails": ["nope"]}, "emails"),
-    ("/contacts/{id}", {"id": 5}, "id"),
-    ("/contacts/{id}", {"company_id": 999999}, "company_id"),
-    ("/contacts/{id}", {"name": {"a": 1}}, "name"),
-])
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/contacts/{id}", {"name": ""}, "name"),
+        ("/contacts/{id}", {"phones": "not a list"}, "phones"),
+        ("/contacts/{id}", {"emails": ["nope"]}, "emails"),
+        ("/contacts/{id}", {"id": 5}, "id"),
+        ("/contacts/{id}", {"company_id": 999999}, "company_id"),
+        ("/contacts/{id}", {"name": {"a": 1}}, "name"),
+    ],
+)
 def test_patch_refuses_bad_input_with_a_422_naming_the_field(api, org, path, body, field):
     ana = Contact.objects.create(name="Ana")
     response = api.patch(path.format(id=ana.pk), body)

@@ -38,8 +38,12 @@ def test_channel_identity_beats_phone_which_beats_email(org):
     by_phone = contact("By phone", phone="+34 600 11 22 33")
     by_email = contact("By e-mail", email="ana@example.com")
 
-    first = f.client_message(org.conn, "c1", phone="600112233", email="ana@example.com").conversation
-    second = f.client_message(org.conn, "c2", phone="600112233", email="ANA@example.com ").conversation
+    first = f.client_message(
+        org.conn, "c1", phone="600112233", email="ana@example.com"
+    ).conversation
+    second = f.client_message(
+        org.conn, "c2", phone="600112233", email="ANA@example.com "
+    ).conversation
     third = f.client_message(org.conn, "c3", email="ana@example.com").conversation
 
     assert bound(first) == ("contact", by_identity.pk)
@@ -76,11 +80,19 @@ def test_two_different_numbers_never_match(org):
 
 
 def test_line_setting_create_lead_creates_a_lead_with_the_client_data(org):
-    conv = f.client_message(org.conn, "c1", name="Ana García", phone="600112233", email="Ana@x.es").conversation
+    conv = f.client_message(
+        org.conn, "c1", name="Ana García", phone="600112233", email="Ana@x.es"
+    ).conversation
     lead = Lead.objects.get()
     assert bound(conv) == ("lead", lead.pk)
-    assert (lead.name, lead.phone_normalized, lead.email_normalized) == ("Ana García", "+34600112233", "ana@x.es")
-    assert lead.status == Lead.Status.NEW and lead.source == "open_channel" and lead.line == org.line
+    assert (lead.name, lead.phone_normalized, lead.email_normalized) == (
+        "Ana García",
+        "+34600112233",
+        "ana@x.es",
+    )
+    assert (
+        lead.status == Lead.Status.NEW and lead.source == "open_channel" and lead.line == org.line
+    )
     assert conv.crm_title == lead.title and "Ana García" in lead.title
     assert Contact.objects.count() == 0
 
@@ -88,7 +100,9 @@ def test_line_setting_create_lead_creates_a_lead_with_the_client_data(org):
 def test_line_setting_create_contact_creates_a_contact_with_identity_phone_and_email(org):
     org.line.crm_binding = "contact"
     org.line.save()
-    conv = f.client_message(org.conn, "c1", name="Ana", phone="600112233", email="ana@x.es").conversation
+    conv = f.client_message(
+        org.conn, "c1", name="Ana", phone="600112233", email="ana@x.es"
+    ).conversation
     new = Contact.objects.get()
     assert bound(conv) == ("contact", new.pk)
     assert list(new.phones.values_list("normalized", flat=True)) == ["+34600112233"]
@@ -103,7 +117,9 @@ def test_line_setting_do_nothing_leaves_an_unmatched_conversation_unbound(org):
     conv = f.client_message(org.conn, "c1", phone="600112233").conversation
     assert bound(conv) == ("", None)
     assert conv.crm_activity_id is None
-    assert not Lead.objects.exists() and not Contact.objects.exists() and not Activity.objects.exists()
+    assert (
+        not Lead.objects.exists() and not Contact.objects.exists() and not Activity.objects.exists()
+    )
     # ...but a client who matches an existing contact is still bound.
     known = contact("Known", phone="600112244")
     other = f.client_message(org.conn, "c2", phone="600 11 22 44").conversation
@@ -119,7 +135,11 @@ def test_the_contacts_open_deal_and_company_are_bound_when_the_line_says_so(org)
     deal = Deal.objects.create(title="Order", contact=ana, stage="negotiation")
     conv = f.client_message(org.conn, "c1", phone="600112233").conversation
     links = {(link.entity_type, link.entity_id, link.is_primary) for link in conv.crm_links.all()}
-    assert links == {("contact", ana.pk, True), ("deal", deal.pk, False), ("company", acme.pk, False)}
+    assert links == {
+        ("contact", ana.pk, True),
+        ("deal", deal.pk, False),
+        ("company", acme.pk, False),
+    }
     assert Activity.objects.get(conversation=conv).owner_type == "contact"
 
 
@@ -137,8 +157,12 @@ def test_the_activity_follows_the_conversation_and_completes_when_it_closes(org)
     conv = f.client_message(org.conn, "c1", when=f.at(0)).conversation
     activity = Activity.objects.get(pk=conv.crm_activity_id)
     assert (activity.direction, activity.start_at, activity.completed, activity.responsible) == (
-        "incoming", f.at(0), False, None)
-    assert activity.conversation_id == conv.pk and "#%d" % conv.pk in activity.subject
+        "incoming",
+        f.at(0),
+        False,
+        None,
+    )
+    assert activity.conversation_id == conv.pk and f"#{conv.pk}" in activity.subject
     services.take(conv.pk, f.act(org.op1), now=f.at(10))
     activity.refresh_from_db()
     assert activity.responsible == org.op1 and not activity.completed
@@ -166,8 +190,16 @@ def test_a_failure_inside_binding_rolls_the_whole_incoming_message_back(org, mon
     monkeypatch.setattr(binding, "bind_new_conversation", broken)
     with pytest.raises(RuntimeError, match="CRM is broken"):
         f.client_message(org.conn, "c1", phone="600112233", external_message_id="m-1")
-    for model in (Client, ClientIdentity, Conversation, Message, ConversationEvent, ConversationCrmLink,
-                  Lead, Activity):
+    for model in (
+        Client,
+        ClientIdentity,
+        Conversation,
+        Message,
+        ConversationEvent,
+        ConversationCrmLink,
+        Lead,
+        Activity,
+    ):
         assert not model.objects.exists(), model
     monkeypatch.undo()
     received = f.client_message(org.conn, "c1", phone="600112233", external_message_id="m-1")
@@ -175,7 +207,9 @@ def test_a_failure_inside_binding_rolls_the_whole_incoming_message_back(org, mon
 
 
 def test_converting_a_lead_moves_its_conversations_to_the_new_contact_and_records_events(org):
-    first = f.client_message(org.conn, "c1", name="Ana", phone="600112233", when=f.at(0)).conversation
+    first = f.client_message(
+        org.conn, "c1", name="Ana", phone="600112233", when=f.at(0)
+    ).conversation
     services.close(first.pk, f.act(org.admin), now=f.at(10))
     second = f.client_message(org.conn, "c1", when=f.at(100)).conversation
     lead = Lead.objects.get()
@@ -183,7 +217,11 @@ def test_converting_a_lead_moves_its_conversations_to_the_new_contact_and_record
         lead.pk, org.admin, company_title="Acme", create_deal=True, deal_title="First order"
     )
     lead.refresh_from_db()
-    assert lead.status == "converted" and lead.contact == new_contact and new_contact.company == company
+    assert (
+        lead.status == "converted"
+        and lead.contact == new_contact
+        and new_contact.company == company
+    )
     for conv in (first, second):
         assert bound(conv) == ("contact", new_contact.pk)
         assert {link.entity_type for link in conv.crm_links.all()} == {"contact", "company", "deal"}
@@ -215,7 +253,10 @@ def test_rebinding_needs_the_right_to_see_the_conversation_and_is_recorded(org):
     event = ConversationEvent.objects.filter(conversation=conv).last()
     assert event.kind == "crm_rebound" and event.actor == org.admin
     assert event.payload["from"]["id"] == lead_id and event.payload["to"] == {
-        "type": "contact", "id": target.pk, "title": "Ana"}
+        "type": "contact",
+        "id": target.pk,
+        "title": "Ana",
+    }
     assert Activity.objects.get(conversation=conv).owner_id == target.pk
 
 
@@ -250,7 +291,11 @@ def test_demo_seed_makes_contacts_that_demo_clients_bind_to(org):
 
     people = [(f"Person {i}", f"+34 611 000 {i:03d}", f"person{i}@example.net") for i in range(12)]
     counts = demo.seed(random.Random(3), people, responsible=[org.op1], lines=[org.line])
-    assert counts["contacts"] == 12 and Contact.objects.count() == 12 and counts["deals"] == Deal.objects.count()
+    assert (
+        counts["contacts"] == 12
+        and Contact.objects.count() == 12
+        and counts["deals"] == Deal.objects.count()
+    )
     org.line.refresh_from_db()
     assert org.line.crm_bind_open_deal
     conv = f.client_message(org.conn, "p5", name="Person 5", phone="611000005").conversation

@@ -40,8 +40,14 @@ def _screenshot(page, name: str) -> None:
 def test_from_the_list_open_the_crm_card_convert_the_lead_and_find_the_conversation_on_the_contact(
     transactional_db, live_server, org, page
 ):
-    conv = f.client_message(org.conn, "ana-1", "I'd like a quote for 40 chairs", name="Ana García",
-                            phone="+34 600 11 22 33", email="ana@acme.example").conversation
+    conv = f.client_message(
+        org.conn,
+        "ana-1",
+        "I'd like a quote for 40 chairs",
+        name="Ana García",
+        phone="+34 600 11 22 33",
+        email="ana@acme.example",
+    ).conversation
     services.take(conv.pk, f.act(org.op1))
     services.reply(conv.pk, f.act(org.op1), "Of course, let me prepare it.")
     lead = Lead.objects.get()

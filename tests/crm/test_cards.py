@@ -23,7 +23,9 @@ def conversation_rows(response) -> set[int]:
     return {conv.pk for conv, _cells in response.context["table"]}
 
 
-def test_a_card_hides_conversations_the_viewer_may_not_see(client, org, two_conversations_of_one_contact):
+def test_a_card_hides_conversations_the_viewer_may_not_see(
+    client, org, two_conversations_of_one_contact
+):
     ana, mine, theirs = two_conversations_of_one_contact
     client.force_login(org.op1)
     response = client.get(f"/crm/contacts/{ana.pk}/")
@@ -81,22 +83,36 @@ def test_lists_search_by_name_phone_and_id(client, org):
 def test_editing_a_contact_stores_normalised_phones_and_rejects_bad_input(client, org):
     ana = Contact.objects.create(name="Ana")
     client.force_login(org.op1)
-    response = client.post(f"/crm/contacts/{ana.pk}/", {
-        "name": "Ana G.", "phones": "+34 600 11 22 33\n0034 611 22 33 44", "emails": "Ana@Example.com",
-        "comment": "VIP",
-    })
+    response = client.post(
+        f"/crm/contacts/{ana.pk}/",
+        {
+            "name": "Ana G.",
+            "phones": "+34 600 11 22 33\n0034 611 22 33 44",
+            "emails": "Ana@Example.com",
+            "comment": "VIP",
+        },
+    )
     assert response.status_code == 302
     ana.refresh_from_db()
     assert ana.name == "Ana G." and ana.comment == "VIP"
-    assert sorted(ana.phones.values_list("normalized", flat=True)) == ["+34600112233", "+34611223344"]
+    assert sorted(ana.phones.values_list("normalized", flat=True)) == [
+        "+34600112233",
+        "+34611223344",
+    ]
     assert list(ana.emails.values_list("normalized", flat=True)) == ["ana@example.com"]
-    response = client.post(f"/crm/contacts/{ana.pk}/", {"name": "", "phones": "call me", "emails": "nope"})
+    response = client.post(
+        f"/crm/contacts/{ana.pk}/", {"name": "", "phones": "call me", "emails": "nope"}
+    )
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"name", "phones", "emails"}
     bad_deal = Deal.objects.create(title="D")
-    response = client.post(f"/crm/deals/{bad_deal.pk}/", {"title": "D", "stage": "nonsense", "amount": "-5",
-                                                          "currency": "EUR"})
-    assert response.status_code == 400 and {"stage", "amount"} <= set(response.context["form"].errors)
+    response = client.post(
+        f"/crm/deals/{bad_deal.pk}/",
+        {"title": "D", "stage": "nonsense", "amount": "-5", "currency": "EUR"},
+    )
+    assert response.status_code == 400 and {"stage", "amount"} <= set(
+        response.context["form"].errors
+    )
 
 
 def test_converting_a_lead_from_its_card_shows_the_conversation_on_the_new_contact(client, org):
@@ -104,17 +120,25 @@ def test_converting_a_lead_from_its_card_shows_the_conversation_on_the_new_conta
     services.take(conv.pk, f.act(org.op1))
     lead = Lead.objects.get()
     client.force_login(org.op1)
-    response = client.post(f"/crm/leads/{lead.pk}/convert/", {
-        "contact_name": "Ana López", "company_title": "Acme", "create_deal": "on", "deal_title": "Order",
-        "deal_amount": "99.50",
-    })
+    response = client.post(
+        f"/crm/leads/{lead.pk}/convert/",
+        {
+            "contact_name": "Ana López",
+            "company_title": "Acme",
+            "create_deal": "on",
+            "deal_title": "Order",
+            "deal_amount": "99.50",
+        },
+    )
     contact = Contact.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/crm/contacts/{contact.pk}/"
     page = client.get(response["Location"])
     assert conversation_rows(page) == {conv.pk}
     assert contact.name == "Ana López" and contact.company.title == "Acme"
     assert Deal.objects.get().amount == 99.5
-    assert ConversationEvent.objects.filter(conversation=conv, kind="crm_lead_converted", actor=org.op1).exists()
+    assert ConversationEvent.objects.filter(
+        conversation=conv, kind="crm_lead_converted", actor=org.op1
+    ).exists()
     # A second conversion is refused with a message, not an error page.
     again = client.post(f"/crm/leads/{lead.pk}/convert/", {"contact_name": "X"}, follow=True)
     assert again.status_code == 200 and Contact.objects.count() == 1
@@ -130,19 +154,35 @@ def test_rebinding_from_the_page_linked_to_the_history(client, org):
     client.force_login(org.op1)
     page = client.get(f"/crm/conversations/{conv.pk}/rebind/", {"q": "target"})
     assert page.status_code == 200 and "Ana Target" in page.content.decode()
-    response = client.post(f"/crm/conversations/{conv.pk}/rebind/", {"entity_type": "contact",
-                                                                     "entity_id": ana.pk})
+    response = client.post(
+        f"/crm/conversations/{conv.pk}/rebind/", {"entity_type": "contact", "entity_id": ana.pk}
+    )
     assert response.status_code == 302 and response["Location"] == f"/crm/contacts/{ana.pk}/"
     conv.refresh_from_db()
-    assert (conv.crm_entity_type, conv.crm_entity_id, conv.crm_title) == ("contact", ana.pk, "Ana Target")
+    assert (conv.crm_entity_type, conv.crm_entity_id, conv.crm_title) == (
+        "contact",
+        ana.pk,
+        "Ana Target",
+    )
     assert Activity.objects.get(conversation=conv).owner_id == ana.pk
-    assert client.post(f"/crm/conversations/{conv.pk}/rebind/", {"entity_type": "deal",
-                                                                 "entity_id": 424242}).status_code == 400
-    assert client.post(f"/crm/conversations/{conv.pk}/rebind/", {"entity_type": "x"}).status_code == 400
+    assert (
+        client.post(
+            f"/crm/conversations/{conv.pk}/rebind/", {"entity_type": "deal", "entity_id": 424242}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(f"/crm/conversations/{conv.pk}/rebind/", {"entity_type": "x"}).status_code
+        == 400
+    )
     client.force_login(org.op2)  # does not see it
     assert client.get(f"/crm/conversations/{conv.pk}/rebind/").status_code == 404
-    assert client.post(f"/crm/conversations/{conv.pk}/rebind/", {"entity_type": "contact",
-                                                                 "entity_id": ana.pk}).status_code == 404
+    assert (
+        client.post(
+            f"/crm/conversations/{conv.pk}/rebind/", {"entity_type": "contact", "entity_id": ana.pk}
+        ).status_code
+        == 404
+    )
 
 
 def test_crm_pages_need_a_login(client, org):

@@ -27,7 +27,9 @@ def convs(org):
     """
     c = Convs()
     c.org = org
-    c.op1 = f.client_message(org.conn, "ana", "Hello, my order is late", when=f.at(0), phone="+34 600 111 222").conversation
+    c.op1 = f.client_message(
+        org.conn, "ana", "Hello, my order is late", when=f.at(0), phone="+34 600 111 222"
+    ).conversation
     services.take(c.op1.pk, f.act(org.op1), now=f.at(30))
     services.reply(c.op1.pk, f.act(org.op1), "Let me check", now=f.at(90))
 
@@ -41,8 +43,9 @@ def convs(org):
 
     c.quiet_line = f.line("Quiet line")
     c.quiet_conn = f.connection(c.quiet_line, "email")
-    c.unassigned = f.client_message(c.quiet_conn, "dan", "Anyone there?", when=f.at(500),
-                                    email="Dan@Example.com").conversation
+    c.unassigned = f.client_message(
+        c.quiet_conn, "dan", "Anyone there?", when=f.at(500), email="Dan@Example.com"
+    ).conversation
 
     c.sup2 = f.employee("sup2", departments=[org.support])
     c.sup2.roles.add(Role.objects.get(name="Department supervisor"))

@@ -24,14 +24,17 @@ def test_end_is_worded_by_who_holds_the_conversation(convs, client):
     client.force_login(convs.org.op1)
     html = client.get(LIST + "?view=all").content.decode()
     row = _menu(html, convs.op1.pk)
-    assert "> End</button>" in row and "current employee" not in row
+    assert '">End</button>' in row and "current employee" not in row
 
 
 def test_closed_rows_offer_neither_end_nor_spam_and_cannot_be_selected(convs, client):
     client.force_login(convs.org.admin)
     row = _menu(client.get(LIST + "?view=all").content.decode(), convs.op3.pk)
     assert 'data-action="end"' not in row and 'data-action="spam"' not in row
-    assert 'name="ids" value="%d" form="bulk-form" aria-label' % convs.op3.pk in row and "disabled" in row
+    assert (
+        f'name="ids" value="{convs.op3.pk}" form="bulk-form" aria-label' in row
+        and "disabled" in row
+    )
 
 
 def test_end_for_the_current_employee_closes_through_the_services(convs, client):
@@ -39,10 +42,14 @@ def test_end_for_the_current_employee_closes_through_the_services(convs, client)
     response = client.post(f"{LIST}{convs.op1.pk}/end/", HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     html = response.content.decode()
-    assert f'<tr id="row-{convs.op1.pk}"' in html and "ended" in html and 'hx-swap-oob="true"' in html
+    assert (
+        f'<tr id="row-{convs.op1.pk}"' in html and "ended" in html and 'hx-swap-oob="true"' in html
+    )
     convs.op1.refresh_from_db()
     assert convs.op1.status == Status.CLOSED and convs.op1.responsible_id == convs.org.op1.pk
-    assert ConversationEvent.objects.filter(conversation=convs.op1, kind="closed", actor=convs.org.admin).exists()
+    assert ConversationEvent.objects.filter(
+        conversation=convs.op1, kind="closed", actor=convs.org.admin
+    ).exists()
 
 
 def test_take_and_end_closes_an_unassigned_conversation_without_a_take(convs, client):
@@ -50,7 +57,9 @@ def test_take_and_end_closes_an_unassigned_conversation_without_a_take(convs, cl
     response = client.post(f"{LIST}{convs.unassigned.pk}/end/", {"next": LIST})
     assert response.status_code == 302
     conv = Conversation.objects.get(pk=convs.unassigned.pk)
-    assert conv.status == Status.CLOSED and conv.taken_at is None and conv.agent_response_time is None
+    assert (
+        conv.status == Status.CLOSED and conv.taken_at is None and conv.agent_response_time is None
+    )
 
 
 def test_force_end_marks_spam_and_a_second_try_is_refused_clearly(convs, client):
@@ -97,7 +106,9 @@ def test_start_conversation_sends_an_outgoing_message_by_email(convs, client):
     identity = re.search(r'<option value="(\d+)"', page).group(1)
     empty = client.post(f"{LIST}{convs.unassigned.pk}/start/", {"identity": identity, "text": "  "})
     assert empty.status_code == 422 and "The message is empty." in empty.content.decode()
-    response = client.post(f"{LIST}{convs.unassigned.pk}/start/", {"identity": identity, "text": "Hi Dan"})
+    response = client.post(
+        f"{LIST}{convs.unassigned.pk}/start/", {"identity": identity, "text": "Hi Dan"}
+    )
     assert response.status_code == 302
     new = Conversation.objects.get(type="outgoing")
     assert new.client_id == convs.unassigned.client_id and new.responsible_id == convs.org.admin.pk
@@ -108,9 +119,11 @@ def test_supervisor_rating_is_offered_and_accepted_only_where_allowed(convs, cli
     client.force_login(convs.org.supervisor)
     html = client.get(LIST + "?view=all").content.decode()
     assert f'id="rate-box-{convs.op1.pk}"' in html
-    response = client.post(f"{LIST}{convs.op1.pk}/rate/", {f"rating-{convs.op1.pk}": "4",
-                                                         f"comment-{convs.op1.pk}": "Kind and quick"},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"{LIST}{convs.op1.pk}/rate/",
+        {f"rating-{convs.op1.pk}": "4", f"comment-{convs.op1.pk}": "Kind and quick"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 200 and "★★★★☆" in response.content.decode()
     convs.op1.refresh_from_db()
     assert (convs.op1.supervisor_rating, convs.op1.supervisor_comment) == (4, "Kind and quick")

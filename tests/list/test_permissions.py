@@ -21,7 +21,9 @@ def _ids(convs, *names):
         ("admin", ["op1", "op2", "op3", "unassigned"]),
     ],
 )
-def test_the_list_shows_each_viewer_exactly_the_conversations_they_may_see(convs, client, viewer, expected):
+def test_the_list_shows_each_viewer_exactly_the_conversations_they_may_see(
+    convs, client, viewer, expected
+):
     user = convs.sup2 if viewer == "sup2" else getattr(convs.org, viewer)
     client.force_login(user)
     response = client.get(LIST + "?view=all")
@@ -34,9 +36,14 @@ def test_the_list_shows_each_viewer_exactly_the_conversations_they_may_see(convs
 def test_anonymous_visitors_are_sent_to_log_in_on_every_path(convs, client):
     pk = convs.op1.pk
     for method, url in [
-        ("get", LIST), ("get", f"{LIST}{pk}/history/"), ("post", f"{LIST}{pk}/end/"),
-        ("post", f"{LIST}{pk}/spam/"), ("get", f"{LIST}{pk}/rate/"), ("get", f"{LIST}{pk}/start/"),
-        ("post", f"{LIST}presets/"), ("post", f"{LIST}columns/"),
+        ("get", LIST),
+        ("get", f"{LIST}{pk}/history/"),
+        ("post", f"{LIST}{pk}/end/"),
+        ("post", f"{LIST}{pk}/spam/"),
+        ("get", f"{LIST}{pk}/rate/"),
+        ("get", f"{LIST}{pk}/start/"),
+        ("post", f"{LIST}presets/"),
+        ("post", f"{LIST}columns/"),
     ]:
         response = getattr(client, method)(url)
         assert response.status_code == 302 and "/login/" in response["Location"], url
@@ -55,7 +62,11 @@ def test_history_of_a_hidden_conversation_is_not_found(convs, client):
 
 def test_row_actions_on_hidden_conversations_leak_nothing(convs, client):
     client.force_login(convs.org.op1)
-    for url in (f"{LIST}{convs.op2.pk}/end/", f"{LIST}{convs.op2.pk}/spam/", f"{LIST}{convs.op2.pk}/rate/"):
+    for url in (
+        f"{LIST}{convs.op2.pk}/end/",
+        f"{LIST}{convs.op2.pk}/spam/",
+        f"{LIST}{convs.op2.pk}/rate/",
+    ):
         assert client.post(url).status_code == 404
     assert client.get(f"{LIST}{convs.op2.pk}/start/").status_code == 404
     convs.op2.refresh_from_db()

@@ -9,7 +9,10 @@ LIST = "/contact-center/conversations/"
 
 def test_a_preset_saves_the_current_filter_and_becomes_a_tab(convs, client):
     client.force_login(convs.org.admin)
-    response = client.post(f"{LIST}presets/", {"name": "Waiting e-mail", "query": "status=waiting&channel=email&page=3"})
+    response = client.post(
+        f"{LIST}presets/",
+        {"name": "Waiting e-mail", "query": "status=waiting&channel=email&page=3"},
+    )
     preset = FilterPreset.objects.get(owner=convs.org.admin)
     assert preset.query == "channel=email&status=waiting"
     assert response["Location"] == f"{LIST}?channel=email&status=waiting"
@@ -27,7 +30,9 @@ def test_invalid_or_nameless_presets_are_refused(convs, client):
 
 def test_rename_default_and_delete_by_the_owner(convs, client):
     client.force_login(convs.org.admin)
-    client.post(f"{LIST}presets/", {"name": "Mine waiting", "query": "status=waiting", "is_default": "1"})
+    client.post(
+        f"{LIST}presets/", {"name": "Mine waiting", "query": "status=waiting", "is_default": "1"}
+    )
     preset = FilterPreset.objects.get()
     assert preset.is_default
     assert client.get(LIST)["Location"] == f"{LIST}?status=waiting"  # opens with the default
@@ -38,23 +43,30 @@ def test_rename_default_and_delete_by_the_owner(convs, client):
     assert client.get(LIST).status_code == 200
     client.post(f"{LIST}presets/{preset.pk}/", {"op": "default"})
     client.post(f"{LIST}presets/", {"name": "Second", "query": "status=closed", "is_default": "1"})
-    assert list(FilterPreset.objects.filter(is_default=True).values_list("name", flat=True)) == ["Second"]
+    assert list(FilterPreset.objects.filter(is_default=True).values_list("name", flat=True)) == [
+        "Second"
+    ]
     client.post(f"{LIST}presets/{preset.pk}/", {"op": "delete"})
     assert not FilterPreset.objects.filter(pk=preset.pk).exists()
 
 
 def test_a_shared_preset_is_visible_to_others_but_shows_only_their_rows(convs, client):
     client.force_login(convs.org.admin)
-    client.post(f"{LIST}presets/", {"name": "Open work", "query": "status=waiting,answered", "shared": "1"})
+    client.post(
+        f"{LIST}presets/", {"name": "Open work", "query": "status=waiting,answered", "shared": "1"}
+    )
     client.post(f"{LIST}presets/", {"name": "Admin only", "query": "status=closed"})
     shared = FilterPreset.objects.get(name="Open work")
     client.force_login(convs.org.op1)
     html = client.get(LIST + "?view=all").content.decode()
-    assert "Open work" in html and "Admin only" not in html
+    tabs = html.split('<nav class="tabs"')[1].split('class="menu presets-menu"')[0]
+    assert "Open work" in tabs and "Admin only" not in tabs
     assert row_ids(client.get(f"{LIST}?status=waiting,answered")) == [convs.op1.pk]
     # Someone else's preset cannot be changed or deleted.
     assert client.post(f"{LIST}presets/{shared.pk}/", {"op": "delete"}).status_code == 404
-    assert client.post(f"{LIST}presets/{shared.pk}/", {"op": "rename", "name": "x"}).status_code == 404
+    assert (
+        client.post(f"{LIST}presets/{shared.pk}/", {"op": "rename", "name": "x"}).status_code == 404
+    )
     assert FilterPreset.objects.filter(pk=shared.pk, name="Open work").exists()
 
 

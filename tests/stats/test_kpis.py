@@ -56,8 +56,9 @@ def test_a_single_answered_and_closed_conversation(org):
     assert histogram.within_bound(art["median"], 30) and art["median"] == art["p90"]
     assert metric(rep, "time_to_agent_close")["average"] == 200.0
     assert k["reply_time_avg"] == 95.0
-    assert [(e["name"], e["conversations"], e["taken"], e["answered"], e["closed"], e["reply_time_avg"])
-            for e in rep["employees"]] == [("Op1", 1, 1, 1, 1, 95.0)]
+    assert [(e["name"], e["conversations"], e["assigned"], e["taken"], e["answered"], e["closed"],
+             e["reply_time_avg"]) for e in rep["employees"]] == [
+        ("Op1", 1, 1, 1, 1, 1, 95.0), ("Op2", 0, 1, 0, 0, 0, None), ("Op3", 0, 1, 0, 0, 0, None)]
     assert [(c["name"], c["conversations"]) for c in rep["channels"]] == [("API", 1)]
     assert sum(p["new"] for p in rep["timeline"]) == 1 and sum(p["closed"] for p in rep["timeline"]) == 1
     assert rep["heatmap"][T.weekday()][9] == 1

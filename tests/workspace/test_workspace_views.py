@@ -62,6 +62,14 @@ def test_answering_a_conversation_someone_else_took_a_moment_ago_is_a_clear_mess
     assert "Another employee has already taken this conversation." in response.content.decode()
 
 
+def test_an_offered_operator_who_answers_too_late_is_told_someone_else_took_it(client, org, queued):
+    services.take(queued.pk, f.act(org.op2))
+    client.force_login(org.op1)
+    response = post(client, queued, "take")
+    assert response.status_code == 404
+    assert "Another employee has already taken this conversation." in response.content.decode()
+
+
 def test_an_unknown_action_and_a_bad_transfer_are_client_errors(client, org, queued):
     client.force_login(org.op1)
     assert post(client, queued, "explode").status_code == 404

@@ -1,8 +1,8 @@
 """Small template helpers of the conversation list."""
 
 from django import template
-from django.template.loader import get_template
 from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 
 register = template.Library()
 

@@ -7,6 +7,14 @@ from .prefs import save_columns, user_column_keys
 from .presets import change_preset, create_preset
 
 __all__ = [
-    "change_preset", "conversation_history", "conversation_list", "create_preset", "end_conversation",
-    "rate_conversation", "save_columns", "spam_conversation", "start_conversation", "user_column_keys",
+    "change_preset",
+    "conversation_history",
+    "conversation_list",
+    "create_preset",
+    "end_conversation",
+    "rate_conversation",
+    "save_columns",
+    "spam_conversation",
+    "start_conversation",
+    "user_column_keys",
 ]

@@ -26,10 +26,18 @@ def _respond(request, pk: int, level: str, text: str):
     if request.htmx:
         keys = user_column_keys(request.user)
         row = load_row(request.user, pk, keys)
-        html = render_to_string("conversations/_row_response.html", {
-            "row": row, "columns": [COLUMNS[k] for k in keys], "toast_level": level, "toast": text,
-            "pk": pk, "colspan": len(keys) + 2,
-        }, request=request)
+        html = render_to_string(
+            "conversations/_row_response.html",
+            {
+                "row": row,
+                "columns": [COLUMNS[k] for k in keys],
+                "toast_level": level,
+                "toast": text,
+                "pk": pk,
+                "colspan": len(keys) + 2,
+            },
+            request=request,
+        )
         return HttpResponse(html)
     getattr(messages, level)(request, text)
     return HttpResponseRedirect(safe_next(request))
@@ -65,7 +73,9 @@ def end_conversation(request, pk: int):
 @require_POST
 def spam_conversation(request, pk: int):
     _visible_or_404(request.user, pk)
-    return _run(request, pk, services.mark_spam, _("Conversation #%(id)s marked as spam.") % {"id": pk})
+    return _run(
+        request, pk, services.mark_spam, _("Conversation #%(id)s marked as spam.") % {"id": pk}
+    )
 
 
 @login_required
@@ -74,7 +84,9 @@ def rate_conversation(request, pk: int):
     conv = _visible_or_404(request.user, pk)
     if pk not in allowed_ids(request.user, "rate", [pk]):
         if request.method == "POST":
-            return _respond(request, pk, "error", _("You are not allowed to rate this conversation."))
+            return _respond(
+                request, pk, "error", _("You are not allowed to rate this conversation.")
+            )
         raise Http404
     error = ""
     if request.method == "POST":
@@ -104,16 +116,22 @@ def rate_conversation(request, pk: int):
                 return HttpResponseRedirect(safe_next(request))
         if request.htmx:
             return _respond(request, pk, "error", error)
-    return render(request, "conversations/rate.html", {"conv": conv, "error": error,
-                                                        "next": safe_next(request)}, status=422 if error else 200)
+    return render(
+        request,
+        "conversations/rate.html",
+        {"conv": conv, "error": error, "next": safe_next(request)},
+        status=422 if error else 200,
+    )
 
 
 def outgoing_identities(conv: Conversation) -> list[ClientIdentity]:
     """The client's identities on connections of the row's open channel that can start a conversation."""
     identities = (
-        ClientIdentity.objects.filter(client_id=conv.client_id, connection__line_id=conv.line_id,
-                                      connection__active=True)
-        .select_related("connection").order_by("connection__name", "id")
+        ClientIdentity.objects.filter(
+            client_id=conv.client_id, connection__line_id=conv.line_id, connection__active=True
+        )
+        .select_related("connection")
+        .order_by("connection__name", "id")
     )
     usable = [i for i in identities if i.connection.allows_outgoing]
     usable.sort(key=lambda i: i.connection_id != conv.connection_id)
@@ -125,23 +143,34 @@ def outgoing_identities(conv: Conversation) -> list[ClientIdentity]:
 def start_conversation(request, pk: int):
     """Join the client's open conversation if there is one; otherwise start an outgoing one."""
     conv = (
-        Conversation.objects.visible_to(request.user, "act").select_related("client", "line", "connection")
-        .filter(pk=pk).first()
+        Conversation.objects.visible_to(request.user, "act")
+        .select_related("client", "line", "connection")
+        .filter(pk=pk)
+        .first()
     )
     if conv is None:
         raise Http404
     open_conv = (
-        Conversation.objects.filter(client_id=conv.client_id, connection_id=conv.connection_id,
-                                    status__lt=lifecycle.OPEN_BELOW)
-        .select_related("responsible").order_by("-started_at").first()
+        Conversation.objects.filter(
+            client_id=conv.client_id,
+            connection_id=conv.connection_id,
+            status__lt=lifecycle.OPEN_BELOW,
+        )
+        .select_related("responsible")
+        .order_by("-started_at")
+        .first()
     )
-    open_visible = open_conv is not None and Conversation.objects.visible_to(
-        request.user, "view").filter(pk=open_conv.pk).exists()
+    open_visible = (
+        open_conv is not None
+        and Conversation.objects.visible_to(request.user, "view").filter(pk=open_conv.pk).exists()
+    )
     identities = [] if open_conv else outgoing_identities(conv)
     error, text = "", ""
     if request.method == "POST" and open_conv is None:
         text = request.POST.get("text", "")
-        chosen = next((i for i in identities if str(i.pk) == request.POST.get("identity", "")), None)
+        chosen = next(
+            (i for i in identities if str(i.pk) == request.POST.get("identity", "")), None
+        )
         if chosen is None:
             error = _("Choose a channel that can start a conversation.")
         else:
@@ -153,9 +182,18 @@ def start_conversation(request, pk: int):
                 messages.success(request, _("Conversation #%(id)s started.") % {"id": new.pk})
                 return HttpResponseRedirect(f"/contact-center/conversations/?id={new.pk}")
     status = 422 if error else 200
-    return render(request, "conversations/start.html", {
-        "conv": conv, "open_conv": open_conv, "open_visible": open_visible, "identities": identities,
-        "error": error, "text": text,
-        "refused": open_conv is None and not identities,
-        "connections": Connection.objects.filter(line_id=conv.line_id).order_by("name"),
-    }, status=status)
+    return render(
+        request,
+        "conversations/start.html",
+        {
+            "conv": conv,
+            "open_conv": open_conv,
+            "open_visible": open_visible,
+            "identities": identities,
+            "error": error,
+            "text": text,
+            "refused": open_conv is None and not identities,
+            "connections": Connection.objects.filter(line_id=conv.line_id).order_by("name"),
+        },
+        status=status,
+    )

@@ -36,7 +36,10 @@ EVENT_LABELS = {
 # Events that only mirror a message already shown in the transcript.
 MESSAGE_EVENTS = {"client_message", "employee_message", "bot_message"}
 ACTOR_LABELS = {
-    "client": _("Client"), "system": _("System"), "timer": _("Timer"), "integration": _("Integration"),
+    "client": _("Client"),
+    "system": _("System"),
+    "timer": _("Timer"),
+    "integration": _("Integration"),
 }
 
 
@@ -78,23 +81,57 @@ def conversation_history(request, pk: int):
     )
     if conv is None:
         raise Http404
-    messages = Message.objects.filter(conversation=conv).select_related("author").order_by("created_at", "id")
+    messages = (
+        Message.objects.filter(conversation=conv)
+        .select_related("author")
+        .order_by("created_at", "id")
+    )
     events = (
-        ConversationEvent.objects.filter(conversation=conv).exclude(kind__in=MESSAGE_EVENTS)
-        .select_related("actor").order_by("at", "id")
+        ConversationEvent.objects.filter(conversation=conv)
+        .exclude(kind__in=MESSAGE_EVENTS)
+        .select_related("actor")
+        .order_by("at", "id")
     )
     entries = [(m.created_at, 1, m.pk, "message", m) for m in messages]
     entries += [
-        (e.at, 0, e.pk, "event", {"label": EVENT_LABELS.get(e.kind, e.kind.replace("_", " ").capitalize()),
-                                   "actor": _actor(e), "detail": _event_detail(e), "at": e.at, "kind": e.kind})
+        (
+            e.at,
+            0,
+            e.pk,
+            "event",
+            {
+                "label": EVENT_LABELS.get(e.kind, e.kind.replace("_", " ").capitalize()),
+                "actor": _actor(e),
+                "detail": _event_detail(e),
+                "at": e.at,
+                "kind": e.kind,
+            },
+        )
         for e in events
     ]
     entries.sort(key=lambda item: item[:3])
     summary = [
         (COLUMNS[k].label, COLUMNS[k].render_html(conv))
-        for k in ("status_detail", "type", "channel", "line", "responsible", "started_at", "closed_at",
-                  "message_count", *METRIC_KEYS, "client_rating", "supervisor_rating")
+        for k in (
+            "status_detail",
+            "type",
+            "channel",
+            "line",
+            "responsible",
+            "started_at",
+            "closed_at",
+            "message_count",
+            *METRIC_KEYS,
+            "client_rating",
+            "supervisor_rating",
+        )
     ]
-    return render(request, "conversations/history.html", {
-        "conv": conv, "entries": [(kind, obj) for *_k, kind, obj in entries], "summary": summary,
-    })
+    return render(
+        request,
+        "conversations/history.html",
+        {
+            "conv": conv,
+            "entries": [(kind, obj) for *_k, kind, obj in entries],
+            "summary": summary,
+        },
+    )

@@ -40,7 +40,11 @@ def _headers(columns, flt, params):
                 entry["sorted"] = "desc" if descending else "asc"
                 new = col.key if descending else f"-{col.key}"
             else:
-                new = f"-{col.key}" if col.kind in ("datetime", "duration", "int", "stars") else col.key
+                new = (
+                    f"-{col.key}"
+                    if col.kind in ("datetime", "duration", "int", "stars")
+                    else col.key
+                )
             entry["url"] = "?" + encode(base, sort=new)
         headers.append(entry)
     return headers
@@ -57,7 +61,14 @@ def _page_links(number: int, last: int | None, params: dict) -> list:
     for n in wanted:
         if n - previous > 1:
             links.append(None)
-        links.append((n, "?" + encode(params, page=str(n)) if n != 1 else "?" + (encode(params) or "view=all")))
+        links.append(
+            (
+                n,
+                "?" + encode(params, page=str(n))
+                if n != 1
+                else "?" + (encode(params) or "view=all"),
+            )
+        )
         previous = n
     return links
 
@@ -97,8 +108,13 @@ def conversation_list(request):
         else:
             count = bounded_count(qs)
         page = fetch_page(
-            qs, flt, per_page=per_page, page=page_number, after=request.GET.get("after", ""),
-            before=request.GET.get("before", ""), related=related_for(keys),
+            qs,
+            flt,
+            per_page=per_page,
+            page=page_number,
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+            related=related_for(keys),
             with_crm_links="crm_record" in keys,
         )
         rows = build_rows(user, page.rows, keys)
@@ -120,10 +136,11 @@ def conversation_list(request):
         "last_page": last_page,
         "page_links": _page_links(page_number, last_page, params) if page else [],
         "next_url": "?" + encode(params, page=str(page_number + 1), after=page.next_cursor)
-        if page and page.has_next else "",
+        if page and page.has_next
+        else "",
         "prev_url": "?" + encode(params, page=str(page_number - 1), before=page.prev_cursor)
-        if page and page.has_prev and page_number > 2 else
-        ("?" + (encode(params) or "view=all") if page and page_number == 2 else ""),
+        if page and page.has_prev and page_number > 2
+        else ("?" + (encode(params) or "view=all") if page and page_number == 2 else ""),
         "first_row": (page_number - 1) * per_page + 1 if rows else 0,
         "last_row": (page_number - 1) * per_page + len(rows),
         "per_page": per_page,
@@ -133,7 +150,8 @@ def conversation_list(request):
         "active_preset": active_preset,
         "fields": build_fields(params, flt.errors, today),
         "picker": picker_entries(keys),
-        "stats_url": "/contact-center/statistics/" + ("?" + encode(current_filter) if current_filter else ""),
+        "stats_url": "/contact-center/statistics/"
+        + ("?" + encode(current_filter) if current_filter else ""),
         "list_path": LIST_PATH,
         "threshold": settings.CONVODESK["COUNT_THRESHOLD"],
     }
@@ -142,7 +160,9 @@ def conversation_list(request):
         template = "conversations/_region.html"
     response = render(request, template, context)
     if request.htmx:
-        extra = {k: request.GET[k] for k in ("page", "after", "before", "count") if request.GET.get(k)}
+        extra = {
+            k: request.GET[k] for k in ("page", "after", "before", "count") if request.GET.get(k)
+        }
         pushed = encode(params, **extra)
         response["HX-Push-Url"] = LIST_PATH + ("?" + pushed if pushed else "")
     return response

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from django.db.models import F, Prefetch, Q
 
 from ..models import Conversation, ConversationCrmLink
-from ..paging import BadCursor, make_cursor, read_cursor, sort_value_of
+from ..paging import BadCursor, after_cursor, make_cursor, read_cursor, sort_value_of
 
 
 @dataclass
@@ -37,7 +37,10 @@ def before_cursor(queryset, field_name: str, descending: bool, sort_value, pk: i
     if field_name == "id":
         return queryset.filter(id_before)
     if sort_value is None:
-        return queryset.filter(Q(**{f"{field_name}__isnull": False}) | (Q(**{f"{field_name}__isnull": True}) & id_before))
+        return queryset.filter(
+            Q(**{f"{field_name}__isnull": False})
+            | (Q(**{f"{field_name}__isnull": True}) & id_before)
+        )
     ahead = Q(**{f"{field_name}__gt" if descending else f"{field_name}__lt": sort_value})
     return queryset.filter(ahead | (Q(**{field_name: sort_value}) & id_before))
 
@@ -52,15 +55,26 @@ def reversed_ordering(field_name: str, descending: bool) -> list:
     return [sort.desc(nulls_first=True), pk.desc()]
 
 
-def fetch_page(queryset, flt, *, per_page: int, page: int, after: str = "", before: str = "",
-               related=(), with_crm_links=False) -> Page:
+def fetch_page(
+    queryset,
+    flt,
+    *,
+    per_page: int,
+    page: int,
+    after: str = "",
+    before: str = "",
+    related=(),
+    with_crm_links=False,
+) -> Page:
     field_name, descending = flt.sort_field, flt.sort_descending
     reverse = False
     ids_qs = None
     try:
         if after:
             value, pk = read_cursor(after)
-            ids_qs = _after(queryset, field_name, descending, value, pk).order_by(*flt.ordering())
+            ids_qs = after_cursor(queryset, field_name, descending, value, pk).order_by(
+                *flt.ordering()
+            )
         elif before:
             value, pk = read_cursor(before)
             ids_qs = before_cursor(queryset, field_name, descending, value, pk)
@@ -71,7 +85,7 @@ def fetch_page(queryset, flt, *, per_page: int, page: int, after: str = "", befo
         after = before = ""
     if ids_qs is None:
         offset = (page - 1) * per_page
-        ids_qs = queryset.order_by(*flt.ordering())[offset: offset + per_page + 1]
+        ids_qs = queryset.order_by(*flt.ordering())[offset : offset + per_page + 1]
         ids = list(ids_qs.values_list("pk", flat=True))
     else:
         ids = list(ids_qs.values_list("pk", flat=True)[: per_page + 1])
@@ -87,8 +101,11 @@ def fetch_page(queryset, flt, *, per_page: int, page: int, after: str = "", befo
         rows_qs = Conversation.objects.filter(pk__in=ids).select_related(*sorted(rel))
         if with_crm_links:
             rows_qs = rows_qs.prefetch_related(
-                Prefetch("crm_links", queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
-                         to_attr="prefetched_crm_links")
+                Prefetch(
+                    "crm_links",
+                    queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
+                    to_attr="prefetched_crm_links",
+                )
             )
         by_id = {row.pk: row for row in rows_qs}
         rows = [by_id[i] for i in ids if i in by_id]
@@ -97,15 +114,11 @@ def fetch_page(queryset, flt, *, per_page: int, page: int, after: str = "", befo
     else:
         has_prev = page > 1 or bool(after)
         has_next = more
-    result = Page(rows=rows, number=page, has_next=has_next, has_prev=has_prev and page > 1, ids=ids)
+    result = Page(
+        rows=rows, number=page, has_next=has_next, has_prev=has_prev and page > 1, ids=ids
+    )
     if rows:
         first, last = rows[0], rows[-1]
         result.prev_cursor = make_cursor(sort_value_of(first, field_name), first.pk)
         result.next_cursor = make_cursor(sort_value_of(last, field_name), last.pk)
     return result
-
-
-def _after(queryset, field_name, descending, value, pk):
-    from ..paging import after_cursor
-
-    return after_cursor(queryset, field_name, descending, value, pk)

@@ -51,16 +51,34 @@ class Field:
 
 
 PARAM_LABELS = {
-    "status": _("Status"), "status_detail": _("Detailed status"), "channel": _("Channel"),
-    "line": _("Open channel"), "responsible": _("Responsible employee"), "connection": _("Connection"),
-    "crm_type": _("CRM record type"), "client_rating": _("Client rating"),
-    "supervisor_rating": _("Supervisor rating"), "client_id": _("Client"), "client": _("Client"),
-    "contact": _("Client contact"), "q": _("Search"), "source_url": _("Source page"),
-    "agent_replied": _("Agent replied"), "spam": _("Spam"), "pinned": _("Pinned"),
-    "business_hours": _("Business hours"), "returning": _("Returning"), "has_crm": _("Has CRM record"),
-    "started_from": _("Started from"), "started_to": _("Started to"), "closed_from": _("Closed from"),
-    "closed_to": _("Closed to"), "id": _("Conversation ID"), "type": _("Type"),
-    "waiting_min": _("Waiting more than"), "sort": _("Sort"),
+    "status": _("Status"),
+    "status_detail": _("Detailed status"),
+    "channel": _("Channel"),
+    "line": _("Open channel"),
+    "responsible": _("Responsible employee"),
+    "connection": _("Connection"),
+    "crm_type": _("CRM record type"),
+    "client_rating": _("Client rating"),
+    "supervisor_rating": _("Supervisor rating"),
+    "client_id": _("Client"),
+    "client": _("Client"),
+    "contact": _("Client contact"),
+    "q": _("Search"),
+    "source_url": _("Source page"),
+    "agent_replied": _("Agent replied"),
+    "spam": _("Spam"),
+    "pinned": _("Pinned"),
+    "business_hours": _("Business hours"),
+    "returning": _("Returning"),
+    "has_crm": _("Has CRM record"),
+    "started_from": _("Started from"),
+    "started_to": _("Started to"),
+    "closed_from": _("Closed from"),
+    "closed_to": _("Closed to"),
+    "id": _("Conversation ID"),
+    "type": _("Type"),
+    "waiting_min": _("Waiting more than"),
+    "sort": _("Sort"),
 }
 
 
@@ -80,36 +98,88 @@ def _employees():
 
 
 def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
-    lines = [(str(pk), name) for pk, name in Line.objects.order_by("name").values_list("pk", "name")]
-    ranges = [("", _("Any time")), *[(k, v) for k, v in DATE_RANGES.items()], ("custom", _("Custom"))]
+    lines = [
+        (str(pk), name) for pk, name in Line.objects.order_by("name").values_list("pk", "name")
+    ]
+    ranges = [
+        ("", _("Any time")),
+        *[(k, v) for k, v in DATE_RANGES.items()],
+        ("custom", _("Custom")),
+    ]
     range_hints = {k: range_dates(k, today) for k in DATE_RANGES}
     fields = [
         Field("line", _("Open channel"), "multi", ("line",), lines, default=True),
-        Field("started", _("Started"), "daterange", ("started_from", "started_to", "started_range"),
-              ranges, default=True),
-        Field("responsible", _("Responsible employee"), "multi", ("responsible",),
-              [("none", _("Not assigned")), *_employees()], default=True),
-        Field("channel", _("Channel"), "multi", ("channel",), [(k, v) for k, v in CHANNEL_LABELS.items()],
-              default=True),
+        Field(
+            "started",
+            _("Started"),
+            "daterange",
+            ("started_from", "started_to", "started_range"),
+            ranges,
+            default=True,
+        ),
+        Field(
+            "responsible",
+            _("Responsible employee"),
+            "multi",
+            ("responsible",),
+            [("none", _("Not assigned")), *_employees()],
+            default=True,
+        ),
+        Field(
+            "channel",
+            _("Channel"),
+            "multi",
+            ("channel",),
+            [(k, v) for k, v in CHANNEL_LABELS.items()],
+            default=True,
+        ),
         Field("id", _("Conversation ID"), "text", ("id",), default=True),
-        Field("status", _("Status"), "multi", ("status",), [(k, v) for k, v in lifecycle.SIMPLE_LABELS.items()],
-              default=True),
+        Field(
+            "status",
+            _("Status"),
+            "multi",
+            ("status",),
+            [(k, v) for k, v in lifecycle.SIMPLE_LABELS.items()],
+            default=True,
+        ),
         # Added with *Add field*:
         Field("client", _("Client name"), "text", ("client",)),
         Field("contact", _("Client phone or e-mail"), "text", ("contact",)),
         Field("client_id", _("Client ID"), "text", ("client_id",)),
         Field("type", _("Type"), "single", ("type",), [(k, v) for k, v in TYPE_LABELS.items()]),
-        Field("closed", _("Closed"), "daterange", ("closed_from", "closed_to", "closed_range"), ranges),
-        Field("status_detail", _("Detailed status"), "multi", ("status_detail",),
-              [(lifecycle.STATUS_KEYS[s], lifecycle.STATUS_LABELS[s]) for s in lifecycle.Status]),
+        Field(
+            "closed", _("Closed"), "daterange", ("closed_from", "closed_to", "closed_range"), ranges
+        ),
+        Field(
+            "status_detail",
+            _("Detailed status"),
+            "multi",
+            ("status_detail",),
+            [(lifecycle.STATUS_KEYS[s], lifecycle.STATUS_LABELS[s]) for s in lifecycle.Status],
+        ),
         Field("has_crm", _("Has CRM record"), "bool", ("has_crm",), YES_NO),
-        Field("crm_type", _("CRM record type"), "multi", ("crm_type",),
-              [(k, _(k.title())) for k in CRM_TYPES]),
+        Field(
+            "crm_type",
+            _("CRM record type"),
+            "multi",
+            ("crm_type",),
+            [(k, _(k.title())) for k in CRM_TYPES],
+        ),
         Field("message_count", _("Messages"), "range", ("message_count_min", "message_count_max")),
-        Field("client_rating", _("Client rating"), "multi", ("client_rating",),
-              [("like", _("Like")), ("dislike", _("Dislike")), ("none", _("Not rated"))]),
-        Field("supervisor_rating", _("Supervisor rating"), "multi", ("supervisor_rating",),
-              [*[(str(i), "★" * i) for i in range(1, 6)], ("none", _("Not rated"))]),
+        Field(
+            "client_rating",
+            _("Client rating"),
+            "multi",
+            ("client_rating",),
+            [("like", _("Like")), ("dislike", _("Dislike")), ("none", _("Not rated"))],
+        ),
+        Field(
+            "supervisor_rating",
+            _("Supervisor rating"),
+            "multi",
+            ("supervisor_rating",),
+            [*[(str(i), "★" * i) for i in range(1, 6)], ("none", _("Not rated"))],
+        ),
         Field("spam", _("Spam"), "bool", ("spam",), YES_NO),
         Field("pinned", _("Pinned"), "bool", ("pinned",), YES_NO),
         Field("business_hours", _("Business hours"), "bool", ("business_hours",), YES_NO),
@@ -117,7 +187,9 @@ def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
         Field("returning", _("Returning client"), "bool", ("returning",), YES_NO),
         Field("agent_replied", _("Agent replied"), "bool", ("agent_replied",), YES_NO),
         Field("waiting", _("Waiting more than"), "waiting", ("waiting_min",)),
-        Field("transfer_count", _("Transfers"), "range", ("transfer_count_min", "transfer_count_max")),
+        Field(
+            "transfer_count", _("Transfers"), "range", ("transfer_count_min", "transfer_count_max")
+        ),
     ]
     for key in METRIC_KEYS + REPLY_TIME_KEYS:
         fields.append(Field(key, COLUMNS[key].label, "duration", (f"{key}_min", f"{key}_max")))
@@ -130,12 +202,16 @@ def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
             f.hints = {k: (a.isoformat(), b.isoformat()) for k, (a, b) in range_hints.items()}
             prefix = f.key
             f.range = params.get(f"{prefix}_range") or (
-                "custom" if params.get(f"{prefix}_from") or params.get(f"{prefix}_to") else "")
+                "custom" if params.get(f"{prefix}_from") or params.get(f"{prefix}_to") else ""
+            )
         if f.kind in ("duration", "waiting"):
             raw = [params.get(p, "") for p in f.params]
             filled = [v for v in raw if v]
-            f.unit = "min" if filled and all(seconds_and_unit(v)[1] == "min" for v in filled) else "s"
+            f.unit = (
+                "min" if filled and all(seconds_and_unit(v)[1] == "min" for v in filled) else "s"
+            )
             f.display = [
-                (p, seconds_and_unit(v)[0] if f.unit == "min" and v else v) for p, v in zip(f.params, raw, strict=True)
+                (p, seconds_and_unit(v)[0] if f.unit == "min" and v else v)
+                for p, v in zip(f.params, raw, strict=True)
             ]
     return fields

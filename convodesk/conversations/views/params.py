@@ -82,7 +82,11 @@ def normalize(query: QueryDict, today: dt.date | None = None) -> dict[str, str]:
             params[f"{prefix}_from"], params[f"{prefix}_to"] = (d.isoformat() for d in dates)
             params[f"{prefix}_range"] = name
     per_page = query.get("per_page", "")
-    if per_page.isdigit() and int(per_page) in PER_PAGE_CHOICES and int(per_page) != DEFAULT_PER_PAGE:
+    if (
+        per_page.isdigit()
+        and int(per_page) in PER_PAGE_CHOICES
+        and int(per_page) != DEFAULT_PER_PAGE
+    ):
         params["per_page"] = per_page
     return params
 

@@ -28,7 +28,9 @@ def picker_entries(keys: list[str]) -> list[tuple[str, object, bool]]:
 
 def safe_next(request, fallback="/contact-center/conversations/") -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, request.is_secure()
+    ):
         return target
     return fallback
 

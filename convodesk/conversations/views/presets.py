@@ -48,7 +48,10 @@ def create_preset(request):
         messages.error(request, _("Fix the filter before saving it as a preset."))
         return HttpResponseRedirect(f"{LIST_PATH}?{query}")
     preset = FilterPreset.objects.create(
-        owner=request.user, name=name, query=query, shared=bool(request.POST.get("shared")),
+        owner=request.user,
+        name=name,
+        query=query,
+        shared=bool(request.POST.get("shared")),
     )
     if request.POST.get("is_default"):
         _set_default(request.user, preset)
@@ -85,7 +88,10 @@ def change_preset(request, pk: int):
     elif op == "share":
         preset.shared = not preset.shared
         preset.save(update_fields=["shared"])
-        messages.success(request, _("Preset shared with everyone.") if preset.shared else _("Preset is personal now."))
+        messages.success(
+            request,
+            _("Preset shared with everyone.") if preset.shared else _("Preset is personal now."),
+        )
     elif op == "update":
         query, errors = _clean_query(request.POST.get("query", ""))
         if errors:

@@ -70,7 +70,11 @@ def allowed_ids(user, action: str, ids) -> set:
         return set(ids)
     if kind == "nothing":
         return set()
-    return set(Conversation.objects.visible_to(user, action).filter(pk__in=ids).values_list("pk", flat=True))
+    return set(
+        Conversation.objects.visible_to(user, action)
+        .filter(pk__in=ids)
+        .values_list("pk", flat=True)
+    )
 
 
 def crm_entries(conv) -> list[tuple[str, str]]:
@@ -96,18 +100,35 @@ def build_rows(user, convs, keys) -> list[Row]:
     rows = []
     for conv in convs:
         cells = [(col, col.render_html(conv)) for col in columns]
-        rows.append(Row(conv, cells, can_history=conv.pk in history, can_act=conv.pk in act,
-                        can_rate=conv.pk in rate, crm_links=crm_entries(conv)))
+        rows.append(
+            Row(
+                conv,
+                cells,
+                can_history=conv.pk in history,
+                can_act=conv.pk in act,
+                can_rate=conv.pk in rate,
+                crm_links=crm_entries(conv),
+            )
+        )
         rows[-1].end_label_text = rows[-1].end_label(user)
     return rows
 
 
 def load_row(user, pk, keys) -> Row | None:
     """One row again after an action, through the same visibility rule as the grid."""
-    qs = Conversation.objects.visible_to(user, "view").filter(pk=pk).select_related(*related_for(keys))
+    qs = (
+        Conversation.objects.visible_to(user, "view")
+        .filter(pk=pk)
+        .select_related(*related_for(keys))
+    )
     if "crm_record" in keys:
-        qs = qs.prefetch_related(Prefetch("crm_links", queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
-                                          to_attr="prefetched_crm_links"))
+        qs = qs.prefetch_related(
+            Prefetch(
+                "crm_links",
+                queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
+                to_attr="prefetched_crm_links",
+            )
+        )
     conv = qs.first()
     if conv is None:
         return None

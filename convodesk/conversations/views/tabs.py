@@ -53,7 +53,11 @@ def builtin_tabs(user) -> list[Tab]:
         Tab("all", _("All"), {}),
         Tab("mine", _("Mine"), {"responsible": str(user.pk)}),
         Tab("waiting", _("Waiting for answer"), {"status": "waiting"}),
-        Tab("closed_today", _("Closed today"), {"status": "closed", "closed_from": today, "closed_to": today}),
+        Tab(
+            "closed_today",
+            _("Closed today"),
+            {"status": "closed", "closed_from": today, "closed_to": today},
+        ),
     ]
 
 

@@ -28,10 +28,12 @@
     var dates = field.querySelector("[data-range-dates]");
     var opt = select.options[select.selectedIndex];
     var inputs = dates.querySelectorAll("input");
-    if (select.value === "custom") { dates.hidden = false; return; }
+    var hint = field.querySelector("[data-range-hint]");
+    if (select.value === "custom") { dates.hidden = false; if (hint) hint.textContent = ""; return; }
     dates.hidden = true;
     inputs[0].value = opt && opt.dataset.from ? opt.dataset.from : "";
     inputs[1].value = opt && opt.dataset.to ? opt.dataset.to : "";
+    if (hint) hint.textContent = inputs[0].value ? inputs[0].value + " – " + inputs[1].value : "";
   }
 
   function restoreOpen(root) {
@@ -140,6 +142,34 @@
     if (dragged) dragged.classList.remove("dragging");
     dragged = null;
   });
+
+  // Popovers inside the scrolling grid are placed in the viewport so the grid's overflow never clips them.
+  function placePopover(details) {
+    var pop = details.querySelector(":scope > .menu-pop, :scope > .rate-pop");
+    if (!pop) return;
+    if (!details.open) { pop.removeAttribute("style"); return; }
+    var r = details.querySelector("summary").getBoundingClientRect();
+    pop.style.position = "fixed";
+    pop.style.right = Math.max(8, window.innerWidth - r.right) + "px";
+    pop.style.left = "auto";
+    var below = window.innerHeight - r.bottom;
+    var height = pop.offsetHeight;
+    if (below < height + 12 && r.top > below) {
+      pop.style.top = "auto";
+      pop.style.bottom = (window.innerHeight - r.top + 4) + "px";
+    } else {
+      pop.style.bottom = "auto";
+      pop.style.top = (r.bottom + 4) + "px";
+    }
+  }
+  document.addEventListener("toggle", function (ev) {
+    var d = ev.target;
+    if (d.tagName === "DETAILS" && d.closest(".grid-wrap")) placePopover(d);
+  }, true);
+  document.addEventListener("scroll", function (ev) {
+    if (!ev.target.closest || !ev.target.closest(".grid-wrap") && ev.target !== document) return;
+    document.querySelectorAll(".grid-wrap details[open]").forEach(function (d) { d.open = false; });
+  }, true);
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:afterSwap", function () { init(document); });

@@ -9,7 +9,7 @@
 
   function replaceParts(html) {
     var doc = new DOMParser().parseFromString("<body>" + html + "</body>", "text/html");
-    Array.prototype.forEach.call(doc.body.children, function (part) {
+    Array.from(doc.body.children).forEach(function (part) {
       if (!part.id) return;
       var old = document.getElementById(part.id);
       if (!old) return;

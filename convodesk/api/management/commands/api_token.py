@@ -1,9 +1,9 @@
 """Create or revoke API tokens.
 
-    manage.py api_token create <username> [--name NAME]
-    manage.py api_token create --integration <name> --role <role> [--name NAME]
-    manage.py api_token revoke <token or its first characters> | --id <id>
-    manage.py api_token list [<username>]
+manage.py api_token create <username> [--name NAME]
+manage.py api_token create --integration <name> --role <role> [--name NAME]
+manage.py api_token revoke <token or its first characters> | --id <id>
+manage.py api_token list [<username>]
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -20,11 +20,15 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="Create a token and print it once")
         create.add_argument("username", nargs="?", help="The employee the token acts as")
-        create.add_argument("--integration", help="Create (or reuse) an integration account with this name")
+        create.add_argument(
+            "--integration", help="Create (or reuse) an integration account with this name"
+        )
         create.add_argument("--role", help="The integration's role (name), e.g. 'Chief executive'")
         create.add_argument("--name", default="", help="A label for the token")
         revoke = sub.add_parser("revoke", help="Revoke a token")
-        revoke.add_argument("token", nargs="?", help="The token itself, or the characters it starts with")
+        revoke.add_argument(
+            "token", nargs="?", help="The token itself, or the characters it starts with"
+        )
         revoke.add_argument("--id", type=int, help="The token's id")
         listing = sub.add_parser("list", help="List tokens")
         listing.add_argument("username", nargs="?")
@@ -39,13 +43,17 @@ class Command(BaseCommand):
             user = self._integration(opts["integration"], opts["role"])
         else:
             if opts["role"]:
-                raise CommandError("--role applies to integrations; an employee's token uses their roles.")
+                raise CommandError(
+                    "--role applies to integrations; an employee's token uses their roles."
+                )
             user = User.objects.filter(username=opts["username"]).first()
             if user is None:
                 raise CommandError(f"No employee with the username {opts['username']!r}.")
             if not user.is_active:
                 raise CommandError(f"{user.username} is not active.")
-        _token, plain = ApiToken.issue(user, opts["name"] or ("integration" if user.is_integration else "cli"))
+        _token, plain = ApiToken.issue(
+            user, opts["name"] or ("integration" if user.is_integration else "cli")
+        )
         self.stderr.write(f"Token for {user.username} (shown only this once):")
         self.stdout.write(plain)
 
@@ -80,7 +88,13 @@ class Command(BaseCommand):
         elif opts["token"]:
             value = opts["token"].rstrip("…").rstrip(".")
             exact = rows.filter(token_hash=crypto.hash_token(value))
-            rows = exact if exact.exists() else rows.filter(prefix=value[:10]) if len(value) >= 10 else rows.none()
+            rows = (
+                exact
+                if exact.exists()
+                else rows.filter(prefix=value[:10])
+                if len(value) >= 10
+                else rows.none()
+            )
         else:
             raise CommandError("Give the token, its first characters, or --id.")
         found = list(rows)

@@ -40,6 +40,6 @@ class Command(BaseCommand):
         self.print_logins()
 
     def print_logins(self):
-        self.stdout.write("\nDemo logins (password for all: %s):" % demo.DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")
         for username, what in demo.LOGINS:
             self.stdout.write(f"  {username:8} {what}")

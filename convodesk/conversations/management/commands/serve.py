@@ -40,6 +40,7 @@ class Command(BaseCommand):
             ],
             "worker": [*manage, "db_worker"],
             "timers": [*manage, "timers"],
+            "mail": [*manage, "email_fetch", "--loop", "--interval", "60"],
         }
         processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         url = f"http://{host}:{port}/"

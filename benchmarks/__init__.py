@@ -1,0 +1,1 @@
+"""Convodesk benchmarks: `python -m benchmarks.run --quick|--full` (see BENCHMARKS.md)."""

@@ -1,0 +1,45 @@
+"""Timing and memory helpers shared by the scenarios."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = Path(os.environ.get("CONVODESK_BENCH_DIR", ROOT / "var" / "bench"))
+
+
+def summary(samples_s: list[float]) -> dict:
+    """Median, p95 and max in milliseconds (p95 = nearest rank)."""
+    ms = sorted(x * 1000 for x in samples_s)
+    if not ms:
+        return {"n": 0}
+    p95 = ms[min(len(ms) - 1, max(0, round(0.95 * len(ms)) - 1))]
+    return {"n": len(ms), "median": round(statistics.median(ms), 2), "p95": round(p95, 2),
+            "max": round(ms[-1], 2)}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MB (Linux reports kB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def timed(fn, warmup: int, runs: int) -> tuple[list[float], object]:
+    result = None
+    for _ in range(warmup):
+        result = fn()
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        result = fn()
+        samples.append(time.perf_counter() - t0)
+    return samples, result
+
+
+def dump(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=str))
