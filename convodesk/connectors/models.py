@@ -11,3 +11,6 @@ class EmailHeaders(models.Model):
     subject = models.CharField(max_length=500, blank=True)
     in_reply_to = models.CharField(max_length=500, blank=True)
     references = models.TextField(blank=True)
+
+    def __str__(self):
+        return self.header_id
