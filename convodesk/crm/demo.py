@@ -44,11 +44,14 @@ def seed(
     """Create a contact for each (name, phone, e-mail); about a third work for a company and about
     half have a deal (most of them open). Give `lines` to vary the lines' CRM rules: the first
     line binds to a contact's open deal, the second creates contacts instead of leads.
+    Can be called once with every person, or once per demo client before their first message.
     Returns how many of each record were made."""
+    # Companies are made once, so this can also be called once per demo client.
     companies = [
-        Company.objects.create(
-            title=title, responsible=rng.choice(responsible) if responsible else None
-        )
+        Company.objects.get_or_create(
+            title=title,
+            defaults={"responsible": rng.choice(responsible) if responsible else None},
+        )[0]
         for title in COMPANIES
     ]
     counts = {"companies": len(companies), "contacts": 0, "deals": 0}
