@@ -19,8 +19,12 @@ def summary(samples_s: list[float]) -> dict:
     if not ms:
         return {"n": 0}
     p95 = ms[min(len(ms) - 1, max(0, round(0.95 * len(ms)) - 1))]
-    return {"n": len(ms), "median": round(statistics.median(ms), 2), "p95": round(p95, 2),
-            "max": round(ms[-1], 2)}
+    return {
+        "n": len(ms),
+        "median": round(statistics.median(ms), 2),
+        "p95": round(p95, 2),
+        "max": round(ms[-1], 2),
+    }
 
 
 def peak_rss_mb() -> float:

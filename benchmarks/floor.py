@@ -11,7 +11,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 C, CL, L, U, P = (
-    "conversations_conversation", "conversations_client", "lines_line", "accounts_user",
+    "conversations_conversation",
+    "conversations_client",
+    "lines_line",
+    "accounts_user",
     "conversations_conversationparticipant",
 )
 COLUMNS = (
@@ -52,8 +55,10 @@ def _conditions(spec: Spec, vendor: str) -> tuple[list[str], list]:
         params += spec.params
     if spec.employees is not None:
         marks = ", ".join("%s" for _ in spec.employees)
-        where.append(f"EXISTS (SELECT 1 FROM {P} p WHERE p.conversation_id = c.id AND p.employee_id IN ({marks}) "
-                     f"AND {_sees(vendor)})")
+        where.append(
+            f"EXISTS (SELECT 1 FROM {P} p WHERE p.conversation_id = c.id AND p.employee_id IN ({marks}) "
+            f"AND {_sees(vendor)})"
+        )
         params += spec.employees
     if spec.name:
         op = "ILIKE" if vendor == "postgresql" else "LIKE"
@@ -93,10 +98,22 @@ def list_sql(spec: Spec, vendor: str) -> tuple[str, list]:
 def count_sql(spec: Spec, vendor: str) -> tuple[str, list]:
     """A count capped at the threshold, over the narrowest table that answers it."""
     if spec.own is not None:
-        return (f"SELECT count(*) FROM (SELECT 1 FROM {P} p WHERE p.employee_id = %s AND {_sees(vendor)} "
-                f"LIMIT {THRESHOLD + 1}) s", [spec.own])
+        return (
+            f"SELECT count(*) FROM (SELECT 1 FROM {P} p WHERE p.employee_id = %s AND {_sees(vendor)} "
+            f"LIMIT {THRESHOLD + 1}) s",
+            [spec.own],
+        )
+    if spec.employees is not None and not spec.where and not spec.name:
+        marks = ", ".join("%s" for _ in spec.employees)
+        return (
+            f"SELECT count(*) FROM (SELECT DISTINCT p.conversation_id FROM {P} p WHERE p.employee_id IN "
+            f"({marks}) AND {_sees(vendor)} LIMIT {THRESHOLD + 1}) s",
+            list(spec.employees),
+        )
     where, params = _conditions(spec, vendor)
     join = f" JOIN {CL} cl ON cl.id = c.client_id" if "cl." in " ".join(where) else ""
     where_sql = (" WHERE " + " AND ".join(where)) if where else ""
-    return (f"SELECT count(*) FROM (SELECT 1 FROM {C} c{join}{where_sql} LIMIT {THRESHOLD + 1}) s",
-            [_param(p, vendor) for p in params])
+    return (
+        f"SELECT count(*) FROM (SELECT 1 FROM {C} c{join}{where_sql} LIMIT {THRESHOLD + 1}) s",
+        [_param(p, vendor) for p in params],
+    )

@@ -70,7 +70,11 @@ def route_exists(path: str) -> bool:
 
 def pick_values(users) -> dict:
     """Parameter values taken from the data: a returning client's phone, the operator, 30 days ago."""
-    returning = Conversation.objects.filter(returning=True).order_by("-id").values_list("client_id", flat=True)
+    returning = (
+        Conversation.objects.filter(returning=True)
+        .order_by("-id")
+        .values_list("client_id", flat=True)
+    )
     client = ClientRow.objects.filter(pk=returning.first()).first() if returning.exists() else None
     today = timezone.localdate()
     return {
@@ -78,7 +82,9 @@ def pick_values(users) -> dict:
         "phone_normalized": client.phone_normalized if client else "+34600000000",
         "name": "garcía",
         "from30": (today - dt.timedelta(days=30)).isoformat(),
-        "from30_dt": timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=30), dt.time())),
+        "from30_dt": timezone.make_aware(
+            dt.datetime.combine(today - dt.timedelta(days=30), dt.time())
+        ),
         "operator": users["operator"].pk,
         "department": sorted(department_employee_ids(users["supervisor"])),
     }
@@ -89,22 +95,45 @@ def request_mix(users, v) -> list[dict]:
     mix = [
         ("admin, unfiltered", "admin", {"view": "all"}, floor.Spec()),
         ("operator, own", "operator", {"view": "all"}, floor.Spec(own=v["operator"])),
-        ("supervisor, department", "supervisor", {"view": "all"}, floor.Spec(employees=v["department"])),
+        (
+            "supervisor, department",
+            "supervisor",
+            {"view": "all"},
+            floor.Spec(employees=v["department"]),
+        ),
         ("status = waiting", "admin", {"status": "waiting"}, floor.Spec(where="c.status < 40")),
-        ("telegram + last 30 days", "admin", {"channel": "telegram", "started_from": v["from30"]},
-         floor.Spec(where="c.channel = 'telegram' AND c.started_at >= %s", params=[v["from30_dt"]])),
-        ("phone search (contact=)", "admin", {"contact": v["phone"]},
-         floor.Spec(where="cl.phone_normalized = %s", params=[v["phone_normalized"]])),
-        ("client name search (client=)", "admin", {"client": v["name"]}, floor.Spec(name=v["name"])),
+        (
+            "telegram + last 30 days",
+            "admin",
+            {"channel": "telegram", "started_from": v["from30"]},
+            floor.Spec(
+                where="c.channel = 'telegram' AND c.started_at >= %s", params=[v["from30_dt"]]
+            ),
+        ),
+        (
+            "phone search (contact=)",
+            "admin",
+            {"contact": v["phone"]},
+            floor.Spec(where="cl.phone_normalized = %s", params=[v["phone_normalized"]]),
+        ),
+        (
+            "client name search (client=)",
+            "admin",
+            {"client": v["name"]},
+            floor.Spec(name=v["name"]),
+        ),
     ]
     for metric in METRICS:
         mix.append((f"sort by -{metric}", "admin", {"sort": f"-{metric}"}, floor.Spec(sort=metric)))
     mix += [
         ("page 1", "admin", {"view": "all", "page": "1"}, floor.Spec()),
         ("page 1000 (jump)", "admin", {"view": "all", "page": "1000"}, floor.Spec(offset=49950)),
-        ("status_detail + responsible", "admin",
-         {"status_detail": "auto_closed", "responsible": str(v["operator"])},
-         floor.Spec(where="c.status = 75 AND c.responsible_id = %s", params=[v["operator"]])),
+        (
+            "status_detail + responsible",
+            "admin",
+            {"status_detail": "auto_closed", "responsible": str(v["operator"])},
+            floor.Spec(where="c.status = 75 AND c.responsible_id = %s", params=[v["operator"]]),
+        ),
     ]
     return [{"name": n, "user": u, "params": p, "floor": f} for n, u, p, f in mix]
 
@@ -122,7 +151,14 @@ def measure_list(users, mix, warmup, runs, path=LIST, api_token=None) -> list[di
         headers = {"HTTP_AUTHORIZATION": f"Bearer {api_token[item['user']]}"} if api_token else {}
         sql_totals, counts, statuses, ids = [], [], [], []
 
-        def one():
+        def one(
+            client=client,
+            url=url,
+            headers=headers,
+            sql_totals=sql_totals,
+            counts=counts,
+            statuses=statuses,
+        ):
             timer = QueryTimer()
             with connection.execute_wrapper(timer):
                 response = client.get(url, **headers)
@@ -142,11 +178,18 @@ def measure_list(users, mix, warmup, runs, path=LIST, api_token=None) -> list[di
         else:
             page_ids = [int(x) for x in ROW_ID.findall(body)]
         ids.append(page_ids)
-        out.append({
-            "name": item["name"], "url": url, "status": sorted(set(statuses)), "rows": len(page_ids),
-            "page": summary(samples), "sql": summary(sql_s), "queries": sorted(set(counts[warmup:])),
-            "ids": page_ids,
-        })
+        out.append(
+            {
+                "name": item["name"],
+                "url": url,
+                "status": sorted(set(statuses)),
+                "rows": len(page_ids),
+                "page": summary(samples),
+                "sql": summary(sql_s),
+                "queries": sorted(set(counts[warmup:])),
+                "ids": page_ids,
+            }
+        )
     return out
 
 
@@ -163,8 +206,15 @@ def measure_floor(mix, warmup, runs) -> list[dict]:
             return raw.fetchall()
 
         samples, rows = timed(one, warmup, runs)
-        out.append({"name": item["name"], "floor": summary(samples), "ids": [r[0] for r in rows], "sql": sql,
-                    "params": [str(p) for p in params]})
+        out.append(
+            {
+                "name": item["name"],
+                "floor": summary(samples),
+                "ids": [r[0] for r in rows],
+                "sql": sql,
+                "params": [str(p) for p in params],
+            }
+        )
     return out
 
 
@@ -193,8 +243,16 @@ def measure_counts(users, mix, warmup, runs) -> list[dict]:
             return raw.fetchone()[0]
 
         ref_samples, ref_value = timed(ref, warmup, runs)
-        out.append({"name": item["name"], "count": count.value, "exact": count.exact, "ours": summary(samples),
-                    "floor": summary(ref_samples), "floor_value": ref_value})
+        out.append(
+            {
+                "name": item["name"],
+                "count": count.value,
+                "exact": count.exact,
+                "ours": summary(samples),
+                "floor": summary(ref_samples),
+                "floor_value": ref_value,
+            }
+        )
     return out
 
 
@@ -244,7 +302,9 @@ def explain_page_queries(users, mix) -> list[dict]:
                 plan = "\n".join(" | ".join(str(x) for x in row) for row in cursor.fetchall())
         except Exception as exc:  # noqa: BLE001 — a plan we cannot show is reported, not fatal
             plan = f"(EXPLAIN failed: {exc})"
-        out.append({"name": item["name"], "ms": round(slowest[0] * 1000, 2), "sql": sql, "plan": plan})
+        out.append(
+            {"name": item["name"], "ms": round(slowest[0] * 1000, 2), "sql": sql, "plan": plan}
+        )
     return out
 
 
@@ -258,12 +318,24 @@ def api_tokens(users) -> dict | None:
 
 def stats_requests(v) -> list[dict]:
     return [
-        {"name": "statistics, last 30 days (rollup dimensions)", "user": "admin",
-         "params": {"started_from": v["from30"]}, "floor": None},
-        {"name": "statistics, last 30 days, telegram (rollup dimensions)", "user": "admin",
-         "params": {"started_from": v["from30"], "channel": "telegram"}, "floor": None},
-        {"name": "statistics, arbitrary filter (client name + metric range)", "user": "admin",
-         "params": {"client": v["name"], "agent_response_time_min": "60"}, "floor": None},
+        {
+            "name": "statistics, last 30 days (rollup dimensions)",
+            "user": "admin",
+            "params": {"started_from": v["from30"]},
+            "floor": None,
+        },
+        {
+            "name": "statistics, last 30 days, telegram (rollup dimensions)",
+            "user": "admin",
+            "params": {"started_from": v["from30"], "channel": "telegram"},
+            "floor": None,
+        },
+        {
+            "name": "statistics, arbitrary filter (client name + metric range)",
+            "user": "admin",
+            "params": {"client": v["name"], "agent_response_time_min": "60"},
+            "floor": None,
+        },
     ]
 
 
@@ -273,7 +345,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
-    result = {"vendor": connection.vendor, "conversations": Conversation.objects.count(), "skipped": {}}
+    result = {
+        "vendor": connection.vendor,
+        "conversations": Conversation.objects.count(),
+        "skipped": {},
+    }
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SHOW max_parallel_workers_per_gather")
@@ -299,13 +375,20 @@ def main() -> int:
         has_api = False
     tokens = api_tokens(users) if has_api else None
     if tokens:
-        api_mix = [dict(m, params={k: v for k, v in m["params"].items() if k not in ("view", "page")})
-                   for m in mix if "page" not in m["params"]]
-        result["api"] = measure_list(users, api_mix, args.warmup, args.runs, path=API, api_token=tokens)
+        api_mix = [
+            dict(m, params={k: v for k, v in m["params"].items() if k not in ("view", "page")})
+            for m in mix
+            if "page" not in m["params"]
+        ]
+        result["api"] = measure_list(
+            users, api_mix, args.warmup, args.runs, path=API, api_token=tokens
+        )
     else:
         result["skipped"]["api"] = f"GET {API} is not there (no route or no ApiToken model)"
     if route_exists(STATS):
-        result["stats"] = measure_list(users, stats_requests(values), 1, max(5, args.runs // 2), path=STATS)
+        result["stats"] = measure_list(
+            users, stats_requests(values), 1, max(5, args.runs // 2), path=STATS
+        )
     else:
         result["skipped"]["stats"] = f"{STATS} does not resolve"
     result["seconds"] = round(time.monotonic() - started, 1)

@@ -96,7 +96,10 @@ class AvailabilityOut(Schema):
 
 
 def set_availability(user: User, status: str) -> User:
-    """Online employees receive offers; away ones do not. This is the employee's state, not a conversation's."""
+    """The employee's own choice (online receives offers, away does not); the workspace's presence
+    rules own it, so the API goes through them. It is the employee's state, not a conversation's."""
+    from convodesk.workspace import presence
+
     if status not in User.Availability.values:
         raise ApiError(
             422,
@@ -104,9 +107,8 @@ def set_availability(user: User, status: str) -> User:
             _("Unknown availability."),
             {"status": _("Unknown availability.")},
         )
-    if user.availability != status:
-        user.availability = status
-        user.save(update_fields=["availability"])
+    presence.choose(user.pk, status)
+    user.refresh_from_db(fields=["availability"])
     return user
 
 

@@ -45,7 +45,7 @@ LIST_EXTRA = ("limit", "cursor", "updated_since", "columns")
 
 # Schemas ------------------------------------------------------------------------------
 
-_FILTER_HELP = {
+FILTER_HELP = {
     "status": "Simple status: waiting, answered, closed (comma-separated)",
     "status_detail": "Detailed status names, e.g. new,taken,auto_closed",
     "channel": "livechat, telegram, email, api",
@@ -65,7 +65,7 @@ ListParams = create_model(
     **{
         name: (
             str | None,
-            Field(None, description=_FILTER_HELP.get(name, "See SPEC filter parameters")),
+            Field(None, description=FILTER_HELP.get(name, "See SPEC filter parameters")),
         )
         for name in sorted(FILTER_PARAMS)
     },

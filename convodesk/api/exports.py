@@ -7,22 +7,39 @@ import uuid
 
 from django.http import FileResponse
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
+from pydantic import create_model
 
 from convodesk.conversations import export
 from convodesk.conversations.columns import COLUMNS
-from convodesk.conversations.filters import scope_tz
+from convodesk.conversations.filters import FILTER_PARAMS, scope_tz
 from convodesk.conversations.jobs import ExportJob
 
-from .conversations import filter_params
+from .conversations import FILTER_HELP, filter_params
 from .errors import ApiError, Status, invalid, not_found
 
 router = Router(tags=["export"])
 
+ExportParams = create_model(
+    "ExportParams",
+    __base__=Schema,
+    **{
+        name: (
+            str | None,
+            Field(None, description=FILTER_HELP.get(name, "See SPEC filter parameters")),
+        )
+        for name in sorted(FILTER_PARAMS)
+    },
+    columns=(
+        str | None,
+        Field(None, description="Column keys, in order (default: your list's columns)"),
+    ),
+)
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_DOC = {
     "responses": {
-        "200": {
+        200: {
             "description": "The .xlsx file",
             "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
         }
@@ -63,15 +80,15 @@ def _columns(request, user) -> list[str]:
     openapi_extra=XLSX_DOC,
     summary="Export every matching conversation to Excel (202 with a job id when large)",
 )
-def export_xlsx(request, columns: str | None = Query(None, description="Column keys, in order")):
+def export_xlsx(request, params: Query[ExportParams]):
     user = request.auth
-    params = filter_params(request, extra=("columns",))
+    filters = filter_params(request, extra=("columns",))
     keys = _columns(request, user)
-    queryset, errors = export.export_queryset(user, params)
+    queryset, errors = export.export_queryset(user, filters)
     if errors:
         raise invalid(errors)
     if export.runs_in_background(export.count_for_export(queryset)):
-        job = export.start_export(user, params, keys)
+        job = export.start_export(user, filters, keys)
         return Status(202, {"export_id": job.pk, "status": job.status})
     tz = scope_tz(user)
     target = tempfile.TemporaryFile(suffix=".xlsx")

@@ -624,8 +624,12 @@ def patch_connection(request, line_id: int, connection_id: int, payload: Connect
     conn = _line_connection(line_id, connection_id)
     data = payload.dict(exclude_unset=True)
     if data.get("config") is not None:
-        _check_config(conn.kind, data["config"])
-        conn.config = data["config"]
+        config = dict(data["config"])
+        for key, value in config.items():
+            if value == "***" and key in conn.config:  # the redacted value sent back unchanged
+                config[key] = conn.config[key]
+        _check_config(conn.kind, config)
+        conn.config = config
     if data.get("name"):
         conn.name = data["name"]
     if data.get("active") is not None:

@@ -11,6 +11,8 @@ from django.views.decorators.http import require_http_methods
 from .errors import respond
 from .models import ApiToken
 
+NEW_TOKEN_KEY = "convodesk_new_api_token"
+
 
 def api_not_found(request, rest=""):
     return respond(404, "not_found", _("No such API endpoint."))
@@ -19,18 +21,20 @@ def api_not_found(request, rest=""):
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request):
-    new_token = None
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "create":
             name = request.POST.get("name", "").strip()[:100] or _("Personal token")
-            _token, new_token = ApiToken.issue(request.user, name)
+            _token, plain = ApiToken.issue(request.user, name)
+            # Post/redirect/get: a reload never creates a second token; the value is shown once.
+            request.session[NEW_TOKEN_KEY] = plain
             messages.success(request, _("Token created. Copy it now: it is shown only this once."))
-        elif action == "revoke":
+            return redirect("api_tokens")
+        if action == "revoke":
             token_id = request.POST.get("token", "")
             token = (
                 ApiToken.objects.filter(user=request.user, pk=token_id).first()
-                if token_id.isdigit()
+                if token_id.isdigit() and len(token_id) < 18
                 else None
             )
             if token is None:
@@ -39,9 +43,9 @@ def tokens(request):
                 token.revoke()
                 messages.success(request, _("Token revoked."))
             return redirect("api_tokens")
-        else:
-            messages.error(request, _("Unknown action."))
-            return redirect("api_tokens")
+        messages.error(request, _("Unknown action."))
+        return redirect("api_tokens")
+    new_token = request.session.pop(NEW_TOKEN_KEY, None)
     context = {
         "tokens": ApiToken.objects.filter(user=request.user).order_by("-created_at", "-id"),
         "new_token": new_token,

@@ -29,7 +29,14 @@ from convodesk.lines.models import Connection
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 CLIENT_MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-MESSAGE_KINDS = {"created", "reopened", "client_message", "employee_message", "bot_message", "created_outgoing"}
+MESSAGE_KINDS = {
+    "created",
+    "reopened",
+    "client_message",
+    "employee_message",
+    "bot_message",
+    "created_outgoing",
+}
 HISTORY_MESSAGES = 100
 
 DEFAULTS = {
@@ -57,7 +64,9 @@ def identity_of(token: str) -> str:
 def origin_allowed(connection: Connection, origin: str) -> bool:
     """Empty `allowed_origins` admits any site; otherwise the page's origin must be listed.
     The product's own hosts (the demo page) are always admitted."""
-    allowed = [o.rstrip("/").lower() for o in (connection.allowed_origins or []) if isinstance(o, str)]
+    allowed = [
+        o.rstrip("/").lower() for o in (connection.allowed_origins or []) if isinstance(o, str)
+    ]
     origin = (origin or "").rstrip("/").lower()
     if not allowed or "*" in allowed:
         return True
@@ -99,32 +108,51 @@ def _message_item(message: Message, event_id: int | None = None) -> dict:
     if author == Message.Author.CLIENT and message.external_id and ":" in message.external_id:
         client_id = message.external_id.rsplit(":", 1)[1]
     return {
-        "type": "message", "event": event_id, "id": message.pk, "conversation": message.conversation_id,
-        "author": author, "name": name, "text": message.text, "at": message.created_at.isoformat(),
+        "type": "message",
+        "event": event_id,
+        "id": message.pk,
+        "conversation": message.conversation_id,
+        "author": author,
+        "name": name,
+        "text": message.text,
+        "at": message.created_at.isoformat(),
         "client_id": client_id,
     }
 
 
 def _state(conversation: Conversation | None) -> dict:
     if conversation is None:
-        return {"type": "state", "conversation": None, "status": None, "closed": False, "can_rate": False}
+        return {
+            "type": "state",
+            "conversation": None,
+            "status": None,
+            "closed": False,
+            "can_rate": False,
+        }
     status = conversation.status
     return {
-        "type": "state", "conversation": conversation.pk, "status": conversation.simple_status,
-        "code": status, "closed": status >= Status.CLOSING,
-        "operator": conversation.responsible.name if conversation.responsible_id and status >= Status.TAKEN else "",
+        "type": "state",
+        "conversation": conversation.pk,
+        "status": conversation.simple_status,
+        "code": status,
+        "closed": status >= Status.CLOSING,
+        "operator": conversation.responsible.name
+        if conversation.responsible_id and status >= Status.TAKEN
+        else "",
         "rating": {1: "like", -1: "dislike"}.get(conversation.client_rating),
-        "can_rate": status >= Status.CLOSING and status not in (Status.SPAM, Status.DUPLICATE)
+        "can_rate": status >= Status.CLOSING
+        and status not in (Status.SPAM, Status.DUPLICATE)
         and conversation.client_rating is None,
     }
 
 
-class WidgetConsumer(AsyncJsonWebsocketConsumer):
+class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.connection = None
         self.identity_id = None
         self.conversations: set[int] = set()
         self.cursor = None
+        self.feed_init()
         await self.accept()
         key = self.scope["url_route"]["kwargs"].get("key", "")
         connection = await database_sync_to_async(self._connection)(key)
@@ -142,7 +170,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code):
         for conversation_id in self.conversations:
-            await self.channel_layer.group_discard(realtime.conversation_group(conversation_id), self.channel_name)
+            await self.channel_layer.group_discard(
+                realtime.conversation_group(conversation_id), self.channel_name
+            )
 
     # From the browser -------------------------------------------------------------------
 
@@ -153,7 +183,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         if kind == "hello":
             await self.hello(content)
         elif self.cursor is None:
-            await self.send_json({"type": "error", "code": "hello_first", "message": _("Say hello first.")})
+            await self.send_json(
+                {"type": "error", "code": "hello_first", "message": _("Say hello first.")}
+            )
         elif kind == "message":
             await self.client_message(content)
         elif kind == "typing":
@@ -161,8 +193,12 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             if conversation_id:
                 await self.channel_layer.group_send(
                     realtime.conversation_group(conversation_id),
-                    {"type": "conversation.typing", "who": "client", "conversation": conversation_id,
-                     "sender": self.channel_name},
+                    {
+                        "type": "conversation.typing",
+                        "who": "client",
+                        "conversation": conversation_id,
+                        "sender": self.channel_name,
+                    },
                 )
         elif kind == "rate":
             await self.rate(content)
@@ -170,12 +206,16 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         limit = option(self.connection, "max_length") * 6 + 4096 if self.connection else 4096
         if bytes_data is not None or text_data is None or len(text_data) > limit:
-            await self.send_json({"type": "error", "code": "too_long", "message": _("The message is too long.")})
+            await self.send_json(
+                {"type": "error", "code": "too_long", "message": _("The message is too long.")}
+            )
             return
         try:
             await super().receive(text_data=text_data, **kwargs)
         except ValueError:
-            await self.send_json({"type": "error", "code": "bad_request", "message": _("Unreadable message.")})
+            await self.send_json(
+                {"type": "error", "code": "bad_request", "message": _("Unreadable message.")}
+            )
 
     async def hello(self, content):
         token = content.get("token")
@@ -183,42 +223,58 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             return await self.refuse("bad_token", _("Unreadable client token."), 4400)
         self.external_id = identity_of(token)
         last = content.get("last")
-        ready = await database_sync_to_async(self._hello)(last if isinstance(last, int) and last >= 0 else None)
+        ready = await database_sync_to_async(self._hello)(
+            last if isinstance(last, int) and last >= 0 else None
+        )
         for conversation_id in self.conversations:
-            await self.channel_layer.group_add(realtime.conversation_group(conversation_id), self.channel_name)
-        outbox.ensure_tailer()
+            await self.channel_layer.group_add(
+                realtime.conversation_group(conversation_id), self.channel_name
+            )
+        await outbox.hub()  # on the embedded default it also polls for other processes' events
         await self.send_json(ready)
         await self.catch_up()
 
     async def client_message(self, content):
         text = content.get("text")
         if not isinstance(text, str) or not text.strip():
-            return await self.send_json({"type": "error", "code": "empty", "message": _("The message is empty.")})
+            return await self.send_json(
+                {"type": "error", "code": "empty", "message": _("The message is empty.")}
+            )
         if len(text) > option(self.connection, "max_length"):
-            return await self.send_json({
-                "type": "error", "code": "too_long",
-                "message": _("The message is too long (at most %(n)s characters).")
-                % {"n": option(self.connection, "max_length")},
-            })
+            return await self.send_json(
+                {
+                    "type": "error",
+                    "code": "too_long",
+                    "message": _("The message is too long (at most %(n)s characters).")
+                    % {"n": option(self.connection, "max_length")},
+                }
+            )
         window = option(self.connection, "window_seconds")
         ip = (self.scope.get("client") or ["?"])[0]
-        if not limiter.allow(f"t:{self.external_id}", option(self.connection, "per_token"), window) or not (
-            limiter.allow(f"i:{ip}", option(self.connection, "per_ip"), window)
-        ):
-            return await self.send_json({
-                "type": "error", "code": "rate_limited",
-                "message": _("You are sending messages too fast. Please wait a moment."),
-            })
+        if not limiter.allow(
+            f"t:{self.external_id}", option(self.connection, "per_token"), window
+        ) or not (limiter.allow(f"i:{ip}", option(self.connection, "per_ip"), window)):
+            return await self.send_json(
+                {
+                    "type": "error",
+                    "code": "rate_limited",
+                    "message": _("You are sending messages too fast. Please wait a moment."),
+                }
+            )
         conversation_id = await database_sync_to_async(self._receive)(content, text)
         if conversation_id not in self.conversations:
             self.conversations.add(conversation_id)
-            await self.channel_layer.group_add(realtime.conversation_group(conversation_id), self.channel_name)
+            await self.channel_layer.group_add(
+                realtime.conversation_group(conversation_id), self.channel_name
+            )
         await self.catch_up()
 
     async def rate(self, content):
         like = content.get("like")
         if not isinstance(like, bool):
-            return await self.send_json({"type": "error", "code": "bad_rating", "message": _("Choose 👍 or 👎.")})
+            return await self.send_json(
+                {"type": "error", "code": "bad_rating", "message": _("Choose 👍 or 👎.")}
+            )
         error = await database_sync_to_async(self._rate)(like)
         if error:
             await self.send_json({"type": "error", "code": "cannot_rate", "message": error})
@@ -229,7 +285,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def conversation_event(self, message):
         if self.cursor is None or message.get("conversation") not in self.conversations:
             return
-        await self.catch_up()
+        await self.wake()
 
     async def conversation_typing(self, message):
         if self.cursor is None or message.get("who") != "employee":
@@ -239,7 +295,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def conversation_delivery(self, message):
         pass
 
-    async def catch_up(self):
+    async def read_and_send(self):
         while True:
             items, delivered, full = await database_sync_to_async(self._batch)()
             for item in items:
@@ -247,8 +303,12 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             for conversation_id, message_id in delivered:
                 await self.channel_layer.group_send(
                     realtime.conversation_group(conversation_id),
-                    {"type": "conversation.delivery", "conversation": conversation_id, "message": message_id,
-                     "state": Message.Delivery.SENT},
+                    {
+                        "type": "conversation.delivery",
+                        "conversation": conversation_id,
+                        "message": message_id,
+                        "state": Message.Delivery.SENT,
+                    },
                 )
             if not full:
                 return
@@ -267,7 +327,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     def _identity(self) -> ClientIdentity | None:
         if self.identity_id is None:
             self.identity_id = (
-                ClientIdentity.objects.filter(connection=self.connection, external_id=self.external_id)
+                ClientIdentity.objects.filter(
+                    connection=self.connection, external_id=self.external_id
+                )
                 .values_list("pk", flat=True)
                 .first()
             )
@@ -292,7 +354,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         messages = []
         if self._identity() is not None:
             conversations = Conversation.objects.filter(identity_id=self.identity_id)
-            self.conversations = set(conversations.filter(status__lt=Status.CLOSED).values_list("pk", flat=True))
+            self.conversations = set(
+                conversations.filter(status__lt=Status.CLOSED).values_list("pk", flat=True)
+            )
             latest = self._latest()
             if latest is not None:
                 self.conversations.add(latest.pk)
@@ -307,7 +371,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 self._mark_delivered(rows)
         self.cursor = outbox.Cursor(last if last is not None else latest_event)
         return {
-            "type": "ready", "last": self.cursor.last, "messages": messages,
+            "type": "ready",
+            "last": self.cursor.last,
+            "messages": messages,
             "state": _state(self._latest()),
         }
 
@@ -357,11 +423,15 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         if not events:
             return [], [], False
         message_ids = [e.payload.get("message") for e in events if e.kind in MESSAGE_KINDS]
-        messages = Message.objects.select_related("author").in_bulk([m for m in message_ids if isinstance(m, int)])
+        messages = Message.objects.select_related("author").in_bulk(
+            [m for m in message_ids if isinstance(m, int)]
+        )
         items, sent = [], []
         state_needed = False
         for event in events:
-            message = messages.get(event.payload.get("message")) if event.kind in MESSAGE_KINDS else None
+            message = (
+                messages.get(event.payload.get("message")) if event.kind in MESSAGE_KINDS else None
+            )
             if message is not None:
                 items.append(_message_item(message, event.id))
                 sent.append(message)
@@ -379,7 +449,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     def _mark_delivered(self, messages) -> list[tuple[int, int]]:
         """Replies pushed to the client's open browser are delivered (the livechat delivery)."""
         ids = [
-            m.pk for m in messages
+            m.pk
+            for m in messages
             if m.author_kind in (Message.Author.EMPLOYEE, Message.Author.BOT)
             and m.delivery_state != Message.Delivery.SENT
         ]
@@ -389,4 +460,3 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             delivery_state=Message.Delivery.SENT
         )
         return [(m.conversation_id, m.pk) for m in messages if m.pk in ids]
-

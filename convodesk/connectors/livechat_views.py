@@ -66,7 +66,9 @@ def widget_script(request, key):
     connection = _connection(key)
     if connection is None:
         body = "console.error(%s);" % json.dumps("Convodesk: unknown or inactive chat key")
-        response = HttpResponse(body, status=404, content_type="application/javascript; charset=utf-8")
+        response = HttpResponse(
+            body, status=404, content_type="application/javascript; charset=utf-8"
+        )
     else:
         config = json.dumps(widget_config(request, connection)).translate(_json_script_escapes)
         body = render_to_string("connectors/widget.js", {"config": config})

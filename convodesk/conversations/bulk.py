@@ -90,13 +90,18 @@ def parse_ids(values) -> list[int]:
             if not part:
                 continue
             if not part.isdigit() or int(part) > 2**62:
-                raise InvalidBulk({"ids": _("“%(value)s” is not a conversation ID.") % {"value": part}})
+                raise InvalidBulk(
+                    {"ids": _("“%(value)s” is not a conversation ID.") % {"value": part}}
+                )
             if int(part) not in seen:
                 seen.add(int(part))
                 ids.append(int(part))
     if len(ids) > MAX_EXPLICIT_IDS:
         raise InvalidBulk(
-            {"ids": _("Select at most %(max)s rows, or use “all matching the filter”.") % {"max": MAX_EXPLICIT_IDS}}
+            {
+                "ids": _("Select at most %(max)s rows, or use “all matching the filter”.")
+                % {"max": MAX_EXPLICIT_IDS}
+            }
         )
     return ids
 
@@ -107,7 +112,9 @@ def _not_selectable_reason(status: int) -> str:
     return _("Already closed.")
 
 
-def select(user, *, ids=(), all_matching=False, params=None, target_line: Line | None = None) -> Selection:
+def select(
+    user, *, ids=(), all_matching=False, params=None, target_line: Line | None = None
+) -> Selection:
     """Resolve what to act on. Rows the user cannot see are kept: the services answer NotFound."""
     visible = Conversation.objects.visible_to(user, "view")
     if all_matching:
@@ -123,8 +130,10 @@ def select(user, *, ids=(), all_matching=False, params=None, target_line: Line |
         return Selection(chosen, [], left_out)
     if not ids:
         raise InvalidBulk({"ids": _("Select at least one conversation.")})
-    known = {pk: (status, line_id) for pk, status, line_id in
-             visible.filter(pk__in=ids).values_list("pk", "status", "line_id")}
+    known = {
+        pk: (status, line_id)
+        for pk, status, line_id in visible.filter(pk__in=ids).values_list("pk", "status", "line_id")
+    }
     chosen, skipped = [], []
     for pk in ids:
         status, line_id = known.get(pk, (None, None))
@@ -157,18 +166,34 @@ def failure_reason(exc: Exception) -> str:
     return _("Unexpected error; the administrators can find it in the log.")
 
 
-def start_bulk(user, action: str, selection: Selection, *, target_line=None, target_employee=None,
-               params=None, back_query: str = "") -> BulkJob:
+def start_bulk(
+    user,
+    action: str,
+    selection: Selection,
+    *,
+    target_line=None,
+    target_employee=None,
+    params=None,
+    back_query: str = "",
+) -> BulkJob:
     """Record the job, then run it here (small) or enqueue it (above the threshold)."""
     if action not in ACTIONS:
         raise InvalidBulk({"action": _("Unknown action.")})
     if action == BulkJob.Action.TRANSFER and (target_line is None) == (target_employee is None):
-        raise InvalidBulk({"transfer_to": _("Choose the open channel or the employee to transfer to.")})
+        raise InvalidBulk(
+            {"transfer_to": _("Choose the open channel or the employee to transfer to.")}
+        )
     job = BulkJob.objects.create(
-        owner=user, action=action, ids=selection.ids, total=len(selection.ids),
-        skipped=selection.skipped, skipped_count=selection.skipped_count,
-        target_line=target_line, target_employee=target_employee,
-        params=params or {}, back_query=back_query[:4000],
+        owner=user,
+        action=action,
+        ids=selection.ids,
+        total=len(selection.ids),
+        skipped=selection.skipped,
+        skipped_count=selection.skipped_count,
+        target_line=target_line,
+        target_employee=target_employee,
+        params=params or {},
+        back_query=back_query[:4000],
     )
     if len(selection.ids) > background_threshold():
         from .tasks import run_bulk
@@ -182,7 +207,11 @@ def start_bulk(user, action: str, selection: Selection, *, target_line=None, tar
 
 
 def run_bulk_job(job_id) -> None:
-    job = BulkJob.objects.select_related("owner", "target_line", "target_employee").filter(pk=job_id).first()
+    job = (
+        BulkJob.objects.select_related("owner", "target_line", "target_employee")
+        .filter(pk=job_id)
+        .first()
+    )
     if job is None or job.status != JobStatus.PENDING:
         return
     job.status, job.started_at = JobStatus.RUNNING, timezone.now()
@@ -193,8 +222,13 @@ def run_bulk_job(job_id) -> None:
         with translation.override(user.language or settings.LANGUAGE_CODE):
             for done, conversation_id in enumerate(job.ids, start=1):
                 try:
-                    act(user, job.action, conversation_id,
-                        target_line=job.target_line, target_employee=job.target_employee)
+                    act(
+                        user,
+                        job.action,
+                        conversation_id,
+                        target_line=job.target_line,
+                        target_employee=job.target_employee,
+                    )
                 except (IllegalTransition, NotAllowed, NotFound) as exc:
                     failures.append({"id": conversation_id, "reason": failure_reason(exc)})
                 except Exception as exc:  # noqa: BLE001 - one broken row must not stop the others
@@ -209,11 +243,18 @@ def run_bulk_job(job_id) -> None:
     except Exception as exc:  # noqa: BLE001 - e.g. the database went away: the job says so
         log.exception("bulk job %s failed", job.pk)
         BulkJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.FAILED, progress=done, succeeded=succeeded, failures=failures,
-            error=str(exc)[:2000] or exc.__class__.__name__, finished_at=timezone.now(),
+            status=JobStatus.FAILED,
+            progress=done,
+            succeeded=succeeded,
+            failures=failures,
+            error=str(exc)[:2000] or exc.__class__.__name__,
+            finished_at=timezone.now(),
         )
         return
     BulkJob.objects.filter(pk=job.pk).update(
-        status=JobStatus.DONE, progress=len(job.ids), succeeded=succeeded, failures=failures,
+        status=JobStatus.DONE,
+        progress=len(job.ids),
+        succeeded=succeeded,
+        failures=failures,
         finished_at=timezone.now(),
     )

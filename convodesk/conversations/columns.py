@@ -154,9 +154,24 @@ def _client_html(conv) -> str:
 
 
 def _crm_html(conv) -> str:
-    if not conv.crm_entity_type:
+    """A link per bound record (primary first, when the list prefetched them) plus the activity."""
+    links = getattr(conv, "prefetched_crm_links", None)
+    if links:
+        records = [
+            (crm_url(link.entity_type, link.entity_id),
+             f"{CRM_LABELS.get(link.entity_type, link.entity_type.title())} #{link.entity_id}"
+             + (f" — {link.title}" if link.title else ""))
+            for link in sorted(links, key=lambda link: (not link.is_primary, link.pk))
+        ]
+    elif conv.crm_entity_type:
+        records = [(crm_url(conv.crm_entity_type, conv.crm_entity_id), crm_text(conv))]
+    else:
+        records = []
+    if conv.crm_activity_id:
+        records.append((f"/crm/activities/{conv.crm_activity_id}/", _g("Activity") + f" #{conv.crm_activity_id}"))
+    if not records:
         return EMPTY
-    return format_html('<a href="{}">{}</a>', crm_url(conv.crm_entity_type, conv.crm_entity_id), crm_text(conv))
+    return format_html_join(", ", '<a href="{0}" title="{1}">{1}</a>', records)
 
 
 def _crm_api(conv) -> dict:

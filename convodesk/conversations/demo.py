@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from convodesk.accounts.models import Department, DepartmentRole, Role, User
+from convodesk.crm import demo as crm_demo
 from convodesk.lines.models import Connection, Line, LineMember
 
 from . import hooks, services
@@ -334,6 +335,8 @@ class Simulation:
             "ext": ext[connection.kind],
             "connection": connection,
         }
+        if self.rng.random() < 0.25:  # already a CRM contact: the binding rules find them by phone or e-mail
+            crm_demo.seed(self.rng, [(name, phone, email)], responsible=self.org.operators_by_line[connection.line_id])
         self.clients.append(client)
         return client
 
@@ -559,6 +562,7 @@ def load(
     _ADMIN.clear()
     with hooks.publishing_suspended(), transaction.atomic():
         org = build_organisation()
+        crm_demo.seed(rng, [], lines=[org.lines[2], org.lines[4]])  # Sales binds open deals; Partners makes contacts
         sim = Simulation(org, rng, now)
         history_end = now - dt.timedelta(hours=6)
         history_start = now - dt.timedelta(days=days)

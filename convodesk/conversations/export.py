@@ -137,12 +137,22 @@ class _Sheets:
             f"{c.label} ({tzname})" if c.kind == KIND_DATETIME else str(c.label) for c in columns
         ]
         self.header_fmt = workbook.add_format(
-            {"bold": True, "bg_color": "#EEF0F3", "bottom": 1, "text_wrap": False, "valign": "vcenter"}
+            {
+                "bold": True,
+                "bg_color": "#EEF0F3",
+                "bottom": 1,
+                "text_wrap": False,
+                "valign": "vcenter",
+            }
         )
         self.date_fmt = workbook.add_format({"num_format": DATE_FORMAT})
         self.duration_fmt = workbook.add_format({"num_format": DURATION_FORMAT})
         self.cell_fmt = [
-            self.date_fmt if c.kind == KIND_DATETIME else self.duration_fmt if c.kind == KIND_DURATION else None
+            self.date_fmt
+            if c.kind == KIND_DATETIME
+            else self.duration_fmt
+            if c.kind == KIND_DURATION
+            else None
             for c in columns
         ]
         self.sheet = None
@@ -153,7 +163,9 @@ class _Sheets:
     def open(self):
         self.count += 1
         name = _("Conversations")[:25]
-        self.sheet = self.workbook.add_worksheet(name if self.count == 1 else f"{name} {self.count}")
+        self.sheet = self.workbook.add_worksheet(
+            name if self.count == 1 else f"{name} {self.count}"
+        )
         self.rows = 0
         self.widths = [len(h) for h in self.header]
         for col, (column, text) in enumerate(zip(self.columns, self.header, strict=True)):
@@ -199,7 +211,9 @@ class _Sheets:
                     widths[col] = n
 
 
-def write_xlsx(queryset, column_keys, tz, target, progress: Callable[[int], None] | None = None) -> int:
+def write_xlsx(
+    queryset, column_keys, tz, target, progress: Callable[[int], None] | None = None
+) -> int:
     """Write every row of `queryset` (in its order) as .xlsx to `target`; return the row count.
 
     `target` is a path or a binary file object. Memory stays flat: XlsxWriter's constant-memory
@@ -212,8 +226,11 @@ def write_xlsx(queryset, column_keys, tz, target, progress: Callable[[int], None
     queryset = queryset.select_related(*related) if related else queryset.select_related(None)
     if _needs_crm_links(keys):
         queryset = queryset.prefetch_related(
-            Prefetch("crm_links", queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
-                     to_attr="prefetched_crm_links")
+            Prefetch(
+                "crm_links",
+                queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
+                to_attr="prefetched_crm_links",
+            )
         )
     if isinstance(target, str | Path):
         target = str(target)
@@ -295,10 +312,15 @@ def run_export_job(job_id) -> None:
 
         path.parent.mkdir(parents=True, exist_ok=True)
         with translation.override(job.owner.language or settings.LANGUAGE_CODE):
-            rows = write_xlsx(queryset, job.columns, scope_tz(job.owner), partial, progress=progress)
+            rows = write_xlsx(
+                queryset, job.columns, scope_tz(job.owner), partial, progress=progress
+            )
         partial.replace(path)
     except Exception as exc:  # noqa: BLE001 - any failure is the job's outcome, shown to its owner
-        log.exception("export %s failed", job.pk)
+        if isinstance(exc, NotAllowed | InvalidFilter):
+            log.warning("export %s refused: %s", job.pk, exc)
+        else:
+            log.exception("export %s failed", job.pk)
         partial.unlink(missing_ok=True)
         message = exc.message if isinstance(exc, NotAllowed) else str(exc) or exc.__class__.__name__
         ExportJob.objects.filter(pk=job.pk).update(
@@ -306,5 +328,9 @@ def run_export_job(job_id) -> None:
         )
         return
     ExportJob.objects.filter(pk=job.pk).update(
-        status=JobStatus.DONE, progress=rows, total=rows, file_path=relative, finished_at=timezone.now()
+        status=JobStatus.DONE,
+        progress=rows,
+        total=rows,
+        file_path=relative,
+        finished_at=timezone.now(),
     )

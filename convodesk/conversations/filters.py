@@ -95,7 +95,8 @@ class ConversationFilter:
         value = self.raw.get(key, "")
         if isinstance(value, list | tuple):
             value = ",".join(str(v) for v in value)
-        return str(value).strip()
+        # NUL cannot be stored or compared by PostgreSQL; it is never meaningful in a filter.
+        return str(value).replace("\x00", "").strip()
 
     def _values(self, key) -> list[str]:
         raw = self._get(key)
@@ -257,7 +258,13 @@ class ConversationFilter:
                         % {"value": raw, "param": key})
             return None
         if end:
-            day += dt.timedelta(days=1)
+            if day >= dt.date.max:
+                day = None
+            else:
+                day += dt.timedelta(days=1)
+        if day is None or day.year < 2 or day.year > 9998:
+            self._error(key, _("“%(value)s” is out of range for %(param)s.") % {"value": raw, "param": key})
+            return None
         return dt.datetime.combine(day, dt.time.min, tzinfo=self.tz)
 
     def _parse_dates(self):
@@ -272,7 +279,9 @@ class ConversationFilter:
                 self.cleaned[f"{prefix}_to"] = end
                 inclusive = "T" in end_raw or " " in end_raw
                 self.conditions.append(Q(**{f"{field}__lte" if inclusive else f"{field}__lt": end}))
-            if start is not None and end is not None and start > end:
+            # A day in `_to` ends where the next day begins (exclusive), a datetime is inclusive.
+            day_end = bool(end_raw) and not ("T" in end_raw or " " in end_raw)
+            if start is not None and end is not None and (start >= end if day_end else start > end):
                 self._error(f"{prefix}_to", _("The end date is before the start date."))
 
     def _int(self, key) -> int | None:

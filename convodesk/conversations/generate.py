@@ -57,29 +57,127 @@ KINDS = [("telegram", 0.45), ("livechat", 0.30), ("email", 0.15), ("api", 0.10)]
 BYTES_WITH_MESSAGES = {"sqlite": 2600, "postgresql": 3600}
 BYTES_WITHOUT_MESSAGES = {"sqlite": 900, "postgresql": 1300}
 
-FIRST = ["María", "José", "Juan", "Ana", "Luis", "Carmen", "Pedro", "Laura", "Carlos", "Elena", "Ivan",
-         "Olga", "Anna", "Dmitry", "Sergey", "Maria", "John", "Emma", "Pablo", "Lucía", "Sofía", "Diego",
-         "Olivia", "Noah", "Marta", "Jorge", "Isabel", "Tom", "Grace", "Hugo"]
-LAST = ["García", "Rodríguez", "González", "Fernández", "López", "Martínez", "Sánchez", "Pérez", "Gómez",
-        "Martín", "Jiménez", "Ruiz", "Hernández", "Díaz", "Moreno", "Muñoz", "Álvarez", "Romero", "Alonso",
-        "Gutiérrez", "Navarro", "Torres", "Domínguez", "Vázquez", "Ramos", "Gil", "Ramírez", "Serrano",
-        "Blanco", "Molina", "Ivanov", "Smirnov", "Kuznetsov", "Popov", "Petrov", "Sokolov", "Smith",
-        "Johnson", "Brown", "Taylor", "Wilson", "Clark", "Walker", "Hall", "Young", "King", "Wright",
-        "Scott", "Green", "Baker"]
+FIRST = [
+    "María",
+    "José",
+    "Juan",
+    "Ana",
+    "Luis",
+    "Carmen",
+    "Pedro",
+    "Laura",
+    "Carlos",
+    "Elena",
+    "Ivan",
+    "Olga",
+    "Anna",
+    "Dmitry",
+    "Sergey",
+    "Maria",
+    "John",
+    "Emma",
+    "Pablo",
+    "Lucía",
+    "Sofía",
+    "Diego",
+    "Olivia",
+    "Noah",
+    "Marta",
+    "Jorge",
+    "Isabel",
+    "Tom",
+    "Grace",
+    "Hugo",
+]
+LAST = [
+    "García",
+    "Rodríguez",
+    "González",
+    "Fernández",
+    "López",
+    "Martínez",
+    "Sánchez",
+    "Pérez",
+    "Gómez",
+    "Martín",
+    "Jiménez",
+    "Ruiz",
+    "Hernández",
+    "Díaz",
+    "Moreno",
+    "Muñoz",
+    "Álvarez",
+    "Romero",
+    "Alonso",
+    "Gutiérrez",
+    "Navarro",
+    "Torres",
+    "Domínguez",
+    "Vázquez",
+    "Ramos",
+    "Gil",
+    "Ramírez",
+    "Serrano",
+    "Blanco",
+    "Molina",
+    "Ivanov",
+    "Smirnov",
+    "Kuznetsov",
+    "Popov",
+    "Petrov",
+    "Sokolov",
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Taylor",
+    "Wilson",
+    "Clark",
+    "Walker",
+    "Hall",
+    "Young",
+    "King",
+    "Wright",
+    "Scott",
+    "Green",
+    "Baker",
+]
 CLIENT_TEXTS = [
-    "Hi, my order has not arrived yet.", "Can I change the delivery address?", "I was charged twice.",
-    "How do I reset my password?", "Do you ship to Portugal?", "The invoice shows the wrong company.",
-    "I want to return a product.", "Is anyone there?", "Thanks, that worked!", "One more question.",
-    "Hola, mi pedido todavía no ha llegado.", "¿Puedo cambiar la dirección de entrega?",
-    "Me han cobrado dos veces.", "¿Cómo restablezco mi contraseña?", "Quiero devolver un producto.",
-    "¿Hay alguien?", "Gracias, ya funciona.", "Una pregunta más.", "The app keeps logging me out.",
-    "Where can I download my invoice?", "¿Cuándo abre la tienda?", "My discount code does not work.",
+    "Hi, my order has not arrived yet.",
+    "Can I change the delivery address?",
+    "I was charged twice.",
+    "How do I reset my password?",
+    "Do you ship to Portugal?",
+    "The invoice shows the wrong company.",
+    "I want to return a product.",
+    "Is anyone there?",
+    "Thanks, that worked!",
+    "One more question.",
+    "Hola, mi pedido todavía no ha llegado.",
+    "¿Puedo cambiar la dirección de entrega?",
+    "Me han cobrado dos veces.",
+    "¿Cómo restablezco mi contraseña?",
+    "Quiero devolver un producto.",
+    "¿Hay alguien?",
+    "Gracias, ya funciona.",
+    "Una pregunta más.",
+    "The app keeps logging me out.",
+    "Where can I download my invoice?",
+    "¿Cuándo abre la tienda?",
+    "My discount code does not work.",
 ]
 EMPLOYEE_TEXTS = [
-    "Hello! Let me check that for you.", "Could you send me your order number?", "Done, it is fixed now.",
-    "I have refunded the duplicate charge.", "You can reset it from the login page.", "Anything else?",
-    "¡Hola! Lo reviso ahora mismo.", "¿Me pasas el número de pedido?", "Listo, ya está resuelto.",
-    "He devuelto el cargo duplicado.", "¿Algo más en lo que pueda ayudarte?", "Thanks for waiting.",
+    "Hello! Let me check that for you.",
+    "Could you send me your order number?",
+    "Done, it is fixed now.",
+    "I have refunded the duplicate charge.",
+    "You can reset it from the login page.",
+    "Anything else?",
+    "¡Hola! Lo reviso ahora mismo.",
+    "¿Me pasas el número de pedido?",
+    "Listo, ya está resuelto.",
+    "He devuelto el cargo duplicado.",
+    "¿Algo más en lo que pueda ayudarte?",
+    "Thanks for waiting.",
 ]
 CLOSING_TEXT = "Thank you for contacting us. / Gracias por contactarnos."
 
@@ -104,36 +202,51 @@ def ensure_org(seed: int = 1) -> Org:
     """Create (once) the generated departments, employees, lines, connections and benchmark users."""
     rng = random.Random(seed)
     with transaction.atomic():
-        departments = list(Department.objects.filter(name__startswith="Gen department ").order_by("name"))
+        departments = list(
+            Department.objects.filter(name__startswith="Gen department ").order_by("name")
+        )
         if len(departments) < N_DEPARTMENTS:
             have = {d.name for d in departments}
             for n in range(1, N_DEPARTMENTS + 1):
                 name = f"Gen department {n:02d}"
                 if name not in have:
                     Department.objects.create(name=name)
-            departments = list(Department.objects.filter(name__startswith="Gen department ").order_by("name"))
-        employees = list(User.objects.filter(username__startswith=f"{PREFIX}-agent-").order_by("username"))
+            departments = list(
+                Department.objects.filter(name__startswith="Gen department ").order_by("name")
+            )
+        employees = list(
+            User.objects.filter(username__startswith=f"{PREFIX}-agent-").order_by("username")
+        )
         if len(employees) < N_EMPLOYEES:
             operator_role = Role.objects.filter(name="Manager").first()
             have = {u.username for u in employees}
             unusable = make_password(None)
             new = [
-                User(username=f"{PREFIX}-agent-{n:03d}", password=unusable,
-                     display_name=f"{rng.choice(FIRST)} {rng.choice(LAST)} ({n:03d})")
-                for n in range(1, N_EMPLOYEES + 1) if f"{PREFIX}-agent-{n:03d}" not in have
+                User(
+                    username=f"{PREFIX}-agent-{n:03d}",
+                    password=unusable,
+                    display_name=f"{rng.choice(FIRST)} {rng.choice(LAST)} ({n:03d})",
+                )
+                for n in range(1, N_EMPLOYEES + 1)
+                if f"{PREFIX}-agent-{n:03d}" not in have
             ]
             User.objects.bulk_create(new)
-            employees = list(User.objects.filter(username__startswith=f"{PREFIX}-agent-").order_by("username"))
+            employees = list(
+                User.objects.filter(username__startswith=f"{PREFIX}-agent-").order_by("username")
+            )
             per = N_EMPLOYEES // N_DEPARTMENTS
             through = User.departments.through
             through.objects.filter(user__in=employees).delete()
             through.objects.bulk_create(
-                through(user_id=u.pk, department_id=departments[i // per].pk) for i, u in enumerate(employees)
+                through(user_id=u.pk, department_id=departments[i // per].pk)
+                for i, u in enumerate(employees)
             )
             if operator_role is not None:
                 roles = User.roles.through
                 roles.objects.filter(user__in=employees).delete()
-                roles.objects.bulk_create(roles(user_id=u.pk, role_id=operator_role.pk) for u in employees)
+                roles.objects.bulk_create(
+                    roles(user_id=u.pk, role_id=operator_role.pk) for u in employees
+                )
         lines = list(Line.objects.filter(name__startswith="Gen line ").order_by("name"))
         if len(lines) < N_LINES:
             Line.objects.filter(name__startswith="Gen line ").delete()
@@ -144,20 +257,26 @@ def ensure_org(seed: int = 1) -> Org:
                 line = Line.objects.create(
                     name=f"Gen line {n + 1:02d}",
                     distribution=[Line.Distribution.ALL_AT_ONCE, Line.Distribution.EVENLY][n % 2],
-                    closing_text=CLOSING_TEXT if closing else "", ask_rating=closing,
-                    working_hours=({str(d): [["09:00", "18:00"]] for d in range(5)} if n % 3 == 0 else {}),
+                    closing_text=CLOSING_TEXT if closing else "",
+                    ask_rating=closing,
+                    working_hours=(
+                        {str(d): [["09:00", "18:00"]] for d in range(5)} if n % 3 == 0 else {}
+                    ),
                 )
                 dep_a, dep_b = n % N_DEPARTMENTS, (n * 7 + 3) % N_DEPARTMENTS
-                members = employees[dep_a * per:(dep_a + 1) * per]
+                members = employees[dep_a * per : (dep_a + 1) * per]
                 if n % 2:
-                    members = members + employees[dep_b * per:(dep_b + 1) * per]
+                    members = members + employees[dep_b * per : (dep_b + 1) * per]
                 LineMember.objects.bulk_create(
-                    LineMember(line=line, user=u, position=p) for p, u in enumerate(dict.fromkeys(members))
+                    LineMember(line=line, user=u, position=p)
+                    for p, u in enumerate(dict.fromkeys(members))
                 )
                 lines.append(line)
             kinds = [k for k, _w in KINDS]
             for n, line in enumerate(lines):
-                Connection.objects.create(line=line, kind=kinds[n % 4], name=f"Gen {kinds[n % 4]} {n + 1:02d}")
+                Connection.objects.create(
+                    line=line, kind=kinds[n % 4], name=f"Gen {kinds[n % 4]} {n + 1:02d}"
+                )
                 if n < 15:
                     kind = kinds[(n * 3 + 1) % 4]
                     Connection.objects.create(line=line, kind=kind, name=f"Gen {kind} {n + 1:02d}b")
@@ -167,8 +286,13 @@ def ensure_org(seed: int = 1) -> Org:
         member_ids.setdefault(m.line_id, []).append(m.user_id)
     line_index = {line.pk: i for i, line in enumerate(lines)}
     line_dicts = [
-        {"id": line.pk, "members": member_ids.get(line.pk, []), "closing": line.closing_mode,
-         "hours": bool(line.working_hours), "evenly": line.distribution != Line.Distribution.ALL_AT_ONCE}
+        {
+            "id": line.pk,
+            "members": member_ids.get(line.pk, []),
+            "closing": line.closing_mode,
+            "hours": bool(line.working_hours),
+            "evenly": line.distribution != Line.Distribution.ALL_AT_ONCE,
+        }
         for line in lines
     ]
     conns = [
@@ -186,14 +310,22 @@ def _ensure_bench_users(departments, employees) -> None:
     unusable = make_password(None)
     User.objects.get_or_create(
         username=f"{PREFIX}-admin",
-        defaults={"is_superuser": True, "is_staff": True, "password": unusable, "display_name": "Gen admin"},
+        defaults={
+            "is_superuser": True,
+            "is_staff": True,
+            "password": unusable,
+            "display_name": "Gen admin",
+        },
     )
     role, _ = Role.objects.get_or_create(
         name="Department supervisor",
-        defaults=dict(view_conversations=20, view_history=20, view_statistics=20, act=20, rate=20, export=30),
+        defaults=dict(
+            view_conversations=20, view_history=20, view_statistics=20, act=20, rate=20, export=30
+        ),
     )
     supervisor, created = User.objects.get_or_create(
-        username=f"{PREFIX}-supervisor", defaults={"password": unusable, "display_name": "Gen supervisor"}
+        username=f"{PREFIX}-supervisor",
+        defaults={"password": unusable, "display_name": "Gen supervisor"},
     )
     if created:
         supervisor.departments.set([departments[0]])
@@ -247,7 +379,8 @@ class Table:
             marks = ", ".join("?" for _ in columns)
             self.insert_sql = (
                 f"INSERT INTO {quote(self.table)} ({self.column_sql}) VALUES ({marks}"
-                + (f", {literals}" if literals else "") + ")"
+                + (f", {literals}" if literals else "")
+                + ")"
             )
 
     def write(self, rows: list[tuple]) -> None:
@@ -257,13 +390,15 @@ class Table:
         if self.vendor == "postgresql":
             suffix = self.copy_suffix
             with raw.cursor() as cur:
-                with cur.copy(f"COPY {connection.ops.quote_name(self.table)} ({self.column_sql}) FROM STDIN") as cp:
+                with cur.copy(
+                    f"COPY {connection.ops.quote_name(self.table)} ({self.column_sql}) FROM STDIN"
+                ) as cp:
                     step = 20000
                     for start in range(0, len(rows), step):
                         cp.write(
                             "".join(
                                 "\t".join(_copy_text(v) for v in row) + suffix + "\n"
-                                for row in rows[start:start + step]
+                                for row in rows[start : start + step]
                             )
                         )
         else:
@@ -323,8 +458,15 @@ class Sim:
     def person(self, emp: int) -> dict:
         p = self.people.get(emp)
         if p is None:
-            p = self.people[emp] = {"is_responsible": False, "was_responsible": False, "wrote": False,
-                                    "offered_now": False, "ever_offered": False, "took": False, "skips": 0}
+            p = self.people[emp] = {
+                "is_responsible": False,
+                "was_responsible": False,
+                "wrote": False,
+                "offered_now": False,
+                "ever_offered": False,
+                "took": False,
+                "skips": 0,
+            }
         return p
 
     def set_responsible(self, emp: int | None) -> None:
@@ -421,28 +563,57 @@ class Sim:
             self.status, self.closed, self.closed_by = final, self.t, by
 
     def final_close(self) -> None:
-        self.status = Status.CLOSED if self.pending == lifecycle.CLOSED_BY_EMPLOYEE else Status.AUTO_CLOSED
+        self.status = (
+            Status.CLOSED if self.pending == lifecycle.CLOSED_BY_EMPLOYEE else Status.AUTO_CLOSED
+        )
         self.closed, self.closed_by = self.t, self.pending or lifecycle.CLOSED_BY_SYSTEM
         self.pending, self.full_close = "", None
 
     def spam(self, emp: int) -> None:
         self._clear_timers()
         self.clear_offers()
-        self.status, self.closed, self.closed_by, self.agent_closed = Status.SPAM, self.t, "employee", self.t
+        self.status, self.closed, self.closed_by, self.agent_closed = (
+            Status.SPAM,
+            self.t,
+            "employee",
+            self.t,
+        )
         if self.responsible is None:
             self.set_responsible(emp)
 
     def duplicate(self) -> None:
         self._clear_timers()
         self.clear_offers()
-        self.status, self.closed, self.closed_by, self.agent_closed = Status.DUPLICATE, self.t, "system", None
+        self.status, self.closed, self.closed_by, self.agent_closed = (
+            Status.DUPLICATE,
+            self.t,
+            "system",
+            None,
+        )
 
 
-OPEN_STALE = [(Status.NEW, 0.003), (Status.SKIPPED, 0.002), (Status.TAKEN, 0.002), (Status.CLIENT_WROTE, 0.003),
-              (Status.CLIENT_WROTE_AFTER_AGENT, 0.003)]
-OPEN_RECENT = [(Status.NEW, 0.06), (Status.SKIPPED, 0.03), (Status.TAKEN, 0.03), (Status.CLIENT_WROTE, 0.05),
-               (Status.CLIENT_WROTE_AFTER_AGENT, 0.05), (Status.AGENT_REPLIED, 0.20), (Status.CLOSING, 0.04)]
-CLOSED_MIX = [(Status.AUTO_CLOSED, 0.55), (Status.CLOSED, 0.36), (Status.SPAM, 0.05), (Status.DUPLICATE, 0.04)]
+OPEN_STALE = [
+    (Status.NEW, 0.003),
+    (Status.SKIPPED, 0.002),
+    (Status.TAKEN, 0.002),
+    (Status.CLIENT_WROTE, 0.003),
+    (Status.CLIENT_WROTE_AFTER_AGENT, 0.003),
+]
+OPEN_RECENT = [
+    (Status.NEW, 0.06),
+    (Status.SKIPPED, 0.03),
+    (Status.TAKEN, 0.03),
+    (Status.CLIENT_WROTE, 0.05),
+    (Status.CLIENT_WROTE_AFTER_AGENT, 0.05),
+    (Status.AGENT_REPLIED, 0.20),
+    (Status.CLOSING, 0.04),
+]
+CLOSED_MIX = [
+    (Status.AUTO_CLOSED, 0.55),
+    (Status.CLOSED, 0.36),
+    (Status.SPAM, 0.05),
+    (Status.DUPLICATE, 0.04),
+]
 
 
 def _pick(rng: random.Random, table, default):
@@ -454,8 +625,14 @@ def _pick(rng: random.Random, table, default):
     return default
 
 
-def play(rng: random.Random, target: int, incoming: bool, members: list[int], closing_mode: bool,
-         evenly: bool) -> Sim:
+def play(
+    rng: random.Random,
+    target: int,
+    incoming: bool,
+    members: list[int],
+    closing_mode: bool,
+    evenly: bool,
+) -> Sim:
     """Play one conversation's story so that it ends at `target`, following lifecycle's rules."""
     s = Sim(incoming=incoming)
     emp = rng.choice(members)
@@ -568,7 +745,9 @@ def _ts_formatter(vendor: str):
         if base is None:
             if len(cache) > 200000:
                 cache.clear()
-            base = cache[epoch_seconds] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch_seconds))
+            base = cache[epoch_seconds] = time.strftime(
+                "%Y-%m-%d %H:%M:%S", time.gmtime(epoch_seconds)
+            )
         return f"{base}.{micro:06d}{suffix}"
 
     return fmt
@@ -583,8 +762,9 @@ class Progress:
 
 
 def disk_needed(vendor: str, conversations: int, with_messages: int) -> int:
-    return (BYTES_WITH_MESSAGES[vendor] * with_messages
-            + BYTES_WITHOUT_MESSAGES[vendor] * (conversations - with_messages))
+    return BYTES_WITH_MESSAGES[vendor] * with_messages + BYTES_WITHOUT_MESSAGES[vendor] * (
+        conversations - with_messages
+    )
 
 
 def database_path():
@@ -625,8 +805,14 @@ def existing_count() -> int:
     return Conversation.objects.filter(connection__line_id__in=lines).count()
 
 
-def generate(conversations: int, messages_for: int | None = None, seed: int = 42, chunk: int = 50000,
-             events: bool = True, log=print) -> Progress:
+def generate(
+    conversations: int,
+    messages_for: int | None = None,
+    seed: int = 42,
+    chunk: int = 50000,
+    events: bool = True,
+    log=print,
+) -> Progress:
     """Make the generated data set hold `conversations` conversations (continuing what exists)."""
     messages_for = conversations if messages_for is None else min(messages_for, conversations)
     vendor = connection.vendor
@@ -645,8 +831,10 @@ def generate(conversations: int, messages_for: int | None = None, seed: int = 42
             f"Not enough disk: about {need / 1e9:.1f} GB needed for {conversations - done:,} more "
             f"conversations, {free / 1e9:.1f} GB free. Skipped."
         )
-    log(f"Generating {conversations - done:,} conversations ({done:,} exist) on {vendor}; "
-        f"about {need / 1e9:.1f} GB of {free / 1e9:.1f} GB free.")
+    log(
+        f"Generating {conversations - done:,} conversations ({done:,} exist) on {vendor}; "
+        f"about {need / 1e9:.1f} GB of {free / 1e9:.1f} GB free."
+    )
     if vendor == "sqlite":
         with connection.cursor() as cursor:  # a big page cache keeps the index updates in memory
             cursor.execute("PRAGMA cache_size=-400000")
@@ -665,7 +853,9 @@ def generate(conversations: int, messages_for: int | None = None, seed: int = 42
         progress.done = done
         progress.messages += written
         elapsed = time.monotonic() - progress.started
-        log(f"  {done:,} / {conversations:,} conversations, {progress.messages:,} messages, {elapsed:.0f} s")
+        log(
+            f"  {done:,} / {conversations:,} conversations, {progress.messages:,} messages, {elapsed:.0f} s"
+        )
     after_load(log)
     return progress
 
@@ -674,8 +864,15 @@ def generate(conversations: int, messages_for: int | None = None, seed: int = 42
 # them row by row costs several times what one sorted build does. Their DDL is kept in a table of
 # the database itself, so an interrupted run rebuilds them when it is resumed (or by `restore`).
 BULK_INDEX_THRESHOLD = 100000
-BULK_TABLES = (Client, ClientIdentity, Conversation, ConversationParticipant, ReplyPeriod, Message,
-               ConversationEvent)
+BULK_TABLES = (
+    Client,
+    ClientIdentity,
+    Conversation,
+    ConversationParticipant,
+    ReplyPeriod,
+    Message,
+    ConversationEvent,
+)
 STATE_TABLE = "convodesk_generate_dropped_index"
 
 
@@ -700,14 +897,18 @@ def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
 def drop_secondary_indexes(log=print) -> None:
     quote = connection.ops.quote_name
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (name varchar(200) PRIMARY KEY, ddl text NOT NULL)")
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (name varchar(200) PRIMARY KEY, ddl text NOT NULL)"
+        )
         cursor.execute(f"SELECT name FROM {STATE_TABLE}")
         saved = {row[0] for row in cursor.fetchall()}
         dropped = 0
         for model in BULK_TABLES:
             for name, ddl in _secondary_indexes(cursor, model._meta.db_table):
                 if name not in saved:
-                    cursor.execute(f"INSERT INTO {STATE_TABLE} (name, ddl) VALUES (%s, %s)", [name, ddl])
+                    cursor.execute(
+                        f"INSERT INTO {STATE_TABLE} (name, ddl) VALUES (%s, %s)", [name, ddl]
+                    )
                 cursor.execute(f"DROP INDEX {quote(name)}")
                 dropped += 1
     log(f"Dropped {dropped} secondary indexes for the load; they are built again at the end.")
@@ -750,7 +951,14 @@ def after_load(log=print) -> None:
     restore_indexes(log)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            for model in (Client, ClientIdentity, Conversation, ConversationParticipant, ReplyPeriod, Message):
+            for model in (
+                Client,
+                ClientIdentity,
+                Conversation,
+                ConversationParticipant,
+                ReplyPeriod,
+                Message,
+            ):
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     # SQLite: no ANALYZE. With sqlite_stat1 present its planner prefers "scan the 25 lines, fetch
     # their conversations, sort" over walking the (started_at desc, id desc) index for the list's
@@ -767,49 +975,139 @@ def after_load(log=print) -> None:
 
 class Generator:
     CONV_COLUMNS = (
-        "id", "type", "status", "line_id", "connection_id", "channel", "client_id", "identity_id",
-        "responsible_id", "started_at", "assigned_at", "taken_at", "first_reply_at", "last_message_at",
-        "agent_closed_at", "closed_at", "updated_at", "waiting_since", "closed_by", "pending_closed_by",
-        "message_count", "transfer_count", "client_rating", "supervisor_rating", "spam", "business_hours",
-        "returning", "excerpt", "agent_response_time", "first_answer_wait", "duration", "time_to_agent_close",
-        "reply_count", "reply_time_first", "reply_time_total", "reply_time_avg", "reply_time_max",
-        "auto_close_at", "full_close_at", "offer_expires_at",
+        "id",
+        "type",
+        "status",
+        "line_id",
+        "connection_id",
+        "channel",
+        "client_id",
+        "identity_id",
+        "responsible_id",
+        "started_at",
+        "assigned_at",
+        "taken_at",
+        "first_reply_at",
+        "last_message_at",
+        "agent_closed_at",
+        "closed_at",
+        "updated_at",
+        "waiting_since",
+        "closed_by",
+        "pending_closed_by",
+        "message_count",
+        "transfer_count",
+        "client_rating",
+        "supervisor_rating",
+        "spam",
+        "business_hours",
+        "returning",
+        "excerpt",
+        "agent_response_time",
+        "first_answer_wait",
+        "duration",
+        "time_to_agent_close",
+        "reply_count",
+        "reply_time_first",
+        "reply_time_total",
+        "reply_time_avg",
+        "reply_time_max",
+        "auto_close_at",
+        "full_close_at",
+        "offer_expires_at",
     )
 
     def __init__(self, org: Org, total: int, messages_for: int, seed: int, events: bool):
-        self.org, self.total, self.messages_for, self.seed, self.events = org, total, messages_for, seed, events
+        self.org, self.total, self.messages_for, self.seed, self.events = (
+            org,
+            total,
+            messages_for,
+            seed,
+            events,
+        )
         self.fmt = _ts_formatter(connection.vendor)
         self.t_conv = Table(Conversation, self.CONV_COLUMNS)
-        self.t_client = Table(Client, ("id", "name", "phone", "email", "phone_normalized", "email_normalized",
-                                       "created_at"))
-        self.t_identity = Table(ClientIdentity, ("id", "client_id", "connection_id", "external_id",
-                                                 "display_name", "created_at"))
-        self.t_part = Table(ConversationParticipant, (
-            "id", "conversation_id", "employee_id", "started_at", "is_responsible", "was_responsible", "wrote",
-            "offered_now", "ever_offered", "took", "skip_count", "sees"))
-        self.t_period = Table(ReplyPeriod, ("id", "conversation_id", "employee_id", "started_at", "ended_at",
-                                            "seconds"))
-        self.t_msg = Table(Message, ("id", "conversation_id", "author_kind", "author_id", "text", "created_at",
-                                     "connection_id"))
-        self.t_event = Table(ConversationEvent, ("id", "conversation_id", "kind", "actor_id", "actor_kind",
-                                                 "from_status", "to_status", "at"))
+        self.t_client = Table(
+            Client,
+            ("id", "name", "phone", "email", "phone_normalized", "email_normalized", "created_at"),
+        )
+        self.t_identity = Table(
+            ClientIdentity,
+            ("id", "client_id", "connection_id", "external_id", "display_name", "created_at"),
+        )
+        self.t_part = Table(
+            ConversationParticipant,
+            (
+                "id",
+                "conversation_id",
+                "employee_id",
+                "started_at",
+                "is_responsible",
+                "was_responsible",
+                "wrote",
+                "offered_now",
+                "ever_offered",
+                "took",
+                "skip_count",
+                "sees",
+            ),
+        )
+        self.t_period = Table(
+            ReplyPeriod,
+            ("id", "conversation_id", "employee_id", "started_at", "ended_at", "seconds"),
+        )
+        self.t_msg = Table(
+            Message,
+            (
+                "id",
+                "conversation_id",
+                "author_kind",
+                "author_id",
+                "text",
+                "created_at",
+                "connection_id",
+            ),
+        )
+        self.t_event = Table(
+            ConversationEvent,
+            (
+                "id",
+                "conversation_id",
+                "kind",
+                "actor_id",
+                "actor_kind",
+                "from_status",
+                "to_status",
+                "at",
+            ),
+        )
 
     def resume(self, done: int) -> None:
         """Read back what earlier runs made: the time axis, the clients and which have an open conversation."""
         lines = [line["id"] for line in self.org.lines]
-        first = (Conversation.objects.filter(connection__line_id__in=lines).order_by("id")
-                 .values_list("started_at", flat=True).first())
+        first = (
+            Conversation.objects.filter(connection__line_id__in=lines)
+            .order_by("id")
+            .values_list("started_at", flat=True)
+            .first()
+        )
         end = timezone.now().replace(microsecond=0)
-        self.begin = int((first.timestamp() if first else (end - SPAN).timestamp()))
+        self.begin = int(first.timestamp() if first else (end - SPAN).timestamp())
         self.step = SPAN.total_seconds() / max(self.total, 1)
         conn_ids = [c["id"] for c in self.org.connections]
         self.conn_by_id = {c["id"]: c for c in self.org.connections}
-        rows = (ClientIdentity.objects.filter(connection_id__in=conn_ids, external_id__startswith=f"{PREFIX}-")
-                .order_by("id").values_list("id", "client_id", "connection_id"))
+        rows = (
+            ClientIdentity.objects.filter(
+                connection_id__in=conn_ids, external_id__startswith=f"{PREFIX}-"
+            )
+            .order_by("id")
+            .values_list("id", "client_id", "connection_id")
+        )
         self.clients = [tuple(r) for r in rows]  # (identity id, client id, connection id)
         self.open_identities = set(
-            Conversation.objects.filter(connection_id__in=conn_ids, status__lt=lifecycle.OPEN_BELOW)
-            .values_list("identity_id", flat=True)
+            Conversation.objects.filter(
+                connection_id__in=conn_ids, status__lt=lifecycle.OPEN_BELOW
+            ).values_list("identity_id", flat=True)
         )
         self.rng = random.Random(f"{self.seed}-{done}")
 
@@ -821,21 +1119,43 @@ class Generator:
         if connection.vendor != "postgresql":
             return
         with connection.cursor() as cursor:
-            for model in (Client, ClientIdentity, Conversation, ConversationParticipant, ReplyPeriod, Message,
-                          ConversationEvent):
+            for model in (
+                Client,
+                ClientIdentity,
+                Conversation,
+                ConversationParticipant,
+                ReplyPeriod,
+                Message,
+                ConversationEvent,
+            ):
                 table = model._meta.db_table
                 cursor.execute(
                     f"SELECT setval(pg_get_serial_sequence(%s, 'id'), COALESCE((SELECT MAX(id) FROM "
-                    f"{connection.ops.quote_name(table)}), 1))", [table]
+                    f"{connection.ops.quote_name(table)}), 1))",
+                    [table],
                 )
 
     def chunk(self, start: int, n: int) -> int:
         rng, org, fmt = self.rng, self.org, self.fmt
-        ids = {m: self._next_ids(m) for m in (Client, ClientIdentity, Conversation, ConversationParticipant,
-                                               ReplyPeriod, Message, ConversationEvent)}
+        ids = {
+            m: self._next_ids(m)
+            for m in (
+                Client,
+                ClientIdentity,
+                Conversation,
+                ConversationParticipant,
+                ReplyPeriod,
+                Message,
+                ConversationEvent,
+            )
+        }
         client_id, identity_id, conv_id = ids[Client], ids[ClientIdentity], ids[Conversation]
-        part_id, period_id, msg_id, event_id = (ids[ConversationParticipant], ids[ReplyPeriod], ids[Message],
-                                                ids[ConversationEvent])
+        part_id, period_id, msg_id, event_id = (
+            ids[ConversationParticipant],
+            ids[ReplyPeriod],
+            ids[Message],
+            ids[ConversationEvent],
+        )
         clients, identities, convs, parts, periods, msgs, events = [], [], [], [], [], [], []
         end_epoch = self.begin + SPAN.total_seconds()
         messages_from = self.total - self.messages_for
@@ -876,7 +1196,9 @@ class Generator:
                     k += 1
                 conn = conns[k]
                 seq = len(self.clients)
-                name = f"{FIRST[(seq * 7 + int(rng.random() * 30)) % len(FIRST)]} {rng.choice(LAST)}"
+                name = (
+                    f"{FIRST[(seq * 7 + int(rng.random() * 30)) % len(FIRST)]} {rng.choice(LAST)}"
+                )
                 digits = f"6{(seq * 2654435761 + 12345) % 100000000:08d}"
                 phone = f"+34 {digits[:3]} {digits[3:6]} {digits[6:]}"
                 email = f"client{seq}@mail.example" if conn["kind"] in ("email", "livechat") else ""
@@ -894,9 +1216,17 @@ class Generator:
                 want = target if attempt < 5 else Status.NEW
                 if want == Status.CLOSING and not line["closing"]:
                     want = Status.AGENT_REPLIED
-                sim = play(rng, want, incoming or want == Status.NEW, line["members"], line["closing"],
-                           line["evenly"])
-                if max(sim.t, sim.last_message) <= room and (want != Status.CLOSING or sim.status == want):
+                sim = play(
+                    rng,
+                    want,
+                    incoming or want == Status.NEW,
+                    line["members"],
+                    line["closing"],
+                    line["evenly"],
+                )
+                if max(sim.t, sim.last_message) <= room and (
+                    want != Status.CLOSING or sim.status == want
+                ):
                     break
             incoming = sim.incoming
             if sim.status < Status.CLOSED:
@@ -920,23 +1250,75 @@ class Generator:
             with_messages = i >= messages_from
             text = rng.choice(CLIENT_TEXTS if incoming else EMPLOYEE_TEXTS)
             closed = sim.status >= Status.CLOSED
-            if closed and rng.random() < 0.1 and sim.client_rating is None and sim.status != Status.DUPLICATE:
+            if (
+                closed
+                and rng.random() < 0.1
+                and sim.client_rating is None
+                and sim.status != Status.DUPLICATE
+            ):
                 sim.client_rating = 1 if rng.random() < 0.75 else -1
-            convs.append((
-                cv, "incoming" if incoming else "outgoing", int(sim.status), line["id"], conn["id"], conn["kind"],
-                cid, ident, sim.responsible, started, ts(sim.assigned), ts(sim.taken), ts(sim.first_reply),
-                ts(sim.last_message), ts(sim.agent_closed), ts(sim.closed), ts(updated), ts(sim.waiting),
-                sim.closed_by, sim.pending, sim.count, sim.transfers, sim.client_rating,
-                (rng.randint(1, 5) if closed and rng.random() < 0.03 else None), sim.status == Status.SPAM,
-                business, returning, text,
-                sim.taken if incoming else None, sim.first_reply if incoming else None, sim.last_message,
-                sim.agent_closed, rc, reply_secs[0] if rc else None, total, (total // rc) if rc else None,
-                max(reply_secs) if rc else None, ts(sim.auto_close), ts(sim.full_close), ts(sim.offer_expires),
-            ))
+            convs.append(
+                (
+                    cv,
+                    "incoming" if incoming else "outgoing",
+                    int(sim.status),
+                    line["id"],
+                    conn["id"],
+                    conn["kind"],
+                    cid,
+                    ident,
+                    sim.responsible,
+                    started,
+                    ts(sim.assigned),
+                    ts(sim.taken),
+                    ts(sim.first_reply),
+                    ts(sim.last_message),
+                    ts(sim.agent_closed),
+                    ts(sim.closed),
+                    ts(updated),
+                    ts(sim.waiting),
+                    sim.closed_by,
+                    sim.pending,
+                    sim.count,
+                    sim.transfers,
+                    sim.client_rating,
+                    (rng.randint(1, 5) if closed and rng.random() < 0.03 else None),
+                    sim.status == Status.SPAM,
+                    business,
+                    returning,
+                    text,
+                    sim.taken if incoming else None,
+                    sim.first_reply if incoming else None,
+                    sim.last_message,
+                    sim.agent_closed,
+                    rc,
+                    reply_secs[0] if rc else None,
+                    total,
+                    (total // rc) if rc else None,
+                    max(reply_secs) if rc else None,
+                    ts(sim.auto_close),
+                    ts(sim.full_close),
+                    ts(sim.offer_expires),
+                )
+            )
             for emp, p in sim.people.items():
                 sees = p["is_responsible"] or p["was_responsible"] or p["wrote"] or p["offered_now"]
-                parts.append((part_id, cv, emp, started, p["is_responsible"], p["was_responsible"], p["wrote"],
-                              p["offered_now"], p["ever_offered"], p["took"], p["skips"], sees))
+                parts.append(
+                    (
+                        part_id,
+                        cv,
+                        emp,
+                        started,
+                        p["is_responsible"],
+                        p["was_responsible"],
+                        p["wrote"],
+                        p["offered_now"],
+                        p["ever_offered"],
+                        p["took"],
+                        p["skips"],
+                        sees,
+                    )
+                )
                 part_id += 1
             for (ps, pe, emp), secs in zip(sim.periods, reply_secs, strict=True):
                 periods.append((period_id, cv, emp, ts(ps), ts(pe), secs))
@@ -953,16 +1335,45 @@ class Generator:
                         body = rng.choice(EMPLOYEE_TEXTS)
                     else:
                         body = CLOSING_TEXT
-                    msgs.append((msg_id, cv, kind, emp, body, ts(off), conn["id"] if kind == "client" else None))
+                    msgs.append(
+                        (
+                            msg_id,
+                            cv,
+                            kind,
+                            emp,
+                            body,
+                            ts(off),
+                            conn["id"] if kind == "client" else None,
+                        )
+                    )
                     msg_id += 1
             if self.events:
-                events.append((event_id, cv, "created" if incoming else "created_outgoing",
-                               None if incoming else sim.responsible, "client" if incoming else "employee",
-                               None, int(Status.NEW if incoming else Status.AGENT_REPLIED), started))
+                events.append(
+                    (
+                        event_id,
+                        cv,
+                        "created" if incoming else "created_outgoing",
+                        None if incoming else sim.responsible,
+                        "client" if incoming else "employee",
+                        None,
+                        int(Status.NEW if incoming else Status.AGENT_REPLIED),
+                        started,
+                    )
+                )
                 event_id += 1
                 if int(sim.status) not in (Status.NEW, Status.AGENT_REPLIED) or not incoming:
-                    events.append((event_id, cv, "generated", None, "system", None, int(sim.status),
-                                   ts(updated)))
+                    events.append(
+                        (
+                            event_id,
+                            cv,
+                            "generated",
+                            None,
+                            "system",
+                            None,
+                            int(sim.status),
+                            ts(updated),
+                        )
+                    )
                     event_id += 1
         self.t_client.write(clients)
         self.t_identity.write(identities)

@@ -22,16 +22,49 @@ from .models import (
 )
 
 VALID_STATUS = {int(s) for s in Status}
-CLOSED_BY = {lifecycle.CLOSED_BY_EMPLOYEE, lifecycle.CLOSED_BY_AUTOMATIC, lifecycle.CLOSED_BY_SYSTEM}
+CLOSED_BY = {
+    lifecycle.CLOSED_BY_EMPLOYEE,
+    lifecycle.CLOSED_BY_AUTOMATIC,
+    lifecycle.CLOSED_BY_SYSTEM,
+}
 BATCH = 2000
 
 FIELDS = (
-    "id", "type", "status", "channel", "connection_id", "identity_id", "client_id", "responsible_id",
-    "started_at", "assigned_at", "taken_at", "first_reply_at", "last_message_at", "agent_closed_at",
-    "closed_at", "closed_by", "pending_closed_by", "waiting_since", "message_count", "spam",
-    "client_rating", "supervisor_rating", "agent_response_time", "first_answer_wait", "duration",
-    "time_to_agent_close", "reply_count", "reply_time_first", "reply_time_total", "reply_time_avg",
-    "reply_time_max", "auto_close_at", "full_close_at", "offer_expires_at", "connection__kind",
+    "id",
+    "type",
+    "status",
+    "channel",
+    "connection_id",
+    "identity_id",
+    "client_id",
+    "responsible_id",
+    "started_at",
+    "assigned_at",
+    "taken_at",
+    "first_reply_at",
+    "last_message_at",
+    "agent_closed_at",
+    "closed_at",
+    "closed_by",
+    "pending_closed_by",
+    "waiting_since",
+    "message_count",
+    "spam",
+    "client_rating",
+    "supervisor_rating",
+    "agent_response_time",
+    "first_answer_wait",
+    "duration",
+    "time_to_agent_close",
+    "reply_count",
+    "reply_time_first",
+    "reply_time_total",
+    "reply_time_avg",
+    "reply_time_max",
+    "auto_close_at",
+    "full_close_at",
+    "offer_expires_at",
+    "connection__kind",
 )
 
 
@@ -76,7 +109,14 @@ def _row_violations(c: dict) -> list[str]:
             bad(f"{name} is {c[name]}, expected {value}")
 
     # Timestamps never run backwards from the start.
-    for name in ("assigned_at", "taken_at", "first_reply_at", "last_message_at", "agent_closed_at", "closed_at"):
+    for name in (
+        "assigned_at",
+        "taken_at",
+        "first_reply_at",
+        "last_message_at",
+        "agent_closed_at",
+        "closed_at",
+    ):
         if c[name] is not None and c[name] < c["started_at"]:
             bad(f"{name} before started_at")
     if c["first_reply_at"] and c["last_message_at"] and c["first_reply_at"] > c["last_message_at"]:
@@ -108,25 +148,37 @@ def _row_violations(c: dict) -> list[str]:
             or c["agent_closed_at"] is not None
         ):
             bad("auto-closed needs closed_by automatic/system and no agent_closed_at")
-        if code == Status.DUPLICATE and (c["closed_by"] != lifecycle.CLOSED_BY_SYSTEM or c["agent_closed_at"]):
+        if code == Status.DUPLICATE and (
+            c["closed_by"] != lifecycle.CLOSED_BY_SYSTEM or c["agent_closed_at"]
+        ):
             bad("duplicate needs closed_by system and no agent_closed_at")
         if code == Status.SPAM and not c["spam"]:
             bad("status spam without the spam flag")
     else:
         if c["closed_at"] is not None or c["closed_by"]:
             bad("open but closed_at / closed_by is set")
-        pending_employee = code == Status.CLOSING and c["pending_closed_by"] == lifecycle.CLOSED_BY_EMPLOYEE
+        pending_employee = (
+            code == Status.CLOSING and c["pending_closed_by"] == lifecycle.CLOSED_BY_EMPLOYEE
+        )
         if c["agent_closed_at"] is not None and not pending_employee:
             bad("open but agent_closed_at is set")
         if code == Status.CLOSING and (not c["pending_closed_by"] or c["full_close_at"] is None):
             bad("closing without pending_closed_by / full_close_at")
         if code != Status.CLOSING and (c["pending_closed_by"] or c["full_close_at"] is not None):
             bad("not closing but a full close is pending")
-        if code == Status.AGENT_REPLIED and (c["auto_close_at"] is None or c["first_reply_at"] is None):
+        if code == Status.AGENT_REPLIED and (
+            c["auto_close_at"] is None or c["first_reply_at"] is None
+        ):
             bad("agent replied without auto_close_at / first_reply_at")
-        if code in (Status.TAKEN, Status.CLIENT_WROTE, Status.AGENT_REPLIED) and c["taken_at"] is None:
+        if (
+            code in (Status.TAKEN, Status.CLIENT_WROTE, Status.AGENT_REPLIED)
+            and c["taken_at"] is None
+        ):
             bad(f"status {code} but never taken")
-        if code in (Status.CLIENT_WROTE, Status.CLIENT_WROTE_AFTER_AGENT) and c["waiting_since"] is None:
+        if (
+            code in (Status.CLIENT_WROTE, Status.CLIENT_WROTE_AFTER_AGENT)
+            and c["waiting_since"] is None
+        ):
             bad("client wrote but waiting_since is empty")
         if code == Status.AGENT_REPLIED and c["waiting_since"] is not None:
             bad("agent replied but waiting_since is set")
@@ -140,9 +192,15 @@ def _row_violations(c: dict) -> list[str]:
 
     # Reply-time columns agree with each other.
     if c["reply_count"] == 0:
-        if any(c[k] is not None for k in ("reply_time_first", "reply_time_total", "reply_time_max")):
+        if any(
+            c[k] is not None for k in ("reply_time_first", "reply_time_total", "reply_time_max")
+        ):
             bad("reply times set without reply periods")
-    elif c["reply_time_first"] is None or c["reply_time_total"] is None or c["reply_time_max"] is None:
+    elif (
+        c["reply_time_first"] is None
+        or c["reply_time_total"] is None
+        or c["reply_time_max"] is None
+    ):
         bad("reply_count set but reply times empty")
     if incoming and c["reply_count"] and c["reply_time_first"] != c["first_answer_wait"]:
         bad("reply_time_first differs from first_answer_wait")
@@ -151,8 +209,18 @@ def _row_violations(c: dict) -> list[str]:
 
 def _participants(ids) -> dict[int, list[dict]]:
     rows = defaultdict(list)
-    fields = ("conversation_id", "employee_id", "started_at", "is_responsible", "was_responsible", "wrote",
-              "offered_now", "ever_offered", "took", "sees")
+    fields = (
+        "conversation_id",
+        "employee_id",
+        "started_at",
+        "is_responsible",
+        "was_responsible",
+        "wrote",
+        "offered_now",
+        "ever_offered",
+        "took",
+        "sees",
+    )
     for p in ConversationParticipant.objects.filter(conversation_id__in=ids).values(*fields):
         rows[p["conversation_id"]].append(p)
     return rows
@@ -168,18 +236,29 @@ def _periods(ids) -> dict[int, list[dict]]:
 
 def _messages(ids) -> dict[int, dict]:
     qs = (
-        Message.objects.filter(conversation_id__in=ids).values("conversation_id")
+        Message.objects.filter(conversation_id__in=ids)
+        .values("conversation_id")
         .annotate(
             total=Count("id"),
-            counted=Count("id", filter=Q(author_kind__in=(Message.Author.CLIENT, Message.Author.EMPLOYEE))),
-            first=Min("created_at", filter=Q(author_kind__in=(Message.Author.CLIENT, Message.Author.EMPLOYEE))),
-            last=Max("created_at", filter=Q(author_kind__in=(Message.Author.CLIENT, Message.Author.EMPLOYEE))),
+            counted=Count(
+                "id", filter=Q(author_kind__in=(Message.Author.CLIENT, Message.Author.EMPLOYEE))
+            ),
+            first=Min(
+                "created_at",
+                filter=Q(author_kind__in=(Message.Author.CLIENT, Message.Author.EMPLOYEE)),
+            ),
+            last=Max(
+                "created_at",
+                filter=Q(author_kind__in=(Message.Author.CLIENT, Message.Author.EMPLOYEE)),
+            ),
         )
     )
     return {m["conversation_id"]: m for m in qs}
 
 
-def _related_violations(c: dict, parts: list[dict], periods: list[dict], msgs: dict | None) -> list[str]:
+def _related_violations(
+    c: dict, parts: list[dict], periods: list[dict], msgs: dict | None
+) -> list[str]:
     out = []
 
     def bad(text):
@@ -205,7 +284,9 @@ def _related_violations(c: dict, parts: list[dict], periods: list[dict], msgs: d
     took = any(p["took"] for p in parts)
     if (c["taken_at"] is not None) != took:
         bad(f"taken_at={c['taken_at']} but a participant took it: {took}")
-    if c["type"] == lifecycle.INCOMING and (c["first_reply_at"] is not None) != any(p["wrote"] for p in parts):
+    if c["type"] == lifecycle.INCOMING and (c["first_reply_at"] is not None) != any(
+        p["wrote"] for p in parts
+    ):
         bad("first_reply_at and the participants' wrote flags disagree")
 
     # Reply-time columns are the stored reply periods.
@@ -222,14 +303,20 @@ def _related_violations(c: dict, parts: list[dict], periods: list[dict], msgs: d
     for p in periods:
         if p["seconds"] != _floor(p["started_at"], p["ended_at"]):
             bad("a reply period's seconds differ from its span")
-        if p["started_at"] < c["started_at"] or (c["last_message_at"] and p["ended_at"] > c["last_message_at"]):
+        if p["started_at"] < c["started_at"] or (
+            c["last_message_at"] and p["ended_at"] > c["last_message_at"]
+        ):
             bad("a reply period lies outside the conversation")
-        if p["employee_id"] is not None and p["employee_id"] not in {x["employee_id"] for x in parts}:
+        if p["employee_id"] is not None and p["employee_id"] not in {
+            x["employee_id"] for x in parts
+        }:
             bad("a reply period is credited to an employee who is not a participant")
 
     if msgs is not None and msgs["counted"]:
         if msgs["counted"] != c["message_count"]:
-            bad(f"message_count {c['message_count']} but {msgs['counted']} client/employee messages")
+            bad(
+                f"message_count {c['message_count']} but {msgs['counted']} client/employee messages"
+            )
         if msgs["first"] != c["started_at"]:
             bad("the first message is not at started_at")
         if msgs["last"] != c["last_message_at"]:
@@ -240,12 +327,14 @@ def _related_violations(c: dict, parts: list[dict], periods: list[dict], msgs: d
 def _identity_violations(ids) -> list[str]:
     out = []
     bad_identity = (
-        Conversation.objects.filter(pk__in=ids).exclude(identity__client_id=F("client_id"))
+        Conversation.objects.filter(pk__in=ids)
+        .exclude(identity__client_id=F("client_id"))
         .values_list("id", flat=True)
     )
     out += [f"#{i}: its identity belongs to another client" for i in bad_identity[:50]]
     bad_conn = (
-        Conversation.objects.filter(pk__in=ids).exclude(identity__connection_id=F("connection_id"))
+        Conversation.objects.filter(pk__in=ids)
+        .exclude(identity__connection_id=F("connection_id"))
         .values_list("id", flat=True)
     )
     out += [f"#{i}: its identity belongs to another connection" for i in bad_conn[:50]]
@@ -257,7 +346,9 @@ def _open_per_identity(queryset) -> list[str]:
     identities = queryset.filter(status__lt=lifecycle.OPEN_BELOW).values("identity_id")
     dupes = (
         Conversation.objects.filter(identity_id__in=identities, status__lt=lifecycle.OPEN_BELOW)
-        .values("identity_id", "connection_id").annotate(n=Count("id")).filter(n__gt=1)
+        .values("identity_id", "connection_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
     )
     return [f"identity {d['identity_id']}: {d['n']} open conversations" for d in dupes[:50]]
 
@@ -277,7 +368,9 @@ def check(conversations, limit: int = 200) -> list[str]:
         parts, periods, msgs = _participants(ids), _periods(ids), _messages(ids)
         for c in rows:
             violations += _row_violations(c)
-            violations += _related_violations(c, parts.get(c["id"], []), periods.get(c["id"], []), msgs.get(c["id"]))
+            violations += _related_violations(
+                c, parts.get(c["id"], []), periods.get(c["id"], []), msgs.get(c["id"])
+            )
         violations += _identity_violations(ids)
     violations += _open_per_identity(conversations)
     return violations[:limit]

@@ -2,8 +2,8 @@
 
 A socket remembers the last event id it delivered (a `Cursor`) and, whenever it is woken,
 reads the events after it from `ConversationEvent`. The wake-up comes from the channel layer:
-the services publish after commit (`realtime.publish`), and on the embedded default a `tailer`
-in each web process polls the event table, so events committed by another process (the task
+the services publish after commit (`realtime.publish`), and on the embedded default the `Hub`
+of each web process also polls the event table, so events committed by another process (the task
 worker, the timers loop) still arrive. The layer message is only a hint; the table is the truth,
 so a lost hint delays an event but never loses it, and a duplicate hint sends nothing twice.
 
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
+from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -38,6 +40,11 @@ def lag_ids() -> int:
     return 0
 
 
+def reads_share_one_thread() -> bool:
+    """SQLite reads go through the one database thread; PostgreSQL reads may run side by side."""
+    return connection.vendor == "sqlite"
+
+
 def latest_id() -> int:
     return ConversationEvent.objects.aggregate(m=Max("id"))["m"] or 0
 
@@ -55,8 +62,9 @@ class Cursor:
     def take(self, ids) -> list[int]:
         """Mark these ids as read; return the ones not delivered before, in order."""
         fresh = []
+        floor = self.floor()
         for event_id in sorted(ids):
-            if event_id <= self.base or event_id in self.sent:
+            if event_id <= floor or event_id in self.sent:
                 continue
             self.sent.add(event_id)
             fresh.append(event_id)
@@ -77,9 +85,48 @@ def events_after(cursor: Cursor, **filters) -> list[ConversationEvent]:
     return [e for e in rows if e.id in fresh]
 
 
-# The tailer -----------------------------------------------------------------------------
+class Feed:
+    """Mixin for consumers fed from the log: wake-ups arriving close together share one read,
+    and reads run one at a time, so frames go out in id order."""
 
-_tailers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    coalesce_seconds = 0.02
+
+    def feed_init(self) -> None:
+        self._feed_lock = asyncio.Lock()
+        self._feed_scheduled = False
+
+    async def wake(self) -> None:
+        if self._feed_scheduled:
+            return
+        self._feed_scheduled = True
+        asyncio.get_running_loop().create_task(self._wake_later())
+
+    async def _wake_later(self) -> None:
+        await asyncio.sleep(self.coalesce_seconds)
+        self._feed_scheduled = False
+        try:
+            await self.catch_up()
+        except Exception:  # the socket went away meanwhile; it resumes from its last id
+            log.debug("catch-up after a wake-up failed", exc_info=True)
+
+    async def catch_up(self) -> None:
+        async with self._feed_lock:
+            await self.read_and_send()
+
+    async def read_and_send(self) -> None:
+        raise NotImplementedError
+
+
+# The hub ---------------------------------------------------------------------------------
+#
+# Each web process (each event loop) has one hub. It is the process's only member of the
+# layer's events group, reads each new event from the table once, and hands the batch to the
+# operator sockets of the process, which each keep only what their user may see. On the
+# embedded default (in-memory layer) it also polls the table, so events committed by another
+# process (the task worker, the timers loop) arrive; those it forwards to the conversation's
+# group, where the client's widget socket listens.
+
+_hubs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def layer_is_shared() -> bool:
@@ -88,51 +135,137 @@ def layer_is_shared() -> bool:
     return "InMemory" not in backend
 
 
-def ensure_tailer() -> None:
-    """Start this event loop's tailer once (embedded default only)."""
-    if layer_is_shared():
-        return
-    loop = asyncio.get_running_loop()
-    task = _tailers.get(loop)
-    if task is None or task.done():
-        _tailers[loop] = loop.create_task(tail())
+@dataclass(frozen=True)
+class Item:
+    id: int
+    conversation_id: int
+    kind: str
+    from_status: int | None
+    to_status: int | None
 
 
-@database_sync_to_async
-def _poll(cursor: Cursor) -> list[tuple[int, int]]:
-    rows = list(
-        ConversationEvent.objects.filter(id__gt=cursor.floor())
-        .order_by("id")
-        .values_list("id", "conversation_id")[: BATCH * 5]
-    )
-    fresh = set(cursor.take([r[0] for r in rows]))
-    return [r for r in rows if r[0] in fresh]
+class Hub:
+    def __init__(self):
+        self.members: set = set()
+        self.announced: set[int] = set()
+        self.cursor: Cursor | None = None
+        self.scheduled = False
+        self.lock = asyncio.Lock()
+        self.tasks: list[asyncio.Task] = []
 
+    async def start(self) -> None:
+        self.layer = get_channel_layer()
+        self.cursor = Cursor(await database_sync_to_async(latest_id)())
+        self.channel = await self.layer.new_channel()  # shares the process's receive loop
+        await self.layer.group_add(realtime.EVENTS_GROUP, self.channel)
+        loop = asyncio.get_running_loop()
+        self.tasks.append(loop.create_task(self._listen()))
+        if not layer_is_shared():
+            self.tasks.append(loop.create_task(self._poll()))
 
-async def tail(interval: float | None = None) -> None:
-    """Poll the event table and wake this process's sockets for events it did not publish."""
-    interval = interval or float(settings.CONVODESK.get("OUTBOX_POLL_SECONDS", 0.5))
-    layer = get_channel_layer()
-    cursor = Cursor(await database_sync_to_async(latest_id)())
-    while True:
+    async def join(self, member) -> None:
+        self.members.add(member)
+
+    def leave(self, member) -> None:
+        self.members.discard(member)
+
+    async def _listen(self) -> None:
+        renewed = time.monotonic()
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("outbox hub could not read the channel layer", exc_info=True)
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") == "conversation.event":
+                self.announced.add(message.get("event"))
+                self.wake()
+            if time.monotonic() - renewed > 3600:  # groups expire in Redis; stay a member
+                await self.layer.group_add(realtime.EVENTS_GROUP, self.channel)
+                renewed = time.monotonic()
+
+    async def _poll(self) -> None:
+        interval = float(settings.CONVODESK.get("OUTBOX_POLL_SECONDS", 0.5))
+        while True:
+            await asyncio.sleep(interval)
+            self.wake()
+
+    def wake(self) -> None:
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().create_task(self._tick_later())
+
+    async def _tick_later(self) -> None:
+        await asyncio.sleep(Feed.coalesce_seconds)
+        self.scheduled = False
         try:
-            for event_id, conversation_id in await _poll(cursor):
-                await realtime._send(
-                    layer, {"type": "conversation.event", "event": event_id, "conversation": conversation_id}
-                )
+            await self.tick()
         except asyncio.CancelledError:
             raise
-        except Exception:  # a locked or restarting database: try again on the next tick
-            log.warning("event tailer could not read the event table", exc_info=True)
-        await asyncio.sleep(interval)
+        except Exception:  # a locked or restarting database: the next wake-up reads again
+            log.warning("outbox hub could not read the event table", exc_info=True)
 
+    async def tick(self) -> None:
+        async with self.lock:
+            while True:
+                items = await database_sync_to_async(self._read)()
+                if not items:
+                    return
+                unannounced = [i for i in items if i.id not in self.announced]
+                self.announced.difference_update(i.id for i in items)
+                if len(self.announced) > 10_000:
+                    self.announced.clear()
+                for item in unannounced:  # written by another process: wake its widget
+                    await self.layer.group_send(
+                        realtime.conversation_group(item.conversation_id),
+                        {"type": "conversation.event", "event": item.id, "conversation": item.conversation_id},
+                    )
+                for member in list(self.members):
+                    try:
+                        await member.deliver(items)
+                    except Exception:  # one broken socket must not stop the others
+                        log.debug("delivery to a socket failed", exc_info=True)
+                if len(items) < BATCH * 5:
+                    return
 
-async def stop_tailer() -> None:
-    """Stop this event loop's tailer (tests, shutdown)."""
-    task = _tailers.pop(asyncio.get_running_loop(), None)
-    if task is not None:
-        task.cancel()
+    def _read(self) -> list[Item]:
+        rows = list(
+            ConversationEvent.objects.filter(id__gt=self.cursor.floor())
+            .order_by("id")
+            .values_list("id", "conversation_id", "kind", "from_status", "to_status")[: BATCH * 5]
+        )
+        fresh = set(self.cursor.take([r[0] for r in rows]))
+        return [Item(*r) for r in rows if r[0] in fresh]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
         try:
-            await task
-        except asyncio.CancelledError:
+            await self.layer.group_discard(realtime.EVENTS_GROUP, self.channel)
+        except Exception:
             pass
+
+
+async def hub() -> Hub:
+    """This event loop's hub, started on first use."""
+    loop = asyncio.get_running_loop()
+    current = _hubs.get(loop)
+    if current is None:
+        current = _hubs[loop] = Hub()
+        await current.start()
+    return current
+
+
+async def stop_hub() -> None:
+    """Stop this event loop's hub (tests, shutdown)."""
+    current = _hubs.pop(asyncio.get_running_loop(), None)
+    if current is not None:
+        await current.stop()

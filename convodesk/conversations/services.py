@@ -90,7 +90,7 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 def _lock(conversation_id: int) -> Conversation:
     try:
         return (
-            Conversation.objects.select_for_update()
+            Conversation.objects.select_for_update(of=("self",))
             .select_related("line", "connection")
             .get(pk=conversation_id)
         )
@@ -263,7 +263,7 @@ def _receive(connection, external_id, text, name, phone, email, external_message
              sent_at, source_url, now) -> Received:
     identity = _identity(connection, external_id, name, phone, email)
     conversation = (
-        Conversation.objects.select_for_update()
+        Conversation.objects.select_for_update(of=("self",))
         .select_related("line", "connection")
         .filter(identity=identity, connection=connection, status__lt=lifecycle.OPEN_BELOW)
         .first()
@@ -310,7 +310,7 @@ def _reopenable(identity: ClientIdentity, connection: Connection, now) -> Conver
     if not window:
         return None
     last = (
-        Conversation.objects.select_for_update()
+        Conversation.objects.select_for_update(of=("self",))
         .select_related("line", "connection")
         .filter(identity=identity, connection=connection)
         .order_by("-started_at", "-id")
@@ -629,7 +629,10 @@ def fire_due(conversation_id: int, now=None, only: str | None = None) -> int:
 
 
 def _lock_if_free(conversation_id: int) -> Conversation | None:
-    rows = Conversation.objects.select_for_update(skip_locked=True).select_related("line", "connection")
+    # of=("self",): lock the conversation row only, not its line and connection (joined by
+    # select_related), or two timer loops skip each other's conversations on the same line.
+    rows = Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+    rows = rows.select_related("line", "connection")
     return rows.filter(pk=conversation_id).first()
 
 

@@ -38,28 +38,45 @@ def bulk_action(request):
     try:
         if action not in bulk.ACTIONS:
             raise bulk.InvalidBulk({"action": _("Choose close, mark as spam or transfer.")})
-        target_line, target_employee = bulk.parse_target(action, request.POST.get("transfer_to", ""))
+        target_line, target_employee = bulk.parse_target(
+            action, request.POST.get("transfer_to", "")
+        )
         all_matching = _truthy(request.POST.get("all_matching"))
         ids = [] if all_matching else bulk.parse_ids(request.POST.getlist("ids"))
         selection = bulk.select(
-            request.user, ids=ids, all_matching=all_matching, params=params, target_line=target_line,
+            request.user,
+            ids=ids,
+            all_matching=all_matching,
+            params=params,
+            target_line=target_line,
         )
         job = bulk.start_bulk(
-            request.user, action, selection, target_line=target_line, target_employee=target_employee,
-            params=params if all_matching else {}, back_query=query,
+            request.user,
+            action,
+            selection,
+            target_line=target_line,
+            target_employee=target_employee,
+            params=params if all_matching else {},
+            back_query=query,
         )
     except bulk.InvalidBulk as exc:
-        return render(request, "conversations/bulk_error.html",
-                      {"errors": exc.errors, "back_url": list_url(query)}, status=400)
+        return render(
+            request,
+            "conversations/bulk_error.html",
+            {"errors": exc.errors, "back_url": list_url(query)},
+            status=400,
+        )
     return HttpResponseRedirect(reverse("conversations:bulk_job", args=[job.pk]))
 
 
 @login_required
 @require_GET
 def bulk_job(request, job_id):
-    job = BulkJob.objects.filter(pk=job_id, owner=request.user).select_related(
-        "target_line", "target_employee"
-    ).first()
+    job = (
+        BulkJob.objects.filter(pk=job_id, owner=request.user)
+        .select_related("target_line", "target_employee")
+        .first()
+    )
     if job is None:
         raise Http404
     context = {"job": job, "back_url": list_url(job.back_query)}
@@ -72,7 +89,11 @@ def bulk_job(request, job_id):
 @require_GET
 def bulk_targets(request):
     """The transfer choices, loaded when the Transfer menu first opens (keeps the list page lean)."""
-    return render(request, "conversations/bulk_targets.html", {
-        "lines": bulk.transfer_lines(),
-        "employees": bulk.transfer_employees(),
-    })
+    return render(
+        request,
+        "conversations/bulk_targets.html",
+        {
+            "lines": bulk.transfer_lines(),
+            "employees": bulk.transfer_employees(),
+        },
+    )

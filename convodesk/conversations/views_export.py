@@ -51,27 +51,37 @@ def export_conversations(request):
     columns = export.user_columns(request.user)
     query = request.GET.urlencode()
     if errors:
-        return render(request, "conversations/export_error.html",
-                      {"errors": errors, "back_url": list_url(query)}, status=400)
+        return render(
+            request,
+            "conversations/export_error.html",
+            {"errors": errors, "back_url": list_url(query)},
+            status=400,
+        )
     if request.method == "POST":
         job = export.start_export(request.user, params, columns)
         return HttpResponseRedirect(reverse("conversations:export_job", args=[job.pk]))
     count = export.count_for_export(queryset)
     if export.runs_in_background(count):
-        return render(request, "conversations/export_confirm.html", {
-            "threshold": settings.CONVODESK["EXPORT_BACKGROUND_ROWS"],
-            "columns": [COLUMNS[k] for k in columns],
-            "params": params,
-            "query": query,
-            "back_url": list_url(query),
-        })
+        return render(
+            request,
+            "conversations/export_confirm.html",
+            {
+                "threshold": settings.CONVODESK["EXPORT_BACKGROUND_ROWS"],
+                "columns": [COLUMNS[k] for k in columns],
+                "params": params,
+                "query": query,
+                "back_url": list_url(query),
+            },
+        )
     tz = scope_tz(request.user)
     settings.EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
     target = tempfile.TemporaryFile(dir=settings.EXPORT_ROOT, suffix=".xlsx")  # gone once closed
     export.write_xlsx(queryset, columns, tz, target)
     target.seek(0)
     response = FileResponse(
-        target, as_attachment=True, filename=export.export_filename(tz=tz),
+        target,
+        as_attachment=True,
+        filename=export.export_filename(tz=tz),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     response["Cache-Control"] = "no-store"
@@ -109,7 +119,9 @@ def export_download(request, job_id):
     if job.status != JobStatus.DONE or not job.ready:
         raise Http404
     response = FileResponse(
-        open(job.path, "rb"), as_attachment=True, filename=job.filename,  # noqa: SIM115 - closed by Django
+        open(job.path, "rb"),
+        as_attachment=True,
+        filename=job.filename,  # noqa: SIM115 - closed by Django
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     response["Cache-Control"] = "no-store"

@@ -43,6 +43,8 @@ def scope_for(user, action: str = "view"):
         return "employees", department_employee_ids(user)
     if lv >= Level.OWN:
         return "employees", {user.pk}
+    if action == "rate":
+        return "nothing", None  # rating is a supervisor's permission, never implied by an offer
     # Members of an open channel always see what is offered to them in its queue.
     return "offered", {user.pk}
 

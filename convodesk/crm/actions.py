@@ -96,6 +96,7 @@ def convert_lead(
                 services.Actor.of(user),
                 "crm_lead_converted",
                 {
+                    **_ref(contact),
                     "lead": _ref(lead),
                     "contact": _ref(contact),
                     "company": company and _ref(company),
@@ -147,7 +148,7 @@ def rebind(conversation_id: int, user, entity_type: str, entity_id: int) -> Conv
             conversation,
             services.Actor.of(user),
             "crm_rebound",
-            {"from": before, "to": _ref(target)},
+            {**_ref(target), "from": before, "to": _ref(target)},
             activity_id=activity.pk,
         )
         return conversation

@@ -87,7 +87,9 @@ def find_open_lead(
 ) -> Match | None:
     """A client with no contact yet may already have an open lead from an earlier conversation."""
     # Locked, so a lead being converted right now is waited for and then no longer matches.
-    open_leads = Lead.objects.select_for_update().filter(status__in=Lead.OPEN_STATUSES).order_by("id")
+    open_leads = (
+        Lead.objects.select_for_update().filter(status__in=Lead.OPEN_STATUSES).order_by("id")
+    )
     lead = open_leads.filter(connection_id=connection_id, external_id=external_id).first()
     if lead is not None:
         return Match(lead, "identity")
@@ -171,7 +173,7 @@ def ensure_activity(conversation, owner, new: bool = False) -> Activity:
 def _new_lead(conversation, country: str) -> Lead:
     client, identity = conversation.client, conversation.identity
     lead = Lead(
-        title=_("%(client)s — %(line)s") % {"client": client.name, "line": conversation.line.name},
+        title=_("%(client)s (%(line)s)") % {"client": client.name, "line": conversation.line.name},
         line=conversation.line,
         name=client.name,
         connection_id=identity.connection_id,

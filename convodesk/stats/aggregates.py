@@ -10,6 +10,7 @@ same shape, and everything below is shared arithmetic.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -30,8 +31,19 @@ from .sources import CLOSED_CODES, SPAM, DirectSource, RollupSource
 
 Status = lifecycle.Status
 INCOMING_ONLY = ("agent_response_time", "first_answer_wait")
-ROLLUP_PARAMS = frozenset({"line", "channel", "responsible", "type", "status", "status_detail",
-                           "started_from", "started_to", "sort"})
+ROLLUP_PARAMS = frozenset(
+    {
+        "line",
+        "channel",
+        "responsible",
+        "type",
+        "status",
+        "status_detail",
+        "started_from",
+        "started_to",
+        "sort",
+    }
+)
 INTERVALS = ("hour", "day", "week", "month")
 MAX_POINTS = 800
 PAGE_PARAMS = ("interval", "sl")
@@ -56,30 +68,30 @@ def metric_eligible(metric: str, status: int, type_: str) -> bool:
 class Tally:
     """Sums of rollup-shaped rows (each carrying its status and type) and the KPIs they give."""
 
+    PLAIN = (
+        "returning",
+        "likes",
+        "dislikes",
+        "supervisor_rating_n",
+        "supervisor_rating_sum",
+        "reply_n",
+        "reply_sum",
+    )
+
     def __init__(self):
         self.v: dict[str, int] = defaultdict(int)
 
     def add(self, row: dict) -> None:
-        v, n, status, type_ = self.v, row["n"], row["status"], row["type"]
-        v["total"] += n
-        if status < Status.CLOSED:
-            v["in_work"] += n
-        elif status == SPAM:
-            v["spam"] += n
-        else:
-            v["closed"] += n
-        v["auto_closed"] += n if status == Status.AUTO_CLOSED else 0
-        v["closed_by_employee"] += n if status == Status.CLOSED else 0
-        v["duplicates"] += n if status == Status.DUPLICATE else 0
-        v["incoming" if type_ == lifecycle.INCOMING else "outgoing"] += n
-        for c in ("returning", "likes", "dislikes", "supervisor_rating_n", "supervisor_rating_sum",
-                  "reply_n", "reply_sum"):
+        v, n = self.v, row["n"]
+        status, type_ = row["status"], row["type"]
+        for name in _status_keys(status, type_):
+            v[name] += n
+        for c in self.PLAIN:
             v[c] += row[c]
-        for m in METRICS:
-            if metric_eligible(m, status, type_):
-                v[f"{m}_eligible"] += n
-                v[f"{m}_n"] += row[f"{m}_n"]
-                v[f"{m}_sum"] += row[f"{m}_sum"]
+        for m, has, total in _eligible_metrics(status, type_):
+            v[f"{m}_eligible"] += n
+            v[has] += row[has]
+            v[total] += row[total]
         if type_ == lifecycle.INCOMING and status != SPAM:
             v["sl_incoming"] += n
             v["sl_taken"] += row["agent_response_time_n"]
@@ -107,11 +119,39 @@ class Tally:
             "likes": v["likes"],
             "dislikes": v["dislikes"],
             "satisfaction": self.ratio(v["likes"], v["likes"] + v["dislikes"]),
-            "supervisor_rating_avg": self.mean(v["supervisor_rating_sum"], v["supervisor_rating_n"]),
+            "supervisor_rating_avg": self.mean(
+                v["supervisor_rating_sum"], v["supervisor_rating_n"]
+            ),
             "reply_time_avg": self.mean(v["reply_sum"], v["reply_n"]),
-            "agent_response_time_avg": self.mean(v["agent_response_time_sum"], v["agent_response_time_n"]),
-            "first_answer_wait_avg": self.mean(v["first_answer_wait_sum"], v["first_answer_wait_n"]),
+            "agent_response_time_avg": self.mean(
+                v["agent_response_time_sum"], v["agent_response_time_n"]
+            ),
+            "first_answer_wait_avg": self.mean(
+                v["first_answer_wait_sum"], v["first_answer_wait_n"]
+            ),
         }
+
+
+@functools.cache
+def _status_keys(status: int, type_: str) -> tuple[str, ...]:
+    keys = ["total", "incoming" if type_ == lifecycle.INCOMING else "outgoing"]
+    if status < Status.CLOSED:
+        keys.append("in_work")
+    elif status == SPAM:
+        keys.append("spam")
+    else:
+        keys.append("closed")
+    keys += {
+        Status.AUTO_CLOSED: ["auto_closed"],
+        Status.CLOSED: ["closed_by_employee"],
+        Status.DUPLICATE: ["duplicates"],
+    }.get(status, [])
+    return tuple(keys)
+
+
+@functools.cache
+def _eligible_metrics(status: int, type_: str) -> tuple[tuple[str, str, str], ...]:
+    return tuple((m, f"{m}_n", f"{m}_sum") for m in METRICS if metric_eligible(m, status, type_))
 
 
 @dataclass
@@ -194,8 +234,10 @@ def rollup_condition(flt: ConversationFilter, params, tz, now) -> Q | None:
 
 
 def compute(scope: Scope) -> dict:
-    source = RollupSource(scope.rollup_q, scope.queryset) if scope.rollup_q is not None else DirectSource(
-        scope.queryset
+    source = (
+        RollupSource(scope.rollup_q, scope.queryset)
+        if scope.rollup_q is not None
+        else DirectSource(scope.queryset)
     )
     rows = source.rows(("line", "channel", "responsible", "status", "type"))
     totals = Tally()
@@ -273,15 +315,17 @@ def metric_stats(t: Tally, hist: dict) -> list[dict]:
     result = []
     for index, m in enumerate(METRICS):
         counts = per_metric.get(index, {})
-        result.append({
-            "key": m,
-            "label": labels[m],
-            "count": t[f"{m}_n"],
-            "without_value": t[f"{m}_eligible"] - t[f"{m}_n"],
-            "average": Tally.mean(t[f"{m}_sum"], t[f"{m}_n"]),
-            "median": histogram.percentile(counts, 0.5),
-            "p90": histogram.percentile(counts, 0.9),
-        })
+        result.append(
+            {
+                "key": m,
+                "label": labels[m],
+                "count": t[f"{m}_n"],
+                "without_value": t[f"{m}_eligible"] - t[f"{m}_n"],
+                "average": Tally.mean(t[f"{m}_sum"], t[f"{m}_n"]),
+                "median": histogram.percentile(counts, 0.5),
+                "p90": histogram.percentile(counts, 0.9),
+            }
+        )
     return result
 
 
@@ -293,13 +337,19 @@ def _breakdown_row(tally: Tally) -> dict:
 
 def breakdown_lines(by_line: dict) -> list[dict]:
     names = dict(Line.objects.filter(pk__in=list(by_line)).values_list("pk", "name"))
-    rows = [{"id": pk, "name": names.get(pk, f"#{pk}"), **_breakdown_row(t)} for pk, t in by_line.items()]
+    rows = [
+        {"id": pk, "name": names.get(pk, f"#{pk}"), **_breakdown_row(t)}
+        for pk, t in by_line.items()
+    ]
     return sorted(rows, key=lambda r: (-r["conversations"], r["name"]))
 
 
 def breakdown_channels(by_channel: dict) -> list[dict]:
     labels = dict(Connection.Kind.choices)
-    rows = [{"key": k, "name": str(labels.get(k, k)), **_breakdown_row(t)} for k, t in by_channel.items()]
+    rows = [
+        {"key": k, "name": str(labels.get(k, k)), **_breakdown_row(t)}
+        for k, t in by_channel.items()
+    ]
     return sorted(rows, key=lambda r: (-r["conversations"], r["name"]))
 
 
@@ -329,7 +379,8 @@ def employee_table(scope: Scope, by_responsible: dict) -> list[dict]:
         )
     }
     replies = {
-        r["employee_id"]: r for r in periods.values("employee_id").annotate(c=Count("pk"), s=Sum("seconds"))
+        r["employee_id"]: r
+        for r in periods.values("employee_id").annotate(c=Count("pk"), s=Sum("seconds"))
     }
     ids = set(part) | set(replies) | {k for k in by_responsible if k is not None}
     if visible is not None:
@@ -341,17 +392,19 @@ def employee_table(scope: Scope, by_responsible: dict) -> list[dict]:
         p = part.get(user.pk, {})
         r = replies.get(user.pk, {})
         summary = tally.summary()
-        rows.append({
-            "id": user.pk,
-            "name": user.name,
-            **summary,
-            "assigned": p.get("assigned", 0),
-            "taken": p.get("taken", 0),
-            "skipped": p.get("skipped", 0),
-            "answered": p.get("answered", 0),
-            "reply_time_avg": Tally.mean(r.get("s") or 0, r.get("c") or 0),
-            "reply_periods": r.get("c") or 0,
-        })
+        rows.append(
+            {
+                "id": user.pk,
+                "name": user.name,
+                **summary,
+                "assigned": p.get("assigned", 0),
+                "taken": p.get("taken", 0),
+                "skipped": p.get("skipped", 0),
+                "answered": p.get("answered", 0),
+                "reply_time_avg": Tally.mean(r.get("s") or 0, r.get("c") or 0),
+                "reply_periods": r.get("c") or 0,
+            }
+        )
     return sorted(rows, key=lambda r: (-r["conversations"], r["name"].lower()))
 
 
@@ -396,13 +449,24 @@ def timeline(slots: list[dict], scope: Scope, slot_size: int) -> tuple[str, list
     c = scope.filter.cleaned
     starts = [s["at"] for s in slots]
     start = c.get("started_from") or (min(starts) if starts else None)
-    end = c.get("started_to") or max([scope.now, *(s + dt.timedelta(seconds=slot_size) for s in starts)])
+    end = c.get("started_to") or max(
+        [scope.now, *(s + dt.timedelta(seconds=slot_size) for s in starts)]
+    )
     if start is None:
         return scope.interval or "day", []
+    if starts and _count_points(start, end, "month", scope.tz) > MAX_POINTS:
+        # An open-ended or absurd range: chart the span that has data instead.
+        start, end = (
+            max(start, min(starts)),
+            min(end, max(starts) + dt.timedelta(seconds=slot_size)),
+        )
     span = end - start
     interval = scope.interval or choose_interval(span)
     order = INTERVALS.index(interval)
-    while order < len(INTERVALS) - 1 and _count_points(start, end, INTERVALS[order], scope.tz) > MAX_POINTS:
+    while (
+        order < len(INTERVALS) - 1
+        and _count_points(start, end, INTERVALS[order], scope.tz) > MAX_POINTS
+    ):
         order += 1
     interval = INTERVALS[order]
     buckets: dict[dt.datetime, dict] = {}
@@ -416,15 +480,17 @@ def timeline(slots: list[dict], scope: Scope, slot_size: int) -> tuple[str, list
     last = end.astimezone(scope.tz)
     while cursor < last:
         acc = buckets.get(cursor.replace(tzinfo=None), {})
-        points.append({
-            "start": cursor.isoformat(),
-            "label": _label(cursor, interval),
-            "new": acc.get("n", 0),
-            "closed": acc.get("closed", 0),
-            "likes": acc.get("likes", 0),
-            "dislikes": acc.get("dislikes", 0),
-            "reply_time_avg": Tally.mean(acc.get("reply_sum", 0), acc.get("reply_n", 0)),
-        })
+        points.append(
+            {
+                "start": cursor.isoformat(),
+                "label": _label(cursor, interval),
+                "new": acc.get("n", 0),
+                "closed": acc.get("closed", 0),
+                "likes": acc.get("likes", 0),
+                "dislikes": acc.get("dislikes", 0),
+                "reply_time_avg": Tally.mean(acc.get("reply_sum", 0), acc.get("reply_n", 0)),
+            }
+        )
         cursor = _step(cursor, interval, scope.tz)
     return interval, points
 

@@ -36,13 +36,21 @@ def statistics(request):
     allowed = FILTER_PARAMS | set(aggregates.PAGE_PARAMS)
     unknown = {k: _("Unknown parameter.") for k in request.GET if k not in allowed}
     if unknown:
-        raise _api_error(422, "validation_error", _("Invalid parameters: %(names)s.")
-                         % {"names": ", ".join(sorted(unknown))}, unknown)
+        raise _api_error(
+            422,
+            "validation_error",
+            _("Invalid parameters: %(names)s.") % {"names": ", ".join(sorted(unknown))},
+            unknown,
+        )
     params = {k: ",".join(request.GET.getlist(k)) for k in request.GET}
     scope = aggregates.build_scope(user, params)
     if scope.errors:
-        raise _api_error(422, "validation_error", _("Invalid parameters: %(names)s.")
-                         % {"names": ", ".join(sorted(scope.errors))}, dict(scope.errors))
+        raise _api_error(
+            422,
+            "validation_error",
+            _("Invalid parameters: %(names)s.") % {"names": ", ".join(sorted(scope.errors))},
+            dict(scope.errors),
+        )
     report = aggregates.compute(scope)
     report["service_level_seconds"] = scope.service_level
     report["percentile_error_bound_percent"] = histogram.ERROR_BOUND_PERCENT

@@ -11,7 +11,12 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 PALETTE = ("#2f5bea", "#12b76a", "#f79009", "#7a5af8", "#229ed9", "#ee46bc", "#667085", "#f04438")
-CHANNEL_COLORS = {"livechat": "#2f5bea", "telegram": "#229ed9", "email": "#f79009", "api": "#7a5af8"}
+CHANNEL_COLORS = {
+    "livechat": "#2f5bea",
+    "telegram": "#229ed9",
+    "email": "#f79009",
+    "api": "#7a5af8",
+}
 
 
 def _nice_max(value: float) -> float:
@@ -24,8 +29,27 @@ def _nice_max(value: float) -> float:
     return 10 * exp
 
 
-DURATION_STEPS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800,
-                  345600, 604800, 1209600, 2592000)
+DURATION_STEPS = (
+    10,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+    172800,
+    345600,
+    604800,
+    1209600,
+    2592000,
+)
 
 
 def _nice_duration_max(value: float) -> float:
@@ -59,15 +83,23 @@ def time_series(points, series, secondary=None, width=760, height=240, title="")
     secondary line (key, label, colour) on its own right-hand scale (durations)."""
     left, right, top, bottom = 44, 56 if secondary else 14, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
-    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+    ]
     if not points:
-        out.append(f'<text x="{width / 2}" y="{height / 2}" class="chart-empty" text-anchor="middle">–</text></svg>')
+        out.append(
+            f'<text x="{width / 2}" y="{height / 2}" class="chart-empty" text-anchor="middle">–</text></svg>'
+        )
         return mark_safe("".join(out))
     peak = _nice_max(max(max(p[k] for k, _l, _c in series) for p in points))
     for i in range(5):
         y = top + plot_h - plot_h * i / 4
-        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_fmt(peak * i / 4)}</text>')
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+        )
+        out.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_fmt(peak * i / 4)}</text>'
+        )
     n = len(points)
     step = plot_w / n
     if n <= 62:
@@ -88,10 +120,14 @@ def time_series(points, series, secondary=None, width=760, height=240, title="")
                 for i, p in enumerate(points)
             )
             first, last = left + 0.5 * step, left + (n - 0.5) * step
-            out.append(f'<polygon points="{first:.1f},{base_y:.1f} {coords} {last:.1f},{base_y:.1f}" '
-                       f'fill="{colour}" fill-opacity="0.12" stroke="none"/>')
-            out.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="1.6" '
-                       f'stroke-linejoin="round"><title>{escape(label)}</title></polyline>')
+            out.append(
+                f'<polygon points="{first:.1f},{base_y:.1f} {coords} {last:.1f},{base_y:.1f}" '
+                f'fill="{colour}" fill-opacity="0.12" stroke="none"/>'
+            )
+            out.append(
+                f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="1.6" '
+                f'stroke-linejoin="round"><title>{escape(label)}</title></polyline>'
+            )
     if secondary:
         key, label, colour = secondary
         values = [p[key] for p in points if p[key] is not None]
@@ -99,7 +135,9 @@ def time_series(points, series, secondary=None, width=760, height=240, title="")
             peak2 = _nice_duration_max(max(values))
             for i in range(5):
                 y = top + plot_h - plot_h * i / 4
-                out.append(f'<text x="{left + plot_w + 6}" y="{y + 4:.1f}" class="tick">{_duration_tick(peak2 * i / 4)}</text>')
+                out.append(
+                    f'<text x="{left + plot_w + 6}" y="{y + 4:.1f}" class="tick">{_duration_tick(peak2 * i / 4)}</text>'
+                )
             path, pen = [], "M"
             for i, p in enumerate(points):
                 if p[key] is None:
@@ -108,14 +146,20 @@ def time_series(points, series, secondary=None, width=760, height=240, title="")
                 x, y = left + (i + 0.5) * step, top + plot_h - plot_h * p[key] / peak2
                 path.append(f"{pen}{x:.1f},{y:.1f}")
                 pen = "L"
-                out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}">'
-                           f'<title>{escape(p["label"])} · {escape(label)}: {_duration_tick(p[key])}</title></circle>')
-            out.append(f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="5 3"/>')
+                out.append(
+                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}">'
+                    f"<title>{escape(p['label'])} · {escape(label)}: {_duration_tick(p[key])}</title></circle>"
+                )
+            out.append(
+                f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="5 3"/>'
+            )
     every = max(1, math.ceil(n / 8))
     for i, p in enumerate(points):
         if i % every == 0:
             x = left + (i + 0.5) * step
-            out.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" class="tick" text-anchor="middle">{escape(p["label"])}</text>')
+            out.append(
+                f'<text x="{x:.1f}" y="{height - bottom + 16}" class="tick" text-anchor="middle">{escape(p["label"])}</text>'
+            )
     out.append("</svg>")
     return mark_safe("".join(out))
 
@@ -125,10 +169,14 @@ def donut(items, size=200, title="") -> str:
     total = sum(v for _l, v, _c in items)
     r, stroke = 70, 28
     c = size / 2
-    out = [f'<svg class="chart donut" viewBox="0 0 {size} {size}" role="img" aria-label="{escape(title)}">']
+    out = [
+        f'<svg class="chart donut" viewBox="0 0 {size} {size}" role="img" aria-label="{escape(title)}">'
+    ]
     circumference = 2 * math.pi * r
     if not total:
-        out.append(f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="#eef0f3" stroke-width="{stroke}"/>')
+        out.append(
+            f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="#eef0f3" stroke-width="{stroke}"/>'
+        )
     offset = 0.0
     for label, value, colour in items:
         if not value:
@@ -140,8 +188,12 @@ def donut(items, size=200, title="") -> str:
             f'transform="rotate(-90 {c} {c})"><title>{escape(label)}: {value} ({value * 100 / total:.1f} %)</title></circle>'
         )
         offset += length
-    out.append(f'<text x="{c}" y="{c - 2}" text-anchor="middle" class="donut-total">{_fmt(total)}</text>')
-    out.append(f'<text x="{c}" y="{c + 16}" text-anchor="middle" class="tick">{escape(title)}</text></svg>')
+    out.append(
+        f'<text x="{c}" y="{c - 2}" text-anchor="middle" class="donut-total">{_fmt(total)}</text>'
+    )
+    out.append(
+        f'<text x="{c}" y="{c + 16}" text-anchor="middle" class="tick">{escape(title)}</text></svg>'
+    )
     return mark_safe("".join(out))
 
 
@@ -150,15 +202,23 @@ def hbars(items, width=420, title="") -> str:
     row, label_w = 26, 130
     height = max(row, row * len(items)) + 6
     peak = max([v for _l, v, _c in items] + [1])
-    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+    ]
     for i, (label, value, colour) in enumerate(items):
         y = 3 + i * row
         w = (width - label_w - 50) * value / peak
         short = label if len(label) <= 18 else label[:17] + "…"
-        out.append(f'<text x="{label_w - 8}" y="{y + 16}" class="tick" text-anchor="end">{escape(short)}</text>')
-        out.append(f'<rect x="{label_w}" y="{y + 4}" width="{max(w, 1):.1f}" height="{row - 10}" rx="3" fill="{colour}">'
-                   f'<title>{escape(label)}: {value}</title></rect>')
-        out.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" class="tick">{_fmt(value)}</text>')
+        out.append(
+            f'<text x="{label_w - 8}" y="{y + 16}" class="tick" text-anchor="end">{escape(short)}</text>'
+        )
+        out.append(
+            f'<rect x="{label_w}" y="{y + 4}" width="{max(w, 1):.1f}" height="{row - 10}" rx="3" fill="{colour}">'
+            f"<title>{escape(label)}: {value}</title></rect>"
+        )
+        out.append(
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" class="tick">{_fmt(value)}</text>'
+        )
     out.append("</svg>")
     return mark_safe("".join(out))
 
@@ -168,12 +228,18 @@ def heatmap(grid, day_labels, width=760, title="") -> str:
     left, top, cell_w, cell_h = 44, 18, (760 - 44 - 6) / 24, 24
     height = top + cell_h * 7 + 6
     peak = max([max(r) for r in grid] + [1])
-    out = [f'<svg class="chart heatmap" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']
+    out = [
+        f'<svg class="chart heatmap" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+    ]
     for h in range(0, 24, 2):
-        out.append(f'<text x="{left + (h + 0.5) * cell_w:.1f}" y="{top - 5}" class="tick" text-anchor="middle">{h:02d}</text>')
+        out.append(
+            f'<text x="{left + (h + 0.5) * cell_w:.1f}" y="{top - 5}" class="tick" text-anchor="middle">{h:02d}</text>'
+        )
     for d, row in enumerate(grid):
         y = top + d * cell_h
-        out.append(f'<text x="{left - 6}" y="{y + cell_h / 2 + 4:.1f}" class="tick" text-anchor="end">{escape(day_labels[d])}</text>')
+        out.append(
+            f'<text x="{left - 6}" y="{y + cell_h / 2 + 4:.1f}" class="tick" text-anchor="end">{escape(day_labels[d])}</text>'
+        )
         for h, value in enumerate(row):
             share = value / peak
             fill = "#f2f4f7" if not value else f"rgba(47,91,234,{0.12 + 0.88 * share:.3f})"

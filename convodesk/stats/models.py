@@ -14,7 +14,9 @@ DIMENSIONS = ("hour", "line_id", "channel", "responsible_key", "type", "status")
 
 class HourlyRollup(models.Model):
     hour = models.DateTimeField()
-    line = models.ForeignKey("lines.Line", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    line = models.ForeignKey(
+        "lines.Line", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     channel = models.CharField(max_length=20)
     responsible_key = models.BigIntegerField(default=0)
     type = models.CharField(max_length=10)
@@ -40,7 +42,8 @@ class HourlyRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["hour", "line", "channel", "responsible_key", "type", "status"], name="rollup_key"
+                fields=["hour", "line", "channel", "responsible_key", "type", "status"],
+                name="rollup_key",
             )
         ]
 
@@ -50,7 +53,9 @@ class HourlyRollup(models.Model):
 
 class RollupBucket(models.Model):
     hour = models.DateTimeField()
-    line = models.ForeignKey("lines.Line", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    line = models.ForeignKey(
+        "lines.Line", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     channel = models.CharField(max_length=20)
     responsible_key = models.BigIntegerField(default=0)
     type = models.CharField(max_length=10)
@@ -62,7 +67,16 @@ class RollupBucket(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["hour", "line", "channel", "responsible_key", "type", "status", "metric", "bucket"],
+                fields=[
+                    "hour",
+                    "line",
+                    "channel",
+                    "responsible_key",
+                    "type",
+                    "status",
+                    "metric",
+                    "bucket",
+                ],
                 name="rollup_bucket_key",
             )
         ]

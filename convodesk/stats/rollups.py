@@ -26,8 +26,14 @@ from .histogram import bucket_of
 from .models import METRICS, HourlyRollup, RollupBucket
 
 COLUMNS = (
-    "n", "returning", "likes", "dislikes", "supervisor_rating_n", "supervisor_rating_sum",
-    "reply_n", "reply_sum",
+    "n",
+    "returning",
+    "likes",
+    "dislikes",
+    "supervisor_rating_n",
+    "supervisor_rating_sum",
+    "reply_n",
+    "reply_sum",
     *[f"{m}_{s}" for m in METRICS for s in ("n", "sum")],
 )
 KEY = ("hour", "line_id", "channel", "responsible_key", "type", "status")
@@ -65,8 +71,20 @@ class Contribution:
     buckets: dict[int, int] = field(default_factory=dict)  # metric index -> bucket
 
 
-def _contribution(started_at, line_id, channel, responsible_id, type_, status, returning,
-                  client_rating, supervisor_rating, reply_count, reply_total, metric_values) -> Contribution:
+def _contribution(
+    started_at,
+    line_id,
+    channel,
+    responsible_id,
+    type_,
+    status,
+    returning,
+    client_rating,
+    supervisor_rating,
+    reply_count,
+    reply_total,
+    metric_values,
+) -> Contribution:
     key = (floor_hour(started_at), line_id, channel, responsible_id or 0, type_, int(status))
     values = {
         "n": 1,
@@ -90,18 +108,36 @@ def _contribution(started_at, line_id, channel, responsible_id, type_, status, r
 
 def of_conversation(conv) -> Contribution:
     return _contribution(
-        conv.started_at, conv.line_id, conv.channel, conv.responsible_id, conv.type, conv.status,
-        conv.returning, conv.client_rating, conv.supervisor_rating, conv.reply_count,
-        conv.reply_time_total, {m: getattr(conv, m) for m in METRICS},
+        conv.started_at,
+        conv.line_id,
+        conv.channel,
+        conv.responsible_id,
+        conv.type,
+        conv.status,
+        conv.returning,
+        conv.client_rating,
+        conv.supervisor_rating,
+        conv.reply_count,
+        conv.reply_time_total,
+        {m: getattr(conv, m) for m in METRICS},
     )
 
 
 def of_state(state: lifecycle.State, conv, line_id: int) -> Contribution:
     """The contribution a conversation had before a transition (`state` is the lifecycle's before)."""
     return _contribution(
-        state.started_at, line_id, conv.channel, state.responsible, state.type, state.status,
-        conv.returning, state.client_rating, state.supervisor_rating, state.reply_count,
-        state.reply_time_total, lifecycle.metrics(state),
+        state.started_at,
+        line_id,
+        conv.channel,
+        state.responsible,
+        state.type,
+        state.status,
+        conv.returning,
+        state.client_rating,
+        state.supervisor_rating,
+        state.reply_count,
+        state.reply_time_total,
+        lifecycle.metrics(state),
     )
 
 
@@ -163,8 +199,11 @@ def _upsert(model, key_fields: tuple[str, ...], key: tuple, delta: dict[str, int
 # Rebuild ---------------------------------------------------------------------------------
 
 
-def rebuild(start: dt.datetime | None = None, end: dt.datetime | None = None,
-            chunk: dt.timedelta = dt.timedelta(days=7)) -> int:
+def rebuild(
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    chunk: dt.timedelta = dt.timedelta(days=7),
+) -> int:
     """Recompute the rollups of [start, end) (whole hours, widened outwards) from the conversations.
 
     Returns the number of conversations rolled up. Idempotent: it replaces the range's rows.
@@ -173,7 +212,8 @@ def rebuild(start: dt.datetime | None = None, end: dt.datetime | None = None,
 
     if start is None or end is None:
         bounds = Conversation.objects.order_by().aggregate(
-            first=Min("started_at"), last=Max("started_at"),
+            first=Min("started_at"),
+            last=Max("started_at"),
         )
         if bounds["first"] is None:
             with transaction.atomic():
@@ -209,8 +249,12 @@ def _rebuild_range(start, end) -> int:
 
     source = Conversation.objects.filter(started_at__gte=start, started_at__lt=end).order_by()
     dims = {
-        "slot": EpochSlot("started_at", HOUR), "line_": F("line_id"), "channel_": F("channel"),
-        "responsible_id_": F("responsible_id"), "type_": F("type"), "status_": F("status"),
+        "slot": EpochSlot("started_at", HOUR),
+        "line_": F("line_id"),
+        "channel_": F("channel"),
+        "responsible_id_": F("responsible_id"),
+        "type_": F("type"),
+        "status_": F("status"),
     }
     from .sources import DirectSource
 
@@ -218,26 +262,50 @@ def _rebuild_range(start, end) -> int:
     objects = []
     for row in source.values(**dims).annotate(**DirectSource.measures()):
         total += row["x_n"]
-        objects.append(HourlyRollup(
-            hour=slot_start(row["slot"], HOUR), line_id=row["line_"], channel=row["channel_"],
-            responsible_key=row["responsible_id_"] or 0, type=row["type_"], status=row["status_"],
-            **{c: row[f"x_{c}"] or 0 for c in COLUMNS},
-        ))
+        objects.append(
+            HourlyRollup(
+                hour=slot_start(row["slot"], HOUR),
+                line_id=row["line_"],
+                channel=row["channel_"],
+                responsible_key=row["responsible_id_"] or 0,
+                type=row["type_"],
+                status=row["status_"],
+                **{c: row[f"x_{c}"] or 0 for c in COLUMNS},
+            )
+        )
     HourlyRollup.objects.bulk_create(objects, batch_size=2000)
     buckets: dict[tuple, int] = defaultdict(int)
     for index, metric in enumerate(METRICS):
         grouped = (
             source.filter(**{f"{metric}__isnull": False})
-            .values(**dims, value=F(metric)).annotate(c=Count("pk"))
+            .values(**dims, value=F(metric))
+            .annotate(c=Count("pk"))
         )
         for row in grouped:
-            key = (row["slot"], row["line_"], row["channel_"], row["responsible_id_"] or 0,
-                   row["type_"], row["status_"], index, bucket_of(row["value"]))
+            key = (
+                row["slot"],
+                row["line_"],
+                row["channel_"],
+                row["responsible_id_"] or 0,
+                row["type_"],
+                row["status_"],
+                index,
+                bucket_of(row["value"]),
+            )
             buckets[key] += row["c"]
     RollupBucket.objects.bulk_create(
         (
-            RollupBucket(hour=slot_start(k[0], HOUR), line_id=k[1], channel=k[2], responsible_key=k[3],
-                         type=k[4], status=k[5], metric=k[6], bucket=k[7], n=n)
+            RollupBucket(
+                hour=slot_start(k[0], HOUR),
+                line_id=k[1],
+                channel=k[2],
+                responsible_key=k[3],
+                type=k[4],
+                status=k[5],
+                metric=k[6],
+                bucket=k[7],
+                n=n,
+            )
             for k, n in buckets.items()
         ),
         batch_size=5000,

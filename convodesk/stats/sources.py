@@ -70,7 +70,10 @@ class DirectSource:
             x_reply_sum=Sum("reply_time_total"),
         )
         return [
-            {"at": slot_start(r["slot"], DIRECT_SLOT), **{k: r[f"x_{k}"] or 0 for k in SLOT_MEASURES}}
+            {
+                "at": slot_start(r["slot"], DIRECT_SLOT),
+                **{k: r[f"x_{k}"] or 0 for k in SLOT_MEASURES},
+            }
             for r in rows
         ]
 
@@ -80,7 +83,8 @@ class DirectSource:
         for index, metric in enumerate(METRICS):
             grouped = (
                 self.qs.filter(**{f"{metric}__isnull": False})
-                .values("status", "type", value=F(metric)).annotate(c=Count("pk"))
+                .values("status", "type", value=F(metric))
+                .annotate(c=Count("pk"))
             )
             for row in grouped:
                 key = (index, bucket_of(row["value"]), row["status"], row["type"])
@@ -89,8 +93,10 @@ class DirectSource:
 
     def open_before(self, cutoff: dt.datetime) -> dict[str, int]:
         """Incoming non-spam conversations started before `cutoff` still without each metric."""
-        found = self.qs.filter(started_at__lt=cutoff, type=lifecycle.INCOMING).exclude(status=SPAM).aggregate(
-            **{m: Count("pk", filter=Q(**{f"{m}__isnull": True})) for m in OPEN_METRICS}
+        found = (
+            self.qs.filter(started_at__lt=cutoff, type=lifecycle.INCOMING)
+            .exclude(status=SPAM)
+            .aggregate(**{m: Count("pk", filter=Q(**{f"{m}__isnull": True})) for m in OPEN_METRICS})
         )
         return {m: found[m] or 0 for m in OPEN_METRICS}
 
@@ -120,23 +126,33 @@ class RollupSource:
         return result
 
     def slots(self) -> list[dict]:
-        rows = HourlyRollup.objects.filter(self.q).values("hour").annotate(
-            x_n=Sum("n"),
-            x_closed=Sum("n", filter=Q(status__in=CLOSED_CODES)),
-            x_likes=Sum("likes"),
-            x_dislikes=Sum("dislikes"),
-            x_reply_n=Sum("reply_n"),
-            x_reply_sum=Sum("reply_sum"),
+        rows = (
+            HourlyRollup.objects.filter(self.q)
+            .values("hour")
+            .annotate(
+                x_n=Sum("n"),
+                x_closed=Sum("n", filter=Q(status__in=CLOSED_CODES)),
+                x_likes=Sum("likes"),
+                x_dislikes=Sum("dislikes"),
+                x_reply_n=Sum("reply_n"),
+                x_reply_sum=Sum("reply_sum"),
+            )
         )
         return [
-            {"at": r["hour"], **{k: r[f"x_{k}"] or 0 for k in SLOT_MEASURES}} for r in rows if r["x_n"]
+            {"at": r["hour"], **{k: r[f"x_{k}"] or 0 for k in SLOT_MEASURES}}
+            for r in rows
+            if r["x_n"]
         ]
 
     def histograms(self) -> dict[tuple, int]:
         grouped = (
-            RollupBucket.objects.filter(self.q).values("metric", "bucket", "status", "type").annotate(c=Sum("n"))
+            RollupBucket.objects.filter(self.q)
+            .values("metric", "bucket", "status", "type")
+            .annotate(c=Sum("n"))
         )
-        return {(r["metric"], r["bucket"], r["status"], r["type"]): r["c"] for r in grouped if r["c"]}
+        return {
+            (r["metric"], r["bucket"], r["status"], r["type"]): r["c"] for r in grouped if r["c"]
+        }
 
     def open_before(self, cutoff: dt.datetime) -> dict[str, int]:
         """Whole hours before the cutoff come from rollups; the one partial hour from the table."""

@@ -32,13 +32,19 @@ def _refuse_without_permission(user) -> None:
 
 
 def _filter_query(request, drop=()) -> str:
-    items = [(k, v) for k in request.GET for v in request.GET.getlist(k)
-             if (k in FILTER_PARAMS or k in aggregates.PAGE_PARAMS) and k not in drop and v != ""]
+    items = [
+        (k, v)
+        for k in request.GET
+        for v in request.GET.getlist(k)
+        if (k in FILTER_PARAMS or k in aggregates.PAGE_PARAMS) and k not in drop and v != ""
+    ]
     return urlencode(items)
 
 
 def _list_query(request) -> str:
-    return urlencode([(k, v) for k in request.GET for v in request.GET.getlist(k) if k in FILTER_PARAMS and v])
+    return urlencode(
+        [(k, v) for k in request.GET for v in request.GET.getlist(k) if k in FILTER_PARAMS and v]
+    )
 
 
 def _chips(cleaned: dict, raw) -> list[str]:
@@ -56,9 +62,14 @@ def _chips(cleaned: dict, raw) -> list[str]:
             chips.append(_("Open channel: %(v)s") % {"v": ", ".join(names)})
         elif key == "channel":
             labels = dict(Connection.Kind.choices)
-            chips.append(_("Channel: %(v)s") % {"v": ", ".join(str(labels.get(v, v)) for v in value)})
+            chips.append(
+                _("Channel: %(v)s") % {"v": ", ".join(str(labels.get(v, v)) for v in value)}
+            )
         elif key == "responsible":
-            users = {u.pk: u.name for u in get_user_model().objects.filter(pk__in=[i for i in value if i])}
+            users = {
+                u.pk: u.name
+                for u in get_user_model().objects.filter(pk__in=[i for i in value if i])
+            }
             names = [users.get(i, f"#{i}") if i else str(_("not assigned")) for i in value]
             chips.append(_("Responsible: %(v)s") % {"v": ", ".join(names)})
         else:
@@ -75,15 +86,22 @@ def _presets(request, scope) -> list[dict]:
         (_("This month"), today.replace(day=1), today),
         (_("All time"), None, None),
     ]
-    base = [(k, v) for k in request.GET for v in request.GET.getlist(k)
-            if k not in ("started_from", "started_to") and (k in FILTER_PARAMS or k in aggregates.PAGE_PARAMS) and v]
+    base = [
+        (k, v)
+        for k in request.GET
+        for v in request.GET.getlist(k)
+        if k not in ("started_from", "started_to")
+        and (k in FILTER_PARAMS or k in aggregates.PAGE_PARAMS)
+        and v
+    ]
     presets = []
     for label, start, end in ranges:
         items = list(base)
         if start:
             items += [("started_from", start.isoformat()), ("started_to", end.isoformat())]
-        active = request.GET.get("started_from", "") == (start.isoformat() if start else "") and \
-            request.GET.get("started_to", "") == (end.isoformat() if end else "")
+        active = request.GET.get("started_from", "") == (
+            start.isoformat() if start else ""
+        ) and request.GET.get("started_to", "") == (end.isoformat() if end else "")
         presets.append({"label": label, "query": urlencode(items), "active": active})
     return presets
 
@@ -104,11 +122,16 @@ def _table(key: str, report: dict) -> dict:
     cols, rows = rows_for(key, report)
     body = []
     for row in rows:
-        body.append([
-            {"text": _cell(c, row.get(c.key)), "sort": "" if row.get(c.key) is None else row.get(c.key),
-             "kind": c.kind}
-            for c in cols
-        ])
+        body.append(
+            [
+                {
+                    "text": _cell(c, row.get(c.key)),
+                    "sort": "" if row.get(c.key) is None else row.get(c.key),
+                    "kind": c.kind,
+                }
+                for c in cols
+            ]
+        )
     return {"key": key, "title": TABLES[key][0], "cols": cols, "rows": body}
 
 
@@ -122,8 +145,12 @@ def statistics(request):
         "list_query": _list_query(request),
         "scope": scope,
         "sl_choices": histogram.SERVICE_LEVEL_CHOICES,
-        "intervals": [(k, label) for k, label in zip(
-            aggregates.INTERVALS, (_("Hours"), _("Days"), _("Weeks"), _("Months")), strict=True)],
+        "intervals": [
+            (k, label)
+            for k, label in zip(
+                aggregates.INTERVALS, (_("Hours"), _("Days"), _("Weeks"), _("Months")), strict=True
+            )
+        ],
         "error_bound": histogram.ERROR_BOUND_PERCENT,
         "cleaned": scope.filter.cleaned,
         "raw": request.GET,
@@ -140,10 +167,14 @@ def statistics(request):
 def _page(report: dict, request) -> dict:
     k = report["kpis"]
     timeline = report["timeline"]
-    channel_items = [(r["name"], r["conversations"], charts.CHANNEL_COLORS.get(r["key"], "#667085"))
-                     for r in report["channels"]]
-    line_items = [(r["name"], r["conversations"], charts.PALETTE[i % len(charts.PALETTE)])
-                  for i, r in enumerate(report["lines"][:12])]
+    channel_items = [
+        (r["name"], r["conversations"], charts.CHANNEL_COLORS.get(r["key"], "#667085"))
+        for r in report["channels"]
+    ]
+    line_items = [
+        (r["name"], r["conversations"], charts.PALETTE[i % len(charts.PALETTE)])
+        for i, r in enumerate(report["lines"][:12])
+    ]
     base = _filter_query(request, drop=("interval",))
     art = report["metrics"][0]
     return {
@@ -152,12 +183,16 @@ def _page(report: dict, request) -> dict:
         "interval_base": base,
         "charts": {
             "timeline": charts.time_series(
-                timeline, [("new", _("New"), "#2f5bea"), ("closed", _("Closed"), "#12b76a")],
-                secondary=("reply_time_avg", _("Avg reply time"), "#f79009"), title=_("Reaction dynamics"),
+                timeline,
+                [("new", _("New"), "#2f5bea"), ("closed", _("Closed"), "#12b76a")],
+                secondary=("reply_time_avg", _("Avg reply time"), "#f79009"),
+                title=_("Reaction dynamics"),
             ),
             "ratings": charts.time_series(
-                timeline, [("likes", _("Likes"), "#12b76a"), ("dislikes", _("Dislikes"), "#f04438")],
-                title=_("Rating dynamics"), height=200,
+                timeline,
+                [("likes", _("Likes"), "#12b76a"), ("dislikes", _("Dislikes"), "#f04438")],
+                title=_("Rating dynamics"),
+                height=200,
             ),
             "channels": charts.donut(channel_items, title=_("conversations")),
             "lines": charts.hbars(line_items, title=_("Open channels")),
@@ -167,13 +202,35 @@ def _page(report: dict, request) -> dict:
             "answered_within": charts.meter(k["answered_within_share"], "#2f5bea"),
         },
         "channel_legend": channel_items,
-        "ratings_split": _split([(k["likes"], "#12b76a", _("Likes")), (k["dislikes"], "#f04438", _("Dislikes")),
-                                 (k["not_rated"], "#d0d5dd", _("Not rated"))]),
-        "status_split": _split([(k["in_work"], "#f79009", _("In work")), (k["closed"], "#12b76a", _("Closed")),
-                                (k["spam"], "#f04438", _("Spam"))]),
-        "tables": {key: _table(key, report) for key in ("metrics", "timeline", "ratings", "lines", "channels",
-                                                        "employees", "heatmap")},
-        "fmt_reply": humanize_duration(round(k["reply_time_avg"])) if k["reply_time_avg"] is not None else "–",
+        "ratings_split": _split(
+            [
+                (k["likes"], "#12b76a", _("Likes")),
+                (k["dislikes"], "#f04438", _("Dislikes")),
+                (k["not_rated"], "#d0d5dd", _("Not rated")),
+            ]
+        ),
+        "status_split": _split(
+            [
+                (k["in_work"], "#f79009", _("In work")),
+                (k["closed"], "#12b76a", _("Closed")),
+                (k["spam"], "#f04438", _("Spam")),
+            ]
+        ),
+        "tables": {
+            key: _table(key, report)
+            for key in (
+                "metrics",
+                "timeline",
+                "ratings",
+                "lines",
+                "channels",
+                "employees",
+                "heatmap",
+            )
+        },
+        "fmt_reply": humanize_duration(round(k["reply_time_avg"]))
+        if k["reply_time_avg"] is not None
+        else "–",
         "fmt_art": _duration(art["average"]),
         "fmt_art_median": _duration(art["median"]),
         "art_open": art["without_value"],
@@ -186,8 +243,10 @@ def _duration(seconds) -> str:
 
 def _split(parts):
     total = sum(p[0] for p in parts)
-    return [{"value": v, "color": c, "label": label, "share": round(v * 100 / total, 1) if total else 0}
-            for v, c, label in parts]
+    return [
+        {"value": v, "color": c, "label": label, "share": round(v * 100 / total, 1) if total else 0}
+        for v, c, label in parts
+    ]
 
 
 @login_required
@@ -197,8 +256,11 @@ def export_table(request, table: str):
         raise Http404
     scope = aggregates.build_scope(request.user, request.GET)
     if scope.errors:
-        return HttpResponse("; ".join(f"{k}: {v}" for k, v in scope.errors.items()), status=400,
-                            content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            "; ".join(f"{k}: {v}" for k, v in scope.errors.items()),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     report = aggregates.compute(scope)
     cols, rows = rows_for(table, report)
     buffer = io.BytesIO()
@@ -230,7 +292,8 @@ def export_table(request, table: str):
         sheet.autofilter(0, 0, len(rows), len(cols) - 1)
     book.close()
     response = HttpResponse(
-        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        buffer.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     response["Content-Disposition"] = f'attachment; filename="statistics-{table}.xlsx"'
     return response

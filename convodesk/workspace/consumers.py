@@ -29,36 +29,44 @@ def _int(value, default=None):
         return default
 
 
-class OperatorConsumer(AsyncJsonWebsocketConsumer):
+class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active or user.is_integration:
             await self.close(code=4401)
             return
         self.user = user
+        self.feed_init()
         self.known: set[int] = set()
         self.opened: set[int] = set()
         query = dict(
-            part.split("=", 1) for part in self.scope.get("query_string", b"").decode().split("&") if "=" in part
+            part.split("=", 1)
+            for part in self.scope.get("query_string", b"").decode().split("&")
+            if "=" in part
         )
         last = _int(query.get("last"))
         if last is None or last < 0:
             last = await database_sync_to_async(outbox.latest_id)()
         self.cursor = outbox.Cursor(last)
         self.sees_all = await database_sync_to_async(self._sees_all)()
-        await self.channel_layer.group_add(realtime.EVENTS_GROUP, self.channel_name)
         await self.accept()
         await database_sync_to_async(presence.socket_opened)(user.pk)
-        outbox.ensure_tailer()
         await self.send_json({"type": "hello", "last": self.cursor.last})
+        # Join the process's hub first, then catch up: nothing committed in between is missed,
+        # and what both bring is sent once (the cursor drops ids it has sent).
+        self.hub = await outbox.hub()
+        await self.hub.join(self)
         await self.catch_up()
 
     async def disconnect(self, code):
         if not hasattr(self, "user"):
             return
-        await self.channel_layer.group_discard(realtime.EVENTS_GROUP, self.channel_name)
+        if getattr(self, "hub", None) is not None:
+            self.hub.leave(self)
         for conversation_id in self.opened:
-            await self.channel_layer.group_discard(realtime.conversation_group(conversation_id), self.channel_name)
+            await self.channel_layer.group_discard(
+                realtime.conversation_group(conversation_id), self.channel_name
+            )
         due = await database_sync_to_async(presence.socket_closed)(self.user.pk)
         if due is not None:
             asyncio.get_running_loop().create_task(self._turn_away_later(due))
@@ -78,27 +86,45 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
             self.known |= await database_sync_to_async(self._visible_ids)(ids)
         elif kind == "open":
             conversation_id = _int(content.get("conversation"))
-            if conversation_id and await database_sync_to_async(self._visible_ids)([conversation_id]):
+            if conversation_id and await database_sync_to_async(self._visible_ids)(
+                [conversation_id]
+            ):
                 self.known.add(conversation_id)
                 for old in self.opened - {conversation_id}:
-                    await self.channel_layer.group_discard(realtime.conversation_group(old), self.channel_name)
+                    await self.channel_layer.group_discard(
+                        realtime.conversation_group(old), self.channel_name
+                    )
                 self.opened = {conversation_id}
-                await self.channel_layer.group_add(realtime.conversation_group(conversation_id), self.channel_name)
+                await self.channel_layer.group_add(
+                    realtime.conversation_group(conversation_id), self.channel_name
+                )
         elif kind == "typing":
             conversation_id = _int(content.get("conversation"))
             if conversation_id in self.opened:
                 await self.channel_layer.group_send(
                     realtime.conversation_group(conversation_id),
-                    {"type": "conversation.typing", "who": "employee", "name": self.user.name,
-                     "conversation": conversation_id, "sender": self.channel_name},
+                    {
+                        "type": "conversation.typing",
+                        "who": "employee",
+                        "name": self.user.name,
+                        "conversation": conversation_id,
+                        "sender": self.channel_name,
+                    },
                 )
 
     # From the channel layer ---------------------------------------------------------------
 
     async def conversation_event(self, message):
-        if message.get("event", 0) <= self.cursor.last and outbox.lag_ids() == 0:
-            return
-        await self.catch_up()
+        """From the group of the conversation open in the workspace; the hub already brings it."""
+
+    async def deliver(self, events):
+        """A batch of new events read once by the process's hub."""
+        async with self._feed_lock:
+            items = await database_sync_to_async(
+                self._frames, thread_sensitive=outbox.reads_share_one_thread()
+            )(events)
+            for item in items:
+                await self.send_json(item)
 
     async def conversation_typing(self, message):
         if message.get("sender") == self.channel_name or message.get("who") != "client":
@@ -107,11 +133,15 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
 
     async def conversation_delivery(self, message):
         await self.send_json(
-            {"type": "delivery", "conversation": message["conversation"], "message": message["message"],
-             "state": message["state"]}
+            {
+                "type": "delivery",
+                "conversation": message["conversation"],
+                "message": message["message"],
+                "state": message["state"],
+            }
         )
 
-    async def catch_up(self):
+    async def read_and_send(self):
         while True:
             items, full = await database_sync_to_async(self._batch)()
             for item in items:
@@ -128,13 +158,22 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
 
     def _visible_ids(self, ids) -> set[int]:
         return set(
-            Conversation.objects.visible_to(self.user, "view").filter(pk__in=list(ids)).values_list("pk", flat=True)
+            Conversation.objects.visible_to(self.user, "view")
+            .filter(pk__in=list(ids))
+            .values_list("pk", flat=True)
         )
 
     def _batch(self):
         events = outbox.events_after(self.cursor)
+        return self._frames(events, fresh=True), len(events) >= outbox.BATCH
+
+    def _frames(self, events, fresh: bool = False) -> list[dict]:
+        """Frames for the events this user may see now; `gone` for ones it no longer may."""
+        if not fresh:
+            keep = set(self.cursor.take([e.id for e in events]))
+            events = [e for e in events if e.id in keep]
         if not events:
-            return [], False
+            return []
         ids = {e.conversation_id for e in events}
         visible = ids if self.sees_all else self._visible_ids(ids)
         items = []
@@ -143,12 +182,18 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
             cid = event.conversation_id
             if cid in visible:
                 self.known.add(cid)
-                items.append({
-                    "type": "event", "id": event.id, "conversation": cid, "kind": event.kind,
-                    "status": event.to_status, "from_status": event.from_status,
-                })
+                items.append(
+                    {
+                        "type": "event",
+                        "id": event.id,
+                        "conversation": cid,
+                        "kind": event.kind,
+                        "status": event.to_status,
+                        "from_status": event.from_status,
+                    }
+                )
             elif cid in self.known and cid not in gone_sent:
                 gone_sent.add(cid)
                 items.append({"type": "gone", "id": event.id, "conversation": cid})
         self.known -= gone_sent
-        return items, len(events) >= outbox.BATCH
+        return items

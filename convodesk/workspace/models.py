@@ -9,7 +9,10 @@ class QuickReply(models.Model):
     """A canned answer offered in the composer of the conversations of one open channel."""
 
     line = models.ForeignKey(
-        "lines.Line", on_delete=models.CASCADE, related_name="quick_replies", verbose_name=_("open channel")
+        "lines.Line",
+        on_delete=models.CASCADE,
+        related_name="quick_replies",
+        verbose_name=_("open channel"),
     )
     title = models.CharField(_("title"), max_length=80)
     text = models.TextField(_("text"))

@@ -33,8 +33,10 @@ def _row(user_id: int) -> OperatorPresence:
 def _set(user_id: int, availability: str, now) -> bool:
     """Write the availability; returns whether it changed to online (the caller then offers
     what waits in the queues, after its transaction)."""
-    changed = User.objects.filter(pk=user_id).exclude(availability=availability).update(
-        availability=availability
+    changed = (
+        User.objects.filter(pk=user_id)
+        .exclude(availability=availability)
+        .update(availability=availability)
     )
     return bool(changed) and availability == User.Availability.ONLINE
 

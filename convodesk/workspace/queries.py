@@ -20,7 +20,8 @@ def queue(user):
     return (
         Conversation.objects.visible_to(user, "view")
         .filter(
-            participants__employee=user, participants__offered_now=True,
+            participants__employee=user,
+            participants__offered_now=True,
             status__in=(Status.NEW, Status.SKIPPED),
         )
         .select_related("client", "line")
@@ -30,7 +31,9 @@ def queue(user):
 
 def mine(user):
     """My open conversations, pinned first, with the count of client messages I have not seen."""
-    mark = ReadMark.objects.filter(user=user, conversation=OuterRef("pk")).values("last_message_id")[:1]
+    mark = ReadMark.objects.filter(user=user, conversation=OuterRef("pk")).values(
+        "last_message_id"
+    )[:1]
     return (
         Conversation.objects.visible_to(user, "view")
         .filter(responsible=user, status__gte=Status.TAKEN, status__lt=Status.CLOSED)
@@ -39,7 +42,9 @@ def mine(user):
             unread=Count(
                 "messages",
                 filter=Q(messages__author_kind=Message.Author.CLIENT)
-                & Q(messages__id__gt=Coalesce(Subquery(mark, output_field=IntegerField()), Value(0))),
+                & Q(
+                    messages__id__gt=Coalesce(Subquery(mark, output_field=IntegerField()), Value(0))
+                ),
             )
         )
         .order_by("-pinned", "-updated_at", "-id")[:LIST_LIMIT]
@@ -56,12 +61,20 @@ def conversation(user, pk: int) -> Conversation | None:
 
 
 def mark_read(user, conv: Conversation) -> None:
-    last = Message.objects.filter(conversation=conv).order_by("-id").values_list("id", flat=True).first() or 0
-    updated = ReadMark.objects.filter(user=user, conversation=conv, last_message_id__lt=last).update(
-        last_message_id=last
+    last = (
+        Message.objects.filter(conversation=conv)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+        or 0
     )
+    updated = ReadMark.objects.filter(
+        user=user, conversation=conv, last_message_id__lt=last
+    ).update(last_message_id=last)
     if not updated:
-        ReadMark.objects.get_or_create(user=user, conversation=conv, defaults={"last_message_id": last})
+        ReadMark.objects.get_or_create(
+            user=user, conversation=conv, defaults={"last_message_id": last}
+        )
 
 
 EVENT_LINES = {
@@ -93,7 +106,9 @@ EVENT_LINES = {
 def _names(ids) -> dict[int, str]:
     from convodesk.accounts.models import User
 
-    return {u.pk: u.name for u in User.objects.filter(pk__in=[i for i in ids if isinstance(i, int)])}
+    return {
+        u.pk: u.name for u in User.objects.filter(pk__in=[i for i in ids if isinstance(i, int)])
+    }
 
 
 def transcript(conv: Conversation) -> list[dict]:
@@ -101,10 +116,22 @@ def transcript(conv: Conversation) -> list[dict]:
     from convodesk.lines.models import Line
 
     lines = []
-    for message in Message.objects.filter(conversation=conv).select_related("author").order_by("created_at", "id"):
-        lines.append({"kind": "message", "at": message.created_at, "order": (message.created_at, 0, message.id),
-                      "message": message})
-    events = list(ConversationEvent.objects.filter(conversation=conv).select_related("actor").order_by("id"))
+    for message in (
+        Message.objects.filter(conversation=conv)
+        .select_related("author")
+        .order_by("created_at", "id")
+    ):
+        lines.append(
+            {
+                "kind": "message",
+                "at": message.created_at,
+                "order": (message.created_at, 0, message.id),
+                "message": message,
+            }
+        )
+    events = list(
+        ConversationEvent.objects.filter(conversation=conv).select_related("actor").order_by("id")
+    )
     people = set()
     for event in events:
         people.update(event.payload.get("employees") or [])
@@ -121,7 +148,10 @@ def transcript(conv: Conversation) -> list[dict]:
             if payload.get("employee"):
                 target = names.get(payload["employee"], "?")
             elif payload.get("line"):
-                target = Line.objects.filter(pk=payload["line"]).values_list("name", flat=True).first() or "?"
+                target = (
+                    Line.objects.filter(pk=payload["line"]).values_list("name", flat=True).first()
+                    or "?"
+                )
             else:
                 target = _("the queue")
         values = {
@@ -132,8 +162,15 @@ def transcript(conv: Conversation) -> list[dict]:
         }
         text = str(template) % values if template else event.kind.replace("_", " ").capitalize()
         comment = payload.get("comment") or ""
-        lines.append({"kind": "event", "at": event.at, "order": (event.at, 1, event.id), "text": text,
-                      "comment": comment})
+        lines.append(
+            {
+                "kind": "event",
+                "at": event.at,
+                "order": (event.at, 1, event.id),
+                "text": text,
+                "comment": comment,
+            }
+        )
     lines.sort(key=lambda line: line["order"])
     return lines
 

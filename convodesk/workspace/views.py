@@ -65,14 +65,18 @@ def workspace(request):
     flash = None
     selected = request.GET.get("c", "")
     if selected:
-        conv = queries.conversation(request.user, int(selected)) if selected.isdigit() and len(selected) < 16 else None
+        conv = (
+            queries.conversation(request.user, int(selected))
+            if selected.isdigit() and len(selected) < 16
+            else None
+        )
         if conv is None:
             flash = _("This conversation was not found.")
     context = _context(request, conv, flash, "error" if flash else "info")
     context["last_event"] = outbox.latest_id()
-    context["transfer_employees"] = User.objects.filter(is_active=True, is_integration=False).order_by(
-        "display_name", "username"
-    )
+    context["transfer_employees"] = User.objects.filter(
+        is_active=True, is_integration=False
+    ).order_by("display_name", "username")
     context["transfer_lines"] = Line.objects.filter(active=True).order_by("name")
     return render(request, "workspace/workspace.html", context)
 
@@ -88,8 +92,12 @@ def list_pane(request):
 def conversation_pane(request, pk: int):
     conv = queries.conversation(request.user, pk)
     if conv is None:
-        return _parts(request, flash=_("This conversation is no longer available to you."), level="error",
-                      status=404)
+        return _parts(
+            request,
+            flash=_("This conversation is no longer available to you."),
+            level="error",
+            status=404,
+        )
     return _parts(request, conv, composer=request.GET.get("part") != "live")
 
 
@@ -141,7 +149,9 @@ def action(request, pk: int, name: str):
         text = request.POST.get("text", "")
         if len(text) > MAX_REPLY:
             conv = queries.conversation(request.user, pk)
-            return _parts(request, conv, flash=_("The message is too long."), level="error", status=400)
+            return _parts(
+                request, conv, flash=_("The message is too long."), level="error", status=400
+            )
         return _run(request, pk, lambda: services.reply(pk, actor, text), "")
     if name == "transfer":
         return _transfer(request, pk, actor)
@@ -155,16 +165,24 @@ def _transfer(request, pk: int, actor: Actor):
     comment = request.POST.get("comment", "")[:1000]
     employee = line = None
     if employee_id.isdigit():
-        employee = User.objects.filter(pk=int(employee_id), is_active=True, is_integration=False).first()
+        employee = User.objects.filter(
+            pk=int(employee_id), is_active=True, is_integration=False
+        ).first()
     if line_id.isdigit():
         line = Line.objects.filter(pk=int(line_id), active=True).first()
     if (employee is None) == (line is None):
         conv = queries.conversation(request.user, pk)
-        return _parts(request, conv, flash=_("Choose one employee or one open channel."), level="error",
-                      status=400)
+        return _parts(
+            request,
+            conv,
+            flash=_("Choose one employee or one open channel."),
+            level="error",
+            status=400,
+        )
     target = employee.name if employee else line.name
     return _run(
-        request, pk,
+        request,
+        pk,
         lambda: services.transfer(pk, actor, to_employee=employee, to_line=line, comment=comment),
         _("The conversation was transferred to %(target)s.") % {"target": target},
     )
@@ -175,7 +193,9 @@ def _transfer(request, pk: int, actor: Actor):
 def availability(request):
     status = request.POST.get("status", "")
     if status not in User.Availability.values:
-        return _parts(request, flash=_("Choose online or away."), level="error", status=400, panes="list")
+        return _parts(
+            request, flash=_("Choose online or away."), level="error", status=400, panes="list"
+        )
     presence.choose(request.user.pk, status)
     request.user.refresh_from_db(fields=["availability"])
     label = User.Availability(status).label

@@ -134,8 +134,8 @@ def test_api_token_command_revokes_by_token_value(org):
 
 def test_profile_page_creates_a_token_shown_once_and_revokes_it(org, client):
     client.force_login(org.op1)
-    page = client.post("/account/tokens/", {"action": "create", "name": "my script"})
-    assert page.status_code == 200
+    page = client.post("/account/tokens/", {"action": "create", "name": "my script"}, follow=True)
+    assert page.status_code == 200 and page.redirect_chain == [("/account/tokens/", 302)]
     token = ApiToken.objects.get(user=org.op1)
     plain = page.context["new_token"]
     assert plain.startswith(token.prefix) and plain.encode() in page.content
@@ -167,3 +167,18 @@ def test_integration_token_from_factory_acts_with_its_role(org):
     integration = f.integration("sync", "Chief executive")
     status, body = Api(token_for(integration)).get("/conversations")
     assert status == 200 and body["items"] == []
+
+
+def test_an_administrator_creates_an_integration_token_in_the_admin(org, client):
+    integration = f.integration("erp", "Chief executive")
+    client.force_login(org.admin)
+    response = client.post(
+        "/admin/api/apitoken/add/", {"user": integration.pk, "name": "erp sync"}, follow=True
+    )
+    assert response.status_code == 200
+    token = ApiToken.objects.get(user=integration)
+    [message] = [str(m) for m in response.context["messages"] if "shown only once" in str(m)]
+    plain = message.rsplit(" ", 1)[-1]
+    assert plain.startswith(token.prefix)
+    status, body = Api(plain).get("/me")
+    assert status == 200 and body["is_integration"] is True

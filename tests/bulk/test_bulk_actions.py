@@ -32,12 +32,19 @@ def open_ones(org):
     return a, b, c, d, closed
 
 
-def test_bulk_close_of_two_rows_closes_each_with_its_own_event_and_reports_the_count(org, open_ones, client):
+def test_bulk_close_of_two_rows_closes_each_with_its_own_event_and_reports_the_count(
+    org, open_ones, client
+):
     a, b, c, *_ = open_ones
     client.force_login(org.admin)
-    response = post(client, {"action": "close", "ids": [a.pk, b.pk], "filter_query": "status=answered"})
+    response = post(
+        client, {"action": "close", "ids": [a.pk, b.pk], "filter_query": "status=answered"}
+    )
     job = BulkJob.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/contact-center/conversations/bulk/{job.pk}/"
+    assert (
+        response.status_code == 302
+        and response["Location"] == f"/contact-center/conversations/bulk/{job.pk}/"
+    )
     assert statuses(a, b, c) == [Status.CLOSED, Status.CLOSED, Status.TAKEN]
     for conv in (a, b):
         closes = ConversationEvent.objects.filter(conversation=conv, kind="closed")
@@ -66,7 +73,9 @@ def test_closing_or_closed_rows_are_left_out_and_reported_not_acted_on(org, open
     client.force_login(org.admin)
     response = post(client, {"action": "spam", "ids": [closed.pk, a.pk]})
     job = BulkJob.objects.get()
-    assert job.skipped == [{"id": closed.pk, "reason": "Already closed."}] and job.skipped_count == 1
+    assert (
+        job.skipped == [{"id": closed.pk, "reason": "Already closed."}] and job.skipped_count == 1
+    )
     assert job.ids == [a.pk] and job.succeeded == 1
     assert ConversationEvent.objects.filter(conversation=closed).count() == events_before
     page = client.get(response["Location"]).content.decode()
@@ -83,16 +92,23 @@ def test_bulk_spam_marks_each_selected_conversation_as_spam(org, open_ones, clie
     assert ConversationEvent.objects.filter(kind="spam").count() == 2
 
 
-def test_bulk_transfer_to_another_open_channel_moves_them_and_skips_those_already_there(org, open_ones, client):
+def test_bulk_transfer_to_another_open_channel_moves_them_and_skips_those_already_there(
+    org, open_ones, client
+):
     a, b, *_ = open_ones
     other = f.line("Support line", members=[org.op3])
     f.connection(other, "api")
     already = handled(org.conn, "fred", org.op1, start=500, take=5)
     bulk.start_bulk(org.admin, "transfer", bulk.Selection([already.pk]), target_line=other)
     client.force_login(org.admin)
-    post(client, {"action": "transfer", "transfer_to": f"line:{other.pk}", "ids": [a.pk, b.pk, already.pk]})
+    post(
+        client,
+        {"action": "transfer", "transfer_to": f"line:{other.pk}", "ids": [a.pk, b.pk, already.pk]},
+    )
     job = BulkJob.objects.latest("created_at")
-    assert job.succeeded == 2 and job.skipped == [{"id": already.pk, "reason": "Already in this open channel."}]
+    assert job.succeeded == 2 and job.skipped == [
+        {"id": already.pk, "reason": "Already in this open channel."}
+    ]
     for conv in (a, b):
         conv.refresh_from_db()
         assert conv.line_id == other.pk and conv.transfer_count == 1
@@ -102,21 +118,41 @@ def test_bulk_transfer_to_another_open_channel_moves_them_and_skips_those_alread
 def test_bulk_transfer_to_an_employee_offers_them_to_that_employee(org, open_ones, client):
     a, b, *_ = open_ones
     client.force_login(org.admin)
-    post(client, {"action": "transfer", "transfer_to": f"employee:{org.op3.pk}", "ids": [a.pk, b.pk]})
+    post(
+        client, {"action": "transfer", "transfer_to": f"employee:{org.op3.pk}", "ids": [a.pk, b.pk]}
+    )
     assert BulkJob.objects.get().succeeded == 2
     mine = Conversation.objects.visible_to(org.op3).filter(pk__in=[a.pk, b.pk])
     assert mine.count() == 2
-    assert all(e.payload["employee"] == org.op3.pk for e in ConversationEvent.objects.filter(kind="transferred"))
+    assert all(
+        e.payload["employee"] == org.op3.pk
+        for e in ConversationEvent.objects.filter(kind="transferred")
+    )
 
 
-def test_all_matching_the_filter_acts_on_every_matching_open_row_and_counts_the_rest(org, open_ones, client):
+def test_all_matching_the_filter_acts_on_every_matching_open_row_and_counts_the_rest(
+    org, open_ones, client
+):
     a, b, c, d, closed = open_ones
     client.force_login(org.admin)
-    post(client, {"action": "close", "all_matching": "1", "ids": [d.pk], "filter_query": "responsible=%d" % org.op1.pk})
+    post(
+        client,
+        {
+            "action": "close",
+            "all_matching": "1",
+            "ids": [d.pk],
+            "filter_query": "responsible=%d" % org.op1.pk,
+        },
+    )
     job = BulkJob.objects.get()
     assert sorted(job.ids) == sorted([a.pk, b.pk, c.pk])  # not d (op2's), not the closed one
     assert job.skipped_count == 1 and job.succeeded == 3
-    assert statuses(a, b, c, d) == [Status.CLOSED, Status.CLOSED, Status.CLOSED, Status.AGENT_REPLIED]
+    assert statuses(a, b, c, d) == [
+        Status.CLOSED,
+        Status.CLOSED,
+        Status.CLOSED,
+        Status.AGENT_REPLIED,
+    ]
 
 
 def test_an_operator_cannot_bulk_close_other_operators_conversations(org, open_ones, client):
@@ -132,15 +168,26 @@ def test_an_operator_cannot_bulk_close_other_operators_conversations(org, open_o
     assert Conversation.objects.get(pk=d.pk).status == Status.AGENT_REPLIED
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"ids": "1"}, "Choose close, mark as spam or transfer."),
-    ({"action": "close"}, "Select at least one conversation."),
-    ({"action": "close", "ids": "12abc"}, "is not a conversation ID"),
-    ({"action": "transfer", "ids": "1"}, "Choose the open channel or the employee"),
-    ({"action": "transfer", "ids": "1", "transfer_to": "line:999999"}, "Choose the open channel or the employee"),
-    ({"action": "close", "all_matching": "1", "filter_query": "started_from=soon"}, "not a valid date"),
-])
-def test_bad_bulk_requests_are_a_readable_400_and_change_nothing(org, open_ones, client, data, field):
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"ids": "1"}, "Choose close, mark as spam or transfer."),
+        ({"action": "close"}, "Select at least one conversation."),
+        ({"action": "close", "ids": "12abc"}, "is not a conversation ID"),
+        ({"action": "transfer", "ids": "1"}, "Choose the open channel or the employee"),
+        (
+            {"action": "transfer", "ids": "1", "transfer_to": "line:999999"},
+            "Choose the open channel or the employee",
+        ),
+        (
+            {"action": "close", "all_matching": "1", "filter_query": "started_from=soon"},
+            "not a valid date",
+        ),
+    ],
+)
+def test_bad_bulk_requests_are_a_readable_400_and_change_nothing(
+    org, open_ones, client, data, field
+):
     client.force_login(org.admin)
     response = post(client, data)
     assert response.status_code == 400

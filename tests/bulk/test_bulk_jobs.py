@@ -22,7 +22,9 @@ def threshold_two(settings):
     settings.CONVODESK = {**settings.CONVODESK, "BULK_BACKGROUND_ROWS": 2}
 
 
-def test_a_selection_above_the_threshold_waits_for_a_worker_and_its_page_polls(org, three, threshold_two, settings, client):
+def test_a_selection_above_the_threshold_waits_for_a_worker_and_its_page_polls(
+    org, three, threshold_two, settings, client
+):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     client.force_login(org.admin)
     response = client.post(BULK_URL, {"action": "close", "ids": [c.pk for c in three]})

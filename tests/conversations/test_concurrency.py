@@ -57,7 +57,9 @@ def test_many_supervisors_taking_the_same_conversation_at_once_only_one_succeeds
     winners = [i for i, r in enumerate(results) if isinstance(r, Conversation)]
     assert len(winners) == 1, results
     losers = [r for r in results if not isinstance(r, Conversation)]
-    assert all(isinstance(r, IllegalTransition) and r.code == "already_taken" for r in losers), losers
+    assert all(isinstance(r, IllegalTransition) and r.code == "already_taken" for r in losers), (
+        losers
+    )
     conv = Conversation.objects.get(pk=conv.pk)
     assert conv.status == Status.TAKEN
     assert conv.responsible_id == chiefs[winners[0]].pk
@@ -65,7 +67,9 @@ def test_many_supervisors_taking_the_same_conversation_at_once_only_one_succeeds
     assert conv.events.filter(kind="taken").count() == 1
 
 
-def test_many_queue_members_pressing_answer_at_once_give_one_take_and_a_clear_error_to_the_rest(org):
+def test_many_queue_members_pressing_answer_at_once_give_one_take_and_a_clear_error_to_the_rest(
+    org,
+):
     members = [f.employee(f"member{i}") for i in range(THREADS)]
     line = f.line("Busy", members=members)
     conn = f.connection(line)
@@ -88,8 +92,12 @@ def test_many_queue_members_pressing_answer_at_once_give_one_take_and_a_clear_er
 def test_the_same_client_message_delivered_concurrently_is_stored_once(org):
     results = run_concurrently(
         lambda i: services.receive_client_message(
-            org.conn, client_external_id="c1", client_name="Ana", text="Hello",
-            external_message_id="ext-1", now=f.at(i),
+            org.conn,
+            client_external_id="c1",
+            client_name="Ana",
+            text="Hello",
+            external_message_id="ext-1",
+            now=f.at(i),
         ),
         count=8,
     )
@@ -105,7 +113,10 @@ def test_the_same_client_message_delivered_concurrently_is_stored_once(org):
 def test_concurrent_first_messages_of_a_new_client_land_in_one_conversation(org):
     results = run_concurrently(
         lambda i: services.receive_client_message(
-            org.conn, client_external_id="c1", text=f"message {i}", external_message_id=f"m{i}",
+            org.conn,
+            client_external_id="c1",
+            text=f"message {i}",
+            external_message_id=f"m{i}",
             now=f.at(i),
         ),
         count=8,

@@ -30,7 +30,13 @@ KIND_WEIGHTS = {
     "duplicate": 1, "client_rate": 1, "supervisor_rate": 1,
 }  # fmt: skip
 KINDS = tuple(kind for kind, weight in KIND_WEIGHTS.items() for _ in range(weight))
-MESSAGE_EVENTS = (lc.StartIncoming, lc.StartOutgoing, lc.ClientMessage, lc.EmployeeMessage, lc.Reopen)
+MESSAGE_EVENTS = (
+    lc.StartIncoming,
+    lc.StartOutgoing,
+    lc.ClientMessage,
+    lc.EmployeeMessage,
+    lc.Reopen,
+)
 CLIENT_WAIT_STARTS = (lc.StartIncoming, lc.ClientMessage, lc.Reopen)
 
 
@@ -165,11 +171,23 @@ def must_refuse(state: State, event: lc.Event) -> str | None:
         return "65 and 69 are final"
     if closed and isinstance(
         event,
-        lc.ClientMessage | lc.EmployeeMessage | lc.Take | lc.Skip | lc.Transfer | lc.Close
-        | lc.MarkSpam | lc.Pin | lc.AutoClose | lc.FullClose | lc.Offer | lc.QueueTimeout,
+        lc.ClientMessage
+        | lc.EmployeeMessage
+        | lc.Take
+        | lc.Skip
+        | lc.Transfer
+        | lc.Close
+        | lc.MarkSpam
+        | lc.Pin
+        | lc.AutoClose
+        | lc.FullClose
+        | lc.Offer
+        | lc.QueueTimeout,
     ):
         return "closed"
-    if status == Status.CLOSING and isinstance(event, lc.Take | lc.Transfer | lc.Close | lc.MarkSpam):
+    if status == Status.CLOSING and isinstance(
+        event, lc.Take | lc.Transfer | lc.Close | lc.MarkSpam
+    ):
         return "closing"
     if (
         isinstance(event, lc.Take)
@@ -186,7 +204,9 @@ def must_accept(state: State, event: lc.Event) -> bool:
     return state.status < Status.CLOSED and isinstance(event, lc.ClientMessage | lc.EmployeeMessage)
 
 
-def build(kind: str, at: dt.datetime, employee: int, flag: bool, state: State) -> tuple[lc.Event, dt.datetime]:
+def build(
+    kind: str, at: dt.datetime, employee: int, flag: bool, state: State
+) -> tuple[lc.Event, dt.datetime]:
     """The event for a drawn step; timer events may be moved to their due time (`flag`)."""
 
     def due(field):
@@ -215,7 +235,11 @@ def build(kind: str, at: dt.datetime, employee: int, flag: bool, state: State) -
         case "pin":
             return lc.Pin(at, flag), at
         case "close":
-            return lc.Close(at, lc.CLOSED_BY_EMPLOYEE if flag else lc.CLOSED_BY_SYSTEM, employee if flag else None), at
+            return lc.Close(
+                at,
+                lc.CLOSED_BY_EMPLOYEE if flag else lc.CLOSED_BY_SYSTEM,
+                employee if flag else None,
+            ), at
         case "full_close":
             at = due("full_close_at")
             return lc.FullClose(at), at

@@ -503,7 +503,9 @@ def test_an_employee_close_with_a_closing_text_goes_to_50_then_60_after_the_full
     assert conv.closed_at is None
     assert conv.agent_closed_at == f.at(25)
     assert conv.time_to_agent_close == 25
-    bot_texts = list(Message.objects.filter(conversation=conv, author_kind="bot").values_list("text", flat=True))
+    bot_texts = list(
+        Message.objects.filter(conversation=conv, author_kind="bot").values_list("text", flat=True)
+    )
     assert bot_texts == ["Bye!"]
     assert fresh(conv).message_count == 2  # the automatic text is not counted
     assert fresh(conv).last_message_at == f.at(10)
@@ -571,7 +573,9 @@ def test_spam_is_a_forced_close_by_an_employee_even_when_the_line_has_closing_mo
     assert not Message.objects.filter(conversation=conv, author_kind="bot").exists()
 
 
-def test_duplicate_closes_the_newer_conversation_as_69_by_the_system_and_clears_the_agent_close(org):
+def test_duplicate_closes_the_newer_conversation_as_69_by_the_system_and_clears_the_agent_close(
+    org,
+):
     older = start(org.conn, 0, client="c1")
     newer = start(org.conn, 100, client="c2")
     services.close(newer.pk, f.act(org.op1), now=f.at(150))
@@ -581,7 +585,9 @@ def test_duplicate_closes_the_newer_conversation_as_69_by_the_system_and_clears_
     assert newer.closed_by == "system"
     assert newer.closed_at == f.at(150)
     assert newer.agent_closed_at is None and newer.time_to_agent_close is None
-    assert ConversationEvent.objects.get(conversation=newer, kind="duplicate").payload == {"of": older.pk}
+    assert ConversationEvent.objects.get(conversation=newer, kind="duplicate").payload == {
+        "of": older.pk
+    }
 
 
 def test_duplicate_of_an_open_conversation_closes_it_now(org):
@@ -657,7 +663,9 @@ def test_an_auto_closed_conversation_reopens_within_the_window(org, reopening):
     services.reply(conv.pk, f.act(org.op1), "Hi", now=f.at(10))
     services.run_due_timers(now=f.at(10) + dt.timedelta(hours=4))
     assert fresh(conv).status == Status.AUTO_CLOSED
-    again = f.client_message(reopening, "c1", "Hello?", when=f.at(10) + dt.timedelta(hours=4, minutes=5))
+    again = f.client_message(
+        reopening, "c1", "Hello?", when=f.at(10) + dt.timedelta(hours=4, minutes=5)
+    )
     assert again.conversation.pk == conv.pk
     assert fresh(conv).status == Status.CLIENT_WROTE_AFTER_AGENT
 
@@ -712,7 +720,14 @@ def test_every_transition_is_recorded_as_an_event_with_who_when_from_and_to(org)
             "kind", "actor_id", "actor_kind", "from_status", "to_status", "at"
         )
     )
-    lifecycle_kinds = {"created", "offered", "taken", "employee_message", "client_message", "closed"}
+    lifecycle_kinds = {
+        "created",
+        "offered",
+        "taken",
+        "employee_message",
+        "client_message",
+        "closed",
+    }
     kinds = [r[0] for r in rows if r[0] in lifecycle_kinds]  # other areas may add their own kinds
     assert kinds == ["created", "offered", "taken", "employee_message", "client_message", "closed"]
     by_kind = {r[0]: r for r in rows}
@@ -761,9 +776,11 @@ def test_reply_periods_are_credited_to_the_employee_who_ended_them_and_an_open_o
     services.reply(conv.pk, f.act(org.op2), "B2", now=f.at(110))  # no period open
     f.client_message(org.conn, "c1", "C?", when=f.at(120))  # open at close: dropped
     services.close(conv.pk, f.act(org.op2), now=f.at(500))
-    periods = list(ReplyPeriod.objects.filter(conversation=conv).order_by("started_at").values_list(
-        "employee_id", "started_at", "ended_at", "seconds"
-    ))
+    periods = list(
+        ReplyPeriod.objects.filter(conversation=conv)
+        .order_by("started_at")
+        .values_list("employee_id", "started_at", "ended_at", "seconds")
+    )
     assert periods == [(org.op1.pk, f.at(0), f.at(30), 30), (org.op2.pk, f.at(40), f.at(100), 60)]
     assert reply_times(conv) == (30, 90, 45, 60)
     assert fresh(conv).reply_count == 2
@@ -802,7 +819,11 @@ def test_simple_status_derives_from_the_detailed_code_alone():
     }  # fmt: skip
     assert {int(s): lifecycle.simple_status(s) for s in Status} == expected
     for name, (low, high) in lifecycle.SIMPLE_RANGES.items():
-        assert all(lifecycle.simple_status(code) == name for code in range(low, high + 1) if code in set(map(int, Status)))
+        assert all(
+            lifecycle.simple_status(code) == name
+            for code in range(low, high + 1)
+            if code in set(map(int, Status))
+        )
 
 
 @pytest.mark.nodb
@@ -838,7 +859,9 @@ def test_the_closing_mode_close_by_the_auto_close_timer_ends_as_75_automatic():
     t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     rules = Rules(closing_mode=True)
     state, _ = lifecycle.apply(State(), lifecycle.StartIncoming(t0), rules)
-    state, _ = lifecycle.apply(state, lifecycle.EmployeeMessage(t0 + dt.timedelta(seconds=5), 7), rules)
+    state, _ = lifecycle.apply(
+        state, lifecycle.EmployeeMessage(t0 + dt.timedelta(seconds=5), 7), rules
+    )
     due = state.auto_close_at
     with pytest.raises(IllegalTransition):
         lifecycle.apply(state, lifecycle.AutoClose(due - dt.timedelta(seconds=1)), rules)

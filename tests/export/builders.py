@@ -27,21 +27,39 @@ def many_closed(count, line, conn, batch=5000, start=f.T0):
     client = Client(name="Bulk Client", phone="+34 600 000 000", email="bulk@example.com")
     client.set_contact(phone=client.phone, email=client.email, country="ES")
     client.save()
-    identity = ClientIdentity.objects.create(client=client, connection=conn, external_id=f"bulk-{count}-{int(start.timestamp())}")
+    identity = ClientIdentity.objects.create(
+        client=client, connection=conn, external_id=f"bulk-{count}-{int(start.timestamp())}"
+    )
     made = 0
     while made < count:
         rows = []
         for i in range(made, min(count, made + batch)):
             began = start + dt.timedelta(minutes=i)
-            rows.append(Conversation(
-                line=line, connection=conn, channel=conn.kind, client=client, identity=identity,
-                status=Status.CLOSED, started_at=began, updated_at=began + dt.timedelta(minutes=30),
-                taken_at=began + dt.timedelta(seconds=40), first_reply_at=began + dt.timedelta(seconds=90),
-                last_message_at=began + dt.timedelta(minutes=20), agent_closed_at=began + dt.timedelta(minutes=30),
-                closed_at=began + dt.timedelta(minutes=30), closed_by="employee", message_count=i % 17 + 2,
-                agent_response_time=40, first_answer_wait=90, duration=1200 + i % 600, time_to_agent_close=1800,
-                excerpt=f"Question number {i} about an order", client_rating=(1, -1, None)[i % 3],
-            ))
+            rows.append(
+                Conversation(
+                    line=line,
+                    connection=conn,
+                    channel=conn.kind,
+                    client=client,
+                    identity=identity,
+                    status=Status.CLOSED,
+                    started_at=began,
+                    updated_at=began + dt.timedelta(minutes=30),
+                    taken_at=began + dt.timedelta(seconds=40),
+                    first_reply_at=began + dt.timedelta(seconds=90),
+                    last_message_at=began + dt.timedelta(minutes=20),
+                    agent_closed_at=began + dt.timedelta(minutes=30),
+                    closed_at=began + dt.timedelta(minutes=30),
+                    closed_by="employee",
+                    message_count=i % 17 + 2,
+                    agent_response_time=40,
+                    first_answer_wait=90,
+                    duration=1200 + i % 600,
+                    time_to_agent_close=1800,
+                    excerpt=f"Question number {i} about an order",
+                    client_rating=(1, -1, None)[i % 3],
+                )
+            )
         Conversation.objects.bulk_create(rows, batch_size=1000)
         made += len(rows)
     return identity

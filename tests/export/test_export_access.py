@@ -24,7 +24,9 @@ def workbook(response) -> openpyxl.Workbook:
 
 
 def ids_in(book) -> list[int]:
-    return [row[0] for sheet in book.worksheets for row in sheet.iter_rows(min_row=2, values_only=True)]
+    return [
+        row[0] for sheet in book.worksheets for row in sheet.iter_rows(min_row=2, values_only=True)
+    ]
 
 
 @pytest.fixture
@@ -36,7 +38,9 @@ def two_operators(org):
 
 @pytest.fixture
 def no_export_user(org):
-    role = Role.objects.create(name="Viewer without export", view_conversations=30, view_history=30, export=0)
+    role = Role.objects.create(
+        name="Viewer without export", view_conversations=30, view_history=30, export=0
+    )
     return f.employee("viewer", roles=[role])
 
 
@@ -66,7 +70,9 @@ def test_anonymous_visitors_are_sent_to_log_in(db, client):
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
-def test_the_export_button_downloads_the_filtered_rows_as_xlsx_named_by_the_users_date(org, two_operators, client):
+def test_the_export_button_downloads_the_filtered_rows_as_xlsx_named_by_the_users_date(
+    org, two_operators, client
+):
     mine, theirs = two_operators
     org.admin.time_zone = "Pacific/Kiritimati"  # UTC+14: its date is often "tomorrow"
     org.admin.column_preferences = {"conversation_list": ["id", "client", "started_at", "duration"]}
@@ -75,14 +81,24 @@ def test_the_export_button_downloads_the_filtered_rows_as_xlsx_named_by_the_user
     response = client.get(EXPORT_URL, {"client": "bert"})
     assert response.status_code == 200
     today = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo("Pacific/Kiritimati")).date()
-    assert response["Content-Disposition"] == f'attachment; filename="conversations-{today.isoformat()}.xlsx"'
+    assert (
+        response["Content-Disposition"]
+        == f'attachment; filename="conversations-{today.isoformat()}.xlsx"'
+    )
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     book = workbook(response)
     sheet = book.active
-    assert [c.value for c in sheet[1]] == ["ID", "Client", "Started (Pacific/Kiritimati)", "Conversation duration"]
+    assert [c.value for c in sheet[1]] == [
+        "ID",
+        "Client",
+        "Started (Pacific/Kiritimati)",
+        "Conversation duration",
+    ]
     assert ids_in(book) == [theirs.pk]
     started = sheet.cell(row=2, column=3).value
-    assert started.replace(microsecond=0) == dt.datetime(2026, 11, 2, 23, 1, 40)  # 09:01:40 UTC + 14 h
+    assert started.replace(microsecond=0) == dt.datetime(
+        2026, 11, 2, 23, 1, 40
+    )  # 09:01:40 UTC + 14 h
 
 
 def test_an_operators_download_holds_only_their_rows(org, two_operators, client):

@@ -40,7 +40,9 @@ def handled_set(org):
     return a, b, c, d
 
 
-def test_the_export_has_exactly_the_filtered_rows_and_columns_in_the_list_sort(org, handled_set, tmp_path):
+def test_the_export_has_exactly_the_filtered_rows_and_columns_in_the_list_sort(
+    org, handled_set, tmp_path
+):
     a, b, c, d = handled_set
     org.admin.time_zone = "Europe/Madrid"
     queryset, errors = export.export_queryset(org.admin, {"status": "closed", "sort": "-duration"})
@@ -50,8 +52,15 @@ def test_the_export_has_exactly_the_filtered_rows_and_columns_in_the_list_sort(o
     assert count == 3
     sheet = read(target).active
     header = [cell.value for cell in sheet[1]]
-    assert header == ["ID", "Client", "Status", "Started (Europe/Madrid)", "Conversation duration",
-                      "Responsible employee", "Messages"]
+    assert header == [
+        "ID",
+        "Client",
+        "Status",
+        "Started (Europe/Madrid)",
+        "Conversation duration",
+        "Responsible employee",
+        "Messages",
+    ]
     rows = rows_of(sheet)
     assert [r[0] for r in rows] == [b.pk, d.pk, a.pk]  # durations 300, 200, 100: descending
     assert [r[1] for r in rows] == ["Bert", "Dora", "Anna"]
@@ -60,14 +69,18 @@ def test_the_export_has_exactly_the_filtered_rows_and_columns_in_the_list_sort(o
     assert c.pk not in [r[0] for r in rows]
 
 
-def test_dates_are_excel_dates_in_the_exporters_time_zone_and_durations_are_h_mm_ss(org, handled_set, tmp_path):
+def test_dates_are_excel_dates_in_the_exporters_time_zone_and_durations_are_h_mm_ss(
+    org, handled_set, tmp_path
+):
     a = handled_set[0]
     target = tmp_path / "out.xlsx"
     export.write_xlsx(Conversation.objects.filter(pk=a.pk), KEYS, MADRID, target)
     sheet = read(target).active
     started, duration = sheet.cell(row=2, column=4), sheet.cell(row=2, column=5)
     assert isinstance(started.value, dt.datetime)
-    assert started.value.replace(microsecond=0) == dt.datetime(2026, 11, 2, 10, 0)  # 09:00 UTC in Madrid
+    assert started.value.replace(microsecond=0) == dt.datetime(
+        2026, 11, 2, 10, 0
+    )  # 09:00 UTC in Madrid
     assert started.is_date
     assert isinstance(duration.value, dt.timedelta)
     assert round(duration.value.total_seconds()) == 100
@@ -75,7 +88,9 @@ def test_dates_are_excel_dates_in_the_exporters_time_zone_and_durations_are_h_mm
     assert isinstance(sheet.cell(row=2, column=7).value, int)
 
 
-def test_the_header_is_bold_and_frozen_with_an_autofilter_and_sensible_widths(org, handled_set, tmp_path):
+def test_the_header_is_bold_and_frozen_with_an_autofilter_and_sensible_widths(
+    org, handled_set, tmp_path
+):
     target = tmp_path / "out.xlsx"
     export.write_xlsx(Conversation.objects.order_by("id"), DEFAULT_COLUMNS, dt.UTC, target)
     sheet = read(target).active
@@ -83,8 +98,10 @@ def test_the_header_is_bold_and_frozen_with_an_autofilter_and_sensible_widths(or
     assert sheet.freeze_panes == "A2"
     last = openpyxl.utils.get_column_letter(len(DEFAULT_COLUMNS))
     assert sheet.auto_filter.ref == f"A1:{last}5"
-    widths = [sheet.column_dimensions[openpyxl.utils.get_column_letter(i + 1)].width
-              for i in range(len(DEFAULT_COLUMNS))]
+    widths = [
+        sheet.column_dimensions[openpyxl.utils.get_column_letter(i + 1)].width
+        for i in range(len(DEFAULT_COLUMNS))
+    ]
     assert all(6 <= w <= 62 for w in widths)
     started = DEFAULT_COLUMNS.index("started_at")
     assert widths[started] >= len("Started (UTC)")
@@ -103,10 +120,15 @@ def test_every_registry_column_exports_without_extra_queries_per_row(org, handle
     assert sheet.max_column == len(keys)
 
 
-def test_past_the_sheet_limit_rows_continue_on_a_new_sheet_with_the_same_header(org, handled_set, monkeypatch):
+def test_past_the_sheet_limit_rows_continue_on_a_new_sheet_with_the_same_header(
+    org, handled_set, monkeypatch
+):
     monkeypatch.setattr(export, "ROWS_PER_SHEET", 3)
     buffer = io.BytesIO()
-    assert export.write_xlsx(Conversation.objects.order_by("id"), ["id", "client"], dt.UTC, buffer) == 4
+    assert (
+        export.write_xlsx(Conversation.objects.order_by("id"), ["id", "client"], dt.UTC, buffer)
+        == 4
+    )
     book = read(buffer)
     assert len(book.worksheets) == 2
     first, second = book.worksheets
@@ -118,9 +140,11 @@ def test_past_the_sheet_limit_rows_continue_on_a_new_sheet_with_the_same_header(
 
 
 def test_text_that_looks_like_a_formula_stays_text(org, tmp_path):
-    conv = f.client_message(org.conn, "evil", "=HYPERLINK(\"http://x\")", name="=1+2").conversation
+    conv = f.client_message(org.conn, "evil", '=HYPERLINK("http://x")', name="=1+2").conversation
     target = tmp_path / "out.xlsx"
-    export.write_xlsx(Conversation.objects.filter(pk=conv.pk), ["client", "excerpt"], dt.UTC, target)
+    export.write_xlsx(
+        Conversation.objects.filter(pk=conv.pk), ["client", "excerpt"], dt.UTC, target
+    )
     sheet = read(target).active
     assert sheet["A2"].value == "=1+2" and sheet["A2"].data_type == "s"
     assert sheet["B2"].data_type == "s"
@@ -136,7 +160,9 @@ def test_an_empty_export_still_has_its_header(org, tmp_path):
 
 def test_stale_or_unknown_column_keys_are_dropped(org, handled_set, tmp_path):
     target = tmp_path / "out.xlsx"
-    export.write_xlsx(Conversation.objects.order_by("id"), ["nope", "id", "id", "client"], dt.UTC, target)
+    export.write_xlsx(
+        Conversation.objects.order_by("id"), ["nope", "id", "id", "client"], dt.UTC, target
+    )
     assert [c.value for c in read(target).active[1]] == ["ID", "Client"]
 
 

@@ -17,7 +17,10 @@ EXPORT_URL = "/contact-center/conversations/export/"
 
 @pytest.fixture
 def three(org):
-    return [handled(org.conn, f"c{i}", org.op1, start=i * 100, take=5, reply=20, close=30) for i in range(3)]
+    return [
+        handled(org.conn, f"c{i}", org.op1, start=i * 100, take=5, reply=20, close=30)
+        for i in range(3)
+    ]
 
 
 @pytest.fixture
@@ -25,9 +28,13 @@ def big_threshold_is_two(settings):
     settings.CONVODESK = {**settings.CONVODESK, "EXPORT_BACKGROUND_ROWS": 2}
 
 
-def test_a_background_export_goes_from_pending_to_done_with_progress_and_a_file(org, three, settings, export_root):
+def test_a_background_export_goes_from_pending_to_done_with_progress_and_a_file(
+    org, three, settings, export_root
+):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-    job = export.start_export(org.admin, {"status": "closed", "sort": "started_at"}, ["id", "client"])
+    job = export.start_export(
+        org.admin, {"status": "closed", "sort": "started_at"}, ["id", "client"]
+    )
     assert job.status == JobStatus.PENDING and job.owner == org.admin
     assert job.params == {"sort": "started_at", "status": "closed"}
     assert job.columns == ["id", "client"]
@@ -39,7 +46,9 @@ def test_a_background_export_goes_from_pending_to_done_with_progress_and_a_file(
     assert job.finished_at is not None and job.error == ""
     assert job.path.is_file() and export_root in job.path.parents
     book = openpyxl.load_workbook(job.path)
-    assert [r[0] for r in book.active.iter_rows(min_row=2, values_only=True)] == [c.pk for c in three]
+    assert [r[0] for r in book.active.iter_rows(min_row=2, values_only=True)] == [
+        c.pk for c in three
+    ]
     export.run_export_job(job.pk)  # a second delivery of the task does nothing
     job.refresh_from_db()
     assert job.status == JobStatus.DONE
@@ -47,7 +56,9 @@ def test_a_background_export_goes_from_pending_to_done_with_progress_and_a_file(
 
 def test_a_job_whose_owner_lost_the_export_permission_fails_with_a_reason(org, three, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-    user = f.employee("exporter", roles=[Role.objects.create(name="Exporter", view_conversations=30, export=30)])
+    user = f.employee(
+        "exporter", roles=[Role.objects.create(name="Exporter", view_conversations=30, export=30)]
+    )
     job = export.start_export(user, {}, ["id"])
     user.roles.set([Role.objects.create(name="No more", view_conversations=30, export=0)])
     export.run_export_job(job.pk)
@@ -67,7 +78,10 @@ def test_above_the_threshold_the_button_offers_a_background_export_and_its_page_
     assert not ExportJob.objects.exists()  # a GET never starts a job
     started = client.post(f"{EXPORT_URL}?status=closed")
     job = ExportJob.objects.get()
-    assert started.status_code == 302 and started["Location"] == f"/contact-center/conversations/exports/{job.pk}/"
+    assert (
+        started.status_code == 302
+        and started["Location"] == f"/contact-center/conversations/exports/{job.pk}/"
+    )
     assert job.status == JobStatus.DONE and job.total == 3  # the immediate backend ran it
     page = client.get(started["Location"]).content.decode()
     assert f"/contact-center/conversations/exports/{job.pk}/download/" in page
@@ -82,11 +96,15 @@ def test_a_running_job_page_polls_and_a_finished_one_stops(org, three, settings,
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     job = export.start_export(org.admin, {}, ["id"])
     client.force_login(org.admin)
-    fragment = client.get(f"/contact-center/conversations/exports/{job.pk}/", headers={"HX-Request": "true"})
+    fragment = client.get(
+        f"/contact-center/conversations/exports/{job.pk}/", headers={"HX-Request": "true"}
+    )
     html = fragment.content.decode()
     assert 'hx-trigger="every 1s"' in html and "<html" not in html
     export.run_export_job(job.pk)
-    html = client.get(f"/contact-center/conversations/exports/{job.pk}/", headers={"HX-Request": "true"}).content.decode()
+    html = client.get(
+        f"/contact-center/conversations/exports/{job.pk}/", headers={"HX-Request": "true"}
+    ).content.decode()
     assert "hx-trigger" not in html and "3 conversations exported" in html
 
 
@@ -95,7 +113,9 @@ def test_only_the_owner_sees_or_downloads_a_job(org, three, client):
     assert job.status == JobStatus.DONE
     client.force_login(org.supervisor)  # may export too, but it is not their job
     assert client.get(f"/contact-center/conversations/exports/{job.pk}/").status_code == 404
-    assert client.get(f"/contact-center/conversations/exports/{job.pk}/download/").status_code == 404
+    assert (
+        client.get(f"/contact-center/conversations/exports/{job.pk}/download/").status_code == 404
+    )
     assert str(job.pk) not in client.get("/contact-center/conversations/exports/").content.decode()
     client.force_login(org.admin)
     assert str(job.pk) in client.get("/contact-center/conversations/exports/").content.decode()

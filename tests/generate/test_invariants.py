@@ -21,7 +21,9 @@ from tests import factories as f
 def _service_made(org):
     """A conversation in (almost) every state the services can produce, on a clock we control."""
     op1, op2 = f.act(org.op1), f.act(org.op2)
-    closing = f.line("Closing line", members=[org.op1, org.op2], closing_text="Bye", ask_rating=True)
+    closing = f.line(
+        "Closing line", members=[org.op1, org.op2], closing_text="Bye", ask_rating=True
+    )
     closing_conn = f.connection(closing, "livechat")
     reopen = f.line("Reopen line", members=[org.op1], reopen_window_minutes=60)
     reopen_conn = f.connection(reopen, "telegram")
@@ -133,13 +135,21 @@ def test_generated_conversations_satisfy_the_same_invariants(db):
     qs = Conversation.objects.all()
     assert invariants.check(qs, limit=50) == []
     statuses = set(qs.values_list("status", flat=True))
-    assert {Status.NEW, Status.AUTO_CLOSED, Status.CLOSED, Status.SPAM, Status.DUPLICATE} <= statuses
+    assert {
+        Status.NEW,
+        Status.AUTO_CLOSED,
+        Status.CLOSED,
+        Status.SPAM,
+        Status.DUPLICATE,
+    } <= statuses
     assert qs.filter(type="outgoing").exists() and qs.filter(transfer_count__gt=0).exists()
     returning = qs.filter(returning=True).count() / 1500
     assert 0.2 < returning < 0.5
     assert Message.objects.count() > 3 * 1500
     ends = qs.order_by("-started_at").values_list("started_at", flat=True)
-    assert ends[0] - qs.order_by("started_at").values_list("started_at", flat=True)[0] > dt.timedelta(days=700)
+    assert ends[0] - qs.order_by("started_at").values_list("started_at", flat=True)[
+        0
+    ] > dt.timedelta(days=700)
 
 
 def test_generation_resumes_from_what_exists_and_keeps_messages_for_the_latest(db):
@@ -154,7 +164,10 @@ def test_generation_resumes_from_what_exists_and_keeps_messages_for_the_latest(d
     assert all(c.messages.exists() for c in newest)
     assert invariants.check(Conversation.objects.all(), limit=50) == []
     users = generate.bench_users()
-    assert users["admin"].is_superuser and users["supervisor"].roles.filter(view_conversations=20).exists()
+    assert (
+        users["admin"].is_superuser
+        and users["supervisor"].roles.filter(view_conversations=20).exists()
+    )
 
 
 def test_generation_skips_with_a_clear_message_when_the_disk_is_too_small(db, monkeypatch):
@@ -181,9 +194,18 @@ def test_played_stories_reach_the_status_they_aim_for():
     import random
 
     rng = random.Random(1)
-    for target in (Status.NEW, Status.SKIPPED, Status.TAKEN, Status.CLIENT_WROTE,
-                   Status.CLIENT_WROTE_AFTER_AGENT, Status.AGENT_REPLIED, Status.CLOSED, Status.SPAM,
-                   Status.DUPLICATE, Status.AUTO_CLOSED):
+    for target in (
+        Status.NEW,
+        Status.SKIPPED,
+        Status.TAKEN,
+        Status.CLIENT_WROTE,
+        Status.CLIENT_WROTE_AFTER_AGENT,
+        Status.AGENT_REPLIED,
+        Status.CLOSED,
+        Status.SPAM,
+        Status.DUPLICATE,
+        Status.AUTO_CLOSED,
+    ):
         for _ in range(50):
             sim = generate.play(rng, target, True, [1, 2, 3], False, False)
             assert sim.status == target

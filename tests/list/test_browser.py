@@ -104,5 +104,6 @@ def test_a_supervisor_filters_picks_a_column_sorts_saves_a_preset_reads_history_
     page.fill(f"#rate-box-{convs.op1.pk} textarea", "Clear answer")
     page.click(f'#rate-box-{convs.op1.pk} button[data-action="rate"]')
     page.wait_for_selector(f'#row-{convs.op1.pk} .stars:has-text("★★★★☆")')
+    assert "Rating saved" in page.locator("#toast").inner_text()
     conv = Conversation.objects.get(pk=convs.op1.pk)
     assert (conv.supervisor_rating, conv.supervisor_comment) == (4, "Clear answer")

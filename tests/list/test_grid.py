@@ -159,15 +159,23 @@ def test_keyset_next_and_previous_and_page_jumps_agree(org, client):
 
 
 def test_keyset_paging_on_a_nullable_related_sort(org, client):
-    _many(org, 30)
+    _many(org, 60)
     client.force_login(org.admin)
-    seen = []
-    url = LIST + "?per_page=25&sort=responsible"
+    # Half of them taken, so the sort column has values and empty ones (which come last).
+    from convodesk.conversations import services
+    from convodesk.conversations.models import Conversation
+
+    for n, conv in enumerate(Conversation.objects.order_by("id")[:15]):
+        services.take(conv.pk, f.act(org.admin), now=f.at(9000 + n))
+    pages, url = [], LIST + "?per_page=25&sort=responsible"
     while url:
         response = client.get(url)
-        seen += row_ids(response)
-        url = _link(response, "next")
-    assert len(seen) == len(set(seen)) == 30
+        pages.append(row_ids(response))
+        last, url = response, _link(response, "next")
+    seen = [i for p in pages for i in p]
+    back = client.get(_link(last, "prev"))
+    assert row_ids(back) == pages[-2]
+    assert len(seen) == len(set(seen)) == 60
 
 
 def _queries(client, url):
@@ -229,3 +237,37 @@ def test_the_statistics_link_carries_the_same_filter(convs, client):
     client.force_login(convs.org.admin)
     html = client.get(f"{LIST}?status=waiting&channel=email&sort=id&per_page=25").content.decode()
     assert 'href="/contact-center/statistics/?channel=email&amp;status=waiting"' in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=abc",
+        "page=0",
+        "page=99999999999",
+        "per_page=7",
+        "per_page=-1",
+        "after=garbage",
+        "before=%%%",
+        "after=WzEsIDJd",
+        "sort=-",
+        "started_range=bogus",
+        "count=exact&status=nope",
+        "line=1,abc",
+        "q=%00",
+        "client=%00x",
+        "contact=%00",
+        "source_url=a%00b",
+        "id=%23",
+        "started_from=2026-01-01T25:00",
+        "closed_to=9999-12-31",
+        "message_count_min=99999999999999999999",
+        "responsible=none,none",
+        "agent_response_time_min=5&agent_response_time_unit=hours",
+        "client_id=-1",
+    ],
+)
+def test_odd_input_never_breaks_the_page(convs, client, query):
+    client.force_login(convs.org.admin)
+    response = client.get(f"{LIST}?{query}")
+    assert response.status_code == 200

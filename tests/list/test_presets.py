@@ -75,3 +75,9 @@ def test_tab_counts_are_one_query_and_follow_visibility(convs, client):
     html = client.get(LIST + "?view=all").content.decode()
     assert 'Waiting for answer <span class="tab-count">1</span>' in html
     assert 'All <span class="tab-count">1</span>' in html
+
+
+def test_typed_text_with_nul_characters_is_stored_without_them(convs, client):
+    client.force_login(convs.org.admin)
+    client.post(f"{LIST}presets/", {"name": "Night\x00 shift", "query": "status=waiting"})
+    assert FilterPreset.objects.get().name == "Night shift"

@@ -16,8 +16,12 @@ def random_history(org, seed: int, conversations: int = 40, days: int = 6):
     """Conversations on two lines and two channel kinds, each driven by a random walk of actions."""
     rng = random.Random(seed)
     line2 = f.line(f"Support line {seed}", members=[org.op2, org.op3])
-    connections = [org.conn, f.connection(org.line, "livechat"), f.connection(line2, "email"),
-                   f.connection(line2, "api")]
+    connections = [
+        org.conn,
+        f.connection(org.line, "livechat"),
+        f.connection(line2, "email"),
+        f.connection(line2, "api"),
+    ]
     employees = [org.op1, org.op2, org.op3]
     for i in range(conversations):
         conn = rng.choice(connections)
@@ -29,7 +33,7 @@ def random_history(org, seed: int, conversations: int = 40, days: int = 6):
                 continue
         else:
             conv = f.client_message(conn, client, "Hello", when=start).conversation
-        _walk(rng, conv.pk, start, employees, org)
+        _walk(rng, conv.pk, start, employees, org, [org.line, line2])
     return connections
 
 
@@ -46,12 +50,26 @@ def _outgoing(rng, at, employees, connections):
         return None
 
 
-def _walk(rng, pk, t, employees, org):
+def _walk(rng, pk, t, employees, org, lines):
     for _step in range(rng.randrange(0, 7)):
         t += dt.timedelta(seconds=int(rng.expovariate(1 / 400)) + 1)
         who = f.act(rng.choice(employees))
-        action = rng.choice(["take", "reply", "reply", "client", "close", "spam", "rate", "srate",
-                             "skip", "transfer", "duplicate"])
+        action = rng.choice(
+            [
+                "take",
+                "reply",
+                "reply",
+                "client",
+                "close",
+                "spam",
+                "rate",
+                "srate",
+                "skip",
+                "transfer",
+                "transfer_line",
+                "duplicate",
+            ]
+        )
         conv = Conversation.objects.get(pk=pk)
         try:
             if action == "take":
@@ -73,6 +91,8 @@ def _walk(rng, pk, t, employees, org):
                 services.skip(pk, who, now=t)
             elif action == "transfer":
                 services.transfer(pk, f.act(org.admin), to_employee=rng.choice(employees), now=t)
+            elif action == "transfer_line":
+                services.transfer(pk, f.act(org.admin), to_line=rng.choice(lines), now=t)
             elif action == "duplicate" and rng.random() < 0.2:
                 services.mark_duplicate(pk, f.act(org.admin), of_conversation_id=pk, now=t)
         except (IllegalTransition, services.NotAllowed, services.NotFound):

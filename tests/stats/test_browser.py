@@ -68,7 +68,9 @@ def test_the_statistics_opened_from_a_filtered_list_count_exactly_the_listed_con
     assert int(page.get_by_test_id("total").inner_text()) == listed
     _screenshot(page, "stats-filtered-from-list.png")
 
-    page.goto(f"{live_server.url}/contact-center/statistics/?started_from=2026-10-05&started_to=2026-10-11")
+    page.goto(
+        f"{live_server.url}/contact-center/statistics/?started_from=2026-10-05&started_to=2026-10-11"
+    )
     page.get_by_role("link", name="Hours").click()
     page.wait_for_url("**interval=hour**")
     _screenshot(page, "stats-all-hours.png")
@@ -83,10 +85,14 @@ def test_a_supervisor_sees_only_their_department_and_an_empty_filter_shows_dashe
 ):
     random_history(org, 12, conversations=60, days=5)
     _login(page, live_server, "supervisor")
-    page.goto(f"{live_server.url}/contact-center/statistics/?started_from=2026-10-05&started_to=2026-10-11")
+    page.goto(
+        f"{live_server.url}/contact-center/statistics/?started_from=2026-10-05&started_to=2026-10-11"
+    )
     names = page.locator("table[data-table=employees] tbody td:first-child").all_inner_texts()
     assert "Op3" not in names
     _screenshot(page, "stats-supervisor.png")
-    page.goto(f"{live_server.url}/contact-center/statistics/?started_from=2030-01-01&started_to=2030-01-02")
+    page.goto(
+        f"{live_server.url}/contact-center/statistics/?started_from=2030-01-01&started_to=2030-01-02"
+    )
     assert page.get_by_test_id("total").inner_text() == "0"
     _screenshot(page, "stats-empty.png")

@@ -30,10 +30,22 @@ def test_an_empty_set_has_zero_counts_and_no_averages_rates_or_percentiles(org):
     rep = report(org.admin, {"started_from": "2026-10-05", "started_to": "2026-10-06"})
     k = rep["kpis"]
     assert k["conversations"] == k["in_work"] == k["closed"] == k["spam"] == k["new"] == 0
-    for key in ("satisfaction", "supervisor_rating_avg", "reply_time_avg", "service_level", "answered_within_share"):
+    for key in (
+        "satisfaction",
+        "supervisor_rating_avg",
+        "reply_time_avg",
+        "service_level",
+        "answered_within_share",
+    ):
         assert k[key] is None, key
     for m in rep["metrics"]:
-        assert (m["count"], m["without_value"], m["average"], m["median"], m["p90"]) == (0, 0, None, None, None)
+        assert (m["count"], m["without_value"], m["average"], m["median"], m["p90"]) == (
+            0,
+            0,
+            None,
+            None,
+            None,
+        )
     assert rep["lines"] == rep["channels"] == rep["employees"] == []
     assert rep["interval"] == "hour" and len(rep["timeline"]) == 48
     assert all(p["new"] == 0 for p in rep["timeline"])
@@ -47,7 +59,13 @@ def test_a_single_answered_and_closed_conversation(org):
     services.close(conv.pk, f.act(org.op1), now=at(200))
     rep = report(org.admin)
     k = rep["kpis"]
-    assert (k["conversations"], k["closed"], k["in_work"], k["closed_by_employee"], k["new"]) == (1, 1, 0, 1, 1)
+    assert (k["conversations"], k["closed"], k["in_work"], k["closed_by_employee"], k["new"]) == (
+        1,
+        1,
+        0,
+        1,
+        1,
+    )
     assert (k["service_level"], k["taken_within"], k["service_level_base"]) == (100.0, 1, 1)
     assert (k["answered_within_share"], k["answered_within"]) == (0.0, 0)
     assert report(org.admin, {"sl": "120"})["kpis"]["answered_within_share"] == 100.0
@@ -56,11 +74,23 @@ def test_a_single_answered_and_closed_conversation(org):
     assert histogram.within_bound(art["median"], 30) and art["median"] == art["p90"]
     assert metric(rep, "time_to_agent_close")["average"] == 200.0
     assert k["reply_time_avg"] == 95.0
-    assert [(e["name"], e["conversations"], e["assigned"], e["taken"], e["answered"], e["closed"],
-             e["reply_time_avg"]) for e in rep["employees"]] == [
-        ("Op1", 1, 1, 1, 1, 1, 95.0), ("Op2", 0, 1, 0, 0, 0, None), ("Op3", 0, 1, 0, 0, 0, None)]
+    assert [
+        (
+            e["name"],
+            e["conversations"],
+            e["assigned"],
+            e["taken"],
+            e["answered"],
+            e["closed"],
+            e["reply_time_avg"],
+        )
+        for e in rep["employees"]
+    ] == [("Op1", 1, 1, 1, 1, 1, 95.0), ("Op2", 0, 1, 0, 0, 0, None), ("Op3", 0, 1, 0, 0, 0, None)]
     assert [(c["name"], c["conversations"]) for c in rep["channels"]] == [("API", 1)]
-    assert sum(p["new"] for p in rep["timeline"]) == 1 and sum(p["closed"] for p in rep["timeline"]) == 1
+    assert (
+        sum(p["new"] for p in rep["timeline"]) == 1
+        and sum(p["closed"] for p in rep["timeline"]) == 1
+    )
     assert rep["heatmap"][T.weekday()][9] == 1
 
 
@@ -96,7 +126,11 @@ def test_kpi_definitions_on_a_hand_built_set(org):
     assert (k["supervisor_rating_avg"], k["auto_closed"], k["closed_by_employee"]) == (4.0, 1, 1)
     # Service level: A within 60 s; base A, B (taken) and E (untaken, older than 60 s); spam C left out.
     assert (k["taken_within"], k["service_level_base"], k["service_level"]) == (1, 3, 33.3)
-    assert (k["answered_within"], k["answered_within_base"], k["answered_within_share"]) == (1, 3, 33.3)
+    assert (k["answered_within"], k["answered_within_base"], k["answered_within_share"]) == (
+        1,
+        3,
+        33.3,
+    )
     assert k["reply_time_avg"] == 70.0
     art, faw = metric(rep, "agent_response_time"), metric(rep, "first_answer_wait")
     assert (art["average"], art["count"], art["without_value"]) == (50.0, 2, 1)
@@ -105,10 +139,18 @@ def test_kpi_definitions_on_a_hand_built_set(org):
     assert (duration["average"], duration["count"], duration["without_value"]) == (35.0, 4, 0)
     assert (ttac["average"], ttac["count"], ttac["without_value"]) == (100.0, 1, 3)
     employees = {e["name"]: e for e in rep["employees"]}
-    assert (employees["Op1"]["conversations"], employees["Op1"]["taken"], employees["Op1"]["answered"]) == (2, 2, 2)
-    assert employees["Op1"]["reply_time_avg"] == 20.0 and employees["Op2"]["reply_time_avg"] == 120.0
+    assert (
+        employees["Op1"]["conversations"],
+        employees["Op1"]["taken"],
+        employees["Op1"]["answered"],
+    ) == (2, 2, 2)
+    assert (
+        employees["Op1"]["reply_time_avg"] == 20.0 and employees["Op2"]["reply_time_avg"] == 120.0
+    )
     assert (employees["Op2"]["satisfaction"], employees["Op1"]["satisfaction"]) == (0.0, 100.0)
-    assert employees["Op1"]["assigned"] == 4  # A, B, C, E offered to all members; D started, not offered
+    assert (
+        employees["Op1"]["assigned"] == 4
+    )  # A, B, C, E offered to all members; D started, not offered
     channels = {c["key"]: c["conversations"] for c in rep["channels"]}
     assert channels == {"api": 3, "email": 2}
 
@@ -132,9 +174,34 @@ def test_both_paths_agree_on_the_hand_built_set_and_a_half_hour_time_zone_uses_t
     org.admin.save()
     rep = report(org.admin)
     assert rep["source"] == "conversations"
-    assert rep["heatmap"][T.weekday()][14] == 2  # 09:00 and 09:16 UTC are 14:30 and 14:46 in Kolkata
+    assert (
+        rep["heatmap"][T.weekday()][14] == 2
+    )  # 09:00 and 09:16 UTC are 14:30 and 14:46 in Kolkata
 
 
 def test_bad_page_parameters_are_errors_not_guesses(org):
-    scope = aggregates.build_scope(org.admin, {"sl": "61", "interval": "year", "started_from": "nope"}, now=NOW)
+    scope = aggregates.build_scope(
+        org.admin, {"sl": "61", "interval": "year", "started_from": "nope"}, now=NOW
+    )
     assert set(scope.errors) == {"sl", "interval", "started_from"}
+
+
+def test_an_open_ended_range_charts_only_the_span_that_has_data(org):
+    f.client_message(org.conn, "x", "Hi", when=at(0))
+    rep = report(org.admin, {"started_from": "1990-01-01", "started_to": "2200-12-31"})
+    assert rep["interval"] == "hour" and len(rep["timeline"]) == 1
+    assert rep["timeline"][0]["new"] == 1
+
+
+def test_rollups_count_unanswered_conversations_of_the_partial_hour_before_the_cutoff(org):
+    f.client_message(org.conn, "early", "Hi", when=at(3 * 3600 + 10))
+    f.client_message(org.conn, "late", "Hi", when=at(3 * 3600 + 400))
+    now = at(
+        3 * 3600 + 10 + 60 + 120
+    )  # the cutoff (now - 60 s) falls inside hour 3, after "early" only
+    scope = aggregates.build_scope(org.admin, {"started_from": "2026-10-05"}, now=now)
+    from_rollups = aggregates.compute(scope)["kpis"]
+    scope.rollup_q = None
+    direct = aggregates.compute(scope)["kpis"]
+    assert from_rollups["service_level_base"] == direct["service_level_base"] == 1
+    assert from_rollups["answered_within_base"] == direct["answered_within_base"] == 1

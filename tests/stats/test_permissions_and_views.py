@@ -76,8 +76,9 @@ def test_the_page_shows_the_filtered_total_and_links_back_to_the_list(history, c
     query = {"line": str(org.line.pk), "started_from": "2026-10-05", "started_to": "2026-10-08"}
     response = client.get(URL, query)
     assert response.status_code == 200
-    expected = Conversation.objects.filter(line=org.line, started_at__gte=BASE,
-                                           started_at__lt=BASE + dt.timedelta(days=4)).count()
+    expected = Conversation.objects.filter(
+        line=org.line, started_at__gte=BASE, started_at__lt=BASE + dt.timedelta(days=4)
+    ).count()
     assert f'data-testid="total">{expected}<' in response.content.decode()
     assert f"/contact-center/conversations/?line={org.line.pk}" in response.content.decode()
 
@@ -90,10 +91,14 @@ def test_a_malformed_filter_is_a_form_error_not_a_500(org, client):
     assert "started_from" in body and "sl" in body
 
 
-@pytest.mark.parametrize("table", ["lines", "channels", "employees", "timeline", "ratings", "metrics", "heatmap"])
+@pytest.mark.parametrize(
+    "table", ["lines", "channels", "employees", "timeline", "ratings", "metrics", "heatmap"]
+)
 def test_every_breakdown_table_exports_to_xlsx(history, client, table):
     client.force_login(history.admin)
-    response = client.get(f"{URL}export/{table}.xlsx", {"started_from": "2026-10-05", "started_to": "2026-10-12"})
+    response = client.get(
+        f"{URL}export/{table}.xlsx", {"started_from": "2026-10-05", "started_to": "2026-10-12"}
+    )
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
@@ -118,7 +123,9 @@ def test_the_api_returns_the_same_kpis_and_refuses_unknown_parameters(history, c
     response = client.get("/api/v1/stats", {"channel": "api,email"}, **auth)
     assert response.status_code == 200, response.content
     body = response.json()
-    expected = Conversation.objects.visible_to(org.supervisor, "stats").filter(channel__in=["api", "email"])
+    expected = Conversation.objects.visible_to(org.supervisor, "stats").filter(
+        channel__in=["api", "email"]
+    )
     assert body["kpis"]["conversations"] == expected.count()
     assert {"metrics", "timeline", "lines", "channels", "employees", "heatmap"} <= set(body)
     bad = client.get("/api/v1/stats", {"colour": "red", "sl": "5"}, **auth)

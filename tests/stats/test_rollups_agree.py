@@ -17,14 +17,29 @@ ROLLUP_FIELDS = [f.name for f in HourlyRollup._meta.fields if f.name != "id"]
 def _rollup_state():
     rows = {}
     for r in HourlyRollup.objects.values(*[f if f != "line" else "line_id" for f in ROLLUP_FIELDS]):
-        key = (r.pop("hour"), r.pop("line_id"), r.pop("channel"), r.pop("responsible_key"), r.pop("type"),
-               r.pop("status"))
+        key = (
+            r.pop("hour"),
+            r.pop("line_id"),
+            r.pop("channel"),
+            r.pop("responsible_key"),
+            r.pop("type"),
+            r.pop("status"),
+        )
         if any(r.values()):
             rows[key] = r
     buckets = {
-        (b["hour"], b["line_id"], b["channel"], b["responsible_key"], b["type"], b["status"], b["metric"],
-         b["bucket"]): b["n"]
-        for b in RollupBucket.objects.values() if b["n"]
+        (
+            b["hour"],
+            b["line_id"],
+            b["channel"],
+            b["responsible_key"],
+            b["type"],
+            b["status"],
+            b["metric"],
+            b["bucket"],
+        ): b["n"]
+        for b in RollupBucket.objects.values()
+        if b["n"]
     }
     return rows, buckets
 
@@ -32,15 +47,21 @@ def _rollup_state():
 def _random_filter(rng, org, connections, tz):
     params = {}
     if rng.random() < 0.5:
-        params["line"] = ",".join(str(c.line_id) for c in rng.sample(connections, rng.randint(1, 2)))
+        params["line"] = ",".join(
+            str(c.line_id) for c in rng.sample(connections, rng.randint(1, 2))
+        )
     if rng.random() < 0.4:
-        params["channel"] = ",".join(rng.sample(["api", "livechat", "email", "telegram"], rng.randint(1, 2)))
+        params["channel"] = ",".join(
+            rng.sample(["api", "livechat", "email", "telegram"], rng.randint(1, 2))
+        )
     if rng.random() < 0.4:
         params["responsible"] = ",".join(rng.sample(["none", str(org.op1.pk), str(org.op2.pk)], 2))
     if rng.random() < 0.3:
         params["status"] = rng.choice(["waiting", "answered", "closed", "waiting,closed"])
     if rng.random() < 0.3:
-        params["status_detail"] = rng.choice(["closed,spam", "auto_closed", "new,skipped,closed,duplicate"])
+        params["status_detail"] = rng.choice(
+            ["closed,spam", "auto_closed", "new,skipped,closed,duplicate"]
+        )
     if rng.random() < 0.2:
         params["type"] = "incoming"
     if rng.random() < 0.7:
@@ -61,8 +82,12 @@ def test_rollups_kept_by_the_services_equal_a_rebuild_from_the_conversation_tabl
     assert _rollup_state() == kept
 
 
-@pytest.mark.parametrize("seed,tz_name", [(3, "UTC"), (4, "Europe/Madrid"), (5, "America/New_York")])
-def test_rollup_answers_equal_direct_aggregation_for_random_rollup_eligible_filters(org, seed, tz_name):
+@pytest.mark.parametrize(
+    "seed,tz_name", [(3, "UTC"), (4, "Europe/Madrid"), (5, "America/New_York")]
+)
+def test_rollup_answers_equal_direct_aggregation_for_random_rollup_eligible_filters(
+    org, seed, tz_name
+):
     import zoneinfo
 
     connections = random_history(org, seed, conversations=45)
@@ -105,8 +130,13 @@ def test_percentiles_are_within_the_documented_bound_of_the_exact_percentiles(or
 
 def test_filters_outside_rollup_keys_or_whole_hours_use_the_conversation_table(org):
     now = BASE
-    for params in ({"client_rating": "like"}, {"started_from": "2026-10-05T10:30:00+00:00"},
-                   {"started_to": "2026-10-05T10:00:00+00:00"}, {"q": "hello"}, {"connection": "1"}):
+    for params in (
+        {"client_rating": "like"},
+        {"started_from": "2026-10-05T10:30:00+00:00"},
+        {"started_to": "2026-10-05T10:00:00+00:00"},
+        {"q": "hello"},
+        {"connection": "1"},
+    ):
         assert aggregates.build_scope(org.admin, params, now=now).rollup_q is None, params
     org.admin.time_zone = "Asia/Kolkata"
     org.admin.save()

@@ -54,7 +54,7 @@ def test_an_origin_not_in_the_allowed_list_is_refused(tdb, org):
         ready = await hello(good, token())
         assert ready["messages"] == []
         await good.disconnect()
-        await outbox.stop_tailer()
+        await outbox.stop_hub()
 
     run(scenario)
 
@@ -66,11 +66,21 @@ def test_a_client_message_starts_a_conversation_and_the_operator_reply_comes_bac
     async def scenario():
         comm = widget(conn.public_key)
         await hello(comm, tok)
-        await comm.send_json_to({"type": "message", "id": "abcdef123456", "text": "Do you ship to Madrid?",
-                                 "url": "https://shop.example.com/bikes/7", "name": "Ana", "email": "ana@example.com"})
+        await comm.send_json_to(
+            {
+                "type": "message",
+                "id": "abcdef123456",
+                "text": "Do you ship to Madrid?",
+                "url": "https://shop.example.com/bikes/7",
+                "name": "Ana",
+                "email": "ana@example.com",
+            }
+        )
         echo = await receive_until(comm, lambda m: m["type"] == "message")
         assert echo["author"] == "client" and echo["client_id"] == "abcdef123456"
-        conv = await db(lambda: Conversation.objects.select_related("client").get(identity__connection=conn))()
+        conv = await db(
+            lambda: Conversation.objects.select_related("client").get(identity__connection=conn)
+        )()
         assert conv.source_url == "https://shop.example.com/bikes/7"
         assert conv.client.name == "Ana" and conv.client.email == "ana@example.com"
         assert conv.identity_id and tok not in (await db(lambda: conv.identity.external_id)())
@@ -79,12 +89,14 @@ def test_a_client_message_starts_a_conversation_and_the_operator_reply_comes_bac
         state = await receive_until(comm, lambda m: m["type"] == "state" and m.get("operator"))
         assert state["operator"] == org.op1.name
         message = await db(lambda: services.reply(conv.pk, f.act(org.op1), "Yes, in two days."))()
-        reply = await receive_until(comm, lambda m: m["type"] == "message" and m["author"] == "employee")
+        reply = await receive_until(
+            comm, lambda m: m["type"] == "message" and m["author"] == "employee"
+        )
         assert reply["text"] == "Yes, in two days." and reply["name"] == org.op1.name
         await db(message.refresh_from_db)()
         assert message.delivery_state == Message.Delivery.SENT
         await comm.disconnect()
-        await outbox.stop_tailer()
+        await outbox.stop_hub()
 
     run(scenario)
 
@@ -111,7 +123,7 @@ def test_typing_goes_both_ways_between_the_widget_and_the_operator_who_has_it_op
         assert seen["conversation"] == conv.pk
         await client.disconnect()
         await op.disconnect()
-        await outbox.stop_tailer()
+        await outbox.stop_hub()
 
     run(scenario)
 
@@ -127,7 +139,9 @@ def test_one_widget_client_never_receives_another_clients_messages(tdb, org):
         await bob.send_json_to({"type": "message", "id": "bob000001", "text": "bob secret"})
         await receive_until(alice, lambda m: m["type"] == "message")
         await receive_until(bob, lambda m: m["type"] == "message")
-        convs = await db(lambda: list(Conversation.objects.filter(connection=conn).order_by("id")))()
+        convs = await db(
+            lambda: list(Conversation.objects.filter(connection=conn).order_by("id"))
+        )()
         assert len(convs) == 2
         for conv in convs:
             await db(lambda c=conv: services.reply(c.pk, f.act(org.op1), f"reply to #{c.pk}"))()
@@ -136,11 +150,16 @@ def test_one_widget_client_never_receives_another_clients_messages(tdb, org):
         alice_texts = {m.get("text") for m in got_alice}
         bob_texts = {m.get("text") for m in got_bob}
         assert "bob secret" not in alice_texts and "alice secret" not in bob_texts
-        assert f"reply to #{convs[0].pk}" in alice_texts and f"reply to #{convs[1].pk}" not in alice_texts
-        assert f"reply to #{convs[1].pk}" in bob_texts and f"reply to #{convs[0].pk}" not in bob_texts
+        assert (
+            f"reply to #{convs[0].pk}" in alice_texts
+            and f"reply to #{convs[1].pk}" not in alice_texts
+        )
+        assert (
+            f"reply to #{convs[1].pk}" in bob_texts and f"reply to #{convs[0].pk}" not in bob_texts
+        )
         await alice.disconnect()
         await bob.disconnect()
-        await outbox.stop_tailer()
+        await outbox.stop_hub()
 
     run(scenario)
 
@@ -152,7 +171,9 @@ def test_the_history_is_there_on_the_next_visit_and_the_client_rates_after_the_c
     async def scenario():
         first = widget(conn.public_key)
         await hello(first, tok)
-        await first.send_json_to({"type": "message", "id": "visit0001", "text": "<img src=x onerror=alert(1)>"})
+        await first.send_json_to(
+            {"type": "message", "id": "visit0001", "text": "<img src=x onerror=alert(1)>"}
+        )
         await receive_until(first, lambda m: m["type"] == "message")
         await first.disconnect()
         conv = await db(lambda: Conversation.objects.get(identity__connection=conn))()
@@ -175,7 +196,7 @@ def test_the_history_is_there_on_the_next_visit_and_the_client_rates_after_the_c
         assert (await hello(stranger, token()))["messages"] == []
         for comm in (again, stranger):
             await comm.disconnect()
-        await outbox.stop_tailer()
+        await outbox.stop_hub()
 
     run(scenario)
 
@@ -203,7 +224,7 @@ def test_too_long_messages_floods_and_unreadable_tokens_are_refused(tdb, org):
         await comm.send_json_to({"type": "message", "text": "one too many"})
         assert (await receive_until(comm, lambda m: m["type"] == "error"))["code"] == "rate_limited"
         await comm.disconnect()
-        await outbox.stop_tailer()
+        await outbox.stop_hub()
 
     run(scenario)
     assert Message.objects.filter(conversation__connection=conn).count() == 3

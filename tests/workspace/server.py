@@ -30,7 +30,10 @@ def application():
     from convodesk import routing
 
     return ProtocolTypeRouter(
-        {"http": ASGIStaticFilesHandler(get_asgi_application()), "websocket": routing.websocket_application()}
+        {
+            "http": ASGIStaticFilesHandler(get_asgi_application()),
+            "websocket": routing.websocket_application(),
+        }
     )
 
 
@@ -39,7 +42,9 @@ class ThreadedUvicorn:
         import uvicorn
 
         self.port = free_port()
-        config = uvicorn.Config(application(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            application(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -54,9 +54,14 @@ def test_client_and_operator_hold_a_whole_conversation_live(tdb, org, server, br
 
     operator_ctx = browser.new_context(viewport={"width": 1400, "height": 860})
     workspace = login(operator_ctx, server.url, "op1")
-    workspace.on("dialog", lambda d: d.accept() if d.type == "confirm" else (alerts.append(d.message), d.dismiss()))
+    workspace.on(
+        "dialog",
+        lambda d: d.accept() if d.type == "confirm" else (alerts.append(d.message), d.dismiss()),
+    )
     workspace.goto(f"{server.url}/contact-center/workspace/")
-    listing = login(browser.new_context(viewport={"width": 1400, "height": 860}), server.url, "admin")
+    listing = login(
+        browser.new_context(viewport={"width": 1400, "height": 860}), server.url, "admin"
+    )
     listing.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
     listing.goto(f"{server.url}/contact-center/conversations/")
 
@@ -92,7 +97,9 @@ def test_client_and_operator_hold_a_whole_conversation_live(tdb, org, server, br
     widget.locator(".typing").filter(has_text="Op1").wait_for(timeout=3000)
     workspace.locator("#ws-text").type("how can I help?")
     workspace.locator("#ws-text").press("Enter")
-    widget.locator(".msg.employee").filter(has_text="Hello Ana, how can I help?").wait_for(timeout=3000)
+    widget.locator(".msg.employee").filter(has_text="Hello Ana, how can I help?").wait_for(
+        timeout=3000
+    )
     workspace.locator("[data-delivery=sent]").first.wait_for(timeout=3000)
     widget.locator(".sub").filter(has_text="Op1").wait_for()
     workspace.screenshot(path=str(SCREENSHOTS / "workspace-conversation.png"))
@@ -101,7 +108,9 @@ def test_client_and_operator_hold_a_whole_conversation_live(tdb, org, server, br
     # The client answers, the operator closes, the client rates.
     widget.locator("textarea").fill("Thanks, that is all.")
     widget.locator("textarea").press("Enter")
-    transcript.locator(".ws-msg-client").filter(has_text="Thanks, that is all.").wait_for(timeout=3000)
+    transcript.locator(".ws-msg-client").filter(has_text="Thanks, that is all.").wait_for(
+        timeout=3000
+    )
     workspace.locator("button[data-action=close]").click()
     workspace.locator("#ws-head [data-status=closed]").wait_for(timeout=3000)
     widget.locator("button[data-rate=like]").wait_for(timeout=3000)
@@ -119,8 +128,10 @@ def test_client_and_operator_hold_a_whole_conversation_live(tdb, org, server, br
 
     # The list, open all along in a third page, shows the new status and rating without a reload.
     if listing.locator("[data-live-list]").count() == 0:
-        pytest.skip("the conversation list does not include live.js yet ([data-live-list] missing); "
-                    "the widget and workspace parts above passed")
+        pytest.skip(
+            "the conversation list does not include live.js yet ([data-live-list] missing); "
+            "the widget and workspace parts above passed"
+        )
     row = listing.locator(f'tr[data-id="{conv.pk}"]')
     if row.count() == 0:
         listing.locator("#live-new").wait_for(timeout=3000)
@@ -129,7 +140,8 @@ def test_client_and_operator_hold_a_whole_conversation_live(tdb, org, server, br
     listing.wait_for_function(
         "id => { const r = document.querySelector('tr[data-id=\"' + id + '\"]');"
         " return r && r.innerText.includes('\\u{1F44D}') && /closed/i.test(r.innerText); }",
-        arg=conv.pk, timeout=4000,
+        arg=conv.pk,
+        timeout=4000,
     )
     assert XSS in row.inner_text()
     assert alerts == []
@@ -138,7 +150,9 @@ def test_client_and_operator_hold_a_whole_conversation_live(tdb, org, server, br
 def test_the_widget_fits_a_phone_screen(tdb, org, server, browser):
     conn = f.connection(f.line("Phone", members=[org.op1]), "livechat")
     SCREENSHOTS.mkdir(exist_ok=True)
-    phone = browser.new_context(viewport={"width": 390, "height": 780}, is_mobile=True, has_touch=True)
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 780}, is_mobile=True, has_touch=True
+    )
     page = phone.new_page()
     page.goto(f"{server.url}/widget/demo/")
     widget = page.locator(f"#convodesk-widget-{conn.public_key}")

@@ -15,7 +15,9 @@ from tests import factories as f
 
 def offered_to(conv) -> set[int]:
     return set(
-        ConversationParticipant.objects.filter(conversation=conv, offered_now=True).values_list("employee_id", flat=True)
+        ConversationParticipant.objects.filter(conversation=conv, offered_now=True).values_list(
+            "employee_id", flat=True
+        )
     )
 
 
@@ -43,7 +45,9 @@ def test_evenly_offers_to_the_member_with_fewest_open_conversations(ops):
     first = message(line, "a")
     second = message(line, "b")
     third = message(line, "c")
-    assert [first.responsible_id, second.responsible_id, third.responsible_id] == [o.pk for o in ops]
+    assert [first.responsible_id, second.responsible_id, third.responsible_id] == [
+        o.pk for o in ops
+    ]
     services.close(first.pk, f.act(ops[0]))
     fourth = message(line, "d")
     assert fourth.responsible_id == ops[0].pk
@@ -134,8 +138,11 @@ def test_a_reconnect_within_the_grace_period_keeps_the_employee_online(ops):
 
 
 @pytest.mark.postgres_only
-@pytest.mark.skipif(not settings.IS_POSTGRES, reason="row locks between connections need PostgreSQL "
-                    "(the in-memory SQLite test database locks whole tables)")
+@pytest.mark.skipif(
+    not settings.IS_POSTGRES,
+    reason="row locks between connections need PostgreSQL "
+    "(the in-memory SQLite test database locks whole tables)",
+)
 @pytest.mark.django_db(transaction=True)
 def test_two_operators_pressing_answer_at_the_same_moment_exactly_one_gets_it():
     from tests.workspace.conftest import install_default_roles

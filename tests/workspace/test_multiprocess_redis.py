@@ -64,16 +64,37 @@ def two_processes():
     }
     env.pop("CONVODESK_TEST_DB", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True, timeout=240)
-    out = subprocess.run([*manage, "shell", "-c", SETUP], env=env, cwd=ROOT, check=True, timeout=60,
-                         capture_output=True, text=True).stdout
+    subprocess.run(
+        [*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True, timeout=240
+    )
+    out = subprocess.run(
+        [*manage, "shell", "-c", SETUP],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
     data = json.loads(out.strip().splitlines()[-1])
     ports = [free_port(), free_port()]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "convodesk.asgi:application", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            env=env, cwd=ROOT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "convodesk.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
         )
         for port in ports
     ]
@@ -111,11 +132,15 @@ def test_an_event_raised_in_one_process_reaches_a_socket_of_another(two_processe
             hello = json.loads(await asyncio.wait_for(operator.recv(), 5))
             assert hello["type"] == "hello"
             widget_url = f"ws://127.0.0.1:{port_a}/ws/widget/{data['key']}/"
-            async with connect(widget_url, additional_headers={"Origin": "https://shop.example.com"}) as client:
+            async with connect(
+                widget_url, additional_headers={"Origin": "https://shop.example.com"}
+            ) as client:
                 await client.send(json.dumps({"type": "hello", "token": "t" * 40}))
                 ready = json.loads(await asyncio.wait_for(client.recv(), 5))
                 assert ready["type"] == "ready"
-                await client.send(json.dumps({"type": "message", "id": "multiproc1", "text": "via process A"}))
+                await client.send(
+                    json.dumps({"type": "message", "id": "multiproc1", "text": "via process A"})
+                )
                 started = time.monotonic()
                 while True:
                     frame = json.loads(await asyncio.wait_for(operator.recv(), 5))

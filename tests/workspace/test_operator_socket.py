@@ -1,6 +1,5 @@
 """/ws/operator/: refused without a session, and only ever told about conversations the user sees."""
 
-import pytest
 from asgiref.sync import async_to_sync
 
 from convodesk.conversations import outbox, services
@@ -46,20 +45,24 @@ def test_an_operator_socket_never_receives_events_about_conversations_it_may_not
         await receive_until(op3, lambda m: m["type"] == "hello")
         await receive_until(op1, lambda m: m["type"] == "hello")
 
-        hidden = await db(lambda: f.client_message(other_conn, "secret-client", "private").conversation)()
+        hidden = await db(
+            lambda: f.client_message(other_conn, "secret-client", "private").conversation
+        )()
         seen_by_op1 = await receive_until(op1, lambda m: m.get("conversation") == hidden.pk)
         assert seen_by_op1["type"] == "event" and seen_by_op1["kind"] == "created"
         await db(lambda: services.take(hidden.pk, f.act(org.op1)))()
         await db(lambda: services.reply(hidden.pk, f.act(org.op1), "only for op1"))()
 
-        shared = await db(lambda: f.client_message(org.conn, "shared-client", "hello all").conversation)()
+        shared = await db(
+            lambda: f.client_message(org.conn, "shared-client", "hello all").conversation
+        )()
         got = await receive_until(op3, lambda m: m.get("conversation") == shared.pk)
         assert got["type"] == "event"
         rest = await drain(op3, 0.5)
         assert all(m.get("conversation") != hidden.pk for m in rest + [got])
         await op3.disconnect()
         await op1.disconnect()
-        await outbox.stop_tailer()
+        await outbox.stop_hub()
 
     run(scenario)
 
@@ -71,12 +74,16 @@ def test_a_conversation_taken_by_someone_else_is_announced_as_gone_without_detai
         op1 = operator(cookie1)
         assert (await op1.connect())[0]
         conv = await db(lambda: f.client_message(org.conn, "c1", "hi").conversation)()
-        await receive_until(op1, lambda m: m.get("conversation") == conv.pk and m["type"] == "event")
+        await receive_until(
+            op1, lambda m: m.get("conversation") == conv.pk and m["type"] == "event"
+        )
         await db(lambda: services.take(conv.pk, f.act(org.op2)))()
-        gone = await receive_until(op1, lambda m: m.get("conversation") == conv.pk and m["type"] != "event")
+        gone = await receive_until(
+            op1, lambda m: m.get("conversation") == conv.pk and m["type"] != "event"
+        )
         assert gone == {"type": "gone", "id": gone["id"], "conversation": conv.pk}
         await op1.disconnect()
-        await outbox.stop_tailer()
+        await outbox.stop_hub()
 
     run(scenario)
 
@@ -102,12 +109,12 @@ def test_a_reconnecting_socket_resumes_after_the_last_event_id_and_gets_nothing_
         ids = [m["id"] for m in frames]
         assert ids == sorted(set(ids))
         await second.disconnect()
-        await outbox.stop_tailer()
+        await outbox.stop_hub()
 
     run(scenario)
 
 
-def test_events_written_by_another_process_arrive_through_the_tailer(tdb, org, settings):
+def test_events_written_by_another_process_arrive_through_the_polling_hub(tdb, org, settings):
     settings.CONVODESK = {**settings.CONVODESK, "OUTBOX_POLL_SECONDS": 0.1}
     cookie = session_cookie(org.admin)
 
@@ -125,6 +132,6 @@ def test_events_written_by_another_process_arrive_through_the_tailer(tdb, org, s
         got = await receive_until(comm, lambda m: m.get("conversation") == conv.pk, timeout=3)
         assert got["kind"] == "created"
         await comm.disconnect()
-        await outbox.stop_tailer()
+        await outbox.stop_hub()
 
     run(scenario)

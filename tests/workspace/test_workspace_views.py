@@ -54,7 +54,9 @@ def test_answer_reply_pin_and_close_go_through_the_services(client, org, queued)
     assert queued.status == 60
 
 
-def test_answering_a_conversation_someone_else_took_a_moment_ago_is_a_clear_message(client, org, queued):
+def test_answering_a_conversation_someone_else_took_a_moment_ago_is_a_clear_message(
+    client, org, queued
+):
     services.take(queued.pk, f.act(org.op2))
     client.force_login(org.admin)
     response = post(client, queued, "take")
@@ -74,7 +76,9 @@ def test_an_unknown_action_and_a_bad_transfer_are_client_errors(client, org, que
     client.force_login(org.op1)
     assert post(client, queued, "explode").status_code == 404
     assert post(client, queued, "transfer").status_code == 400
-    assert post(client, queued, "transfer", employee=org.op2.pk, line=org.line.pk).status_code == 400
+    assert (
+        post(client, queued, "transfer", employee=org.op2.pk, line=org.line.pk).status_code == 400
+    )
     assert client.get(f"/contact-center/workspace/c/{queued.pk}/take/").status_code == 405
     assert client.get("/contact-center/workspace/?c=abc").status_code == 200
 
@@ -82,7 +86,9 @@ def test_an_unknown_action_and_a_bad_transfer_are_client_errors(client, org, que
 def test_transfer_to_an_employee_with_a_comment(client, org, queued):
     client.force_login(org.op1)
     post(client, queued, "take")
-    response = post(client, queued, "transfer", employee=org.op2.pk, comment="VIP, knows about order 7")
+    response = post(
+        client, queued, "transfer", employee=org.op2.pk, comment="VIP, knows about order 7"
+    )
     assert response.status_code == 200
     queued.refresh_from_db()
     assert queued.responsible_id == org.op2.pk and queued.transfer_count == 1
@@ -129,7 +135,9 @@ def test_the_client_pane_links_past_conversations_and_the_crm_card(client, org, 
     services.take(queued.pk, f.act(org.op1))
     services.close(queued.pk, f.act(org.op1))
     second = f.client_message(org.conn, "client-ws", "back again").conversation
-    Conversation.objects.filter(pk=second.pk).update(crm_entity_type="lead", crm_entity_id=42, crm_title="Lead 42")
+    Conversation.objects.filter(pk=second.pk).update(
+        crm_entity_type="lead", crm_entity_id=42, crm_title="Lead 42"
+    )
     client.force_login(org.admin)
     page = client.get(f"/contact-center/workspace/?c={second.pk}").content.decode()
     assert f'href="/contact-center/conversations/{queued.pk}/history/"' in page
@@ -138,10 +146,16 @@ def test_the_client_pane_links_past_conversations_and_the_crm_card(client, org, 
 
 def test_the_availability_switch_sets_away_and_online(client, org):
     client.force_login(org.op1)
-    assert client.post("/contact-center/workspace/availability/", {"status": "away"}).status_code == 200
+    assert (
+        client.post("/contact-center/workspace/availability/", {"status": "away"}).status_code
+        == 200
+    )
     org.op1.refresh_from_db()
     assert org.op1.availability == "away"
-    assert client.post("/contact-center/workspace/availability/", {"status": "busy"}).status_code == 400
+    assert (
+        client.post("/contact-center/workspace/availability/", {"status": "busy"}).status_code
+        == 400
+    )
     client.post("/contact-center/workspace/availability/", {"status": "online"})
     org.op1.refresh_from_db()
     assert org.op1.availability == "online"

@@ -17,6 +17,7 @@ from ..columns import COLUMNS
 from ..lifecycle import IllegalTransition
 from ..models import ClientIdentity, Conversation
 from ..services import Actor, NotAllowed, NotFound
+from .params import clean_text
 from .prefs import safe_next, user_column_keys
 from .rows import allowed_ids, load_row
 
@@ -92,7 +93,9 @@ def rate_conversation(request, pk: int):
     if request.method == "POST":
         # The inline editor names its fields per row (they share the grid's form); the page uses plain names.
         raw = request.POST.get(f"rating-{pk}", request.POST.get("rating", ""))
-        comment = request.POST.get(f"comment-{pk}", request.POST.get("comment", "")).strip()[:2000]
+        comment = clean_text(
+            request.POST.get(f"comment-{pk}", request.POST.get("comment", "")), 2000
+        )
         if request.POST.get("clear"):
             raw, comment = "", ""
         if raw not in ("", "1", "2", "3", "4", "5"):
@@ -167,7 +170,7 @@ def start_conversation(request, pk: int):
     identities = [] if open_conv else outgoing_identities(conv)
     error, text = "", ""
     if request.method == "POST" and open_conv is None:
-        text = request.POST.get("text", "")
+        text = clean_text(request.POST.get("text", ""), 10000)
         chosen = next(
             (i for i in identities if str(i.pk) == request.POST.get("identity", "")), None
         )

@@ -120,3 +120,9 @@ def seconds_and_unit(value: str) -> tuple[str, str]:
     if value.isdigit() and int(value) >= 60 and int(value) % 60 == 0:
         return str(int(value) // 60), "min"
     return value, "s"
+
+
+def clean_text(value: str, limit: int | None = None) -> str:
+    """Typed text as the database can store it: no NUL characters, trimmed, optionally cut."""
+    text = (value or "").replace("\x00", "").strip()
+    return text[:limit] if limit else text

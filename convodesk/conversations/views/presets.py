@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from ..filters import ConversationFilter
 from ..models import FilterPreset
-from .params import encode, filter_only, normalize
+from .params import clean_text, encode, filter_only, normalize
 from .tabs import LIST_PATH
 
 NAME_MAX = 100
@@ -39,7 +39,7 @@ def _set_default(user, preset: FilterPreset | None) -> None:
 @login_required
 @require_POST
 def create_preset(request):
-    name = request.POST.get("name", "").strip()[:NAME_MAX]
+    name = clean_text(request.POST.get("name", ""), NAME_MAX)
     query, errors = _clean_query(request.POST.get("query", ""))
     if not name:
         messages.error(request, _("Give the preset a name."))
@@ -68,7 +68,7 @@ def change_preset(request, pk: int):
     op = request.POST.get("op", "")
     back = f"{LIST_PATH}?{preset.query}" if preset.query else f"{LIST_PATH}?view=all"
     if op == "rename":
-        name = request.POST.get("name", "").strip()[:NAME_MAX]
+        name = clean_text(request.POST.get("name", ""), NAME_MAX)
         if not name:
             messages.error(request, _("Give the preset a name."))
         else:

@@ -166,10 +166,9 @@
     var d = ev.target;
     if (d.tagName === "DETAILS" && d.closest(".grid-wrap")) placePopover(d);
   }, true);
-  document.addEventListener("scroll", function (ev) {
-    if (!ev.target.closest || !ev.target.closest(".grid-wrap") && ev.target !== document) return;
-    document.querySelectorAll(".grid-wrap details[open]").forEach(function (d) { d.open = false; });
-  }, true);
+  function replaceOpen() { document.querySelectorAll(".grid-wrap details[open]").forEach(placePopover); }
+  document.addEventListener("scroll", replaceOpen, true);
+  window.addEventListener("resize", replaceOpen);
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:afterSwap", function () { init(document); });

@@ -9,7 +9,9 @@
  * a conversation not on the page, the same request says whether it matches the page's filter, and
  * matching rows wait behind a "N new — show" bar (element #live-new, created when missing) until
  * the user asks for them. The page's filter, selection (checked boxes) and scroll are kept.
- * Optional: data-last-event="<id>" on the tbody (the newest event id when the page was rendered).
+ * The rows endpoint answers only rows that match the filter and that the user may see.
+ * Optional on the tbody: data-last-event="<id>" (the newest event id when the page was rendered),
+ * data-new-template="%(n)s new — show" (translated).
  */
 (function () {
   "use strict";
@@ -77,35 +79,47 @@
 
   // The conversation list ----------------------------------------------------------------
 
-  function initList(tbody) {
-    var rowsUrl = tbody.getAttribute("data-rows-url");
-    if (!rowsUrl) return;
+  function initList() {
+    // The list region may be swapped by htmx (sorting, filtering): always look the body up again.
+    function body() { return document.querySelector("[data-live-list]"); }
     var pending = new Map();
     var queued = new Set();
     var timer = null;
 
-    var bar = document.getElementById("live-new");
-    if (!bar) {
-      bar = document.createElement("button");
-      bar.type = "button";
-      bar.id = "live-new";
-      bar.className = "btn btn-primary live-new";
-      bar.hidden = true;
-      var table = tbody.closest("table");
-      (table && table.parentNode ? table.parentNode : tbody.parentNode).insertBefore(bar, table || tbody);
+    function bar() {
+      var node = document.getElementById("live-new");
+      var tbody = body();
+      if (!node && tbody) {
+        node = document.createElement("button");
+        node.type = "button";
+        node.id = "live-new";
+        node.className = "btn btn-primary live-new";
+        node.hidden = true;
+        var anchor = tbody.closest("#list-region") || tbody.closest("table") || tbody;
+        anchor.parentNode.insertBefore(node, anchor);
+        node.addEventListener("click", showPending);
+      }
+      return node;
     }
-    var template = bar.getAttribute("data-template") || "%(n)s new — show";
 
     function showBar() {
-      bar.hidden = pending.size === 0;
-      bar.textContent = template.replace("%(n)s", String(pending.size));
+      var node = bar();
+      if (!node) return;
+      var template = node.getAttribute("data-template") || (body() && body().getAttribute("data-new-template")) || "%(n)s new — show";
+      node.hidden = pending.size === 0;
+      node.textContent = template.replace("%(n)s", String(pending.size));
     }
 
     function rowIds() {
+      var tbody = body();
+      if (!tbody) return [];
       return Array.prototype.map.call(tbody.querySelectorAll("tr[data-id]"), function (tr) { return Number(tr.getAttribute("data-id")); });
     }
 
     function fetchRows(ids) {
+      var tbody = body();
+      var rowsUrl = tbody && tbody.getAttribute("data-rows-url");
+      if (!rowsUrl) return Promise.resolve(new Map());
       var params = new URLSearchParams(location.search);
       params.set("ids", ids.join(","));
       return fetch(rowsUrl + (rowsUrl.indexOf("?") >= 0 ? "&" : "?") + params.toString(), {
@@ -124,16 +138,19 @@
       queued.clear();
       if (!ids.length) return;
       fetchRows(ids).then(function (found) {
+        var tbody = body();
+        if (!tbody) return;
         ids.forEach(function (id) {
           var key = String(id);
           var old = tbody.querySelector('tr[data-id="' + key + '"]');
           var fresh = found.get(key);
           if (old && fresh) {
             var box = old.querySelector("input[type=checkbox]");
-            var freshBox = fresh.querySelector("input[type=checkbox]");
+            var node = document.importNode(fresh, true);
+            var freshBox = node.querySelector("input[type=checkbox]");
             if (box && freshBox) freshBox.checked = box.checked && !freshBox.disabled;
-            old.replaceWith(document.importNode(fresh, true));
-            if (window.htmx) window.htmx.process(tbody.querySelector('tr[data-id="' + key + '"]'));
+            old.replaceWith(node);
+            if (window.htmx) window.htmx.process(node);
           } else if (!old && fresh) {
             pending.set(key, fresh);
           } else if (old && !fresh) {
@@ -149,8 +166,9 @@
       if (!timer) timer = setTimeout(flush, 250);
     }
 
-    bar.addEventListener("click", function () {
-      var first = tbody.firstElementChild;
+    function showPending() {
+      var tbody = body();
+      if (!tbody) return;
       Array.from(pending.values()).reverse().forEach(function (tr) {
         var node = document.importNode(tr, true);
         tbody.insertBefore(node, tbody.firstElementChild);
@@ -160,21 +178,24 @@
       if (empty && pending.size) empty.remove();
       pending.clear();
       showBar();
-      if (first) tbody.dispatchEvent(new CustomEvent("live:rows-added", { bubbles: true }));
-    });
+      tbody.dispatchEvent(new CustomEvent("live:rows-added", { bubbles: true }));
+    }
 
-    connect({
-      last: Number(tbody.getAttribute("data-last-event")) || undefined,
+    document.body.addEventListener("htmx:afterSwap", function () { pending.clear(); showBar(); });
+
+    var first = body();
+    var live = connect({
+      last: Number(first.getAttribute("data-last-event")) || undefined,
       watch: rowIds,
       onEvent: function (data) {
         if (data.type === "event" || data.type === "gone") queue(data.conversation);
       }
     });
+    document.body.addEventListener("htmx:afterSwap", function () { live.watch(rowIds()); });
   }
 
   function boot() {
-    var tbody = document.querySelector("[data-live-list]");
-    if (tbody) initList(tbody);
+    if (document.querySelector("[data-live-list]")) initList();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot); else boot();
 })();

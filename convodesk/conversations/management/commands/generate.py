@@ -16,14 +16,23 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--conversations", type=int, required=True, help="Total generated conversations wanted.")
         parser.add_argument(
-            "--messages-for", type=int, default=None, metavar="LATEST",
+            "--conversations", type=int, required=True, help="Total generated conversations wanted."
+        )
+        parser.add_argument(
+            "--messages-for",
+            type=int,
+            default=None,
+            metavar="LATEST",
             help="Write message rows only for the latest LATEST conversations (default: all).",
         )
         parser.add_argument("--seed", type=int, default=42)
-        parser.add_argument("--chunk", type=int, default=50000, help="Conversations per transaction.")
-        parser.add_argument("--no-events", action="store_true", help="Skip the two event rows per conversation.")
+        parser.add_argument(
+            "--chunk", type=int, default=50000, help="Conversations per transaction."
+        )
+        parser.add_argument(
+            "--no-events", action="store_true", help="Skip the two event rows per conversation."
+        )
 
     def handle(self, *args, conversations, messages_for, seed, chunk, no_events, **options):
         if conversations < 0 or chunk < 1:
@@ -31,13 +40,19 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             progress = generate.generate(
-                conversations, messages_for=messages_for, seed=seed, chunk=chunk, events=not no_events,
+                conversations,
+                messages_for=messages_for,
+                seed=seed,
+                chunk=chunk,
+                events=not no_events,
                 log=self.stdout.write,
             )
         except generate.NotEnoughDisk as exc:
             self.stdout.write(self.style.WARNING(str(exc)))
             return
-        self.stdout.write(self.style.SUCCESS(
-            f"{progress.done:,} generated conversations in place "
-            f"({progress.messages:,} messages written in this run, {time.monotonic() - started:.0f} s)."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{progress.done:,} generated conversations in place "
+                f"({progress.messages:,} messages written in this run, {time.monotonic() - started:.0f} s)."
+            )
+        )

@@ -1,0 +1,212 @@
+"""Ingestion: 2 uvicorn workers of the product vs. the bare app, loaded from a separate process.
+
+`python -m benchmarks.ingest --out FILE [--count N] [--seconds S]` with DATABASE_URL set (migrated).
+Phases: bare app at peak (closed loop), product at peak (closed loop), product at half its peak
+(open loop, for p99); then every accepted message is looked up: stored exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convodesk.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from benchmarks.common import ROOT, dump  # noqa: E402
+
+PY = sys.executable
+UVICORN = str(Path(PY).with_name("uvicorn"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(app: str, port: int, env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            UVICORN,
+            app,
+            "--workers",
+            "2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                time.sleep(1.5)  # let both workers finish importing
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    stop(proc)
+    raise RuntimeError(f"{app} did not start on port {port}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def load(url: str, token: str, out: Path, **kw) -> dict:
+    cmd = [
+        PY,
+        "-m",
+        "benchmarks.loadgen",
+        "--url",
+        url,
+        "--token",
+        token,
+        "--run-id",
+        kw.pop("run_id"),
+        "--out",
+        str(out),
+    ]
+    for key, value in kw.items():
+        cmd += [f"--{key}", str(value)]
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    return json.loads(out.read_text())
+
+
+def bench_connection():
+    from convodesk.conversations.generate import ensure_org
+    from convodesk.lines.models import Connection, Line
+
+    ensure_org()
+    line = Line.objects.filter(name__startswith="Gen line ").order_by("name").first()
+    conn, _ = Connection.objects.get_or_create(line=line, kind="api", name="Bench ingestion")
+    secret = conn.rotate_secret()
+    conn.save()
+    return conn, secret
+
+
+def verify(conn, accepted: list[str]) -> dict:
+    from django.db.models import Count
+
+    from convodesk.conversations.models import Message
+
+    stored = {}
+    for start in range(0, len(accepted), 500):
+        part = accepted[start : start + 500]
+        rows = (
+            Message.objects.filter(connection=conn, external_id__in=part)
+            .values("external_id")
+            .annotate(n=Count("id"))
+        )
+        stored.update({r["external_id"]: r["n"] for r in rows})
+    missing = [a for a in accepted if a not in stored]
+    duplicated = [k for k, n in stored.items() if n > 1]
+    return {
+        "accepted": len(accepted),
+        "stored": len(stored),
+        "missing": len(missing),
+        "duplicated": len(duplicated),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    from django.db import connection
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    work = Path(args.out).parent
+    result = {"vendor": connection.vendor}
+    conn, secret = bench_connection()
+    connection.close()
+    subprocess.run(
+        [PY, "-c", "from benchmarks.bare_app.asgi import create_table; create_table()"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    run = uuid.uuid4().hex[:8]
+    port = free_port()
+    server = start_server("benchmarks.bare_app.asgi:application", port, env)
+    try:
+        bare = load(
+            f"http://127.0.0.1:{port}/messages",
+            "",
+            work / "bare.json",
+            run_id=f"bare-{run}",
+            concurrency=args.concurrency,
+            count=args.count,
+            seconds=args.seconds,
+        )
+    finally:
+        stop(server)
+    port = free_port()
+    server = start_server("convodesk.asgi:application", port, env)
+    url = f"http://127.0.0.1:{port}/api/v1/connectors/{conn.pk}/messages"
+    try:
+        peak = load(
+            url,
+            secret,
+            work / "peak.json",
+            run_id=f"peak-{run}",
+            concurrency=args.concurrency,
+            count=args.count,
+            seconds=args.seconds,
+        )
+        half_rate = max(1.0, peak["rate"] / 2)
+        half = load(
+            url,
+            secret,
+            work / "half.json",
+            run_id=f"half-{run}",
+            rate=round(half_rate, 1),
+            count=int(half_rate * args.seconds) + 1,
+            seconds=args.seconds,
+        )
+    finally:
+        stop(server)
+    accepted = peak.pop("accepted") + half.pop("accepted")
+    bare.pop("accepted")
+    result.update(
+        bare=bare,
+        peak=peak,
+        half=half,
+        half_rate=round(half_rate, 1),
+        check=verify(conn, accepted),
+        ratio=round(peak["rate"] / bare["rate"], 3) if bare["rate"] else None,
+    )
+    dump(Path(args.out), result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
