@@ -36,7 +36,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(app: str, port: int, env: dict) -> subprocess.Popen:
+def start_server(app: str, port: int, env: dict, log: Path) -> subprocess.Popen:
+    """Start 2 uvicorn workers; their output (tracebacks of any 500) goes to `log`."""
     proc = subprocess.Popen(
         [
             UVICORN,
@@ -54,6 +55,8 @@ def start_server(app: str, port: int, env: dict) -> subprocess.Popen:
         cwd=ROOT,
         env=env,
         start_new_session=True,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -156,7 +159,9 @@ def main() -> int:
     )
     run = uuid.uuid4().hex[:8]
     port = free_port()
-    server = start_server("benchmarks.bare_app.asgi:application", port, env)
+    server = start_server(
+        "benchmarks.bare_app.asgi:application", port, env, work / "server-bare.log"
+    )
     try:
         bare = load(
             f"http://127.0.0.1:{port}/messages",
@@ -170,7 +175,7 @@ def main() -> int:
     finally:
         stop(server)
     port = free_port()
-    server = start_server("convodesk.asgi:application", port, env)
+    server = start_server("convodesk.asgi:application", port, env, work / "server-ours.log")
     url = f"http://127.0.0.1:{port}/api/v1/connectors/{conn.pk}/messages"
     try:
         peak = load(
@@ -204,6 +209,12 @@ def main() -> int:
         check=verify(conn, accepted),
         ratio=round(peak["rate"] / bare["rate"], 3) if bare["rate"] else None,
     )
+    errors = [
+        line
+        for line in (work / "server-ours.log").read_text(errors="replace").splitlines()
+        if "Error" in line or "Exception" in line
+    ]
+    result["server_errors"] = errors[-10:]
     dump(Path(args.out), result)
     return 0
 

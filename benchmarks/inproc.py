@@ -356,6 +356,14 @@ def main() -> int:
             result["pg_parallel"] = cursor.fetchone()[0]
             cursor.execute("SHOW jit")
             result["pg_jit"] = cursor.fetchone()[0]
+    from convodesk.conversations import invariants
+
+    newest = Conversation.objects.order_by("-id").values_list("id", flat=True)[4999:5000]
+    sample = (
+        Conversation.objects.filter(id__gte=newest[0]) if newest else Conversation.objects.all()
+    )
+    violations = invariants.check(sample, limit=20)
+    result["invariants"] = {"checked": sample.count(), "violations": violations}
     users = generate.bench_users()
     values = pick_values(users)
     mix = request_mix(users, values)

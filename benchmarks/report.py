@@ -123,6 +123,15 @@ def _ingest(ing: dict) -> list[str]:
         f"p99 at half peak {h['p99']} ms (target ≤ 100 ms: {'met' if (h['p99'] or 1e9) <= 100 else 'missed'}). "
         f"Stored exactly once: {c['stored']} of {c['accepted']} accepted, {c['missing']} missing, {c['duplicated']} duplicated.",
     ]
+    if ing.get("server_errors"):
+        lines += [
+            "",
+            "Errors in the product's server log during the run (last lines):",
+            "",
+            "```",
+            *ing["server_errors"],
+            "```",
+        ]
     return lines
 
 
@@ -221,6 +230,14 @@ def write_report(results: dict, path: Path) -> None:
                 f"Peak RSS of the measuring process {inproc.get('peak_rss_mb')} MB.",
                 "",
             ]
+            inv = inproc.get("invariants")
+            if inv:
+                out += [
+                    f"Invariant check (`conversations.invariants.check`) over the newest {_f(inv['checked'])} "
+                    f"conversations: {len(inv['violations'])} violations"
+                    + (": " + "; ".join(inv["violations"][:5]) if inv["violations"] else "."),
+                    "",
+                ]
             for name, reason in inproc.get("skipped", {}).items():
                 out += [f"- **{name} skipped:** {reason}"]
             if inproc.get("skipped"):

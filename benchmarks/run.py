@@ -47,6 +47,13 @@ SETS = {
         "messages_for": 1_000_000,
         "export_rows": 1_000_000,
     },
+    "QP": {
+        "label": "quick on PostgreSQL: 100,000 conversations",
+        "url": f"{PG_BASE}/convodesk_bench_qp",
+        "conversations": 100_000,
+        "messages_for": None,
+        "export_rows": 100_000,
+    },
     # Ingestion on PostgreSQL in quick mode needs no bulk data: only the organisation.
     "PGI": {
         "label": "PostgreSQL ingestion (organisation only)",
@@ -262,6 +269,22 @@ def machine() -> dict:
     }
 
 
+def _save(path: Path, results: dict, keys: list[str]) -> dict:
+    """Write this run's data sets into results.json, keeping what other runs wrote meanwhile."""
+    merged = dict(results)
+    if path.exists():
+        try:
+            others = json.loads(path.read_text()).get("sets", {})
+        except ValueError:
+            others = {}
+        merged["sets"] = {
+            **{k: v for k, v in others.items() if k not in keys},
+            **{k: v for k, v in results["sets"].items() if k in keys},
+        }
+    path.write_text(json.dumps(merged, indent=1, default=str))
+    return merged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -276,7 +299,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=0)
     parser.add_argument("--report", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument(
+        "--report-only", action="store_true", help="Rewrite BENCHMARKS.md from results.json."
+    )
     args = parser.parse_args()
+    if args.report_only:
+        write_report(json.loads((VAR / "results.json").read_text()), Path(args.report))
+        return 0
     args.only = set(args.only.split(","))
     keys = args.sets.split(",") if args.sets else (["Q", "PGI"] if args.quick else ["S", "L"])
     args.warmup = args.warmup or (1 if args.quick else 3)
@@ -307,9 +336,9 @@ def main() -> int:
             finished=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             seconds=round(time.monotonic() - set_started, 1),
         )
-        previous.write_text(json.dumps(all_results, indent=1, default=str))
+        _save(previous, all_results, keys)
     all_results["seconds"] = round(time.monotonic() - started, 1)
-    (VAR / "results.json").write_text(json.dumps(all_results, indent=1, default=str))
+    all_results = _save(previous, all_results, keys)
     write_report(all_results, Path(args.report))
     log(f"done in {all_results['seconds']:.0f} s; wrote {args.report} and {VAR / 'results.json'}")
     return 0

@@ -87,6 +87,7 @@ class Run:
         self.line_of_event: dict[int, int] = {}
         self.received: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
         self.errors: list[str] = []
+        self.frame_kinds: dict[str, int] = defaultdict(int)
 
     async def operator(
         self, index: int, line: int, session: str, ready: asyncio.Event, stop: asyncio.Event
@@ -231,6 +232,7 @@ class Run:
             "p99_ms": round(percentile(latencies, 99) or 0, 1),
             "max_ms": round(max(latencies) if latencies else 0, 1),
             "client_errors": sorted(set(self.errors)),
+            "operator_frames": dict(self.frame_kinds),
         }
 
 

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files come from the app itself under uvicorn (no separate web server needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "convodesk.accounts.middleware.UserLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -118,6 +120,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = VAR_DIR / "media"
 EXPORT_ROOT = VAR_DIR / "exports"
@@ -159,6 +165,8 @@ CONVODESK = {
     # A bounded count stops at this many rows; beyond it the page shows an estimate.
     "COUNT_THRESHOLD": int(os.environ.get("COUNT_THRESHOLD", "100000")),
     "COUNT_TIMEOUT_MS": int(os.environ.get("COUNT_TIMEOUT_MS", "150")),
+    # The list's preset tabs are counted over the viewer's latest N conversations (shown "N+" past it).
+    "TAB_COUNT_THRESHOLD": int(os.environ.get("TAB_COUNT_THRESHOLD", "10000")),
     "EXPORT_BACKGROUND_ROWS": int(os.environ.get("EXPORT_BACKGROUND_ROWS", "100000")),
     # Bulk actions on more rows than this run as a background task with progress.
     "BULK_BACKGROUND_ROWS": int(os.environ.get("BULK_BACKGROUND_ROWS", "200")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
@@ -10,9 +11,11 @@ from ninja import Field, Router, Schema
 from convodesk.connectors import rest
 
 from .auth import ConnectionSecretAuth, connection_for
-from .errors import Status, invalid
+from .errors import ApiError, Status, invalid
 
 router = Router(tags=["connectors"])
+
+log = logging.getLogger("convodesk.api.connectors")
 
 
 class ClientIn(Schema):
@@ -76,7 +79,14 @@ def post_message(request, connection_id: int, payload: MessageIn):
         sent_at=sent_at,
         source_url=payload.source_url,
     )
-    received = rest.receive(connection, incoming)
+    try:
+        received = rest.receive(connection, incoming)
+    except Exception as exc:  # the transaction rolled back: nothing of this message was written
+        log.exception("connection %s: message %s not stored", connection.pk, payload.external_message_id)
+        raise ApiError(
+            503, "ingestion_failed",
+            _("The message could not be stored and nothing was written; retry it later."),
+        ) from exc
     body = {
         "conversation_id": received.conversation.pk,
         "message_id": received.message.pk,

@@ -59,6 +59,9 @@ class ExportJob(_Job):
     time_zone = models.CharField(max_length=64, default="UTC")
     file_path = models.CharField(max_length=500, blank=True)  # relative to settings.EXPORT_ROOT
     filename = models.CharField(max_length=200)  # the name the browser saves it as
+    downloaded_at = models.DateTimeField(
+        null=True, blank=True
+    )  # first download: the notice is done
 
     class Meta(_Job.Meta):
         verbose_name = _("export")

@@ -142,6 +142,9 @@ class Conversation(models.Model):
             models.Index(fields=["line", "-started_at", "-id"], name="conv_line_started"),
             models.Index(fields=["channel", "-started_at", "-id"], name="conv_channel_started"),
             models.Index(fields=["responsible", "-started_at", "-id"], name="conv_resp_started"),
+            # Open conversations per employee (distribution's open-count limit), see BENCHMARKS.md.
+            models.Index(fields=["responsible"], name="conv_resp_open",
+                         condition=Q(status__lt=int(lifecycle.Status.CLOSING))),
             models.Index(fields=["client", "-started_at"], name="conv_client_started"),
             models.Index(fields=["closed_at", "id"], name="conv_closed"),
             models.Index(fields=["updated_at", "id"], name="conv_updated"),

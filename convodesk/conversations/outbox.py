@@ -23,7 +23,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max
+from django.db.models import IntegerField, Max, Value
 
 from . import realtime
 from .models import ConversationEvent
@@ -94,6 +94,7 @@ class Feed:
     def feed_init(self) -> None:
         self._feed_lock = asyncio.Lock()
         self._feed_scheduled = False
+        self._feed_dirty = False
 
     async def wake(self) -> None:
         if self._feed_scheduled:
@@ -111,7 +112,11 @@ class Feed:
 
     async def catch_up(self) -> None:
         async with self._feed_lock:
-            await self.read_and_send()
+            while True:
+                self._feed_dirty = False
+                await self.read_and_send()
+                if not self._feed_dirty:  # the hub came by while we read: read once more
+                    return
 
     async def read_and_send(self) -> None:
         raise NotImplementedError
@@ -223,13 +228,32 @@ class Hub:
                         realtime.conversation_group(item.conversation_id),
                         {"type": "conversation.event", "event": item.id, "conversation": item.conversation_id},
                     )
-                for member in list(self.members):
-                    try:
-                        await member.deliver(items)
-                    except Exception:  # one broken socket must not stop the others
-                        log.debug("delivery to a socket failed", exc_info=True)
+                await self.deliver(items)
                 if len(items) < BATCH * 5:
                     return
+
+    async def deliver(self, items: list[Item]) -> None:
+        """Hand a batch to every member: one visibility query for all of them together."""
+        ready = []
+        for member in list(self.members):
+            if member._feed_lock.locked():  # catching up: it reads these itself afterwards
+                member._feed_dirty = True
+                continue
+            fresh = member.take(items)
+            if fresh:
+                ready.append((member, fresh))
+        if not ready:
+            return
+        queries = [(n, m.visible_query({e.conversation_id for e in fresh})) for n, (m, fresh) in enumerate(ready)]
+        visible = await database_sync_to_async(_visible_by_member)([(n, q) for n, q in queries if q is not None])
+        for n, (member, fresh) in enumerate(ready):
+            query = queries[n][1]
+            frames = member.frames_for(fresh, None if query is None else visible.get(n, set()))
+            try:
+                for frame in frames:
+                    await member.send_json(frame)
+            except Exception:  # one closed socket must not stop the others
+                log.debug("delivery to a socket failed", exc_info=True)
 
     def _read(self) -> list[Item]:
         rows = list(
@@ -252,6 +276,20 @@ class Hub:
             await self.layer.group_discard(realtime.EVENTS_GROUP, self.channel)
         except Exception:
             pass
+
+
+def _visible_by_member(queries) -> dict[int, set[int]]:
+    """Run the members' `visible_to` queries as one UNION ALL per chunk: one round trip."""
+    result: dict[int, set[int]] = {}
+    for start in range(0, len(queries), 100):
+        chunk = [
+            q.annotate(_member=Value(n, output_field=IntegerField())).values_list("pk", "_member")
+            for n, q in queries[start : start + 100]
+        ]
+        combined = chunk[0].union(*chunk[1:], all=True) if len(chunk) > 1 else chunk[0]
+        for pk, n in combined:
+            result.setdefault(n, set()).add(pk)
+    return result
 
 
 async def hub() -> Hub:

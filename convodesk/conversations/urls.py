@@ -16,6 +16,7 @@ urlpatterns = [
     path("conversations/<int:pk>/start/", views.start_conversation, name="start"),
     path("conversations/export/", views_export.export_conversations, name="export"),
     path("conversations/exports/", views_export.export_jobs, name="export_jobs"),
+    path("conversations/exports/notice/", views_export.export_notice, name="export_notice"),
     path("conversations/exports/<uuid:job_id>/", views_export.export_job, name="export_job"),
     path("conversations/exports/<uuid:job_id>/download/", views_export.export_download, name="export_download"),
     path("conversations/bulk/", views_bulk.bulk_action, name="bulk"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -20,6 +22,9 @@ from .filters import scope_tz
 from .jobs import ExportJob, JobStatus
 from .services import NotAllowed
 from .views.params import normalize
+
+
+NOTICE_WINDOW = dt.timedelta(days=1)
 
 
 def list_params(request) -> dict[str, str]:
@@ -118,6 +123,10 @@ def export_download(request, job_id):
     job = _own_job(request, job_id)
     if job.status != JobStatus.DONE or not job.ready:
         raise Http404
+    if job.downloaded_at is None:
+        ExportJob.objects.filter(pk=job.pk, downloaded_at__isnull=True).update(
+            downloaded_at=timezone.now()
+        )
     response = FileResponse(
         open(job.path, "rb"),
         as_attachment=True,
@@ -126,6 +135,25 @@ def export_download(request, job_id):
     )
     response["Cache-Control"] = "no-store"
     return response
+
+
+@login_required
+@require_GET
+def export_notice(request):
+    """The toolbar's chip for the user's latest background export of the last day: running (it
+    polls), ready (a download link, until downloaded) or failed; nothing otherwise."""
+    job = None
+    if export.can_export(request.user):
+        job = (
+            ExportJob.objects.filter(
+                owner=request.user,
+                created_at__gte=timezone.now() - NOTICE_WINDOW,
+                downloaded_at__isnull=True,
+            )
+            .order_by("-created_at")
+            .first()
+        )
+    return render(request, "conversations/export_notice.html", {"job": job})
 
 
 @login_required

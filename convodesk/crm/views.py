@@ -10,6 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from convodesk.conversations.columns import COLUMNS, CRM_LABELS, crm_url, related_for
@@ -146,7 +147,7 @@ def _facts(record) -> list[tuple[str, str]]:
             (_("Type"), record.get_type_display()),
             (_("Direction"), record.get_direction_display()),
             (_("Start"), record.start_at),
-            (_("End"), record.end_at or "–"),
+            (pgettext("activity time", "End"), record.end_at or "–"),
             (_("Responsible employee"), record.responsible.name if record.responsible_id else "–"),
             (_("Completed"), _("Yes") if record.completed else _("No")),
         ]

@@ -91,7 +91,9 @@ def time_series(points, series, secondary=None, width=760, height=240, title="")
             f'<text x="{width / 2}" y="{height / 2}" class="chart-empty" text-anchor="middle">–</text></svg>'
         )
         return mark_safe("".join(out))
-    peak = _nice_max(max(max(p[k] for k, _l, _c in series) for p in points))
+    peak = max(
+        4, _nice_max(max(max(p[k] for k, _l, _c in series) for p in points))
+    )  # whole-number ticks
     for i in range(5):
         y = top + plot_h - plot_h * i / 4
         out.append(

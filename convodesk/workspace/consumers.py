@@ -117,15 +117,6 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
     async def conversation_event(self, message):
         """From the group of the conversation open in the workspace; the hub already brings it."""
 
-    async def deliver(self, events):
-        """A batch of new events read once by the process's hub."""
-        async with self._feed_lock:
-            items = await database_sync_to_async(
-                self._frames, thread_sensitive=outbox.reads_share_one_thread()
-            )(events)
-            for item in items:
-                await self.send_json(item)
-
     async def conversation_typing(self, message):
         if message.get("sender") == self.channel_name or message.get("who") != "client":
             return
@@ -168,19 +159,33 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         return self._frames(events, fresh=True), len(events) >= outbox.BATCH
 
     def _frames(self, events, fresh: bool = False) -> list[dict]:
-        """Frames for the events this user may see now; `gone` for ones it no longer may."""
         if not fresh:
-            keep = set(self.cursor.take([e.id for e in events]))
-            events = [e for e in events if e.id in keep]
+            events = self.take(events)
         if not events:
             return []
-        ids = {e.conversation_id for e in events}
-        visible = ids if self.sees_all else self._visible_ids(ids)
+        query = self.visible_query({e.conversation_id for e in events})
+        visible = None if query is None else set(query.values_list("pk", flat=True))
+        return self.frames_for(events, visible)
+
+    # The hub's side: it reads each event once for the whole process -----------------------
+
+    def take(self, events) -> list:
+        keep = set(self.cursor.take([e.id for e in events]))
+        return [e for e in events if e.id in keep]
+
+    def visible_query(self, conversation_ids):
+        """Which of these conversations the user may see (None: all of them)."""
+        if self.sees_all:
+            return None
+        return Conversation.objects.visible_to(self.user, "view").filter(pk__in=list(conversation_ids))
+
+    def frames_for(self, events, visible: set[int] | None) -> list[dict]:
+        """Frames for the events this user may see now; `gone` once for those it no longer may."""
         items = []
         gone_sent = set()
         for event in events:
             cid = event.conversation_id
-            if cid in visible:
+            if visible is None or cid in visible:
                 self.known.add(cid)
                 items.append(
                     {

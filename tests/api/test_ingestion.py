@@ -129,3 +129,17 @@ def test_twenty_concurrent_posts_of_one_message_store_it_once(live_server):
     }
     assert Message.objects.filter(connection=conn, external_id="same-id").count() == 1
     assert Conversation.objects.filter(connection=conn).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_failure_inside_the_crm_binding_answers_a_clear_503_and_writes_nothing(org, monkeypatch):
+    from convodesk.crm import binding
+
+    def broken(conversation):
+        raise RuntimeError("CRM is down")
+
+    monkeypatch.setattr(binding, "bind_new_conversation", broken)
+    status, body = Api(org.conn.secret).post(f"/connectors/{org.conn.pk}/messages", payload())
+    assert status == 503 and body["error"]["code"] == "ingestion_failed"
+    assert "nothing was written" in body["error"]["message"]
+    assert not Conversation.objects.exists() and not Message.objects.exists()

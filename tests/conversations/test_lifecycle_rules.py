@@ -869,3 +869,55 @@ def test_the_closing_mode_close_by_the_auto_close_timer_ends_as_75_automatic():
     assert state.status == Status.CLOSING and state.agent_closed_at is None
     state, _ = lifecycle.apply(state, lifecycle.FullClose(due + rules.full_close), rules)
     assert (state.status, state.closed_by) == (Status.AUTO_CLOSED, "automatic")
+
+
+def test_the_edge_case_flows_leave_rows_that_satisfy_the_stored_invariants(org, closing, reopening):
+    from convodesk.conversations import invariants
+
+    bot = f.integration()
+    # answered, take-and-end by someone else... then reopened and taken again
+    a = start(reopening, 0, client="a")
+    services.reply(a.pk, f.act(org.op1), "Hi", now=f.at(5))
+    services.close(a.pk, f.act(org.op1), now=f.at(10))
+    f.client_message(reopening, "a", "Back", when=f.at(20))
+    services.take(a.pk, f.act(org.op1), now=f.at(30))
+    services.reply(a.pk, f.act(org.op1), "Hi again", now=f.at(40))
+    # closing mode cancelled by the client, then an integration close through closing mode
+    b = start(closing, 0, client="b")
+    services.reply(b.pk, f.act(org.op1), "Hi", now=f.at(5))
+    services.close(b.pk, f.act(org.op1), now=f.at(10))
+    f.client_message(closing, "b", "Wait", when=f.at(20))
+    services.reply(b.pk, f.act(bot), "Automatic", now=f.at(25))
+    services.close(b.pk, f.act(bot), now=f.at(30))
+    services.run_due_timers(now=f.at(30 + 600))
+    # transfer, second take, duplicate
+    c = start(org.conn, 0, client="c")
+    services.take(c.pk, f.act(org.op1), now=f.at(5))
+    services.transfer(c.pk, f.act(org.op1), to_employee=org.op2, now=f.at(10))
+    services.take(c.pk, f.act(org.op2), now=f.at(15))
+    services.reply(c.pk, f.act(org.op2), "Hi", now=f.at(20))
+    services.close(c.pk, f.act(org.op2), now=f.at(25))
+    services.mark_duplicate(c.pk, f.act(org.admin), a.pk, now=f.at(30))
+    assert fresh(b).status == Status.AUTO_CLOSED and fresh(b).closed_by == "system"
+    assert invariants.check(Conversation.objects.all()) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC conflict to decide (lifecycle._reopen vs invariants): a conversation closed "
+    "without any reply and reopened starts a new waiting period at the reopen, so "
+    "reply_time_first (reopen→reply) differs from first_answer_wait (start→reply), which "
+    "SPEC says are equal for incoming conversations",
+)
+def test_a_never_answered_conversation_reopened_and_answered_still_satisfies_the_invariants(
+    org, reopening
+):
+    from convodesk.conversations import invariants
+
+    a = start(reopening, 0, client="a")
+    services.close(a.pk, f.act(org.op1), now=f.at(10))  # take-and-end, no reply
+    f.client_message(reopening, "a", "Back", when=f.at(20))
+    services.take(a.pk, f.act(org.op1), now=f.at(30))
+    assert fresh(a).agent_response_time == 30
+    services.reply(a.pk, f.act(org.op1), "Hi", now=f.at(40))
+    assert invariants.check(Conversation.objects.all()) == []

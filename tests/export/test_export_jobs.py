@@ -119,3 +119,24 @@ def test_only_the_owner_sees_or_downloads_a_job(org, three, client):
     assert str(job.pk) not in client.get("/contact-center/conversations/exports/").content.decode()
     client.force_login(org.admin)
     assert str(job.pk) in client.get("/contact-center/conversations/exports/").content.decode()
+
+
+def test_the_toolbar_notice_follows_the_latest_background_export_until_it_is_downloaded(
+    org, three, settings, client
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    notice = "/contact-center/conversations/exports/notice/"
+    client.force_login(org.admin)
+    assert "hidden" in client.get(notice).content.decode()
+    job = export.start_export(org.admin, {}, ["id"])
+    running = client.get(notice).content.decode()
+    assert "Exporting" in running and 'hx-trigger="every 2s"' in running
+    client.force_login(org.supervisor)
+    assert "hidden" in client.get(notice).content.decode()  # someone else's job
+    client.force_login(org.admin)
+    export.run_export_job(job.pk)
+    ready = client.get(notice).content.decode()
+    assert "Export ready" in ready and f"/exports/{job.pk}/download/" in ready
+    assert "hx-trigger" not in ready
+    client.get(f"/contact-center/conversations/exports/{job.pk}/download/")
+    assert "hidden" in client.get(notice).content.decode()

@@ -224,7 +224,7 @@ def test_htmx_requests_get_only_the_list_region_and_a_canonical_url(convs, clien
 def test_a_count_past_the_threshold_is_an_estimate_with_a_count_exactly_link(
     convs, client, settings
 ):
-    settings.CONVODESK = {**settings.CONVODESK, "COUNT_THRESHOLD": 2}
+    settings.CONVODESK = {**settings.CONVODESK, "COUNT_THRESHOLD": 2, "TAB_COUNT_THRESHOLD": 2}
     client.force_login(convs.org.admin)
     html = client.get(LIST + "?view=all").content.decode()
     assert "≈" in html and "count exactly" in html

@@ -1,6 +1,6 @@
 """Preset tabs (built-in and saved) and their counts, all tabs counted in ONE query.
 
-The counts aggregate over the viewer's latest COUNT_THRESHOLD visible conversations with one
+The counts aggregate over the viewer's latest TAB_COUNT_THRESHOLD visible conversations with one
 conditional COUNT per tab (`Count(filter=...)`), so adding a preset never adds a query. Each
 tab's condition comes from the one filter set (ConversationFilter), never a second definition.
 When the viewer sees more conversations than the threshold, the counts are lower bounds and are
@@ -82,7 +82,7 @@ def all_tabs(user, presets) -> list[Tab]:
 
 
 def count_tabs(base, tabs: list[Tab]) -> None:
-    threshold = settings.CONVODESK["COUNT_THRESHOLD"]
+    threshold = settings.CONVODESK.get("TAB_COUNT_THRESHOLD", 10000)
     latest = base.order_by("-started_at", "-id").values("pk")[: threshold + 1]
     aggregates = {}
     for index, tab in enumerate(tabs):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from convodesk.connectors import delivery
 from convodesk.conversations import services
 
 log = logging.getLogger("convodesk.timers")
@@ -32,6 +33,8 @@ class Command(BaseCommand):
                 fired = services.run_due_timers()
                 if fired:
                     log.info("timers: %s fired", fired)
+                # The safety net of outbound delivery: retries whose task was lost (worker crash).
+                delivery.deliver_due()
             except Exception:  # keep sweeping; the next sweep retries what failed
                 log.exception("timer sweep failed")
             finally:
