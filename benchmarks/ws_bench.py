@@ -110,6 +110,7 @@ class Run:
                     continue
                 now = time.perf_counter()
                 frame = json.loads(raw)
+                self.frame_kinds[str(frame.get("type"))] += 1
                 if frame.get("type") == "event" and frame.get("kind") in (
                     "created",
                     "client_message",

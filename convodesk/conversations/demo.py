@@ -20,7 +20,7 @@ from convodesk.lines.models import Connection, Line, LineMember
 
 from . import hooks, services
 from .lifecycle import Status
-from .models import ClientIdentity, Conversation
+from .models import ClientIdentity, Conversation, Message
 from .services import Actor
 
 DEMO_PASSWORD = "convodesk"
@@ -246,11 +246,8 @@ def build_organisation() -> DemoOrg:
             LineMember.objects.create(line=line, user=users[username], position=position)
         operators[line.pk] = [users[u] for u in members]
         for kind in kinds:
-            config = (
-                {"webhook_url": "http://127.0.0.1:9/convodesk-demo-webhook"}
-                if kind == "api"
-                else {}
-            )
+            # No webhook, bot token or mailbox: the demo has no outside systems to deliver to.
+            config = {}
             if kind == "livechat":
                 config = {"ask_name": True, "ask_email": True}
             connections.append(
@@ -587,6 +584,10 @@ def load(
                 target = Status.CLOSED  # closing mode needs a line with a closing text: see below
             sim.run_one(start, target, outgoing=(i % 23 == 0))
         _closing_examples(sim, now)
+        # The simulated history was delivered at the time; nothing is waiting to go out.
+        Message.objects.filter(author_kind__in=["employee", "bot"]).exclude(conversation__channel="livechat").update(
+            delivery_state=Message.Delivery.SENT
+        )
     return org
 
 

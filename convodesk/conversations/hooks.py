@@ -16,7 +16,8 @@ _publishing = contextvars.ContextVar("convodesk_publishing", default=True)
 
 @contextmanager
 def publishing_suspended():
-    """Bulk loaders (demo data) write thousands of events nobody is watching."""
+    """Bulk loaders (demo data) write thousands of events nobody is watching and messages
+    that were delivered long ago: no live events, no outbound delivery."""
     token = _publishing.set(False)
     try:
         yield
@@ -61,6 +62,9 @@ def after_requeue(conversation, exclude, now) -> None:
 def after_message(conversation, message) -> None:
     """A message was stored; outbound delivery is queued by the connectors."""
     from convodesk.connectors import delivery
+
+    if not _publishing.get():
+        return  # a bulk load of history (demo data): nothing is sent to the outside world
 
     delivery.queue(conversation, message)  # employee/automatic messages on channels that deliver
 

@@ -23,7 +23,6 @@ from .jobs import ExportJob, JobStatus
 from .services import NotAllowed
 from .views.params import normalize
 
-
 NOTICE_WINDOW = dt.timedelta(days=1)
 
 

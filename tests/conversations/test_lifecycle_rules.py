@@ -146,8 +146,8 @@ def test_take_by_another_employee_is_refused_as_already_taken_and_changes_nothin
     conv = start(org.conn, 0)
     services.take(conv.pk, f.act(org.op1), now=f.at(30))
     before = fresh(conv)
-    # op2 still sees it? It was offered to all; the offer ended with the take, so op2 must
-    # have it offered again or be a supervisor. Use the admin (all levels) to try.
+    # The admin sees every conversation, so the refusal comes from the lifecycle, not from
+    # visibility (an operator whose offer ended with op1's take gets "not found" instead).
     with pytest.raises(IllegalTransition) as err:
         services.take(conv.pk, f.act(org.admin), now=f.at(40))
     assert err.value.code == "already_taken"
