@@ -186,7 +186,7 @@ def run_set(key: str, spec: dict, args) -> dict:
                 log(f"[{key}] export {mode} failed:\n{out.stderr[-2000:]}")
             else:
                 results["export"][mode] = json.loads(target.read_text())
-    if "ingest" in args.only and key in ("Q", "S", "PGI", "L"):
+    if "ingest" in args.only and key in ("Q", "S", "PGI", "QP", "L"):
         log(f"[{key}] ingestion (2 uvicorn workers vs bare app)…")
         out = step(
             [
@@ -326,13 +326,18 @@ def main() -> int:
             all_results["sets"] = json.loads(previous.read_text()).get("sets", {})
         except ValueError:
             pass
+    partial = set(SCENARIOS) - args.only  # a partial run keeps the set's other scenarios' figures
     for key in keys:
-        all_results["sets"].pop(key, None)
+        if not partial:
+            all_results["sets"].pop(key, None)
     for key in keys:
         set_started = time.monotonic()
-        all_results["sets"][key] = run_set(key, SETS[key], args)
+        fresh = run_set(key, SETS[key], args)
+        all_results["sets"][key] = (
+            {**all_results["sets"].get(key, {}), **fresh} if partial else fresh
+        )
         all_results["sets"][key].update(
-            command=command,
+            command=command if not partial else all_results["sets"][key].get("command", command),
             finished=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             seconds=round(time.monotonic() - set_started, 1),
         )

@@ -103,11 +103,8 @@ class Run:
             open_timeout=60,
         ) as ws:
             ready.set()
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), 0.5)
-                except TimeoutError:
-                    continue
+            closer = asyncio.create_task(self._close_on(stop, ws))
+            async for raw in ws:  # no polling: the driver's own loop must not add latency
                 now = time.perf_counter()
                 frame = json.loads(raw)
                 self.frame_kinds[str(frame.get("type"))] += 1
@@ -116,6 +113,12 @@ class Run:
                     "client_message",
                 ):
                     self.received[frame["id"]][index].append(now)
+            closer.cancel()
+
+    @staticmethod
+    async def _close_on(stop: asyncio.Event, ws) -> None:
+        await stop.wait()
+        await ws.close()
 
     async def client(
         self, index: int, queue: asyncio.Queue, ready: asyncio.Event, stop: asyncio.Event
@@ -152,11 +155,10 @@ class Run:
                         self.errors.append(frame.get("code", "?"))
 
             task = asyncio.create_task(reader())
-            while not stop.is_set():
-                try:
-                    message_id = await asyncio.wait_for(queue.get(), 0.5)
-                except TimeoutError:
-                    continue
+            while True:
+                message_id = await queue.get()
+                if message_id is None:
+                    break
                 self.sent_at[message_id] = time.perf_counter()
                 await ws.send(
                     json.dumps({"type": "message", "id": message_id, "text": f"bench {message_id}"})
@@ -194,6 +196,8 @@ class Run:
             queues[order[n % len(order)]].put_nowait(f"b{n:07d}x")
         send_seconds = time.perf_counter() - started
         await asyncio.sleep(self.args.settle)
+        for q in queues:
+            q.put_nowait(None)
         stop.set()
         await asyncio.gather(*operators, *clients, return_exceptions=True)
         return self.summary(total, send_seconds)
@@ -282,6 +286,7 @@ def main(argv=None) -> int:
         subprocess.Popen(
             [
                 sys.executable,
+                *(["-m", "cProfile", "-o", os.environ["WS_BENCH_PROFILE"] + f".{p}"] if os.environ.get("WS_BENCH_PROFILE") else []),
                 "-m",
                 "uvicorn",
                 "convodesk.asgi:application",

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from convodesk.accounts import views as account_views
 from convodesk.api import views as api_views
 from convodesk.api.v1 import api
 
@@ -11,6 +12,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("account/language/", account_views.set_language, name="set_language_profile"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("api/v1/<path:rest>", api_views.api_not_found),

@@ -89,6 +89,9 @@ class DepartmentRole(models.Model):
             models.UniqueConstraint(fields=["department", "role"], name="department_role_unique")
         ]
 
+    def __str__(self):
+        return f"{self.role} → {self.department}"
+
 
 TIME_ZONE_CHOICES = [(tz, tz) for tz in sorted(zoneinfo.available_timezones())]
 

@@ -44,6 +44,7 @@ PREFERENCE_KEY = "conversation_list"
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 DURATION_FORMAT = "[h]:mm:ss"
 MIN_WIDTH, MAX_WIDTH = 6, 60
+KEEP_EXPORTS = dt.timedelta(days=7)  # background export files are deleted after this
 # Widths of cells whose text length says nothing about what Excel shows.
 KIND_WIDTHS = {KIND_DATETIME: 17, KIND_DURATION: 11}
 
@@ -290,8 +291,20 @@ def start_export(user, params, column_keys) -> ExportJob:
     return job
 
 
+def purge_old_exports(now: dt.datetime | None = None) -> int:
+    """Delete export files older than KEEP_EXPORTS; their jobs stay listed as no longer available."""
+    cutoff = (now or timezone.now()) - KEEP_EXPORTS
+    purged = 0
+    for job in ExportJob.objects.filter(created_at__lt=cutoff).exclude(file_path=""):
+        job.path.unlink(missing_ok=True)
+        ExportJob.objects.filter(pk=job.pk).update(file_path="")
+        purged += 1
+    return purged
+
+
 def run_export_job(job_id) -> None:
     """The body of the background task: write the file under EXPORT_ROOT, tracking progress."""
+    purge_old_exports()
     job = ExportJob.objects.select_related("owner").filter(pk=job_id).first()
     if job is None or job.status != JobStatus.PENDING:
         return

@@ -60,6 +60,18 @@ def _nice_duration_max(value: float) -> float:
     return _nice_max(value)
 
 
+def _count_peak(highest: float) -> int:
+    """An axis top whose quarter ticks are whole numbers (counts are never fractional)."""
+    if highest <= 20:
+        return 4 * math.ceil(max(highest, 1) / 4)
+    quarter = highest / 4
+    exp = 10 ** math.floor(math.log10(quarter))
+    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if quarter <= step * exp:
+            return int(round(4 * step * exp))
+    return int(40 * exp)
+
+
 def _fmt(value: float) -> str:
     if value >= 10000:
         return f"{value / 1000:.0f}k"
@@ -91,9 +103,8 @@ def time_series(points, series, secondary=None, width=760, height=240, title="")
             f'<text x="{width / 2}" y="{height / 2}" class="chart-empty" text-anchor="middle">–</text></svg>'
         )
         return mark_safe("".join(out))
-    peak = max(
-        4, _nice_max(max(max(p[k] for k, _l, _c in series) for p in points))
-    )  # whole-number ticks
+    highest = max(max(p[k] for k, _l, _c in series) for p in points)
+    peak = _count_peak(highest)
     for i in range(5):
         y = top + plot_h - plot_h * i / 4
         out.append(
@@ -230,6 +241,8 @@ def heatmap(grid, day_labels, width=760, title="") -> str:
     left, top, cell_w, cell_h = 44, 18, (760 - 44 - 6) / 24, 24
     height = top + cell_h * 7 + 6
     peak = max([max(r) for r in grid] + [1])
+    floor = min(v for r in grid for v in r if v) if any(any(r) for r in grid) else 0
+    spread = max(peak - floor, 0)
     out = [
         f'<svg class="chart heatmap" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
     ]
@@ -243,7 +256,8 @@ def heatmap(grid, day_labels, width=760, title="") -> str:
             f'<text x="{left - 6}" y="{y + cell_h / 2 + 4:.1f}" class="tick" text-anchor="end">{escape(day_labels[d])}</text>'
         )
         for h, value in enumerate(row):
-            share = value / peak
+            # Spread the colours between the quietest and the busiest hour, so a flat week still reads.
+            share = (value - floor) / spread if spread else 1.0
             fill = "#f2f4f7" if not value else f"rgba(47,91,234,{0.12 + 0.88 * share:.3f})"
             out.append(
                 f'<rect x="{left + h * cell_w + 1:.1f}" y="{y + 1:.1f}" width="{cell_w - 2:.1f}" height="{cell_h - 2:.1f}" '

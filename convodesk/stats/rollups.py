@@ -18,11 +18,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Func, IntegerField, Max, Min
+from django.db.models import Func, IntegerField, Max, Min
 
 from convodesk.conversations import lifecycle
 
-from .histogram import bucket_of
+from .histogram import EDGES, bucket_of
 from .models import METRICS, HourlyRollup, RollupBucket
 
 COLUMNS = (
@@ -244,70 +244,60 @@ def _delete(start, end) -> None:
         rows.delete()
 
 
+def bucket_sql(column: str, low: int = 0, high: int = len(EDGES)) -> str:
+    """`bucket_of(column)` as SQL: a balanced CASE over the edges (about 8 comparisons a row)."""
+    if low == high:
+        return str(low)
+    mid = (low + high) // 2
+    return (
+        f"CASE WHEN {column} <= {EDGES[mid]} THEN {bucket_sql(column, low, mid)} "
+        f"ELSE {bucket_sql(column, mid + 1, high)} END"
+    )
+
+
+def _hour_sql(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"date_trunc('hour', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    return f"strftime('%%Y-%%m-%%d %%H:00:00', {column})"
+
+
 def _rebuild_range(start, end) -> int:
+    """One INSERT … SELECT for the rows and one per metric for the buckets: the database does the work."""
     from convodesk.conversations.models import Conversation
 
-    source = Conversation.objects.filter(started_at__gte=start, started_at__lt=end).order_by()
-    dims = {
-        "slot": EpochSlot("started_at", HOUR),
-        "line_": F("line_id"),
-        "channel_": F("channel"),
-        "responsible_id_": F("responsible_id"),
-        "type_": F("type"),
-        "status_": F("status"),
-    }
-    from .sources import DirectSource
-
-    total = 0
-    objects = []
-    for row in source.values(**dims).annotate(**DirectSource.measures()):
-        total += row["x_n"]
-        objects.append(
-            HourlyRollup(
-                hour=slot_start(row["slot"], HOUR),
-                line_id=row["line_"],
-                channel=row["channel_"],
-                responsible_key=row["responsible_id_"] or 0,
-                type=row["type_"],
-                status=row["status_"],
-                **{c: row[f"x_{c}"] or 0 for c in COLUMNS},
-            )
-        )
-    HourlyRollup.objects.bulk_create(objects, batch_size=2000)
-    buckets: dict[tuple, int] = defaultdict(int)
-    for index, metric in enumerate(METRICS):
-        grouped = (
-            source.filter(**{f"{metric}__isnull": False})
-            .values(**dims, value=F(metric))
-            .annotate(c=Count("pk"))
-        )
-        for row in grouped:
-            key = (
-                row["slot"],
-                row["line_"],
-                row["channel_"],
-                row["responsible_id_"] or 0,
-                row["type_"],
-                row["status_"],
-                index,
-                bucket_of(row["value"]),
-            )
-            buckets[key] += row["c"]
-    RollupBucket.objects.bulk_create(
-        (
-            RollupBucket(
-                hour=slot_start(k[0], HOUR),
-                line_id=k[1],
-                channel=k[2],
-                responsible_key=k[3],
-                type=k[4],
-                status=k[5],
-                metric=k[6],
-                bucket=k[7],
-                n=n,
-            )
-            for k, n in buckets.items()
-        ),
-        batch_size=5000,
+    q = connection.ops.quote_name
+    source = q(Conversation._meta.db_table)
+    key_sql = (
+        f"{_hour_sql(q('started_at'))}, {q('line_id')}, {q('channel')}, "
+        f"COALESCE({q('responsible_id')}, 0), {q('type')}, {q('status')}"
     )
-    return total
+    key_columns = ", ".join(q(c) for c in KEY)
+    measures = [
+        "COUNT(*)",
+        f"SUM(CASE WHEN {q('returning')} THEN 1 ELSE 0 END)",
+        f"SUM(CASE WHEN {q('client_rating')} = 1 THEN 1 ELSE 0 END)",
+        f"SUM(CASE WHEN {q('client_rating')} = -1 THEN 1 ELSE 0 END)",
+        f"COUNT({q('supervisor_rating')})",
+        f"COALESCE(SUM({q('supervisor_rating')}), 0)",
+        f"COALESCE(SUM({q('reply_count')}), 0)",
+        f"COALESCE(SUM({q('reply_time_total')}), 0)",
+    ]
+    for m in METRICS:
+        measures += [f"COUNT({q(m)})", f"COALESCE(SUM({q(m)}), 0)"]
+    where = f"{q('started_at')} >= %s AND {q('started_at')} < %s"
+    params = [connection.ops.adapt_datetimefield_value(v) for v in (start, end)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {q(HourlyRollup._meta.db_table)} ({key_columns}, {', '.join(q(c) for c in COLUMNS)}) "
+            f"SELECT {key_sql}, {', '.join(measures)} FROM {source} WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6",
+            params,
+        )
+        for index, m in enumerate(METRICS):
+            cursor.execute(
+                f"INSERT INTO {q(RollupBucket._meta.db_table)} ({key_columns}, {q('metric')}, {q('bucket')}, {q('n')}) "
+                f"SELECT {key_sql}, {index}, {bucket_sql(q(m))}, COUNT(*) FROM {source} "
+                f"WHERE {where} AND {q(m)} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 8",
+                params,
+            )
+        cursor.execute(f"SELECT COUNT(*) FROM {source} WHERE {where}", params)
+        return cursor.fetchone()[0]

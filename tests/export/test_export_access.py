@@ -123,3 +123,17 @@ def test_count_for_export_stops_one_past_the_background_threshold(org, two_opera
     queryset, _ = export.export_queryset(org.admin, {})
     assert export.count_for_export(queryset) == 2
     assert export.runs_in_background(export.count_for_export(queryset))
+
+
+def test_the_export_reads_the_list_url_as_the_grid_does(org, two_operators, client):
+    """Form-style repeated keys and minutes for metric ranges, as the filter panel submits them."""
+    mine, theirs = two_operators
+    open_one = handled(org.conn, "carl", org.op1, start=200, take=10)
+    client.force_login(org.admin)
+    response = client.get(EXPORT_URL, {"status": ["waiting", "closed"], "sort": "started_at"})
+    assert ids_in(workbook(response)) == [mine.pk, theirs.pk, open_one.pk]
+    # Durations 60 s, 60 s and 0 s (no reply yet): within "at most 1 min", not "at least 2 min".
+    response = client.get(EXPORT_URL, {"duration_max": "1", "duration_unit": "min"})
+    assert ids_in(workbook(response)) == [open_one.pk, theirs.pk, mine.pk]
+    response = client.get(EXPORT_URL, {"duration_min": "2", "duration_unit": "min"})
+    assert ids_in(workbook(response)) == []

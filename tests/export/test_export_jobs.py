@@ -140,3 +140,12 @@ def test_the_toolbar_notice_follows_the_latest_background_export_until_it_is_dow
     assert "hx-trigger" not in ready
     client.get(f"/contact-center/conversations/exports/{job.pk}/download/")
     assert "hidden" in client.get(notice).content.decode()
+
+
+def test_export_files_older_than_a_week_are_deleted_when_the_next_export_runs(org, three):
+    old = export.start_export(org.admin, {}, ["id"])
+    assert old.ready
+    ExportJob.objects.filter(pk=old.pk).update(created_at=old.created_at - export.KEEP_EXPORTS)
+    fresh = export.start_export(org.admin, {}, ["id"])
+    old.refresh_from_db()
+    assert fresh.ready and not old.ready and old.path is None

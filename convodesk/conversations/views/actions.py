@@ -19,7 +19,7 @@ from ..models import ClientIdentity, Conversation
 from ..services import Actor, NotAllowed, NotFound
 from .params import clean_text
 from .prefs import safe_next, user_column_keys
-from .rows import allowed_ids, load_row
+from .rows import allowed_ids, load_row, row_texts
 
 
 def _respond(request, pk: int, level: str, text: str):
@@ -35,6 +35,7 @@ def _respond(request, pk: int, level: str, text: str):
                 "toast_level": level,
                 "toast": text,
                 "pk": pk,
+                "t": row_texts(),
                 "colspan": len(keys) + 2,
             },
             request=request,

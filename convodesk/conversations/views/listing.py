@@ -25,7 +25,7 @@ from .paging import fetch_page
 from .panel import build_fields, param_label
 from .params import PER_PAGE_CHOICES, encode, filter_only, normalize, page_of, per_page_of
 from .prefs import picker_entries, user_column_keys
-from .rows import build_rows
+from .rows import build_rows, row_texts
 from .tabs import LIST_PATH, all_tabs, count_tabs, visible_presets
 
 
@@ -130,6 +130,7 @@ def conversation_list(request):
         "columns": columns,
         "headers": _headers(columns, flt, params),
         "rows": rows,
+        "t": row_texts(),
         "count": count,
         "count_exact_url": "?" + encode(params, count="exact"),
         "page": page,

@@ -37,13 +37,19 @@ class Field:
         return self.default or any(v for v in self.values.values()) or bool(self.error)
 
     @property
-    def selected(self) -> list[str]:
+    def selected(self) -> set[str]:
         raw = self.values.get(self.key, "")
-        return [v for v in raw.split(",") if v]
+        return {v for v in raw.split(",") if v}
+
+    @property
+    def choices(self) -> list[tuple[str, object, bool]]:
+        """(value, label, chosen), so the template does not test membership per option."""
+        chosen = self.selected
+        return [(value, label, value in chosen) for value, label in self.options]
 
     @property
     def summary(self) -> str:
-        chosen = set(self.selected)
+        chosen = self.selected
         labels = [str(label) for value, label in self.options if value in chosen]
         if not labels:
             return ""
