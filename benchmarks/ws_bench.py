@@ -286,7 +286,11 @@ def main(argv=None) -> int:
         subprocess.Popen(
             [
                 sys.executable,
-                *(["-m", "cProfile", "-o", os.environ["WS_BENCH_PROFILE"] + f".{p}"] if os.environ.get("WS_BENCH_PROFILE") else []),
+                *(
+                    ["-m", "cProfile", "-o", os.environ["WS_BENCH_PROFILE"] + f".{p}"]
+                    if os.environ.get("WS_BENCH_PROFILE")
+                    else []
+                ),
                 "-m",
                 "uvicorn",
                 "convodesk.asgi:application",

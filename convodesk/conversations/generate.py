@@ -838,7 +838,8 @@ def generate(
     if vendor == "sqlite":
         with connection.cursor() as cursor:  # a big page cache keeps the index updates in memory
             cursor.execute("PRAGMA cache_size=-400000")
-            cursor.execute("PRAGMA temp_store=MEMORY")
+            if not connection.in_atomic_block:  # SQLite refuses it inside a transaction
+                cursor.execute("PRAGMA temp_store=MEMORY")
     gen = Generator(org, conversations, messages_for, seed, events)
     gen.resume(done)
     if conversations - done >= BULK_INDEX_THRESHOLD:
