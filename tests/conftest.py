@@ -28,6 +28,10 @@ def pytest_report_header(config):
 @pytest.fixture
 def org(db):
     """A small organisation: two departments (one nested), operators, a supervisor, an admin, one line."""
+    from convodesk.accounts.defaults import install_default_roles
+    from convodesk.accounts.models import Role as _Role
+
+    install_default_roles(_Role)  # transactional tests flush the rows the data migration made
     sales = f.department("Sales")
     sales_east = f.department("Sales East", parent=sales)
     support = f.department("Support")

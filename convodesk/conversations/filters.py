@@ -25,12 +25,24 @@ BOOL_PARAMS = ("agent_replied", "spam", "pinned", "business_hours", "returning",
 RANGE_KEYS = METRIC_KEYS + REPLY_TIME_KEYS + ["message_count", "transfer_count"]
 DATE_PARAMS = ("started_from", "started_to", "closed_from", "closed_to")
 MULTI_PARAMS = (
-    "status", "status_detail", "channel", "line", "responsible", "connection", "crm_type",
-    "client_rating", "supervisor_rating", "client_id",
+    "status",
+    "status_detail",
+    "channel",
+    "line",
+    "responsible",
+    "connection",
+    "crm_type",
+    "client_rating",
+    "supervisor_rating",
+    "client_id",
 )
 TEXT_PARAMS = ("client", "contact", "q", "source_url")
 FILTER_PARAMS = frozenset(
-    MULTI_PARAMS + TEXT_PARAMS + BOOL_PARAMS + DATE_PARAMS + ("id", "type", "waiting_min", "sort")
+    MULTI_PARAMS
+    + TEXT_PARAMS
+    + BOOL_PARAMS
+    + DATE_PARAMS
+    + ("id", "type", "waiting_min", "sort")
     + tuple(f"{k}_{b}" for k in RANGE_KEYS for b in ("min", "max"))
 )
 DEFAULT_SORT = "-started_at"
@@ -53,7 +65,9 @@ class ConversationFilter:
         return not self.errors
 
     def unknown_params(self, allowed_extra=()) -> list[str]:
-        return sorted(k for k in self.raw.keys() if k not in FILTER_PARAMS and k not in allowed_extra)
+        return sorted(
+            k for k in self.raw.keys() if k not in FILTER_PARAMS and k not in allowed_extra
+        )
 
     def filter(self, queryset):
         for condition in self.conditions:
@@ -77,7 +91,9 @@ class ConversationFilter:
         field = F(self.sort_field)
         pk = F("id")
         if self.sort_descending:
-            return [field.desc(nulls_last=True), pk.desc()] if self.sort_key != "id" else [pk.desc()]
+            return (
+                [field.desc(nulls_last=True), pk.desc()] if self.sort_key != "id" else [pk.desc()]
+            )
         return [field.asc(nulls_last=True), pk.asc()] if self.sort_key != "id" else [pk.asc()]
 
     def query_items(self) -> list[tuple[str, str]]:
@@ -120,7 +136,10 @@ class ConversationFilter:
             return
         unknown = [v for v in values if v not in allowed]
         if unknown:
-            self._error(key, _("Unknown value “%(value)s” for %(param)s.") % {"value": unknown[0], "param": key})
+            self._error(
+                key,
+                _("Unknown value “%(value)s” for %(param)s.") % {"value": unknown[0], "param": key},
+            )
             return
         self.cleaned[key] = values
         self.conditions.append(to_q(values))
@@ -135,14 +154,18 @@ class ConversationFilter:
 
         self._choices("status", lifecycle.SIMPLE_RANGES, simple_q)
         self._choices(
-            "status_detail", lifecycle.STATUS_BY_KEY,
+            "status_detail",
+            lifecycle.STATUS_BY_KEY,
             lambda v: Q(status__in=[int(lifecycle.STATUS_BY_KEY[k]) for k in v]),
         )
         self._choices("channel", CHANNELS, lambda v: Q(channel__in=v))
         self._choices("type", (lifecycle.INCOMING, lifecycle.OUTGOING), lambda v: Q(type__in=v))
         self._choices(
-            "crm_type", CRM_TYPES,
-            lambda v: Q(Exists(_crm_links().filter(conversation=OuterRef("pk"), entity_type__in=v))),
+            "crm_type",
+            CRM_TYPES,
+            lambda v: Q(
+                Exists(_crm_links().filter(conversation=OuterRef("pk"), entity_type__in=v))
+            ),
         )
 
         def rating_q(values):
@@ -157,7 +180,11 @@ class ConversationFilter:
         def stars_q(values):
             q = Q()
             for v in values:
-                q |= Q(supervisor_rating__isnull=True) if v == "none" else Q(supervisor_rating=int(v))
+                q |= (
+                    Q(supervisor_rating__isnull=True)
+                    if v == "none"
+                    else Q(supervisor_rating=int(v))
+                )
             return q
 
         self._choices("supervisor_rating", ("1", "2", "3", "4", "5", "none"), stars_q)
@@ -173,12 +200,19 @@ class ConversationFilter:
             elif v.isdigit() and int(v) <= MAX_INT:
                 result.append(int(v))
             else:
-                self._error(key, _("“%(value)s” is not a valid id for %(param)s.") % {"value": v, "param": key})
+                self._error(
+                    key,
+                    _("“%(value)s” is not a valid id for %(param)s.") % {"value": v, "param": key},
+                )
                 return None
         return result
 
     def _parse_ids(self):
-        for key, field in (("line", "line_id"), ("connection", "connection_id"), ("client_id", "client_id")):
+        for key, field in (
+            ("line", "line_id"),
+            ("connection", "connection_id"),
+            ("client_id", "client_id"),
+        ):
             ids = self._int_list(key)
             if ids is not None:
                 self.cleaned[key] = ids
@@ -236,7 +270,9 @@ class ConversationFilter:
             if key == "agent_replied":
                 self.conditions.append(Q(first_reply_at__isnull=not value))
             elif key == "has_crm":
-                self.conditions.append(Q(crm_entity_type="") if not value else ~Q(crm_entity_type=""))
+                self.conditions.append(
+                    Q(crm_entity_type="") if not value else ~Q(crm_entity_type="")
+                )
             else:
                 self.conditions.append(Q(**{key: value}))
 
@@ -254,8 +290,11 @@ class ConversationFilter:
         except ValueError:
             day = None
         if day is None:
-            self._error(key, _("“%(value)s” is not a valid date for %(param)s (use YYYY-MM-DD).")
-                        % {"value": raw, "param": key})
+            self._error(
+                key,
+                _("“%(value)s” is not a valid date for %(param)s (use YYYY-MM-DD).")
+                % {"value": raw, "param": key},
+            )
             return None
         if end:
             if day >= dt.date.max:
@@ -263,7 +302,9 @@ class ConversationFilter:
             else:
                 day += dt.timedelta(days=1)
         if day is None or day.year < 2 or day.year > 9998:
-            self._error(key, _("“%(value)s” is out of range for %(param)s.") % {"value": raw, "param": key})
+            self._error(
+                key, _("“%(value)s” is out of range for %(param)s.") % {"value": raw, "param": key}
+            )
             return None
         return dt.datetime.combine(day, dt.time.min, tzinfo=self.tz)
 
@@ -282,14 +323,22 @@ class ConversationFilter:
             # A day in `_to` ends where the next day begins (exclusive), a datetime is inclusive.
             day_end = bool(end_raw) and not ("T" in end_raw or " " in end_raw)
             if start is not None and end is not None and (start >= end if day_end else start > end):
-                self._error(f"{prefix}_to", _("The end date is before the start date."))
+                self._error(
+                    f"{prefix}_to",
+                    _("%(param)s is before %(other)s.")
+                    % {"param": f"{prefix}_to", "other": f"{prefix}_from"},
+                )
 
     def _int(self, key) -> int | None:
         raw = self._get(key)
         if not raw:
             return None
         if not re.fullmatch(r"\d+", raw) or int(raw) > MAX_INT:
-            self._error(key, _("%(param)s must be a whole number of seconds or a count, 0 or more.") % {"param": key})
+            self._error(
+                key,
+                _("%(param)s must be a whole number of seconds or a count, 0 or more.")
+                % {"param": key},
+            )
             return None
         return int(raw)
 
@@ -303,7 +352,11 @@ class ConversationFilter:
                 self.cleaned[f"{key}_max"] = high
                 self.conditions.append(Q(**{f"{key}__lte": high}))
             if low is not None and high is not None and low > high:
-                self._error(f"{key}_max", _("The maximum is below the minimum."))
+                self._error(
+                    f"{key}_max",
+                    _("%(param)s is below %(other)s.")
+                    % {"param": f"{key}_max", "other": f"{key}_min"},
+                )
         waiting = self._int("waiting_min")
         if waiting is not None:
             self.cleaned["waiting_min"] = waiting

@@ -256,7 +256,9 @@ class SupervisorRate(Event):
 class Outcome:
     """What a transition did besides changing fields, for the services to record."""
 
-    reply_period: tuple[dt.datetime, dt.datetime, int, int] | None = None  # start, end, seconds, employee
+    reply_period: tuple[dt.datetime, dt.datetime, int, int] | None = (
+        None  # start, end, seconds, employee
+    )
     first_take: bool = False
     took: int | None = None
 
@@ -274,8 +276,12 @@ def metrics(state: State) -> dict[str, int | None]:
     """The stored metric columns, all derived from the state's timestamps and counters."""
     incoming = state.type == INCOMING
     return {
-        "agent_response_time": seconds_between(state.started_at, state.taken_at) if incoming else None,
-        "first_answer_wait": seconds_between(state.started_at, state.first_reply_at) if incoming else None,
+        "agent_response_time": seconds_between(state.started_at, state.taken_at)
+        if incoming
+        else None,
+        "first_answer_wait": seconds_between(state.started_at, state.first_reply_at)
+        if incoming
+        else None,
         "duration": seconds_between(state.started_at, state.last_message_at),
         "time_to_agent_close": seconds_between(state.started_at, state.agent_closed_at),
         "reply_time_avg": (
@@ -307,7 +313,9 @@ def _end_reply_period(state: State, employee: int, at: dt.datetime):
         "reply_count": state.reply_count + 1,
         "reply_time_total": (state.reply_time_total or 0) + seconds,
         "reply_time_max": max(state.reply_time_max or 0, seconds),
-        "reply_time_first": state.reply_time_first if state.reply_time_first is not None else seconds,
+        "reply_time_first": state.reply_time_first
+        if state.reply_time_first is not None
+        else seconds,
     }
     return changes, (state.waiting_since, at, seconds, employee)
 
@@ -325,15 +333,24 @@ def apply(state: State, event: Event, rules: Rules = Rules()) -> tuple[State, Ou
 
 def _start_incoming(state, ev: StartIncoming, rules):
     return {
-        "type": INCOMING, "status": Status.NEW, "started_at": ev.at, "last_message_at": ev.at,
-        "waiting_since": ev.at, "message_count": 1,
+        "type": INCOMING,
+        "status": Status.NEW,
+        "started_at": ev.at,
+        "last_message_at": ev.at,
+        "waiting_since": ev.at,
+        "message_count": 1,
     }, None
 
 
 def _start_outgoing(state, ev: StartOutgoing, rules):
     changes = {
-        "type": OUTGOING, "status": Status.AGENT_REPLIED, "responsible": ev.employee,
-        "started_at": ev.at, "taken_at": ev.at, "first_reply_at": ev.at, "last_message_at": ev.at,
+        "type": OUTGOING,
+        "status": Status.AGENT_REPLIED,
+        "responsible": ev.employee,
+        "started_at": ev.at,
+        "taken_at": ev.at,
+        "first_reply_at": ev.at,
+        "last_message_at": ev.at,
         "message_count": 1,
     }
     changes["auto_close_at"] = ev.at + rules.auto_close
@@ -349,8 +366,11 @@ def _client_message(state, ev: ClientMessage, rules):
     else:
         status = Status.CLIENT_WROTE_AFTER_AGENT
     changes = {
-        "status": status, "last_message_at": ev.at, "message_count": state.message_count + 1,
-        "waiting_since": state.waiting_since or ev.at, "auto_close_at": None,
+        "status": status,
+        "last_message_at": ev.at,
+        "message_count": state.message_count + 1,
+        "waiting_since": state.waiting_since or ev.at,
+        "auto_close_at": None,
     }
     if state.status == Status.CLOSING:
         # The client answered the closing text: the close is cancelled, and with it the
@@ -360,7 +380,9 @@ def _client_message(state, ev: ClientMessage, rules):
 
 
 def _offer(state, ev: Offer, rules):
-    if state.status not in (Status.NEW, Status.SKIPPED):
+    # Queued, or reopened after a close while nobody held it: both wait for an offer.
+    reopened_unheld = state.status < Status.AGENT_REPLIED and state.responsible is None
+    if state.status not in (Status.NEW, Status.SKIPPED) and not reopened_unheld:
         raise IllegalTransition("not_in_queue", _("The conversation is not waiting in the queue."))
     changes = {
         "assigned_at": state.assigned_at or ev.at,
@@ -375,13 +397,20 @@ def _take(state, ev: Take, rules):
     _refuse_closed(state)
     # "Taken" means someone took it: a conversation reopened after a take-and-end or a system
     # close of a queued one is at 25 but was never taken, and stays takeable.
-    if state.status >= Status.TAKEN and state.taken_at is not None and state.responsible is not None:
+    if (
+        state.status >= Status.TAKEN
+        and state.taken_at is not None
+        and state.responsible is not None
+    ):
         if state.responsible == ev.employee:
             return {}, None
-        raise IllegalTransition("already_taken", _("Another employee has already taken this conversation."))
+        raise IllegalTransition(
+            "already_taken", _("Another employee has already taken this conversation.")
+        )
     first = state.taken_at is None
     return {
-        "status": max(state.status, Status.TAKEN), "responsible": ev.employee,
+        "status": max(state.status, Status.TAKEN),
+        "responsible": ev.employee,
         "taken_at": state.taken_at or ev.at,
         "offer_expires_at": None,
     }, Outcome(first_take=first, took=ev.employee)
@@ -395,7 +424,9 @@ def _requeue(state, rules):
 
 def _skip(state, ev: Skip, rules):
     if state.status not in (Status.NEW, Status.SKIPPED):
-        raise IllegalTransition("not_in_queue", _("Only a conversation waiting in the queue can be skipped."))
+        raise IllegalTransition(
+            "not_in_queue", _("Only a conversation waiting in the queue can be skipped.")
+        )
     return _requeue(state, rules), None
 
 
@@ -435,7 +466,9 @@ def _employee_message(state, ev: EmployeeMessage, rules):
 def _transfer(state, ev: Transfer, rules):
     _refuse_closed(state)
     return {
-        "status": Status.SKIPPED, "responsible": ev.employee, "transfer_count": state.transfer_count + 1,
+        "status": Status.SKIPPED,
+        "responsible": ev.employee,
+        "transfer_count": state.transfer_count + 1,
         "auto_close_at": None,
         "offer_expires_at": ev.at + rules.queue_timeout if ev.employee else None,
     }, None
@@ -445,19 +478,27 @@ def _pin(state, ev: Pin, rules):
     _refuse_closed(state, closing_too=False)
     changes = {"pinned": ev.pinned}
     if state.status == Status.AGENT_REPLIED and state.last_message_at:
-        changes["auto_close_at"] = _auto_close_at(replace(state, pinned=ev.pinned), rules, state.last_message_at)
+        changes["auto_close_at"] = _auto_close_at(
+            replace(state, pinned=ev.pinned), rules, state.last_message_at
+        )
     return changes, None
 
 
 def _closing_or_closed(state, at, rules, closed_by, final_status):
     if rules.closing_mode:
         return {
-            **_CLOSE_CLEARS, "status": Status.CLOSING, "pending_closed_by": closed_by,
+            **_CLOSE_CLEARS,
+            "status": Status.CLOSING,
+            "pending_closed_by": closed_by,
             "full_close_at": at + rules.full_close,
         }
     return {
-        **_CLOSE_CLEARS, "status": final_status, "closed_at": at, "closed_by": closed_by,
-        "full_close_at": None, "pending_closed_by": "",
+        **_CLOSE_CLEARS,
+        "status": final_status,
+        "closed_at": at,
+        "closed_by": closed_by,
+        "full_close_at": None,
+        "pending_closed_by": "",
     }
 
 
@@ -475,8 +516,11 @@ def _close(state, ev: Close, rules):
 def _final_close(state, at):
     status = Status.CLOSED if state.pending_closed_by == CLOSED_BY_EMPLOYEE else Status.AUTO_CLOSED
     return {
-        "status": status, "closed_at": at, "closed_by": state.pending_closed_by or CLOSED_BY_SYSTEM,
-        "pending_closed_by": "", "full_close_at": None,
+        "status": status,
+        "closed_at": at,
+        "closed_by": state.pending_closed_by or CLOSED_BY_SYSTEM,
+        "pending_closed_by": "",
+        "full_close_at": None,
     }
 
 
@@ -490,7 +534,9 @@ def _full_close(state, ev: FullClose, rules):
 
 def _auto_close(state, ev: AutoClose, rules):
     if state.status != Status.AGENT_REPLIED:
-        raise IllegalTransition("not_answered", _("Only an answered conversation closes automatically."))
+        raise IllegalTransition(
+            "not_answered", _("Only an answered conversation closes automatically.")
+        )
     if state.auto_close_at is None or state.auto_close_at > ev.at:
         raise IllegalTransition("not_due", _("The auto-close is not due yet."))
     return _closing_or_closed(state, ev.at, rules, CLOSED_BY_AUTOMATIC, Status.AUTO_CLOSED), None
@@ -499,10 +545,15 @@ def _auto_close(state, ev: AutoClose, rules):
 def _spam(state, ev: MarkSpam, rules):
     _refuse_closed(state)
     return {
-        **_CLOSE_CLEARS, "status": Status.SPAM, "spam": True, "closed_at": ev.at,
-        "closed_by": CLOSED_BY_EMPLOYEE, "agent_closed_at": ev.at,
+        **_CLOSE_CLEARS,
+        "status": Status.SPAM,
+        "spam": True,
+        "closed_at": ev.at,
+        "closed_by": CLOSED_BY_EMPLOYEE,
+        "agent_closed_at": ev.at,
         "responsible": state.responsible if state.responsible is not None else ev.employee,
-        "full_close_at": None, "pending_closed_by": "",
+        "full_close_at": None,
+        "pending_closed_by": "",
     }, None
 
 
@@ -510,8 +561,12 @@ def _duplicate(state, ev: MarkDuplicate, rules):
     if state.status in (Status.SPAM, Status.DUPLICATE):
         raise IllegalTransition("closed", _("The conversation is already closed."))
     return {
-        **_CLOSE_CLEARS, "status": Status.DUPLICATE, "closed_at": state.closed_at or ev.at,
-        "closed_by": CLOSED_BY_SYSTEM, "agent_closed_at": None, "full_close_at": None,
+        **_CLOSE_CLEARS,
+        "status": Status.DUPLICATE,
+        "closed_at": state.closed_at or ev.at,
+        "closed_by": CLOSED_BY_SYSTEM,
+        "agent_closed_at": None,
+        "full_close_at": None,
         "pending_closed_by": "",
     }, None
 
@@ -520,8 +575,12 @@ def _reopen(state, ev: Reopen, rules):
     if state.status not in (Status.CLOSED, Status.AUTO_CLOSED):
         raise IllegalTransition("not_reopenable", _("Only a closed conversation can be reopened."))
     return {
-        "status": Status.CLIENT_WROTE_AFTER_AGENT, "closed_at": None, "agent_closed_at": None,
-        "closed_by": "", "waiting_since": ev.at, "last_message_at": ev.at,
+        "status": Status.CLIENT_WROTE_AFTER_AGENT,
+        "closed_at": None,
+        "agent_closed_at": None,
+        "closed_by": "",
+        "waiting_since": ev.at,
+        "last_message_at": ev.at,
         "message_count": state.message_count + 1,
     }, None
 

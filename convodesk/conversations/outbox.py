@@ -226,7 +226,11 @@ class Hub:
                 for item in unannounced:  # written by another process: wake its widget
                     await self.layer.group_send(
                         realtime.conversation_group(item.conversation_id),
-                        {"type": "conversation.event", "event": item.id, "conversation": item.conversation_id},
+                        {
+                            "type": "conversation.event",
+                            "event": item.id,
+                            "conversation": item.conversation_id,
+                        },
                     )
                 await self.deliver(items)
                 if len(items) < BATCH * 5:
@@ -244,8 +248,13 @@ class Hub:
                 ready.append((member, fresh))
         if not ready:
             return
-        queries = [(n, m.visible_query({e.conversation_id for e in fresh})) for n, (m, fresh) in enumerate(ready)]
-        visible = await database_sync_to_async(_visible_by_member)([(n, q) for n, q in queries if q is not None])
+        queries = [
+            (n, m.visible_query({e.conversation_id for e in fresh}))
+            for n, (m, fresh) in enumerate(ready)
+        ]
+        visible = await database_sync_to_async(_visible_by_member)(
+            [(n, q) for n, q in queries if q is not None]
+        )
         for n, (member, fresh) in enumerate(ready):
             query = queries[n][1]
             frames = member.frames_for(fresh, None if query is None else visible.get(n, set()))

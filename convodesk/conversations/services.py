@@ -112,7 +112,9 @@ def _load_for(actor: Actor, conversation_id: int, action: str = "act") -> Conver
 
 def _participant(conversation: Conversation, user_id: int) -> ConversationParticipant:
     participant, _created = ConversationParticipant.objects.get_or_create(
-        conversation=conversation, employee_id=user_id, defaults={"started_at": conversation.started_at}
+        conversation=conversation,
+        employee_id=user_id,
+        defaults={"started_at": conversation.started_at},
     )
     return participant
 
@@ -122,14 +124,16 @@ def _save_participant(participant: ConversationParticipant) -> None:
     participant.save()
 
 
-def _sync_responsible(conversation: Conversation, previous: int | None) -> None:
+def _sync_responsible(conversation: Conversation, previous: int | None, kind: str = "") -> None:
     current = conversation.responsible_id
     if previous == current:
         return
     if previous is not None:
         old = _participant(conversation, previous)
         old.is_responsible = False
-        old.was_responsible = True
+        # "Responsible before a transfer" keeps seeing it; an offer passed on by a skip or a
+        # queue time-out (never taken) does not.
+        old.was_responsible = old.was_responsible or old.took or kind == "transferred"
         _save_participant(old)
     if current is not None:
         new = _participant(conversation, current)
@@ -149,23 +153,33 @@ def _clear_offers(conversation: Conversation, except_user: int | None = None) ->
     rows.update(offered_now=False, sees=_SEES_WITHOUT_OFFER)
 
 
-def _record(conversation, kind, actor: Actor, at, from_status=None, payload=None) -> ConversationEvent:
+def _record(
+    conversation, kind, actor: Actor, at, from_status=None, payload=None
+) -> ConversationEvent:
     event = ConversationEvent.objects.create(
-        conversation=conversation, kind=kind, actor=actor.user, actor_kind=actor.kind,
-        from_status=from_status, to_status=conversation.status, at=at, payload=payload or {},
+        conversation=conversation,
+        kind=kind,
+        actor=actor.user,
+        actor_kind=actor.kind,
+        from_status=from_status,
+        to_status=conversation.status,
+        at=at,
+        payload=payload or {},
     )
     hooks.publish_after_commit(event)
     return event
 
 
-def _transition(conversation: Conversation, event: lifecycle.Event, actor: Actor, kind: str, payload=None):
+def _transition(
+    conversation: Conversation, event: lifecycle.Event, actor: Actor, kind: str, payload=None
+):
     """Apply one lifecycle event to a locked conversation and write everything it implies."""
     before = conversation.to_state()
     state, outcome = lifecycle.apply(before, event, Rules.for_line(conversation.line))
     conversation.set_state(state)
     conversation.updated_at = event.at
     conversation.save()
-    _sync_responsible(conversation, before.responsible)
+    _sync_responsible(conversation, before.responsible, kind)
     if outcome.took is not None:
         taker = _participant(conversation, outcome.took)
         taker.took = True
@@ -174,25 +188,40 @@ def _transition(conversation: Conversation, event: lifecycle.Event, actor: Actor
     if outcome.reply_period is not None:
         start, end, seconds, employee = outcome.reply_period
         ReplyPeriod.objects.create(
-            conversation=conversation, employee_id=employee, started_at=start, ended_at=end, seconds=seconds
+            conversation=conversation,
+            employee_id=employee,
+            started_at=start,
+            ended_at=end,
+            seconds=seconds,
         )
     if state.status >= Status.CLOSING and before.status < Status.CLOSING:
         _clear_offers(conversation)
-    recorded = _record(conversation, kind, actor, event.at, from_status=before.status, payload=payload)
+    recorded = _record(
+        conversation, kind, actor, event.at, from_status=before.status, payload=payload
+    )
     hooks.after_transition(conversation, before, recorded)
     return recorded
 
 
 def _add_message(conversation, author_kind, text, at, author=None, **extra) -> Message:
     return Message.objects.create(
-        conversation=conversation, author_kind=author_kind, author=author, text=text, created_at=at, **extra
+        conversation=conversation,
+        author_kind=author_kind,
+        author=author,
+        text=text,
+        created_at=at,
+        **extra,
     )
 
 
-def _identity(connection: Connection, external_id: str, name: str, phone: str, email: str) -> ClientIdentity:
-    identity = ClientIdentity.objects.select_related("client").filter(
-        connection=connection, external_id=external_id
-    ).first()
+def _identity(
+    connection: Connection, external_id: str, name: str, phone: str, email: str
+) -> ClientIdentity:
+    identity = (
+        ClientIdentity.objects.select_related("client")
+        .filter(connection=connection, external_id=external_id)
+        .first()
+    )
     if identity is not None:
         client = identity.client
         changed = False
@@ -237,21 +266,34 @@ def receive_client_message(
     Idempotent by (connection, external message id): a retry returns the stored message.
     """
     if external_message_id:
-        existing = Message.objects.filter(connection=connection, external_id=external_message_id).first()
+        existing = Message.objects.filter(
+            connection=connection, external_id=external_message_id
+        ).first()
         if existing is not None:
             return Received(existing.conversation, existing, False)
     for attempt in range(3):
         try:
             with transaction.atomic():
                 return _receive(
-                    connection, client_external_id, text, client_name, phone, email,
-                    external_message_id, attachments or [], sent_at, source_url, _now(now),
+                    connection,
+                    client_external_id,
+                    text,
+                    client_name,
+                    phone,
+                    email,
+                    external_message_id,
+                    attachments or [],
+                    sent_at,
+                    source_url,
+                    _now(now),
                 )
         except IntegrityError:
             # A concurrent delivery of the same message, or a concurrent first message of the
             # same client: the winner's rows are committed now, so look again.
             if external_message_id:
-                existing = Message.objects.filter(connection=connection, external_id=external_message_id).first()
+                existing = Message.objects.filter(
+                    connection=connection, external_id=external_message_id
+                ).first()
                 if existing is not None:
                     return Received(existing.conversation, existing, False)
             if attempt == 2:
@@ -259,8 +301,19 @@ def receive_client_message(
     raise AssertionError("unreachable")
 
 
-def _receive(connection, external_id, text, name, phone, email, external_message_id, attachments,
-             sent_at, source_url, now) -> Received:
+def _receive(
+    connection,
+    external_id,
+    text,
+    name,
+    phone,
+    email,
+    external_message_id,
+    attachments,
+    sent_at,
+    source_url,
+    now,
+) -> Received:
     identity = _identity(connection, external_id, name, phone, email)
     conversation = (
         Conversation.objects.select_for_update(of=("self",))
@@ -271,34 +324,71 @@ def _receive(connection, external_id, text, name, phone, email, external_message
     actor = Actor("client")
     if conversation is not None:
         message = _add_message(
-            conversation, Message.Author.CLIENT, text, now, connection=connection,
-            external_id=external_message_id, attachments=attachments, channel_sent_at=sent_at,
+            conversation,
+            Message.Author.CLIENT,
+            text,
+            now,
+            connection=connection,
+            external_id=external_message_id,
+            attachments=attachments,
+            channel_sent_at=sent_at,
         )
-        _transition(conversation, lifecycle.ClientMessage(now), actor, "client_message", {"message": message.pk})
+        _transition(
+            conversation,
+            lifecycle.ClientMessage(now),
+            actor,
+            "client_message",
+            {"message": message.pk},
+        )
         return Received(conversation, message, True)
 
     reopenable = _reopenable(identity, connection, now)
     if reopenable is not None:
         message = _add_message(
-            reopenable, Message.Author.CLIENT, text, now, connection=connection,
-            external_id=external_message_id, attachments=attachments, channel_sent_at=sent_at,
+            reopenable,
+            Message.Author.CLIENT,
+            text,
+            now,
+            connection=connection,
+            external_id=external_message_id,
+            attachments=attachments,
+            channel_sent_at=sent_at,
         )
         _transition(reopenable, lifecycle.Reopen(now), actor, "reopened", {"message": message.pk})
+        if (
+            reopenable.responsible_id is None
+        ):  # closed while still queued: back to the queue's offers
+            hooks.after_requeue(reopenable, exclude=[], now=now)
         return Received(reopenable, message, True)
 
     line = connection.line
-    state, _outcome = lifecycle.apply(lifecycle.State(), lifecycle.StartIncoming(now), Rules.for_line(line))
+    state, _outcome = lifecycle.apply(
+        lifecycle.State(), lifecycle.StartIncoming(now), Rules.for_line(line)
+    )
     conversation = Conversation(
-        line=line, connection=connection, channel=connection.kind, client=identity.client, identity=identity,
-        started_at=now, updated_at=now, source_url=source_url[:1000], excerpt=text[:EXCERPT_LENGTH],
+        line=line,
+        connection=connection,
+        channel=connection.kind,
+        client=identity.client,
+        identity=identity,
+        started_at=now,
+        updated_at=now,
+        source_url=source_url[:1000],
+        excerpt=text[:EXCERPT_LENGTH],
         business_hours=line.within_working_hours(now),
         returning=Conversation.objects.filter(client=identity.client, line=line).exists(),
     )
     conversation.set_state(state)
     conversation.save()
     message = _add_message(
-        conversation, Message.Author.CLIENT, text, now, connection=connection,
-        external_id=external_message_id, attachments=attachments, channel_sent_at=sent_at,
+        conversation,
+        Message.Author.CLIENT,
+        text,
+        now,
+        connection=connection,
+        external_id=external_message_id,
+        attachments=attachments,
+        channel_sent_at=sent_at,
     )
     event = _record(conversation, "created", actor, now, payload={"message": message.pk})
     hooks.after_create(conversation, event)
@@ -316,7 +406,11 @@ def _reopenable(identity: ClientIdentity, connection: Connection, now) -> Conver
         .order_by("-started_at", "-id")
         .first()
     )
-    if last is None or last.status not in (Status.CLOSED, Status.AUTO_CLOSED) or last.closed_at is None:
+    if (
+        last is None
+        or last.status not in (Status.CLOSED, Status.AUTO_CLOSED)
+        or last.closed_at is None
+    ):
         return None
     if last.closed_at < now - dt.timedelta(minutes=window):
         return None
@@ -327,8 +421,11 @@ def client_rate(conversation_id: int, like: bool, now=None) -> Conversation:
     with transaction.atomic():
         conversation = _lock(conversation_id)
         _transition(
-            conversation, lifecycle.ClientRate(_now(now), 1 if like else -1), Actor("client"),
-            "client_rated", {"rating": "like" if like else "dislike"},
+            conversation,
+            lifecycle.ClientRate(_now(now), 1 if like else -1),
+            Actor("client"),
+            "client_rated",
+            {"rating": "like" if like else "dislike"},
         )
         return conversation
 
@@ -339,19 +436,31 @@ def client_rate(conversation_id: int, like: bool, now=None) -> Conversation:
 def offer(conversation: Conversation, employee_ids: list[int], assign: bool, now) -> None:
     """Offer a queued conversation to employees (inside the caller's transaction)."""
     _transition(
-        conversation, lifecycle.Offer(now, employee_ids[0] if assign else None, assign), SYSTEM,
-        "offered", {"employees": employee_ids},
+        conversation,
+        lifecycle.Offer(now, employee_ids[0] if assign else None, assign),
+        SYSTEM,
+        "offered",
+        {"employees": employee_ids},
     )
-    existing = ConversationParticipant.objects.filter(conversation=conversation, employee_id__in=employee_ids)
+    existing = ConversationParticipant.objects.filter(
+        conversation=conversation, employee_id__in=employee_ids
+    )
     known = set(existing.values_list("employee_id", flat=True))
     existing.update(offered_now=True, ever_offered=True, sees=True)
-    ConversationParticipant.objects.bulk_create([
-        ConversationParticipant(
-            conversation=conversation, employee_id=user_id, started_at=conversation.started_at,
-            offered_now=True, ever_offered=True, sees=True,
-        )
-        for user_id in employee_ids if user_id not in known
-    ])
+    ConversationParticipant.objects.bulk_create(
+        [
+            ConversationParticipant(
+                conversation=conversation,
+                employee_id=user_id,
+                started_at=conversation.started_at,
+                offered_now=True,
+                ever_offered=True,
+                sees=True,
+            )
+            for user_id in employee_ids
+            if user_id not in known
+        ]
+    )
 
 
 def offer_waiting(conversation_id: int, now=None) -> bool:
@@ -367,8 +476,9 @@ def offer_waiting(conversation_id: int, now=None) -> bool:
         if conversation.responsible_id:
             return False
         offered = set(
-            ConversationParticipant.objects.filter(conversation=conversation, offered_now=True)
-            .values_list("employee_id", flat=True)
+            ConversationParticipant.objects.filter(
+                conversation=conversation, offered_now=True
+            ).values_list("employee_id", flat=True)
         )
         employees, assign = distribution.choose(conversation.line, exclude=list(offered))
         if not employees or (not assign and set(employees) <= offered):
@@ -382,6 +492,9 @@ def take(conversation_id: int, actor: Actor, now=None) -> Conversation:
         raise NotAllowed(_("Only an employee can take a conversation."))
     with transaction.atomic():
         conversation = _load_for(actor, conversation_id)
+        held = conversation.responsible_id == actor.user_id and conversation.taken_at is not None
+        if held and Status.TAKEN <= conversation.status < Status.CLOSING:
+            return conversation  # already theirs: nothing happens, nothing is recorded
         _transition(conversation, lifecycle.Take(_now(now), actor.user_id), actor, "taken")
         return conversation
 
@@ -401,7 +514,14 @@ def skip(conversation_id: int, actor: Actor, now=None) -> Conversation:
         participant.offered_now = False
         participant.skip_count += 1
         _save_participant(participant)
-        hooks.after_requeue(conversation, exclude=[actor.user_id], now=_now(now))
+        still_offered = ConversationParticipant.objects.filter(
+            conversation=conversation, offered_now=True
+        )
+        if (
+            conversation.line.distribution != Line.Distribution.ALL_AT_ONCE
+            or not still_offered.exists()
+        ):
+            hooks.after_requeue(conversation, exclude=_passed_over(conversation), now=_now(now))
         return conversation
 
 
@@ -419,16 +539,32 @@ def reply(conversation_id: int, actor: Actor, text: str, now=None, attachments=N
             message = _add_message(conversation, Message.Author.BOT, text, at, author=actor.user)
             conversation.updated_at = at
             conversation.save(update_fields=["updated_at"])
-            _record(conversation, "bot_message", actor, at, conversation.status, {"message": message.pk})
+            _record(
+                conversation, "bot_message", actor, at, conversation.status, {"message": message.pk}
+            )
             hooks.after_message(conversation, message)
             return message
         # Check first so a refused reply writes no message.
-        lifecycle.apply(conversation.to_state(), lifecycle.EmployeeMessage(at, actor.user_id),
-                        Rules.for_line(conversation.line))
-        message = _add_message(conversation, Message.Author.EMPLOYEE, text, at, author=actor.user,
-                               attachments=attachments or [])
-        _transition(conversation, lifecycle.EmployeeMessage(at, actor.user_id), actor, "employee_message",
-                    {"message": message.pk})
+        lifecycle.apply(
+            conversation.to_state(),
+            lifecycle.EmployeeMessage(at, actor.user_id),
+            Rules.for_line(conversation.line),
+        )
+        message = _add_message(
+            conversation,
+            Message.Author.EMPLOYEE,
+            text,
+            at,
+            author=actor.user,
+            attachments=attachments or [],
+        )
+        _transition(
+            conversation,
+            lifecycle.EmployeeMessage(at, actor.user_id),
+            actor,
+            "employee_message",
+            {"message": message.pk},
+        )
         writer = _participant(conversation, actor.user_id)
         if not writer.wrote:
             writer.wrote = True
@@ -437,17 +573,27 @@ def reply(conversation_id: int, actor: Actor, text: str, now=None, attachments=N
         return message
 
 
-def add_system_note(conversation_id: int, text: str, *, external_id: str | None = None, connection=None,
-                    now=None):
+def add_system_note(
+    conversation_id: int, text: str, *, external_id: str | None = None, connection=None, now=None
+):
     """A system line in the transcript (e.g. "the client edited a message"); changes no state,
     idempotent by the channel's id when one is given."""
     at = _now(now)
-    if external_id and Message.objects.filter(connection=connection, external_id=external_id).exists():
+    if (
+        external_id
+        and Message.objects.filter(connection=connection, external_id=external_id).exists()
+    ):
         return None
     with transaction.atomic():
         conversation = _lock(conversation_id)
-        message = _add_message(conversation, Message.Author.SYSTEM, text, at, connection=connection,
-                               external_id=external_id)
+        message = _add_message(
+            conversation,
+            Message.Author.SYSTEM,
+            text,
+            at,
+            connection=connection,
+            external_id=external_id,
+        )
         conversation.updated_at = at
         conversation.save(update_fields=["updated_at"])
         _record(conversation, "note", SYSTEM, at, conversation.status, {"message": message.pk})
@@ -459,8 +605,14 @@ def record_delivery_failure(message: Message, error: str, now=None) -> None:
     at = _now(now)
     with transaction.atomic():
         conversation = _lock(message.conversation_id)
-        _record(conversation, "delivery_failed", SYSTEM, at, conversation.status,
-                {"message": message.pk, "error": error[:500]})
+        _record(
+            conversation,
+            "delivery_failed",
+            SYSTEM,
+            at,
+            conversation.status,
+            {"message": message.pk, "error": error[:500]},
+        )
 
 
 def send_automatic(conversation: Conversation, text: str, at) -> Message:
@@ -471,8 +623,15 @@ def send_automatic(conversation: Conversation, text: str, at) -> Message:
     return message
 
 
-def transfer(conversation_id: int, actor: Actor, *, to_employee: User | None = None,
-             to_line: Line | None = None, comment: str = "", now=None) -> Conversation:
+def transfer(
+    conversation_id: int,
+    actor: Actor,
+    *,
+    to_employee: User | None = None,
+    to_line: Line | None = None,
+    comment: str = "",
+    now=None,
+) -> Conversation:
     if (to_employee is None) == (to_line is None):
         raise IllegalTransition("transfer_target", _("Choose one employee or one open channel."))
     at = _now(now)
@@ -485,11 +644,18 @@ def transfer(conversation_id: int, actor: Actor, *, to_employee: User | None = N
             payload["line"] = to_line.pk
         if to_employee is not None:
             if not to_employee.is_active or to_employee.is_integration:
-                raise IllegalTransition("transfer_target", _("This employee cannot receive conversations."))
+                raise IllegalTransition(
+                    "transfer_target", _("This employee cannot receive conversations.")
+                )
             payload["employee"] = to_employee.pk
         _clear_offers(conversation)
-        _transition(conversation, lifecycle.Transfer(at, to_employee.pk if to_employee else None), actor,
-                    "transferred", payload)
+        _transition(
+            conversation,
+            lifecycle.Transfer(at, to_employee.pk if to_employee else None),
+            actor,
+            "transferred",
+            payload,
+        )
         if to_employee is not None:
             target = _participant(conversation, to_employee.pk)
             target.offered_now = True
@@ -505,8 +671,12 @@ def close(conversation_id: int, actor: Actor, now=None) -> Conversation:
     with transaction.atomic():
         conversation = _load_for(actor, conversation_id)
         by = lifecycle.CLOSED_BY_EMPLOYEE if actor.is_employee else lifecycle.CLOSED_BY_SYSTEM
-        _transition(conversation, lifecycle.Close(at, by, actor.user_id if actor.is_employee else None),
-                    actor, "closing" if conversation.line.closing_mode else "closed")
+        _transition(
+            conversation,
+            lifecycle.Close(at, by, actor.user_id if actor.is_employee else None),
+            actor,
+            "closing" if conversation.line.closing_mode else "closed",
+        )
         hooks.after_close_requested(conversation, at)
         return conversation
 
@@ -520,27 +690,45 @@ def mark_spam(conversation_id: int, actor: Actor, now=None) -> Conversation:
         return conversation
 
 
-def mark_duplicate(conversation_id: int, actor: Actor, of_conversation_id: int, now=None) -> Conversation:
+def mark_duplicate(
+    conversation_id: int, actor: Actor, of_conversation_id: int, now=None
+) -> Conversation:
     with transaction.atomic():
         conversation = _load_for(actor, conversation_id)
-        _transition(conversation, lifecycle.MarkDuplicate(_now(now)), actor, "duplicate",
-                    {"of": of_conversation_id})
+        _transition(
+            conversation,
+            lifecycle.MarkDuplicate(_now(now)),
+            actor,
+            "duplicate",
+            {"of": of_conversation_id},
+        )
         return conversation
 
 
 def pin(conversation_id: int, actor: Actor, pinned: bool = True, now=None) -> Conversation:
     with transaction.atomic():
         conversation = _load_for(actor, conversation_id)
-        _transition(conversation, lifecycle.Pin(_now(now), pinned), actor, "pinned" if pinned else "unpinned")
+        _transition(
+            conversation,
+            lifecycle.Pin(_now(now), pinned),
+            actor,
+            "pinned" if pinned else "unpinned",
+        )
         return conversation
 
 
-def supervisor_rate(conversation_id: int, actor: Actor, rating: int | None, comment: str = "",
-                    now=None) -> Conversation:
+def supervisor_rate(
+    conversation_id: int, actor: Actor, rating: int | None, comment: str = "", now=None
+) -> Conversation:
     with transaction.atomic():
         conversation = _load_for(actor, conversation_id, action="rate")
-        _transition(conversation, lifecycle.SupervisorRate(_now(now), rating, comment), actor,
-                    "supervisor_rated", {"rating": rating, "comment": comment})
+        _transition(
+            conversation,
+            lifecycle.SupervisorRate(_now(now), rating, comment),
+            actor,
+            "supervisor_rated",
+            {"rating": rating, "comment": comment},
+        )
         return conversation
 
 
@@ -560,14 +748,23 @@ def start_outgoing(actor: Actor, identity: ClientIdentity, text: str, now=None) 
             identity=identity, connection=connection, status__lt=lifecycle.OPEN_BELOW
         ).first()
         if open_one is not None:
-            raise IllegalTransition("open_exists", _("The client already has an open conversation #%(id)s.")
-                                    % {"id": open_one.pk})
+            raise IllegalTransition(
+                "open_exists",
+                _("The client already has an open conversation #%(id)s.") % {"id": open_one.pk},
+            )
         line = connection.line
-        state, _o = lifecycle.apply(lifecycle.State(), lifecycle.StartOutgoing(at, actor.user_id),
-                                    Rules.for_line(line))
+        state, _o = lifecycle.apply(
+            lifecycle.State(), lifecycle.StartOutgoing(at, actor.user_id), Rules.for_line(line)
+        )
         conversation = Conversation(
-            line=line, connection=connection, channel=connection.kind, client=identity.client,
-            identity=identity, started_at=at, updated_at=at, excerpt=text[:EXCERPT_LENGTH],
+            line=line,
+            connection=connection,
+            channel=connection.kind,
+            client=identity.client,
+            identity=identity,
+            started_at=at,
+            updated_at=at,
+            excerpt=text[:EXCERPT_LENGTH],
             business_hours=line.within_working_hours(at),
             returning=Conversation.objects.filter(client=identity.client, line=line).exists(),
         )
@@ -577,7 +774,9 @@ def start_outgoing(actor: Actor, identity: ClientIdentity, text: str, now=None) 
         participant.is_responsible = participant.wrote = participant.took = True
         _save_participant(participant)
         message = _add_message(conversation, Message.Author.EMPLOYEE, text, at, author=actor.user)
-        event = _record(conversation, "created_outgoing", actor, at, payload={"message": message.pk})
+        event = _record(
+            conversation, "created_outgoing", actor, at, payload={"message": message.pk}
+        )
         hooks.after_create(conversation, event)
         hooks.after_message(conversation, message)
         return conversation
@@ -637,14 +836,18 @@ def _lock_if_free(conversation_id: int) -> Conversation | None:
 
 
 def _timed_out(conversation: Conversation) -> list[int]:
-    """Employees whose offer just expired; the next offer goes to someone else when possible."""
-    rows = ConversationParticipant.objects.filter(conversation=conversation, offered_now=True)
-    ids = list(rows.values_list("employee_id", flat=True))
-    if conversation.line.distribution != Line.Distribution.ALL_AT_ONCE:
-        for participant in rows:
-            participant.offered_now = False
-            _save_participant(participant)
-    return ids
+    """Who the next offer should avoid after a queue time-out. To all at once: nobody (every
+    member is notified again). Evenly / strictly in order: the expired offer ends, and every
+    member offered it so far is passed over until all have had their turn."""
+    if conversation.line.distribution == Line.Distribution.ALL_AT_ONCE:
+        return []
+    _clear_offers(conversation)
+    return _passed_over(conversation)
+
+
+def _passed_over(conversation: Conversation) -> list[int]:
+    rows = ConversationParticipant.objects.filter(conversation=conversation, ever_offered=True)
+    return list(rows.values_list("employee_id", flat=True))
 
 
 # CRM ----------------------------------------------------------------------------------
@@ -652,8 +855,15 @@ def _timed_out(conversation: Conversation) -> list[int]:
 _KEEP = object()
 
 
-def record_crm_change(conversation, actor: Actor, kind: str, payload: dict | None = None, *,
-                      activity_id=_KEEP, at: dt.datetime | None = None) -> ConversationEvent:
+def record_crm_change(
+    conversation,
+    actor: Actor,
+    kind: str,
+    payload: dict | None = None,
+    *,
+    activity_id=_KEEP,
+    at: dt.datetime | None = None,
+) -> ConversationEvent:
     """A change of the conversation's CRM records (binding, re-binding, lead conversion).
 
     CRM links are not lifecycle state, but the change belongs to the conversation's history and
@@ -666,7 +876,9 @@ def record_crm_change(conversation, actor: Actor, kind: str, payload: dict | Non
     conversation_id = getattr(conversation, "pk", conversation)
     with transaction.atomic():
         row = _lock(conversation_id)
-        primary = ConversationCrmLink.objects.filter(conversation_id=conversation_id, is_primary=True).first()
+        primary = ConversationCrmLink.objects.filter(
+            conversation_id=conversation_id, is_primary=True
+        ).first()
         values = {
             "crm_entity_type": primary.entity_type if primary else "",
             "crm_entity_id": primary.entity_id if primary else None,

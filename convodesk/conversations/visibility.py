@@ -3,7 +3,7 @@
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from convodesk.accounts.access import department_subtree, level
 from convodesk.accounts.models import Level
@@ -45,24 +45,27 @@ def scope_for(user, action: str = "view"):
         return "employees", {user.pk}
     if action == "rate":
         return "nothing", None  # rating is a supervisor's permission, never implied by an offer
-    # Members of an open channel always see what is offered to them in its queue.
+    # Members of an open channel always see what is offered to them in its queue, and keep
+    # the one they took from it while they hold it (they must be able to answer and close it).
     return "offered", {user.pk}
+
+
+def _grants(kind: str, ids) -> Q:
+    """The participant rows that let `ids` see a conversation at this scope."""
+    if kind == "offered":
+        return Q(employee_id__in=ids) & (Q(offered_now=True) | Q(is_responsible=True))
+    return Q(employee_id__in=ids, sees=True)
 
 
 class ConversationQuerySet(models.QuerySet):
     def visible_to(self, user, action: str = "view"):
         kind, ids = scope_for(user, action)
-        if kind == "all":
-            return self
-        if kind == "nothing":
-            return self.none()
+        if kind in ("all", "nothing"):
+            return self if kind == "all" else self.none()
         participant = apps.get_model("conversations", "ConversationParticipant")
-        rows = participant.objects.filter(conversation=OuterRef("pk"))
-        if kind == "offered":
-            rows = rows.filter(employee_id__in=ids, offered_now=True)
-        else:
-            rows = rows.filter(employee_id__in=ids, sees=True)
-        return self.filter(Exists(rows))
+        return self.filter(
+            Exists(participant.objects.filter(_grants(kind, ids), conversation=OuterRef("pk")))
+        )
 
 
 def can(user, conversation_id: int, action: str = "view") -> bool:
@@ -71,6 +74,4 @@ def can(user, conversation_id: int, action: str = "view") -> bool:
     if kind in ("all", "nothing"):
         return kind == "all"
     participant = apps.get_model("conversations", "ConversationParticipant")
-    rows = participant.objects.filter(conversation_id=conversation_id, employee_id__in=ids)
-    rows = rows.filter(offered_now=True) if kind == "offered" else rows.filter(sees=True)
-    return rows.exists()
+    return participant.objects.filter(_grants(kind, ids), conversation_id=conversation_id).exists()

@@ -32,7 +32,8 @@ def choose(line: Line, exclude: list[int]) -> tuple[list[int], bool]:
     if not members:
         return [], False
     if line.distribution == Line.Distribution.ALL_AT_ONCE:
-        return [m.user_id for m in members], False
+        # Everyone available but those who just declined it (a skip); nobody when all did.
+        return [m.user_id for m in members if m.user_id not in exclude], False
     others = [m for m in members if m.user_id not in exclude] or members
     if line.distribution == Line.Distribution.EVENLY:
         chosen = min(others, key=lambda m: (m.open_count, m.position, m.id))
@@ -48,7 +49,7 @@ def distribute(conversation, exclude: list[int], now) -> None:
     """Offer a conversation waiting in the queue; when nobody is available it stays queued."""
     from convodesk.conversations import services
 
-    if conversation.status not in (Status.NEW, Status.SKIPPED) or conversation.responsible_id:
+    if conversation.status >= Status.AGENT_REPLIED or conversation.responsible_id:
         return
     employees, assign = choose(conversation.line, exclude)
     if employees:
@@ -76,4 +77,6 @@ def offer_queued(user_ids, now=None, limit: int = 200) -> int:
         .values_list("id", flat=True)
         .distinct()[:limit]
     )
-    return sum(1 for conversation_id in list(waiting) if services.offer_waiting(conversation_id, now))
+    return sum(
+        1 for conversation_id in list(waiting) if services.offer_waiting(conversation_id, now)
+    )

@@ -177,7 +177,9 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         """Which of these conversations the user may see (None: all of them)."""
         if self.sees_all:
             return None
-        return Conversation.objects.visible_to(self.user, "view").filter(pk__in=list(conversation_ids))
+        return Conversation.objects.visible_to(self.user, "view").filter(
+            pk__in=list(conversation_ids)
+        )
 
     def frames_for(self, events, visible: set[int] | None) -> list[dict]:
         """Frames for the events this user may see now; `gone` once for those it no longer may."""

@@ -218,11 +218,6 @@ def test_skip_in_all_at_once_keeps_the_status_and_nobody_becomes_responsible(org
     assert conv.responsible_id is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: in all-at-once a skip re-offers to everyone: distribution.choose ignores "
-    "`exclude` for ALL_AT_ONCE, so the skipper is offered the conversation again at once",
-)
 def test_skip_in_all_at_once_withdraws_the_offer_from_the_employee_who_skipped(org):
     conv = start(org.conn, 0)
     services.skip(conv.pk, f.act(org.op1), now=f.at(10))
@@ -902,13 +897,6 @@ def test_the_edge_case_flows_leave_rows_that_satisfy_the_stored_invariants(org, 
     assert invariants.check(Conversation.objects.all()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC conflict to decide (lifecycle._reopen vs invariants): a conversation closed "
-    "without any reply and reopened starts a new waiting period at the reopen, so "
-    "reply_time_first (reopen→reply) differs from first_answer_wait (start→reply), which "
-    "SPEC says are equal for incoming conversations",
-)
 def test_a_never_answered_conversation_reopened_and_answered_still_satisfies_the_invariants(
     org, reopening
 ):
@@ -921,3 +909,7 @@ def test_a_never_answered_conversation_reopened_and_answered_still_satisfies_the
     assert fresh(a).agent_response_time == 30
     services.reply(a.pk, f.act(org.op1), "Hi", now=f.at(40))
     assert invariants.check(Conversation.objects.all()) == []
+    # Decided: the first wait (0→10) was dropped at the close; the first reply time is the wait
+    # after the reopen, while "waiting for the agent's answer" runs from the start.
+    a = fresh(a)
+    assert (a.reply_time_first, a.first_answer_wait) == (20, 40)

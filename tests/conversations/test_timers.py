@@ -130,12 +130,6 @@ def test_the_queue_timeout_fires_after_the_timeout_and_offers_it_to_the_next_mem
     assert conv.assigned_at == f.at(0)  # first offered
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (lines/distribution.choose): evenly excludes only the members whose offer just "
-    "expired, so with equal loads it alternates between the first two members and never "
-    "reaches the third",
-)
 def test_evenly_queue_timeouts_reach_every_member_before_repeating_one(org):
     line = f.line(
         "Evenly",

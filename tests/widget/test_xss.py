@@ -24,7 +24,9 @@ def test_client_html_is_escaped_in_the_workspace_the_list_and_the_history(client
 
 
 def test_the_widget_script_carries_its_settings_as_data_not_markup(client, org):
-    conn = f.connection(org.line, "livechat", config={"title": "</script><script>alert(1)</script>"})
+    conn = f.connection(
+        org.line, "livechat", config={"title": "</script><script>alert(1)</script>"}
+    )
     response = client.get(f"/widget/{conn.public_key}.js")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/javascript")

@@ -165,3 +165,64 @@ def test_the_widget_fits_a_phone_screen(tdb, org, server, browser):
     widget.locator("textarea").press("Enter")
     widget.locator(".msg.client").wait_for()
     page.screenshot(path=str(SCREENSHOTS / "widget-phone.png"))
+
+
+FAKE_LIST = """<div id="list-region"><table><tbody id="rows" data-live-list data-rows-url="/fake-rows/">
+%s
+</tbody></table></div>"""
+
+
+def in_thread(fn):
+    """Run a service call outside Playwright's event loop thread, as a request would."""
+    import threading
+
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(result=fn()))
+    thread.start()
+    thread.join(20)
+    return box["result"]
+
+
+def _row(conv):
+    return f'<tr data-id="{conv.pk}"><td><input type="checkbox"></td><td class="status">{conv.status}</td></tr>'
+
+
+def test_live_js_refreshes_rows_in_place_and_offers_new_matching_rows(tdb, org, server, browser):
+    """live.js against a stand-in list page (the real list includes it the same way)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from convodesk.conversations import services
+
+    shown = f.client_message(org.conn, "shown", "on the page").conversation
+    context = browser.new_context()
+    page = login(context, server.url, "admin")
+    fetched = []
+
+    def rows(route):
+        query = parse_qs(urlsplit(route.request.url).query)
+        ids = [int(i) for i in query.get("ids", [""])[0].split(",") if i]
+        fetched.append((ids, query.get("status", [""])[0]))
+        convs = Conversation.objects.filter(pk__in=ids)
+        route.fulfill(status=200, content_type="text/html", body="".join(_row(c) for c in convs))
+
+    page.route(f"{server.url}/fake-rows/**", rows)
+    # A real page of the product (same origin, session cookie), its body swapped for a list.
+    page.goto(f"{server.url}/widget/demo/?status=waiting")
+    page.evaluate("html => { document.body.innerHTML = html; }", FAKE_LIST % _row(shown))
+    page.add_script_tag(url="/static/convodesk/live.js")
+    page.locator(f'tr[data-id="{shown.pk}"] input').check()
+    page.wait_for_timeout(500)  # the socket is open
+
+    in_thread(lambda: services.take(shown.pk, f.act(org.op1)))
+    page.locator(f'tr[data-id="{shown.pk}"] .status').filter(has_text="10").wait_for(timeout=3000)
+    assert page.locator(f'tr[data-id="{shown.pk}"] input').is_checked()  # selection kept
+
+    fresh = in_thread(lambda: f.client_message(org.conn, "newcomer", "new one").conversation)
+    bar = page.locator("#live-new")
+    bar.filter(has_text="1 new").wait_for(timeout=3000)
+    assert page.locator(f'tr[data-id="{fresh.pk}"]').count() == 0
+    bar.click()
+    page.locator(f'tr[data-id="{fresh.pk}"]').wait_for()
+    assert bar.is_hidden()
+    assert all(status == "waiting" for _ids, status in fetched)  # the page's own filter is sent
+    assert page.url.endswith("/widget/demo/?status=waiting")
