@@ -302,6 +302,8 @@ def main(argv=None) -> int:
                 "warning",
                 "--ws-max-queue",
                 "1000",
+                "--timeout-graceful-shutdown",
+                "3",
             ],
             env=env,
             cwd=ROOT,

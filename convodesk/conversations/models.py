@@ -216,6 +216,7 @@ class ConversationParticipant(models.Model):
     offered_now = models.BooleanField(default=False)
     ever_offered = models.BooleanField(default=False)
     took = models.BooleanField(default=False)
+    joined = models.BooleanField(default=False, db_default=False)  # an extra participant (the responsible is unchanged)
     skip_count = models.PositiveIntegerField(default=0)
     sees = models.BooleanField(default=False)
 
@@ -234,7 +235,7 @@ class ConversationParticipant(models.Model):
         ]
 
     def refresh_sees(self) -> None:
-        self.sees = self.is_responsible or self.was_responsible or self.wrote or self.offered_now
+        self.sees = self.is_responsible or self.was_responsible or self.wrote or self.offered_now or self.joined
 
 
 class ReplyPeriod(models.Model):

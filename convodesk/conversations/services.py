@@ -142,7 +142,8 @@ def _sync_responsible(conversation: Conversation, previous: int | None, kind: st
 
 
 _SEES_WITHOUT_OFFER = ExpressionWrapper(
-    Q(is_responsible=True) | Q(was_responsible=True) | Q(wrote=True), output_field=BooleanField()
+    Q(is_responsible=True) | Q(was_responsible=True) | Q(wrote=True) | Q(joined=True),
+    output_field=BooleanField(),
 )
 
 
@@ -522,6 +523,27 @@ def skip(conversation_id: int, actor: Actor, now=None) -> Conversation:
             or not still_offered.exists()
         ):
             hooks.after_requeue(conversation, exclude=_passed_over(conversation), now=_now(now))
+        return conversation
+
+
+def join(conversation_id: int, actor: Actor, now=None) -> Conversation:
+    """Open someone else's conversation as an extra participant; the responsible is unchanged."""
+    if not actor.is_employee:
+        raise NotAllowed(_("Only an employee can join a conversation."))
+    at = _now(now)
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        if not visibility.can(actor.user, conversation_id, "act"):
+            raise NotFound(conversation_id)
+        if not conversation.is_open:
+            raise IllegalTransition("closed", _("The conversation is already closed."))
+        participant = _participant(conversation, actor.user_id)
+        if not participant.joined:
+            participant.joined = True
+            _save_participant(participant)
+            conversation.updated_at = at
+            conversation.save(update_fields=["updated_at"])
+            _record(conversation, "joined", actor, at, conversation.status)
         return conversation
 
 

@@ -168,8 +168,26 @@ def start_conversation(request, pk: int):
         open_conv is not None
         and Conversation.objects.visible_to(request.user, "view").filter(pk=open_conv.pk).exists()
     )
+    can_join = (
+        open_conv is not None
+        and Conversation.objects.visible_to(request.user, "act").filter(pk=open_conv.pk).exists()
+    )
     identities = [] if open_conv else outgoing_identities(conv)
     error, text = "", ""
+    if request.method == "POST" and open_conv is not None and can_join:
+        try:
+            services.join(open_conv.pk, Actor.of(request.user))
+        except (NotAllowed, IllegalTransition) as exc:
+            error = str(exc.message)
+        except services.NotFound:
+            raise Http404 from None
+        else:
+            messages.success(
+                request,
+                _("You joined conversation #%(id)s; its responsible employee is unchanged.")
+                % {"id": open_conv.pk},
+            )
+            return HttpResponseRedirect(f"/contact-center/workspace/?c={open_conv.pk}")
     if request.method == "POST" and open_conv is None:
         text = clean_text(request.POST.get("text", ""), 10000)
         chosen = next(
@@ -193,6 +211,7 @@ def start_conversation(request, pk: int):
             "conv": conv,
             "open_conv": open_conv,
             "open_visible": open_visible,
+            "can_join": can_join,
             "identities": identities,
             "error": error,
             "text": text,
