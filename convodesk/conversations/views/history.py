@@ -32,6 +32,11 @@ EVENT_LABELS = {
     "supervisor_rated": _("Supervisor rating"),
     "client_rated": _("Client rating"),
     "crm_bound": _("Bound to a CRM record"),
+    "crm_rebound": _("CRM record changed"),
+    "crm_lead_converted": _("Lead converted"),
+    "joined": _("Joined as an extra participant"),
+    "note": _("Note"),
+    "delivery_failed": _("Reply not delivered"),
 }
 # Events that only mirror a message already shown in the transcript.
 MESSAGE_EVENTS = {"client_message", "employee_message", "bot_message"}
@@ -55,6 +60,10 @@ def _event_detail(event: ConversationEvent) -> str:
         return str(_("of #%(id)s") % {"id": payload["of"]})
     if payload.get("title"):
         return str(payload["title"])
+    if event.kind == "delivery_failed":
+        return str(payload.get("error", ""))
+    if event.kind == "transferred":
+        return _transfer_detail(payload)
     if event.to_status is not None and event.from_status != event.to_status:
         try:
             label = str(lifecycle.STATUS_LABELS[lifecycle.Status(event.to_status)])
@@ -62,6 +71,28 @@ def _event_detail(event: ConversationEvent) -> str:
             return ""
         return "" if label == str(EVENT_LABELS.get(event.kind, "")) else label
     return ""
+
+
+def _transfer_detail(payload: dict) -> str:
+    from convodesk.accounts.models import User
+    from convodesk.lines.models import Line
+
+    parts = []
+    if payload.get("employee"):
+        user = User.objects.filter(pk=payload["employee"]).first()
+        parts.append(
+            str(_("to %(name)s") % {"name": user.name if user else "#%s" % payload["employee"]})
+        )
+    if payload.get("line"):
+        line = Line.objects.filter(pk=payload["line"]).first()
+        parts.append(
+            str(
+                _("to the open channel %(name)s") % {"name": line.name if line else payload["line"]}
+            )
+        )
+    if payload.get("comment"):
+        parts.append(f"“{payload['comment']}”")
+    return " ".join(parts)
 
 
 def _actor(event: ConversationEvent) -> str:
