@@ -148,7 +148,7 @@ def _peer(peer: dict, ours: list[dict]) -> list[str]:
         return [f"**Not run:** {peer['skipped']}"]
     mine = {r["name"]: r for r in ours}
     lines = [
-        f"django-helpdesk (Django {peer.get('django')}), {_f(peer.get('tickets'))} tickets.",
+        f"django-helpdesk {peer.get('helpdesk_version', '')} (Django {peer.get('django')}), {_f(peer.get('tickets'))} tickets.",
         "",
         "| request | theirs rows | theirs median / p95 (ms) | ours (request) | ours median / p95 (ms) "
         "| theirs ÷ ours (median) | ≥ 20× |",

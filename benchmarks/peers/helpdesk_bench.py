@@ -244,13 +244,13 @@ def main() -> int:
     args = parser.parse_args()
     configure(args.db)
     _urls()
-    import helpdesk
+    import helpdesk  # noqa: F401  (fails early when the peer venv lacks it)
 
     load_seconds = load(args.tickets)
     from helpdesk.models import Ticket
 
     result = {
-        "helpdesk_version": getattr(helpdesk, "__version__", "?"),
+        "helpdesk_version": __import__("importlib.metadata").metadata.version("django-helpdesk"),
         "django": django.get_version(),
         "tickets": Ticket.objects.count(),
         "load_seconds": round(load_seconds, 1),

@@ -317,7 +317,11 @@ def start_conversation(request, payload: StartIn):
     client = (
         Client.objects.filter(pk=payload.client).first() if 0 < payload.client < MAX_ID else None
     )
-    if client is None:
+    if client is None or not (
+        Conversation.objects.visible_to(user, "act").filter(client=client).exists()
+    ):
+        # A client known only through conversations the user may not act on is "unknown":
+        # starting (or probing for an open conversation) needs the client to be visible.
         errors["client"] = _("Unknown client.")
     connection = (
         Connection.objects.filter(pk=payload.connection).first()

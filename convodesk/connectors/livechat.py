@@ -12,6 +12,7 @@ Attachments are not accepted by the widget: text only.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from collections import defaultdict, deque
@@ -26,6 +27,8 @@ from convodesk.conversations import outbox, realtime, services
 from convodesk.conversations.lifecycle import IllegalTransition, Status
 from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.lines.models import Connection
+
+log = logging.getLogger("convodesk.livechat")
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 CLIENT_MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -169,10 +172,13 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         await self.close(code=close_code)
 
     async def disconnect(self, code):
-        for conversation_id in self.conversations:
-            await self.channel_layer.group_discard(
-                realtime.conversation_group(conversation_id), self.channel_name
-            )
+        try:
+            for conversation_id in self.conversations:
+                await self.channel_layer.group_discard(
+                    realtime.conversation_group(conversation_id), self.channel_name
+                )
+        except Exception:  # many sockets closing at once (a restart): memberships expire anyway
+            log.debug("could not leave the conversation groups", exc_info=True)
 
     # From the browser -------------------------------------------------------------------
 

@@ -359,6 +359,8 @@ class Simulation:
         agent = rng.choice(operators)
         actor = Actor.of(agent)
         t = start
+        if outgoing and not connection.allows_outgoing:
+            outgoing = False  # e.g. an API connection without a webhook cannot start one
 
         if outgoing:
             identity = ClientIdentity.objects.filter(

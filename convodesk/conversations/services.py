@@ -105,40 +105,89 @@ def _load_for(actor: Actor, conversation_id: int, action: str = "act") -> Conver
         return conversation
     if not visibility.can(actor.user, conversation_id, "view"):
         raise NotFound(conversation_id)
+    if visibility.scope_for(actor.user, action) == visibility.scope_for(actor.user, "view"):
+        return conversation  # the same rule as for seeing it, which it just passed
     if not visibility.can(actor.user, conversation_id, action):
         raise NotAllowed()
     return conversation
 
 
+_PARTICIPANT_FLAGS = (
+    "is_responsible",
+    "was_responsible",
+    "wrote",
+    "offered_now",
+    "ever_offered",
+    "took",
+    "joined",
+    "skip_count",
+    "sees",
+)
+
+
+def _participants(conversation: Conversation, user_ids) -> dict[int, ConversationParticipant]:
+    """The participant rows of these employees in one query; unsaved new rows for the others.
+
+    Change them in memory and write them with `_save_participants` (only changed columns).
+    The conversation row is locked, so nobody else adds participants meanwhile.
+    """
+    ids = sorted({u for u in user_ids if u is not None})
+    conversation._no_participants = False
+    rows = {}
+    if ids:
+        found = ConversationParticipant.objects.filter(conversation=conversation)
+        found = found.filter(employee_id=ids[0]) if len(ids) == 1 else found.filter(employee_id__in=ids)
+        rows = {p.employee_id: p for p in found}
+    for user_id in ids:
+        if user_id not in rows:
+            rows[user_id] = ConversationParticipant(
+                conversation=conversation, employee_id=user_id, started_at=conversation.started_at
+            )
+    for participant in rows.values():
+        participant._loaded = {f: getattr(participant, f) for f in _PARTICIPANT_FLAGS}
+    return rows
+
+
 def _participant(conversation: Conversation, user_id: int) -> ConversationParticipant:
-    participant, _created = ConversationParticipant.objects.get_or_create(
-        conversation=conversation,
-        employee_id=user_id,
-        defaults={"started_at": conversation.started_at},
-    )
-    return participant
+    return _participants(conversation, [user_id])[user_id]
+
+
+def _save_participants(participants) -> None:
+    for participant in sorted(participants, key=lambda p: p.employee_id):
+        participant.refresh_sees()
+        if participant.pk is None:
+            participant.save(force_insert=True)
+        else:
+            loaded = getattr(participant, "_loaded", None)
+            if loaded is None:
+                participant.save()
+                continue
+            changed = [f for f in _PARTICIPANT_FLAGS if getattr(participant, f) != loaded[f]]
+            if changed:
+                participant.save(update_fields=changed)
+        participant._loaded = {f: getattr(participant, f) for f in _PARTICIPANT_FLAGS}
 
 
 def _save_participant(participant: ConversationParticipant) -> None:
-    participant.refresh_sees()
-    participant.save()
+    _save_participants([participant])
 
 
-def _sync_responsible(conversation: Conversation, previous: int | None, kind: str = "") -> None:
-    current = conversation.responsible_id
+def _sync_responsible(
+    rows: dict[int, ConversationParticipant], previous: int | None, current: int | None, kind: str
+) -> None:
     if previous == current:
         return
     if previous is not None:
-        old = _participant(conversation, previous)
+        old = rows[previous]
         old.is_responsible = False
         # "Responsible before a transfer" keeps seeing it; an offer passed on by a skip or a
         # queue time-out (never taken) does not.
         old.was_responsible = old.was_responsible or old.took or kind == "transferred"
-        _save_participant(old)
+        old.refresh_sees()
     if current is not None:
-        new = _participant(conversation, current)
+        new = rows[current]
         new.is_responsible = True
-        _save_participant(new)
+        new.refresh_sees()
 
 
 _SEES_WITHOUT_OFFER = ExpressionWrapper(
@@ -172,19 +221,36 @@ def _record(
 
 
 def _transition(
-    conversation: Conversation, event: lifecycle.Event, actor: Actor, kind: str, payload=None
+    conversation: Conversation,
+    event: lifecycle.Event,
+    actor: Actor,
+    kind: str,
+    payload=None,
+    *,
+    also: tuple[str, ...] = (),
+    writer: int | None = None,
 ):
-    """Apply one lifecycle event to a locked conversation and write everything it implies."""
+    """Apply one lifecycle event to a locked conversation and write everything it implies.
+
+    `also`: columns the caller changed on the row besides the state (a transfer's `line`).
+    `writer`: the employee whose message this is (their participant row records it).
+    """
     before = conversation.to_state()
     state, outcome = lifecycle.apply(before, event, Rules.for_line(conversation.line))
-    conversation.set_state(state)
+    changed = conversation.set_state(state)
     conversation.updated_at = event.at
-    conversation.save()
-    _sync_responsible(conversation, before.responsible, kind)
+    conversation.save(update_fields=[*changed, *also, "updated_at"])
+    current = conversation.responsible_id
+    if before.responsible != current or outcome.took is not None or writer is not None:
+        moved = [before.responsible, current] if before.responsible != current else []
+        rows = _participants(conversation, [*moved, outcome.took, writer])
+        _sync_responsible(rows, before.responsible, current, kind)
+        if outcome.took is not None:
+            rows[outcome.took].took = True
+        if writer is not None:
+            rows[writer].wrote = True
+        _save_participants(rows.values())
     if outcome.took is not None:
-        taker = _participant(conversation, outcome.took)
-        taker.took = True
-        _save_participant(taker)
         _clear_offers(conversation)
     if outcome.reply_period is not None:
         start, end, seconds, employee = outcome.reply_period
@@ -215,34 +281,40 @@ def _add_message(conversation, author_kind, text, at, author=None, **extra) -> M
     )
 
 
+def _complete_client(client: Client, connection: Connection, name: str, phone: str, email: str):
+    """Fill in what a known client lacks (a name, a phone, an e-mail) from a new message."""
+    changed = False
+    if name and not client.name:
+        client.name, changed = name, True
+    if phone and not client.phone:
+        client.set_contact(phone=phone, country=connection.line.default_country)
+        changed = True
+    if email and not client.email:
+        client.set_contact(email=email)
+        changed = True
+    if changed:
+        client.save()
+
+
 def _identity(
     connection: Connection, external_id: str, name: str, phone: str, email: str
-) -> ClientIdentity:
+) -> tuple[ClientIdentity, bool]:
+    """The client's identity on this connection, made (with a new client) when unknown."""
     identity = (
         ClientIdentity.objects.select_related("client")
         .filter(connection=connection, external_id=external_id)
         .first()
     )
     if identity is not None:
-        client = identity.client
-        changed = False
-        if name and not client.name:
-            client.name, changed = name, True
-        if phone and not client.phone:
-            client.set_contact(phone=phone, country=connection.line.default_country)
-            changed = True
-        if email and not client.email:
-            client.set_contact(email=email)
-            changed = True
-        if changed:
-            client.save()
-        return identity
+        _complete_client(identity.client, connection, name, phone, email)
+        return identity, False
     client = Client(name=name or external_id)
     client.set_contact(phone=phone, email=email, country=connection.line.default_country)
     client.save()
-    return ClientIdentity.objects.create(
+    identity = ClientIdentity.objects.create(
         client=client, connection=connection, external_id=external_id, display_name=name or ""
     )
+    return identity, True
 
 
 # Client side ------------------------------------------------------------------------
@@ -315,15 +387,21 @@ def _receive(
     source_url,
     now,
 ) -> Received:
-    identity = _identity(connection, external_id, name, phone, email)
+    # The client's open conversation, found by their channel identity in one query.
     conversation = (
         Conversation.objects.select_for_update(of=("self",))
-        .select_related("line", "connection")
-        .filter(identity=identity, connection=connection, status__lt=lifecycle.OPEN_BELOW)
+        .select_related("line", "connection", "identity__client")
+        .filter(
+            identity__connection=connection,
+            identity__external_id=external_id,
+            connection=connection,
+            status__lt=lifecycle.OPEN_BELOW,
+        )
         .first()
     )
     actor = Actor("client")
     if conversation is not None:
+        _complete_client(conversation.identity.client, connection, name, phone, email)
         message = _add_message(
             conversation,
             Message.Author.CLIENT,
@@ -343,7 +421,9 @@ def _receive(
         )
         return Received(conversation, message, True)
 
-    reopenable = _reopenable(identity, connection, now)
+    identity, new_client = _identity(connection, external_id, name, phone, email)
+    # A client met just now has no earlier conversation to reopen or to be returning from.
+    reopenable = None if new_client else _reopenable(identity, connection, now)
     if reopenable is not None:
         message = _add_message(
             reopenable,
@@ -377,10 +457,13 @@ def _receive(
         source_url=source_url[:1000],
         excerpt=text[:EXCERPT_LENGTH],
         business_hours=line.within_working_hours(now),
-        returning=Conversation.objects.filter(client=identity.client, line=line).exists(),
+        returning=False
+        if new_client
+        else Conversation.objects.filter(client=identity.client, line=line).exists(),
     )
     conversation.set_state(state)
     conversation.save()
+    conversation._no_participants = True  # none yet: the first offer need not look for any
     message = _add_message(
         conversation,
         Message.Author.CLIENT,
@@ -446,22 +529,27 @@ def offer(conversation: Conversation, employee_ids: list[int], assign: bool, now
     existing = ConversationParticipant.objects.filter(
         conversation=conversation, employee_id__in=employee_ids
     )
-    known = set(existing.values_list("employee_id", flat=True))
-    existing.update(offered_now=True, ever_offered=True, sees=True)
-    ConversationParticipant.objects.bulk_create(
-        [
-            ConversationParticipant(
-                conversation=conversation,
-                employee_id=user_id,
-                started_at=conversation.started_at,
-                offered_now=True,
-                ever_offered=True,
-                sees=True,
-            )
-            for user_id in employee_ids
-            if user_id not in known
-        ]
-    )
+    if getattr(conversation, "_no_participants", False):
+        known = set()
+        conversation._no_participants = False
+    else:
+        known = set(existing.values_list("employee_id", flat=True))
+    if known:
+        existing.update(offered_now=True, ever_offered=True, sees=True)
+    new = [
+        ConversationParticipant(
+            conversation=conversation,
+            employee_id=user_id,
+            started_at=conversation.started_at,
+            offered_now=True,
+            ever_offered=True,
+            sees=True,
+        )
+        for user_id in employee_ids
+        if user_id not in known
+    ]
+    if new:
+        ConversationParticipant.objects.bulk_create(new)
 
 
 def offer_waiting(conversation_id: int, now=None) -> bool:
@@ -586,11 +674,8 @@ def reply(conversation_id: int, actor: Actor, text: str, now=None, attachments=N
             actor,
             "employee_message",
             {"message": message.pk},
+            writer=actor.user_id,
         )
-        writer = _participant(conversation, actor.user_id)
-        if not writer.wrote:
-            writer.wrote = True
-            _save_participant(writer)
         hooks.after_message(conversation, message)
         return message
 
@@ -660,10 +745,12 @@ def transfer(
     with transaction.atomic():
         conversation = _load_for(actor, conversation_id)
         payload = {"comment": comment}
+        also = ()
         if to_line is not None and to_line.pk != conversation.line_id:
             payload["from_line"] = conversation.line_id
             conversation.line = to_line
             payload["line"] = to_line.pk
+            also = ("line",)
         if to_employee is not None:
             if not to_employee.is_active or to_employee.is_integration:
                 raise IllegalTransition(
@@ -677,6 +764,7 @@ def transfer(
             actor,
             "transferred",
             payload,
+            also=also,
         )
         if to_employee is not None:
             target = _participant(conversation, to_employee.pk)
@@ -770,10 +858,13 @@ def start_outgoing(actor: Actor, identity: ClientIdentity, text: str, now=None) 
             identity=identity, connection=connection, status__lt=lifecycle.OPEN_BELOW
         ).first()
         if open_one is not None:
-            raise IllegalTransition(
-                "open_exists",
-                _("The client already has an open conversation #%(id)s.") % {"id": open_one.pk},
-            )
+            if visibility.can(actor.user, open_one.pk, "view"):
+                message = _("The client already has an open conversation #%(id)s.") % {
+                    "id": open_one.pk
+                }
+            else:  # never name a conversation the employee may not see
+                message = _("The client already has an open conversation on this channel.")
+            raise IllegalTransition("open_exists", message)
         line = connection.line
         state, _o = lifecycle.apply(
             lifecycle.State(), lifecycle.StartOutgoing(at, actor.user_id), Rules.for_line(line)
@@ -885,32 +976,49 @@ def record_crm_change(
     *,
     activity_id=_KEEP,
     at: dt.datetime | None = None,
+    primary=_KEEP,
 ) -> ConversationEvent:
     """A change of the conversation's CRM records (binding, re-binding, lead conversion).
 
     CRM links are not lifecycle state, but the change belongs to the conversation's history and
     list row: lock the row, copy the primary `ConversationCrmLink` onto the denormalised columns,
     record the event and publish it after commit. The caller has written the link rows.
+
+    `primary` (the primary link's record) is for a caller inside a service's transaction that
+    holds `conversation` locked and has just written its links (the binding of a new
+    conversation): the row is then neither locked nor read again.
     """
     from .models import ConversationCrmLink
 
     at = _now(at)
+    if primary is not _KEEP and isinstance(conversation, Conversation):
+        assert transaction.get_connection().in_atomic_block, "only inside a service's transaction"
+        link = None
+        if primary is not None:
+            link = ConversationCrmLink(
+                entity_type=primary.entity_type, entity_id=primary.pk, title=primary.display_title
+            )
+        return _write_crm(conversation, conversation, link, actor, kind, payload, activity_id, at)
     conversation_id = getattr(conversation, "pk", conversation)
     with transaction.atomic():
         row = _lock(conversation_id)
-        primary = ConversationCrmLink.objects.filter(
+        link = ConversationCrmLink.objects.filter(
             conversation_id=conversation_id, is_primary=True
         ).first()
-        values = {
-            "crm_entity_type": primary.entity_type if primary else "",
-            "crm_entity_id": primary.entity_id if primary else None,
-            "crm_title": primary.title[:255] if primary else "",
-            "crm_activity_id": row.crm_activity_id if activity_id is _KEEP else activity_id,
-            "updated_at": max(row.updated_at, at),
-        }
-        for name, value in values.items():
-            setattr(row, name, value)
-            if isinstance(conversation, Conversation) and conversation is not row:
-                setattr(conversation, name, value)
-        row.save(update_fields=list(values))
-        return _record(row, kind, actor, at, from_status=row.status, payload=payload)
+        return _write_crm(row, conversation, link, actor, kind, payload, activity_id, at)
+
+
+def _write_crm(row, conversation, link, actor, kind, payload, activity_id, at):
+    values = {
+        "crm_entity_type": link.entity_type if link else "",
+        "crm_entity_id": link.entity_id if link else None,
+        "crm_title": link.title[:255] if link else "",
+        "crm_activity_id": row.crm_activity_id if activity_id is _KEEP else activity_id,
+        "updated_at": max(row.updated_at, at),
+    }
+    for name, value in values.items():
+        setattr(row, name, value)
+        if isinstance(conversation, Conversation) and conversation is not row:
+            setattr(conversation, name, value)
+    row.save(update_fields=list(values))
+    return _record(row, kind, actor, at, from_status=row.status, payload=payload)

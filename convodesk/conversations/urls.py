@@ -7,6 +7,7 @@ app_name = "conversations"
 urlpatterns = [
     path("conversations/", views.conversation_list, name="list"),
     path("conversations/columns/", views.save_columns, name="columns"),
+    path("conversations/rows/", views.live_rows, name="live_rows"),
     path("conversations/presets/", views.create_preset, name="preset_create"),
     path("conversations/presets/<int:pk>/", views.change_preset, name="preset_change"),
     path("conversations/<int:pk>/history/", views.conversation_history, name="history"),

@@ -8,10 +8,13 @@ Link rows are written here; the denormalised list columns and the history event 
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
 import phonenumbers
-from django.db.models import Count
+from django.db import connection
+from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.utils.translation import gettext as _
 
 from convodesk.conversations import services
@@ -53,55 +56,68 @@ def default_country() -> str:
 def find_contact(
     connection_id: int, external_id: str, phones: list[str], email: str
 ) -> Match | None:
-    """Channel identity first, then phone, then e-mail; each one index look-up."""
-    row = (
-        ContactIdentity.objects.select_related("contact")
-        .filter(connection_id=connection_id, external_id=external_id)
-        .first()
-    )
-    if row is not None:
-        return Match(row.contact, "identity")
+    """Channel identity first, then phone, then e-mail: one query, each branch an index look-up."""
+    q = connection.ops.quote_name
+    branches = [
+        f"SELECT 1 AS prio, id AS row_id, contact_id FROM {q(ContactIdentity._meta.db_table)} "
+        f"WHERE connection_id = %s AND external_id = %s"
+    ]
+    params: list = [connection_id, external_id]
     if phones:
-        row = (
-            ContactPhone.objects.select_related("contact")
-            .filter(normalized__in=phones)
-            .order_by("id")
-            .first()
+        branches.append(
+            f"SELECT 2, id, contact_id FROM {q(ContactPhone._meta.db_table)} "
+            f"WHERE normalized IN ({', '.join(['%s'] * len(phones))})"
         )
-        if row is not None:
-            return Match(row.contact, "phone")
+        params += phones
     if email:
-        row = (
-            ContactEmail.objects.select_related("contact")
-            .filter(normalized=email)
-            .order_by("id")
-            .first()
+        branches.append(
+            f"SELECT 3, id, contact_id FROM {q(ContactEmail._meta.db_table)} WHERE normalized = %s"
         )
-        if row is not None:
-            return Match(row.contact, "email")
+        params.append(email)
+    contact = q(Contact._meta.db_table)
+    sql = (
+        f"SELECT {contact}.*, found.prio AS match_prio FROM {contact} "
+        f"INNER JOIN ({' UNION ALL '.join(branches)}) found ON found.contact_id = {contact}.id "
+        f"ORDER BY found.prio, found.row_id LIMIT 1"
+    )
+    for row in Contact.objects.raw(sql, params):
+        return Match(row, _MATCHED_BY[row.match_prio])
     return None
+
+
+_MATCHED_BY = {1: "identity", 2: "phone", 3: "email"}
 
 
 def find_open_lead(
     connection_id: int, external_id: str, phones: list[str], email: str
 ) -> Match | None:
-    """A client with no contact yet may already have an open lead from an earlier conversation."""
-    # Locked, so a lead being converted right now is waited for and then no longer matches.
-    open_leads = (
-        Lead.objects.select_for_update().filter(status__in=Lead.OPEN_STATUSES).order_by("id")
-    )
-    lead = open_leads.filter(connection_id=connection_id, external_id=external_id).first()
-    if lead is not None:
-        return Match(lead, "identity")
+    """A client with no contact yet may already have an open lead from an earlier conversation.
+
+    Identity first, then phone, then e-mail, in one query over the open leads' partial indexes.
+    """
+    arms = [Q(connection_id=connection_id, external_id=external_id)]
     if phones:
-        lead = open_leads.filter(phone_normalized__in=phones).first()
-        if lead is not None:
-            return Match(lead, "phone")
+        arms.append(Q(phone_normalized__in=phones))
     if email:
-        lead = open_leads.filter(email_normalized=email).first()
-        if lead is not None:
-            return Match(lead, "email")
-    return None
+        arms.append(Q(email_normalized=email))
+    # Locked, so a lead being converted right now is waited for and then no longer matches.
+    lead = (
+        Lead.objects.select_for_update()
+        .filter(status__in=Lead.OPEN_STATUSES)
+        .filter(reduce(operator.or_, arms))
+        .annotate(
+            match_prio=Case(
+                *[When(arm, then=Value(n)) for n, arm in enumerate(arms, start=1)],
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("match_prio", "id")
+        .first()
+    )
+    if lead is None:
+        return None
+    by = ["identity", "phone" if phones else "email", "email"][lead.match_prio - 1]
+    return Match(lead, by)
 
 
 def open_deal(contact: Contact) -> Deal | None:
@@ -239,6 +255,7 @@ def bind_new_conversation(conversation) -> Activity | None:
         payload,
         activity_id=activity.pk,
         at=conversation.started_at,
+        primary=primary,  # the new conversation is ours (locked in this transaction)
     )
     return activity
 

@@ -165,11 +165,13 @@ def apply(old: Contribution | None, new: Contribution | None) -> None:
             buckets[(*contribution.key, metric, bucket)] += sign
     row_deltas = [(k, {c: v for c, v in d.items() if v}) for k, d in rows.items()]
     row_deltas = [(k, d) for k, d in row_deltas if d]
-    bucket_deltas = [(k, v) for k, v in buckets.items() if v]
-    for key, delta in sorted(row_deltas, key=_sort_key):
-        _upsert(HourlyRollup, KEY, key, delta)
-    for key, delta in sorted(bucket_deltas, key=_sort_key):
-        _upsert(RollupBucket, (*KEY, "metric", "bucket"), key, {"n": delta})
+    bucket_deltas = [(k, {"n": v}) for k, v in buckets.items() if v]
+    # One statement per table, rows in a fixed key order (so two transactions never wait on
+    # each other in opposite orders); nothing at all when the contribution did not change.
+    if row_deltas:
+        _upsert(HourlyRollup, KEY, sorted(row_deltas, key=_sort_key))
+    if bucket_deltas:
+        _upsert(RollupBucket, (*KEY, "metric", "bucket"), sorted(bucket_deltas, key=_sort_key))
 
 
 def _sort_key(item):
@@ -177,21 +179,30 @@ def _sort_key(item):
     return tuple(str(part) if not isinstance(part, int) else f"{part:020d}" for part in key)
 
 
-def _upsert(model, key_fields: tuple[str, ...], key: tuple, delta: dict[str, int]) -> None:
+def _upsert(model, key_fields: tuple[str, ...], deltas: list[tuple[tuple, dict[str, int]]]) -> None:
+    """Add each (key, delta) to its row, inserting rows that do not exist yet, in one statement.
+
+    Every row of the statement names the same measure columns (the union of the deltas');
+    a measure a delta does not touch adds 0, which is also the column's value on insert.
+    """
     table = connection.ops.quote_name(model._meta.db_table)
     quote = connection.ops.quote_name
-    columns = [*key_fields, *delta]
-    params = [
-        connection.ops.adapt_datetimefield_value(v) if isinstance(v, dt.datetime) else v
-        for v in (*key, *delta.values())
-    ]
-    sets = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in delta)
+    measures = sorted({name for _key, delta in deltas for name in delta})
+    columns = [*key_fields, *measures]
+    params = []
+    for key, delta in deltas:
+        params += [
+            connection.ops.adapt_datetimefield_value(v) if isinstance(v, dt.datetime) else v
+            for v in key
+        ]
+        params += [delta.get(name, 0) for name in measures]
+    row = f"({', '.join(['%s'] * len(columns))})"
+    sets = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in measures)
     sql = (
         f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"VALUES {', '.join([row] * len(deltas))} "
         f"ON CONFLICT ({', '.join(quote(c) for c in key_fields)}) DO UPDATE SET {sets}"
     )
-    # Columns absent from the statement start at their database default of 0 on insert.
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

@@ -63,10 +63,13 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
             return
         if getattr(self, "hub", None) is not None:
             self.hub.leave(self)
-        for conversation_id in self.opened:
-            await self.channel_layer.group_discard(
-                realtime.conversation_group(conversation_id), self.channel_name
-            )
+        try:
+            for conversation_id in self.opened:
+                await self.channel_layer.group_discard(
+                    realtime.conversation_group(conversation_id), self.channel_name
+                )
+        except Exception:  # many sockets closing at once (a restart): memberships expire anyway
+            pass
         due = await database_sync_to_async(presence.socket_closed)(self.user.pk)
         if due is not None:
             asyncio.get_running_loop().create_task(self._turn_away_later(due))

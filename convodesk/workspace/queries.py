@@ -52,8 +52,10 @@ def mine(user):
 
 
 def conversation(user, pk: int) -> Conversation | None:
+    """The conversation pane shows the transcript: it needs the history permission, not only
+    the list's (a row visible in the list may still be closed to its transcript)."""
     return (
-        Conversation.objects.visible_to(user, "view")
+        Conversation.objects.visible_to(user, "history")
         .select_related("client", "line", "connection", "identity", "responsible")
         .filter(pk=pk)
         .first()

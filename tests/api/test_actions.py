@@ -158,6 +158,7 @@ def test_start_an_outgoing_conversation_on_a_clients_connection(org, api_as):
     org.conn.config = {"webhook_url": "http://127.0.0.1:9/hook"}
     org.conn.save()
     conv = new_conv(org)
+    services.take(conv.pk, f.act(org.op1))  # op1 must know the client to start with them
     services.close(conv.pk, f.act(org.admin))
     api = api_as(org.op1)
     body = {"client": conv.client_id, "connection": org.conn.pk, "text": "We have news"}
@@ -182,6 +183,7 @@ def test_start_an_outgoing_conversation_on_a_clients_connection(org, api_as):
 
 def test_a_connection_without_webhook_cannot_start_conversations(org, api_as):
     conv = new_conv(org)
+    services.take(conv.pk, f.act(org.op1))
     services.close(conv.pk, f.act(org.admin))
     body = {"client": conv.client_id, "connection": org.conn.pk, "text": "Hi"}
     assert assert_error(api_as(org.op1).post("/conversations", body), 409)["code"] == "no_outgoing"

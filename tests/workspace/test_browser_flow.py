@@ -59,6 +59,13 @@ def test_client_and_operator_hold_a_whole_conversation_live(tdb, org, server, br
         lambda d: d.accept() if d.type == "confirm" else (alerts.append(d.message), d.dismiss()),
     )
     workspace.goto(f"{server.url}/contact-center/workspace/")
+    # The admin's list shows the first-message excerpt too, where the client's text must stay text.
+    from convodesk.accounts.models import User
+    from convodesk.conversations.columns import DEFAULT_COLUMNS
+
+    User.objects.filter(username="admin").update(
+        column_preferences={"conversation_list": [*DEFAULT_COLUMNS, "excerpt"]}
+    )
     listing = login(
         browser.new_context(viewport={"width": 1400, "height": 860}), server.url, "admin"
     )

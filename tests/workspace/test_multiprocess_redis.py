@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -118,6 +119,7 @@ def two_processes():
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_an_event_raised_in_one_process_reaches_a_socket_of_another(two_processes):

@@ -3,6 +3,7 @@
 from .actions import end_conversation, rate_conversation, spam_conversation, start_conversation
 from .history import conversation_history
 from .listing import conversation_list
+from .live import live_rows
 from .prefs import save_columns, user_column_keys
 from .presets import change_preset, create_preset
 
@@ -12,6 +13,7 @@ __all__ = [
     "conversation_list",
     "create_preset",
     "end_conversation",
+    "live_rows",
     "rate_conversation",
     "save_columns",
     "spam_conversation",

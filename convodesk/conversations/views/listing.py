@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 
 from ..columns import COLUMNS, related_for
 from ..filters import ConversationFilter
-from ..models import Conversation
+from ..models import Conversation, ConversationEvent
 from ..paging import Count, bounded_count, exact_count
 from .paging import fetch_page
 from .panel import build_fields, param_label
@@ -155,6 +155,8 @@ def conversation_list(request):
         + ("?" + encode(current_filter) if current_filter else ""),
         "list_path": LIST_PATH,
         "threshold": settings.CONVODESK["COUNT_THRESHOLD"],
+        "last_event": ConversationEvent.objects.order_by("-id").values_list("id", flat=True).first()
+        or 0,
     }
     template = "conversations/list.html"
     if request.htmx and not request.htmx.boosted and request.htmx.target == "list-region":

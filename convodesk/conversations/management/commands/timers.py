@@ -8,6 +8,7 @@ from django.db import close_old_connections
 
 from convodesk.connectors import delivery
 from convodesk.conversations import services
+from convodesk.workspace import presence
 
 log = logging.getLogger("convodesk.timers")
 
@@ -35,6 +36,8 @@ class Command(BaseCommand):
                     log.info("timers: %s fired", fired)
                 # The safety net of outbound delivery: retries whose task was lost (worker crash).
                 delivery.deliver_due()
+                # Employees whose last operator socket closed more than the grace period ago go away.
+                presence.sweep()
             except Exception:  # keep sweeping; the next sweep retries what failed
                 log.exception("timer sweep failed")
             finally:

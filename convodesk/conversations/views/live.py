@@ -1,0 +1,46 @@
+"""Rows of the list again, for live updates: only those matching the page's filter that the
+user may see (the same filter set and visibility rule as the grid)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from ..columns import COLUMNS, related_for
+from ..filters import ConversationFilter
+from ..models import Conversation, ConversationCrmLink
+from .params import normalize
+from .prefs import user_column_keys
+from .rows import build_rows, row_texts
+
+MAX_IDS = 200
+
+
+@login_required
+@require_GET
+def live_rows(request):
+    ids = [int(v) for v in request.GET.get("ids", "").split(",") if v.strip().isdigit()][:MAX_IDS]
+    flt = ConversationFilter(normalize(request.GET, timezone.localdate()))
+    if not ids or not flt.is_valid():
+        return HttpResponse("")
+    keys = user_column_keys(request.user)
+    qs = flt.filter(Conversation.objects.visible_to(request.user, "view")).filter(pk__in=ids)
+    qs = qs.select_related(*related_for(keys))
+    if "crm_record" in keys:
+        qs = qs.prefetch_related(
+            Prefetch(
+                "crm_links",
+                queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
+                to_attr="prefetched_crm_links",
+            )
+        )
+    rows = build_rows(request.user, list(qs.order_by(*flt.ordering())), keys)
+    return render(
+        request,
+        "conversations/_live_rows.html",
+        {"rows": rows, "t": row_texts(), "columns": [COLUMNS[k] for k in keys]},
+    )

@@ -1,0 +1,663 @@
+"""SPEC "Access permissions" / DESIGN rule 2: every read and write path obeys `visible_to`.
+
+One organisation, seven actors, three conversations. For each path the matrix states exactly
+what each actor sees or may do; a refusal is "not found" (404), a login redirect for an anonymous
+page, a 401 for an anonymous API call, and the refused body never names the hidden client nor
+quotes its messages. The same world proves that client-supplied text is escaped everywhere.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from html import unescape
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import Client
+
+from convodesk.accounts.models import Role
+from convodesk.conversations import services
+from convodesk.conversations.jobs import ExportJob
+from convodesk.conversations.models import Conversation, FilterPreset
+from convodesk.crm.models import Activity
+from tests import factories as f
+from tests.api.conftest import Api, token_for
+
+# Client-supplied text: A's client carries the XSS payloads; every name and text is unique so
+# that "absent from the body" really means the hidden conversation leaked nothing.
+XSS_NAME = "<script>alert(1)</script>"
+XSS_TEXT = "<img src=x onerror=alert(1)>"
+XSS_EMPLOYEE = "<script>alert(2)</script>"
+NAME = {"a": XSS_NAME + "Alfa-Secretname", "b": "Bravo-Secretname", "q": "Quebec-Secretname"}
+TEXT = {"a": XSS_TEXT + " alfa-secret-text", "b": "bravo-secret-text", "q": "quebec-secret-text"}
+MARKERS = {
+    "a": ("Alfa-Secretname", "alfa-secret-text", "alert(1)"),
+    "b": ("Bravo-Secretname", "bravo-secret-text"),
+    "q": ("Quebec-Secretname", "quebec-secret-text"),
+}
+EMPLOYEE_NAME = {"op_a": XSS_EMPLOYEE + "Alfa-Operatorname", "op_b": "Bravo-Operatorname"}
+
+ACTORS = ("anon", "op_a", "op_b", "sup_a", "sup_b", "admin", "integ")
+EMPLOYEES = ("op_a", "op_b", "sup_a", "sup_b", "admin")
+# view / export / history / stats: the conversations each actor may read
+SEES = {
+    "anon": set(),
+    "op_a": {"a", "q"},  # Manager (own): the one A holds and the one offered to A
+    "op_b": {"b"},
+    "sup_a": {"a", "q"},  # department level: the own sets of A's department
+    "sup_b": {"b"},
+    "admin": {"a", "b", "q"},
+    "integ": {"a", "b", "q"},  # an integration token with the Chief executive role
+}
+KEYS = ("a", "b", "q")
+HIDDEN_PAIRS = [(actor, key) for actor in EMPLOYEES for key in KEYS if key not in SEES[actor]]
+VISIBLE_PAIRS = [(actor, key) for actor in EMPLOYEES for key in KEYS if key in SEES[actor]]
+LIST_COLUMNS = [
+    "id", "status", "client", "excerpt", "responsible", "line", "started_at", "supervisor_rating",
+]
+
+
+class World:
+    def __init__(self):
+        self.users: dict[str, object] = {}
+        self.ids: dict[str, int] = {}
+        self.lines: dict[str, object] = {}
+
+    def pk(self, key: str) -> int:
+        return self.ids[key]
+
+    def hidden_markers(self, actor: str) -> list[str]:
+        return [m for k in KEYS if k not in SEES[actor] for m in MARKERS[k]]
+
+    def client(self, actor: str) -> Client:
+        client = Client()
+        if actor != "anon":
+            client.force_login(self.users[actor])
+        return client
+
+    def api(self, actor: str) -> Api:
+        return Api(None if actor == "anon" else token_for(self.users[actor]))
+
+
+def build_world() -> World:
+    w = World()
+    f.role("Manager")  # installs the default roles (a transactional test may have flushed them)
+    dep_a, dep_b = f.department("Security A"), f.department("Security B")
+    supervisor_role = Role.objects.create(
+        name="Security supervisor", view_conversations=20, view_history=20,
+        view_statistics=20, act=20, rate=20, export=30,
+    )
+    columns = {"conversation_list": LIST_COLUMNS}
+    users = w.users
+    users["op_a"] = f.employee(
+        "sec-op-a", departments=[dep_a], roles=["Manager"],
+        display_name=EMPLOYEE_NAME["op_a"], column_preferences=columns,
+    )
+    users["op_b"] = f.employee(
+        "sec-op-b", departments=[dep_b], roles=["Manager"],
+        display_name=EMPLOYEE_NAME["op_b"], column_preferences=columns,
+    )
+    for name, dep in (("sup_a", dep_a), ("sup_b", dep_b)):
+        users[name] = f.employee(
+            f"sec-{name}", departments=[dep], roles=["Manager", supervisor_role],
+            column_preferences=columns,
+        )
+    users["admin"] = f.employee("sec-admin", superuser=True, column_preferences=columns)
+    users["integ"] = f.integration("security")
+    line_a = f.line("Alfa-Line", members=[users["op_a"]])
+    line_b = f.line("Bravo-Line", members=[users["op_b"]])
+    w.lines = {"a": line_a, "b": line_b}
+    w.conns = {"a": f.connection(line_a, "api"), "b": f.connection(line_b, "api")}
+    for key, conn, holder in (("a", "a", "op_a"), ("b", "b", "op_b"), ("q", "a", None)):
+        conv = f.client_message(
+            w.conns[conn], f"sec-client-{key}", TEXT[key], name=NAME[key]
+        ).conversation
+        if holder:
+            services.take(conv.pk, f.act(users[holder]))
+            services.reply(conv.pk, f.act(users[holder]), f"reply-{key}")
+        w.ids[key] = conv.pk
+    offered = Conversation.objects.get(pk=w.ids["q"]).participants.filter(offered_now=True)
+    assert list(offered.values_list("employee_id", flat=True)) == [users["op_a"].pk]
+    return w
+
+
+@pytest.fixture
+def world(db):
+    return build_world()
+
+
+def body_of(response) -> str:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode("utf-8", "replace")
+    return response.content.decode("utf-8", "replace")
+
+
+def assert_no_leak(text: str, world: World, actor: str, keys=KEYS):
+    for key in keys:
+        if key in SEES[actor]:
+            continue
+        for marker in MARKERS[key]:
+            assert marker not in text, f"{actor} was shown {marker!r} of hidden conversation {key}"
+
+
+def assert_refused(response, world: World, actor: str, keys=KEYS):
+    body = body_of(response)
+    if actor == "anon":
+        assert response.status_code == 302 and "/login/" in response["Location"], response
+    else:
+        assert response.status_code == 404, (response.status_code, body[:500])
+    assert_no_leak(body, world, actor, keys)
+
+
+def assert_api_refused(status_body, world: World, actor: str):
+    status, body = status_body
+    assert status == (401 if actor == "anon" else 404), (status, body)
+    assert_no_leak(json.dumps(body), world, actor)
+
+
+def xlsx_text(content: bytes) -> str:
+    """Every string of an .xlsx (shared strings and inline strings), unescaped."""
+    with zipfile.ZipFile(io.BytesIO(content)) as book:
+        parts = [book.read(n).decode() for n in book.namelist() if n.endswith(".xml")]
+    return unescape(" ".join(parts))
+
+
+def row_ids(html: str) -> set[int]:
+    return {int(pk) for pk in re.findall(r'<tr id="row-(\d+)"', html)}
+
+
+def tab_counts(html: str) -> dict[str, str]:
+    """Tab label -> count shown on it."""
+    found = re.findall(r'class="tab[^"]*"[^>]*>\s*(?:<span[^>]*>[^<]*</span>)?([^<]+?)\s*'
+                       r'<span class="tab-count">([^<]+)</span>', html)
+    return {label.strip(): count.strip() for label, count in found}
+
+
+def expected(world: World, actor: str) -> set[int]:
+    return {world.pk(k) for k in SEES[actor]}
+
+
+# The list, its counts, tabs, presets and row partials ------------------------------------
+
+
+@pytest.mark.parametrize("actor", ("op_a", "op_b", "sup_a", "sup_b", "admin"))
+def test_the_list_shows_exactly_the_visible_rows_and_counts_only_them(world, actor):
+    FilterPreset.objects.create(
+        owner=world.users["admin"], name="Everything shared", query="", shared=True
+    )
+    response = world.client(actor).get("/contact-center/conversations/?view=all")
+    html = body_of(response)
+    assert response.status_code == 200
+    assert row_ids(html) == expected(world, actor)
+    n = len(SEES[actor])
+    counts = tab_counts(html)
+    assert counts.get("All") == str(n), counts
+    assert counts.get("Everything shared") == str(n), counts  # an admin's preset, my rows only
+    assert re.search(rf'<strong class="count-value">{n}</strong>', html), "toolbar count"
+    assert_no_leak(html, world, actor)
+
+
+@pytest.mark.parametrize(("actor", "key"), HIDDEN_PAIRS)
+def test_searching_the_list_for_a_hidden_client_finds_nothing(world, actor, key):
+    name = MARKERS[key][0]
+    for param in ("q", "client"):
+        html = body_of(world.client(actor).get(f"/contact-center/conversations/?{param}={name}"))
+        assert row_ids(html) == set()
+        assert tab_counts(html).get("All") == str(len(SEES[actor]))
+        assert re.search(r'<strong class="count-value">0</strong>', html)
+        html = body_of(world.client(actor).get(f"/contact-center/conversations/?id={world.pk(key)}"))
+        assert row_ids(html) == set()
+        assert_no_leak(html.replace(f"id={world.pk(key)}", ""), world, actor)
+
+
+def test_an_anonymous_visitor_is_sent_to_the_login_page(world):
+    for path in ("/contact-center/conversations/", "/contact-center/statistics/",
+                 "/contact-center/workspace/", "/contact-center/conversations/export/"):
+        assert_refused(world.client("anon").get(path), world, "anon")
+
+
+@pytest.mark.parametrize(("actor", "key"), [*HIDDEN_PAIRS, *[("anon", k) for k in KEYS]])
+@pytest.mark.parametrize(
+    ("method", "path", "htmx"),
+    [
+        ("get", "/contact-center/conversations/{pk}/history/", False),
+        ("post", "/contact-center/conversations/{pk}/end/", False),
+        ("post", "/contact-center/conversations/{pk}/end/", True),
+        ("post", "/contact-center/conversations/{pk}/spam/", True),
+        ("get", "/contact-center/conversations/{pk}/rate/", False),
+        ("post", "/contact-center/conversations/{pk}/rate/", True),
+        ("get", "/contact-center/conversations/{pk}/start/", False),
+        ("post", "/contact-center/conversations/{pk}/start/", False),
+        ("get", "/contact-center/workspace/c/{pk}/", False),
+        ("post", "/contact-center/workspace/c/{pk}/take/", True),
+        ("post", "/contact-center/workspace/c/{pk}/skip/", True),
+        ("post", "/contact-center/workspace/c/{pk}/reply/", True),
+        ("post", "/contact-center/workspace/c/{pk}/close/", True),
+        ("post", "/contact-center/workspace/c/{pk}/spam/", True),
+        ("post", "/contact-center/workspace/c/{pk}/pin/", True),
+        ("post", "/contact-center/workspace/c/{pk}/transfer/", True),
+        ("get", "/crm/conversations/{pk}/rebind/", False),
+        ("post", "/crm/conversations/{pk}/rebind/", False),
+    ],
+)
+def test_every_page_about_one_hidden_conversation_answers_not_found(
+    world, actor, key, method, path, htmx
+):
+    before = Conversation.objects.values_list("status", "responsible_id", "pinned").get(
+        pk=world.pk(key)
+    )
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    data = {
+        "text": "intruder", "rating": "5", "employee": str(world.users["op_a"].pk),
+        "entity_type": "contact", "entity_id": "1", "join": "1",
+    }
+    client = world.client(actor)
+    url = path.format(pk=world.pk(key))
+    response = client.get(url, **headers) if method == "get" else client.post(url, data, **headers)
+    assert_refused(response, world, actor, keys=[key])
+    after = Conversation.objects.values_list("status", "responsible_id", "pinned").get(
+        pk=world.pk(key)
+    )
+    assert after == before, "a refused request changed the conversation"
+
+
+def test_the_workspace_says_not_found_for_a_hidden_conversation_and_lists_only_mine(world):
+    html = body_of(world.client("op_b").get(f"/contact-center/workspace/?c={world.pk('a')}"))
+    assert "not found" in html
+    assert_no_leak(html, world, "op_b")
+    html = body_of(world.client("op_a").get("/contact-center/workspace/"))
+    assert "Alfa-Secretname" in html and "Quebec-Secretname" in html  # mine and my queue
+    assert_no_leak(html, world, "op_a")
+
+
+@pytest.mark.parametrize(("actor", "key"), VISIBLE_PAIRS)
+def test_the_history_of_a_visible_conversation_shows_its_transcript(world, actor, key):
+    response = world.client(actor).get(f"/contact-center/conversations/{world.pk(key)}/history/")
+    html = body_of(response)
+    assert response.status_code == 200
+    assert MARKERS[key][1] in html
+    assert_no_leak(html, world, actor)
+
+
+def test_a_manager_may_not_rate_even_a_conversation_of_their_own(world):
+    client = world.client("op_a")
+    pk = world.pk("a")
+    assert client.get(f"/contact-center/conversations/{pk}/rate/").status_code == 404
+    client.post(f"/contact-center/conversations/{pk}/rate/", {"rating": "5"})
+    assert Conversation.objects.get(pk=pk).supervisor_rating is None
+    html = body_of(world.client("op_a").get("/contact-center/conversations/?view=all"))
+    assert "data-rate" not in html  # no inline stars editor offered
+    html = body_of(world.client("sup_a").get("/contact-center/conversations/?view=all"))
+    assert "data-rate" in html
+
+
+def test_seeing_a_row_in_the_list_does_not_open_its_transcript_anywhere(world):
+    """view conversations = department but view history = own: rows yes, transcripts no."""
+    role = Role.objects.create(name="List reader", view_conversations=20, view_history=10, act=10)
+    reader = f.employee("sec-reader", departments=world.users["op_a"].departments.all(),
+                        roles=[role])
+    client = Client()
+    client.force_login(reader)
+    api = Api(token_for(reader))
+    pk = world.pk("a")
+    assert row_ids(body_of(client.get("/contact-center/conversations/?view=all"))) == {
+        world.pk("a"), world.pk("q")
+    }
+    assert client.get(f"/contact-center/conversations/{pk}/history/").status_code == 404
+    assert api.get(f"/conversations/{pk}/messages")[0] == 403
+    assert api.get(f"/conversations/{pk}/events")[0] == 403
+    for path in (f"/contact-center/workspace/c/{pk}/", f"/contact-center/workspace/?c={pk}"):
+        html = body_of(client.get(path))
+        assert "reply-a" not in html, path  # the employee's reply: transcript only
+
+
+# Export -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("actor", ("op_a", "op_b", "sup_a", "sup_b", "admin"))
+def test_the_excel_export_holds_exactly_the_visible_rows(world, actor):
+    response = world.client(actor).get("/contact-center/conversations/export/?view=all")
+    assert response.status_code == 200, body_of(response)[:300]
+    text = xlsx_text(b"".join(response.streaming_content))
+    for key in KEYS:
+        assert (MARKERS[key][0] in text) == (key in SEES[actor]), (actor, key)
+    assert_no_leak(text, world, actor)
+
+
+@pytest.mark.parametrize("actor", ("anon", "op_a", "op_b", "sup_a", "integ", "admin"))
+def test_the_api_export_holds_exactly_the_visible_rows(world, actor):
+    api = world.api(actor)
+    response = api.client.get(
+        "/api/v1/conversations/export.xlsx", {"columns": "id,client,excerpt"},
+        **api.headers(None),
+    )
+    if actor == "anon":
+        assert response.status_code == 401
+        return
+    assert response.status_code == 200, body_of(response)[:300]
+    text = xlsx_text(b"".join(response.streaming_content))
+    for key in KEYS:
+        assert (MARKERS[key][0] in text) == (key in SEES[actor]), (actor, key)
+
+
+@pytest.mark.parametrize("actor", ("op_a", "sup_a", "admin"))
+def test_someone_elses_export_job_does_not_exist_for_me(world, actor, tmp_path):
+    job = ExportJob.objects.create(owner=world.users["op_b"], params={}, columns=["id"])
+    for path in (f"/contact-center/conversations/exports/{job.pk}/",
+                 f"/contact-center/conversations/exports/{job.pk}/download/"):
+        assert world.client(actor).get(path).status_code == 404
+    html = body_of(world.client(actor).get("/contact-center/conversations/exports/"))
+    assert str(job.pk) not in html
+    api = world.api(actor)
+    assert api.get(f"/exports/{job.pk}")[0] == 404
+    assert api.get(f"/exports/{job.pk}/file")[0] == 404
+    assert world.client("op_b").get(f"/contact-center/conversations/exports/{job.pk}/").status_code == 200
+
+
+# The REST API -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_the_api_list_and_event_feed_hold_exactly_the_visible_conversations(world, actor):
+    api = world.api(actor)
+    status, page = api.get("/conversations", {"columns": "id,client,excerpt"})
+    if actor == "anon":
+        assert status == 401
+        assert api.get("/events", {"after": 0})[0] == 401
+        return
+    assert status == 200
+    assert {item["id"] for item in page["items"]} == expected(world, actor)
+    assert page["count"] == len(SEES[actor])
+    assert_no_leak(json.dumps(page), world, actor)
+    status, feed = api.get("/events", {"after": 0, "limit": 1000})
+    assert status == 200
+    assert {e["conversation_id"] for e in feed["items"]} == expected(world, actor)
+    assert_no_leak(json.dumps(feed), world, actor)
+
+
+@pytest.mark.parametrize(("actor", "key"), VISIBLE_PAIRS + [("integ", k) for k in KEYS])
+def test_the_api_gives_a_visible_conversation_its_messages_and_events(world, actor, key):
+    api = world.api(actor)
+    pk = world.pk(key)
+    status, item = api.get(f"/conversations/{pk}")
+    assert status == 200 and item["id"] == pk
+    status, messages = api.get(f"/conversations/{pk}/messages")
+    assert status == 200 and TEXT[key] in [m["text"] for m in messages["items"]]
+    status, events = api.get(f"/conversations/{pk}/events")
+    assert status == 200 and events["items"]
+
+
+@pytest.mark.parametrize(("actor", "key"), [*HIDDEN_PAIRS, *[("anon", k) for k in KEYS]])
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("get", "", None),
+        ("get", "/messages", None),
+        ("get", "/events", None),
+        ("post", "/take", None),
+        ("post", "/skip", None),
+        ("post", "/messages", {"text": "intruder"}),
+        ("post", "/transfer", {"line": 0}),
+        ("post", "/transfer", {"employee": None, "line": None}),
+        ("post", "/close", None),
+        ("post", "/spam", None),
+        ("post", "/rating", {"rating": 5}),
+    ],
+)
+def test_every_api_call_about_a_hidden_conversation_answers_not_found(
+    world, actor, key, method, suffix, body
+):
+    api = world.api(actor)
+    pk = world.pk(key)
+    if body == {"line": 0}:
+        body = {"line": world.lines["b" if key == "a" else "a"].pk}
+    before = Conversation.objects.values_list("status", "responsible_id", "line_id").get(pk=pk)
+    path = f"/conversations/{pk}{suffix}"
+    result = api.get(path) if method == "get" else api.post(path, body)
+    assert_api_refused(result, world, actor)
+    after = Conversation.objects.values_list("status", "responsible_id", "line_id").get(pk=pk)
+    assert after == before
+
+
+def test_an_unknown_conversation_and_a_hidden_one_answer_identically(world):
+    api = world.api("op_b")
+    hidden = world.pk("a")
+    missing = Conversation.objects.order_by("-pk").first().pk + 1000
+    for suffix, body in (("/take", None), ("/close", None), ("/rating", {"rating": 3}),
+                         ("/messages", {"text": "x"})):
+        assert api.post(f"/conversations/{hidden}{suffix}", body) == api.post(
+            f"/conversations/{missing}{suffix}", body
+        )
+
+
+@pytest.mark.parametrize(
+    ("actor", "key", "status"),
+    [
+        ("op_a", "a", 403),  # a Manager has no rate permission, even on their own
+        ("op_a", "b", 404),
+        ("sup_a", "a", 200),
+        ("sup_a", "b", 404),
+        ("sup_b", "b", 200),
+        ("admin", "b", 200),
+    ],
+)
+def test_only_a_supervisor_with_the_rate_permission_rates_through_the_api(
+    world, actor, key, status
+):
+    got, body = world.api(actor).post(f"/conversations/{world.pk(key)}/rating", {"rating": 4})
+    assert got == status, body
+    rating = Conversation.objects.get(pk=world.pk(key)).supervisor_rating
+    assert rating == (4 if status == 200 else None)
+    if status != 200:
+        assert_no_leak(json.dumps(body), world, actor)
+
+
+def test_the_queued_conversation_is_taken_only_by_whom_it_is_offered_to(world):
+    pk = world.pk("q")
+    assert world.api("op_b").post(f"/conversations/{pk}/take")[0] == 404
+    status, item = world.api("op_a").post(f"/conversations/{pk}/take")
+    assert status == 200 and item["responsible"]["id"] == world.users["op_a"].pk
+
+
+@pytest.mark.parametrize("actor", ("anon", "op_a", "op_b", "sup_a", "sup_b", "admin", "integ"))
+def test_the_statistics_api_counts_only_visible_conversations(world, actor):
+    status, report = world.api(actor).get("/stats")
+    if actor == "anon":
+        assert status == 401
+        return
+    assert status == 200, report
+    text = json.dumps(report)
+    assert_no_leak(text, world, actor)
+    employees = {row["name"] for row in report["employees"]}
+    if actor in ("op_a", "sup_a"):
+        assert EMPLOYEE_NAME["op_b"] not in employees
+    if actor in ("op_b", "sup_b"):
+        assert EMPLOYEE_NAME["op_a"] not in employees
+    lines = {row["name"] for row in report["lines"]}
+    assert ("Bravo-Line" in lines) == ("b" in SEES[actor])
+    assert ("Alfa-Line" in lines) == ("a" in SEES[actor])
+
+
+def test_starting_a_conversation_through_the_api_requires_a_visible_client(world):
+    """A Manager cannot start (or probe) conversations with a client they have never seen."""
+    conv_b = Conversation.objects.get(pk=world.pk("b"))
+    world.conns["b"].config = {"webhook_url": "http://127.0.0.1:9/hook"}
+    world.conns["b"].save()
+    body = {"client": conv_b.client_id, "connection": world.conns["b"].pk, "text": "hi"}
+    status, answer = world.api("op_a").post("/conversations", body)
+    assert status == 422, answer
+    assert str(conv_b.pk) not in json.dumps(answer)
+    assert_no_leak(json.dumps(answer), world, "op_a")
+    assert Conversation.objects.filter(client_id=conv_b.client_id).count() == 1
+
+
+def test_starting_a_conversation_never_names_a_hidden_open_one(world):
+    """The client's earlier conversation is mine; their open one is someone else's: I may learn
+    that one exists (it blocks starting a new one), not its number or who holds it."""
+    users = world.users
+    line_c = f.line("Charlie-Line", members=[users["op_b"]], reopen_window_minutes=0)
+    conn_c = f.connection(line_c, "api", config={"webhook_url": "http://127.0.0.1:9/hook"})
+    first = f.client_message(conn_c, "sec-client-c", "charlie-first", name="Charlie").conversation
+    services.transfer(first.pk, f.act(users["admin"]), to_employee=users["op_a"])
+    services.take(first.pk, f.act(users["op_a"]))
+    services.close(first.pk, f.act(users["op_a"]))
+    second = f.client_message(conn_c, "sec-client-c", "charlie-second").conversation
+    assert second.pk != first.pk
+    services.take(second.pk, f.act(users["op_b"]))
+    assert not Conversation.objects.visible_to(users["op_a"]).filter(pk=second.pk).exists()
+    hidden_id = re.compile(rf"#{second.pk}\b")
+
+    html = body_of(world.client("op_a").get(f"/contact-center/conversations/{first.pk}/start/"))
+    assert "already has an open conversation" in html
+    assert not hidden_id.search(html) and "Bravo-Operatorname" not in html
+    assert "charlie-second" not in html
+    status, answer = world.api("op_a").post(
+        "/conversations", {"client": first.client_id, "connection": conn_c.pk, "text": "hi"}
+    )
+    assert status == 409 and answer["error"]["code"] == "open_exists"
+    assert not hidden_id.search(answer["error"]["message"])
+    html = body_of(world.client("admin").get(f"/contact-center/conversations/{first.pk}/start/"))
+    assert hidden_id.search(html)  # whoever may see it is told which one
+
+
+# Statistics page and its tables -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("actor", ("op_a", "op_b", "sup_a", "sup_b", "admin"))
+def test_the_statistics_page_and_its_excel_tables_hide_other_employees_and_lines(world, actor):
+    client = world.client(actor)
+    html = body_of(client.get("/contact-center/statistics/"))
+    assert_no_leak(html, world, actor)
+    table = html[html.index('data-table="employees"'):]
+    table = table[: table.index("</table>")]
+    hidden = [n for who, n in EMPLOYEE_NAME.items() if not SEES[who] & SEES[actor]]
+    for name in hidden:
+        assert name.rsplit(">", 1)[-1] not in table, (actor, name)
+    employees = xlsx_text(client.get("/contact-center/statistics/export/employees.xlsx").content)
+    lines = xlsx_text(client.get("/contact-center/statistics/export/lines.xlsx").content)
+    for name in hidden:
+        assert name.rsplit(">", 1)[-1] not in employees, (actor, name)
+    assert ("Bravo-Line" in lines) == ("b" in SEES[actor])
+    assert ("Alfa-Line" in lines) == ("a" in SEES[actor] or "q" in SEES[actor])
+
+
+# CRM cards and the CRM API --------------------------------------------------------------------
+
+
+def _activity(world, key) -> Activity:
+    return Activity.objects.get(conversation_id=world.pk(key))
+
+
+@pytest.mark.parametrize("actor", ("op_a", "op_b", "sup_a", "sup_b", "admin"))
+def test_a_crm_card_lists_only_the_conversations_its_viewer_may_see(world, actor):
+    for key in KEYS:
+        activity = _activity(world, key)
+        owner = f"/crm/{activity.owner_type}s/{activity.owner_id}/".replace("companys", "companies")
+        html = body_of(world.client(actor).get(owner))
+        listed = {int(pk) for pk in re.findall(r'data-conversation="(\d+)"', html)}
+        assert listed == ({world.pk(key)} & expected(world, actor)), (actor, key)
+        if key not in SEES[actor]:  # the record itself is CRM data; the transcript is not
+            assert MARKERS[key][1] not in html
+
+
+def test_the_crm_api_carries_no_conversation_content(world):
+    activity = _activity(world, "b")
+    status, record = world.api("op_a").get(f"/crm/activities/{activity.pk}")
+    assert status in (200, 404)
+    assert_no_leak(json.dumps(record).replace("Bravo-Secretname", ""), world, "op_a")
+
+
+# The operator websocket --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("actor", ("op_a", "op_b", "sup_a", "admin", "integ", "anon"))
+def test_the_operator_socket_replays_only_events_of_visible_conversations(
+    transactional_db, actor
+):
+    from tests.workspace.sockets import drain, operator, receive_until, session_cookie
+
+    world = build_world()
+    cookie = None if actor == "anon" else session_cookie(world.users[actor])
+    want = expected(world, actor)
+
+    async def scenario():
+        comm = operator(cookie, last=0)
+        connected, code = await comm.connect()
+        if actor in ("anon", "integ"):
+            assert not connected and code == 4401
+            return
+        await receive_until(comm, lambda m: m["type"] == "hello")
+        frames = await drain(comm, 1.0)
+        await comm.send_json_to({"type": "watch", "ids": sorted(world.ids.values())})
+        await comm.send_json_to({"type": "open", "conversation": world.pk("b")})
+        frames += await drain(comm, 0.5)
+        await comm.disconnect()
+        seen = {m["conversation"] for m in frames if "conversation" in m}
+        assert seen == want, frames
+        assert_no_leak(json.dumps(frames), world, actor)
+
+    async_to_sync(scenario)()
+
+
+# Bulk actions ------------------------------------------------------------------------------
+
+
+def test_bulk_actions_never_touch_a_hidden_conversation(world, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    client = world.client("op_a")
+    for data in (
+        {"action": "close", "ids": [world.pk("b")]},
+        {"action": "spam", "ids": [world.pk("b")]},
+        {"action": "transfer", "ids": [world.pk("b")], "transfer_to": f"line:{world.lines['a'].pk}"},
+        {"action": "close", "all_matching": "1", "filter_query": f"id={world.pk('b')}"},
+    ):
+        response = client.post("/contact-center/conversations/bulk/", data, follow=True)
+        assert response.status_code in (200, 400)
+        assert_no_leak(body_of(response), world, "op_a")
+    conv = Conversation.objects.get(pk=world.pk("b"))
+    assert conv.is_open and conv.line_id == world.lines["b"].pk
+
+
+# XSS ---------------------------------------------------------------------------------------
+
+
+ESCAPED_NAME = "&lt;script&gt;alert(1)&lt;/script&gt;"
+ESCAPED_TEXT = "&lt;img src=x onerror=alert(1)&gt;"
+ESCAPED_EMPLOYEE = "&lt;script&gt;alert(2)&lt;/script&gt;"
+
+
+def _assert_escaped(html: str, *pairs):
+    for raw, escaped in pairs:
+        assert raw not in html, f"raw {raw!r} in the page"
+        assert escaped in html, f"escaped {escaped!r} missing"
+
+
+def test_client_text_and_names_are_escaped_on_every_page(world):
+    client = world.client("sup_a")
+    pk = world.pk("a")
+    name, text, employee = (
+        (XSS_NAME, ESCAPED_NAME), (XSS_TEXT, ESCAPED_TEXT), (XSS_EMPLOYEE, ESCAPED_EMPLOYEE)
+    )
+    html = body_of(client.get("/contact-center/conversations/?view=all"))
+    _assert_escaped(html, name, text, employee)  # client, excerpt and responsible columns
+    html = body_of(client.get(f"/contact-center/conversations/{pk}/history/"))
+    _assert_escaped(html, name, text, employee)
+    html = body_of(world.client("op_a").get(f"/contact-center/workspace/c/{pk}/"))
+    _assert_escaped(html, name, text)
+    html = body_of(world.client("op_a").get(f"/contact-center/workspace/?c={pk}"))
+    _assert_escaped(html, name, text)
+    html = body_of(client.post(f"/contact-center/conversations/{pk}/end/", HTTP_HX_REQUEST="true"))
+    _assert_escaped(html, name)  # the refreshed row partial
+    html = body_of(client.get(f"/contact-center/statistics/"))
+    _assert_escaped(html, employee)
+    activity = _activity(world, "a")
+    html = body_of(client.get(f"/crm/activities/{activity.pk}/"))
+    _assert_escaped(html, name, employee)
+    owner = f"/crm/{activity.owner_type}s/{activity.owner_id}/"
+    html = body_of(client.get(owner))
+    _assert_escaped(html, name, employee)
+    html = body_of(client.get(f"/crm/conversations/{pk}/rebind/"))
+    _assert_escaped(html, name)
