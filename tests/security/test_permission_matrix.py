@@ -621,6 +621,30 @@ def test_bulk_actions_never_touch_a_hidden_conversation(world, settings):
     assert conv.is_open and conv.line_id == world.lines["b"].pk
 
 
+def test_someone_elses_bulk_job_and_preset_do_not_exist_for_me(world, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    response = world.client("op_b").post(
+        "/contact-center/conversations/bulk/", {"action": "close", "ids": [world.pk("b")]}
+    )
+    assert response.status_code == 302
+    job_url = response["Location"]
+    assert world.client("op_b").get(job_url).status_code == 200
+    for actor in ("op_a", "sup_a", "admin"):
+        assert world.client(actor).get(job_url).status_code == 404
+    preset = FilterPreset.objects.create(
+        owner=world.users["op_b"], name="Bravo preset", query="q=Bravo-Secretname", shared=True
+    )
+    for op in ("rename", "delete", "share", "default"):
+        response = world.client("op_a").post(
+            f"/contact-center/conversations/presets/{preset.pk}/", {"op": op, "name": "mine now"}
+        )
+        assert response.status_code == 404
+    preset.refresh_from_db()
+    assert (preset.name, preset.shared) == ("Bravo preset", True)
+    html = body_of(world.client("op_a").get(f"/contact-center/conversations/?{preset.query}"))
+    assert row_ids(html) == set()  # a shared preset never widens what I see
+
+
 # XSS ---------------------------------------------------------------------------------------
 
 
