@@ -25,6 +25,19 @@ def pytest_report_header(config):
     return f"convodesk database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
 
 
+@pytest.fixture(autouse=True)
+def _default_roles_after_flush(request):
+    """Transactional tests flush every table, and the rows the data migration made with them
+    (the three default roles); put them back so each test starts from a migrated database."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        request.getfixturevalue("transactional_db")
+        from convodesk.accounts.defaults import install_default_roles
+        from convodesk.accounts.models import Role
+
+        install_default_roles(Role)
+
+
 @pytest.fixture
 def org(db):
     """A small organisation: two departments (one nested), operators, a supervisor, an admin, one line."""

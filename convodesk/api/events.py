@@ -5,6 +5,7 @@ from __future__ import annotations
 from ninja import Query, Router
 
 from convodesk.conversations.models import Conversation, ConversationEvent
+from convodesk.conversations.visibility import scope_for
 
 from .conversations import MAX_ID, EventPage
 from .serializers import event_out
@@ -26,4 +27,16 @@ def events(
         .select_related("actor")
         .order_by("id")[:limit]
     )
-    return {"items": [event_out(e) for e in rows], "last_id": rows[-1].pk if rows else after}
+    items = [event_out(e) for e in rows]
+    if scope_for(request.auth, "history") != scope_for(request.auth, "view"):
+        # A row the user may list but whose history is closed to them: the feed says what
+        # changed (kind, status), not the transcript details (comments, message ids).
+        readable = set(
+            Conversation.objects.visible_to(request.auth, "history")
+            .filter(pk__in={e.conversation_id for e in rows})
+            .values_list("pk", flat=True)
+        )
+        for item in items:
+            if item["conversation_id"] not in readable:
+                item["payload"] = {}
+    return {"items": items, "last_id": rows[-1].pk if rows else after}

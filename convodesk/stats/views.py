@@ -264,7 +264,15 @@ def export_table(request, table: str):
     report = aggregates.compute(scope)
     cols, rows = rows_for(table, report)
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book = xlsxwriter.Workbook(
+        buffer,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,  # an employee named "=HYPERLINK(…)" stays text
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
     sheet = book.add_worksheet(str(TABLES[table][0])[:31])
     bold = book.add_format({"bold": True, "bg_color": "#EEF0F3"})
     formats = {

@@ -51,7 +51,7 @@ def shot(page, name):
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_an_employee_creates_a_token_and_reads_the_api_docs(live_server, page):
     user = f.employee("tokenuser")
     page.goto(f"{live_server.url}/login/")

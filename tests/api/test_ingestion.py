@@ -96,7 +96,7 @@ def test_only_api_connections_take_messages_here(org):
 @pytest.mark.skipif(
     IS_SQLITE, reason="20 concurrent writers need PostgreSQL (SQLite serialises all writes)"
 )
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_posts_of_one_message_store_it_once(live_server):
     line = f.line("Concurrency", members=[f.employee("conc-op")])
     conn = f.connection(line, "api")

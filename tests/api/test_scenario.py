@@ -32,7 +32,7 @@ def command_token(username: str) -> str:
     return out.getvalue().strip()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_conversation_from_first_message_to_close_through_the_api(receiver, immediate_tasks):
     admin = Api(token_for(f.employee("root", superuser=True)))
 

@@ -57,7 +57,7 @@ def log_in(page, base):
 
 @pytest.mark.browser
 @pytest.mark.django_db(
-    transaction=True, serialized_rollback=True
+    transaction=True
 )  # keep the migrated default roles
 def test_bulk_close_two_rows_then_export_and_read_the_downloaded_file(
     live_server, org, browser_page, tmp_path, settings
@@ -129,7 +129,7 @@ def test_bulk_close_two_rows_then_export_and_read_the_downloaded_file(
 
 @pytest.mark.browser
 @pytest.mark.django_db(
-    transaction=True, serialized_rollback=True
+    transaction=True
 )  # keep the migrated default roles
 def test_a_large_export_runs_in_the_background_and_its_page_turns_into_a_download(
     live_server, org, browser_page, tmp_path, settings

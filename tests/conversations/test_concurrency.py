@@ -14,7 +14,7 @@ from .. import factories as f
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),  # keeps the default roles
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         not settings.IS_POSTGRES,
         reason="needs PostgreSQL: row locks across concurrent connections (the SQLite test "

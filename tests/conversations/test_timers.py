@@ -153,7 +153,7 @@ def test_no_queue_timeout_after_the_conversation_was_taken(org):
 
 
 @pytest.mark.postgres_only
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(
     not settings.IS_POSTGRES,
     reason="needs PostgreSQL: two timer loops at once need concurrent connections and row "

@@ -56,7 +56,14 @@ KEYS = ("a", "b", "q")
 HIDDEN_PAIRS = [(actor, key) for actor in EMPLOYEES for key in KEYS if key not in SEES[actor]]
 VISIBLE_PAIRS = [(actor, key) for actor in EMPLOYEES for key in KEYS if key in SEES[actor]]
 LIST_COLUMNS = [
-    "id", "status", "client", "excerpt", "responsible", "line", "started_at", "supervisor_rating",
+    "id",
+    "status",
+    "client",
+    "excerpt",
+    "responsible",
+    "line",
+    "started_at",
+    "supervisor_rating",
 ]
 
 
@@ -87,22 +94,35 @@ def build_world() -> World:
     f.role("Manager")  # installs the default roles (a transactional test may have flushed them)
     dep_a, dep_b = f.department("Security A"), f.department("Security B")
     supervisor_role = Role.objects.create(
-        name="Security supervisor", view_conversations=20, view_history=20,
-        view_statistics=20, act=20, rate=20, export=30,
+        name="Security supervisor",
+        view_conversations=20,
+        view_history=20,
+        view_statistics=20,
+        act=20,
+        rate=20,
+        export=30,
     )
     columns = {"conversation_list": LIST_COLUMNS}
     users = w.users
     users["op_a"] = f.employee(
-        "sec-op-a", departments=[dep_a], roles=["Manager"],
-        display_name=EMPLOYEE_NAME["op_a"], column_preferences=columns,
+        "sec-op-a",
+        departments=[dep_a],
+        roles=["Manager"],
+        display_name=EMPLOYEE_NAME["op_a"],
+        column_preferences=columns,
     )
     users["op_b"] = f.employee(
-        "sec-op-b", departments=[dep_b], roles=["Manager"],
-        display_name=EMPLOYEE_NAME["op_b"], column_preferences=columns,
+        "sec-op-b",
+        departments=[dep_b],
+        roles=["Manager"],
+        display_name=EMPLOYEE_NAME["op_b"],
+        column_preferences=columns,
     )
     for name, dep in (("sup_a", dep_a), ("sup_b", dep_b)):
         users[name] = f.employee(
-            f"sec-{name}", departments=[dep], roles=["Manager", supervisor_role],
+            f"sec-{name}",
+            departments=[dep],
+            roles=["Manager", supervisor_role],
             column_preferences=columns,
         )
     users["admin"] = f.employee("sec-admin", superuser=True, column_preferences=columns)
@@ -171,8 +191,11 @@ def row_ids(html: str) -> set[int]:
 
 def tab_counts(html: str) -> dict[str, str]:
     """Tab label -> count shown on it."""
-    found = re.findall(r'class="tab[^"]*"[^>]*>\s*(?:<span[^>]*>[^<]*</span>)?([^<]+?)\s*'
-                       r'<span class="tab-count">([^<]+)</span>', html)
+    found = re.findall(
+        r'class="tab[^"]*"[^>]*>\s*(?:<span[^>]*>[^<]*</span>)?([^<]+?)\s*'
+        r'<span class="tab-count">([^<]+)</span>',
+        html,
+    )
     return {label.strip(): count.strip() for label, count in found}
 
 
@@ -208,14 +231,24 @@ def test_searching_the_list_for_a_hidden_client_finds_nothing(world, actor, key)
         assert row_ids(html) == set()
         assert tab_counts(html).get("All") == str(len(SEES[actor]))
         assert re.search(r'<strong class="count-value">0</strong>', html)
-        html = body_of(world.client(actor).get(f"/contact-center/conversations/?id={world.pk(key)}"))
+    client_id = Conversation.objects.get(pk=world.pk(key)).client_id
+    for query in (f"id={world.pk(key)}", f"client_id={client_id}"):
+        html = body_of(world.client(actor).get(f"/contact-center/conversations/?{query}"))
         assert row_ids(html) == set()
-        assert_no_leak(html.replace(f"id={world.pk(key)}", ""), world, actor)
+        assert_no_leak(html, world, actor)
+        html = body_of(world.client(actor).get(f"/contact-center/statistics/?{query}"))
+        assert_no_leak(html, world, actor)
+        status, page = world.api(actor).get("/conversations", dict([query.split("=")]))
+        assert status == 200 and page["items"] == [] and page["count"] == 0
 
 
 def test_an_anonymous_visitor_is_sent_to_the_login_page(world):
-    for path in ("/contact-center/conversations/", "/contact-center/statistics/",
-                 "/contact-center/workspace/", "/contact-center/conversations/export/"):
+    for path in (
+        "/contact-center/conversations/",
+        "/contact-center/statistics/",
+        "/contact-center/workspace/",
+        "/contact-center/conversations/export/",
+    ):
         assert_refused(world.client("anon").get(path), world, "anon")
 
 
@@ -251,8 +284,12 @@ def test_every_page_about_one_hidden_conversation_answers_not_found(
     )
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
     data = {
-        "text": "intruder", "rating": "5", "employee": str(world.users["op_a"].pk),
-        "entity_type": "contact", "entity_id": "1", "join": "1",
+        "text": "intruder",
+        "rating": "5",
+        "employee": str(world.users["op_a"].pk),
+        "entity_type": "contact",
+        "entity_id": "1",
+        "join": "1",
     }
     client = world.client(actor)
     url = path.format(pk=world.pk(key))
@@ -297,14 +334,16 @@ def test_a_manager_may_not_rate_even_a_conversation_of_their_own(world):
 def test_seeing_a_row_in_the_list_does_not_open_its_transcript_anywhere(world):
     """view conversations = department but view history = own: rows yes, transcripts no."""
     role = Role.objects.create(name="List reader", view_conversations=20, view_history=10, act=10)
-    reader = f.employee("sec-reader", departments=world.users["op_a"].departments.all(),
-                        roles=[role])
+    reader = f.employee(
+        "sec-reader", departments=world.users["op_a"].departments.all(), roles=[role]
+    )
     client = Client()
     client.force_login(reader)
     api = Api(token_for(reader))
     pk = world.pk("a")
     assert row_ids(body_of(client.get("/contact-center/conversations/?view=all"))) == {
-        world.pk("a"), world.pk("q")
+        world.pk("a"),
+        world.pk("q"),
     }
     assert client.get(f"/contact-center/conversations/{pk}/history/").status_code == 404
     assert api.get(f"/conversations/{pk}/messages")[0] == 403
@@ -312,6 +351,26 @@ def test_seeing_a_row_in_the_list_does_not_open_its_transcript_anywhere(world):
     for path in (f"/contact-center/workspace/c/{pk}/", f"/contact-center/workspace/?c={pk}"):
         html = body_of(client.get(path))
         assert "reply-a" not in html, path  # the employee's reply: transcript only
+
+
+def test_the_event_feed_gives_a_list_reader_no_transcript_details(world):
+    """The feed may tell a list-only reader that a row changed, not what was written in it."""
+    role = Role.objects.create(name="Feed reader", view_conversations=20, view_history=10, act=10)
+    reader = f.employee(
+        "sec-feed", departments=[world.users["op_a"].departments.first()], roles=[role]
+    )
+    services.transfer(
+        world.pk("a"),
+        f.act(world.users["admin"]),
+        to_employee=world.users["op_a"],
+        comment="transfer-secret-comment",
+    )
+    status, feed = Api(token_for(reader)).get("/events", {"after": 0, "limit": 1000})
+    assert status == 200
+    assert {e["conversation_id"] for e in feed["items"]} == {world.pk("a"), world.pk("q")}
+    assert "transfer-secret-comment" not in json.dumps(feed)
+    status, feed = world.api("op_a").get("/events", {"after": 0, "limit": 1000})
+    assert "transfer-secret-comment" in json.dumps(feed)  # A may read A's history
 
 
 # Export -----------------------------------------------------------------------------------
@@ -331,7 +390,8 @@ def test_the_excel_export_holds_exactly_the_visible_rows(world, actor):
 def test_the_api_export_holds_exactly_the_visible_rows(world, actor):
     api = world.api(actor)
     response = api.client.get(
-        "/api/v1/conversations/export.xlsx", {"columns": "id,client,excerpt"},
+        "/api/v1/conversations/export.xlsx",
+        {"columns": "id,client,excerpt"},
         **api.headers(None),
     )
     if actor == "anon":
@@ -344,17 +404,41 @@ def test_the_api_export_holds_exactly_the_visible_rows(world, actor):
 
 
 @pytest.mark.parametrize("actor", ("op_a", "sup_a", "admin"))
-def test_someone_elses_export_job_does_not_exist_for_me(world, actor, tmp_path):
+def test_someone_elses_export_job_does_not_exist_for_me(world, actor):
     job = ExportJob.objects.create(owner=world.users["op_b"], params={}, columns=["id"])
-    for path in (f"/contact-center/conversations/exports/{job.pk}/",
-                 f"/contact-center/conversations/exports/{job.pk}/download/"):
+    for path in (
+        f"/contact-center/conversations/exports/{job.pk}/",
+        f"/contact-center/conversations/exports/{job.pk}/download/",
+    ):
         assert world.client(actor).get(path).status_code == 404
     html = body_of(world.client(actor).get("/contact-center/conversations/exports/"))
     assert str(job.pk) not in html
     api = world.api(actor)
     assert api.get(f"/exports/{job.pk}")[0] == 404
     assert api.get(f"/exports/{job.pk}/file")[0] == 404
-    assert world.client("op_b").get(f"/contact-center/conversations/exports/{job.pk}/").status_code == 200
+    assert (
+        world.client("op_b").get(f"/contact-center/conversations/exports/{job.pk}/").status_code
+        == 200
+    )
+
+
+def test_a_background_export_holds_only_its_owners_rows_and_only_its_owner_downloads_it(
+    world, settings, tmp_path
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.EXPORT_ROOT = tmp_path
+    settings.CONVODESK = {**settings.CONVODESK, "EXPORT_BACKGROUND_ROWS": 0}
+    response = world.client("op_a").post("/contact-center/conversations/export/?view=all")
+    assert response.status_code == 302
+    job = ExportJob.objects.get(owner=world.users["op_a"])
+    assert job.ready, job.error
+    download = f"/contact-center/conversations/exports/{job.pk}/download/"
+    text = xlsx_text(b"".join(world.client("op_a").get(download).streaming_content))
+    assert "Alfa-Secretname" in text and "Quebec-Secretname" in text
+    assert_no_leak(text, world, "op_a")
+    for actor in ("op_b", "sup_b", "admin"):
+        assert world.client(actor).get(download).status_code == 404
+        assert world.api(actor).get(f"/exports/{job.pk}/file")[0] == 404
 
 
 # The REST API -----------------------------------------------------------------------------
@@ -426,8 +510,12 @@ def test_an_unknown_conversation_and_a_hidden_one_answer_identically(world):
     api = world.api("op_b")
     hidden = world.pk("a")
     missing = Conversation.objects.order_by("-pk").first().pk + 1000
-    for suffix, body in (("/take", None), ("/close", None), ("/rating", {"rating": 3}),
-                         ("/messages", {"text": "x"})):
+    for suffix, body in (
+        ("/take", None),
+        ("/close", None),
+        ("/rating", {"rating": 3}),
+        ("/messages", {"text": "x"}),
+    ):
         assert api.post(f"/conversations/{hidden}{suffix}", body) == api.post(
             f"/conversations/{missing}{suffix}", body
         )
@@ -531,7 +619,7 @@ def test_the_statistics_page_and_its_excel_tables_hide_other_employees_and_lines
     client = world.client(actor)
     html = body_of(client.get("/contact-center/statistics/"))
     assert_no_leak(html, world, actor)
-    table = html[html.index('data-table="employees"'):]
+    table = html[html.index('data-table="employees"') :]
     table = table[: table.index("</table>")]
     hidden = [n for who, n in EMPLOYEE_NAME.items() if not SEES[who] & SEES[actor]]
     for name in hidden:
@@ -542,6 +630,23 @@ def test_the_statistics_page_and_its_excel_tables_hide_other_employees_and_lines
         assert name.rsplit(">", 1)[-1] not in employees, (actor, name)
     assert ("Bravo-Line" in lines) == ("b" in SEES[actor])
     assert ("Alfa-Line" in lines) == ("a" in SEES[actor] or "q" in SEES[actor])
+
+
+def test_a_statistics_table_export_writes_names_as_text_never_as_formulas(world):
+    """An open channel or employee named like a formula must stay text in Excel."""
+    world.lines["a"].name = '=HYPERLINK("http://evil.example","Alfa")'
+    world.lines["a"].save()
+    world.users["op_a"].display_name = "=1+2"
+    world.users["op_a"].save()
+    client = world.client("admin")
+    for table in ("lines", "employees"):
+        content = client.get(f"/contact-center/statistics/export/{table}.xlsx").content
+        with zipfile.ZipFile(io.BytesIO(content)) as book:
+            sheet = book.read("xl/worksheets/sheet1.xml").decode()
+        assert "<f>" not in sheet, table
+    assert "evil.example" in xlsx_text(
+        client.get("/contact-center/statistics/export/lines.xlsx").content
+    )
 
 
 # CRM cards and the CRM API --------------------------------------------------------------------
@@ -563,21 +668,26 @@ def test_a_crm_card_lists_only_the_conversations_its_viewer_may_see(world, actor
             assert MARKERS[key][1] not in html
 
 
-def test_the_crm_api_carries_no_conversation_content(world):
-    activity = _activity(world, "b")
-    status, record = world.api("op_a").get(f"/crm/activities/{activity.pk}")
-    assert status in (200, 404)
-    assert_no_leak(json.dumps(record).replace("Bravo-Secretname", ""), world, "op_a")
+def test_the_crm_api_carries_no_transcript_of_a_hidden_conversation(world):
+    """CRM records are every employee's (SPEC has no CRM permission); a conversation's words are not."""
+    for kind in ("activities", "leads"):
+        record_id = (
+            _activity(world, "b").pk if kind == "activities" else _activity(world, "b").owner_id
+        )
+        status, record = world.api("op_a").get(f"/crm/{kind}/{record_id}")
+        assert status == 200, record
+        assert "bravo-secret-text" not in json.dumps(record)
 
 
 # The operator websocket --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("actor", ("op_a", "op_b", "sup_a", "admin", "integ", "anon"))
-def test_the_operator_socket_replays_only_events_of_visible_conversations(
-    transactional_db, actor
-):
-    from tests.workspace.sockets import drain, operator, receive_until, session_cookie
+def test_the_operator_socket_replays_only_events_of_visible_conversations(transactional_db, actor):
+    from channels.layers import get_channel_layer
+
+    from convodesk.conversations.realtime import conversation_group
+    from tests.workspace.sockets import db, drain, operator, receive_until, session_cookie
 
     world = build_world()
     cookie = None if actor == "anon" else session_cookie(world.users[actor])
@@ -593,10 +703,24 @@ def test_the_operator_socket_replays_only_events_of_visible_conversations(
         frames = await drain(comm, 1.0)
         await comm.send_json_to({"type": "watch", "ids": sorted(world.ids.values())})
         await comm.send_json_to({"type": "open", "conversation": world.pk("b")})
-        frames += await drain(comm, 0.5)
+        frames += await drain(comm, 0.3)
+        # Live: the client of B types and writes again; only those who see B hear of it.
+        await get_channel_layer().group_send(
+            conversation_group(world.pk("b")),
+            {
+                "type": "conversation.typing",
+                "who": "client",
+                "conversation": world.pk("b"),
+                "sender": "client",
+            },
+        )
+        await db(lambda: f.client_message(world.conns["b"], "sec-client-b", "bravo-secret-text"))()
+        frames += await drain(comm, 1.0)
         await comm.disconnect()
         seen = {m["conversation"] for m in frames if "conversation" in m}
         assert seen == want, frames
+        typing = {m["conversation"] for m in frames if m["type"] == "typing"}
+        assert typing == ({world.pk("b")} & want), frames
         assert_no_leak(json.dumps(frames), world, actor)
 
     async_to_sync(scenario)()
@@ -611,7 +735,11 @@ def test_bulk_actions_never_touch_a_hidden_conversation(world, settings):
     for data in (
         {"action": "close", "ids": [world.pk("b")]},
         {"action": "spam", "ids": [world.pk("b")]},
-        {"action": "transfer", "ids": [world.pk("b")], "transfer_to": f"line:{world.lines['a'].pk}"},
+        {
+            "action": "transfer",
+            "ids": [world.pk("b")],
+            "transfer_to": f"line:{world.lines['a'].pk}",
+        },
         {"action": "close", "all_matching": "1", "filter_query": f"id={world.pk('b')}"},
     ):
         response = client.post("/contact-center/conversations/bulk/", data, follow=True)
@@ -663,7 +791,9 @@ def test_client_text_and_names_are_escaped_on_every_page(world):
     client = world.client("sup_a")
     pk = world.pk("a")
     name, text, employee = (
-        (XSS_NAME, ESCAPED_NAME), (XSS_TEXT, ESCAPED_TEXT), (XSS_EMPLOYEE, ESCAPED_EMPLOYEE)
+        (XSS_NAME, ESCAPED_NAME),
+        (XSS_TEXT, ESCAPED_TEXT),
+        (XSS_EMPLOYEE, ESCAPED_EMPLOYEE),
     )
     html = body_of(client.get("/contact-center/conversations/?view=all"))
     _assert_escaped(html, name, text, employee)  # client, excerpt and responsible columns
@@ -675,7 +805,7 @@ def test_client_text_and_names_are_escaped_on_every_page(world):
     _assert_escaped(html, name, text)
     html = body_of(client.post(f"/contact-center/conversations/{pk}/end/", HTTP_HX_REQUEST="true"))
     _assert_escaped(html, name)  # the refreshed row partial
-    html = body_of(client.get(f"/contact-center/statistics/"))
+    html = body_of(client.get("/contact-center/statistics/"))
     _assert_escaped(html, employee)
     activity = _activity(world, "a")
     html = body_of(client.get(f"/crm/activities/{activity.pk}/"))
