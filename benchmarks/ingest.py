@@ -102,11 +102,18 @@ def load(url: str, token: str, out: Path, **kw) -> dict:
 
 
 def bench_connection():
+    """An api connection on a line of its own (not a "Gen line", so the generator's count of
+    generated conversations ignores what ingestion adds), staffed by the generated employees."""
     from convodesk.conversations.generate import ensure_org
-    from convodesk.lines.models import Connection, Line
+    from convodesk.lines.models import Connection, Line, LineMember
 
-    ensure_org()
-    line = Line.objects.filter(name__startswith="Gen line ").order_by("name").first()
+    org = ensure_org()
+    line, created = Line.objects.get_or_create(name="Bench ingestion")
+    if created:
+        members = org.lines[0]["members"]
+        LineMember.objects.bulk_create(
+            LineMember(line=line, user_id=user_id, position=n) for n, user_id in enumerate(members)
+        )
     conn, _ = Connection.objects.get_or_create(line=line, kind="api", name="Bench ingestion")
     secret = conn.rotate_secret()
     conn.save()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from django.db.models import Count, F, Max, Min, Q
+from django.db.models import BooleanField, Count, F, Max, Min, Q
 
 from . import lifecycle
 from .lifecycle import Status
@@ -205,20 +205,17 @@ def _row_violations(c: dict) -> list[str]:
     return out
 
 
+# Every boolean flag of a participant; `sees` is recomputed from them with the model's own rule.
+FLAG_FIELDS = tuple(
+    f.name
+    for f in ConversationParticipant._meta.concrete_fields
+    if isinstance(f, BooleanField) and f.name != "sees"
+)
+
+
 def _participants(ids) -> dict[int, list[dict]]:
     rows = defaultdict(list)
-    fields = (
-        "conversation_id",
-        "employee_id",
-        "started_at",
-        "is_responsible",
-        "was_responsible",
-        "wrote",
-        "offered_now",
-        "ever_offered",
-        "took",
-        "sees",
-    )
+    fields = ("conversation_id", "employee_id", "started_at", "sees", *FLAG_FIELDS)
     for p in ConversationParticipant.objects.filter(conversation_id__in=ids).values(*fields):
         rows[p["conversation_id"]].append(p)
     return rows
@@ -265,7 +262,9 @@ def _related_violations(
     code = c["status"]
     responsible = [p for p in parts if p["is_responsible"]]
     for p in parts:
-        sees = p["is_responsible"] or p["was_responsible"] or p["wrote"] or p["offered_now"]
+        probe = ConversationParticipant(**{name: p[name] for name in FLAG_FIELDS})
+        probe.refresh_sees()
+        sees = probe.sees
         if p["sees"] != sees:
             bad(f"participant {p['employee_id']}: sees={p['sees']} but should be {sees}")
         if p["started_at"] != c["started_at"]:

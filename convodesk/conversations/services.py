@@ -8,6 +8,7 @@ assigns a status.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -136,7 +137,9 @@ def _participants(conversation: Conversation, user_ids) -> dict[int, Conversatio
     rows = {}
     if ids:
         found = ConversationParticipant.objects.filter(conversation=conversation)
-        found = found.filter(employee_id=ids[0]) if len(ids) == 1 else found.filter(employee_id__in=ids)
+        found = (
+            found.filter(employee_id=ids[0]) if len(ids) == 1 else found.filter(employee_id__in=ids)
+        )
         rows = {p.employee_id: p for p in found}
     for user_id in ids:
         if user_id not in rows:
@@ -917,26 +920,43 @@ def run_due_timers(now=None, batch: int = 500) -> int:
 
 
 def fire_due(conversation_id: int, now=None, only: str | None = None) -> int:
-    """Fire the timers of one conversation that are due at `now`; returns how many fired."""
+    """Fire the timers of one conversation that are due at `now`; returns how many fired.
+
+    One transaction and one row lock for all of them, in timer order (a fired timer can make
+    the next one due or moot); each firing has its own savepoint, so one refused by the state
+    machine leaves the others standing.
+    """
     at = _now(now)
+    timers = [t for t in _TIMERS if only is None or t[0] == only]
+    # One timer: a refusal rolls the whole transaction back (no savepoint needed).
+    savepoint = transaction.atomic if len(timers) > 1 else contextlib.nullcontext
     fired = 0
-    for field, event_class, kind in _TIMERS:
-        if only is not None and field != only:
-            continue
-        try:
-            with transaction.atomic():
-                conversation = _lock_if_free(conversation_id)
-                due_at = getattr(conversation, field) if conversation is not None else None
+    try:
+        with transaction.atomic():
+            conversation = _lock_if_free(conversation_id)
+            for field, event_class, kind in timers:
+                if conversation is None:
+                    break
+                due_at = getattr(conversation, field)
                 if due_at is None or due_at > at:
                     continue
-                _transition(conversation, event_class(at), TIMER, kind)
-                if event_class is lifecycle.QueueTimeout:
-                    hooks.after_requeue(conversation, exclude=_timed_out(conversation), now=at)
-                elif event_class is lifecycle.AutoClose:
-                    hooks.after_close_requested(conversation, at)
-                fired += 1
-        except IllegalTransition:
-            continue  # another process got there first, or the client wrote just in time
+                try:
+                    with savepoint():
+                        _transition(conversation, event_class(at), TIMER, kind)
+                        if event_class is lifecycle.QueueTimeout:
+                            hooks.after_requeue(
+                                conversation, exclude=_timed_out(conversation), now=at
+                            )
+                        elif event_class is lifecycle.AutoClose:
+                            hooks.after_close_requested(conversation, at)
+                    fired += 1
+                except IllegalTransition:
+                    if len(timers) == 1:
+                        raise
+                    # The savepoint is rolled back: read the row again for the next timer.
+                    conversation = _lock_if_free(conversation_id)
+    except IllegalTransition:
+        return 0  # another process got there first, or the client wrote just in time
     return fired
 
 

@@ -8,13 +8,12 @@ Link rows are written here; the denormalised list columns and the history event 
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
-from functools import reduce
 
 import phonenumbers
 from django.db import connection
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Count
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from convodesk.conversations import services
@@ -93,31 +92,47 @@ def find_open_lead(
 ) -> Match | None:
     """A client with no contact yet may already have an open lead from an earlier conversation.
 
-    Identity first, then phone, then e-mail, in one query over the open leads' partial indexes.
+    Identity first, then phone, then e-mail: one query, each branch on an open-lead partial index.
     """
-    arms = [Q(connection_id=connection_id, external_id=external_id)]
+    q = connection.ops.quote_name
+    table = q(Lead._meta.db_table)
+    open_statuses = list(Lead.OPEN_STATUSES)
+    is_open = f"status IN ({', '.join(['%s'] * len(open_statuses))})"
+    branches = [
+        f"SELECT 1 AS prio, id FROM {table} WHERE {is_open} AND connection_id = %s AND external_id = %s"
+    ]
+    params: list = [*open_statuses, connection_id, external_id]
     if phones:
-        arms.append(Q(phone_normalized__in=phones))
-    if email:
-        arms.append(Q(email_normalized=email))
-    # Locked, so a lead being converted right now is waited for and then no longer matches.
-    lead = (
-        Lead.objects.select_for_update()
-        .filter(status__in=Lead.OPEN_STATUSES)
-        .filter(reduce(operator.or_, arms))
-        .annotate(
-            match_prio=Case(
-                *[When(arm, then=Value(n)) for n, arm in enumerate(arms, start=1)],
-                output_field=IntegerField(),
-            )
+        branches.append(
+            f"SELECT 2, id FROM {table} WHERE {is_open} "
+            f"AND phone_normalized IN ({', '.join(['%s'] * len(phones))})"
         )
-        .order_by("match_prio", "id")
-        .first()
+        params += [*open_statuses, *phones]
+    if email:
+        branches.append(f"SELECT 3, id FROM {table} WHERE {is_open} AND email_normalized = %s")
+        params += [*open_statuses, email]
+    best = RawSQL(
+        f"SELECT found.id FROM ({' UNION ALL '.join(branches)}) found "
+        f"ORDER BY found.prio, found.id LIMIT 1",
+        params,
     )
-    if lead is None:
-        return None
-    by = ["identity", "phone" if phones else "email", "email"][lead.match_prio - 1]
-    return Match(lead, by)
+    for _attempt in range(3):
+        # Locked, so a lead being converted right now is waited for; once converted it is no
+        # longer open and the look-up runs again without it.
+        lead = Lead.objects.select_for_update().filter(pk=best).first()
+        if lead is None:
+            return None
+        if lead.status in Lead.OPEN_STATUSES:
+            return Match(lead, _lead_matched_by(lead, connection_id, external_id, phones, email))
+    return None
+
+
+def _lead_matched_by(lead, connection_id, external_id, phones, email) -> str:
+    if lead.connection_id == connection_id and lead.external_id == external_id:
+        return "identity"
+    if phones and lead.phone_normalized in phones:
+        return "phone"
+    return "email"
 
 
 def open_deal(contact: Contact) -> Deal | None:

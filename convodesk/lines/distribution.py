@@ -10,17 +10,19 @@ from .models import Line, LineMember
 
 
 def _available_members(line: Line) -> list[LineMember]:
-    members = list(
-        line.memberships.select_related("user")
-        .filter(user__is_active=True, user__is_integration=False, user__availability="online")
-        .annotate(
+    members = line.memberships.filter(
+        user__is_active=True, user__is_integration=False, user__availability="online"
+    ).only("id", "line_id", "user_id", "position")
+    # Open counts cost a join and a GROUP BY: only evenly and the per-employee cap read them.
+    counted = line.distribution == Line.Distribution.EVENLY or bool(line.max_open_per_employee)
+    if counted:
+        members = members.annotate(
             open_count=Count(
                 "user__responsible_conversations",
                 filter=Q(user__responsible_conversations__status__lt=Status.CLOSING),
             )
         )
-        .order_by("position", "id")
-    )
+    members = list(members.order_by("position", "id"))
     if line.max_open_per_employee:
         members = [m for m in members if m.open_count < line.max_open_per_employee]
     return members
