@@ -18,7 +18,7 @@ install: $(STAMP)
 
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo --if-empty
+	$(PY) manage.py demo --if-empty --organisation-only
 	$(PY) manage.py serve
 
 test: install

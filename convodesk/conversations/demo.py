@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from dataclasses import dataclass
 
 from django.contrib.auth.hashers import make_password
@@ -332,8 +333,14 @@ class Simulation:
             "ext": ext[connection.kind],
             "connection": connection,
         }
-        if self.rng.random() < 0.25:  # already a CRM contact: the binding rules find them by phone or e-mail
-            crm_demo.seed(self.rng, [(name, phone, email)], responsible=self.org.operators_by_line[connection.line_id])
+        if (
+            self.rng.random() < 0.25
+        ):  # already a CRM contact: the binding rules find them by phone or e-mail
+            crm_demo.seed(
+                self.rng,
+                [(name, phone, email)],
+                responsible=self.org.operators_by_line[connection.line_id],
+            )
         self.clients.append(client)
         return client
 
@@ -548,6 +555,92 @@ OPEN_MIX = [
 ]
 
 
+def load_organisation(seed: int = 7) -> DemoOrg:
+    """The departments, employees, roles, open channels and CRM contacts (a few seconds)."""
+    rng = random.Random(seed)
+    _ADMIN.clear()
+    with hooks.publishing_suspended(), transaction.atomic():
+        org = build_organisation()
+        crm_demo.seed(
+            rng, [], lines=[org.lines[2], org.lines[4]]
+        )  # Sales binds open deals; Partners makes contacts
+    return org
+
+
+def organisation_from_db() -> DemoOrg:
+    """The demo organisation as `build_organisation` made it, read back (for another process)."""
+    lines = list(Line.objects.order_by("id"))
+    operators = {
+        line.pk: [
+            m.user for m in line.memberships.select_related("user").order_by("position", "id")
+        ]
+        for line in lines
+    }
+    connections = list(Connection.objects.select_related("line").order_by("id"))
+    return DemoOrg(lines, connections, operators, User.objects.get(username="maria"))
+
+
+def simulate(
+    org: DemoOrg,
+    conversations: int = 2100,
+    days: int = 60,
+    seed: int = 7,
+    now: dt.datetime | None = None,
+    progress=None,
+    chunk: int = 25,
+    pause: float = 0.0,
+) -> None:
+    """Simulate `conversations` over the last `days` days, oldest first, a few conversations per
+    transaction: each conversation's whole story commits at once, so the server and its timers
+    can run meanwhile and never see half of one. `pause` (seconds) between transactions lets
+    other writers in when the server runs alongside."""
+    rng = random.Random(seed + 1)
+    now = now or timezone.now()
+    _ADMIN.clear()
+    sim = Simulation(org, rng, now)
+    history_end = now - dt.timedelta(hours=6)
+    history_start = now - dt.timedelta(days=days)
+    recent = 70
+    older = conversations - recent
+    starts = sorted(
+        history_start
+        + dt.timedelta(seconds=rng.random() * (history_end - history_start).total_seconds())
+        for _ in range(older)
+    )
+    weights = [w for _, w in CLOSED_MIX]
+    plan = [
+        (start, rng.choices([s for s, _ in CLOSED_MIX], weights)[0], rng.random() < 0.05)
+        for start in starts
+    ]
+    # The last hours: conversations still in every open status (closing mode: see below).
+    for i in range(recent):
+        target = OPEN_MIX[i % len(OPEN_MIX)]
+        plan.append(
+            (
+                now - dt.timedelta(minutes=170 - i * 2.4),
+                Status.CLOSED if target == Status.CLOSING else target,
+                i % 23 == 0,
+            )
+        )
+    with hooks.publishing_suspended():
+        for first in range(0, len(plan), chunk):
+            with transaction.atomic():
+                for start, target, outgoing in plan[first : first + chunk]:
+                    sim.run_one(start, target, outgoing=outgoing)
+            if progress:
+                progress(min(first + chunk, len(plan)), conversations)
+            if pause:
+                # SQLite has one writer and its waiting is not first come, first served: leave a
+                # gap longer than its longest retry sleep (100 ms) so the server and worker get in.
+                time.sleep(pause)
+        with transaction.atomic():
+            _closing_examples(sim, now)
+            # The simulated history was delivered at the time; nothing is waiting to go out.
+            Message.objects.filter(author_kind__in=["employee", "bot"]).exclude(
+                conversation__channel="livechat"
+            ).update(delivery_state=Message.Delivery.SENT)
+
+
 def load(
     conversations: int = 2100,
     days: int = 60,
@@ -556,40 +649,8 @@ def load(
     progress=None,
 ) -> DemoOrg:
     """Build the organisation and simulate `conversations` over the last `days` days."""
-    rng = random.Random(seed)
-    now = now or timezone.now()
-    _ADMIN.clear()
-    with hooks.publishing_suspended(), transaction.atomic():
-        org = build_organisation()
-        crm_demo.seed(rng, [], lines=[org.lines[2], org.lines[4]])  # Sales binds open deals; Partners makes contacts
-        sim = Simulation(org, rng, now)
-        history_end = now - dt.timedelta(hours=6)
-        history_start = now - dt.timedelta(days=days)
-        recent = 70
-        older = conversations - recent
-        starts = sorted(
-            history_start
-            + dt.timedelta(seconds=rng.random() * (history_end - history_start).total_seconds())
-            for _ in range(older)
-        )
-        weights = [w for _, w in CLOSED_MIX]
-        for i, start in enumerate(starts):
-            target = rng.choices([s for s, _ in CLOSED_MIX], weights)[0]
-            sim.run_one(start, target, outgoing=rng.random() < 0.05)
-            if progress and i % 250 == 0:
-                progress(i, conversations)
-        # The last hours: conversations still in every open status.
-        for i in range(recent):
-            start = now - dt.timedelta(minutes=170 - i * 2.4)
-            target = OPEN_MIX[i % len(OPEN_MIX)]
-            if target == Status.CLOSING:
-                target = Status.CLOSED  # closing mode needs a line with a closing text: see below
-            sim.run_one(start, target, outgoing=(i % 23 == 0))
-        _closing_examples(sim, now)
-        # The simulated history was delivered at the time; nothing is waiting to go out.
-        Message.objects.filter(author_kind__in=["employee", "bot"]).exclude(conversation__channel="livechat").update(
-            delivery_state=Message.Delivery.SENT
-        )
+    org = load_organisation(seed)
+    simulate(org, conversations=conversations, days=days, seed=seed, now=now, progress=progress)
     return org
 
 

@@ -1,9 +1,13 @@
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from convodesk.accounts.models import User
 from convodesk.conversations import demo
+from convodesk.conversations.models import Conversation
+
+PENDING = "demo-conversations-pending"
 
 
 class Command(BaseCommand):
@@ -15,8 +19,32 @@ class Command(BaseCommand):
         )
         parser.add_argument("--conversations", type=int, default=2100)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--organisation-only",
+            action="store_true",
+            help="Only the organisation; `manage.py serve` then loads the conversations in the background.",
+        )
+        parser.add_argument(
+            "--conversations-only",
+            action="store_true",
+            help="Only the conversations, into the demo organisation loaded before with --organisation-only.",
+        )
 
-    def handle(self, *args, if_empty=False, conversations=2100, seed=7, **options):
+    def handle(
+        self,
+        *args,
+        if_empty=False,
+        conversations=2100,
+        seed=7,
+        organisation_only=False,
+        conversations_only=False,
+        **options,
+    ):
+        if conversations < 100:
+            raise CommandError("--conversations must be at least 100.")
+        pending = settings.VAR_DIR / PENDING
+        if conversations_only:
+            return self.conversations(pending, conversations, seed)
         if User.objects.exists():
             if if_empty:
                 self.stdout.write("Demo data: already loaded.")
@@ -25,19 +53,51 @@ class Command(BaseCommand):
             raise CommandError(
                 "The database already has employees; the demo loads into an empty database only."
             )
-        if conversations < 100:
-            raise CommandError("--conversations must be at least 100.")
         started = time.monotonic()
-        self.stdout.write(f"Loading the demo organisation and {conversations} conversations…")
-        demo.load(
+        if organisation_only:
+            demo.load_organisation(seed)
+            pending.write_text(str(conversations))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo organisation loaded in {time.monotonic() - started:.1f} s; "
+                    f"{conversations} conversations follow in the background."
+                )
+            )
+        else:
+            self.stdout.write(f"Loading the demo organisation and {conversations} conversations…")
+            demo.load(conversations=conversations, seed=seed, progress=self.progress)
+            self.stdout.write(
+                self.style.SUCCESS(f"Demo data loaded in {time.monotonic() - started:.1f} s.")
+            )
+        self.print_logins()
+
+    def conversations(self, pending, conversations, seed):
+        if not User.objects.filter(username="maria").exists():
+            raise CommandError(
+                "Load the demo organisation first (manage.py demo --organisation-only)."
+            )
+        if Conversation.objects.exists():
+            pending.unlink(missing_ok=True)
+            self.stdout.write("Demo conversations: already loaded.")
+            return
+        pending.unlink(missing_ok=True)  # once: an interrupted load is not started again
+        started = time.monotonic()
+        demo.simulate(
+            demo.organisation_from_db(),
             conversations=conversations,
             seed=seed,
-            progress=lambda i, n: self.stdout.write(f"  {i}/{n}", ending="\r"),
+            progress=self.progress,
+            pause=0.15,
         )
         self.stdout.write(
-            self.style.SUCCESS(f"Demo data loaded in {time.monotonic() - started:.1f} s.")
+            self.style.SUCCESS(
+                f"Demo conversations loaded in {time.monotonic() - started:.1f} s ({conversations})."
+            )
         )
-        self.print_logins()
+
+    def progress(self, done, total):
+        if done % 500 < 25 or done >= total:
+            self.stdout.write(f"  demo: {done}/{total} conversations")
 
     def print_logins(self):
         self.stdout.write(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")

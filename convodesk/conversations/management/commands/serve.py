@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from convodesk.conversations import demo
@@ -42,6 +43,8 @@ class Command(BaseCommand):
             "timers": [*manage, "timers"],
             "mail": [*manage, "email_fetch", "--loop", "--interval", "60"],
         }
+        if (settings.VAR_DIR / "demo-conversations-pending").exists():
+            commands["demo"] = [*manage, "demo", "--conversations-only"]
         processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS(f"\nConvodesk is serving on {url}"))
@@ -50,10 +53,19 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:8} {what}")
         self.stdout.write(f"Chat widget demo page: {url}widget/demo/\nPress Ctrl-C to stop.\n")
         try:
-            while all(p.poll() is None for p in processes.values()):
+            # The web server is the product: when it exits, everything stops. The background
+            # processes are restarted when they fail; the demo loader finishes by itself.
+            while processes["web"].poll() is None:
                 time.sleep(0.5)
-            failed = [n for n, p in processes.items() if p.poll() is not None]
-            self.stderr.write(f"Stopped because {', '.join(failed)} exited.")
+                for name in ("worker", "timers", "mail"):
+                    if processes[name].poll() is not None:
+                        self.stderr.write(
+                            f"The {name} process exited (code {processes[name].returncode}); restarting it."
+                        )
+                        processes[name] = subprocess.Popen(commands[name])
+            self.stderr.write(
+                f"Stopped because the web server exited (code {processes['web'].returncode})."
+            )
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
         finally:
