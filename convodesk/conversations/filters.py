@@ -46,6 +46,19 @@ FILTER_PARAMS = frozenset(
     + tuple(f"{k}_{b}" for k in RANGE_KEYS for b in ("min", "max"))
 )
 DEFAULT_SORT = "-started_at"
+# Sort fields that are NOT NULL in the database.
+NEVER_EMPTY_SORTS = frozenset(
+    {
+        "started_at",
+        "updated_at",
+        "type",
+        "status",
+        "channel",
+        "message_count",
+        "transfer_count",
+        "line__name",
+    }
+)
 MAX_INT = 2**31 - 1
 
 
@@ -87,14 +100,17 @@ class ConversationFilter:
         return SORTABLE[self.sort_key]
 
     def ordering(self) -> list:
-        """Sort field then id in the same direction; empty values last either way."""
-        field = F(self.sort_field)
+        """Sort field then id in the same direction; empty values last either way. NULLS LAST is
+        only said for columns that can be empty: on a NOT NULL column it would keep PostgreSQL
+        from walking the (column, id) index."""
         pk = F("id")
+        if self.sort_key == "id":
+            return [pk.desc() if self.sort_descending else pk.asc()]
+        field = F(self.sort_field)
+        nulls = {"nulls_last": True} if self.sort_field not in NEVER_EMPTY_SORTS else {}
         if self.sort_descending:
-            return (
-                [field.desc(nulls_last=True), pk.desc()] if self.sort_key != "id" else [pk.desc()]
-            )
-        return [field.asc(nulls_last=True), pk.asc()] if self.sort_key != "id" else [pk.asc()]
+            return [field.desc(**nulls), pk.desc()]
+        return [field.asc(**nulls), pk.asc()]
 
     def query_items(self) -> list[tuple[str, str]]:
         """The valid, non-empty parameters, to rebuild a URL."""
