@@ -28,14 +28,19 @@ def pytest_report_header(config):
 @pytest.fixture(autouse=True)
 def _default_roles_after_flush(request):
     """Transactional tests flush every table, and the rows the data migration made with them
-    (the three default roles); put them back so each test starts from a migrated database."""
+    (the three default roles); put them back so every database test starts from a migrated
+    database, whichever test ran before it on the same worker."""
     marker = request.node.get_closest_marker("django_db")
     if marker is not None and marker.kwargs.get("transaction"):
         request.getfixturevalue("transactional_db")
-        from convodesk.accounts.defaults import install_default_roles
-        from convodesk.accounts.models import Role
+    elif marker is None and not {"db", "transactional_db"} & set(request.fixturenames):
+        return
+    else:
+        request.getfixturevalue("db")
+    from convodesk.accounts.defaults import install_default_roles
+    from convodesk.accounts.models import Role
 
-        install_default_roles(Role)
+    install_default_roles(Role)
 
 
 @pytest.fixture
@@ -54,8 +59,13 @@ def org(db):
     from convodesk.accounts.models import Role
 
     dep_role = Role.objects.create(
-        name="Department supervisor", view_conversations=20, view_history=20, view_statistics=20,
-        act=20, rate=20, export=30,
+        name="Department supervisor",
+        view_conversations=20,
+        view_history=20,
+        view_statistics=20,
+        act=20,
+        rate=20,
+        export=30,
     )
     supervisor.roles.add(dep_role)
     op1 = f.employee("op1", departments=[sales])
@@ -69,7 +79,16 @@ def org(db):
 
     o = Org()
     o.__dict__.update(
-        sales=sales, sales_east=sales_east, support=support, admin=admin, supervisor=supervisor,
-        op1=op1, op2=op2, op3=op3, line=line, conn=conn, dep_role=dep_role,
+        sales=sales,
+        sales_east=sales_east,
+        support=support,
+        admin=admin,
+        supervisor=supervisor,
+        op1=op1,
+        op2=op2,
+        op3=op3,
+        line=line,
+        conn=conn,
+        dep_role=dep_role,
     )
     return o

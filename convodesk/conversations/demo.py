@@ -15,6 +15,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from convodesk.accounts.defaults import install_default_roles
 from convodesk.accounts.models import Department, DepartmentRole, Role, User
 from convodesk.crm import demo as crm_demo
 from convodesk.lines.models import Connection, Line, LineMember
@@ -146,6 +147,7 @@ class DemoOrg:
 
 
 def build_organisation() -> DemoOrg:
+    install_default_roles(Role)  # normally there since the first migration
     roles = {r.name: r for r in Role.objects.all()}
     support = Department.objects.create(name="Support")
     support_es = Department.objects.create(name="Support ES", parent=support)

@@ -30,13 +30,10 @@ def page(monkeypatch):
 @pytest.fixture
 def default_roles(transactional_db):
     """A transactional test before this one flushed the roles the data migration installed."""
-    import importlib
-
+    from convodesk.accounts.defaults import install_default_roles
     from convodesk.accounts.models import Role
 
-    migration = importlib.import_module("convodesk.accounts.migrations.0002_default_roles")
-    for name, levels in migration.DEFAULT_ROLES.items():
-        Role.objects.update_or_create(name=name, defaults=levels)
+    install_default_roles(Role)
 
 
 def _screenshot(page, name: str) -> None:
