@@ -92,3 +92,19 @@ def org(db):
         dep_role=dep_role,
     )
     return o
+
+
+@pytest.fixture
+def chromium(monkeypatch):
+    """A launched Chromium (Playwright's sync API); each test opens its own contexts."""
+    from .browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls stay sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -28,11 +28,17 @@ def department(name: str | None = None, parent: Department | None = None) -> Dep
     return Department.objects.create(name=name or f"Department {next(_seq)}", parent=parent)
 
 
-def employee(username: str | None = None, *, departments=(), roles=None, superuser=False, **extra) -> User:
+def employee(
+    username: str | None = None, *, departments=(), roles=None, superuser=False, **extra
+) -> User:
     username = username or f"agent{next(_seq)}"
     user = User.objects.create_user(
-        username=username, password="pass12345", display_name=extra.pop("display_name", username.title()),
-        is_superuser=superuser, is_staff=superuser, **extra,
+        username=username,
+        password="pass12345",
+        display_name=extra.pop("display_name", username.title()),
+        is_superuser=superuser,
+        is_staff=superuser,
+        **extra,
     )
     if departments:
         user.departments.set(departments)
@@ -42,13 +48,17 @@ def employee(username: str | None = None, *, departments=(), roles=None, superus
 
 
 def integration(name: str = "crm-sync", role_name: str = "Chief executive") -> User:
-    user = User.objects.create_user(username=f"integration-{name}-{next(_seq)}", is_integration=True)
+    user = User.objects.create_user(
+        username=f"integration-{name}-{next(_seq)}", is_integration=True
+    )
     user.roles.set([role(role_name)])
     return user
 
 
 def grant_department_role(dep: Department, role_name: str, include_subdepartments=True) -> None:
-    DepartmentRole.objects.create(department=dep, role=role(role_name), include_subdepartments=include_subdepartments)
+    DepartmentRole.objects.create(
+        department=dep, role=role(role_name), include_subdepartments=include_subdepartments
+    )
 
 
 def line(name: str | None = None, members=(), **settings) -> Line:
@@ -59,13 +69,21 @@ def line(name: str | None = None, members=(), **settings) -> Line:
 
 
 def connection(line_obj: Line, kind: str = "api", **extra) -> Connection:
-    return Connection.objects.create(line=line_obj, kind=kind, name=extra.pop("name", f"{kind} {next(_seq)}"), **extra)
+    return Connection.objects.create(
+        line=line_obj, kind=kind, name=extra.pop("name", f"{kind} {next(_seq)}"), **extra
+    )
 
 
-def client_message(conn: Connection, client: str = "client-1", text: str = "Hello", when=None, **kw):
+def client_message(
+    conn: Connection, client: str = "client-1", text: str = "Hello", when=None, **kw
+):
     return services.receive_client_message(
-        conn, client_external_id=client, client_name=kw.pop("name", client.title()), text=text,
-        now=when or timezone.now(), **kw,
+        conn,
+        client_external_id=client,
+        client_name=kw.pop("name", client.title()),
+        text=text,
+        now=when or timezone.now(),
+        **kw,
     )
 
 

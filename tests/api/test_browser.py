@@ -17,32 +17,20 @@ SCREENSHOTS = Path(os.environ.get("CONVODESK_SCREENSHOTS", "/work/main/screensho
 
 
 @pytest.fixture
-def page(monkeypatch, live_server):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is required for browser tests in CI")
-        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport={"width": 1300, "height": 900})
-        outside = []
+def page(chromium, live_server):
+    context = chromium.new_context(viewport={"width": 1300, "height": 900})
+    outside = []
 
-        def only_local(route):
-            if route.request.url.startswith(live_server.url):
-                return route.continue_()
-            outside.append(route.request.url)
-            return route.abort()
+    def only_local(route):
+        if route.request.url.startswith(live_server.url):
+            return route.continue_()
+        outside.append(route.request.url)
+        return route.abort()
 
-        context.route("**/*", only_local)
-        new_page = context.new_page()
-        new_page.outside_requests = outside
-        yield new_page
-        browser.close()
+    context.route("**/*", only_local)
+    new_page = context.new_page()
+    new_page.outside_requests = outside
+    yield new_page
 
 
 def shot(page, name):

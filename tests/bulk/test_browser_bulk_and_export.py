@@ -20,26 +20,11 @@ LIST = "/contact-center/conversations/"
 
 
 @pytest.fixture
-def browser_page(monkeypatch):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is required for browser tests in CI")
-        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls stay synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(
-            viewport={"width": 1366, "height": 768}, accept_downloads=True
-        )
-        page = context.new_page()
-        page.on("dialog", lambda dialog: dialog.accept())  # the bulk confirmation
-        yield page
-        browser.close()
+def browser_page(chromium):
+    context = chromium.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # the bulk confirmation
+    yield page
 
 
 def shot(page, name: str, full_page=False) -> None:
@@ -56,9 +41,7 @@ def log_in(page, base):
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(
-    transaction=True
-)  # keep the migrated default roles
+@pytest.mark.django_db(transaction=True)  # keep the migrated default roles
 def test_bulk_close_two_rows_then_export_and_read_the_downloaded_file(
     live_server, org, browser_page, tmp_path, settings
 ):
@@ -128,9 +111,7 @@ def test_bulk_close_two_rows_then_export_and_read_the_downloaded_file(
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(
-    transaction=True
-)  # keep the migrated default roles
+@pytest.mark.django_db(transaction=True)  # keep the migrated default roles
 def test_a_large_export_runs_in_the_background_and_its_page_turns_into_a_download(
     live_server, org, browser_page, tmp_path, settings
 ):

@@ -1,7 +1,5 @@
 """The list driven in Debian's Chromium: filter, columns, sort, presets, history and rating."""
 
-import os
-
 import pytest
 
 from convodesk.conversations.models import Conversation, FilterPreset
@@ -13,22 +11,10 @@ LIST = "/contact-center/conversations/"
 
 
 @pytest.fixture
-def page(monkeypatch):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is required for browser tests in CI")
-        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport={"width": 1366, "height": 768})
-        context.set_default_timeout(15000)
-        yield context.new_page()
-        browser.close()
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    context.set_default_timeout(15000)
+    yield context.new_page()
 
 
 def _row_ids(page):

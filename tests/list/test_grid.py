@@ -205,7 +205,9 @@ def test_the_page_issues_the_same_number_of_queries_whatever_page_size_and_colum
     assert every == large
     # session, user, presets, levels and visibility, tab counts, total, ids, rows, CRM links, panel
     # options; PostgreSQL adds the bounded count's savepoint and statement timeout.
-    assert large <= 17 + (3 if connection.vendor == "postgresql" else 0)  # incl. the newest event id for live updates
+    assert large <= 17 + (
+        3 if connection.vendor == "postgresql" else 0
+    )  # incl. the newest event id for live updates
 
 
 def test_htmx_requests_get_only_the_list_region_and_a_canonical_url(convs, client):

@@ -4,16 +4,13 @@ on the test database; static files served as in development."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
 
-import pytest
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium  # noqa: F401 - re-exported
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def free_port() -> int:
@@ -64,10 +61,3 @@ class ThreadedUvicorn:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(timeout=10)
-
-
-def require_chromium():
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium to run browser tests)")

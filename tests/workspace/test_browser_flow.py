@@ -9,7 +9,7 @@ import pytest
 from convodesk.conversations.models import Conversation
 from tests import factories as f
 
-from .server import CHROMIUM, CHROMIUM_ARGS, ThreadedUvicorn, require_chromium
+from .server import ThreadedUvicorn
 
 pytestmark = pytest.mark.browser
 
@@ -18,16 +18,8 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture
-def browser(monkeypatch):
-    require_chromium()
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def browser(chromium):
+    return chromium
 
 
 @pytest.fixture
@@ -101,13 +93,13 @@ def test_client_and_operator_hold_a_whole_conversation_live(tdb, org, server, br
 
     # Typing shows in the widget before the reply arrives.
     workspace.locator("#ws-text").type("Hello Ana, ", delay=20)
-    widget.locator(".typing").filter(has_text="Op1").wait_for(timeout=3000)
+    widget.locator(".typing").filter(has_text="Op1").wait_for(timeout=10000)
     workspace.locator("#ws-text").type("how can I help?")
     workspace.locator("#ws-text").press("Enter")
     widget.locator(".msg.employee").filter(has_text="Hello Ana, how can I help?").wait_for(
-        timeout=3000
+        timeout=10000
     )
-    workspace.locator("[data-delivery=sent]").first.wait_for(timeout=3000)
+    workspace.locator("[data-delivery=sent]").first.wait_for(timeout=10000)
     widget.locator(".sub").filter(has_text="Op1").wait_for()
     workspace.screenshot(path=str(SCREENSHOTS / "workspace-conversation.png"))
     demo.screenshot(path=str(SCREENSHOTS / "widget-open-demo.png"))
@@ -116,13 +108,13 @@ def test_client_and_operator_hold_a_whole_conversation_live(tdb, org, server, br
     widget.locator("textarea").fill("Thanks, that is all.")
     widget.locator("textarea").press("Enter")
     transcript.locator(".ws-msg-client").filter(has_text="Thanks, that is all.").wait_for(
-        timeout=3000
+        timeout=10000
     )
     workspace.locator("button[data-action=close]").click()
-    workspace.locator("#ws-head [data-status=closed]").wait_for(timeout=3000)
-    widget.locator("button[data-rate=like]").wait_for(timeout=3000)
+    workspace.locator("#ws-head [data-status=closed]").wait_for(timeout=10000)
+    widget.locator("button[data-rate=like]").wait_for(timeout=10000)
     widget.locator("button[data-rate=like]").click()
-    widget.locator(".rate").wait_for(state="hidden", timeout=3000)
+    widget.locator(".rate").wait_for(state="hidden", timeout=10000)
     conv.refresh_from_db()
     assert conv.status == 60 and conv.client_rating == 1
 
@@ -141,14 +133,14 @@ def test_client_and_operator_hold_a_whole_conversation_live(tdb, org, server, br
         )
     row = listing.locator(f'tr[data-id="{conv.pk}"]')
     if row.count() == 0:
-        listing.locator("#live-new").wait_for(timeout=3000)
+        listing.locator("#live-new").wait_for(timeout=10000)
         listing.locator("#live-new").click()
-    row.wait_for(timeout=3000)
+    row.wait_for(timeout=10000)
     listing.wait_for_function(
         "id => { const r = document.querySelector('tr[data-id=\"' + id + '\"]');"
         " return r && r.innerText.includes('\\u{1F44D}') && /closed/i.test(r.innerText); }",
         arg=conv.pk,
-        timeout=4000,
+        timeout=10000,
     )
     assert XSS in row.inner_text()
     assert alerts == []
@@ -221,12 +213,12 @@ def test_live_js_refreshes_rows_in_place_and_offers_new_matching_rows(tdb, org, 
     page.wait_for_timeout(500)  # the socket is open
 
     in_thread(lambda: services.take(shown.pk, f.act(org.op1)))
-    page.locator(f'tr[data-id="{shown.pk}"] .status').filter(has_text="10").wait_for(timeout=3000)
+    page.locator(f'tr[data-id="{shown.pk}"] .status').filter(has_text="10").wait_for(timeout=10000)
     assert page.locator(f'tr[data-id="{shown.pk}"] input').is_checked()  # selection kept
 
     fresh = in_thread(lambda: f.client_message(org.conn, "newcomer", "new one").conversation)
     bar = page.locator("#live-new")
-    bar.filter(has_text="1 new").wait_for(timeout=3000)
+    bar.filter(has_text="1 new").wait_for(timeout=10000)
     assert page.locator(f'tr[data-id="{fresh.pk}"]').count() == 0
     bar.click()
     page.locator(f'tr[data-id="{fresh.pk}"]').wait_for()
