@@ -50,7 +50,8 @@ def main(argv: list[str]) -> int:
         "CONVODESK_VAR_DIR": os.path.abspath("var/test-postgres"),
     }
     pg_code = run(
-        "PostgreSQL: the database-dependent tests", pg_env,
+        "PostgreSQL: the database-dependent tests",
+        pg_env,
         [*common, "-m", "not nodb and not browser", "--create-db"],
     )
     return code or pg_code

@@ -19,20 +19,40 @@ class DepartmentAdmin(admin.ModelAdmin):
 
 @admin.register(Role)
 class RoleAdmin(admin.ModelAdmin):
-    list_display = ["name", "view_conversations", "view_history", "act", "rate", "export", "settings"]
+    list_display = [
+        "name",
+        "view_conversations",
+        "view_history",
+        "act",
+        "rate",
+        "export",
+        "settings",
+    ]
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ["username", "display_name", "email", "availability", "is_integration", "is_active"]
+    list_display = [
+        "username",
+        "display_name",
+        "email",
+        "availability",
+        "is_integration",
+        "is_active",
+    ]
     list_filter = ["is_active", "is_integration", "availability", "departments", "roles"]
     fieldsets = BaseUserAdmin.fieldsets + (
         (
             _("Contact center"),
             {
                 "fields": (
-                    "display_name", "departments", "roles", "time_zone", "language",
-                    "availability", "is_integration",
+                    "display_name",
+                    "departments",
+                    "roles",
+                    "time_zone",
+                    "language",
+                    "availability",
+                    "is_integration",
                 )
             },
         ),

@@ -16,7 +16,10 @@ class Level(models.IntegerChoices):
 
 # Permissions whose levels are yes/no use NONE and ALL ("allowed").
 PERMISSIONS = {
-    "view_conversations": (_("View conversations"), (Level.NONE, Level.OWN, Level.DEPARTMENT, Level.ALL)),
+    "view_conversations": (
+        _("View conversations"),
+        (Level.NONE, Level.OWN, Level.DEPARTMENT, Level.ALL),
+    ),
     "view_history": (_("View history"), (Level.NONE, Level.OWN, Level.DEPARTMENT, Level.ALL)),
     "view_statistics": (_("View statistics"), (Level.NONE, Level.OWN, Level.DEPARTMENT, Level.ALL)),
     "act": (_("Act on conversations"), (Level.OWN, Level.DEPARTMENT, Level.ALL)),
@@ -31,7 +34,11 @@ PERMISSIONS = {
 class Department(models.Model):
     name = models.CharField(_("name"), max_length=200)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
         verbose_name=_("parent department"),
     )
 
@@ -114,8 +121,11 @@ class User(AbstractUser):
         _("availability"), max_length=10, choices=Availability.choices, default=Availability.ONLINE
     )
     is_integration = models.BooleanField(
-        _("integration"), default=False,
-        help_text=_("An integration account acts through API tokens only; what it writes is not an employee's."),
+        _("integration"),
+        default=False,
+        help_text=_(
+            "An integration account acts through API tokens only; what it writes is not an employee's."
+        ),
     )
     column_preferences = models.JSONField(default=dict, blank=True)
 

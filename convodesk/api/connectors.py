@@ -82,9 +82,12 @@ def post_message(request, connection_id: int, payload: MessageIn):
     try:
         received = rest.receive(connection, incoming)
     except Exception as exc:  # the transaction rolled back: nothing of this message was written
-        log.exception("connection %s: message %s not stored", connection.pk, payload.external_message_id)
+        log.exception(
+            "connection %s: message %s not stored", connection.pk, payload.external_message_id
+        )
         raise ApiError(
-            503, "ingestion_failed",
+            503,
+            "ingestion_failed",
             _("The message could not be stored and nothing was written; retry it later."),
         ) from exc
     body = {

@@ -18,11 +18,16 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
 from . import lifecycle
-from .lifecycle import STATUS_KEYS, STATUS_LABELS, SIMPLE_LABELS, Status
+from .lifecycle import SIMPLE_LABELS, STATUS_KEYS, STATUS_LABELS, Status
 
 EMPTY = "–"
 CRM_PATHS = {"contact": "contacts", "company": "companies", "lead": "leads", "deal": "deals"}
-CRM_LABELS = {"contact": _("Contact"), "company": _("Company"), "lead": _("Lead"), "deal": _("Deal")}
+CRM_LABELS = {
+    "contact": _("Contact"),
+    "company": _("Company"),
+    "lead": _("Lead"),
+    "deal": _("Deal"),
+}
 
 
 def humanize_duration(seconds: int | None) -> str:
@@ -73,7 +78,13 @@ def crm_url(entity_type: str, entity_id) -> str:
 # Kinds decide the default HTML, Excel and API rendering of a value --------------------
 
 KIND_INT, KIND_DURATION, KIND_DATETIME, KIND_TEXT = "int", "duration", "datetime", "text"
-KIND_BOOL, KIND_REF, KIND_CHOICE, KIND_RATING, KIND_STARS = "bool", "ref", "choice", "rating", "stars"
+KIND_BOOL, KIND_REF, KIND_CHOICE, KIND_RATING, KIND_STARS = (
+    "bool",
+    "ref",
+    "choice",
+    "rating",
+    "stars",
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,9 @@ class Column:
         if self.kind == KIND_DURATION:
             return humanize_duration(value)
         if self.kind == KIND_DATETIME:
-            return format_html('<time datetime="{}">{}</time>', value.isoformat(), format_local(value))
+            return format_html(
+                '<time datetime="{}">{}</time>', value.isoformat(), format_local(value)
+            )
         if self.kind == KIND_BOOL:
             return _g("Yes") if value else _g("No")
         if self.kind == KIND_REF:
@@ -144,7 +157,11 @@ def _status_badge(conv) -> str:
 
 def _detail_badge(conv) -> str:
     key = STATUS_KEYS[Status(conv.status)]
-    return format_html('<span class="badge badge-detail badge-{}">{}</span>', key, STATUS_LABELS[Status(conv.status)])
+    return format_html(
+        '<span class="badge badge-detail badge-{}">{}</span>',
+        key,
+        STATUS_LABELS[Status(conv.status)],
+    )
 
 
 def _client_html(conv) -> str:
@@ -158,9 +175,11 @@ def _crm_html(conv) -> str:
     links = getattr(conv, "prefetched_crm_links", None)
     if links:
         records = [
-            (crm_url(link.entity_type, link.entity_id),
-             f"{CRM_LABELS.get(link.entity_type, link.entity_type.title())} #{link.entity_id}"
-             + (f" — {link.title}" if link.title else ""))
+            (
+                crm_url(link.entity_type, link.entity_id),
+                f"{CRM_LABELS.get(link.entity_type, link.entity_type.title())} #{link.entity_id}"
+                + (f" — {link.title}" if link.title else ""),
+            )
             for link in sorted(links, key=lambda link: (not link.is_primary, link.pk))
         ]
     elif conv.crm_entity_type:
@@ -168,7 +187,12 @@ def _crm_html(conv) -> str:
     else:
         records = []
     if conv.crm_activity_id:
-        records.append((f"/crm/activities/{conv.crm_activity_id}/", _g("Activity") + f" #{conv.crm_activity_id}"))
+        records.append(
+            (
+                f"/crm/activities/{conv.crm_activity_id}/",
+                _g("Activity") + f" #{conv.crm_activity_id}",
+            )
+        )
     if not records:
         return EMPTY
     return format_html_join(", ", '<a href="{0}" title="{1}">{1}</a>', records)
@@ -183,14 +207,18 @@ def _crm_api(conv) -> dict:
         "crm_entity_type": conv.crm_entity_type or None,
         "crm_entity_id": conv.crm_entity_id,
         "crm_title": conv.crm_title or None,
-        "crm_records": [{"type": link.entity_type, "id": link.entity_id, "title": link.title} for link in links],
+        "crm_records": [
+            {"type": link.entity_type, "id": link.entity_id, "title": link.title} for link in links
+        ],
     }
 
 
 def _activity_html(conv) -> str:
     if not conv.crm_activity_id:
         return EMPTY
-    return format_html('<a href="/crm/activities/{}/">#{}</a>', conv.crm_activity_id, conv.crm_activity_id)
+    return format_html(
+        '<a href="/crm/activities/{}/">#{}</a>', conv.crm_activity_id, conv.crm_activity_id
+    )
 
 
 def _rating_value(conv):
@@ -228,95 +256,314 @@ def _col(key, label, kind, get, **kw) -> Column:
 
 
 def _date(key, label, description=""):
-    return _col(key, label, KIND_DATETIME, lambda c, k=key: getattr(c, k), sort=key, description=description)
+    return _col(
+        key, label, KIND_DATETIME, lambda c, k=key: getattr(c, k), sort=key, description=description
+    )
 
 
 def _metric(key, label, description):
-    return _col(key, label, KIND_DURATION, lambda c, k=key: getattr(c, k), sort=key,
-                description=description, align="right")
+    return _col(
+        key,
+        label,
+        KIND_DURATION,
+        lambda c, k=key: getattr(c, k),
+        sort=key,
+        description=description,
+        align="right",
+    )
 
 
-TYPE_LABELS = dict(
-    [(lifecycle.INCOMING, _("Incoming")), (lifecycle.OUTGOING, _("Outgoing"))]
-)
-CHANNEL_LABELS = {"livechat": _("Live chat"), "telegram": _("Telegram"), "email": _("E-mail"), "api": _("API")}
-CLOSED_BY_LABELS = {"employee": _("Employee"), "automatic": _("Automatically"), "system": _("System")}
+TYPE_LABELS = dict([(lifecycle.INCOMING, _("Incoming")), (lifecycle.OUTGOING, _("Outgoing"))])
+CHANNEL_LABELS = {
+    "livechat": _("Live chat"),
+    "telegram": _("Telegram"),
+    "email": _("E-mail"),
+    "api": _("API"),
+}
+CLOSED_BY_LABELS = {
+    "employee": _("Employee"),
+    "automatic": _("Automatically"),
+    "system": _("System"),
+}
 
 
 _COLUMN_LIST = [
-    _col("id", _("ID"), KIND_INT, lambda c: c.pk, sort="id", align="right",
-         html=lambda c: format_html('<a href="{}">{}</a>', history_url(c.pk), c.pk)),
-    _col("type", _("Type"), KIND_CHOICE, lambda c: c.type, sort="type",
-         html=lambda c: _choice(TYPE_LABELS)(c.type), excel=lambda c: str(TYPE_LABELS[c.type])),
-    _col("status", _("Status"), KIND_CHOICE, lambda c: lifecycle.simple_status(c.status), sort="status",
-         html=_status_badge, excel=lambda c: str(SIMPLE_LABELS[lifecycle.simple_status(c.status)])),
-    _col("status_detail", _("Status (detailed)"), KIND_CHOICE, lambda c: STATUS_KEYS[Status(c.status)],
-         sort="status", html=_detail_badge, excel=lambda c: str(STATUS_LABELS[Status(c.status)]),
-         api=lambda c: {"status_detail": STATUS_KEYS[Status(c.status)], "status_detail_code": c.status}),
-    _col("channel", _("Channel"), KIND_CHOICE, lambda c: c.channel, sort="channel",
-         html=lambda c: format_html('<span class="chan chan-{}">{}</span>', c.channel, CHANNEL_LABELS.get(c.channel, c.channel)),
-         excel=lambda c: str(CHANNEL_LABELS.get(c.channel, c.channel))),
-    _col("connection", _("Connection"), KIND_REF, lambda c: ref(c.connection), related=("connection",)),
-    _col("line", _("Open channel"), KIND_REF, lambda c: ref(c.line), sort="line__name", related=("line",)),
-    _col("client", _("Client"), KIND_REF, lambda c: ref(c.client), related=("client",), html=_client_html),
-    _col("client_phone", _("Client phone"), KIND_TEXT, lambda c: c.client.phone or None, related=("client",)),
-    _col("client_email", _("Client e-mail"), KIND_TEXT, lambda c: c.client.email or None, related=("client",)),
-    _col("crm_record", _("CRM record"), KIND_TEXT, lambda c: crm_text(c) or None, html=_crm_html, api=_crm_api,
-         excel=lambda c: crm_text(c) or None),
-    _col("crm_activity", _("CRM activity"), KIND_TEXT, lambda c: c.crm_activity_id, html=_activity_html,
-         api=lambda c: {"crm_activity_id": c.crm_activity_id},
-         excel=lambda c: f"#{c.crm_activity_id}" if c.crm_activity_id else None),
-    _col("responsible", _("Responsible employee"), KIND_REF, lambda c: ref(c.responsible),
-         sort="responsible__username", related=("responsible",)),
+    _col(
+        "id",
+        _("ID"),
+        KIND_INT,
+        lambda c: c.pk,
+        sort="id",
+        align="right",
+        html=lambda c: format_html('<a href="{}">{}</a>', history_url(c.pk), c.pk),
+    ),
+    _col(
+        "type",
+        _("Type"),
+        KIND_CHOICE,
+        lambda c: c.type,
+        sort="type",
+        html=lambda c: _choice(TYPE_LABELS)(c.type),
+        excel=lambda c: str(TYPE_LABELS[c.type]),
+    ),
+    _col(
+        "status",
+        _("Status"),
+        KIND_CHOICE,
+        lambda c: lifecycle.simple_status(c.status),
+        sort="status",
+        html=_status_badge,
+        excel=lambda c: str(SIMPLE_LABELS[lifecycle.simple_status(c.status)]),
+    ),
+    _col(
+        "status_detail",
+        _("Status (detailed)"),
+        KIND_CHOICE,
+        lambda c: STATUS_KEYS[Status(c.status)],
+        sort="status",
+        html=_detail_badge,
+        excel=lambda c: str(STATUS_LABELS[Status(c.status)]),
+        api=lambda c: {
+            "status_detail": STATUS_KEYS[Status(c.status)],
+            "status_detail_code": c.status,
+        },
+    ),
+    _col(
+        "channel",
+        _("Channel"),
+        KIND_CHOICE,
+        lambda c: c.channel,
+        sort="channel",
+        html=lambda c: format_html(
+            '<span class="chan chan-{}">{}</span>',
+            c.channel,
+            CHANNEL_LABELS.get(c.channel, c.channel),
+        ),
+        excel=lambda c: str(CHANNEL_LABELS.get(c.channel, c.channel)),
+    ),
+    _col(
+        "connection",
+        _("Connection"),
+        KIND_REF,
+        lambda c: ref(c.connection),
+        related=("connection",),
+    ),
+    _col(
+        "line",
+        _("Open channel"),
+        KIND_REF,
+        lambda c: ref(c.line),
+        sort="line__name",
+        related=("line",),
+    ),
+    _col(
+        "client",
+        _("Client"),
+        KIND_REF,
+        lambda c: ref(c.client),
+        related=("client",),
+        html=_client_html,
+    ),
+    _col(
+        "client_phone",
+        _("Client phone"),
+        KIND_TEXT,
+        lambda c: c.client.phone or None,
+        related=("client",),
+    ),
+    _col(
+        "client_email",
+        _("Client e-mail"),
+        KIND_TEXT,
+        lambda c: c.client.email or None,
+        related=("client",),
+    ),
+    _col(
+        "crm_record",
+        _("CRM record"),
+        KIND_TEXT,
+        lambda c: crm_text(c) or None,
+        html=_crm_html,
+        api=_crm_api,
+        excel=lambda c: crm_text(c) or None,
+    ),
+    _col(
+        "crm_activity",
+        _("CRM activity"),
+        KIND_TEXT,
+        lambda c: c.crm_activity_id,
+        html=_activity_html,
+        api=lambda c: {"crm_activity_id": c.crm_activity_id},
+        excel=lambda c: f"#{c.crm_activity_id}" if c.crm_activity_id else None,
+    ),
+    _col(
+        "responsible",
+        _("Responsible employee"),
+        KIND_REF,
+        lambda c: ref(c.responsible),
+        sort="responsible__username",
+        related=("responsible",),
+    ),
     _date("started_at", _("Started")),
     _date("taken_at", _("Taken")),
     _date("last_message_at", _("Last message")),
     _date("closed_at", _("Closed")),
-    _col("closed_by", _("Closed by"), KIND_CHOICE, lambda c: c.closed_by or None,
-         html=lambda c: _choice(CLOSED_BY_LABELS)(c.closed_by),
-         excel=lambda c: str(CLOSED_BY_LABELS[c.closed_by]) if c.closed_by else None),
-    _date("waiting_since", _("Waiting since"), _("Start of the client's current unanswered period")),
-    _col("message_count", _("Messages"), KIND_INT, lambda c: c.message_count, sort="message_count", align="right"),
-    _metric("agent_response_time", _("Agent response time"),
-            _("From the start of the conversation to the first time an employee took it")),
-    _metric("first_answer_wait", _("Waiting for the agent's answer"),
-            _("From the start of the conversation to the first employee message to the client")),
-    _metric("duration", _("Conversation duration"),
-            _("From the start of the conversation to the last client or employee message")),
-    _metric("time_to_agent_close", _("Duration until agent closed"),
-            _("From the start of the conversation to the moment an employee closed it")),
-    _col("client_rating", _("Client rating"), KIND_RATING, _rating_value, sort="client_rating",
-         html=_rating_html, excel=lambda c: _rating_label(c) or None),
-    _col("supervisor_rating", _("Supervisor rating"), KIND_STARS, lambda c: c.supervisor_rating,
-         sort="supervisor_rating", html=_stars_html),
-    _col("supervisor_comment", _("Supervisor comment"), KIND_TEXT, lambda c: c.supervisor_comment or None),
+    _col(
+        "closed_by",
+        _("Closed by"),
+        KIND_CHOICE,
+        lambda c: c.closed_by or None,
+        html=lambda c: _choice(CLOSED_BY_LABELS)(c.closed_by),
+        excel=lambda c: str(CLOSED_BY_LABELS[c.closed_by]) if c.closed_by else None,
+    ),
+    _date(
+        "waiting_since", _("Waiting since"), _("Start of the client's current unanswered period")
+    ),
+    _col(
+        "message_count",
+        _("Messages"),
+        KIND_INT,
+        lambda c: c.message_count,
+        sort="message_count",
+        align="right",
+    ),
+    _metric(
+        "agent_response_time",
+        _("Agent response time"),
+        _("From the start of the conversation to the first time an employee took it"),
+    ),
+    _metric(
+        "first_answer_wait",
+        _("Waiting for the agent's answer"),
+        _("From the start of the conversation to the first employee message to the client"),
+    ),
+    _metric(
+        "duration",
+        _("Conversation duration"),
+        _("From the start of the conversation to the last client or employee message"),
+    ),
+    _metric(
+        "time_to_agent_close",
+        _("Duration until agent closed"),
+        _("From the start of the conversation to the moment an employee closed it"),
+    ),
+    _col(
+        "client_rating",
+        _("Client rating"),
+        KIND_RATING,
+        _rating_value,
+        sort="client_rating",
+        html=_rating_html,
+        excel=lambda c: _rating_label(c) or None,
+    ),
+    _col(
+        "supervisor_rating",
+        _("Supervisor rating"),
+        KIND_STARS,
+        lambda c: c.supervisor_rating,
+        sort="supervisor_rating",
+        html=_stars_html,
+    ),
+    _col(
+        "supervisor_comment",
+        _("Supervisor comment"),
+        KIND_TEXT,
+        lambda c: c.supervisor_comment or None,
+    ),
     _col("spam", _("Spam"), KIND_BOOL, lambda c: c.spam),
-    _col("transfer_count", _("Transfers"), KIND_INT, lambda c: c.transfer_count, sort="transfer_count", align="right"),
-    _col("excerpt", _("First message"), KIND_TEXT, lambda c: c.excerpt or None,
-         html=lambda c: format_html('<span class="excerpt" title="{}">{}</span>', c.excerpt, c.excerpt[:80]) if c.excerpt else EMPTY),
+    _col(
+        "transfer_count",
+        _("Transfers"),
+        KIND_INT,
+        lambda c: c.transfer_count,
+        sort="transfer_count",
+        align="right",
+    ),
+    _col(
+        "excerpt",
+        _("First message"),
+        KIND_TEXT,
+        lambda c: c.excerpt or None,
+        html=lambda c: (
+            format_html('<span class="excerpt" title="{}">{}</span>', c.excerpt, c.excerpt[:80])
+            if c.excerpt
+            else EMPTY
+        ),
+    ),
     _date("assigned_at", _("Assigned"), _("First offered to an employee")),
     _date("first_reply_at", _("First reply")),
     _date("agent_closed_at", _("Agent closed")),
     _date("updated_at", _("Updated")),
-    _metric("reply_time_first", _("First reply time"), _("The first ended period in which the client waited for a reply")),
-    _metric("reply_time_total", _("Total reply time"), _("The sum of the ended periods in which the client waited")),
-    _metric("reply_time_avg", _("Average reply time"), _("The average of the ended periods in which the client waited")),
-    _metric("reply_time_max", _("Maximum reply time"), _("The longest ended period in which the client waited")),
-    _col("returning", _("Returning"), KIND_BOOL, lambda c: c.returning,
-         description=_("Not the client's first conversation on this open channel")),
+    _metric(
+        "reply_time_first",
+        _("First reply time"),
+        _("The first ended period in which the client waited for a reply"),
+    ),
+    _metric(
+        "reply_time_total",
+        _("Total reply time"),
+        _("The sum of the ended periods in which the client waited"),
+    ),
+    _metric(
+        "reply_time_avg",
+        _("Average reply time"),
+        _("The average of the ended periods in which the client waited"),
+    ),
+    _metric(
+        "reply_time_max",
+        _("Maximum reply time"),
+        _("The longest ended period in which the client waited"),
+    ),
+    _col(
+        "returning",
+        _("Returning"),
+        KIND_BOOL,
+        lambda c: c.returning,
+        description=_("Not the client's first conversation on this open channel"),
+    ),
     _col("pinned", _("Pinned"), KIND_BOOL, lambda c: c.pinned),
-    _col("business_hours", _("Business hours"), KIND_BOOL, lambda c: c.business_hours,
-         description=_("Started within the open channel's working hours")),
-    _col("source_url", _("Source page"), KIND_TEXT, lambda c: c.source_url or None,
-         html=lambda c: format_html('<span class="url" title="{}">{}</span>', c.source_url, c.source_url[:60]) if c.source_url else EMPTY),
+    _col(
+        "business_hours",
+        _("Business hours"),
+        KIND_BOOL,
+        lambda c: c.business_hours,
+        description=_("Started within the open channel's working hours"),
+    ),
+    _col(
+        "source_url",
+        _("Source page"),
+        KIND_TEXT,
+        lambda c: c.source_url or None,
+        html=lambda c: (
+            format_html('<span class="url" title="{}">{}</span>', c.source_url, c.source_url[:60])
+            if c.source_url
+            else EMPTY
+        ),
+    ),
 ]
 
 COLUMNS: dict[str, Column] = {c.key: c for c in _COLUMN_LIST}
 
 DEFAULT_COLUMNS = [
-    "id", "type", "status", "channel", "line", "client", "crm_record", "responsible", "started_at",
-    "first_reply_at", "last_message_at", "agent_closed_at", "agent_response_time", "first_answer_wait",
-    "duration", "time_to_agent_close", "message_count", "client_rating", "supervisor_rating",
+    "id",
+    "type",
+    "status",
+    "channel",
+    "line",
+    "client",
+    "crm_record",
+    "responsible",
+    "started_at",
+    "first_reply_at",
+    "last_message_at",
+    "agent_closed_at",
+    "agent_response_time",
+    "first_answer_wait",
+    "duration",
+    "time_to_agent_close",
+    "message_count",
+    "client_rating",
+    "supervisor_rating",
 ]
 METRIC_KEYS = ["agent_response_time", "first_answer_wait", "duration", "time_to_agent_close"]
 REPLY_TIME_KEYS = ["reply_time_first", "reply_time_total", "reply_time_avg", "reply_time_max"]

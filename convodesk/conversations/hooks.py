@@ -82,4 +82,6 @@ def after_close_requested(conversation, at) -> None:
     if line.ask_rating:
         from django.utils.translation import gettext
 
-        services.send_automatic(conversation, gettext("Please rate this conversation: 👍 or 👎"), at)
+        services.send_automatic(
+            conversation, gettext("Please rate this conversation: 👍 or 👎"), at
+        )

@@ -28,7 +28,9 @@ class Client(models.Model):
     def __str__(self):
         return self.name
 
-    def set_contact(self, phone: str | None = None, email: str | None = None, country: str = "") -> None:
+    def set_contact(
+        self, phone: str | None = None, email: str | None = None, country: str = ""
+    ) -> None:
         from .normalize import normalize_email, normalize_phone
 
         if phone:
@@ -43,7 +45,9 @@ class ClientIdentity(models.Model):
     """One way a client reaches us: a channel identity on one connection."""
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="identities")
-    connection = models.ForeignKey("lines.Connection", on_delete=models.CASCADE, related_name="identities")
+    connection = models.ForeignKey(
+        "lines.Connection", on_delete=models.CASCADE, related_name="identities"
+    )
     external_id = models.CharField(max_length=255)
     display_name = models.CharField(max_length=255, blank=True)
     username = models.CharField(max_length=255, blank=True)
@@ -54,8 +58,13 @@ class ClientIdentity(models.Model):
         verbose_name = _("client identity")
         verbose_name_plural = _("client identities")
         constraints = [
-            models.UniqueConstraint(fields=["connection", "external_id"], name="identity_unique_per_connection")
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="identity_unique_per_connection"
+            )
         ]
+
+    def __str__(self):
+        return f"{self.connection_id}:{self.external_id}"
 
 
 class Conversation(models.Model):
@@ -69,14 +78,23 @@ class Conversation(models.Model):
         SYSTEM = lifecycle.CLOSED_BY_SYSTEM, _("System")
 
     type = models.CharField(_("type"), max_length=10, choices=Type.choices, default=Type.INCOMING)
-    status = models.PositiveSmallIntegerField(_("detailed status"), choices=STATUS_CHOICES, default=0)
+    status = models.PositiveSmallIntegerField(
+        _("detailed status"), choices=STATUS_CHOICES, default=0
+    )
     line = models.ForeignKey("lines.Line", on_delete=models.PROTECT, related_name="conversations")
-    connection = models.ForeignKey("lines.Connection", on_delete=models.PROTECT, related_name="conversations")
+    connection = models.ForeignKey(
+        "lines.Connection", on_delete=models.PROTECT, related_name="conversations"
+    )
     channel = models.CharField(_("channel"), max_length=20)
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="conversations")
-    identity = models.ForeignKey(ClientIdentity, on_delete=models.PROTECT, related_name="conversations")
+    identity = models.ForeignKey(
+        ClientIdentity, on_delete=models.PROTECT, related_name="conversations"
+    )
     responsible = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="responsible_conversations",
     )
 
@@ -143,8 +161,11 @@ class Conversation(models.Model):
             models.Index(fields=["channel", "-started_at", "-id"], name="conv_channel_started"),
             models.Index(fields=["responsible", "-started_at", "-id"], name="conv_resp_started"),
             # Open conversations per employee (distribution's open-count limit), see BENCHMARKS.md.
-            models.Index(fields=["responsible"], name="conv_resp_open",
-                         condition=Q(status__lt=int(lifecycle.Status.CLOSING))),
+            models.Index(
+                fields=["responsible"],
+                name="conv_resp_open",
+                condition=Q(status__lt=int(lifecycle.Status.CLOSING)),
+            ),
             models.Index(fields=["client", "-started_at"], name="conv_client_started"),
             models.Index(fields=["closed_at", "id"], name="conv_closed"),
             models.Index(fields=["updated_at", "id"], name="conv_updated"),
@@ -154,10 +175,26 @@ class Conversation(models.Model):
             models.Index(fields=["duration", "id"], name="conv_duration"),
             models.Index(fields=["time_to_agent_close", "id"], name="conv_ttac"),
             models.Index(fields=["reply_time_avg", "id"], name="conv_rt_avg"),
-            models.Index(fields=["waiting_since"], name="conv_waiting", condition=Q(waiting_since__isnull=False)),
-            models.Index(fields=["auto_close_at"], name="conv_due_auto", condition=Q(auto_close_at__isnull=False)),
-            models.Index(fields=["full_close_at"], name="conv_due_full", condition=Q(full_close_at__isnull=False)),
-            models.Index(fields=["offer_expires_at"], name="conv_due_offer", condition=Q(offer_expires_at__isnull=False)),
+            models.Index(
+                fields=["waiting_since"],
+                name="conv_waiting",
+                condition=Q(waiting_since__isnull=False),
+            ),
+            models.Index(
+                fields=["auto_close_at"],
+                name="conv_due_auto",
+                condition=Q(auto_close_at__isnull=False),
+            ),
+            models.Index(
+                fields=["full_close_at"],
+                name="conv_due_full",
+                condition=Q(full_close_at__isnull=False),
+            ),
+            models.Index(
+                fields=["offer_expires_at"],
+                name="conv_due_offer",
+                condition=Q(offer_expires_at__isnull=False),
+            ),
             models.Index(fields=["crm_entity_type", "crm_entity_id"], name="conv_crm"),
         ]
 
@@ -207,8 +244,12 @@ class Conversation(models.Model):
 class ConversationParticipant(models.Model):
     """An employee's part in a conversation; the "own" visibility level reads `sees`."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="participants")
-    employee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="participants"
+    )
+    employee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"
+    )
     started_at = models.DateTimeField()  # the conversation's, so "own" lists page by it
     is_responsible = models.BooleanField(default=False)
     was_responsible = models.BooleanField(default=False)
@@ -216,7 +257,9 @@ class ConversationParticipant(models.Model):
     offered_now = models.BooleanField(default=False)
     ever_offered = models.BooleanField(default=False)
     took = models.BooleanField(default=False)
-    joined = models.BooleanField(default=False, db_default=False)  # an extra participant (the responsible is unchanged)
+    joined = models.BooleanField(
+        default=False, db_default=False
+    )  # an extra participant (the responsible is unchanged)
     skip_count = models.PositiveIntegerField(default=0)
     sees = models.BooleanField(default=False)
 
@@ -226,29 +269,48 @@ class ConversationParticipant(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["employee", "-started_at", "-conversation"], name="participant_own",
+                fields=["employee", "-started_at", "-conversation"],
+                name="participant_own",
                 condition=Q(sees=True),
             ),
             models.Index(
-                fields=["employee", "conversation"], name="participant_offered", condition=Q(offered_now=True)
+                fields=["employee", "conversation"],
+                name="participant_offered",
+                condition=Q(offered_now=True),
             ),
         ]
 
+    def __str__(self):
+        return f"#{self.conversation_id} · {self.employee_id}"
+
     def refresh_sees(self) -> None:
-        self.sees = self.is_responsible or self.was_responsible or self.wrote or self.offered_now or self.joined
+        self.sees = (
+            self.is_responsible
+            or self.was_responsible
+            or self.wrote
+            or self.offered_now
+            or self.joined
+        )
 
 
 class ReplyPeriod(models.Model):
     """One ended period in which the client waited, credited to the employee who ended it."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="reply_periods")
-    employee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="reply_periods"
+    )
+    employee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
     seconds = models.PositiveIntegerField()
 
     class Meta:
         indexes = [models.Index(fields=["employee", "ended_at"], name="reply_period_employee")]
+
+    def __str__(self):
+        return f"#{self.conversation_id} · {self.seconds} s"
 
 
 class Message(models.Model):
@@ -264,16 +326,24 @@ class Message(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Not delivered")
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     author_kind = models.CharField(max_length=10, choices=Author.choices)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     text = models.TextField(blank=True)
     attachments = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
-    connection = models.ForeignKey("lines.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    connection = models.ForeignKey(
+        "lines.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     external_id = models.CharField(max_length=255, null=True, blank=True)
     channel_sent_at = models.DateTimeField(null=True, blank=True)
-    delivery_state = models.CharField(max_length=10, choices=Delivery.choices, blank=True, default="")
+    delivery_state = models.CharField(
+        max_length=10, choices=Delivery.choices, blank=True, default=""
+    )
     delivery_attempts = models.PositiveIntegerField(default=0)
     delivery_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -283,11 +353,17 @@ class Message(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["connection", "external_id"], name="message_external_unique",
+                fields=["connection", "external_id"],
+                name="message_external_unique",
                 condition=Q(external_id__isnull=False),
             )
         ]
-        indexes = [models.Index(fields=["conversation", "created_at", "id"], name="message_conversation")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at", "id"], name="message_conversation")
+        ]
+
+    def __str__(self):
+        return f"#{self.conversation_id} · {self.author_kind} · {self.text[:40]}"
 
 
 class ConversationEvent(models.Model):
@@ -295,7 +371,9 @@ class ConversationEvent(models.Model):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=40)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_kind = models.CharField(max_length=20)
     from_status = models.PositiveSmallIntegerField(null=True, blank=True)
     to_status = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -306,11 +384,16 @@ class ConversationEvent(models.Model):
         ordering = ["id"]
         indexes = [models.Index(fields=["conversation", "id"], name="event_conversation")]
 
+    def __str__(self):
+        return f"#{self.conversation_id} · {self.kind}"
+
 
 class ConversationCrmLink(models.Model):
     """A CRM record a conversation is bound to; several per conversation, one primary."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="crm_links")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="crm_links"
+    )
     entity_type = models.CharField(max_length=20)  # contact, company, lead, deal
     entity_id = models.BigIntegerField()
     title = models.CharField(max_length=255, blank=True)
@@ -319,16 +402,25 @@ class ConversationCrmLink(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["conversation", "entity_type", "entity_id"], name="crm_link_unique"),
-            models.UniqueConstraint(fields=["conversation"], condition=Q(is_primary=True), name="crm_link_one_primary"),
+            models.UniqueConstraint(
+                fields=["conversation", "entity_type", "entity_id"], name="crm_link_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["conversation"], condition=Q(is_primary=True), name="crm_link_one_primary"
+            ),
         ]
         indexes = [models.Index(fields=["entity_type", "entity_id"], name="crm_link_entity")]
+
+    def __str__(self):
+        return f"#{self.conversation_id} → {self.entity_type} {self.entity_id}"
 
 
 class FilterPreset(models.Model):
     """A saved filter of the conversation list; shared presets still obey each viewer's visibility."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="filter_presets")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="filter_presets"
+    )
     name = models.CharField(_("name"), max_length=100)
     query = models.TextField(_("filter"), blank=True)
     shared = models.BooleanField(_("shared with everyone"), default=False)
@@ -338,8 +430,13 @@ class FilterPreset(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["owner"], condition=Q(is_default=True), name="one_default_preset")
+            models.UniqueConstraint(
+                fields=["owner"], condition=Q(is_default=True), name="one_default_preset"
+            )
         ]
+
+    def __str__(self):
+        return self.name
 
 
 from .jobs import BulkJob, ExportJob  # noqa: E402,F401  (tracked export and bulk jobs)

@@ -19,7 +19,11 @@ urlpatterns = [
     path("conversations/exports/", views_export.export_jobs, name="export_jobs"),
     path("conversations/exports/notice/", views_export.export_notice, name="export_notice"),
     path("conversations/exports/<uuid:job_id>/", views_export.export_job, name="export_job"),
-    path("conversations/exports/<uuid:job_id>/download/", views_export.export_download, name="export_download"),
+    path(
+        "conversations/exports/<uuid:job_id>/download/",
+        views_export.export_download,
+        name="export_download",
+    ),
     path("conversations/bulk/", views_bulk.bulk_action, name="bulk"),
     path("conversations/bulk/targets/", views_bulk.bulk_targets, name="bulk_targets"),
     path("conversations/bulk/<uuid:job_id>/", views_bulk.bulk_job, name="bulk_job"),

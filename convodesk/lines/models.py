@@ -26,7 +26,10 @@ class Line(models.Model):
         settings.AUTH_USER_MODEL, through="LineMember", related_name="lines", blank=True
     )
     distribution = models.CharField(
-        _("distribution"), max_length=20, choices=Distribution.choices, default=Distribution.ALL_AT_ONCE
+        _("distribution"),
+        max_length=20,
+        choices=Distribution.choices,
+        default=Distribution.ALL_AT_ONCE,
     )
     queue_timeout_seconds = models.PositiveIntegerField(_("queue time-out (seconds)"), default=60)
     max_open_per_employee = models.PositiveIntegerField(
@@ -39,11 +42,17 @@ class Line(models.Model):
     ask_rating = models.BooleanField(_("ask the client for a rating"), default=False)
     full_close_minutes = models.PositiveIntegerField(_("full-close delay (minutes)"), default=10)
     reopen_window_minutes = models.PositiveIntegerField(
-        _("reopen window (minutes)"), default=0, help_text=_("0 means a new conversation every time.")
+        _("reopen window (minutes)"),
+        default=0,
+        help_text=_("0 means a new conversation every time."),
     )
     working_hours = models.JSONField(
-        _("working hours"), default=dict, blank=True,
-        help_text=_('Per weekday (0 = Monday) a list of ["HH:MM", "HH:MM"] ranges; empty means always.'),
+        _("working hours"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Per weekday (0 = Monday) a list of ["HH:MM", "HH:MM"] ranges; empty means always.'
+        ),
     )
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     default_country = models.CharField(_("default country for phones"), max_length=2, default="ES")
@@ -82,7 +91,9 @@ class Line(models.Model):
 
 class LineMember(models.Model):
     line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="line_memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="line_memberships"
+    )
     position = models.PositiveIntegerField(_("order"), default=0)
 
     class Meta:
@@ -90,6 +101,9 @@ class LineMember(models.Model):
         verbose_name_plural = _("members")
         ordering = ["line", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["line", "user"], name="line_member_unique")]
+
+    def __str__(self):
+        return f"{self.user} @ {self.line}"
 
 
 class Connection(models.Model):
@@ -118,6 +132,11 @@ class Connection(models.Model):
     def __str__(self):
         return f"{self.name} ({self.get_kind_display()})"
 
+    def save(self, *args, **kwargs):
+        if not self.secret_encrypted:
+            self.rotate_secret()
+        super().save(*args, **kwargs)
+
     def rotate_secret(self) -> str:
         """Set a new secret and return it; it is shown once and stored encrypted."""
         secret = crypto.new_secret()
@@ -128,11 +147,6 @@ class Connection(models.Model):
     @property
     def secret(self) -> str:
         return crypto.decrypt(self.secret_encrypted)
-
-    def save(self, *args, **kwargs):
-        if not self.secret_encrypted:
-            self.rotate_secret()
-        super().save(*args, **kwargs)
 
     @property
     def allows_outgoing(self) -> bool:
