@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from convodesk import crypto
 from convodesk.conversations import services
@@ -263,7 +264,7 @@ def fetch(connection: Connection, now=None) -> FetchResult:
     config = connection.config or {}
     part = config.get("imap") or {}
     if not part.get("host"):
-        raise ValueError("The connection has no IMAP settings.")
+        raise ValueError(_("The connection has no IMAP settings."))
     state = dict(config.get("state") or {})
     result = FetchResult()
     client = _imap(part)

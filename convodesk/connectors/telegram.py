@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from convodesk import crypto
 from convodesk.conversations import services
@@ -63,7 +64,7 @@ def call(
 ) -> object:
     token = bot_token(connection)
     if not token:
-        raise TelegramError("The connection has no bot token.")
+        raise TelegramError(str(_("The connection has no bot token.")))
     base = settings.CONVODESK["TELEGRAM_API_BASE"].rstrip("/")
     body = json.dumps(params or {}).encode()
     request = urllib.request.Request(
@@ -85,10 +86,12 @@ def call(
             payload.get("description") or f"HTTP {exc.code}", exc.code, retry_after
         ) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise TelegramError(f"Telegram is unreachable: {getattr(exc, 'reason', exc)}") from None
+        raise TelegramError(
+            str(_("Telegram is unreachable: %(reason)s") % {"reason": getattr(exc, "reason", exc)})
+        ) from None
     if not payload.get("ok"):
         raise TelegramError(
-            payload.get("description", "Telegram refused the request."),
+            payload.get("description", str(_("Telegram refused the request."))),
             payload.get("error_code", 0),
         )
     return payload.get("result")
@@ -105,7 +108,7 @@ def setup(connection: Connection, public_url: str | None = None) -> dict:
         base = (public_url or settings.CONVODESK.get("PUBLIC_URL", "")).rstrip("/")
         if not base:
             raise TelegramError(
-                "Set PUBLIC_URL (the address Telegram can reach) or choose polling mode."
+                str(_("Set PUBLIC_URL (the address Telegram can reach) or choose polling mode."))
             )
         call(
             connection,
@@ -243,7 +246,7 @@ def _edited(connection, client_id, msg, text, now):
     external = f"edit:{msg['chat']['id']}:{msg['message_id']}:{msg.get('edit_date', 0)}"
     return services.add_system_note(
         conversation.pk,
-        f"The client edited a message: {text}",
+        _("The client edited a message: %(text)s") % {"text": text},
         external_id=external,
         connection=connection,
         now=now,
