@@ -1,6 +1,7 @@
 import zoneinfo
 
 from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
 
 
 class UserLanguageMiddleware:
@@ -15,6 +16,9 @@ class UserLanguageMiddleware:
         request.LANGUAGE_CODE = translation.get_language()
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", translation.get_language())
+        patch_vary_headers(
+            response, ("Accept-Language",)
+        )  # shared caches keep one copy per language
         return response
 
 
