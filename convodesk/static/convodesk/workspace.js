@@ -79,7 +79,8 @@
     if (button && root.contains(button)) {
       e.preventDefault();
       var name = button.getAttribute("data-action");
-      if ((name === "spam" || name === "close") && !window.confirm(button.textContent.trim() + "?")) return;
+      var question = button.getAttribute("data-confirm");
+      if (question && !window.confirm(question)) return;
       post(name);
       return;
     }
