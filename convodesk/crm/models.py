@@ -23,11 +23,9 @@ TYPE_BY_SEGMENT = {segment: kind for kind, segment in KINDS.items()}
 BINDABLE = ("contact", "company", "lead", "deal")
 
 
-class Company(models.Model):
-    title = models.CharField(_("name"), max_length=255)
-    phone = models.CharField(_("phone"), max_length=64, blank=True)
-    email = models.CharField(_("e-mail"), max_length=254, blank=True)
-    website = models.CharField(_("website"), max_length=255, blank=True)
+class CrmRecord(models.Model):
+    """What contacts, companies, leads and deals share: a responsible employee, a comment, times."""
+
     responsible = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -39,6 +37,16 @@ class Company(models.Model):
     comment = models.TextField(_("comment"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Company(CrmRecord):
+    title = models.CharField(_("name"), max_length=255)
+    phone = models.CharField(_("phone"), max_length=64, blank=True)
+    email = models.CharField(_("e-mail"), max_length=254, blank=True)
+    website = models.CharField(_("website"), max_length=255, blank=True)
 
     entity_type = "company"
 
@@ -55,7 +63,7 @@ class Company(models.Model):
         return self.title
 
 
-class Contact(models.Model):
+class Contact(CrmRecord):
     name = models.CharField(_("name"), max_length=255)
     company = models.ForeignKey(
         Company,
@@ -65,17 +73,6 @@ class Contact(models.Model):
         related_name="contacts",
         verbose_name=_("company"),
     )
-    responsible = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("responsible employee"),
-    )
-    comment = models.TextField(_("comment"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     entity_type = "contact"
 
@@ -154,7 +151,7 @@ class ContactIdentity(models.Model):
 _OPEN_LEAD = Q(status__in=["new", "in_work"])
 
 
-class Lead(models.Model):
+class Lead(CrmRecord):
     class Status(models.TextChoices):
         NEW = "new", _("New")
         IN_WORK = "in_work", _("In work")
@@ -186,15 +183,6 @@ class Lead(models.Model):
         "lines.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     external_id = models.CharField(max_length=255, blank=True)
-    responsible = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("responsible employee"),
-    )
-    comment = models.TextField(_("comment"), blank=True)
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
     )
@@ -204,8 +192,6 @@ class Lead(models.Model):
     deal = models.ForeignKey(
         "Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     entity_type = "lead"
 
@@ -241,7 +227,7 @@ class Lead(models.Model):
             self.email_normalized = normalize_email(email)
 
 
-class Deal(models.Model):
+class Deal(CrmRecord):
     class Stage(models.TextChoices):
         NEW = "new", _("New")
         PREPARATION = "preparation", _("Preparation")
@@ -271,17 +257,6 @@ class Deal(models.Model):
         related_name="deals",
         verbose_name=_("company"),
     )
-    responsible = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("responsible employee"),
-    )
-    comment = models.TextField(_("comment"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     entity_type = "deal"
 
