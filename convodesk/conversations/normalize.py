@@ -37,3 +37,9 @@ def looks_like_email(raw: str) -> bool:
 
 def looks_like_phone(raw: str) -> bool:
     return len(re.sub(r"\D", "", raw or "")) >= 5 and not re.search(r"[A-Za-z@]", raw or "")
+
+
+def clean_text(value: str, limit: int | None = None) -> str:
+    """Typed text as the database can store it: no NUL characters, trimmed, optionally cut."""
+    text = (value or "").replace("\x00", "").strip()
+    return text[:limit] if limit else text

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from convodesk.conversations.columns import COLUMNS, CRM_LABELS, crm_url, related_for
 from convodesk.conversations.models import Conversation, ConversationCrmLink
+from convodesk.conversations.normalize import clean_text
 from convodesk.conversations.services import NotAllowed, NotFound
 
 from . import actions
@@ -69,7 +70,7 @@ def _employee(request):
 def search_records(kind: str, q: str):
     """The records of a kind, newest first, narrowed by a search text (ID, name, phone, e-mail)."""
     qs = MODELS[kind].objects.order_by("-id")
-    q = (q or "").strip()[:100]
+    q = clean_text(q, 100)
     if q:
         cond = SEARCH[kind](q)
         number = q.lstrip("#")

@@ -23,7 +23,12 @@ MAX_IDS = 200
 @login_required
 @require_GET
 def live_rows(request):
-    ids = [int(v) for v in request.GET.get("ids", "").split(",") if v.strip().isdigit()][:MAX_IDS]
+    ids = [
+        int(v)
+        for v in request.GET.get("ids", "").split(",")
+        if v.strip().isdigit() and len(v.strip()) < 19
+    ]
+    ids = ids[:MAX_IDS]  # ids longer than 18 digits cannot exist and would overflow the database
     flt = ConversationFilter(normalize(request.GET, timezone.localdate()))
     if not ids or not flt.is_valid():
         return HttpResponse("")

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..filters import FILTER_PARAMS, RANGE_KEYS
+from ..normalize import clean_text  # noqa: F401 - used by the list views
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 DEFAULT_PER_PAGE = 50
@@ -120,9 +121,3 @@ def seconds_and_unit(value: str) -> tuple[str, str]:
     if value.isdigit() and int(value) >= 60 and int(value) % 60 == 0:
         return str(int(value) // 60), "min"
     return value, "s"
-
-
-def clean_text(value: str, limit: int | None = None) -> str:
-    """Typed text as the database can store it: no NUL characters, trimmed, optionally cut."""
-    text = (value or "").replace("\x00", "").strip()
-    return text[:limit] if limit else text
