@@ -287,12 +287,14 @@ def list_conversations(request, params: Query[ListParams]):
     user = _user(request)
     keys = _columns(params.columns)
     queryset, conv_filter = filtered(user, filter_params(request))
+    counted = conv_filter.filter(Conversation.objects.visible_to(user, "view", shape="set"))
     if params.updated_since is not None:
         since = params.updated_since
         if since.tzinfo is None:
             since = timezone.make_aware(since, scope_tz(user))
         queryset = queryset.filter(updated_at__gt=since)
-    count = bounded_count(queryset)
+        counted = counted.filter(updated_at__gt=since)
+    count = bounded_count(counted)
     rows = page_after(queryset, conv_filter, params.cursor)
     rows = list(_with_related(rows.order_by(*conv_filter.ordering()), keys)[: params.limit + 1])
     next_cursor = None

@@ -185,7 +185,7 @@ def build_scope(user, params, now=None) -> Scope:
     if interval and interval not in INTERVALS:
         errors["interval"] = _("Unknown interval “%(value)s”.") % {"value": interval}
         interval = None
-    queryset = flt.filter(Conversation.objects.visible_to(user, "stats"))
+    queryset = flt.filter(Conversation.objects.visible_to(user, "stats", shape="set"))
     kind, _ids = scope_for(user, "stats")
     rollup_q = rollup_condition(flt, params, tz, now) if kind == "all" and not errors else None
     return Scope(user, flt, tz, now, queryset, rollup_q, service_level, interval, errors)

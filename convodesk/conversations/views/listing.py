@@ -90,9 +90,10 @@ def conversation_list(request):
     columns = [COLUMNS[k] for k in keys]
     per_page, page_number = per_page_of(request.GET), page_of(request.GET)
     base = Conversation.objects.visible_to(user, "view")
+    visible_set = Conversation.objects.visible_to(user, "view", shape="set")
 
     tabs = all_tabs(user, presets)
-    count_tabs(base, tabs)
+    count_tabs(visible_set, tabs)
     current_filter = filter_only(params)
     for tab in tabs:
         tab.active = tab.params == current_filter
@@ -103,10 +104,11 @@ def conversation_list(request):
     errors = [(key, param_label(key), msg) for key, msg in flt.errors.items()]
     if flt.is_valid():
         qs = flt.filter(base)
+        counted = flt.filter(visible_set)
         if request.GET.get("count") == "exact":
-            count = Count(exact_count(qs), True)
+            count = Count(exact_count(counted), True)
         else:
-            count = bounded_count(qs)
+            count = bounded_count(counted)
         page = fetch_page(
             qs,
             flt,

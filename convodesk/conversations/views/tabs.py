@@ -1,4 +1,4 @@
-"""Preset tabs (built-in and saved) and their counts, all tabs counted in ONE query.
+"""Preset tabs (built-in and saved) and their counts, all tabs counted in two queries.
 
 The counts aggregate over the viewer's latest TAB_COUNT_THRESHOLD visible conversations with one
 conditional COUNT per tab (`Count(filter=...)`), so adding a preset never adds a query. Each
@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..filters import ConversationFilter
-from ..models import Conversation, FilterPreset
+from ..models import FilterPreset
 from .params import encode, filter_only, normalize
 
 LIST_PATH = "/contact-center/conversations/"
@@ -82,8 +82,14 @@ def all_tabs(user, presets) -> list[Tab]:
 
 
 def count_tabs(base, tabs: list[Tab]) -> None:
+    """Count every tab over the viewer's latest `threshold + 1` visible conversations.
+
+    Two statements: the edge of that window (the (started_at, id) of its oldest row, read off the
+    newest-first index), then one aggregate with a conditional COUNT per tab over the index range
+    from the edge to now. A range keeps both engines on the `started_at` index; an `id IN (newest
+    N)` semi-join let PostgreSQL hash-join the whole table.
+    """
     threshold = settings.CONVODESK.get("TAB_COUNT_THRESHOLD", 10000)
-    latest = base.order_by("-started_at", "-id").values("pk")[: threshold + 1]
     aggregates = {}
     for index, tab in enumerate(tabs):
         flt = ConversationFilter(tab.params)
@@ -95,9 +101,14 @@ def count_tabs(base, tabs: list[Tab]) -> None:
             aggregates[f"t{index}"] = Count("pk")
     if not aggregates:
         return
-    values = Conversation.objects.filter(pk__in=latest).aggregate(**aggregates)
-    total = max(values.values()) if values else 0
-    exact = total <= threshold
+    newest = base.order_by("-started_at", "-id").values_list("started_at", "id")
+    edge = next(iter(newest[threshold : threshold + 1]), None)
+    window = base
+    if edge is not None:
+        started_at, pk = edge
+        window = base.filter(Q(started_at__gt=started_at) | Q(started_at=started_at, id__gte=pk))
+    values = window.order_by().aggregate(**aggregates)
+    exact = edge is None
     for index, tab in enumerate(tabs):
         if f"t{index}" in values:
             tab.count = values[f"t{index}"]
