@@ -8,8 +8,11 @@ paths can only differ where the data differs.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
+from django.db.models.expressions import RawSQL
 
 from convodesk.conversations import lifecycle
 
@@ -22,6 +25,34 @@ SPAM = lifecycle.Status.SPAM
 DIRECT_SLOT = 900  # quarter hours, so time zones with :30 and :45 offsets fold exactly
 SLOT_MEASURES = ("n", "closed", "likes", "dislikes", "reply_n", "reply_sum")
 OPEN_METRICS = ("agent_response_time", "first_answer_wait")
+
+
+SCOPE_TABLE = "stats_scope"
+
+
+@contextmanager
+def materialized(queryset):
+    """The filtered conversations' ids written once into a temporary table, as a queryset.
+
+    The direct path runs several aggregates over one filtered set; re-running an expensive
+    filter (a client-name search, a metric range) in each cost ~1.2 s a statement at 1,000,000
+    conversations. Temporary tables are private to the connection, and the table is dropped
+    with the transaction's end either way.
+    """
+    from convodesk.conversations.models import Conversation
+
+    sql, params = queryset.order_by().values_list("pk").query.sql_with_params()
+    table = connection.ops.quote_name(SCOPE_TABLE)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} (id bigint PRIMARY KEY)")
+        cursor.execute(f"INSERT INTO {table} (id) {sql}", params)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {table}")
+        try:
+            yield Conversation.objects.filter(pk__in=RawSQL(f"SELECT id FROM {table}", ()))
+        finally:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 class DirectSource:
