@@ -251,7 +251,7 @@ def write_xlsx(
     try:
         with timezone.override(tz):
             for conversation in queryset.iterator(chunk_size=CHUNK_SIZE):
-                sheets.write([c.excel_value(conversation) for c in columns])
+                sheets.write([c.excel_value(conversation, tz) for c in columns])
                 written += 1
                 if progress is not None and written % CHUNK_SIZE == 0:
                     progress(written)
