@@ -109,7 +109,9 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Short indexed queries on a small machine: JIT compilation (tens of ms) and parallel
     # workers cost more than they save for the list's queries (reference/sql-floor.md).
     # PG_SESSION_OPTIONS="" keeps the server's own settings.
-    session = os.environ.get("PG_SESSION_OPTIONS", "-c jit=off -c max_parallel_workers_per_gather=0")
+    session = os.environ.get(
+        "PG_SESSION_OPTIONS", "-c jit=off -c max_parallel_workers_per_gather=0"
+    )
     if session:
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = session
 DATABASES["default"].setdefault("TEST", {})

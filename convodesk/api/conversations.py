@@ -295,8 +295,13 @@ def list_conversations(request, params: Query[ListParams]):
         queryset = queryset.filter(updated_at__gt=since)
         counted = counted.filter(updated_at__gt=since)
     count = bounded_count(counted)
-    rows = page_after(queryset, conv_filter, params.cursor)
-    rows = list(_with_related(rows.order_by(*conv_filter.ordering()), keys)[: params.limit + 1])
+    # Ids first, then their rows with the joins (as the list page does): ordering the joined
+    # rows made the database sort every match with its joins (110 ms for 13,000 waiting
+    # conversations at 1,000,000), the ids alone come off the index.
+    ordered = page_after(queryset, conv_filter, params.cursor).order_by(*conv_filter.ordering())
+    ids = list(ordered.values_list("pk", flat=True)[: params.limit + 1])
+    by_id = _with_related(Conversation.objects.filter(pk__in=ids), keys).in_bulk()
+    rows = [by_id[pk] for pk in ids if pk in by_id]
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
