@@ -14,8 +14,14 @@ DIMENSIONS = ("hour", "line_id", "channel", "responsible_key", "type", "status")
 
 class HourlyRollup(models.Model):
     hour = models.DateTimeField()
+    # No index of its own: with one, SQLite scanned the whole table in line order to group by
+    # line (1.5 s for a 30-day filter on one channel) instead of reading the hour range.
     line = models.ForeignKey(
-        "lines.Line", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "lines.Line",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     channel = models.CharField(max_length=20)
     responsible_key = models.BigIntegerField(default=0)
@@ -53,8 +59,14 @@ class HourlyRollup(models.Model):
 
 class RollupBucket(models.Model):
     hour = models.DateTimeField()
+    # No index of its own: with one, SQLite scanned the whole table in line order to group by
+    # line (1.5 s for a 30-day filter on one channel) instead of reading the hour range.
     line = models.ForeignKey(
-        "lines.Line", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "lines.Line",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     channel = models.CharField(max_length=20)
     responsible_key = models.BigIntegerField(default=0)
