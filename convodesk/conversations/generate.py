@@ -949,29 +949,37 @@ def _skip_fk_triggers() -> None:
 
 
 def after_load(log=print) -> None:
+    from convodesk.stats import rollups
+    from convodesk.stats.models import HourlyRollup, RollupBucket
+
     restore_indexes(log)
+    started = time.monotonic()
+    rollups.rebuild()
+    log(f"Statistics rollups rebuilt in {time.monotonic() - started:.0f} s.")
+    # PostgreSQL: VACUUM, not only ANALYZE. Bulk-loaded pages are not in the visibility map
+    # until vacuumed, so every "index-only" scan fetched the heap (90,000 heap fetches for one
+    # operator's participant rows at 10,000,000 conversations).
+    # SQLite: no ANALYZE. With sqlite_stat1 present its planner prefers "scan the 25 lines, fetch
+    # their conversations, sort" over walking the (started_at desc, id desc) index for the list's
+    # ORDER BY ... LIMIT 50: 780 ms instead of 0.1 ms at 100,000 conversations (BENCHMARKS.md).
     if connection.vendor == "postgresql":
+        started = time.monotonic()
         with connection.cursor() as cursor:
             for model in (
                 Client,
                 ClientIdentity,
                 Conversation,
                 ConversationParticipant,
+                ConversationEvent,
                 ReplyPeriod,
                 Message,
+                HourlyRollup,
+                RollupBucket,
             ):
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
-    # SQLite: no ANALYZE. With sqlite_stat1 present its planner prefers "scan the 25 lines, fetch
-    # their conversations, sort" over walking the (started_at desc, id desc) index for the list's
-    # ORDER BY ... LIMIT 50: 780 ms instead of 0.1 ms at 100,000 conversations (BENCHMARKS.md).
-    try:
-        from convodesk.stats import rollups  # written by the statistics work
-    except ImportError:
-        rollups = None
-    if rollups is not None and hasattr(rollups, "rebuild"):
-        started = time.monotonic()
-        rollups.rebuild()
-        log(f"Statistics rollups rebuilt in {time.monotonic() - started:.0f} s.")
+                cursor.execute(
+                    f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}"
+                )
+        log(f"Vacuumed and analysed in {time.monotonic() - started:.0f} s.")
 
 
 class Generator:

@@ -1,7 +1,10 @@
 """Saved presets: create, rename, set default, share, delete; shared ones still obey visibility."""
 
+import pytest
+
 from convodesk.conversations.models import FilterPreset
 
+from .. import factories as f
 from .conftest import row_ids
 
 LIST = "/contact-center/conversations/"
@@ -81,3 +84,26 @@ def test_typed_text_with_nul_characters_is_stored_without_them(convs, client):
     client.force_login(convs.org.admin)
     client.post(f"{LIST}presets/", {"name": "Night\x00 shift", "query": "status=waiting"})
     assert FilterPreset.objects.get().name == "Night shift"
+
+
+def _offered_to_op1(org, count):
+    line = f.line("Busy line", members=[org.op1])
+    conn = f.connection(line, "api")
+    for i in range(count):
+        f.client_message(conn, f"busy-{i}", "hi", when=f.at(1000 + i * 10))
+
+
+@pytest.mark.parametrize("viewer", ["op1", "supervisor"])
+def test_tab_counts_cover_the_latest_window_and_say_so_beyond_it(org, client, settings, viewer):
+    # op1 sees their own rows (counted from their participant rows); the supervisor of op1's
+    # department sees the same conversations through every employee of the department.
+    _offered_to_op1(org, 8)
+    client.force_login(getattr(org, viewer))
+    settings.CONVODESK = {**settings.CONVODESK, "TAB_COUNT_THRESHOLD": 5}
+    html = client.get(LIST + "?view=all").content.decode()
+    assert 'All <span class="tab-count">6+</span>' in html
+    assert 'Waiting for answer <span class="tab-count">6+</span>' in html
+    assert '<strong class="count-value">8</strong>' in html  # the total itself is exact
+    settings.CONVODESK = {**settings.CONVODESK, "TAB_COUNT_THRESHOLD": 20}
+    html = client.get(LIST + "?view=all").content.decode()
+    assert 'All <span class="tab-count">8</span>' in html

@@ -21,6 +21,7 @@ from ..columns import COLUMNS, related_for
 from ..filters import ConversationFilter
 from ..models import Conversation, ConversationEvent
 from ..paging import Count, bounded_count, exact_count
+from ..visibility import granting_rows
 from .paging import fetch_page
 from .panel import build_fields, param_label
 from .params import PER_PAGE_CHOICES, encode, filter_only, normalize, page_of, per_page_of
@@ -91,9 +92,10 @@ def conversation_list(request):
     per_page, page_number = per_page_of(request.GET), page_of(request.GET)
     base = Conversation.objects.visible_to(user, "view")
     visible_set = Conversation.objects.visible_to(user, "view", shape="set")
+    granting = granting_rows(user, "view")
 
     tabs = all_tabs(user, presets)
-    count_tabs(visible_set, tabs)
+    count_tabs(visible_set, tabs, granting)
     current_filter = filter_only(params)
     for tab in tabs:
         tab.active = tab.params == current_filter
@@ -104,7 +106,13 @@ def conversation_list(request):
     errors = [(key, param_label(key), msg) for key, msg in flt.errors.items()]
     if flt.is_valid():
         qs = flt.filter(base)
-        counted = flt.filter(visible_set)
+        # Without a filter, a viewer who sees only their own conversations is counted from
+        # their participant rows alone (one per conversation).
+        own_rows, one_each = granting
+        if own_rows is not None and one_each and not flt.conditions:
+            counted = own_rows
+        else:
+            counted = flt.filter(visible_set)
         if request.GET.get("count") == "exact":
             count = Count(exact_count(counted), True)
         else:

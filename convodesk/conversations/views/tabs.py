@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..filters import ConversationFilter
-from ..models import FilterPreset
+from ..models import Conversation, FilterPreset
 from .params import encode, filter_only, normalize
 
 LIST_PATH = "/contact-center/conversations/"
@@ -81,13 +81,14 @@ def all_tabs(user, presets) -> list[Tab]:
     return tabs
 
 
-def count_tabs(base, tabs: list[Tab]) -> None:
+def count_tabs(base, tabs: list[Tab], granting=(None, False)) -> None:
     """Count every tab over the viewer's latest `threshold + 1` visible conversations.
 
-    Two statements: the edge of that window (the (started_at, id) of its oldest row, read off the
-    newest-first index), then one aggregate with a conditional COUNT per tab over the index range
-    from the edge to now. A range keeps both engines on the `started_at` index; an `id IN (newest
-    N)` semi-join let PostgreSQL hash-join the whole table.
+    Two statements: the edge of that window (the (started_at, id) of its oldest row), then one
+    aggregate with a conditional COUNT per tab over the window. A range keeps both engines on
+    the `started_at` index (an `id IN (newest N)` semi-join let PostgreSQL hash-join the whole
+    table). `granting` (visibility.granting_rows) lets a viewer below level all read the edge
+    (when each conversation has one of their rows) and the window from their participant rows.
     """
     threshold = settings.CONVODESK.get("TAB_COUNT_THRESHOLD", 10000)
     aggregates = {}
@@ -101,12 +102,23 @@ def count_tabs(base, tabs: list[Tab]) -> None:
             aggregates[f"t{index}"] = Count("pk")
     if not aggregates:
         return
-    newest = base.order_by("-started_at", "-id").values_list("started_at", "id")
+    rows, one_each = granting
+    if rows is not None and one_each:
+        newest = rows.order_by("-started_at", "-conversation_id").values_list(
+            "started_at", "conversation_id"
+        )
+    else:
+        newest = base.order_by("-started_at", "-id").values_list("started_at", "id")
     edge = next(iter(newest[threshold : threshold + 1]), None)
     window = base
     if edge is not None:
         started_at, pk = edge
-        window = base.filter(Q(started_at__gt=started_at) | Q(started_at=started_at, id__gte=pk))
+        if rows is not None:
+            in_window = rows.filter(
+                Q(started_at__gt=started_at) | Q(started_at=started_at, conversation_id__gte=pk)
+            )
+            window = Conversation.objects.filter(pk__in=in_window.values("conversation_id"))
+        window = window.filter(Q(started_at__gt=started_at) | Q(started_at=started_at, id__gte=pk))
     values = window.order_by().aggregate(**aggregates)
     exact = edge is None
     for index, tab in enumerate(tabs):
