@@ -35,7 +35,7 @@ from benchmarks.common import dump, peak_rss_mb, summary, timed  # noqa: E402
 from convodesk.conversations import generate  # noqa: E402
 from convodesk.conversations.models import Client as ClientRow  # noqa: E402
 from convodesk.conversations.models import Conversation  # noqa: E402
-from convodesk.conversations.visibility import department_employee_ids  # noqa: E402
+from convodesk.conversations.visibility import countable, department_employee_ids  # noqa: E402
 
 ROW_ID = re.compile(r'<tr id="row-(\d+)"')
 LIST = "/contact-center/conversations/"
@@ -247,8 +247,7 @@ def measure_counts(users, mix, warmup, runs) -> list[dict]:
         from django.http import QueryDict
 
         flt = ConversationFilter(normalize(QueryDict(urlencode(item["params"]))))
-        # The queryset the list page counts (views/listing.py): the "set" shape of the rule.
-        qs = flt.filter(Conversation.objects.visible_to(user, "view", shape="set"))
+        qs = countable(user, flt, "view")  # what the list page counts
         samples, count = timed(lambda qs=qs: bounded_count(qs), warmup, runs)
         sql, params = floor.count_sql(item["floor"], connection.vendor)
         if connection.vendor == "sqlite":

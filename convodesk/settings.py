@@ -186,7 +186,9 @@ LOGGING = {
 CONVODESK = {
     # A bounded count stops at this many rows; beyond it the page shows an estimate.
     "COUNT_THRESHOLD": int(os.environ.get("COUNT_THRESHOLD", "100000")),
-    "COUNT_TIMEOUT_MS": int(os.environ.get("COUNT_TIMEOUT_MS", "150")),
+    # PostgreSQL: a count still running after this gives way to the planner's estimate (shown
+    # as such), so the total never holds the page back more than this.
+    "COUNT_TIMEOUT_MS": int(os.environ.get("COUNT_TIMEOUT_MS", "60")),
     # The list's preset tabs are counted over the viewer's latest N conversations (shown "N+" past it).
     "TAB_COUNT_THRESHOLD": int(os.environ.get("TAB_COUNT_THRESHOLD", "10000")),
     "EXPORT_BACKGROUND_ROWS": int(os.environ.get("EXPORT_BACKGROUND_ROWS", "100000")),

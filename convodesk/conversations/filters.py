@@ -394,12 +394,22 @@ def _crm_links():
     return ConversationCrmLink.objects.all()
 
 
+NAMED_CLIENTS_LISTED = 1000
+
+
 def _clients_named(text: str):
-    """Clients whose name contains `text`, as a set: the client table is read once (47 ms at
-    600,000 clients on SQLite) instead of probing each conversation's client (120 ms)."""
+    """Clients whose name contains `text`: their ids when few match (one capped probe; the
+    conversations are then found through the client index), otherwise the matching set as a
+    subquery (the client table read once: 47 ms at 600,000 clients on SQLite, where probing
+    each conversation's client took 120 ms). Database planners misjudge how common a
+    fragment is; the probe measures it."""
     from .models import Client
 
-    return Client.objects.filter(name__icontains=text).values("id")
+    matching = Client.objects.filter(name__icontains=text).values_list("id", flat=True)
+    found = list(matching[: NAMED_CLIENTS_LISTED + 1])
+    if len(found) <= NAMED_CLIENTS_LISTED:
+        return found
+    return matching
 
 
 def _line_countries() -> list[str]:

@@ -95,6 +95,16 @@ def granting_rows(user, action: str = "view"):
     return participant.objects.filter(_grants(kind, ids)), len(ids) == 1
 
 
+def countable(user, flt, action: str = "view"):
+    """What the list and the API count for `user` under filter `flt`: the filtered visible set,
+    or, without a filter, the participant rows of a viewer who sees only their own."""
+    rows, one_each = granting_rows(user, action)
+    if rows is not None and one_each and not flt.conditions:
+        return rows
+    conversation = apps.get_model("conversations", "Conversation")
+    return flt.filter(conversation.objects.visible_to(user, action, shape="set"))
+
+
 def can(user, conversation_id: int, action: str = "view") -> bool:
     """The same rule as `visible_to`, for one conversation, without scanning the table."""
     kind, ids = scope_for(user, action)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count, F, Q, Sum
 from django.db.models.expressions import RawSQL
 
@@ -36,20 +36,21 @@ def materialized(queryset):
 
     The direct path runs several aggregates over one filtered set; re-running an expensive
     filter (a client-name search, a metric range) in each cost ~1.2 s a statement at 1,000,000
-    conversations. Temporary tables are private to the connection, and the table is dropped
-    with the transaction's end either way.
+    conversations. A temporary table is private to its connection. No transaction of its own:
+    on SQLite that would take the database's write lock (transactions begin IMMEDIATE) and make
+    writers wait for a read; writing the temporary table locks only the temporary schema.
     """
     from convodesk.conversations.models import Conversation
 
     sql, params = queryset.order_by().values_list("pk").query.sql_with_params()
     table = connection.ops.quote_name(SCOPE_TABLE)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"CREATE TEMPORARY TABLE {table} (id bigint PRIMARY KEY)")
-        cursor.execute(f"INSERT INTO {table} (id) {sql}", params)
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {table}")
         try:
+            cursor.execute(f"INSERT INTO {table} (id) {sql}", params)
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ANALYZE {table}")
             yield Conversation.objects.filter(pk__in=RawSQL(f"SELECT id FROM {table}", ()))
         finally:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")

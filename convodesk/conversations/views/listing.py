@@ -21,7 +21,7 @@ from ..columns import COLUMNS, related_for
 from ..filters import ConversationFilter
 from ..models import Conversation, ConversationEvent
 from ..paging import Count, bounded_count, exact_count
-from ..visibility import granting_rows
+from ..visibility import countable, granting_rows
 from .paging import fetch_page
 from .panel import build_fields, param_label
 from .params import PER_PAGE_CHOICES, encode, filter_only, normalize, page_of, per_page_of
@@ -106,13 +106,7 @@ def conversation_list(request):
     errors = [(key, param_label(key), msg) for key, msg in flt.errors.items()]
     if flt.is_valid():
         qs = flt.filter(base)
-        # Without a filter, a viewer who sees only their own conversations is counted from
-        # their participant rows alone (one per conversation).
-        own_rows, one_each = granting
-        if own_rows is not None and one_each and not flt.conditions:
-            counted = own_rows
-        else:
-            counted = flt.filter(visible_set)
+        counted = countable(user, flt, "view")
         if request.GET.get("count") == "exact":
             count = Count(exact_count(counted), True)
         else:
