@@ -27,7 +27,8 @@
       }
       var group = button.closest("[data-la-bulk]");
       var what = sel.all ? group.dataset.all : group.dataset.some.replace("__N__", sel.n);
-      if (!window.confirm(button.dataset.confirm + ": " + what + "?")) e.preventDefault();
+      var question = group.dataset.question.replace("__ACTION__", button.dataset.confirm).replace("__WHAT__", what);
+      if (!window.confirm(question)) e.preventDefault();
       return;
     }
     var link = e.target.closest("[data-la-export]");
