@@ -252,7 +252,7 @@ class ConversationFilter:
         client = self._get("client")
         if client:
             self.cleaned["client"] = client
-            self.conditions.append(Q(client_id__in=_clients_named(client)))
+            self.conditions.append(client_name_q(client))
         contact = self._get("contact")
         if contact:
             self.cleaned["contact"] = contact
@@ -397,19 +397,28 @@ def _crm_links():
 NAMED_CLIENTS_LISTED = 1000
 
 
-def _clients_named(text: str):
-    """Clients whose name contains `text`: their ids when few match (one capped probe; the
-    conversations are then found through the client index), otherwise the matching set as a
-    subquery (the client table read once: 47 ms at 600,000 clients on SQLite, where probing
-    each conversation's client took 120 ms). Database planners misjudge how common a
-    fragment is; the probe measures it."""
+def client_name_q(text: str) -> Q:
+    """Conversations whose client's name contains `text`.
+
+    One capped probe measures how common the fragment is (planners misjudge it). Few matching
+    clients: their ids, and the conversations come through the client index. Many: on
+    PostgreSQL the join, which a newest-first page walks until it has its rows (18 ms at
+    10,000,000 conversations, where joining and sorting the 200,000 conversations of the
+    matching clients took 2.4 s; the trigram index keeps its count and statistics bearable);
+    on SQLite the matching clients as a subquery, read once (its count 51 ms and a statistics
+    scan 0.1 s at 1,000,000, against 122 ms and 1.3 s through the join).
+    """
+    from django.db import connection
+
     from .models import Client
 
     matching = Client.objects.filter(name__icontains=text).values_list("id", flat=True)
     found = list(matching[: NAMED_CLIENTS_LISTED + 1])
     if len(found) <= NAMED_CLIENTS_LISTED:
-        return found
-    return matching
+        return Q(client_id__in=found)
+    if connection.vendor == "postgresql":
+        return Q(client__name__icontains=text)
+    return Q(client_id__in=matching)
 
 
 def _line_countries() -> list[str]:
