@@ -13,7 +13,10 @@ ROOT_URLCONF = "benchmarks.bare_app.urls"
 USE_TZ = True
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", "sqlite:///var/bare.sqlite3"), conn_max_age=60
+        # The product's connection policy (no persistent connections under ASGI: with them
+        # the bare app itself ran PostgreSQL out of connections and answered 500s).
+        os.environ.get("DATABASE_URL", "sqlite:///var/bare.sqlite3"),
+        conn_max_age=0,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -23,3 +26,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+else:
+    DATABASES["default"]["OPTIONS"] = {"options": "-c jit=off -c max_parallel_workers_per_gather=0"}
