@@ -114,6 +114,17 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
     )
     if session:
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = session
+    # A connection pool per process (psycopg_pool): under ASGI every request and socket event
+    # runs its database work in a thread of its own, and without a pool each of them opened and
+    # closed a PostgreSQL connection. PG_POOL_MAX=0 turns the pool off.
+    pool_max = int(os.environ.get("PG_POOL_MAX", "16"))
+    if pool_max:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2,
+            "max_size": pool_max,
+            "timeout": 20,
+        }
 DATABASES["default"].setdefault("TEST", {})
 if os.environ.get("CONVODESK_TEST_DB"):
     DATABASES["default"]["TEST"]["NAME"] = os.environ["CONVODESK_TEST_DB"]

@@ -27,4 +27,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 else:
-    DATABASES["default"]["OPTIONS"] = {"options": "-c jit=off -c max_parallel_workers_per_gather=0"}
+    DATABASES["default"]["OPTIONS"] = {
+        "options": "-c jit=off -c max_parallel_workers_per_gather=0",
+        "pool": {"min_size": 2, "max_size": 16, "timeout": 20},
+    }
