@@ -88,8 +88,7 @@ def load(url: str, token: str, out: Path, **kw) -> dict:
         "benchmarks.loadgen",
         "--url",
         url,
-        "--token",
-        token,
+        f"--token={token}",  # one argument: a secret may begin with "-"
         "--run-id",
         kw.pop("run_id"),
         "--out",
