@@ -301,7 +301,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    mode = parser.add_mutually_exclusive_group(required=True)
+    mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true")
     mode.add_argument("--full", action="store_true")
     parser.add_argument("--sets", default="", help="Comma-separated data sets (Q, S, L, PGI).")
@@ -318,6 +318,8 @@ def main() -> int:
     if args.report_only:
         write_report(json.loads((VAR / "results.json").read_text()), Path(args.report))
         return 0
+    if not (args.quick or args.full):
+        parser.error("one of --quick, --full or --report-only is required")
     args.only = set(args.only.split(","))
     keys = args.sets.split(",") if args.sets else (["Q", "PGI"] if args.quick else ["S", "L"])
     args.warmup = args.warmup or (1 if args.quick else 3)
