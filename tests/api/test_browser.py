@@ -2,18 +2,15 @@
 API docs, whose Swagger UI comes from django-ninja's own static files (the page blocks every
 request that is not to the test server, so a CDN asset would leave it blank)."""
 
-import os
-from pathlib import Path
-
 import pytest
 
 from convodesk.api.models import ApiToken
 from tests import factories as f
+from tests.browser import SCREENSHOTS
 
 from .conftest import Api
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(os.environ.get("CONVODESK_SCREENSHOTS", "/work/main/screenshots"))
 
 
 @pytest.fixture

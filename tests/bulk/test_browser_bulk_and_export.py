@@ -1,8 +1,5 @@
 """In Chromium: select rows on the list, bulk-close two, then export and read the file back."""
 
-import os
-from pathlib import Path
-
 import openpyxl
 import pytest
 
@@ -11,11 +8,11 @@ from convodesk.conversations.columns import COLUMNS, DEFAULT_COLUMNS
 from convodesk.conversations.jobs import ExportJob
 from convodesk.conversations.lifecycle import Status
 from convodesk.conversations.models import Conversation
+from tests.browser import SCREENSHOTS
 
 from ..export.builders import handled
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(os.environ.get("CONVODESK_SCREENSHOTS", "/work/main/screenshots"))
 LIST = "/contact-center/conversations/"
 
 

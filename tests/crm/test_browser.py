@@ -1,15 +1,12 @@
-import os
-from pathlib import Path
-
 import pytest
 
 from convodesk.conversations import services
 from convodesk.crm.models import Contact, Lead
+from tests.browser import SCREENSHOTS
 
 from .. import factories as f
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(os.environ.get("CONVODESK_SCREENSHOTS", "/work/main/screenshots"))
 
 
 @pytest.fixture

@@ -1,12 +1,10 @@
-import os
-from pathlib import Path
-
 import pytest
+
+from tests.browser import SCREENSHOTS
 
 from .builders import random_history
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(os.environ.get("CONVODESK_SCREENSHOTS", "/work/main/screenshots"))
 
 
 @pytest.fixture
