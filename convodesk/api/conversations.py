@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
@@ -14,13 +13,12 @@ from pydantic import create_model
 
 from convodesk.accounts.models import User
 from convodesk.conversations import services
-from convodesk.conversations.columns import COLUMNS, SORTABLE, api_item, related_for
+from convodesk.conversations.columns import COLUMNS, SORTABLE, api_item, related_for, with_crm_links
 from convodesk.conversations.filters import FILTER_PARAMS, ConversationFilter, scope_tz
 from convodesk.conversations.models import (
     Client,
     ClientIdentity,
     Conversation,
-    ConversationCrmLink,
     ConversationEvent,
     Message,
 )
@@ -169,13 +167,7 @@ def _check_id(conversation_id: int) -> int:
 def _with_related(queryset, keys):
     queryset = queryset.select_related(*related_for(keys))
     if "crm_record" in keys:
-        queryset = queryset.prefetch_related(
-            Prefetch(
-                "crm_links",
-                queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
-                to_attr="prefetched_crm_links",
-            )
-        )
+        queryset = with_crm_links(queryset)
     return queryset
 
 

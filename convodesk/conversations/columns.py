@@ -77,6 +77,22 @@ def ref(obj, name_attr: str = "name") -> dict | None:
     return None if obj is None else {"id": obj.pk, "name": getattr(obj, name_attr)}
 
 
+def with_crm_links(queryset):
+    """Each row's bound CRM records, primary first, where the CRM column reads them
+    (`prefetched_crm_links`): one query for the whole page or chunk."""
+    from django.db.models import Prefetch
+
+    from .models import ConversationCrmLink
+
+    return queryset.prefetch_related(
+        Prefetch(
+            "crm_links",
+            queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
+            to_attr="prefetched_crm_links",
+        )
+    )
+
+
 def crm_text(conv) -> str:
     if not conv.crm_entity_type:
         return ""

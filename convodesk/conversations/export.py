@@ -16,7 +16,6 @@ from pathlib import Path
 
 import xlsxwriter
 from django.conf import settings
-from django.db.models import Prefetch
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -30,10 +29,11 @@ from .columns import (
     KIND_DURATION,
     clean_columns,
     related_for,
+    with_crm_links,
 )
 from .filters import FILTER_PARAMS, ConversationFilter, scope_tz
 from .jobs import ExportJob, JobStatus
-from .models import Conversation, ConversationCrmLink
+from .models import Conversation
 from .services import NotAllowed
 
 log = logging.getLogger("convodesk.export")
@@ -226,13 +226,7 @@ def write_xlsx(
     related = related_for(keys)
     queryset = queryset.select_related(*related) if related else queryset.select_related(None)
     if _needs_crm_links(keys):
-        queryset = queryset.prefetch_related(
-            Prefetch(
-                "crm_links",
-                queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
-                to_attr="prefetched_crm_links",
-            )
-        )
+        queryset = with_crm_links(queryset)
     if isinstance(target, str | Path):
         target = str(target)
     workbook = xlsxwriter.Workbook(

@@ -10,8 +10,6 @@ from tests.browser import SCREENSHOTS
 
 from .conftest import Api
 
-CHROMIUM = "/usr/bin/chromium"
-
 
 @pytest.fixture
 def page(chromium, live_server):

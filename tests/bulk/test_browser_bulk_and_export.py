@@ -12,7 +12,6 @@ from tests.browser import SCREENSHOTS
 
 from ..export.builders import handled
 
-CHROMIUM = "/usr/bin/chromium"
 LIST = "/contact-center/conversations/"
 
 

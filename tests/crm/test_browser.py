@@ -6,8 +6,6 @@ from tests.browser import SCREENSHOTS
 
 from .. import factories as f
 
-CHROMIUM = "/usr/bin/chromium"
-
 
 @pytest.fixture
 def page(chromium):

@@ -6,7 +6,6 @@ from convodesk.conversations.models import Conversation, FilterPreset
 
 from .. import factories as f
 
-CHROMIUM = "/usr/bin/chromium"
 LIST = "/contact-center/conversations/"
 
 

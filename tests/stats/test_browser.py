@@ -4,8 +4,6 @@ from tests.browser import SCREENSHOTS
 
 from .builders import random_history
 
-CHROMIUM = "/usr/bin/chromium"
-
 
 @pytest.fixture
 def page(chromium):

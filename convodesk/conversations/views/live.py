@@ -4,15 +4,14 @@ user may see (the same filter set and visibility rule as the grid)."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from ..columns import COLUMNS, related_for
+from ..columns import COLUMNS, related_for, with_crm_links
 from ..filters import ConversationFilter
-from ..models import Conversation, ConversationCrmLink
+from ..models import Conversation
 from .params import normalize
 from .prefs import user_column_keys
 from .rows import build_rows, row_texts
@@ -36,13 +35,7 @@ def live_rows(request):
     qs = flt.filter(Conversation.objects.visible_to(request.user, "view")).filter(pk__in=ids)
     qs = qs.select_related(*related_for(keys))
     if "crm_record" in keys:
-        qs = qs.prefetch_related(
-            Prefetch(
-                "crm_links",
-                queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
-                to_attr="prefetched_crm_links",
-            )
-        )
+        qs = with_crm_links(qs)
     rows = build_rows(request.user, list(qs.order_by(*flt.ordering())), keys)
     return render(
         request,

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import F, Prefetch, Q
+from django.db.models import F, Q
 
-from ..models import Conversation, ConversationCrmLink
+from ..columns import with_crm_links as prefetch_crm_links
+from ..models import Conversation
 from ..paging import BadCursor, after_cursor, make_cursor, read_cursor, sort_value_of
 
 
@@ -100,13 +101,7 @@ def fetch_page(
             rel.add(field_name.split("__")[0])
         rows_qs = Conversation.objects.filter(pk__in=ids).select_related(*sorted(rel))
         if with_crm_links:
-            rows_qs = rows_qs.prefetch_related(
-                Prefetch(
-                    "crm_links",
-                    queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
-                    to_attr="prefetched_crm_links",
-                )
-            )
+            rows_qs = prefetch_crm_links(rows_qs)
         by_id = {row.pk: row for row in rows_qs}
         rows = [by_id[i] for i in ids if i in by_id]
     if reverse:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
@@ -14,8 +13,8 @@ from convodesk.accounts.access import level
 from convodesk.accounts.models import Level
 
 from .. import lifecycle
-from ..columns import COLUMNS, CRM_LABELS, crm_url, related_for
-from ..models import Conversation, ConversationCrmLink
+from ..columns import COLUMNS, CRM_LABELS, crm_url, related_for, with_crm_links
+from ..models import Conversation
 from ..visibility import ACTION_PERMISSION, scope_for
 
 LIST_PATH = "/contact-center/conversations/"
@@ -216,13 +215,7 @@ def load_row(user, pk, keys) -> Row | None:
         .select_related(*related_for(keys))
     )
     if "crm_record" in keys:
-        qs = qs.prefetch_related(
-            Prefetch(
-                "crm_links",
-                queryset=ConversationCrmLink.objects.order_by("-is_primary", "id"),
-                to_attr="prefetched_crm_links",
-            )
-        )
+        qs = with_crm_links(qs)
     conv = qs.first()
     if conv is None:
         return None
