@@ -950,7 +950,7 @@ def _skip_fk_triggers() -> None:
 
 def after_load(log=print) -> None:
     from convodesk.stats import rollups
-    from convodesk.stats.models import HourlyRollup, RollupBucket
+    from convodesk.stats.models import ParticipationDay, Rollup, RollupBucket
 
     restore_indexes(log)
     started = time.monotonic()
@@ -973,8 +973,9 @@ def after_load(log=print) -> None:
                 ConversationEvent,
                 ReplyPeriod,
                 Message,
-                HourlyRollup,
+                Rollup,
                 RollupBucket,
+                ParticipationDay,
             ):
                 # VACUUM cannot run inside a transaction (a test's): ANALYZE there.
                 verb = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"

@@ -53,6 +53,14 @@ def after_transition(conversation, before, event) -> None:
     rollups.conversation_changed(conversation, before, event)
 
 
+def after_participation(conversation, figures: dict[int, dict[str, int]]) -> None:
+    """Employees' participant rows or reply periods changed ({employee: {figure: delta}})."""
+    from convodesk.stats import rollups
+
+    if figures:
+        rollups.participation_changed(conversation, figures)
+
+
 def after_requeue(conversation, exclude, now) -> None:
     from convodesk.lines import distribution
 

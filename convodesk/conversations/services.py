@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
@@ -147,7 +148,7 @@ def _participants(conversation: Conversation, user_ids) -> dict[int, Conversatio
                 conversation=conversation, employee_id=user_id, started_at=conversation.started_at
             )
     for participant in rows.values():
-        participant._loaded = {f: getattr(participant, f) for f in _PARTICIPANT_FLAGS}
+        _remember(participant)
     return rows
 
 
@@ -155,24 +156,42 @@ def _participant(conversation: Conversation, user_id: int) -> ConversationPartic
     return _participants(conversation, [user_id])[user_id]
 
 
-def _save_participants(participants) -> None:
+def _remember(participant: ConversationParticipant) -> None:
+    participant._loaded = {f: getattr(participant, f) for f in _PARTICIPANT_FLAGS}
+
+
+def _save_participants(conversation: Conversation, participants) -> dict[int, dict[str, int]]:
+    """Write the changed columns; return each employee's change in the statistics figures."""
+    from convodesk.stats.rollups import participant_figures
+
+    deltas = {}
     for participant in sorted(participants, key=lambda p: p.employee_id):
         participant.refresh_sees()
+        loaded = getattr(participant, "_loaded", None)
         if participant.pk is None:
+            before = dict.fromkeys(participant_figures(participant), 0)
             participant.save(force_insert=True)
         else:
-            loaded = getattr(participant, "_loaded", None)
-            if loaded is None:
-                participant.save()
-                continue
+            if loaded is None:  # not read through _participants: take the stored flags
+                loaded = (
+                    ConversationParticipant.objects.filter(pk=participant.pk)
+                    .values(*_PARTICIPANT_FLAGS)
+                    .get()
+                )
+            before = participant_figures(SimpleNamespace(**loaded))
             changed = [f for f in _PARTICIPANT_FLAGS if getattr(participant, f) != loaded[f]]
             if changed:
                 participant.save(update_fields=changed)
-        participant._loaded = {f: getattr(participant, f) for f in _PARTICIPANT_FLAGS}
+        after = participant_figures(participant)
+        delta = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+        if delta:
+            deltas[participant.employee_id] = delta
+        _remember(participant)
+    return deltas
 
 
-def _save_participant(participant: ConversationParticipant) -> None:
-    _save_participants([participant])
+def _save_participant(conversation: Conversation, participant: ConversationParticipant) -> None:
+    hooks.after_participation(conversation, _save_participants(conversation, [participant]))
 
 
 def _sync_responsible(
@@ -244,6 +263,7 @@ def _transition(
     conversation.updated_at = event.at
     conversation.save(update_fields=[*changed, *also, "updated_at"])
     current = conversation.responsible_id
+    figures = {}
     if before.responsible != current or outcome.took is not None or writer is not None:
         moved = [before.responsible, current] if before.responsible != current else []
         rows = _participants(conversation, [*moved, outcome.took, writer])
@@ -252,7 +272,7 @@ def _transition(
             rows[outcome.took].took = True
         if writer is not None:
             rows[writer].wrote = True
-        _save_participants(rows.values())
+        figures = _save_participants(conversation, rows.values())
     if outcome.took is not None:
         _clear_offers(conversation)
     if outcome.reply_period is not None:
@@ -264,6 +284,9 @@ def _transition(
             ended_at=end,
             seconds=seconds,
         )
+        if employee is not None:
+            figures.setdefault(employee, {}).update(reply_n=1, reply_sum=seconds)
+    hooks.after_participation(conversation, figures)
     if state.status >= Status.CLOSING and before.status < Status.CLOSING:
         _clear_offers(conversation)
     recorded = _record(
@@ -537,7 +560,9 @@ def offer(conversation: Conversation, employee_ids: list[int], assign: bool, now
         conversation._no_participants = False
     else:
         known = set(existing.values_list("employee_id", flat=True))
+    first_offers = [user_id for user_id in employee_ids if user_id not in known]
     if known:
+        first_offers += existing.filter(ever_offered=False).values_list("employee_id", flat=True)
         existing.update(offered_now=True, ever_offered=True, sees=True)
     new = [
         ConversationParticipant(
@@ -553,6 +578,7 @@ def offer(conversation: Conversation, employee_ids: list[int], assign: bool, now
     ]
     if new:
         ConversationParticipant.objects.bulk_create(new)
+    hooks.after_participation(conversation, {user_id: {"assigned": 1} for user_id in first_offers})
 
 
 def offer_waiting(conversation_id: int, now=None) -> bool:
@@ -603,9 +629,10 @@ def skip(conversation_id: int, actor: Actor, now=None) -> Conversation:
             raise IllegalTransition("not_offered", _("This conversation is not offered to you."))
         _transition(conversation, lifecycle.Skip(_now(now), actor.user_id), actor, "skipped")
         participant.refresh_from_db()
+        _remember(participant)
         participant.offered_now = False
         participant.skip_count += 1
-        _save_participant(participant)
+        _save_participant(conversation, participant)
         still_offered = ConversationParticipant.objects.filter(
             conversation=conversation, offered_now=True
         )
@@ -631,7 +658,7 @@ def join(conversation_id: int, actor: Actor, now=None) -> Conversation:
         participant = _participant(conversation, actor.user_id)
         if not participant.joined:
             participant.joined = True
-            _save_participant(participant)
+            _save_participant(conversation, participant)
             conversation.updated_at = at
             conversation.save(update_fields=["updated_at"])
             _record(conversation, "joined", actor, at, conversation.status)
@@ -773,7 +800,7 @@ def transfer(
             target = _participant(conversation, to_employee.pk)
             target.offered_now = True
             target.ever_offered = True
-            _save_participant(target)
+            _save_participant(conversation, target)
         else:
             hooks.after_requeue(conversation, exclude=[], now=at)
         return conversation
@@ -888,7 +915,7 @@ def start_outgoing(actor: Actor, identity: ClientIdentity, text: str, now=None) 
         conversation.save()
         participant = _participant(conversation, actor.user_id)
         participant.is_responsible = participant.wrote = participant.took = True
-        _save_participant(participant)
+        _save_participant(conversation, participant)
         message = _add_message(conversation, Message.Author.EMPLOYEE, text, at, author=actor.user)
         event = _record(
             conversation, "created_outgoing", actor, at, payload={"message": message.pk}

@@ -15,19 +15,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from convodesk.conversations import lifecycle
 from convodesk.conversations.filters import ConversationFilter, scope_tz
-from convodesk.conversations.models import Conversation, ConversationParticipant, ReplyPeriod
+from convodesk.conversations.models import Conversation
 from convodesk.conversations.visibility import scope_for
 from convodesk.lines.models import Connection, Line
 
 from . import histogram
 from .models import METRICS
-from .sources import CLOSED_CODES, SPAM, DirectSource, RollupSource, materialized
+from .sources import CLOSED_CODES, SPAM, DirectSource, RollupFilter, RollupSource, materialized
 
 Status = lifecycle.Status
 INCOMING_ONLY = ("agent_response_time", "first_answer_wait")
@@ -161,7 +161,7 @@ class Scope:
     tz: dt.tzinfo
     now: dt.datetime
     queryset: object
-    rollup_q: Q | None
+    rollup: RollupFilter | None
     service_level: int = histogram.DEFAULT_SERVICE_LEVEL
     interval: str | None = None
     errors: dict = field(default_factory=dict)
@@ -187,8 +187,8 @@ def build_scope(user, params, now=None) -> Scope:
         interval = None
     queryset = flt.filter(Conversation.objects.visible_to(user, "stats", shape="set"))
     kind, _ids = scope_for(user, "stats")
-    rollup_q = rollup_condition(flt, params, tz, now) if kind == "all" and not errors else None
-    return Scope(user, flt, tz, now, queryset, rollup_q, service_level, interval, errors)
+    rollup = rollup_condition(flt, params, tz, now) if kind == "all" and not errors else None
+    return Scope(user, flt, tz, now, queryset, rollup, service_level, interval, errors)
 
 
 def _whole_hour(moment: dt.datetime) -> bool:
@@ -196,51 +196,60 @@ def _whole_hour(moment: dt.datetime) -> bool:
     return utc.minute == 0 and utc.second == 0 and utc.microsecond == 0
 
 
-def rollup_condition(flt: ConversationFilter, params, tz, now) -> Q | None:
-    """The filter as a condition on rollup rows, or None when rollups cannot answer it exactly."""
+def rollup_condition(flt: ConversationFilter, params, tz, now) -> RollupFilter | None:
+    """The filter as conditions on rollup rows, or None when rollups cannot answer it exactly."""
     if any(key not in ROLLUP_PARAMS for key in flt.cleaned):
         return None
     probes = [now] + [flt.cleaned[k] for k in ("started_from", "started_to") if k in flt.cleaned]
     if any(tz.utcoffset(p.replace(tzinfo=None)).total_seconds() % 3600 for p in probes):
         return None  # the viewer's hours do not line up with UTC hours
-    q = Q()
+    q, on_days, uses = Q(), Q(), set()
     c = flt.cleaned
     if "line" in c:
         q &= Q(line_id__in=c["line"])
+        uses.add("line")
     if "channel" in c:
         q &= Q(channel__in=c["channel"])
+        on_days &= Q(channel__in=c["channel"])
+        uses.add("channel")
     if "type" in c:
         q &= Q(type__in=c["type"])
+        on_days &= Q(type__in=c["type"])
+        uses.add("type")
     if "responsible" in c:
         q &= Q(responsible_key__in=[i or 0 for i in c["responsible"]])
+        uses.add("responsible")
     if "status" in c:
         simple = Q()
         for name in c["status"]:
             low, high = lifecycle.SIMPLE_RANGES[name]
             simple |= Q(status__gte=low, status__lte=high)
         q &= simple
+        uses.add("status")
     if "status_detail" in c:
         q &= Q(status__in=[int(lifecycle.STATUS_BY_KEY[k]) for k in c["status_detail"]])
+        uses.add("status")
+    start = end = None
     if "started_from" in c:
         if not _whole_hour(c["started_from"]):
             return None
-        q &= Q(hour__gte=c["started_from"])
+        start = c["started_from"].astimezone(dt.UTC)
     if "started_to" in c:
         raw = str(params.get("started_to", ""))
         if "T" in raw or " " in raw or not _whole_hour(c["started_to"]):
             return None  # an inclusive instant cannot be cut at an hour boundary
-        q &= Q(hour__lt=c["started_to"])
-    return q
+        end = c["started_to"].astimezone(dt.UTC)
+    return RollupFilter(q, frozenset(uses), start, end, on_days)
 
 
 def compute(scope: Scope) -> dict:
-    if scope.rollup_q is not None:
-        return _compute(scope, RollupSource(scope.rollup_q, scope.queryset), scope.queryset)
+    if scope.rollup is not None:
+        return _compute(scope, RollupSource(scope.rollup, scope.queryset))
     with materialized(scope.queryset) as conversations:
-        return _compute(scope, DirectSource(conversations), conversations)
+        return _compute(scope, DirectSource(conversations))
 
 
-def _compute(scope: Scope, source, conversations) -> dict:
+def _compute(scope: Scope, source) -> dict:
     # Two groupings rather than one over every dimension: line x channel has a few hundred
     # combinations, responsible a few thousand; their product had tens of thousands of rows.
     totals = Tally()
@@ -261,7 +270,7 @@ def _compute(scope: Scope, source, conversations) -> dict:
         "metrics": metric_stats(totals, hist),
         "lines": breakdown_lines(by_line),
         "channels": breakdown_channels(by_channel),
-        "employees": employee_table(scope, by_responsible, conversations),
+        "employees": employee_table(scope, by_responsible, source),
     }
     interval, points = timeline(slots, scope, source.slot_size)
     report["interval"] = interval
@@ -365,36 +374,17 @@ def visible_employee_ids(user) -> set[int] | None:
     return set(ids or ())
 
 
-def employee_table(scope: Scope, by_responsible: dict, conversations) -> list[dict]:
+def employee_table(scope: Scope, by_responsible: dict, source) -> list[dict]:
     visible = visible_employee_ids(scope.user)
-    conversation_ids = conversations.order_by().values("pk")
-    participants = ConversationParticipant.objects.filter(conversation__in=conversation_ids)
-    periods = ReplyPeriod.objects.filter(conversation__in=conversation_ids, employee__isnull=False)
-    if visible is not None:
-        participants = participants.filter(employee_id__in=visible)
-        periods = periods.filter(employee_id__in=visible)
-    part = {
-        r["employee_id"]: r
-        for r in participants.values("employee_id").annotate(
-            assigned=Count("pk", filter=Q(ever_offered=True)),
-            taken=Count("pk", filter=Q(took=True)),
-            skipped=Count("pk", filter=Q(skip_count__gt=0)),
-            answered=Count("pk", filter=Q(wrote=True)),
-        )
-    }
-    replies = {
-        r["employee_id"]: r
-        for r in periods.values("employee_id").annotate(c=Count("pk"), s=Sum("seconds"))
-    }
-    ids = set(part) | set(replies) | {k for k in by_responsible if k is not None}
+    figures = source.participation(visible)
+    ids = set(figures) | {k for k in by_responsible if k is not None}
     if visible is not None:
         ids &= visible
     users = get_user_model().objects.filter(pk__in=ids, is_integration=False)
     rows = []
     for user in users:
         tally = by_responsible.get(user.pk, Tally())
-        p = part.get(user.pk, {})
-        r = replies.get(user.pk, {})
+        p = figures.get(user.pk, {})
         summary = tally.summary()
         rows.append(
             {
@@ -405,8 +395,8 @@ def employee_table(scope: Scope, by_responsible: dict, conversations) -> list[di
                 "taken": p.get("taken", 0),
                 "skipped": p.get("skipped", 0),
                 "answered": p.get("answered", 0),
-                "reply_time_avg": Tally.mean(r.get("s") or 0, r.get("c") or 0),
-                "reply_periods": r.get("c") or 0,
+                "reply_time_avg": Tally.mean(p.get("reply_sum", 0), p.get("reply_n", 0)),
+                "reply_periods": p.get("reply_n", 0),
             }
         )
     return sorted(rows, key=lambda r: (-r["conversations"], r["name"].lower()))

@@ -1,21 +1,28 @@
-"""Hourly rollups of conversations, kept exact by the services (see rollups.py).
+"""Statistics rollups, kept exact by the services (see rollups.py and tiers.py).
 
-One row per UTC hour of `started_at` × open channel × channel kind × responsible employee ×
-type × current status, with counts and sums; one `RollupBucket` row per histogram bucket of each
-time metric for the same key. `responsible_key` is 0 when nobody is responsible (a NULL would
-defeat the unique key the upserts rely on).
+`Rollup` holds one row per tier × period × the tier's dimensions × type × current status, with
+counts and sums. Tier 0 is the full hourly key (UTC hour of `started_at` × open channel × channel
+kind × responsible employee × type × status); the other tiers are projections of it (coarser
+periods, fewer dimensions) so that common questions read a few thousand rows instead of one per
+conversation. A dimension a tier does not keep holds a sentinel (line 0, channel "",
+responsible -1); `responsible_key` is 0 when nobody is responsible (a NULL would defeat the
+unique key the upserts rely on).
+
+`RollupBucket` holds the histogram counts of each time metric for the tiers that keep buckets;
+`ParticipationDay` the per-employee figures (offered, taken, skipped, answered, reply periods) by
+UTC day of the conversation's start × channel kind × type × employee.
 """
 
 from django.db import models
 
 METRICS = ("agent_response_time", "first_answer_wait", "duration", "time_to_agent_close")
-DIMENSIONS = ("hour", "line_id", "channel", "responsible_key", "type", "status")
 
 
-class HourlyRollup(models.Model):
-    hour = models.DateTimeField()
+class RollupKey(models.Model):
+    tier = models.PositiveSmallIntegerField(default=0)
+    period = models.DateTimeField()  # start of the UTC hour or day
     # No index of its own: with one, SQLite scanned the whole table in line order to group by
-    # line (1.5 s for a 30-day filter on one channel) instead of reading the hour range.
+    # line (1.5 s for a 30-day filter on one channel) instead of reading the period range.
     line = models.ForeignKey(
         "lines.Line",
         on_delete=models.CASCADE,
@@ -28,6 +35,11 @@ class HourlyRollup(models.Model):
     type = models.CharField(max_length=10)
     status = models.PositiveSmallIntegerField()
 
+    class Meta:
+        abstract = True
+
+
+class Rollup(RollupKey):
     n = models.BigIntegerField(db_default=0)
     returning = models.BigIntegerField(db_default=0)
     likes = models.BigIntegerField(db_default=0)
@@ -48,30 +60,16 @@ class HourlyRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["hour", "line", "channel", "responsible_key", "type", "status"],
+                fields=["tier", "period", "line", "channel", "responsible_key", "type", "status"],
                 name="rollup_key",
             )
         ]
 
     def __str__(self):
-        return f"{self.hour:%Y-%m-%d %H}h line {self.line_id} {self.channel} status {self.status}: {self.n}"
+        return f"tier {self.tier} {self.period:%Y-%m-%d %H}h line {self.line_id} {self.channel} status {self.status}: {self.n}"
 
 
-class RollupBucket(models.Model):
-    hour = models.DateTimeField()
-    # No index of its own: with one, SQLite scanned the whole table in line order to group by
-    # line (1.5 s for a 30-day filter on one channel) instead of reading the hour range.
-    line = models.ForeignKey(
-        "lines.Line",
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
-    channel = models.CharField(max_length=20)
-    responsible_key = models.BigIntegerField(default=0)
-    type = models.CharField(max_length=10)
-    status = models.PositiveSmallIntegerField()
+class RollupBucket(RollupKey):
     metric = models.PositiveSmallIntegerField()  # index into METRICS
     bucket = models.PositiveSmallIntegerField()
     n = models.BigIntegerField(db_default=0)
@@ -80,7 +78,8 @@ class RollupBucket(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=[
-                    "hour",
+                    "tier",
+                    "period",
                     "line",
                     "channel",
                     "responsible_key",
@@ -94,4 +93,33 @@ class RollupBucket(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.hour:%Y-%m-%d %H}h metric {self.metric} bucket {self.bucket}: {self.n}"
+        return f"tier {self.tier} {self.period:%Y-%m-%d %H}h metric {self.metric} bucket {self.bucket}: {self.n}"
+
+
+class ParticipationDay(models.Model):
+    """What each employee did in the conversations started on one UTC day, per channel kind and type.
+
+    The key holds only what never changes for a conversation (its start, channel kind, type), so
+    the services add a participant's change where it happens and never move a contribution.
+    """
+
+    day = models.DateTimeField()
+    channel = models.CharField(max_length=20)
+    type = models.CharField(max_length=10)
+    employee_id = models.BigIntegerField()
+    assigned = models.BigIntegerField(db_default=0)
+    taken = models.BigIntegerField(db_default=0)
+    skipped = models.BigIntegerField(db_default=0)
+    answered = models.BigIntegerField(db_default=0)
+    reply_n = models.BigIntegerField(db_default=0)
+    reply_sum = models.BigIntegerField(db_default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "channel", "type", "employee_id"], name="participation_day_key"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day:%Y-%m-%d} {self.channel} {self.type} employee {self.employee_id}"

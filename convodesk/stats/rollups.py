@@ -1,14 +1,19 @@
-"""Hourly rollups, kept exact inside the services' transaction.
+"""Statistics rollups, kept exact inside the services' transaction.
 
-A conversation contributes to exactly one `HourlyRollup` row (its key: UTC hour of `started_at`,
-open channel, channel kind, responsible employee, type, current status) and to at most one
-`RollupBucket` per time metric. `conversations.hooks` calls `conversation_created` and
-`conversation_changed`; each subtracts the old contribution and adds the new one with upserts in
-a fixed key order (so two transactions never wait on each other in opposite orders).
+A conversation contributes to exactly one tier-0 `Rollup` row (its key: UTC hour of `started_at`,
+open channel, channel kind, responsible employee, type, current status), to that key's projection
+in every other tier (tiers.py), and to at most one `RollupBucket` per time metric in each tier
+that keeps buckets. `conversations.hooks` calls `conversation_created` and `conversation_changed`;
+each subtracts the old contribution and adds the new one, all tiers in one upsert statement per
+table, rows in a fixed key order (so two transactions never wait on each other in opposite orders).
+
+The per-employee figures go to `ParticipationDay`: the services report each participant row's
+change (`participation_changed`) and each reply period where they write them.
 
 Rows written without the services (the data generator's bulk inserts, imports) are brought in by
-`rebuild(start, end)`, which recomputes a range of hours from the conversation table; run it while
-nothing else writes conversations of that range.
+`rebuild(start, end)`, which recomputes whole UTC days: tier 0 from the conversation table, the
+other tiers as GROUP BYs over tier 0, the participation from the participant and reply-period
+rows. Run it while nothing else writes conversations of that range.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Func, IntegerField, Max, Min
 
 from convodesk.conversations import lifecycle
 
+from . import tiers
 from .histogram import EDGES, bucket_of
-from .models import METRICS, HourlyRollup, RollupBucket
+from .models import METRICS, ParticipationDay, Rollup, RollupBucket
 
 COLUMNS = (
     "n",
@@ -36,7 +42,9 @@ COLUMNS = (
     "reply_sum",
     *[f"{m}_{s}" for m in METRICS for s in ("n", "sum")],
 )
-KEY = ("hour", "line_id", "channel", "responsible_key", "type", "status")
+KEY = ("tier", "period", "line_id", "channel", "responsible_key", "type", "status")
+PARTICIPATION_KEY = ("day", "channel", "type", "employee_id")
+PARTICIPATION_COLUMNS = ("assigned", "taken", "skipped", "answered", "reply_n", "reply_sum")
 HOUR = 3600
 
 
@@ -56,8 +64,7 @@ class EpochSlot(Func):
         return f"(CAST(strftime('%%s', {inner}) AS INTEGER) / {self.size})", params
 
 
-def floor_hour(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+floor_hour = tiers.floor_hour
 
 
 def slot_start(slot: int, size: int) -> dt.datetime:
@@ -154,24 +161,53 @@ def conversation_changed(conversation, before: lifecycle.State, event) -> None:
 
 
 def apply(old: Contribution | None, new: Contribution | None) -> None:
+    """Move a conversation's contribution from its old key to its new one, in every tier."""
     rows: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     buckets: dict[tuple, int] = defaultdict(int)
     for contribution, sign in ((old, -1), (new, 1)):
         if contribution is None:
             continue
-        for name, value in contribution.values.items():
-            rows[contribution.key][name] += sign * value
-        for metric, bucket in contribution.buckets.items():
-            buckets[(*contribution.key, metric, bucket)] += sign
+        for tier in tiers.TIERS:
+            key = tiers.project(tier, contribution.key)
+            for name, value in contribution.values.items():
+                rows[key][name] += sign * value
+            if tier.buckets:
+                for metric, bucket in contribution.buckets.items():
+                    buckets[(*key, metric, bucket)] += sign
     row_deltas = [(k, {c: v for c, v in d.items() if v}) for k, d in rows.items()]
     row_deltas = [(k, d) for k, d in row_deltas if d]
     bucket_deltas = [(k, {"n": v}) for k, v in buckets.items() if v]
     # One statement per table, rows in a fixed key order (so two transactions never wait on
     # each other in opposite orders); nothing at all when the contribution did not change.
     if row_deltas:
-        _upsert(HourlyRollup, KEY, sorted(row_deltas, key=_sort_key))
+        _upsert(Rollup, KEY, sorted(row_deltas, key=_sort_key))
     if bucket_deltas:
         _upsert(RollupBucket, (*KEY, "metric", "bucket"), sorted(bucket_deltas, key=_sort_key))
+
+
+def participation_changed(conversation, deltas: dict[int, dict[str, int]]) -> None:
+    """Add employees' changed figures ({employee: {"taken": 1, ...}}) to the conversation's day."""
+    day = tiers.floor_day(conversation.started_at)
+    rows = [
+        (
+            (day, conversation.channel, conversation.type, employee),
+            {k: v for k, v in d.items() if v},
+        )
+        for employee, d in sorted(deltas.items())
+    ]
+    rows = [(k, d) for k, d in rows if d]
+    if rows:
+        _upsert(ParticipationDay, PARTICIPATION_KEY, rows)
+
+
+def participant_figures(participant) -> dict[str, int]:
+    """A participant row's part in the per-employee figures (see ParticipationDay)."""
+    return {
+        "assigned": int(bool(participant.ever_offered)),
+        "taken": int(bool(participant.took)),
+        "skipped": int((participant.skip_count or 0) > 0),
+        "answered": int(bool(participant.wrote)),
+    }
 
 
 def _sort_key(item):
@@ -215,9 +251,10 @@ def rebuild(
     end: dt.datetime | None = None,
     chunk: dt.timedelta = dt.timedelta(days=7),
 ) -> int:
-    """Recompute the rollups of [start, end) (whole hours, widened outwards) from the conversations.
+    """Recompute every tier and the participation of [start, end) (widened to whole UTC days).
 
     Returns the number of conversations rolled up. Idempotent: it replaces the range's rows.
+    Run it while nothing else writes conversations of that range.
     """
     from convodesk.conversations.models import Conversation
 
@@ -232,8 +269,7 @@ def rebuild(
             return 0
         start = start or bounds["first"]
         end = end or bounds["last"] + dt.timedelta(hours=1)
-    start = floor_hour(start)
-    end = floor_hour(end) + (dt.timedelta(hours=1) if end != floor_hour(end) else dt.timedelta())
+    start, end = tiers.floor_day(start), tiers.ceil_day(end)
     total = 0
     cursor_at = start
     while cursor_at < end:
@@ -241,17 +277,31 @@ def rebuild(
         with transaction.atomic():
             _delete(cursor_at, stop)
             total += _rebuild_range(cursor_at, stop)
+            _project(connection, cursor_at, stop)
+            _participation(connection, cursor_at, stop)
         cursor_at = stop
     return total
 
 
+def rebuild_derived(using: str = "default") -> None:
+    """Recompute the tiers above tier 0 and the participation everywhere (a migration's step)."""
+    conn = connections[using]
+    table = conn.ops.quote_name
+    with conn.cursor() as cursor:
+        for model in (Rollup, RollupBucket):
+            cursor.execute(f"DELETE FROM {table(model._meta.db_table)} WHERE {table('tier')} <> 0")
+        cursor.execute(f"DELETE FROM {table(ParticipationDay._meta.db_table)}")
+    _project(conn, None, None)
+    _participation(conn, None, None)
+
+
 def _delete(start, end) -> None:
-    for model in (HourlyRollup, RollupBucket):
+    for model, column in ((Rollup, "period"), (RollupBucket, "period"), (ParticipationDay, "day")):
         rows = model.objects.all()
         if start is not None:
-            rows = rows.filter(hour__gte=floor_hour(start))
+            rows = rows.filter(**{f"{column}__gte": start})
         if end is not None:
-            rows = rows.filter(hour__lt=end)
+            rows = rows.filter(**{f"{column}__lt": end})
         rows.delete()
 
 
@@ -266,20 +316,32 @@ def bucket_sql(column: str, low: int = 0, high: int = len(EDGES)) -> str:
     )
 
 
-def _hour_sql(column: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"date_trunc('hour', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-    return f"strftime('%%Y-%%m-%%d %%H:00:00', {column})"
+def _truncate_sql(conn, column: str, period: str) -> str:
+    if conn.vendor == "postgresql":
+        return f"date_trunc('{period}', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    pattern = "%%Y-%%m-%%d %%H:00:00" if period == "hour" else "%%Y-%%m-%%d 00:00:00"
+    return f"strftime('{pattern}', {column})"
+
+
+def _range_sql(conn, column: str, start, end) -> tuple[str, list]:
+    where, params = ["1 = 1"], []
+    if start is not None:
+        where.append(f"{column} >= %s")
+        params.append(conn.ops.adapt_datetimefield_value(start))
+    if end is not None:
+        where.append(f"{column} < %s")
+        params.append(conn.ops.adapt_datetimefield_value(end))
+    return " AND ".join(where), params
 
 
 def _rebuild_range(start, end) -> int:
-    """One INSERT … SELECT for the rows and one per metric for the buckets: the database does the work."""
+    """Tier 0 from the conversations: one INSERT … SELECT for the rows and one per metric for the buckets."""
     from convodesk.conversations.models import Conversation
 
     q = connection.ops.quote_name
     source = q(Conversation._meta.db_table)
     key_sql = (
-        f"{_hour_sql(q('started_at'))}, {q('line_id')}, {q('channel')}, "
+        f"0, {_truncate_sql(connection, q('started_at'), 'hour')}, {q('line_id')}, {q('channel')}, "
         f"COALESCE({q('responsible_id')}, 0), {q('type')}, {q('status')}"
     )
     key_columns = ", ".join(q(c) for c in KEY)
@@ -295,20 +357,94 @@ def _rebuild_range(start, end) -> int:
     ]
     for m in METRICS:
         measures += [f"COUNT({q(m)})", f"COALESCE(SUM({q(m)}), 0)"]
-    where = f"{q('started_at')} >= %s AND {q('started_at')} < %s"
-    params = [connection.ops.adapt_datetimefield_value(v) for v in (start, end)]
+    where, params = _range_sql(connection, q("started_at"), start, end)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {q(HourlyRollup._meta.db_table)} ({key_columns}, {', '.join(q(c) for c in COLUMNS)}) "
-            f"SELECT {key_sql}, {', '.join(measures)} FROM {source} WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6",
+            f"INSERT INTO {q(Rollup._meta.db_table)} ({key_columns}, {', '.join(q(c) for c in COLUMNS)}) "
+            f"SELECT {key_sql}, {', '.join(measures)} FROM {source} WHERE {where} "
+            "GROUP BY 2, 3, 4, 5, 6, 7",
             params,
         )
         for index, m in enumerate(METRICS):
             cursor.execute(
                 f"INSERT INTO {q(RollupBucket._meta.db_table)} ({key_columns}, {q('metric')}, {q('bucket')}, {q('n')}) "
                 f"SELECT {key_sql}, {index}, {bucket_sql(q(m))}, COUNT(*) FROM {source} "
-                f"WHERE {where} AND {q(m)} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 8",
+                f"WHERE {where} AND {q(m)} IS NOT NULL GROUP BY 2, 3, 4, 5, 6, 7, 9",
                 params,
             )
         cursor.execute(f"SELECT COUNT(*) FROM {source} WHERE {where}", params)
         return cursor.fetchone()[0]
+
+
+def _project(conn, start, end) -> None:
+    """The tiers above 0 as GROUP BYs over tier 0's rows of [start, end) (whole UTC days)."""
+    q = conn.ops.quote_name
+    for model, extra, measures in (
+        (Rollup, (), COLUMNS),
+        (RollupBucket, ("metric", "bucket"), ("n",)),
+    ):
+        table = q(model._meta.db_table)
+        where, params = _range_sql(conn, q("period"), start, end)
+        for tier in tiers.TIERS:
+            if tier is tiers.FULL or (model is RollupBucket and not tier.buckets):
+                continue
+            key = [
+                str(tier.code),
+                _truncate_sql(conn, q("period"), tier.period),
+                q("line_id") if "line" in tier.dims else str(tiers.SENTINEL["line_id"]),
+                q("channel") if "channel" in tier.dims else "''",
+                q("responsible_key")
+                if "responsible" in tier.dims
+                else str(tiers.SENTINEL["responsible_key"]),
+                q("type"),
+                q("status"),
+                *(q(c) for c in extra),
+            ]
+            grouped = [k for k in key if not k.lstrip("-").isdigit() and k != "''"]
+            columns = ", ".join(q(c) for c in (*KEY, *extra, *measures))
+            sums = ", ".join(f"SUM({q(c)})" for c in measures)
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT {', '.join(key)}, {sums} FROM {table} "
+                    f"WHERE {q('tier')} = 0 AND {where} GROUP BY {', '.join(grouped)}",
+                    params,
+                )
+
+
+def _participation(conn, start, end) -> None:
+    """ParticipationDay of the conversations started in [start, end) (whole UTC days)."""
+    from convodesk.conversations.models import (
+        Conversation,
+        ConversationParticipant,
+        ReplyPeriod,
+    )
+
+    q = conn.ops.quote_name
+    conv = q(Conversation._meta.db_table)
+    day = _truncate_sql(conn, f"c.{q('started_at')}", "day")
+    where, params = _range_sql(conn, f"c.{q('started_at')}", start, end)
+
+    def flag(column):
+        return f"CASE WHEN p.{q(column)} THEN 1 ELSE 0 END"
+
+    participants = (
+        f"SELECT {day} AS d, c.{q('channel')} AS ch, c.{q('type')} AS ty, p.{q('employee_id')} AS e, "
+        f"{flag('ever_offered')} AS a, {flag('took')} AS t, "
+        f"CASE WHEN p.{q('skip_count')} > 0 THEN 1 ELSE 0 END AS s, {flag('wrote')} AS w, "
+        "0 AS rn, 0 AS rs "
+        f"FROM {q(ConversationParticipant._meta.db_table)} p JOIN {conv} c ON c.{q('id')} = p.{q('conversation_id')} "
+        f"WHERE {where}"
+    )
+    periods = (
+        f"SELECT {day}, c.{q('channel')}, c.{q('type')}, r.{q('employee_id')}, 0, 0, 0, 0, 1, r.{q('seconds')} "
+        f"FROM {q(ReplyPeriod._meta.db_table)} r JOIN {conv} c ON c.{q('id')} = r.{q('conversation_id')} "
+        f"WHERE r.{q('employee_id')} IS NOT NULL AND {where}"
+    )
+    columns = ", ".join(q(c) for c in (*PARTICIPATION_KEY, *PARTICIPATION_COLUMNS))
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {q(ParticipationDay._meta.db_table)} ({columns}) "
+            "SELECT d, ch, ty, e, SUM(a), SUM(t), SUM(s), SUM(w), SUM(rn), SUM(rs) "
+            f"FROM ({participants} UNION ALL {periods}) x GROUP BY d, ch, ty, e",
+            params + params,
+        )

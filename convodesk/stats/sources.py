@@ -8,17 +8,21 @@ paths can only differ where the data differs.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import Count, F, Q, Sum
 from django.db.models.expressions import RawSQL
 
 from convodesk.conversations import lifecycle
+from convodesk.conversations.models import ConversationParticipant, ReplyPeriod
 
+from . import tiers
 from .histogram import bucket_of
-from .models import METRICS, HourlyRollup, RollupBucket
-from .rollups import COLUMNS, HOUR, EpochSlot, floor_hour, slot_start
+from .models import METRICS, ParticipationDay, Rollup, RollupBucket
+from .rollups import COLUMNS, HOUR, PARTICIPATION_COLUMNS, EpochSlot, floor_hour, slot_start
 
 CLOSED_CODES = (lifecycle.Status.CLOSED, lifecycle.Status.DUPLICATE, lifecycle.Status.AUTO_CLOSED)
 SPAM = lifecycle.Status.SPAM
@@ -123,6 +127,9 @@ class DirectSource:
                 result[key] = result.get(key, 0) + row["c"]
         return result
 
+    def participation(self, visible) -> dict[int, dict]:
+        return direct_participation(self.qs, visible)
+
     def open_before(self, cutoff: dt.datetime) -> dict[str, int]:
         """Incoming non-spam conversations started before `cutoff` still without each metric."""
         found = (
@@ -133,66 +140,166 @@ class DirectSource:
         return {m: found[m] or 0 for m in OPEN_METRICS}
 
 
+@dataclass(frozen=True)
+class RollupFilter:
+    """A filter rollups can answer exactly: conditions on rollup dimensions and a whole-hour range."""
+
+    q: Q  # on line_id, channel, responsible_key, type, status
+    uses: frozenset[str]  # the dimensions it narrows: line, channel, responsible, type, status
+    start: dt.datetime | None = None  # inclusive, a whole UTC hour
+    end: dt.datetime | None = None  # exclusive, a whole UTC hour
+    participation_q: Q = field(default_factory=Q)  # the same on ParticipationDay, where it can
+
+    @property
+    def dims(self) -> set[str]:
+        return set(self.uses) & set(tiers.DIMENSIONS)
+
+
+PARTICIPATION_DIMS = frozenset({"channel", "type"})
+
+
 class RollupSource:
-    """Reads hourly rollups; only used when the viewer sees everything and the filter is on rollup keys."""
+    """Reads rollup tiers; only used when the viewer sees everything and the filter is on rollup keys."""
 
     is_rollup = True
     slot_size = HOUR
 
-    def __init__(self, rollup_q: Q, conversations):
-        self.q = rollup_q
-        self.conversations = conversations.order_by()  # the same filtered set, for the partial hour
+    def __init__(self, rollup: RollupFilter, conversations):
+        self.filter = rollup
+        self.conversations = conversations.order_by()  # the same filtered set, for partial hours
+
+    def _read(self, model, needed=(), *, end=None, buckets=False, hourly=False):
+        """A queryset per tier part covering the filter's range (cut at `end` when given)."""
+        stop = self.filter.end
+        if end is not None:
+            stop = end if stop is None else min(stop, end)
+        for part in tiers.plan(
+            set(needed) | self.filter.dims, self.filter.start, stop, buckets, hourly
+        ):
+            q = self.filter.q & Q(tier=part.tier.code)
+            if part.start is not None:
+                q &= Q(period__gte=part.start)
+            if part.end is not None:
+                q &= Q(period__lt=part.end)
+            yield model.objects.filter(q)
 
     def rows(self, dims: tuple[str, ...]) -> list[dict]:
         fields = {"responsible": "responsible_key", "line": "line_id"}
         values = {f"d_{d}": F(fields.get(d, d)) for d in dims}
         measures = {f"x_{c}": Sum(c) for c in COLUMNS}
+        merged: dict[tuple, dict] = {}
+        for rows in self._read(Rollup, dims):
+            for row in rows.values(**values).annotate(**measures):
+                key = tuple(row[f"d_{d}"] for d in dims)
+                acc = merged.setdefault(key, dict.fromkeys(COLUMNS, 0))
+                for c in COLUMNS:
+                    acc[c] += row[f"x_{c}"] or 0
         result = []
-        for row in HourlyRollup.objects.filter(self.q).values(**values).annotate(**measures):
-            out = {d: row[f"d_{d}"] for d in dims}
-            if "responsible" in out:
-                out["responsible"] = out["responsible"] or None
-            out.update({c: row[f"x_{c}"] or 0 for c in COLUMNS})
-            if out["n"]:
-                result.append(out)
+        for key, acc in merged.items():
+            if acc["n"]:
+                out = dict(zip(dims, key, strict=True))
+                if "responsible" in out:
+                    out["responsible"] = out["responsible"] or None
+                result.append(out | acc)
         return result
 
     def slots(self) -> list[dict]:
-        rows = (
-            HourlyRollup.objects.filter(self.q)
-            .values("hour")
-            .annotate(
-                x_n=Sum("n"),
-                x_closed=Sum("n", filter=Q(status__in=CLOSED_CODES)),
-                x_likes=Sum("likes"),
-                x_dislikes=Sum("dislikes"),
-                x_reply_n=Sum("reply_n"),
-                x_reply_sum=Sum("reply_sum"),
-            )
+        (rows,) = self._read(Rollup, hourly=True)
+        rows = rows.values("period").annotate(
+            x_n=Sum("n"),
+            x_closed=Sum("n", filter=Q(status__in=CLOSED_CODES)),
+            x_likes=Sum("likes"),
+            x_dislikes=Sum("dislikes"),
+            x_reply_n=Sum("reply_n"),
+            x_reply_sum=Sum("reply_sum"),
         )
         return [
-            {"at": r["hour"], **{k: r[f"x_{k}"] or 0 for k in SLOT_MEASURES}}
+            {"at": r["period"], **{k: r[f"x_{k}"] or 0 for k in SLOT_MEASURES}}
             for r in rows
             if r["x_n"]
         ]
 
     def histograms(self) -> dict[tuple, int]:
-        grouped = (
-            RollupBucket.objects.filter(self.q)
-            .values("metric", "bucket", "status", "type")
-            .annotate(c=Sum("n"))
-        )
-        return {
-            (r["metric"], r["bucket"], r["status"], r["type"]): r["c"] for r in grouped if r["c"]
-        }
+        result: dict[tuple, int] = defaultdict(int)
+        for rows in self._read(RollupBucket, buckets=True):
+            grouped = rows.values("metric", "bucket", "status", "type").annotate(c=Sum("n"))
+            for r in grouped:
+                result[(r["metric"], r["bucket"], r["status"], r["type"])] += r["c"]
+        return {k: c for k, c in result.items() if c}
 
     def open_before(self, cutoff: dt.datetime) -> dict[str, int]:
         """Whole hours before the cutoff come from rollups; the one partial hour from the table."""
         hour = floor_hour(cutoff)
-        whole = (
-            HourlyRollup.objects.filter(self.q, hour__lt=hour, type=lifecycle.INCOMING)
-            .exclude(status=SPAM)
-            .aggregate(**{m: Sum(F("n") - F(f"{m}_n")) for m in OPEN_METRICS})
-        )
+        found = dict.fromkeys(OPEN_METRICS, 0)
+        for rows in self._read(Rollup, end=hour):
+            whole = (
+                rows.filter(type=lifecycle.INCOMING)
+                .exclude(status=SPAM)
+                .aggregate(**{m: Sum(F("n") - F(f"{m}_n")) for m in OPEN_METRICS})
+            )
+            for m in OPEN_METRICS:
+                found[m] += whole[m] or 0
         partial = DirectSource(self.conversations.filter(started_at__gte=hour)).open_before(cutoff)
-        return {m: (whole[m] or 0) + partial[m] for m in OPEN_METRICS}
+        return {m: found[m] + partial[m] for m in OPEN_METRICS}
+
+    def participation(self, visible) -> dict[int, dict]:
+        """Per-employee figures: whole UTC days from ParticipationDay, the hours around from the table.
+
+        ParticipationDay keeps only the channel kind and type of a conversation (what never
+        changes), so a filter on line, responsible or status is answered from the table.
+        """
+        if not self.filter.uses <= PARTICIPATION_DIMS:
+            return direct_participation(self.conversations, visible)
+        days, edges = tiers.split_days(self.filter.start, self.filter.end)
+        result: dict[int, dict] = {}
+        if days is not None:
+            rows = ParticipationDay.objects.filter(self.filter.participation_q)
+            if days[0] is not None:
+                rows = rows.filter(day__gte=days[0])
+            if days[1] is not None:
+                rows = rows.filter(day__lt=days[1])
+            if visible is not None:
+                rows = rows.filter(employee_id__in=visible)
+            sums = {f"x_{c}": Sum(c) for c in PARTICIPATION_COLUMNS}
+            for row in rows.values("employee_id").annotate(**sums):
+                figures = {c: row[f"x_{c}"] for c in PARTICIPATION_COLUMNS}
+                _add_figures(result, row["employee_id"], figures)
+        for start, end in edges:
+            edge = self.conversations
+            if start is not None:
+                edge = edge.filter(started_at__gte=start)
+            if end is not None:
+                edge = edge.filter(started_at__lt=end)
+            for employee, figures in direct_participation(edge, visible).items():
+                _add_figures(result, employee, figures)
+        return result
+
+
+def _add_figures(result: dict, employee: int, figures: dict) -> None:
+    acc = result.setdefault(employee, dict.fromkeys(PARTICIPATION_COLUMNS, 0))
+    for c in PARTICIPATION_COLUMNS:
+        acc[c] += figures.get(c) or 0
+
+
+def direct_participation(conversations, visible) -> dict[int, dict]:
+    """{employee: figures} from the participant and reply-period rows of these conversations."""
+    conversation_ids = conversations.order_by().values("pk")
+    participants = ConversationParticipant.objects.filter(conversation__in=conversation_ids)
+    periods = ReplyPeriod.objects.filter(conversation__in=conversation_ids, employee__isnull=False)
+    if visible is not None:
+        participants = participants.filter(employee_id__in=visible)
+        periods = periods.filter(employee_id__in=visible)
+    result: dict[int, dict] = {}
+    flags = participants.values("employee_id").annotate(
+        assigned=Count("pk", filter=Q(ever_offered=True)),
+        taken=Count("pk", filter=Q(took=True)),
+        skipped=Count("pk", filter=Q(skip_count__gt=0)),
+        answered=Count("pk", filter=Q(wrote=True)),
+    )
+    for row in flags:
+        _add_figures(result, row.pop("employee_id"), row)
+    for row in periods.values("employee_id").annotate(
+        reply_n=Count("pk"), reply_sum=Sum("seconds")
+    ):
+        _add_figures(result, row.pop("employee_id"), row)
+    return result

@@ -165,9 +165,9 @@ def test_an_unanswered_conversation_counts_against_the_service_level_only_once_o
 def test_both_paths_agree_on_the_hand_built_set_and_a_half_hour_time_zone_uses_the_table(org):
     _hand_built(org)
     scope = aggregates.build_scope(org.admin, {"started_from": "2026-10-05"}, now=NOW)
-    assert scope.rollup_q is not None
+    assert scope.rollup is not None
     from_rollups = aggregates.compute(scope)
-    scope.rollup_q = None
+    scope.rollup = None
     direct = aggregates.compute(scope)
     assert {**from_rollups, "source": ""} == {**direct, "source": ""}
     org.admin.time_zone = "Asia/Kolkata"
@@ -201,7 +201,7 @@ def test_rollups_count_unanswered_conversations_of_the_partial_hour_before_the_c
     )  # the cutoff (now - 60 s) falls inside hour 3, after "early" only
     scope = aggregates.build_scope(org.admin, {"started_from": "2026-10-05"}, now=now)
     from_rollups = aggregates.compute(scope)["kpis"]
-    scope.rollup_q = None
+    scope.rollup = None
     direct = aggregates.compute(scope)["kpis"]
     assert from_rollups["service_level_base"] == direct["service_level_base"] == 1
     assert from_rollups["answered_within_base"] == direct["answered_within_base"] == 1

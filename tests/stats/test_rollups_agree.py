@@ -7,41 +7,34 @@ import pytest
 
 from convodesk.conversations.models import Conversation
 from convodesk.stats import aggregates, histogram, rollups
-from convodesk.stats.models import METRICS, HourlyRollup, RollupBucket
+from convodesk.stats.models import METRICS, ParticipationDay, Rollup, RollupBucket
 
 from .builders import BASE, random_history
 
-ROLLUP_FIELDS = [f.name for f in HourlyRollup._meta.fields if f.name != "id"]
+KEY = ("tier", "period", "line_id", "channel", "responsible_key", "type", "status")
 
 
 def _rollup_state():
-    rows = {}
-    for r in HourlyRollup.objects.values(*[f if f != "line" else "line_id" for f in ROLLUP_FIELDS]):
-        key = (
-            r.pop("hour"),
-            r.pop("line_id"),
-            r.pop("channel"),
-            r.pop("responsible_key"),
-            r.pop("type"),
-            r.pop("status"),
-        )
-        if any(r.values()):
-            rows[key] = r
+    """Every tier's non-empty rows and buckets, and the per-employee participation, by key."""
+    measures = [c for c in rollups.COLUMNS]
+    rows = {
+        tuple(r[k] for k in KEY): tuple(r[c] for c in measures)
+        for r in Rollup.objects.values(*KEY, *measures)
+        if any(r[c] for c in measures)
+    }
     buckets = {
-        (
-            b["hour"],
-            b["line_id"],
-            b["channel"],
-            b["responsible_key"],
-            b["type"],
-            b["status"],
-            b["metric"],
-            b["bucket"],
-        ): b["n"]
-        for b in RollupBucket.objects.values()
+        tuple(b[k] for k in (*KEY, "metric", "bucket")): b["n"]
+        for b in RollupBucket.objects.values(*KEY, "metric", "bucket", "n")
         if b["n"]
     }
-    return rows, buckets
+    participation = {
+        tuple(p[k] for k in rollups.PARTICIPATION_KEY): tuple(
+            p[c] for c in rollups.PARTICIPATION_COLUMNS
+        )
+        for p in ParticipationDay.objects.values()
+        if any(p[c] for c in rollups.PARTICIPATION_COLUMNS)
+    }
+    return rows, buckets, participation
 
 
 def _random_filter(rng, org, connections, tz):
@@ -102,9 +95,9 @@ def test_rollup_answers_equal_direct_aggregation_for_random_rollup_eligible_filt
         params["sl"] = str(rng.choice(histogram.SERVICE_LEVEL_CHOICES))
         scope = aggregates.build_scope(admin, params, now=now)
         assert not scope.errors, scope.errors
-        assert scope.rollup_q is not None, params
+        assert scope.rollup is not None, params
         from_rollups = aggregates.compute(scope)
-        scope.rollup_q = None
+        scope.rollup = None
         direct = aggregates.compute(scope)
         assert from_rollups.pop("source") == "rollups" and direct.pop("source") == "conversations"
         assert from_rollups == direct, params
@@ -137,8 +130,8 @@ def test_filters_outside_rollup_keys_or_whole_hours_use_the_conversation_table(o
         {"q": "hello"},
         {"connection": "1"},
     ):
-        assert aggregates.build_scope(org.admin, params, now=now).rollup_q is None, params
+        assert aggregates.build_scope(org.admin, params, now=now).rollup is None, params
     org.admin.time_zone = "Asia/Kolkata"
     org.admin.save()
-    assert aggregates.build_scope(org.admin, {"line": str(org.line.pk)}, now=now).rollup_q is None
-    assert aggregates.build_scope(org.supervisor, {}, now=now).rollup_q is None
+    assert aggregates.build_scope(org.admin, {"line": str(org.line.pk)}, now=now).rollup is None
+    assert aggregates.build_scope(org.supervisor, {}, now=now).rollup is None
