@@ -950,7 +950,7 @@ def _skip_fk_triggers() -> None:
 
 def after_load(log=print) -> None:
     from convodesk.stats import rollups
-    from convodesk.stats.models import ParticipationDay, Rollup, RollupBucket
+    from convodesk.stats.models import Participation, Rollup, RollupBucket
 
     restore_indexes(log)
     started = time.monotonic()
@@ -975,7 +975,7 @@ def after_load(log=print) -> None:
                 Message,
                 Rollup,
                 RollupBucket,
-                ParticipationDay,
+                Participation,
             ):
                 # VACUUM cannot run inside a transaction (a test's): ANALYZE there.
                 verb = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"

@@ -9,8 +9,8 @@ responsible -1); `responsible_key` is 0 when nobody is responsible (a NULL would
 unique key the upserts rely on).
 
 `RollupBucket` holds the histogram counts of each time metric for the tiers that keep buckets;
-`ParticipationDay` the per-employee figures (offered, taken, skipped, answered, reply periods) by
-UTC day of the conversation's start × channel kind × type × employee.
+`Participation` the per-employee figures (offered, taken, skipped, answered, reply periods) by
+span of the conversation's start × channel kind × type × employee.
 """
 
 from django.db import models
@@ -20,7 +20,7 @@ METRICS = ("agent_response_time", "first_answer_wait", "duration", "time_to_agen
 
 class RollupKey(models.Model):
     tier = models.PositiveSmallIntegerField(default=0)
-    period = models.DateTimeField()  # start of the UTC hour or day
+    period = models.DateTimeField()  # start of the tier's span (an hour or 1, 4, 16 days)
     # No index of its own: with one, SQLite scanned the whole table in line order to group by
     # line (1.5 s for a 30-day filter on one channel) instead of reading the period range.
     line = models.ForeignKey(
@@ -96,14 +96,16 @@ class RollupBucket(RollupKey):
         return f"tier {self.tier} {self.period:%Y-%m-%d %H}h metric {self.metric} bucket {self.bucket}: {self.n}"
 
 
-class ParticipationDay(models.Model):
-    """What each employee did in the conversations started on one UTC day, per channel kind and type.
+class Participation(models.Model):
+    """What each employee did in the conversations started in one span (1, 4 or 16 UTC days, see
+    tiers.py) per channel kind and type.
 
     The key holds only what never changes for a conversation (its start, channel kind, type), so
     the services add a participant's change where it happens and never move a contribution.
     """
 
-    day = models.DateTimeField()
+    span = models.PositiveSmallIntegerField()  # hours
+    period = models.DateTimeField()
     channel = models.CharField(max_length=20)
     type = models.CharField(max_length=10)
     employee_id = models.BigIntegerField()
@@ -117,9 +119,10 @@ class ParticipationDay(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "channel", "type", "employee_id"], name="participation_day_key"
+                fields=["span", "period", "channel", "type", "employee_id"],
+                name="participation_key",
             )
         ]
 
     def __str__(self):
-        return f"{self.day:%Y-%m-%d} {self.channel} {self.type} employee {self.employee_id}"
+        return f"{self.span} h from {self.period:%Y-%m-%d} {self.channel} {self.type} employee {self.employee_id}"

@@ -7,11 +7,12 @@ that keeps buckets. `conversations.hooks` calls `conversation_created` and `conv
 each subtracts the old contribution and adds the new one, all tiers in one upsert statement per
 table, rows in a fixed key order (so two transactions never wait on each other in opposite orders).
 
-The per-employee figures go to `ParticipationDay`: the services report each participant row's
-change (`participation_changed`) and each reply period where they write them.
+The per-employee figures go to `Participation` (one row per span of 1, 4 and 16 days): the
+services report each participant row's change and each reply period where they write them
+(`participation_changed`).
 
 Rows written without the services (the data generator's bulk inserts, imports) are brought in by
-`rebuild(start, end)`, which recomputes whole UTC days: tier 0 from the conversation table, the
+`rebuild(start, end)`, which recomputes whole 16-day spans: tier 0 from the conversation table, the
 other tiers as GROUP BYs over tier 0, the participation from the participant and reply-period
 rows. Run it while nothing else writes conversations of that range.
 """
@@ -29,7 +30,7 @@ from convodesk.conversations import lifecycle
 
 from . import tiers
 from .histogram import EDGES, bucket_of
-from .models import METRICS, ParticipationDay, Rollup, RollupBucket
+from .models import METRICS, Participation, Rollup, RollupBucket
 
 COLUMNS = (
     "n",
@@ -43,7 +44,8 @@ COLUMNS = (
     *[f"{m}_{s}" for m in METRICS for s in ("n", "sum")],
 )
 KEY = ("tier", "period", "line_id", "channel", "responsible_key", "type", "status")
-PARTICIPATION_KEY = ("day", "channel", "type", "employee_id")
+PARTICIPATION_KEY = ("span", "period", "channel", "type", "employee_id")
+PARTICIPATION_SPANS = tiers.SPANS[1:]
 PARTICIPATION_COLUMNS = ("assigned", "taken", "skipped", "answered", "reply_n", "reply_sum")
 HOUR = 3600
 
@@ -186,22 +188,23 @@ def apply(old: Contribution | None, new: Contribution | None) -> None:
 
 
 def participation_changed(conversation, deltas: dict[int, dict[str, int]]) -> None:
-    """Add employees' changed figures ({employee: {"taken": 1, ...}}) to the conversation's day."""
-    day = tiers.floor_day(conversation.started_at)
+    """Add employees' changed figures ({employee: {"taken": 1, ...}}) to the conversation's spans."""
     rows = [
         (
-            (day, conversation.channel, conversation.type, employee),
+            (span, tiers.floor_span(conversation.started_at, span))
+            + (conversation.channel, conversation.type, employee),
             {k: v for k, v in d.items() if v},
         )
+        for span in PARTICIPATION_SPANS
         for employee, d in sorted(deltas.items())
     ]
     rows = [(k, d) for k, d in rows if d]
     if rows:
-        _upsert(ParticipationDay, PARTICIPATION_KEY, rows)
+        _upsert(Participation, PARTICIPATION_KEY, rows)
 
 
 def participant_figures(participant) -> dict[str, int]:
-    """A participant row's part in the per-employee figures (see ParticipationDay)."""
+    """A participant row's part in the per-employee figures (see Participation)."""
     return {
         "assigned": int(bool(participant.ever_offered)),
         "taken": int(bool(participant.took)),
@@ -249,9 +252,10 @@ def _upsert(model, key_fields: tuple[str, ...], deltas: list[tuple[tuple, dict[s
 def rebuild(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
-    chunk: dt.timedelta = dt.timedelta(days=7),
+    chunk: dt.timedelta = dt.timedelta(hours=tiers.WIDEST),
 ) -> int:
-    """Recompute every tier and the participation of [start, end) (widened to whole UTC days).
+    """Recompute every tier and the participation of [start, end), widened to whole widest spans
+    (16 UTC days, aligned to the epoch) so that every span of every tier is recomputed whole.
 
     Returns the number of conversations rolled up. Idempotent: it replaces the range's rows.
     Run it while nothing else writes conversations of that range.
@@ -269,7 +273,8 @@ def rebuild(
             return 0
         start = start or bounds["first"]
         end = end or bounds["last"] + dt.timedelta(hours=1)
-    start, end = tiers.floor_day(start), tiers.ceil_day(end)
+    start = tiers.floor_span(start, tiers.WIDEST)
+    end = tiers.ceil_span(end, tiers.WIDEST)
     total = 0
     cursor_at = start
     while cursor_at < end:
@@ -290,18 +295,18 @@ def rebuild_derived(using: str = "default") -> None:
     with conn.cursor() as cursor:
         for model in (Rollup, RollupBucket):
             cursor.execute(f"DELETE FROM {table(model._meta.db_table)} WHERE {table('tier')} <> 0")
-        cursor.execute(f"DELETE FROM {table(ParticipationDay._meta.db_table)}")
+        cursor.execute(f"DELETE FROM {table(Participation._meta.db_table)}")
     _project(conn, None, None)
     _participation(conn, None, None)
 
 
 def _delete(start, end) -> None:
-    for model, column in ((Rollup, "period"), (RollupBucket, "period"), (ParticipationDay, "day")):
+    for model in (Rollup, RollupBucket, Participation):
         rows = model.objects.all()
         if start is not None:
-            rows = rows.filter(**{f"{column}__gte": start})
+            rows = rows.filter(period__gte=start)
         if end is not None:
-            rows = rows.filter(**{f"{column}__lt": end})
+            rows = rows.filter(period__lt=end)
         rows.delete()
 
 
@@ -316,11 +321,23 @@ def bucket_sql(column: str, low: int = 0, high: int = len(EDGES)) -> str:
     )
 
 
-def _truncate_sql(conn, column: str, period: str) -> str:
+def _hour_sql(conn, column: str) -> str:
     if conn.vendor == "postgresql":
-        return f"date_trunc('{period}', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-    pattern = "%%Y-%%m-%%d %%H:00:00" if period == "hour" else "%%Y-%%m-%%d 00:00:00"
-    return f"strftime('{pattern}', {column})"
+        return f"date_trunc('hour', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    return f"strftime('%%Y-%%m-%%d %%H:00:00', {column})"
+
+
+def _span_sql(conn, column: str, span: int) -> str:
+    """`tiers.floor_span(column, span)` as SQL."""
+    if span == 1:
+        return _hour_sql(conn, column)
+    size = span * tiers.HOUR
+    if conn.vendor == "postgresql":
+        return f"to_timestamp(floor(extract(epoch from {column}) / {size}) * {size})"
+    return (
+        f"strftime('%%Y-%%m-%%d %%H:%%M:%%S', "
+        f"(CAST(strftime('%%s', {column}) AS INTEGER) / {size}) * {size}, 'unixepoch')"
+    )
 
 
 def _range_sql(conn, column: str, start, end) -> tuple[str, list]:
@@ -341,7 +358,7 @@ def _rebuild_range(start, end) -> int:
     q = connection.ops.quote_name
     source = q(Conversation._meta.db_table)
     key_sql = (
-        f"0, {_truncate_sql(connection, q('started_at'), 'hour')}, {q('line_id')}, {q('channel')}, "
+        f"0, {_hour_sql(connection, q('started_at'))}, {q('line_id')}, {q('channel')}, "
         f"COALESCE({q('responsible_id')}, 0), {q('type')}, {q('status')}"
     )
     key_columns = ", ".join(q(c) for c in KEY)
@@ -390,14 +407,14 @@ def _project(conn, start, end) -> None:
                 continue
             key = [
                 str(tier.code),
-                _truncate_sql(conn, q("period"), tier.period),
+                _span_sql(conn, q("period"), tier.span),
                 q("line_id") if "line" in tier.dims else str(tiers.SENTINEL["line_id"]),
                 q("channel") if "channel" in tier.dims else "''",
                 q("responsible_key")
                 if "responsible" in tier.dims
                 else str(tiers.SENTINEL["responsible_key"]),
                 q("type"),
-                q("status"),
+                q("status") if tier.exact_status else _fold_sql(q("status")),
                 *(q(c) for c in extra),
             ]
             grouped = [k for k in key if not k.lstrip("-").isdigit() and k != "''"]
@@ -411,8 +428,15 @@ def _project(conn, start, end) -> None:
                 )
 
 
+def _fold_sql(column: str) -> str:
+    """`tiers.fold_status(column)` as SQL."""
+    kept = f"{int(lifecycle.Status.SPAM)}, {int(lifecycle.Status.DUPLICATE)}"
+    return f"CASE WHEN {column} IN ({kept}) THEN {column} ELSE {int(lifecycle.Status.CLOSED)} END"
+
+
 def _participation(conn, start, end) -> None:
-    """ParticipationDay of the conversations started in [start, end) (whole UTC days)."""
+    """Participation of the conversations started in [start, end) (whole widest spans): one-day
+    spans from the participant and reply-period rows, the wider spans from the one-day rows."""
     from convodesk.conversations.models import (
         Conversation,
         ConversationParticipant,
@@ -421,7 +445,9 @@ def _participation(conn, start, end) -> None:
 
     q = conn.ops.quote_name
     conv = q(Conversation._meta.db_table)
-    day = _truncate_sql(conn, f"c.{q('started_at')}", "day")
+    table = q(Participation._meta.db_table)
+    narrowest, *wider = PARTICIPATION_SPANS
+    day = _span_sql(conn, f"c.{q('started_at')}", narrowest)
     where, params = _range_sql(conn, f"c.{q('started_at')}", start, end)
 
     def flag(column):
@@ -441,10 +467,21 @@ def _participation(conn, start, end) -> None:
         f"WHERE r.{q('employee_id')} IS NOT NULL AND {where}"
     )
     columns = ", ".join(q(c) for c in (*PARTICIPATION_KEY, *PARTICIPATION_COLUMNS))
+    sums = ", ".join(f"SUM({q(c)})" for c in PARTICIPATION_COLUMNS)
     with conn.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {q(ParticipationDay._meta.db_table)} ({columns}) "
-            "SELECT d, ch, ty, e, SUM(a), SUM(t), SUM(s), SUM(w), SUM(rn), SUM(rs) "
+            f"INSERT INTO {table} ({columns}) "
+            f"SELECT {narrowest}, d, ch, ty, e, SUM(a), SUM(t), SUM(s), SUM(w), SUM(rn), SUM(rs) "
             f"FROM ({participants} UNION ALL {periods}) x GROUP BY d, ch, ty, e",
             params + params,
         )
+        where, params = _range_sql(conn, q("period"), start, end)
+        for span in wider:
+            period = _span_sql(conn, q("period"), span)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) "
+                f"SELECT {span}, {period}, {q('channel')}, {q('type')}, {q('employee_id')}, {sums} "
+                f"FROM {table} WHERE {q('span')} = {narrowest} AND {where} "
+                f"GROUP BY {period}, {q('channel')}, {q('type')}, {q('employee_id')}",
+                params,
+            )

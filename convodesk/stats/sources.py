@@ -8,7 +8,6 @@ paths can only differ where the data differs.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -21,8 +20,16 @@ from convodesk.conversations.models import ConversationParticipant, ReplyPeriod
 
 from . import tiers
 from .histogram import bucket_of
-from .models import METRICS, ParticipationDay, Rollup, RollupBucket
-from .rollups import COLUMNS, HOUR, PARTICIPATION_COLUMNS, EpochSlot, floor_hour, slot_start
+from .models import METRICS, Participation, Rollup, RollupBucket
+from .rollups import (
+    COLUMNS,
+    HOUR,
+    PARTICIPATION_COLUMNS,
+    PARTICIPATION_SPANS,
+    EpochSlot,
+    floor_hour,
+    slot_start,
+)
 
 CLOSED_CODES = (lifecycle.Status.CLOSED, lifecycle.Status.DUPLICATE, lifecycle.Status.AUTO_CLOSED)
 SPAM = lifecycle.Status.SPAM
@@ -148,11 +155,7 @@ class RollupFilter:
     uses: frozenset[str]  # the dimensions it narrows: line, channel, responsible, type, status
     start: dt.datetime | None = None  # inclusive, a whole UTC hour
     end: dt.datetime | None = None  # exclusive, a whole UTC hour
-    participation_q: Q = field(default_factory=Q)  # the same on ParticipationDay, where it can
-
-    @property
-    def dims(self) -> set[str]:
-        return set(self.uses) & set(tiers.DIMENSIONS)
+    participation_q: Q = field(default_factory=Q)  # the same on Participation, where it can
 
 
 PARTICIPATION_DIMS = frozenset({"channel", "type"})
@@ -169,49 +172,47 @@ class RollupSource:
         self.conversations = conversations.order_by()  # the same filtered set, for partial hours
 
     def _read(self, model, needed=(), *, end=None, buckets=False, hourly=False):
-        """A queryset per tier part covering the filter's range (cut at `end` when given)."""
+        """The rows of the tier parts that cover the filter's range (cut at `end` when given)."""
         stop = self.filter.end
         if end is not None:
             stop = end if stop is None else min(stop, end)
-        for part in tiers.plan(
-            set(needed) | self.filter.dims, self.filter.start, stop, buckets, hourly
-        ):
-            q = self.filter.q & Q(tier=part.tier.code)
-            if part.start is not None:
-                q &= Q(period__gte=part.start)
-            if part.end is not None:
-                q &= Q(period__lt=part.end)
-            yield model.objects.filter(q)
+        parts = tiers.plan(set(needed) | self.filter.uses, self.filter.start, stop, buckets, hourly)
+        return model.objects.filter(self.filter.q, _periods(parts, "tier", lambda t: t.code))
 
     def rows(self, dims: tuple[str, ...]) -> list[dict]:
         fields = {"responsible": "responsible_key", "line": "line_id"}
         values = {f"d_{d}": F(fields.get(d, d)) for d in dims}
         measures = {f"x_{c}": Sum(c) for c in COLUMNS}
-        merged: dict[tuple, dict] = {}
-        for rows in self._read(Rollup, dims):
-            for row in rows.values(**values).annotate(**measures):
-                key = tuple(row[f"d_{d}"] for d in dims)
-                acc = merged.setdefault(key, dict.fromkeys(COLUMNS, 0))
-                for c in COLUMNS:
-                    acc[c] += row[f"x_{c}"] or 0
+        grouped = (
+            self._read(Rollup, dims)
+            .values(**values)
+            .annotate(**measures)
+            .values_list(*values, *measures)
+        )
+        width = len(dims)
+        merged = {row[:width]: [int(v or 0) for v in row[width:]] for row in _fetch(grouped)}
         result = []
         for key, acc in merged.items():
-            if acc["n"]:
+            if acc[0]:  # n
                 out = dict(zip(dims, key, strict=True))
                 if "responsible" in out:
                     out["responsible"] = out["responsible"] or None
-                result.append(out | acc)
+                out.update(zip(COLUMNS, acc, strict=True))
+                result.append(out)
         return result
 
     def slots(self) -> list[dict]:
-        (rows,) = self._read(Rollup, hourly=True)
-        rows = rows.values("period").annotate(
-            x_n=Sum("n"),
-            x_closed=Sum("n", filter=Q(status__in=CLOSED_CODES)),
-            x_likes=Sum("likes"),
-            x_dislikes=Sum("dislikes"),
-            x_reply_n=Sum("reply_n"),
-            x_reply_sum=Sum("reply_sum"),
+        rows = (
+            self._read(Rollup, hourly=True)
+            .values("period")
+            .annotate(
+                x_n=Sum("n"),
+                x_closed=Sum("n", filter=Q(status__in=CLOSED_CODES)),
+                x_likes=Sum("likes"),
+                x_dislikes=Sum("dislikes"),
+                x_reply_n=Sum("reply_n"),
+                x_reply_sum=Sum("reply_sum"),
+            )
         )
         return [
             {"at": r["period"], **{k: r[f"x_{k}"] or 0 for k in SLOT_MEASURES}}
@@ -220,65 +221,88 @@ class RollupSource:
         ]
 
     def histograms(self) -> dict[tuple, int]:
-        result: dict[tuple, int] = defaultdict(int)
-        for rows in self._read(RollupBucket, buckets=True):
-            grouped = rows.values("metric", "bucket", "status", "type").annotate(c=Sum("n"))
-            for r in grouped:
-                result[(r["metric"], r["bucket"], r["status"], r["type"])] += r["c"]
-        return {k: c for k, c in result.items() if c}
+        grouped = (
+            self._read(RollupBucket, buckets=True)
+            .values("metric", "bucket", "status", "type")
+            .annotate(c=Sum("n"))
+            .values_list("metric", "bucket", "status", "type", "c")
+        )
+        return {(m, b, s, t): int(c) for m, b, s, t, c in _fetch(grouped) if c}
 
     def open_before(self, cutoff: dt.datetime) -> dict[str, int]:
         """Whole hours before the cutoff come from rollups; the one partial hour from the table."""
         hour = floor_hour(cutoff)
-        found = dict.fromkeys(OPEN_METRICS, 0)
-        for rows in self._read(Rollup, end=hour):
-            whole = (
-                rows.filter(type=lifecycle.INCOMING)
-                .exclude(status=SPAM)
-                .aggregate(**{m: Sum(F("n") - F(f"{m}_n")) for m in OPEN_METRICS})
-            )
-            for m in OPEN_METRICS:
-                found[m] += whole[m] or 0
+        found = (
+            self._read(Rollup, end=hour)
+            .filter(type=lifecycle.INCOMING)
+            .exclude(status=SPAM)
+            .aggregate(**{m: Sum(F("n") - F(f"{m}_n")) for m in OPEN_METRICS})
+        )
         partial = DirectSource(self.conversations.filter(started_at__gte=hour)).open_before(cutoff)
-        return {m: found[m] + partial[m] for m in OPEN_METRICS}
+        return {m: (found[m] or 0) + partial[m] for m in OPEN_METRICS}
 
     def participation(self, visible) -> dict[int, dict]:
-        """Per-employee figures: whole UTC days from ParticipationDay, the hours around from the table.
+        """Per-employee figures: whole spans from Participation, the hours around from the table.
 
-        ParticipationDay keeps only the channel kind and type of a conversation (what never
+        Participation keeps only the channel kind and type of a conversation (what never
         changes), so a filter on line, responsible or status is answered from the table.
         """
         if not self.filter.uses <= PARTICIPATION_DIMS:
             return direct_participation(self.conversations, visible)
-        days, edges = tiers.split_days(self.filter.start, self.filter.end)
+        parts = tiers.cut(self.filter.start, self.filter.end, PARTICIPATION_SPANS)
         result: dict[int, dict] = {}
-        if days is not None:
-            rows = ParticipationDay.objects.filter(self.filter.participation_q)
-            if days[0] is not None:
-                rows = rows.filter(day__gte=days[0])
-            if days[1] is not None:
-                rows = rows.filter(day__lt=days[1])
+        spans = [(p.span, p.start, p.end) for p in parts if p.span is not None]
+        if spans:
+            rows = Participation.objects.filter(
+                self.filter.participation_q, _periods(spans, "span", lambda span: span)
+            )
             if visible is not None:
                 rows = rows.filter(employee_id__in=visible)
             sums = {f"x_{c}": Sum(c) for c in PARTICIPATION_COLUMNS}
-            for row in rows.values("employee_id").annotate(**sums):
-                figures = {c: row[f"x_{c}"] for c in PARTICIPATION_COLUMNS}
-                _add_figures(result, row["employee_id"], figures)
-        for start, end in edges:
+            grouped = rows.values("employee_id").annotate(**sums).values_list("employee_id", *sums)
+            for employee, *figures in _fetch(grouped):
+                _add_figures(
+                    result, employee, dict(zip(PARTICIPATION_COLUMNS, figures, strict=True))
+                )
+        for part in parts:
+            if part.span is not None:
+                continue
             edge = self.conversations
-            if start is not None:
-                edge = edge.filter(started_at__gte=start)
-            if end is not None:
-                edge = edge.filter(started_at__lt=end)
+            if part.start is not None:
+                edge = edge.filter(started_at__gte=part.start)
+            if part.end is not None:
+                edge = edge.filter(started_at__lt=part.end)
             for employee, figures in direct_participation(edge, visible).items():
                 _add_figures(result, employee, figures)
         return result
 
 
+def _periods(parts, field_name: str, value) -> Q:
+    """Rows of any of the parts: (level, start, end) as `field_name` = value(level) and a period range."""
+    either = Q(pk__in=[])
+    for level, start, end in parts:
+        q = Q(**{field_name: value(level)})
+        if start is not None:
+            q &= Q(period__gte=start)
+        if end is not None:
+            q &= Q(period__lt=end)
+        either |= q
+    return either
+
+
+def _fetch(queryset) -> list[tuple]:
+    """A values_list() queryset's rows as the database returns them, without Django's per-value
+    converters: thousands of rows of integer sums cost more in converters than in SQL."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _add_figures(result: dict, employee: int, figures: dict) -> None:
     acc = result.setdefault(employee, dict.fromkeys(PARTICIPATION_COLUMNS, 0))
     for c in PARTICIPATION_COLUMNS:
-        acc[c] += figures.get(c) or 0
+        acc[c] += int(figures.get(c) or 0)
 
 
 def direct_participation(conversations, visible) -> dict[int, dict]:

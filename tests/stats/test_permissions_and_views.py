@@ -11,7 +11,7 @@ from convodesk.accounts.models import Role
 from convodesk.api.models import ApiToken
 from convodesk.conversations.models import Conversation
 from convodesk.stats import aggregates
-from convodesk.stats.models import ParticipationDay, Rollup, RollupBucket
+from convodesk.stats.models import Participation, Rollup, RollupBucket
 
 from .. import factories as f
 from .builders import BASE, random_history
@@ -137,7 +137,7 @@ def test_the_api_returns_the_same_kpis_and_refuses_unknown_parameters(history, c
 
 def test_rebuild_rollups_command_restores_rollups_for_bulk_loaded_conversations(history):
     before = _report(history.admin)
-    for model in (Rollup, RollupBucket, ParticipationDay):
+    for model in (Rollup, RollupBucket, Participation):
         model.objects.all().delete()
     call_command("rebuild_rollups", "--start", "2026-10-01", "--end", "2026-11-01")
     assert _report(history.admin) == before

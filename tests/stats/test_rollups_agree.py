@@ -7,7 +7,7 @@ import pytest
 
 from convodesk.conversations.models import Conversation
 from convodesk.stats import aggregates, histogram, rollups
-from convodesk.stats.models import METRICS, ParticipationDay, Rollup, RollupBucket
+from convodesk.stats.models import METRICS, Participation, Rollup, RollupBucket
 
 from .builders import BASE, random_history
 
@@ -31,13 +31,13 @@ def _rollup_state():
         tuple(p[k] for k in rollups.PARTICIPATION_KEY): tuple(
             p[c] for c in rollups.PARTICIPATION_COLUMNS
         )
-        for p in ParticipationDay.objects.values()
+        for p in Participation.objects.values()
         if any(p[c] for c in rollups.PARTICIPATION_COLUMNS)
     }
     return rows, buckets, participation
 
 
-def _random_filter(rng, org, connections, tz):
+def _random_filter(rng, org, connections, tz, days=6):
     params = {}
     if rng.random() < 0.5:
         params["line"] = ",".join(
@@ -58,9 +58,11 @@ def _random_filter(rng, org, connections, tz):
     if rng.random() < 0.2:
         params["type"] = "incoming"
     if rng.random() < 0.7:
-        first = (BASE + dt.timedelta(days=rng.randrange(4))).astimezone(tz).date()
+        first = (BASE + dt.timedelta(days=rng.randrange(days - 2))).astimezone(tz).date()
         params["started_from"] = first.isoformat()
-        params["started_to"] = (first + dt.timedelta(days=rng.randrange(3))).isoformat()
+        if rng.random() < 0.8:
+            last = first + dt.timedelta(days=rng.randrange(max(3, days // 2 + 1)))
+            params["started_to"] = last.isoformat()
     return params
 
 
@@ -76,22 +78,24 @@ def test_rollups_kept_by_the_services_equal_a_rebuild_from_the_conversation_tabl
 
 
 @pytest.mark.parametrize(
-    "seed,tz_name", [(3, "UTC"), (4, "Europe/Madrid"), (5, "America/New_York")]
+    "seed,tz_name,days",
+    [(3, "UTC", 6), (4, "Europe/Madrid", 6), (5, "America/New_York", 6), (6, "UTC", 40)],
 )
 def test_rollup_answers_equal_direct_aggregation_for_random_rollup_eligible_filters(
-    org, seed, tz_name
+    org, seed, tz_name, days
 ):
+    """Forty days of history reach the 4- and 16-day spans with bounded ranges too."""
     import zoneinfo
 
-    connections = random_history(org, seed, conversations=45)
+    connections = random_history(org, seed, conversations=45, days=days)
     admin = org.admin
     admin.time_zone = tz_name
     admin.save()
     tz = zoneinfo.ZoneInfo(tz_name)
     rng = random.Random(seed)
-    now = BASE + dt.timedelta(days=3, minutes=37)
+    now = BASE + dt.timedelta(days=days - 3, minutes=37)
     for _ in range(6):
-        params = _random_filter(rng, org, connections, tz)
+        params = _random_filter(rng, org, connections, tz, days)
         params["sl"] = str(rng.choice(histogram.SERVICE_LEVEL_CHOICES))
         scope = aggregates.build_scope(admin, params, now=now)
         assert not scope.errors, scope.errors

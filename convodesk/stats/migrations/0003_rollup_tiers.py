@@ -1,5 +1,5 @@
-"""Rollup tiers: the hourly rollups become tier 0 of `Rollup`; coarser tiers and the per-employee
-daily participation are filled from them and from the participant rows."""
+"""Rollup tiers: the hourly rollups become tier 0 of `Rollup`; the wider tiers and the per-employee
+participation are filled from them and from the participant rows."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -70,10 +70,11 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.CreateModel(
-            name="ParticipationDay",
+            name="Participation",
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("day", models.DateTimeField()),
+                ("span", models.PositiveSmallIntegerField()),
+                ("period", models.DateTimeField()),
                 ("channel", models.CharField(max_length=20)),
                 ("type", models.CharField(max_length=10)),
                 ("employee_id", models.BigIntegerField()),
@@ -87,8 +88,8 @@ class Migration(migrations.Migration):
             options={
                 "constraints": [
                     models.UniqueConstraint(
-                        fields=("day", "channel", "type", "employee_id"),
-                        name="participation_day_key",
+                        fields=("span", "period", "channel", "type", "employee_id"),
+                        name="participation_key",
                     )
                 ],
             },
