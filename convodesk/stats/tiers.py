@@ -61,7 +61,7 @@ def _tiers() -> tuple[Tier, ...]:
         frozenset({"channel", "responsible"}),
         frozenset({"channel"}),
     )
-    kept = [Tier(0, 1, frozenset(DIMENSIONS), buckets=True), Tier(1, 1, channel)]
+    kept = [Tier(1, 1, channel), Tier(0, 1, frozenset(DIMENSIONS), buckets=True)]
     for span in SPANS[1:]:
         code = len(kept)
         kept += [
@@ -72,9 +72,9 @@ def _tiers() -> tuple[Tier, ...]:
     return tuple(kept)
 
 
-# Within a span, in order of preference: the first tier that covers a read is the smallest.
+# Within a span, smallest first: the first tier that covers a read is the one to read.
 TIERS = _tiers()
-FULL = TIERS[0]
+FULL = next(t for t in TIERS if t.code == 0)
 
 
 def floor_span(moment: dt.datetime, span: int) -> dt.datetime:

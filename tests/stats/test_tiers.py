@@ -85,3 +85,10 @@ def test_folded_statuses_keep_what_metrics_and_the_service_level_need():
     assert {tiers.fold_status(s) for s in Status if s not in (Status.SPAM, Status.DUPLICATE)} == {
         Status.CLOSED
     }
+
+
+def test_the_hours_of_a_read_without_line_or_employee_come_from_the_small_hourly_tier():
+    start = EPOCH_ALIGNED + dt.timedelta(hours=3)
+    ((tier, _s, _e),) = tiers.plan({"channel", "status"}, start, start + dt.timedelta(hours=5))
+    assert tier.span == 1 and tier.dims == {"channel"}
+    assert tiers.plan({"channel"}, start, None, hourly=True)[0][0].dims == {"channel"}
