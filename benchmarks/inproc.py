@@ -359,6 +359,9 @@ def main() -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--stats-only", action="store_true", help="Only the statistics page (issue #6's targets)."
+    )
     args = parser.parse_args()
     result = {
         "vendor": connection.vendor,
@@ -383,6 +386,14 @@ def main() -> int:
     values = pick_values(users)
     mix = request_mix(users, values)
     started = time.monotonic()
+    if args.stats_only:
+        result["stats"] = measure_list(
+            users, stats_requests(values), args.warmup, max(5, args.runs), path=STATS
+        )
+        result["seconds"] = round(time.monotonic() - started, 1)
+        result["peak_rss_mb"] = peak_rss_mb()
+        dump(__import__("pathlib").Path(args.out), result)
+        return 0
     if route_exists(LIST):
         result["list"] = measure_list(users, mix, args.warmup, args.runs)
         result["floor"] = measure_floor(mix, args.warmup, args.runs)

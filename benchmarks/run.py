@@ -64,6 +64,7 @@ SETS = {
     },
 }
 SCENARIOS = ("list", "export", "ingest", "peer")
+EXTRA_SCENARIOS = ("stats",)  # part of "list"; alone it reruns only the statistics page
 PEER_PY = ROOT / "benchmarks" / "peers" / ".venv-helpdesk" / "bin" / "python"
 
 
@@ -162,6 +163,34 @@ def run_set(key: str, spec: dict, args) -> dict:
             log(f"[{key}] in-process scenarios failed:\n{out.stderr[-3000:]}")
         else:
             results["inproc"] = json.loads((work / "inproc.json").read_text())
+    if "stats" in args.only and "list" not in args.only and spec["conversations"]:
+        log(f"[{key}] statistics page only…")
+        out = step(
+            [
+                PY,
+                "-m",
+                "benchmarks.inproc",
+                "--stats-only",
+                "--out",
+                str(work / "stats.json"),
+                "--runs",
+                str(args.runs),
+                "--warmup",
+                str(args.warmup),
+            ],
+            env,
+        )
+        if out.returncode:
+            results["stats_error"] = out.stderr[-3000:]
+            log(f"[{key}] statistics failed:\n{out.stderr[-3000:]}")
+        else:
+            fresh = json.loads((work / "stats.json").read_text())
+            results["inproc"] = {**results.get("inproc", {}), "stats": fresh["stats"]}
+            results["stats_run"] = {
+                "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "conversations": fresh["conversations"],
+                "vendor": fresh["vendor"],
+            }
     if "export" in args.only and spec["export_rows"]:
         results["export"] = {}
         for mode in ("floor", "ours"):
@@ -306,7 +335,9 @@ def main() -> int:
     mode.add_argument("--full", action="store_true")
     parser.add_argument("--sets", default="", help="Comma-separated data sets (Q, S, L, PGI).")
     parser.add_argument(
-        "--only", default=",".join(SCENARIOS), help="Scenarios: list,export,ingest."
+        "--only",
+        default=",".join(SCENARIOS),
+        help="Scenarios: list,export,ingest,peer; stats alone reruns only the statistics page.",
     )
     parser.add_argument("--runs", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=0)
@@ -347,9 +378,11 @@ def main() -> int:
     for key in keys:
         set_started = time.monotonic()
         fresh = run_set(key, SETS[key], args)
-        all_results["sets"][key] = (
-            {**all_results["sets"].get(key, {}), **fresh} if partial else fresh
-        )
+        earlier = all_results["sets"].get(key, {})
+        merged = {**earlier, **fresh} if partial else fresh
+        if partial and "inproc" in earlier and "inproc" in fresh:
+            merged["inproc"] = {**earlier["inproc"], **fresh["inproc"]}  # a statistics-only rerun
+        all_results["sets"][key] = merged
         all_results["sets"][key].update(
             command=command if not partial else all_results["sets"][key].get("command", command),
             finished=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
