@@ -394,7 +394,9 @@ def _rebuild_range(start, end) -> int:
 
 
 def _project(conn, start, end) -> None:
-    """The tiers above 0 as GROUP BYs over tier 0's rows of [start, end) (whole UTC days)."""
+    """The tiers above 0 as GROUP BYs over rows of [start, end) (whole widest spans): each from
+    the same projection one span narrower when there is one (a 16-day span from four 4-day
+    spans), else from tier 0."""
     q = conn.ops.quote_name
     for model, extra, measures in (
         (Rollup, (), COLUMNS),
@@ -402,9 +404,10 @@ def _project(conn, start, end) -> None:
     ):
         table = q(model._meta.db_table)
         where, params = _range_sql(conn, q("period"), start, end)
-        for tier in tiers.TIERS:
+        for tier in sorted(tiers.TIERS, key=lambda t: t.span):
             if tier is tiers.FULL or (model is RollupBucket and not tier.buckets):
                 continue
+            source = tiers.source_of(tier)
             key = [
                 str(tier.code),
                 _span_sql(conn, q("period"), tier.span),
@@ -423,7 +426,7 @@ def _project(conn, start, end) -> None:
             with conn.cursor() as cursor:
                 cursor.execute(
                     f"INSERT INTO {table} ({columns}) SELECT {', '.join(key)}, {sums} FROM {table} "
-                    f"WHERE {q('tier')} = 0 AND {where} GROUP BY {', '.join(grouped)}",
+                    f"WHERE {q('tier')} = {source.code} AND {where} GROUP BY {', '.join(grouped)}",
                     params,
                 )
 

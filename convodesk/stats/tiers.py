@@ -77,6 +77,17 @@ TIERS = _tiers()
 FULL = next(t for t in TIERS if t.code == 0)
 
 
+def source_of(tier: Tier) -> Tier:
+    """The tier a rebuild projects `tier` from: the same projection one span narrower, else tier 0."""
+    narrower = [
+        t
+        for t in TIERS
+        if t.span < tier.span
+        and (t.dims, t.buckets, t.exact_status) == (tier.dims, tier.buckets, tier.exact_status)
+    ]
+    return max(narrower, key=lambda t: t.span) if narrower else FULL
+
+
 def floor_span(moment: dt.datetime, span: int) -> dt.datetime:
     seconds = int(moment.timestamp()) // (span * HOUR) * (span * HOUR)
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
