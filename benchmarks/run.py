@@ -185,7 +185,8 @@ def run_set(key: str, spec: dict, args) -> dict:
             log(f"[{key}] statistics failed:\n{out.stderr[-3000:]}")
         else:
             fresh = json.loads((work / "stats.json").read_text())
-            results["inproc"] = {**results.get("inproc", {}), "stats": fresh["stats"]}
+            # A set measured before keeps its list figures; a fresh one takes the run's header.
+            results["inproc"] = {**fresh, **results.get("inproc", {}), "stats": fresh["stats"]}
             results["stats_run"] = {
                 "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 "conversations": fresh["conversations"],

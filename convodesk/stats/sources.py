@@ -1,4 +1,4 @@
-"""Where statistics are read from: the hourly rollups or the conversation table itself.
+"""Where statistics are read from: the rollup tiers or the conversation table itself.
 
 Both sources answer the same four questions with rows of the same shape (the rollup columns,
 grouped by the asked dimensions), so the KPI arithmetic in aggregates.py is shared and the two
