@@ -272,6 +272,13 @@ def write_report(results: dict, path: Path) -> None:
                 out += _simple_table(inproc["api"], 60) + [""]
             if inproc.get("stats"):
                 out += ["### Statistics page", ""]
+                if s.get("stats_run"):
+                    run = s["stats_run"]
+                    out += [
+                        f"Rerun alone (`--only stats`), finished {run['finished']}, "
+                        f"over {run['conversations']:,} conversations ({run['vendor']}).",
+                        "",
+                    ]
                 out += (
                     _simple_table(inproc["stats"][:2], 200)
                     + _simple_table(inproc["stats"][2:], 2000)[2:]

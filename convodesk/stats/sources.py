@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Count, F, Q, Sum
+from django.db.models import BigIntegerField, Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.db.models.functions import Cast, Coalesce
 from django.db.models.expressions import RawSQL
 
 from convodesk.conversations import lifecycle
@@ -33,6 +34,7 @@ from .rollups import (
 
 CLOSED_CODES = (lifecycle.Status.CLOSED, lifecycle.Status.DUPLICATE, lifecycle.Status.AUTO_CLOSED)
 SPAM = lifecycle.Status.SPAM
+CLOSED, NEW = lifecycle.Status.CLOSED, lifecycle.Status.NEW
 DIRECT_SLOT = 900  # quarter hours, so time zones with :30 and :45 offsets fold exactly
 SLOT_MEASURES = ("n", "closed", "likes", "dislikes", "reply_n", "reply_sum")
 OPEN_METRICS = ("agent_response_time", "first_answer_wait")
@@ -95,7 +97,7 @@ class DirectSource:
 
     def rows(self, dims: tuple[str, ...]) -> list[dict]:
         fields = {"responsible": "responsible_id", "line": "line_id"}
-        values = {f"d_{d}": F(fields.get(d, d)) for d in dims}
+        values = {f"d_{d}": _dimension(fields.get(d, d)) for d in dims}
         result = []
         for row in self.qs.values(**values).annotate(**self.measures()):
             out = {d: row[f"d_{d}"] for d in dims}
@@ -181,8 +183,8 @@ class RollupSource:
 
     def rows(self, dims: tuple[str, ...]) -> list[dict]:
         fields = {"responsible": "responsible_key", "line": "line_id"}
-        values = {f"d_{d}": F(fields.get(d, d)) for d in dims}
-        measures = {f"x_{c}": Sum(c) for c in COLUMNS}
+        values = {f"d_{d}": _dimension(fields.get(d, d)) for d in dims}
+        measures = {f"x_{c}": _total(c) for c in COLUMNS}
         grouped = (
             self._read(Rollup, dims)
             .values(**values)
@@ -190,14 +192,13 @@ class RollupSource:
             .values_list(*values, *measures)
         )
         width = len(dims)
-        merged = {row[:width]: [int(v or 0) for v in row[width:]] for row in _fetch(grouped)}
         result = []
-        for key, acc in merged.items():
-            if acc[0]:  # n
-                out = dict(zip(dims, key, strict=True))
+        for row in _fetch(grouped):  # one row per key: the database grouped them
+            if row[width]:  # n
+                out = dict(zip(dims, row[:width], strict=True))
                 if "responsible" in out:
                     out["responsible"] = out["responsible"] or None
-                out.update(zip(COLUMNS, acc, strict=True))
+                out.update(zip(COLUMNS, row[width:], strict=True))
                 result.append(out)
         return result
 
@@ -224,10 +225,10 @@ class RollupSource:
         grouped = (
             self._read(RollupBucket, buckets=True)
             .values("metric", "bucket", "status", "type")
-            .annotate(c=Sum("n"))
+            .annotate(c=_total("n"))
             .values_list("metric", "bucket", "status", "type", "c")
         )
-        return {(m, b, s, t): int(c) for m, b, s, t, c in _fetch(grouped) if c}
+        return {(m, b, s, t): c for m, b, s, t, c in _fetch(grouped) if c}
 
     def open_before(self, cutoff: dt.datetime) -> dict[str, int]:
         """Whole hours before the cutoff come from rollups; the one partial hour from the table."""
@@ -258,7 +259,7 @@ class RollupSource:
             )
             if visible is not None:
                 rows = rows.filter(employee_id__in=visible)
-            sums = {f"x_{c}": Sum(c) for c in PARTICIPATION_COLUMNS}
+            sums = {f"x_{c}": _total(c) for c in PARTICIPATION_COLUMNS}
             grouped = rows.values("employee_id").annotate(**sums).values_list("employee_id", *sums)
             for employee, *figures in _fetch(grouped):
                 _add_figures(
@@ -288,6 +289,25 @@ def _periods(parts, field_name: str, value) -> Q:
             q &= Q(period__lt=end)
         either |= q
     return either
+
+
+def _dimension(column: str):
+    """A grouping column of rows(). The status comes as far as the KPIs tell statuses apart:
+    every status before CLOSED is "in work" (reported as NEW), which groups the rows of the
+    open conversations of a period into one instead of seven."""
+    if column != "status":
+        return F(column)
+    return Case(
+        When(status__lt=CLOSED, then=Value(int(NEW))),
+        default=F("status"),
+        output_field=IntegerField(),
+    )
+
+
+def _total(column: str) -> Cast:
+    """SUM(column) as a plain integer (0 over no rows): PostgreSQL sums bigints as numeric,
+    and decoding thousands of Decimals costs more than the query."""
+    return Cast(Coalesce(Sum(column), 0), BigIntegerField())
 
 
 def _fetch(queryset) -> list[tuple]:
