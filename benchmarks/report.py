@@ -275,7 +275,8 @@ def write_report(results: dict, path: Path) -> None:
                 if s.get("stats_run"):
                     run = s["stats_run"]
                     out += [
-                        f"Rerun alone (`--only stats`), finished {run['finished']}, "
+                        f"Rerun alone by `python -m benchmarks.run --full --sets {key} --only stats`"
+                        f", finished {run['finished']}, "
                         f"over {run['conversations']:,} conversations ({run['vendor']}).",
                         "",
                     ]
