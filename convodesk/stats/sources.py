@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import BigIntegerField, Case, Count, F, IntegerField, Q, Sum, Value, When
-from django.db.models.functions import Cast, Coalesce
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast, Coalesce
 
 from convodesk.conversations import lifecycle
 from convodesk.conversations.models import ConversationParticipant, ReplyPeriod
