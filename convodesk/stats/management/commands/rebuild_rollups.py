@@ -1,4 +1,5 @@
-"""Recompute the hourly statistics rollups from the conversation table (after bulk loads)."""
+"""Recompute every statistics rollup tier and the per-employee participation from the
+conversation table (after bulk loads); the range is widened to whole 16-day spans."""
 
 import datetime as dt
 
@@ -33,4 +34,6 @@ class Command(BaseCommand):
         if first and last and first >= last:
             raise CommandError("--start must be before --end")
         count = rollups.rebuild(first, last)
-        self.stdout.write(f"Rolled up {count} conversations.")
+        self.stdout.write(
+            f"Rolled up {count} conversations (ranges widened to whole 16-day spans)."
+        )
