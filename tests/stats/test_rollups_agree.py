@@ -79,7 +79,13 @@ def test_rollups_kept_by_the_services_equal_a_rebuild_from_the_conversation_tabl
 
 @pytest.mark.parametrize(
     "seed,tz_name,days",
-    [(3, "UTC", 6), (4, "Europe/Madrid", 6), (5, "America/New_York", 6), (6, "UTC", 40)],
+    [
+        (3, "UTC", 6),
+        (4, "Europe/Madrid", 6),
+        (5, "America/New_York", 6),
+        (6, "UTC", 40),
+        (8, "America/New_York", 40),
+    ],
 )
 def test_rollup_answers_equal_direct_aggregation_for_random_rollup_eligible_filters(
     org, seed, tz_name, days
