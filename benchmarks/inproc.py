@@ -36,6 +36,7 @@ from convodesk.conversations import generate  # noqa: E402
 from convodesk.conversations.models import Client as ClientRow  # noqa: E402
 from convodesk.conversations.models import Conversation  # noqa: E402
 from convodesk.conversations.visibility import countable, department_employee_ids  # noqa: E402
+from convodesk.lines.models import Line  # noqa: E402
 
 ROW_ID = re.compile(r'<tr id="row-(\d+)"')
 LIST = "/contact-center/conversations/"
@@ -97,6 +98,10 @@ def pick_values(users) -> dict:
         ),
         "operator": users["operator"].pk,
         "department": sorted(department_employee_ids(users["supervisor"])),
+        "line": Line.objects.filter(name__startswith="Gen line")
+        .order_by("name")
+        .values_list("pk", flat=True)
+        .first(),
     }
 
 
@@ -343,6 +348,18 @@ def stats_requests(v) -> list[dict]:
             "name": "statistics, last 30 days, telegram (rollup dimensions)",
             "user": "admin",
             "params": {"started_from": v["from30"], "channel": "telegram"},
+            "floor": None,
+        },
+        {
+            "name": "statistics, last 30 days, closed (rollup dimensions)",
+            "user": "admin",
+            "params": {"started_from": v["from30"], "status": "closed"},
+            "floor": None,
+        },
+        {
+            "name": "statistics, last 30 days, one open channel (rollup dimensions)",
+            "user": "admin",
+            "params": {"started_from": v["from30"], "line": v["line"]},
             "floor": None,
         },
         {

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -239,12 +241,31 @@ def rollup_condition(flt: ConversationFilter, params, tz, now) -> RollupFilter |
         if "T" in raw or " " in raw or not _whole_hour(c["started_to"]):
             return None  # an inclusive instant cannot be cut at an hour boundary
         end = c["started_to"].astimezone(dt.UTC)
-    return RollupFilter(q, frozenset(uses), start, end, on_days)
+    return RollupFilter(q, frozenset(uses), start, end, on_days, _narrowing(params, tz, now))
+
+
+NARROWING_PARAMS = ("line", "responsible", "status", "status_detail")
+
+
+def _narrowing(params, tz, now) -> Q | None:
+    """The filter's line, responsible and status conditions on conversations, as the list's
+    one filter set writes them (a ConversationFilter of those parameters alone)."""
+    if hasattr(params, "lists"):
+        only = QueryDict(mutable=True)
+        for key, values in params.lists():
+            if key in NARROWING_PARAMS:
+                only.setlist(key, values)
+    else:
+        only = {k: v for k, v in params.items() if k in NARROWING_PARAMS}
+    conditions = ConversationFilter(only, tz, now).conditions
+    return functools.reduce(operator.and_, conditions) if conditions else None
 
 
 def compute(scope: Scope) -> dict:
     if scope.rollup is not None:
-        return _compute(scope, RollupSource(scope.rollup, scope.queryset))
+        everything = Conversation.objects.visible_to(scope.user, "stats", shape="set")
+        with RollupSource(scope.rollup, scope.queryset, everything) as source:
+            return _compute(scope, source)
     with materialized(scope.queryset) as conversations:
         return _compute(scope, DirectSource(conversations))
 
@@ -377,7 +398,10 @@ def visible_employee_ids(user) -> set[int] | None:
 def employee_table(scope: Scope, by_responsible: dict, source) -> list[dict]:
     visible = visible_employee_ids(scope.user)
     figures = source.participation(visible)
-    ids = set(figures) | {k for k in by_responsible if k is not None}
+    # An employee is listed for a figure, not for a row of zeros (a widened read less the
+    # left-out conversations can leave one; so can a participant who only joined).
+    ids = {k for k, f in figures.items() if any(f.values())}
+    ids |= {k for k in by_responsible if k is not None}
     if visible is not None:
         ids &= visible
     users = get_user_model().objects.filter(pk__in=ids, is_integration=False)

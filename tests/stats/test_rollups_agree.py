@@ -114,6 +114,46 @@ def test_rollup_answers_equal_direct_aggregation_for_random_rollup_eligible_filt
         assert direct["kpis"]["conversations"] == scope.queryset.count()
 
 
+def _majority(counts: dict[str, int]) -> str:
+    return max(counts, key=lambda k: (counts[k], k))
+
+
+def test_a_status_line_or_responsible_filter_over_most_conversations_subtracts_the_rest(org):
+    """Histograms and per-employee figures under such a filter are the channel-level ones less
+    the conversations the filter leaves out (the fewer); both paths still agree exactly."""
+    connections = random_history(org, 9, conversations=60, days=40)
+    now = BASE + dt.timedelta(days=37, minutes=37)
+    everything = Conversation.objects.all()
+    statuses = {
+        "closed": everything.filter(status__gte=60).count(),
+        "waiting,answered": everything.filter(status__lt=60).count(),
+    }
+    lines = {}
+    for connection in connections:
+        others = [c.line_id for c in connections if c.line_id != connection.line_id]
+        lines[",".join(str(i) for i in sorted(set(others)))] = everything.filter(
+            line_id__in=others
+        ).count()
+    for params in (
+        {"status": _majority(statuses)},
+        {
+            "line": _majority(lines),
+            "started_from": (BASE + dt.timedelta(days=3)).date().isoformat(),
+        },
+        {"responsible": f"none,{org.op1.pk},{org.op2.pk}", "channel": "livechat,api,email"},
+    ):
+        scope = aggregates.build_scope(org.admin, params, now=now)
+        assert scope.rollup is not None and scope.rollup.narrowing is not None, params
+        with aggregates.RollupSource(scope.rollup, scope.queryset, everything) as source:
+            assert source._outside() is not None, params
+        from_rollups = aggregates.compute(scope)
+        scope.rollup = None
+        direct = aggregates.compute(scope)
+        assert from_rollups.pop("source") == "rollups" and direct.pop("source") == "conversations"
+        assert from_rollups == direct, params
+        assert any(e["assigned"] for e in direct["employees"]), params
+
+
 def test_percentiles_are_within_the_documented_bound_of_the_exact_percentiles(org):
     random_history(org, 7, conversations=60)
     scope = aggregates.build_scope(org.admin, {}, now=BASE + dt.timedelta(days=8))
