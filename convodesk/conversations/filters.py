@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import zoneinfo
 
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -162,6 +163,17 @@ class ConversationFilter:
 
     def _parse_choices(self):
         def simple_q(values):
+            if connection.vendor == "sqlite":
+                # The codes themselves: SQLite reads (status, started_at) indexes for a list of
+                # values but stops at the status for a range (65 ms -> 0.1 ms for the newest
+                # hour of closed conversations at 1,000,000). PostgreSQL keeps the ranges its
+                # list plans were tuned with.
+                codes = [
+                    int(code)
+                    for code in lifecycle.Status
+                    if any(lifecycle.simple_status(code) == name for name in values)
+                ]
+                return Q(status__in=codes)
             q = Q()
             for name in values:
                 low, high = lifecycle.SIMPLE_RANGES[name]
