@@ -383,9 +383,13 @@ def main() -> int:
         merged = {**earlier, **fresh} if partial else fresh
         if partial and "inproc" in earlier and "inproc" in fresh:
             merged["inproc"] = {**earlier["inproc"], **fresh["inproc"]}  # a statistics-only rerun
+        stats_only = "stats" in args.only and "list" not in args.only
+        if not stats_only:
+            merged.pop("stats_run", None)  # the statistics table is this run's again
         all_results["sets"][key] = merged
         all_results["sets"][key].update(
-            command=command if not partial else all_results["sets"][key].get("command", command),
+            # A statistics-only rerun says so above its table and keeps the set's header.
+            command=merged.get("command", command) if stats_only else command,
             finished=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             seconds=round(time.monotonic() - set_started, 1),
         )
