@@ -330,7 +330,9 @@ class RollupSource:
         """Per-employee figures: whole spans from Participation, the hours around from the table.
 
         Participation keeps only the channel kind and type of a conversation (what never
-        changes), so a filter on line, responsible or status is answered from the table.
+        changes), so under a filter on line, responsible or status the figures are those of the
+        filtered conversations, read from the table, or, when the filter leaves out fewer than
+        it keeps, Participation's less the left-out conversations' (see _outside).
         """
         outside = None
         if not self.filter.uses <= PARTICIPATION_DIMS:
