@@ -7,6 +7,8 @@ filter and one ordering, collecting an error per bad parameter instead of guessi
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 import re
 import zoneinfo
 
@@ -70,7 +72,7 @@ class ConversationFilter:
         self.now = now or timezone.now()
         self.errors: dict[str, str] = {}
         self.cleaned: dict[str, object] = {}
-        self.conditions: list[Q] = []
+        self.where: dict[str, Q] = {}  # each parameter's condition, by parameter
         self._parse()
 
     # Public -------------------------------------------------------------------------
@@ -82,6 +84,15 @@ class ConversationFilter:
         return sorted(
             k for k in self.raw.keys() if k not in FILTER_PARAMS and k not in allowed_extra
         )
+
+    @property
+    def conditions(self) -> list[Q]:
+        return list(self.where.values())
+
+    def condition_on(self, keys) -> Q | None:
+        """The conditions of these parameters alone, ANDed; None when none of them is set."""
+        found = [q for key, q in self.where.items() if key in keys]
+        return functools.reduce(operator.and_, found) if found else None
 
     def filter(self, queryset):
         for condition in self.conditions:
@@ -159,7 +170,7 @@ class ConversationFilter:
             )
             return
         self.cleaned[key] = values
-        self.conditions.append(to_q(values))
+        self.where[key] = to_q(values)
 
     def _parse_choices(self):
         def simple_q(values):
@@ -244,19 +255,19 @@ class ConversationFilter:
             ids = self._int_list(key)
             if ids is not None:
                 self.cleaned[key] = ids
-                self.conditions.append(Q(**{f"{field}__in": ids}))
+                self.where[key] = Q(**{f"{field}__in": ids})
         ids = self._int_list("responsible", allow_none=True)
         if ids is not None:
             self.cleaned["responsible"] = ids
             q = Q(responsible_id__in=[i for i in ids if i is not None])
             if None in ids:
                 q |= Q(responsible_id__isnull=True)
-            self.conditions.append(q)
+            self.where["responsible"] = q
         raw_id = self._get("id").lstrip("#")
         if raw_id:
             if raw_id.isdigit() and int(raw_id) <= 2**62:
                 self.cleaned["id"] = int(raw_id)
-                self.conditions.append(Q(pk=int(raw_id)))
+                self.where["id"] = Q(pk=int(raw_id))
             else:
                 self._error("id", _("The conversation ID must be a number."))
 
@@ -264,26 +275,26 @@ class ConversationFilter:
         client = self._get("client")
         if client:
             self.cleaned["client"] = client
-            self.conditions.append(client_name_q(client))
+            self.where["client"] = client_name_q(client)
         contact = self._get("contact")
         if contact:
             self.cleaned["contact"] = contact
             if looks_like_email(contact):
-                self.conditions.append(Q(client__email_normalized=normalize_email(contact)))
+                self.where["contact"] = Q(client__email_normalized=normalize_email(contact))
             else:
                 candidates = phone_candidates(contact)
                 if not candidates:
                     self._error("contact", _("Enter a phone number or an e-mail address."))
                 else:
-                    self.conditions.append(Q(client__phone_normalized__in=candidates))
+                    self.where["contact"] = Q(client__phone_normalized__in=candidates)
         source = self._get("source_url")
         if source:
             self.cleaned["source_url"] = source
-            self.conditions.append(Q(source_url__icontains=source))
+            self.where["source_url"] = Q(source_url__icontains=source)
         q = self._get("q")
         if q:
             self.cleaned["q"] = q
-            self.conditions.append(free_text_q(q))
+            self.where["q"] = free_text_q(q)
 
     def _parse_bools(self):
         for key in BOOL_PARAMS:
@@ -296,13 +307,11 @@ class ConversationFilter:
             value = raw in ("true", "1", "yes")
             self.cleaned[key] = value
             if key == "agent_replied":
-                self.conditions.append(Q(first_reply_at__isnull=not value))
+                self.where[key] = Q(first_reply_at__isnull=not value)
             elif key == "has_crm":
-                self.conditions.append(
-                    Q(crm_entity_type="") if not value else ~Q(crm_entity_type="")
-                )
+                self.where[key] = Q(crm_entity_type="") if not value else ~Q(crm_entity_type="")
             else:
-                self.conditions.append(Q(**{key: value}))
+                self.where[key] = Q(**{key: value})
 
     def _parse_date(self, key, end: bool) -> dt.datetime | None:
         raw = self._get(key)
@@ -343,11 +352,13 @@ class ConversationFilter:
             end = self._parse_date(f"{prefix}_to", end=True)
             if start is not None:
                 self.cleaned[f"{prefix}_from"] = start
-                self.conditions.append(Q(**{f"{field}__gte": start}))
+                self.where[f"{prefix}_from"] = Q(**{f"{field}__gte": start})
             if end is not None:
                 self.cleaned[f"{prefix}_to"] = end
                 inclusive = "T" in end_raw or " " in end_raw
-                self.conditions.append(Q(**{f"{field}__lte" if inclusive else f"{field}__lt": end}))
+                self.where[f"{prefix}_to"] = Q(
+                    **{f"{field}__lte" if inclusive else f"{field}__lt": end}
+                )
             # A day in `_to` ends where the next day begins (exclusive), a datetime is inclusive.
             day_end = bool(end_raw) and not ("T" in end_raw or " " in end_raw)
             if start is not None and end is not None and (start >= end if day_end else start > end):
@@ -375,10 +386,10 @@ class ConversationFilter:
             low, high = self._int(f"{key}_min"), self._int(f"{key}_max")
             if low is not None:
                 self.cleaned[f"{key}_min"] = low
-                self.conditions.append(Q(**{f"{key}__gte": low}))
+                self.where[f"{key}_min"] = Q(**{f"{key}__gte": low})
             if high is not None:
                 self.cleaned[f"{key}_max"] = high
-                self.conditions.append(Q(**{f"{key}__lte": high}))
+                self.where[f"{key}_max"] = Q(**{f"{key}__lte": high})
             if low is not None and high is not None and low > high:
                 self._error(
                     f"{key}_max",
@@ -388,7 +399,9 @@ class ConversationFilter:
         waiting = self._int("waiting_min")
         if waiting is not None:
             self.cleaned["waiting_min"] = waiting
-            self.conditions.append(Q(waiting_since__lt=self.now - dt.timedelta(seconds=waiting)))
+            self.where["waiting_min"] = Q(
+                waiting_since__lt=self.now - dt.timedelta(seconds=waiting)
+            )
 
     def _parse_sort(self):
         raw = self._get("sort")

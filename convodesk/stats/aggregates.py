@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -242,24 +240,9 @@ def rollup_condition(flt: ConversationFilter, params, tz, now) -> RollupFilter |
         if "T" in raw or " " in raw or not _whole_hour(c["started_to"]):
             return None  # an inclusive instant cannot be cut at an hour boundary
         end = c["started_to"].astimezone(dt.UTC)
-    return RollupFilter(q, frozenset(uses), start, end, on_days, _narrowing(params, tz, now))
-
-
-NARROWING_PARAMS = ("line", "responsible", "status", "status_detail")
-
-
-def _narrowing(params, tz, now) -> Q | None:
-    """The filter's line, responsible and status conditions on conversations, as the list's
-    one filter set writes them (a ConversationFilter of those parameters alone)."""
-    if hasattr(params, "lists"):
-        only = QueryDict(mutable=True)
-        for key, values in params.lists():
-            if key in NARROWING_PARAMS:
-                only.setlist(key, values)
-    else:
-        only = {k: v for k, v in params.items() if k in NARROWING_PARAMS}
-    conditions = ConversationFilter(only, tz, now).conditions
-    return functools.reduce(operator.and_, conditions) if conditions else None
+    # The line, responsible and status conditions on conversations too, as the list writes them.
+    narrowing = flt.condition_on(("line", "responsible", "status", "status_detail"))
+    return RollupFilter(q, frozenset(uses), start, end, on_days, narrowing)
 
 
 def compute(scope: Scope) -> dict:

@@ -355,7 +355,7 @@ class RollupSource:
                     result, employee, dict(zip(PARTICIPATION_COLUMNS, figures, strict=True))
                 )
             if outside is not None:  # the widened filter's figures, less the left-out ones
-                left_out = outside.filter(_started_within(spans))
+                left_out = outside.filter(_periods(spans, None, moment="started_at"))
                 for employee, figures in direct_participation(left_out, visible).items():
                     _add_figures(result, employee, {k: -v for k, v in figures.items()})
         for part in parts:
@@ -371,30 +371,18 @@ class RollupSource:
         return result
 
 
-def _started_within(spans) -> Q:
-    """Conversations started in any of the (span, start, end) parts."""
-    either = Q(pk__in=[])
-    for _span, start, end in spans:
-        q = Q()
-        if start is not None:
-            q &= Q(started_at__gte=start)
-        if end is not None:
-            q &= Q(started_at__lt=end)
-        if not q:  # an unbounded part: every conversation (Q() | x would be just x)
-            return Q()
-        either |= q
-    return either
-
-
-def _periods(parts, field_name: str, value) -> Q:
-    """Rows of any of the parts: (level, start, end) as `field_name` = value(level) and a period range."""
+def _periods(parts, field_name: str | None, value=None, moment: str = "period") -> Q:
+    """Rows of any of the parts (level, start, end): `field_name` = value(level) (left out when
+    `field_name` is None) and `moment` in [start, end)."""
     either = Q(pk__in=[])
     for level, start, end in parts:
-        q = Q(**{field_name: value(level)})
+        q = Q(**{field_name: value(level)}) if field_name else Q()
         if start is not None:
-            q &= Q(period__gte=start)
+            q &= Q(**{f"{moment}__gte": start})
         if end is not None:
-            q &= Q(period__lt=end)
+            q &= Q(**{f"{moment}__lt": end})
+        if not q:  # an unbounded part matches everything (and Q() | x would be just x)
+            return Q()
         either |= q
     return either
 

@@ -14,8 +14,7 @@ def _cell_texts(language: str) -> list[str]:
     with translation.override(language):
         report = {"employees": [{"name": "Ana 1000", "conversations": 1234567}]}
         cols = [Col("name", "Employee", TEXT), Col("conversations", "Conversations", COUNT)]
-        separator = views.get_format("THOUSAND_SEPARATOR")
-        return [views._cell(c, report["employees"][0][c.key], separator) for c in cols]
+        return [views._cell(c, report["employees"][0][c.key]) for c in cols]
 
 
 def test_counts_in_breakdown_tables_are_grouped_in_english_and_spanish():
