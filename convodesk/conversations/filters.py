@@ -177,8 +177,9 @@ class ConversationFilter:
             if connection.vendor == "sqlite":
                 # The codes themselves: SQLite reads (status, started_at) indexes for a list of
                 # values but stops at the status for a range (65 ms -> 0.1 ms for the newest
-                # hour of closed conversations at 1,000,000). PostgreSQL keeps the ranges its
-                # list plans were tuned with.
+                # hour of closed conversations at 1,000,000). PostgreSQL keeps the ranges: its
+                # list pages took the same time either way, but the statistics page for
+                # "closed, last 30 days" at 10,000,000 went from 290 to 890 ms with the codes.
                 codes = [
                     int(code)
                     for code in lifecycle.Status
