@@ -201,6 +201,7 @@ def measure_list(users, mix, warmup, runs, path=LIST, api_token=None) -> list[di
             {
                 "name": item["name"],
                 "url": url,
+                "target": item.get("target"),
                 "status": sorted(set(statuses)),
                 "rows": len(page_ids),
                 "page": summary(samples),
@@ -343,30 +344,35 @@ def stats_requests(v) -> list[dict]:
             "user": "admin",
             "params": {"started_from": v["from30"]},
             "floor": None,
+            "target": 200,
         },
         {
             "name": "statistics, last 30 days, telegram (rollup dimensions)",
             "user": "admin",
             "params": {"started_from": v["from30"], "channel": "telegram"},
             "floor": None,
+            "target": 200,
         },
         {
             "name": "statistics, last 30 days, closed (rollup dimensions)",
             "user": "admin",
             "params": {"started_from": v["from30"], "status": "closed"},
             "floor": None,
+            "target": 200,
         },
         {
             "name": "statistics, last 30 days, one open channel (rollup dimensions)",
             "user": "admin",
             "params": {"started_from": v["from30"], "line": v["line"]},
             "floor": None,
+            "target": 200,
         },
         {
             "name": "statistics, arbitrary filter (client name + metric range)",
             "user": "admin",
             "params": {"client": v["name"], "agent_response_time_min": "60"},
             "floor": None,
+            "target": 2000,
         },
     ]
 
