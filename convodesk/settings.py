@@ -55,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files come from the app itself under uvicorn (no separate web server needed).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (JSON on the API), before anything reads it.
+    "convodesk.api.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "convodesk.accounts.middleware.UserLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",

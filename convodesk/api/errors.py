@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
@@ -88,8 +88,16 @@ def _validation(request, exc: ValidationError):
     )
 
 
+class TooDeep(ValueError):
+    """A JSON body nested deeper than the parser goes (Python's recursion limit)."""
+
+
 def _http_error(request, exc: HttpError):
     status = exc.status_code
+    if status == 400 and str(exc).startswith("Cannot parse request body"):  # ninja's parser
+        if isinstance(exc.__cause__, TooDeep):
+            return respond(400, "bad_json", _("The JSON body is nested too deeply."))
+        return respond(400, "bad_json", _("The request body is not valid JSON."))
     if isinstance(exc, AuthenticationError) or status == 401:
         response = respond(401, "unauthenticated", _("A valid bearer token is required."))
         response["WWW-Authenticate"] = "Bearer"
@@ -130,5 +138,9 @@ def install(api) -> None:
             "; ".join(e.messages),
             e.message_dict if hasattr(e, "error_dict") else None,
         ),
+    )
+    api.add_exception_handler(
+        RequestDataTooBig,
+        lambda r, e: respond(413, "too_large", _("The request body is too large.")),
     )
     api.add_exception_handler(Exception, _server_error)

@@ -12,10 +12,16 @@ from . import auth, connectors, conversations, errors, events, exports, provisio
 
 
 class StrictJsonParser(Parser):
-    """JSON bodies only; NUL characters (which PostgreSQL cannot store) are refused as bad input."""
+    """JSON bodies only; NUL characters (which PostgreSQL cannot store) are refused as bad input.
+
+    Whatever this raises, django-ninja answers 400 with the exception as the cause; errors.py
+    words the answer (a body nested past Python's recursion limit raises errors.TooDeep)."""
 
     def parse_body(self, request: HttpRequest):
-        data = json.loads(request.body)
+        try:
+            data = json.loads(request.body)
+        except RecursionError:
+            raise errors.TooDeep() from None
         if "\\u0000" in request.body.decode("utf-8", "replace") or "\x00" in request.body.decode(
             "utf-8", "replace"
         ):

@@ -408,7 +408,7 @@ class ConversationFilter:
         raw = self._get("sort")
         if not raw:
             return
-        if raw.lstrip("-") not in SORTABLE:
+        if raw.removeprefix("-") not in SORTABLE:  # one "-" for descending; "--id" is no column
             self._error("sort", _("Cannot sort by “%(value)s”.") % {"value": raw})
             return
         self.cleaned["sort"] = raw

@@ -11,6 +11,7 @@ import datetime as dt
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import BigIntegerField, Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.expressions import RawSQL
@@ -44,6 +45,18 @@ SCOPE_TABLE = "stats_scope"
 OUTSIDE_TABLE = "stats_outside"
 
 
+def sql_of(queryset) -> tuple[str, tuple] | None:
+    """A queryset's SQL and parameters, or None when Django already knows it matches nothing.
+
+    A filter such as a client name that no client has becomes `client_id IN ()`; Django answers
+    such a queryset without a query and refuses to write SQL for it (EmptyResultSet).
+    """
+    try:
+        return queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return None
+
+
 @contextmanager
 def materialized(queryset, table_name: str = SCOPE_TABLE):
     """The filtered conversations' ids written once into a temporary table, as a queryset.
@@ -56,13 +69,14 @@ def materialized(queryset, table_name: str = SCOPE_TABLE):
     """
     from convodesk.conversations.models import Conversation
 
-    sql, params = queryset.order_by().values_list("pk").query.sql_with_params()
+    compiled = sql_of(queryset.order_by().values_list("pk"))
     table = connection.ops.quote_name(table_name)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"CREATE TEMPORARY TABLE {table} (id bigint PRIMARY KEY)")
         try:
-            cursor.execute(f"INSERT INTO {table} (id) {sql}", params)
+            if compiled is not None:  # a filter that matches nothing leaves the table empty
+                cursor.execute(f"INSERT INTO {table} (id) {compiled[0]}", compiled[1])
             if connection.vendor == "postgresql":
                 cursor.execute(f"ANALYZE {table}")
             yield Conversation.objects.filter(pk__in=RawSQL(f"SELECT id FROM {table}", ()))
@@ -409,9 +423,11 @@ def _total(column: str) -> Cast:
 def _fetch(queryset) -> list[tuple]:
     """A values_list() queryset's rows as the database returns them, without Django's per-value
     converters: thousands of rows of integer sums cost more in converters than in SQL."""
-    sql, params = queryset.query.sql_with_params()
+    compiled = sql_of(queryset)
+    if compiled is None:
+        return []
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*compiled)
         return cursor.fetchall()
 
 

@@ -43,3 +43,96 @@ def test_malformed_form_posts_never_reach_a_server_error(client, org, url, data)
     f.client_message(org.conn, "c1", "hi")
     client.force_login(org.admin)
     assert client.post(url, data).status_code < 500, url
+
+
+# Issue 15, item 8: oversized and over-nested bodies, a client nobody has, a doubled sort sign.
+
+
+def _json_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code, body
+    assert body["error"]["message"]
+    return body["error"]
+
+
+@pytest.fixture
+def admin_api(org):
+    from tests.api.conftest import Api, token_for
+
+    return Api(token_for(org.admin))
+
+
+def test_a_10_mb_body_is_a_413_in_the_json_error_shape(org, admin_api):
+    from tests.security.hostile import big_body
+
+    conv = f.client_message(org.conn, "c1", "hi").conversation
+    secret = org.conn.rotate_secret()
+    org.conn.save()
+    for path, headers in (
+        ("/api/v1/conversations", admin_api.headers(None)),
+        (f"/api/v1/conversations/{conv.pk}/messages", admin_api.headers(None)),
+        (f"/api/v1/connectors/{org.conn.pk}/messages", {"HTTP_AUTHORIZATION": f"Bearer {secret}"}),
+    ):
+        response = admin_api.client.post(
+            path, data=big_body(), content_type="application/json", **headers
+        )
+        _json_error(response, 413, "too_large")
+    assert conv.messages.count() == 1  # nothing was written
+
+
+def test_a_10_mb_form_post_is_a_plain_413_page(client, org):
+    client.force_login(org.admin)
+    response = client.post(
+        "/contact-center/conversations/presets/",
+        data=b"name=" + b"x" * (10 * 1024 * 1024),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("text/plain")
+
+
+def test_a_100000_deep_json_body_is_a_400_json_error(org, admin_api):
+    from tests.security.hostile import deep_json
+
+    conv = f.client_message(org.conn, "c1", "hi").conversation
+    for body in (deep_json(), b'{"text": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001):
+        response = admin_api.client.post(
+            f"/api/v1/conversations/{conv.pk}/messages",
+            data=body,
+            content_type="application/json",
+            **admin_api.headers(None),
+        )
+        error = _json_error(response, 400, "bad_json")
+        assert "deep" in error["message"]
+    assert conv.messages.count() == 1
+
+
+def test_statistics_for_a_client_nobody_has_are_zeros_on_the_page_and_the_api(
+    client, org, admin_api
+):
+    f.client_message(org.conn, "c1", "hi", name="Known client")
+    status, report = admin_api.get("/stats", {"client": "no-such-client-anywhere"})
+    assert status == 200, report
+    assert report["kpis"]["conversations"] == 0 and report["kpis"]["closed"] == 0
+    status, report = admin_api.get("/stats", {"client": "Known"})
+    assert status == 200 and report["kpis"]["conversations"] == 1
+    client.force_login(org.admin)
+    response = client.get("/contact-center/statistics/?client=no-such-client-anywhere")
+    assert response.status_code == 200
+    export = client.get("/contact-center/statistics/export/lines.xlsx?client=no-such-client")
+    assert export.status_code == 200
+
+
+def test_sorting_by_a_doubled_minus_is_a_422_naming_sort(client, org, admin_api):
+    f.client_message(org.conn, "c1", "hi")
+    for sort in ("--id", "---started_at", "--"):
+        status, body = admin_api.get("/conversations", {"sort": sort})
+        assert status == 422, body
+        assert set(body["error"]["details"]) == {"sort"}, body
+    assert admin_api.get("/conversations", {"sort": "-id"})[0] == 200
+    client.force_login(org.admin)
+    response = client.get("/contact-center/conversations/?sort=--id")
+    assert response.status_code == 200
+    assert "filter-errors" in response.content.decode()  # the page names the bad sort instead
