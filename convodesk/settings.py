@@ -1,5 +1,6 @@
 """Settings come from the environment, with defaults that run embedded on a laptop."""
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "convodesk.stats",
     "convodesk.api",
     "convodesk.workspace",
+    "axes",  # log-in throttling; after the apps so their templates come first
 ]
 
 MIDDLEWARE = [
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a locked-out log-in into the log-in page with the lock message (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "convodesk.urls"
@@ -138,8 +142,26 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/contact-center/conversations/"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Log-in throttling (django-axes): the throttle backend goes first and refuses a locked pair
+# before any password is checked. API tokens do not authenticate through these backends.
+AUTHENTICATION_BACKENDS = [
+    "convodesk.accounts.backends.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Locked by the pair (username, IP): one attacker cannot lock an employee out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "convodesk.accounts.views.login_locked_out"
+# Locks by REMOTE_ADDR; behind a reverse proxy set AXES_IPWARE_PROXY_COUNT (e.g. 1).
+if os.environ.get("AXES_IPWARE_PROXY_COUNT"):
+    AXES_IPWARE_PROXY_COUNT = int(os.environ["AXES_IPWARE_PROXY_COUNT"])
 
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]

@@ -1,7 +1,10 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpResponseRedirect
+from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 
@@ -21,3 +24,26 @@ def set_language(request):
     response = HttpResponseRedirect(target)
     response.set_cookie(settings.LANGUAGE_COOKIE_NAME, request.user.language or language)
     return response
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    """django-axes' lockout response: the log-in page again, saying why and for how long (429).
+
+    Used for the admin's log-in form too. An administrator unlocks from the admin
+    ("Access attempts") or with `manage.py axes_reset_username <username>`.
+    """
+    from axes.helpers import get_cool_off
+
+    minutes = max(1, round(get_cool_off(request).total_seconds() / 60))
+    message = _(
+        "Too many failed log-in attempts. This account is locked for %(minutes)s minutes "
+        "from this address. Try again later, or ask an administrator to unlock it."
+    ) % {"minutes": minutes}
+    username = request.POST.get("username", "")[:150] if request.method == "POST" else ""
+    form = AuthenticationForm(request, initial={"username": username})
+    return render(
+        request,
+        "registration/login.html",
+        {"form": form, "lockout": message, "next": request.POST.get("next", "")},
+        status=429,
+    )

@@ -311,7 +311,8 @@ def create_employee(request, payload: EmployeeIn):
         raise invalid({"username": _("Letters, digits and @/./+/-/_ only.")}) from None
     if User.objects.filter(username=payload.username).exists():
         raise invalid({"username": _("This username is taken.")})
-    _check_common(data, None)
+    # The password validators compare it with the new employee's own username and e-mail.
+    _check_common(data, User(username=payload.username, email=payload.email))
     departments = _ids_exist(Department, payload.departments, "departments")
     roles = _role_ids(payload.roles) if payload.roles is not None else None
     with transaction.atomic():

@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
+from convodesk.accounts import deactivation
 from convodesk.conversations import outbox, realtime
 from convodesk.conversations.models import Conversation
 
@@ -50,6 +51,11 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         self.cursor = outbox.Cursor(last)
         self.sees_all = await database_sync_to_async(self._sees_all)()
         await self.accept()
+        # Deactivating the employee closes this socket at once (accounts.deactivation).
+        await self.channel_layer.group_add(deactivation.user_group(user.pk), self.channel_name)
+        if not await database_sync_to_async(self._still_active)():
+            await self.close(code=deactivation.CLOSE_CODE)  # deactivated while connecting
+            return
         await database_sync_to_async(presence.socket_opened)(user.pk)
         await self.send_json({"type": "hello", "last": self.cursor.last})
         # Join the process's hub first, then catch up: nothing committed in between is missed,
@@ -64,6 +70,9 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         if getattr(self, "hub", None) is not None:
             self.hub.leave(self)
         try:
+            await self.channel_layer.group_discard(
+                deactivation.user_group(self.user.pk), self.channel_name
+            )
             for conversation_id in self.opened:
                 await self.channel_layer.group_discard(
                     realtime.conversation_group(conversation_id), self.channel_name
@@ -117,6 +126,13 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
 
     # From the channel layer ---------------------------------------------------------------
 
+    async def user_force_close(self, message):
+        """The employee was deactivated: nothing more is sent on this socket."""
+        if getattr(self, "hub", None) is not None:
+            self.hub.leave(self)
+            self.hub = None
+        await self.close(code=deactivation.CLOSE_CODE)
+
     async def conversation_event(self, message):
         """From the group of the conversation open in the workspace; the hub already brings it."""
 
@@ -144,6 +160,11 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
                 return
 
     # Database side (sync) ---------------------------------------------------------------
+
+    def _still_active(self) -> bool:
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.filter(pk=self.user.pk, is_active=True).exists()
 
     def _sees_all(self) -> bool:
         from convodesk.conversations.visibility import scope_for
