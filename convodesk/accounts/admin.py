@@ -27,6 +27,8 @@ class RoleAdmin(admin.ModelAdmin):
         "rate",
         "export",
         "settings",
+        "view_crm",
+        "edit_crm",
     ]
 
 

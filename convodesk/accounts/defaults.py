@@ -13,6 +13,8 @@ DEFAULT_ROLES = {
         view_lines=ALL,
         edit_lines=ALL,
         settings=ALL,
+        view_crm=ALL,
+        edit_crm=ALL,
     ),
     "Chief executive": dict(
         view_conversations=ALL,
@@ -24,6 +26,8 @@ DEFAULT_ROLES = {
         view_lines=ALL,
         edit_lines=ALL,
         settings=NONE,
+        view_crm=ALL,
+        edit_crm=ALL,
     ),
     "Manager": dict(
         view_conversations=OWN,
@@ -35,11 +39,17 @@ DEFAULT_ROLES = {
         view_lines=OWN,
         edit_lines=NONE,
         settings=NONE,
+        view_crm=OWN,
+        edit_crm=OWN,
     ),
 }
 
 
 def install_default_roles(role_model) -> None:
-    """Create the default roles that are missing (an administrator's later edits are kept)."""
+    """Create the default roles that are missing (an administrator's later edits are kept).
+
+    A migration passes the historical model, which lacks the permissions added after it."""
+    fields = {f.name for f in role_model._meta.get_fields()}
     for name, levels in DEFAULT_ROLES.items():
-        role_model.objects.get_or_create(name=name, defaults=levels)
+        known = {k: v for k, v in levels.items() if k in fields}
+        role_model.objects.get_or_create(name=name, defaults=known)

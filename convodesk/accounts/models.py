@@ -28,6 +28,10 @@ PERMISSIONS = {
     "view_lines": (_("View open channels"), (Level.NONE, Level.OWN, Level.ALL)),
     "edit_lines": (_("Edit open channels"), (Level.NONE, Level.OWN, Level.ALL)),
     "settings": (_("Settings"), (Level.NONE, Level.ALL)),
+    # Everyone sees the CRM records of the conversations they see and those they are responsible
+    # for (own); the level widens that to their departments' employees' records or to all.
+    "view_crm": (_("View CRM records"), (Level.OWN, Level.DEPARTMENT, Level.ALL)),
+    "edit_crm": (_("Edit CRM records"), (Level.NONE, Level.OWN, Level.DEPARTMENT, Level.ALL)),
 }
 
 
@@ -69,6 +73,8 @@ class Role(models.Model):
     view_lines = _level_field("view_lines")
     edit_lines = _level_field("edit_lines")
     settings = _level_field("settings")
+    view_crm = _level_field("view_crm")
+    edit_crm = _level_field("edit_crm")
 
     class Meta:
         verbose_name = _("role")

@@ -1,7 +1,10 @@
 """Employee actions on CRM records that reach conversations: lead conversion and re-binding.
 
 Each runs in one transaction, rewrites the affected conversations' links and records one
-history event per conversation through `services.record_crm_change`.
+history event per conversation through `services.record_crm_change`. Both write into
+conversations, so both need the right to act on them besides the CRM rule (crm/visibility.py):
+a hidden record or conversation raises NotFound (as a missing one), a visible one the user may
+not change NotAllowed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from convodesk.conversations.models import Conversation, ConversationCrmLink
 
 from . import binding
 from .models import MODELS, Activity, Company, Contact, ContactIdentity, Deal, Lead
+from .visibility import can, record_for
 
 
 class CrmError(Exception):
@@ -40,13 +44,25 @@ def convert_lead(
     deal_amount: Decimal | None = None,
     create_deal: bool = False,
 ):
-    """Turn an open lead into a contact (+ company, + deal); its conversations move to them."""
+    """Turn an open lead into a contact (+ company, + deal); its conversations move to them.
+
+    Needs the right to edit the lead and to act on every conversation of it (each gets an
+    event): NotFound for a hidden or missing lead, NotAllowed otherwise."""
     with transaction.atomic():
-        lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
-        if lead is None:
-            raise CrmError(_("The lead does not exist."))
+        lead = record_for(user, Lead.objects.select_for_update(), lead_id, "edit")
         if not lead.is_open:
             raise CrmError(_("Only a new or in-work lead can be converted."))
+        conversation_ids = list(
+            ConversationCrmLink.objects.filter(entity_type="lead", entity_id=lead.pk)
+            .order_by("conversation_id")
+            .values_list("conversation_id", flat=True)
+        )
+        actable = Conversation.objects.visible_to(user, "act").filter(pk__in=conversation_ids)
+        if actable.count() != len(conversation_ids):
+            # Which ones is not said: some may be conversations the user may not even see.
+            raise services.NotAllowed(
+                _("The lead has conversations you may not act on; it cannot be converted by you.")
+            )
         responsible = lead.responsible or (None if user.is_integration else user)
         country = lead.line.default_country if lead.line_id else binding.default_country()
         contact = Contact.objects.create(
@@ -80,11 +96,6 @@ def convert_lead(
         lead.save()
         primary = contact
         records = [r for r in (contact, deal, company) if r is not None]
-        conversation_ids = list(
-            ConversationCrmLink.objects.filter(entity_type="lead", entity_id=lead.pk)
-            .order_by("conversation_id")
-            .values_list("conversation_id", flat=True)
-        )
         for conversation_id in conversation_ids:
             Conversation.objects.select_for_update().filter(pk=conversation_id).first()
             binding.write_links(conversation_id, records)
@@ -121,12 +132,15 @@ def rebind(conversation_id: int, user, entity_type: str, entity_id: int) -> Conv
             .select_related("client", "identity", "line")
             .get(pk=conversation_id)
         )
-        target = model.objects.filter(pk=entity_id).first()
+        # A record the user may not see does not exist for them (the same message).
+        target = model.objects.visible_to(user, "view").filter(pk=entity_id).first()
         if target is None:
             raise CrmError(
                 _("%(type)s #%(id)s does not exist.")
                 % {"type": model._meta.verbose_name, "id": entity_id}
             )
+        if not can(user, target, "edit"):
+            raise services.NotAllowed(_("You may not change this CRM record."))
         before = None
         if conversation.crm_entity_type:
             before = {

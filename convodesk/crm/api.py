@@ -1,8 +1,10 @@
 """CRM records over the REST API: mounted by the API at /api/v1/crm (token auth comes from the API).
 
 Reads and edits go through the same forms as the cards, so the API and the UI accept and refuse
-the same things. Responses carry no conversations: those are read through the conversation
-endpoints, which apply `visible_to`.
+the same things. Records obey the same CRM rule as the cards (crm/visibility.py), for employee and
+integration tokens alike: a hidden record is 404 like a missing one, a visible record the token's
+user may not edit is 403. Responses carry no conversations: those are read through the
+conversation endpoints, which apply `visible_to`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from convodesk.conversations.columns import crm_url
 from .forms import FORMS
 from .models import MODELS, TYPE_BY_SEGMENT, Company, Contact, Deal, Lead
 from .views import search_records
+from .visibility import record_for
 
 router = Router(tags=["crm"])
 
@@ -118,13 +121,12 @@ def _kind(segment: str) -> str:
     return kind
 
 
-def _get(kind: str, record_id: int):
+def _get(user, kind: str, record_id: int, action: str = "view"):
+    """The record, 404 when missing or hidden, 403 when visible but `action` is not allowed
+    (`record_for` raises NotFound/NotAllowed; the API's error handlers answer them)."""
     if not 0 < record_id <= MAX_ID:
         raise not_found()
-    record = MODELS[kind].objects.filter(pk=record_id).first()
-    if record is None:
-        raise not_found()
-    return record
+    return record_for(user, MODELS[kind], record_id, action)
 
 
 class ListParams(Schema):
@@ -148,7 +150,7 @@ def list_records(request, kind: str, params: Query[ListParams]):
     kind = _kind(kind)
     if params.q and "\x00" in params.q:
         raise invalid({"q": _("Invalid text.")})
-    qs = search_records(kind, params.q or "")
+    qs = search_records(kind, params.q or "", request.auth)
     if params.before_id:
         qs = qs.filter(pk__lt=params.before_id)
     if kind == "contact":
@@ -161,7 +163,7 @@ def list_records(request, kind: str, params: Query[ListParams]):
 
 @router.get("/{kind}/{record_id}", response=dict[str, Any], summary="One CRM record")
 def get_record(request, kind: str, record_id: int):
-    return record_out(_get(_kind(kind), record_id))
+    return record_out(_get(request.auth, _kind(kind), record_id))
 
 
 @router.patch(
@@ -170,13 +172,13 @@ def get_record(request, kind: str, record_id: int):
 def patch_record(request, kind: str, record_id: int, payload: dict[str, Any] = Body(...)):  # noqa: B008
     """Send only the fields to change. Contacts take `phones` and `emails` as lists of strings."""
     kind = _kind(kind)
-    record = _get(kind, record_id)
+    record = _get(request.auth, kind, record_id, "edit")
     editable = EDITABLE[kind]
     unknown = sorted(set(payload) - set(editable))
     if unknown:
         raise invalid({name: _("This field cannot be changed.") for name in unknown})
     form_class = FORMS[kind]
-    form = form_class(instance=record)
+    form = form_class(instance=record, user=request.auth)
     data = {}
     for name in form.fields:
         value = form.initial.get(name, model_to_dict(record).get(name))
@@ -192,7 +194,7 @@ def patch_record(request, kind: str, record_id: int, payload: dict[str, Any] = B
         if isinstance(value, str) and "\x00" in value:
             raise invalid({api_name: _("Invalid text.")})
         data[name] = "" if value is None else value
-    form = form_class(data, instance=record)
+    form = form_class(data, instance=record, user=request.auth)
     if not form.is_valid():
         reverse = {form_name: api for api, form_name in FORM_NAMES.items()}
         raise invalid({reverse.get(k, k): " ".join(v) for k, v in form.errors.items()})

@@ -1,4 +1,7 @@
-"""Edit forms of the CRM cards, lead conversion and re-binding."""
+"""Edit forms of the CRM cards, lead conversion and re-binding.
+
+The card forms take the viewing `user`: a choice of another CRM record offers only the records
+that user may see (crm/visibility.py), so a dropdown never names a hidden record."""
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -16,19 +19,35 @@ def _employees():
     )
 
 
-class ResponsibleMixin:
-    def __init__(self, *args, **kwargs):
+class CrmForm(forms.ModelForm):
+    """A card's form for `user`: record choices limited to the records `user` may see."""
+
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
         if "responsible" in self.fields:
             self.fields["responsible"].queryset = _employees()
             self.fields["responsible"].label_from_instance = lambda u: u.name
+
+    def limit_choice(self, name: str, model, order: str) -> None:
+        """Offer only visible records. A current choice the user may not see stays as it is,
+        unnamed and unchangeable (the form keeps it; the user never learns what it is)."""
+        field = self.fields[name]
+        visible = model.objects.visible_to(self.user, "view")
+        current = getattr(self.instance, f"{name}_id", None)
+        if current and not visible.filter(pk=current).exists():
+            field.queryset = model.objects.filter(pk=current)
+            field.disabled = True
+            field.label_from_instance = lambda _r: _("(a record you may not see)")
+        else:
+            field.queryset = visible.order_by(order)
 
 
 def _lines(text: str) -> list[str]:
     return [v.strip() for v in (text or "").replace(",", "\n").splitlines() if v.strip()]
 
 
-class ContactForm(ResponsibleMixin, forms.ModelForm):
+class ContactForm(CrmForm):
     field_order = ["name", "phones", "emails", "company", "responsible", "comment"]
     phones = forms.CharField(
         label=_("Phones"),
@@ -50,7 +69,7 @@ class ContactForm(ResponsibleMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["company"].queryset = Company.objects.order_by("title")
+        self.limit_choice("company", Company, "title")
         if self.instance.pk and not self.is_bound:
             self.initial["phones"] = "\n".join(p.value for p in self.instance.phones.all())
             self.initial["emails"] = "\n".join(e.value for e in self.instance.emails.all())
@@ -85,14 +104,14 @@ class ContactForm(ResponsibleMixin, forms.ModelForm):
         return contact
 
 
-class CompanyForm(ResponsibleMixin, forms.ModelForm):
+class CompanyForm(CrmForm):
     class Meta:
         model = Company
         fields = ["title", "phone", "email", "website", "responsible", "comment"]
         widgets = {"comment": forms.Textarea(attrs={"rows": 3}), "email": forms.EmailInput}
 
 
-class LeadForm(ResponsibleMixin, forms.ModelForm):
+class LeadForm(CrmForm):
     class Meta:
         model = Lead
         fields = [
@@ -125,7 +144,7 @@ class LeadForm(ResponsibleMixin, forms.ModelForm):
         return lead
 
 
-class DealForm(ResponsibleMixin, forms.ModelForm):
+class DealForm(CrmForm):
     class Meta:
         model = Deal
         fields = [
@@ -142,8 +161,8 @@ class DealForm(ResponsibleMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["contact"].queryset = Contact.objects.order_by("name")
-        self.fields["company"].queryset = Company.objects.order_by("title")
+        self.limit_choice("contact", Contact, "name")
+        self.limit_choice("company", Company, "title")
 
     def clean_amount(self):
         amount = self.cleaned_data["amount"]
@@ -152,7 +171,7 @@ class DealForm(ResponsibleMixin, forms.ModelForm):
         return amount
 
 
-class ActivityForm(forms.ModelForm):
+class ActivityForm(CrmForm):
     """Times, responsible employee and completion follow the conversation; the text is the employee's."""
 
     class Meta:

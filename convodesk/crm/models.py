@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from convodesk.conversations.normalize import normalize_email, normalize_phone
 
+from .visibility import CrmQuerySet
+
 # entity type (as stored on ConversationCrmLink) -> URL segment
 KINDS = {
     "contact": "contacts",
@@ -37,6 +39,8 @@ class CrmRecord(models.Model):
     comment = models.TextField(_("comment"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CrmQuerySet.as_manager()  # visible_to(user, "view" | "edit"): crm/visibility.py
 
     class Meta:
         abstract = True
@@ -317,6 +321,8 @@ class Activity(models.Model):
     owner_type = models.CharField(max_length=20)
     owner_id = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CrmQuerySet.as_manager()
 
     entity_type = "activity"
 

@@ -1,4 +1,6 @@
-"""CRM cards and lists. The conversations a card shows come only from `visible_to(user, "view")`."""
+"""CRM cards and lists. Records come only from the CRM rule (`crm/visibility.py`: a hidden record
+answers 404 like a missing one, a visible one the viewer may not edit 403); the conversations a
+card shows come only from `Conversation.objects.visible_to(user, "view")`."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import pgettext
@@ -21,6 +23,7 @@ from convodesk.conversations.services import NotAllowed, NotFound
 from . import actions
 from .forms import FORMS, ConvertForm, RebindForm
 from .models import KINDS, MODELS, TYPE_BY_SEGMENT, Activity, Company, Contact, Deal, Lead
+from .visibility import can, record_for
 
 CARD_COLUMNS = [
     "id",
@@ -67,9 +70,10 @@ def _employee(request):
     return request.user
 
 
-def search_records(kind: str, q: str):
-    """The records of a kind, newest first, narrowed by a search text (ID, name, phone, e-mail)."""
-    qs = MODELS[kind].objects.order_by("-id")
+def search_records(kind: str, q: str, user):
+    """The records of a kind `user` may see, newest first, narrowed by a search text
+    (ID, name, phone, e-mail)."""
+    qs = MODELS[kind].objects.visible_to(user, "view").order_by("-id")
     q = clean_text(q, 100)
     if q:
         cond = SEARCH[kind](q)
@@ -93,34 +97,48 @@ def card_conversations(user, record):
     return qs.select_related(*related_for(CARD_COLUMNS)).order_by("-started_at", "-id")
 
 
-def _related(record) -> list[tuple[str, list]]:
-    """Linked records shown on the card, as (heading, [(label, url)])."""
+def _related(record, user) -> list[tuple[str, list]]:
+    """Linked records shown on the card that `user` may see, as (heading, [(label, url)])."""
 
     def refs(items):
         return [(f"{r.display_title}", crm_url(r.entity_type, r.pk)) for r in items]
 
+    def one(model, pk):
+        return list(model.objects.visible_to(user, "view").filter(pk=pk)) if pk else []
+
+    def many(model, **lookup):
+        return model.objects.visible_to(user, "view").filter(**lookup)
+
     if isinstance(record, Contact):
         return [
-            (_("Company"), refs([record.company] if record.company_id else [])),
-            (_("Deals"), refs(record.deals.order_by("-id")[:20])),
-            (_("Leads"), refs(record.leads.order_by("-id")[:20])),
+            (_("Company"), refs(one(Company, record.company_id))),
+            (_("Deals"), refs(many(Deal, contact=record).order_by("-id")[:20])),
+            (_("Leads"), refs(many(Lead, contact=record).order_by("-id")[:20])),
         ]
     if isinstance(record, Company):
         return [
-            (_("Contacts"), refs(record.contacts.order_by("name")[:50])),
-            (_("Deals"), refs(record.deals.order_by("-id")[:20])),
+            (_("Contacts"), refs(many(Contact, company=record).order_by("name")[:50])),
+            (_("Deals"), refs(many(Deal, company=record).order_by("-id")[:20])),
         ]
     if isinstance(record, Deal):
         return [
-            (_("Contact"), refs([record.contact] if record.contact_id else [])),
-            (_("Company"), refs([record.company] if record.company_id else [])),
+            (_("Contact"), refs(one(Contact, record.contact_id))),
+            (_("Company"), refs(one(Company, record.company_id))),
         ]
     if isinstance(record, Lead):
-        converted = [r for r in (record.contact, record.company, record.deal) if r is not None]
+        converted = [
+            r
+            for model, pk in (
+                (Contact, record.contact_id),
+                (Company, record.company_id),
+                (Deal, record.deal_id),
+            )
+            for r in one(model, pk)
+        ]
         return [(_("Converted into"), refs(converted))] if converted else []
     if isinstance(record, Activity):
-        owner = MODELS[record.owner_type].objects.filter(pk=record.owner_id).first()
-        return [(_("CRM record"), refs([owner] if owner else []))]
+        owner = MODELS.get(record.owner_type)
+        return [(_("CRM record"), refs(one(owner, record.owner_id) if owner else []))]
     return []
 
 
@@ -155,6 +173,16 @@ def _facts(record) -> list[tuple[str, str]]:
     return facts
 
 
+def _record_or_404(user, model, pk: int, action: str = "view"):
+    """`record_for` in HTML: 404 when hidden or missing, 403 when visible but not allowed."""
+    try:
+        return record_for(user, model, pk, action)
+    except NotFound:
+        raise Http404 from None
+    except NotAllowed:
+        raise PermissionDenied from None
+
+
 @login_required
 def crm_home(request):
     return redirect("crm:list", segment="leads")
@@ -165,9 +193,18 @@ def record_list(request, segment):
     kind = TYPE_BY_SEGMENT.get(segment)
     if kind is None:
         raise Http404
-    _employee(request)
+    user = _employee(request)
     q = request.GET.get("q", "")
-    rows = list(search_records(kind, q)[:LIST_LIMIT])
+    rows = list(search_records(kind, q, user)[:LIST_LIMIT])
+    if kind == "contact":
+        # The company column names only companies the viewer may see.
+        visible = set(
+            Company.objects.visible_to(user, "view")
+            .filter(pk__in={r.company_id for r in rows if r.company_id})
+            .values_list("pk", flat=True)
+        )
+        for row in rows:
+            row.visible_company = row.company if row.company_id in visible else None
     return render(
         request,
         "crm/list.html",
@@ -189,18 +226,24 @@ def card(request, segment, pk):
     if kind is None:
         raise Http404
     user = _employee(request)
-    record = get_object_or_404(MODELS[kind], pk=pk)
+    record = _record_or_404(user, MODELS[kind], pk)
+    editable = can(user, record, "edit")
     form_class = FORMS[kind]
     if request.method == "POST":
-        form = form_class(request.POST, instance=record)
+        if not editable:
+            raise PermissionDenied
+        form = form_class(request.POST, instance=record, user=user)
         if form.is_valid():
             form.save()
             messages.success(request, _("Saved."))
             return redirect(request.path)
         status = 400
     else:
-        form = form_class(instance=record)
+        form = form_class(instance=record, user=user)
         status = 200
+    if not editable:
+        for field in form.fields.values():
+            field.disabled = True
     conversations = card_conversations(user, record)
     rows = list(conversations[: CARD_LIMIT + 1])
     columns = [COLUMNS[k] for k in CARD_COLUMNS]
@@ -213,7 +256,7 @@ def card(request, segment, pk):
                 "deal_title": record.title,
             }
         )
-        if kind == "lead" and record.is_open
+        if kind == "lead" and record.is_open and editable
         else None
     )
     return render(
@@ -225,7 +268,8 @@ def card(request, segment, pk):
             "record": record,
             "form": form,
             "facts": _facts(record),
-            "related": _related(record),
+            "related": _related(record, user),
+            "editable": editable,
             "columns": columns,
             "table": table,
             "more": len(rows) > CARD_LIMIT,
@@ -241,7 +285,7 @@ def card(request, segment, pk):
 @require_POST
 def convert(request, pk):
     user = _employee(request)
-    lead = get_object_or_404(Lead, pk=pk)
+    lead = _record_or_404(user, Lead, pk, "edit")
     form = ConvertForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -249,6 +293,11 @@ def convert(request, pk):
         return redirect("crm:card", segment="leads", pk=lead.pk)
     try:
         contact, _company, _deal = actions.convert_lead(lead.pk, user, **form.cleaned_data)
+    except NotFound:
+        raise Http404 from None
+    except NotAllowed as exc:
+        messages.error(request, exc.message)
+        return redirect("crm:card", segment="leads", pk=lead.pk)
     except actions.CrmError as exc:
         messages.error(request, exc.message)
         return redirect("crm:card", segment="leads", pk=lead.pk)
@@ -263,6 +312,8 @@ def rebind(request, conversation_id):
     conversation = Conversation.objects.visible_to(user, "view").filter(pk=conversation_id).first()
     if conversation is None:
         raise Http404
+    if not Conversation.objects.visible_to(user, "act").filter(pk=conversation_id).exists():
+        raise PermissionDenied  # the same answer actions.rebind gives (NotAllowed)
     form = RebindForm(
         request.POST or None, initial={"entity_type": conversation.crm_entity_type or "contact"}
     )
@@ -295,7 +346,7 @@ def rebind(request, conversation_id):
     found = []
     if q:
         for kind in ("contact", "lead", "deal", "company"):
-            found += [(kind, CRM_LABELS[kind], r) for r in search_records(kind, q)[:10]]
+            found += [(kind, CRM_LABELS[kind], r) for r in search_records(kind, q, user)[:10]]
     return render(
         request,
         "crm/rebind.html",

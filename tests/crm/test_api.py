@@ -1,5 +1,6 @@
 import pytest
 
+from convodesk.accounts.models import Role
 from convodesk.api.models import ApiToken
 from convodesk.crm.models import Company, Contact, Deal, Lead
 
@@ -8,6 +9,8 @@ from .. import factories as f
 
 @pytest.fixture
 def api(client, org):
+    """op1's token, with a role that views and edits every CRM record (scope: test_scope.py)."""
+    org.op1.roles.add(Role.objects.create(name="CRM clerk", view_crm=30, edit_crm=30))
     _token, plain = ApiToken.issue(org.op1, "test")
 
     class Api:

@@ -661,22 +661,27 @@ def test_a_crm_card_lists_only_the_conversations_its_viewer_may_see(world, actor
     for key in KEYS:
         activity = _activity(world, key)
         owner = f"/crm/{activity.owner_type}s/{activity.owner_id}/".replace("companys", "companies")
-        html = body_of(world.client(actor).get(owner))
-        listed = {int(pk) for pk in re.findall(r'data-conversation="(\d+)"', html)}
-        assert listed == ({world.pk(key)} & expected(world, actor)), (actor, key)
-        if key not in SEES[actor]:  # the record itself is CRM data; the transcript is not
-            assert MARKERS[key][1] not in html
+        for url in (owner, f"/crm/activities/{activity.pk}/"):
+            response = world.client(actor).get(url)
+            if key not in SEES[actor]:  # bound only to a hidden conversation: not found (CRM scope)
+                assert_refused(response, world, actor, keys=[key])
+                continue
+            html = body_of(response)
+            listed = {int(pk) for pk in re.findall(r'data-conversation="(\d+)"', html)}
+            assert listed == {world.pk(key)}, (actor, key, url)
 
 
 def test_the_crm_api_carries_no_transcript_of_a_hidden_conversation(world):
-    """CRM records are every employee's (SPEC has no CRM permission); a conversation's words are not."""
+    """A CRM record bound only to a conversation hidden from the token's user is not found
+    (issue 15: CRM scope); a visible one carries no transcript."""
     for kind in ("activities", "leads"):
         record_id = (
             _activity(world, "b").pk if kind == "activities" else _activity(world, "b").owner_id
         )
-        status, record = world.api("op_a").get(f"/crm/{kind}/{record_id}")
+        assert_api_refused(world.api("op_a").get(f"/crm/{kind}/{record_id}"), world, "op_a")
+        status, record = world.api("op_b").get(f"/crm/{kind}/{record_id}")
         assert status == 200, record
-        assert "bravo-secret-text" not in json.dumps(record)
+        assert "bravo-secret-text" not in json.dumps(record)  # records carry no transcript
 
 
 # The operator websocket --------------------------------------------------------------------
