@@ -7,8 +7,10 @@ import logging
 
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
+from pydantic import field_validator
 
 from convodesk.connectors import rest
+from convodesk.conversations import attachments
 
 from .auth import ConnectionSecretAuth, connection_for
 from .errors import ApiError, Status, invalid
@@ -28,10 +30,18 @@ class ClientIn(Schema):
 
 
 class Attachment(Schema):
-    url: str = Field(..., min_length=1, max_length=2000)
+    url: str = Field(..., min_length=1, max_length=2000, description="An http:// or https:// link")
     name: str = Field("", max_length=255)
     content_type: str = Field("", max_length=255)
     size: int | None = Field(None, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        url = attachments.safe_url(value)
+        if not url:
+            raise ValueError(_("Only http:// and https:// links are accepted."))
+        return url
 
 
 class MessageIn(Schema):

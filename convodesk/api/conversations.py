@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema
 from pydantic import create_model
 
 from convodesk.accounts.models import User
-from convodesk.conversations import services
+from convodesk.conversations import attachments, services
 from convodesk.conversations.columns import COLUMNS, SORTABLE, api_item, related_for, with_crm_links
 from convodesk.conversations.filters import FILTER_PARAMS, ConversationFilter, scope_tz
 from convodesk.conversations.models import (
@@ -429,8 +429,12 @@ def skip(request, conversation_id: int):
 )
 def post_reply(request, conversation_id: int, payload: ReplyIn):
     user = _user(request)
+    try:
+        files = attachments.clean(payload.attachments)
+    except attachments.AttachmentError as exc:
+        raise invalid({exc.field: exc.message_text}) from None
     message = services.reply(
-        _check_id(conversation_id), Actor.of(user), payload.text, attachments=payload.attachments
+        _check_id(conversation_id), Actor.of(user), payload.text, attachments=files
     )
     message.refresh_from_db()
     return Status(201, message_out(message))

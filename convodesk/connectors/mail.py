@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage as MimeMessage
 from html.parser import HTMLParser
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from convodesk import crypto
@@ -33,6 +36,7 @@ from .models import EmailHeaders
 
 log = logging.getLogger("convodesk.email")
 
+MAX_STORED_PART = 25 * 1024 * 1024  # bytes of one attachment part kept for download
 TAG_RE = re.compile(r"\[#(\d+)\]")
 QUOTE_HEADER_RE = re.compile(
     r"^(On .{3,200} wrote:|El .{3,200} escribió:|-{2,} ?Original Message ?-{2,}|-{2,} ?Mensaje original ?-{2,}|"
@@ -128,6 +132,8 @@ class Parsed:
     references: list[str] = field(default_factory=list)
     attachments: list[dict] = field(default_factory=list)
     automatic: bool = False
+    # The bytes of each attachment part, in the order of `attachments`; stored by `ingest`.
+    contents: list[bytes] = field(default_factory=list, repr=False)
 
 
 class BadMail(ValueError):
@@ -162,7 +168,7 @@ def parse(raw: bytes) -> Parsed:
     message_id = str(msg.get("Message-ID") or "").strip()
     if not message_id:
         raise BadMail("the message has no Message-ID")
-    plain, html, attachments = None, None, []
+    plain, html, attachments, contents = None, None, [], []
     for part in msg.walk():
         if part.is_multipart():
             continue
@@ -177,6 +183,7 @@ def parse(raw: bytes) -> Parsed:
                     "file_size": len(payload),
                 }
             )
+            contents.append(payload)
             continue
         try:
             content = part.get_content()
@@ -197,8 +204,27 @@ def parse(raw: bytes) -> Parsed:
         in_reply_to=str(msg.get("In-Reply-To") or "").strip()[:500],
         references=references,
         attachments=attachments,
+        contents=contents,
         automatic=is_automatic(msg),
     )
+
+
+def store_parts(parsed: Parsed) -> list[dict]:
+    """Keep each attachment part's bytes in the default storage (under MEDIA_ROOT, never served
+    directly) and note where; the product serves them behind the visibility rule. The name is a
+    keyed hash of the content: not guessable, and a re-fetched mail reuses the same file."""
+    stored = []
+    for index, item in enumerate(parsed.attachments):
+        content = parsed.contents[index] if index < len(parsed.contents) else None
+        if content is None or len(content) > MAX_STORED_PART:
+            stored.append(item)
+            continue
+        digest = salted_hmac("convodesk.mail-part", content, algorithm="sha256").hexdigest()
+        name = f"mail-parts/{digest[:2]}/{digest}"
+        if not default_storage.exists(name):
+            name = default_storage.save(name, ContentFile(content))
+        stored.append({**item, "stored": name})
+    return stored
 
 
 def ingest(connection: Connection, parsed: Parsed, now=None):
@@ -220,7 +246,7 @@ def ingest(connection: Connection, parsed: Parsed, now=None):
             email=parsed.sender,
             text=body,
             external_message_id=parsed.message_id,
-            attachments=parsed.attachments,
+            attachments=store_parts(parsed),
             now=now,
         )
         if received.created:

@@ -261,6 +261,22 @@ def file_url(connection: Connection, file_id: str) -> str:
     return f"{base}/file/bot{bot_token(connection)}/{result['file_path']}"
 
 
+def download(connection: Connection, file_id: str, max_bytes: int) -> bytes:
+    """A client's file, fetched server-side (the address carries the bot token, so it never
+    reaches a browser); TelegramError when it is missing, unreachable or larger than max_bytes."""
+    url = file_url(connection, file_id)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            content = response.read(max_bytes + 1)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise TelegramError(
+            str(_("Telegram is unreachable: %(reason)s") % {"reason": getattr(exc, "reason", exc)})
+        ) from None
+    if len(content) > max_bytes:
+        raise TelegramError(str(_("The file is too large to download.")), 413)
+    return content
+
+
 def poll_once(connection: Connection, timeout: int = 25) -> int:
     """One getUpdates round from the stored offset; the offset is saved after each update, so a
     restart resumes where it stopped and a retried update is idempotent anyway."""

@@ -23,6 +23,7 @@ from convodesk.accounts.models import User
 from convodesk.lines.models import Connection, Line
 
 from . import hooks, lifecycle, visibility
+from .attachments import clean as clean_attachments
 from .lifecycle import IllegalTransition, Rules, Status
 from .models import (
     Client,
@@ -364,6 +365,7 @@ def receive_client_message(
 
     Idempotent by (connection, external message id): a retry returns the stored message.
     """
+    attachments = clean_attachments(attachments)
     if external_message_id:
         existing = Message.objects.filter(
             connection=connection, external_id=external_message_id
@@ -670,6 +672,7 @@ def reply(conversation_id: int, actor: Actor, text: str, now=None, attachments=N
     text = (text or "").strip()
     if not text:
         raise IllegalTransition("empty", _("The message is empty."))
+    attachments = clean_attachments(attachments)
     at = _now(now)
     with transaction.atomic():
         conversation = _load_for(actor, conversation_id)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views, views_bulk, views_export
+from .views.files import message_attachment
 
 app_name = "conversations"
 
@@ -11,6 +12,11 @@ urlpatterns = [
     path("conversations/presets/", views.create_preset, name="preset_create"),
     path("conversations/presets/<int:pk>/", views.change_preset, name="preset_change"),
     path("conversations/<int:pk>/history/", views.conversation_history, name="history"),
+    path(
+        "conversations/<int:pk>/attachments/<int:message_id>/<int:index>/",
+        message_attachment,
+        name="attachment",
+    ),
     path("conversations/<int:pk>/end/", views.end_conversation, name="end"),
     path("conversations/<int:pk>/spam/", views.spam_conversation, name="spam"),
     path("conversations/<int:pk>/rate/", views.rate_conversation, name="rate"),

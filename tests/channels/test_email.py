@@ -192,6 +192,7 @@ def test_html_only_mail_becomes_safe_text_and_attachments_are_metadata(mailbox):
     mailbox.fetch()
     message = Message.objects.get()
     assert message.text == "Hello team\n\nInvoice attached"
+    stored = message.attachments[0].pop("stored")  # the bytes, kept for download
     assert message.attachments == [
         {
             "type": "file",
@@ -200,6 +201,7 @@ def test_html_only_mail_becomes_safe_text_and_attachments_are_metadata(mailbox):
             "file_size": 13,
         }
     ]
+    assert stored.startswith("mail-parts/")
 
 
 def test_mail_after_the_close_outside_the_reopen_window_starts_a_new_conversation(mailbox, org):

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from .. import lifecycle
+from .. import attachments, lifecycle
 from ..columns import COLUMNS, METRIC_KEYS
 from ..models import Conversation, ConversationEvent, Message
 
@@ -112,11 +112,13 @@ def conversation_history(request, pk: int):
     )
     if conv is None:
         raise Http404
-    messages = (
+    messages = list(
         Message.objects.filter(conversation=conv)
-        .select_related("author")
+        .select_related("author", "connection")
         .order_by("created_at", "id")
     )
+    for message in messages:
+        message.files = attachments.for_display(message)
     events = (
         ConversationEvent.objects.filter(conversation=conv)
         .exclude(kind__in=MESSAGE_EVENTS)
