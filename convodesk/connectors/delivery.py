@@ -13,6 +13,16 @@ its `next_attempt_at`; `deliver_due(now)` attempts every due message and is the 
 timers loop may call (also after a worker crash). Both take `now`, so tests control time. An
 attempt is claimed with a conditional UPDATE, so two runners never send the same attempt.
 
+Deliveries to one conversation keep their order: a message is claimed only while no earlier
+message of its conversation is still pending (one conditional UPDATE, so the check and the claim
+cannot be split by another runner). A reply written while an earlier one waits for its retries
+waits with it; when the earlier one ends (sent or finally failed), the next is enqueued at once.
+
+Webhooks are signed like Stripe's: `X-Convodesk-Signature: t=<unix time>,v1=<hex HMAC-SHA256
+of "<t>.<body>" under the connection secret>`. The receiver recomputes it and refuses a
+timestamp older than a few minutes, so a captured request cannot be replayed later
+(`verify_signature` is the reference; README shows the same in a few lines).
+
 Channels add their way out with `register(kind, func, enabled=...)`: `func(message)` sends and
 returns the channel's message id (or ""), raising `DeliveryFailed` to report a failure.
 """
@@ -20,15 +30,17 @@ returns the channel's message id (or ""), raising `DeliveryFailed` to report a f
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from convodesk import crypto
@@ -42,6 +54,7 @@ MAX_DELAY = dt.timedelta(hours=1)
 LEASE = dt.timedelta(minutes=5)  # how long a claimed attempt is protected from a second runner
 DELIVERED_AUTHORS = (Message.Author.EMPLOYEE, Message.Author.BOT)
 SIGNATURE_HEADER = "X-Convodesk-Signature"
+SIGNATURE_TOLERANCE = 300  # seconds a receiver should accept a signature's timestamp for
 
 
 class DeliveryFailed(Exception):
@@ -84,6 +97,27 @@ def webhook_body(message: Message) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The X-Convodesk-Signature value: the timestamp and the HMAC of "<timestamp>.<body>"."""
+    return f"t={timestamp},v1={crypto.sign(secret, str(timestamp).encode() + b'.' + body)}"
+
+
+def verify_signature(
+    secret: str, body: bytes, header: str, now: float | None = None, tolerance=SIGNATURE_TOLERANCE
+) -> bool:
+    """What a receiver does: the HMAC matches and the timestamp is within the tolerance."""
+    fields = dict(item.split("=", 1) for item in (header or "").split(",") if "=" in item.strip())
+    try:
+        timestamp = int(fields.get("t", ""))
+    except ValueError:
+        return False
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > tolerance:
+        return False
+    expected = signature(secret, body, timestamp).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, fields.get("v1", ""))
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None  # a redirected POST would silently become a GET; report it instead
@@ -106,7 +140,7 @@ def deliver_webhook(message: Message) -> str:
         headers={
             "Content-Type": "application/json",
             "User-Agent": "Convodesk-Webhook/1",
-            SIGNATURE_HEADER: crypto.sign(connection.secret, body),
+            SIGNATURE_HEADER: signature(connection.secret, body, int(time.time())),
             "X-Convodesk-Message": str(message.pk),
             "X-Convodesk-Attempt": str(message.delivery_attempts + 1),
         },
@@ -184,9 +218,13 @@ def enqueue(message_id: int, run_after: dt.datetime | None = None) -> None:
 def attempt(message_id: int, now: dt.datetime | None = None) -> str:
     """One delivery attempt if the message is due; returns its delivery state afterwards."""
     now = now or timezone.now()
-    claimed = Message.objects.filter(
-        pk=message_id, delivery_state=Message.Delivery.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=now + LEASE)
+    claimed = (
+        Message.objects.filter(
+            pk=message_id, delivery_state=Message.Delivery.PENDING, next_attempt_at__lte=now
+        )
+        .exclude(_waits_for_an_earlier_one())
+        .update(next_attempt_at=now + LEASE)
+    )
     if not claimed:
         state = (
             Message.objects.filter(pk=message_id).values_list("delivery_state", flat=True).first()
@@ -213,6 +251,7 @@ def attempt(message_id: int, now: dt.datetime | None = None) -> str:
             next_attempt_at=None,
             channel_message_id=channel_message_id[:255],
         )
+        _next_in_conversation(message)
         return Message.Delivery.SENT
     attempts = message.delivery_attempts + 1
     if permanent or attempts >= MAX_ATTEMPTS:
@@ -226,6 +265,7 @@ def attempt(message_id: int, now: dt.datetime | None = None) -> str:
         from convodesk.conversations import services
 
         services.record_delivery_failure(message, error, now)
+        _next_in_conversation(message)
         return Message.Delivery.FAILED
     wait = backoff(attempts)
     if retry_after:
@@ -238,11 +278,38 @@ def attempt(message_id: int, now: dt.datetime | None = None) -> str:
     return Message.Delivery.PENDING
 
 
+def _waits_for_an_earlier_one() -> Exists:
+    return Exists(
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"),
+            delivery_state=Message.Delivery.PENDING,
+            id__lt=OuterRef("id"),
+        )
+    )
+
+
+def _next_in_conversation(message: Message) -> None:
+    """The earlier message is done: the next one waiting behind it goes now."""
+    following = (
+        Message.objects.filter(
+            conversation_id=message.conversation_id,
+            delivery_state=Message.Delivery.PENDING,
+            id__gt=message.pk,
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if following is not None:
+        enqueue(following)
+
+
 def deliver_due(now: dt.datetime | None = None, batch: int = 200) -> int:
     """Attempt every pending message whose next attempt is due; returns how many were sent."""
     now = now or timezone.now()
     due = (
         Message.objects.filter(delivery_state=Message.Delivery.PENDING, next_attempt_at__lte=now)
+        .exclude(_waits_for_an_earlier_one())
         .order_by("next_attempt_at", "id")
         .values_list("id", flat=True)[:batch]
     )

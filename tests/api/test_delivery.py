@@ -1,12 +1,14 @@
 """Replies to api clients are POSTed, signed, to the connection's webhook, with retries and back-off."""
 
 import datetime as dt
+import hashlib
+import hmac
 import json
+import time
 
 import pytest
 from django_tasks import default_task_backend
 
-from convodesk import crypto
 from convodesk.connectors import delivery
 from convodesk.conversations import services
 from convodesk.conversations.models import Message
@@ -31,9 +33,10 @@ def reply(org, django_capture_on_commit_callbacks, text="Hello from us", when=No
     return Message.objects.get(pk=message.pk)
 
 
-def test_an_employee_reply_is_posted_signed_with_the_connection_secret(
+def test_an_employee_reply_is_posted_signed_with_a_timestamp_and_the_connection_secret(
     hooked, receiver, immediate_tasks, django_capture_on_commit_callbacks
 ):
+    before = int(time.time())
     message = reply(hooked, django_capture_on_commit_callbacks)
     assert (
         message.delivery_state == "sent"
@@ -41,9 +44,10 @@ def test_an_employee_reply_is_posted_signed_with_the_connection_secret(
         and message.next_attempt_at is None
     )
     [request] = receiver.requests
-    assert request["headers"]["X-Convodesk-Signature"] == crypto.sign(
-        hooked.conn.secret, request["body"]
-    )
+    fields = dict(p.split("=", 1) for p in request["headers"]["X-Convodesk-Signature"].split(","))
+    assert set(fields) == {"t", "v1"} and before <= int(fields["t"]) <= time.time()
+    signed = fields["t"].encode() + b"." + request["body"]
+    assert fields["v1"] == hmac.new(hooked.conn.secret.encode(), signed, hashlib.sha256).hexdigest()
     assert request["headers"]["Content-Type"] == "application/json"
     body = json.loads(request["body"])
     assert body["message"]["text"] == "Hello from us" and body["message"]["id"] == message.pk
@@ -161,3 +165,55 @@ def test_other_channels_register_their_way_out(
         and message.delivery_state == "sent"
         and message.channel_message_id == "tg-42"
     )
+
+
+def test_a_signature_is_refused_when_old_tampered_or_made_with_another_secret(hooked):
+    body, now = b'{"event":"message.created"}', 1_800_000_000
+    header = delivery.signature(hooked.conn.secret, body, now)
+    assert delivery.verify_signature(hooked.conn.secret, body, header, now=now + 299)
+    assert not delivery.verify_signature(hooked.conn.secret, body, header, now=now + 301)
+    assert not delivery.verify_signature(hooked.conn.secret, body + b" ", header, now=now)
+    assert not delivery.verify_signature("another-secret", body, header, now=now)
+    replayed = header.replace(f"t={now}", f"t={now + 600}")  # a fresh time on an old signature
+    assert not delivery.verify_signature(hooked.conn.secret, body, replayed, now=now + 600)
+    assert not delivery.verify_signature(hooked.conn.secret, body, "garbage", now=now)
+
+
+def test_a_later_reply_waits_for_the_earlier_ones_retries_so_the_receiver_sees_them_in_order(
+    hooked, receiver, immediate_tasks, django_capture_on_commit_callbacks
+):
+    receiver.statuses = [500]
+    first = reply(hooked, django_capture_on_commit_callbacks, text="one", when=f.at(0))
+    assert first.delivery_state == "pending"
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.reply(first.conversation_id, f.act(hooked.op1), "two", now=f.at(6))
+    second.refresh_from_db()
+    assert second.delivery_state == "pending" and second.delivery_attempts == 0
+    assert [json.loads(r["body"])["message"]["text"] for r in receiver.requests] == ["one"]
+    # Other conversations are not held up by this one.
+    elsewhere = f.client_message(hooked.conn, "client-x", "Hi", when=f.at(7)).conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        other = services.reply(elsewhere.pk, f.act(hooked.op1), "elsewhere", now=f.at(8))
+    other.refresh_from_db()
+    assert other.delivery_state == "sent"
+
+    delivery.deliver_due(now=first.next_attempt_at)  # "one" succeeds, then "two" goes
+    texts = [json.loads(r["body"])["message"]["text"] for r in receiver.requests]
+    assert texts == ["one", "elsewhere", "one", "two"]
+    second.refresh_from_db()
+    assert second.delivery_state == "sent" and second.delivery_attempts == 1
+
+
+def test_a_later_reply_goes_once_the_earlier_one_has_finally_failed(
+    hooked, receiver, immediate_tasks, django_capture_on_commit_callbacks
+):
+    receiver.statuses = [500, 410]
+    first = reply(hooked, django_capture_on_commit_callbacks, text="one")
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.reply(first.conversation_id, f.act(hooked.op1), "two", now=f.at(6))
+    delivery.deliver_due(now=first.next_attempt_at)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.delivery_state == "failed" and second.delivery_state == "sent"
+    texts = [json.loads(r["body"])["message"]["text"] for r in receiver.requests]
+    assert texts == ["one", "one", "two"]

@@ -11,7 +11,6 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from convodesk import crypto
 from convodesk.connectors import delivery
 from tests import factories as f
 
@@ -92,8 +91,8 @@ def test_a_conversation_from_first_message_to_close_through_the_api(receiver, im
     assert messages[-1]["delivery_state"] == "sent" and messages[-1]["delivery_attempts"] == 2
     assert len(receiver.requests) == 2
     for request in receiver.requests:
-        assert request["headers"]["X-Convodesk-Signature"] == crypto.sign(
-            conn["secret"], request["body"]
+        assert delivery.verify_signature(
+            conn["secret"], request["body"], request["headers"]["X-Convodesk-Signature"]
         )
         assert json.loads(request["body"])["message"]["text"] == "It ships today."
 
