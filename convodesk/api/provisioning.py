@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Literal
-from urllib.parse import urlsplit
 
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -15,6 +14,7 @@ from ninja import Field, Router, Schema
 
 from convodesk.accounts.access import department_subtree
 from convodesk.accounts.models import PERMISSIONS, TIME_ZONE_CHOICES, Department, Role, User
+from convodesk.connectors import setup as connection_setup
 from convodesk.lines.models import Connection, Line, LineMember
 
 from .auth import require_admin
@@ -24,7 +24,6 @@ router = Router(tags=["provisioning"])
 
 Name = Field(..., min_length=1, max_length=200)
 TIME_ZONES = {tz for tz, _label in TIME_ZONE_CHOICES}
-SECRET_HINTS = ("token", "password", "secret")
 
 
 def _admin(request) -> User:
@@ -499,18 +498,28 @@ def patch_line(request, line_id: int, payload: LinePatch):
 # Connections ---------------------------------------------------------------------------
 
 
+CONFIG_HELP = (
+    'Per kind: "api" {"webhook_url"}; "telegram" {"bot_token", "mode": "webhook"|"polling"}; '
+    '"email" {"address", "imap": {"host", "port", "security": "ssl"|"starttls"|"none", "user", '
+    '"password", "folder"}, "smtp": {...same, no folder}}; "livechat" widget options. Secrets are '
+    'stored encrypted and shown as "***"; a change is a JSON merge patch (null removes a key, '
+    '"***" keeps the stored secret).'
+)
+ORIGINS_HELP = "Exact origins (scheme://host[:port]) whose pages may embed the web chat widget."
+
+
 class ConnectionIn(Schema):
     kind: Literal["livechat", "telegram", "email", "api"]
     name: str = Name
-    config: dict = Field(
-        default_factory=dict, description='For "api": {"webhook_url": "https://..."}'
-    )
+    config: dict = Field(default_factory=dict, description=CONFIG_HELP)
+    allowed_origins: list[str] = Field(default_factory=list, description=ORIGINS_HELP)
     active: bool = True
 
 
 class ConnectionPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=200)
-    config: dict | None = None
+    config: dict | None = Field(None, description=CONFIG_HELP)
+    allowed_origins: list[str] | None = Field(None, description=ORIGINS_HELP)
     active: bool | None = None
 
 
@@ -520,6 +529,7 @@ class ConnectionOut(Schema):
     kind: str
     name: str
     config: dict
+    allowed_origins: list[str]
     public_key: str
     active: bool
     created_at: dt.datetime
@@ -532,33 +542,17 @@ class ConnectionCreated(ConnectionOut):
 
 
 def _connection_out(conn: Connection) -> dict:
-    config = {
-        k: ("***" if any(h in k.lower() for h in SECRET_HINTS) else v)
-        for k, v in conn.config.items()
-    }
     return {
         "id": conn.pk,
         "line": conn.line_id,
         "kind": conn.kind,
         "name": conn.name,
-        "config": config,
+        "config": connection_setup.mask_secrets(conn.config or {}),
+        "allowed_origins": [o for o in conn.allowed_origins or [] if isinstance(o, str)],
         "public_key": conn.public_key,
         "active": conn.active,
         "created_at": conn.created_at,
     }
-
-
-def _check_config(kind: str, config: dict) -> None:
-    url = config.get("webhook_url")
-    if kind == "api" and url not in (None, ""):
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if (
-            parts is None
-            or parts.scheme not in ("http", "https")
-            or not parts.netloc
-            or len(url) > 2000
-        ):
-            raise invalid({"config.webhook_url": _("Enter an http(s) URL.")})
 
 
 def _line_connection(line_id: int, connection_id: int) -> Connection:
@@ -592,16 +586,17 @@ def list_connections(request, line_id: int):
 def create_connection(request, line_id: int, payload: ConnectionIn):
     _admin(request)
     line = _get(Line, line_id)
-    _check_config(payload.kind, payload.config)
-    conn = Connection(
-        line=line,
-        kind=payload.kind,
-        name=payload.name,
-        config=payload.config,
-        active=payload.active,
-    )
-    secret = conn.rotate_secret()
-    conn.save()
+    try:
+        conn, secret = connection_setup.create_connection(
+            line,
+            payload.kind,
+            payload.name,
+            payload.config,
+            active=payload.active,
+            allowed_origins=payload.allowed_origins,
+        )
+    except connection_setup.ConnectionInvalid as exc:
+        raise invalid(exc.errors) from None
     return Status(201, {**_connection_out(conn), "secret": secret})
 
 
@@ -624,18 +619,16 @@ def patch_connection(request, line_id: int, connection_id: int, payload: Connect
     _admin(request)
     conn = _line_connection(line_id, connection_id)
     data = payload.dict(exclude_unset=True)
-    if data.get("config") is not None:
-        config = dict(data["config"])
-        for key, value in config.items():
-            if value == "***" and key in conn.config:  # the redacted value sent back unchanged
-                config[key] = conn.config[key]
-        _check_config(conn.kind, config)
-        conn.config = config
-    if data.get("name"):
-        conn.name = data["name"]
-    if data.get("active") is not None:
-        conn.active = data["active"]
-    conn.save()
+    try:
+        connection_setup.update_connection(
+            conn,
+            name=data.get("name"),
+            config=data.get("config"),
+            active=data.get("active"),
+            allowed_origins=data.get("allowed_origins"),
+        )
+    except connection_setup.ConnectionInvalid as exc:
+        raise invalid(exc.errors) from None
     return _connection_out(conn)
 
 

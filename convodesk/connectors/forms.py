@@ -5,8 +5,10 @@ from django.utils.translation import gettext_lazy as _
 
 from convodesk.lines.models import Connection
 
-from . import mail, telegram
+from . import setup
 
+# The service's field names ("config.imap.host") as this form's fields.
+FIELDS = {"config.mode": "telegram_mode", "config.bot": "bot_token"}
 SECURITY = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", _("None (local testing only)"))]
 
 
@@ -58,43 +60,46 @@ class ConnectionForm(forms.ModelForm):
                 if name in self.fields and (config.get(side) or {}).get(key) is not None:
                     self.fields[name].initial = config[side][key]
 
+    def clean_allowed_origins(self):
+        try:
+            return setup.normalise_origins(self.cleaned_data.get("allowed_origins") or [])
+        except setup.ConnectionInvalid as exc:
+            raise forms.ValidationError(exc.errors["allowed_origins"]) from None
+
+    def _changes(self, data: dict) -> dict:
+        """The settings typed into the form, as the merge patch the service takes."""
+        kind = data.get("kind")
+        if kind == Connection.Kind.TELEGRAM:
+            changes = {"mode": data.get("telegram_mode") or "webhook"}
+            if data.get("bot_token"):
+                changes["bot_token"] = data["bot_token"]
+            return changes
+        if kind == Connection.Kind.EMAIL:
+            changes = {"address": data.get("address") or ""}
+            for side in ("imap", "smtp"):
+                part = {k: data.get(f"{side}_{k}") or None for k in ("host", "security", "user")}
+                part["port"] = data.get(f"{side}_port")
+                if side == "imap":
+                    part["folder"] = data.get("imap_folder") or "INBOX"
+                if side == "smtp":
+                    part["user"] = data.get("smtp_user") or ""  # empty: no SMTP log-in
+                if data.get(f"{side}_password"):
+                    part["password"] = data[f"{side}_password"]
+                changes[side] = part
+            return changes
+        return {}
+
     def clean(self):
         data = super().clean()
         kind = data.get("kind")
-        config = dict(self.instance.config or {})
-        if kind == Connection.Kind.TELEGRAM:
-            config["mode"] = data.get("telegram_mode") or "webhook"
-            probe = Connection(kind=kind, config=dict(config))
-            if data.get("bot_token"):
-                telegram.set_bot_token(probe, data["bot_token"])
-            if not telegram.bot_token(probe):
-                self.add_error("bot_token", _("A Telegram connection needs its bot token."))
-            else:
-                try:
-                    me = telegram.call(probe, "getMe", timeout=15)
-                except telegram.TelegramError as exc:
-                    self.add_error(
-                        "bot_token", _("Telegram says: %(error)s") % {"error": exc.description}
-                    )
-                else:
-                    config.update(
-                        probe.config, bot={k: me.get(k) for k in ("id", "username", "first_name")}
-                    )
-        elif kind == Connection.Kind.EMAIL:
-            if not data.get("address") or not data.get("imap_host") or not data.get("smtp_host"):
-                raise forms.ValidationError(
-                    _("An e-mail connection needs the support address, IMAP and SMTP hosts.")
-                )
-            probe = Connection(config=dict(config))
-            side = {
-                s: {k: data.get(f"{s}_{k}") for k in ("host", "port", "security", "user")}
-                for s in ("imap", "smtp")
-            }
-            side["imap"]["folder"] = data.get("imap_folder") or "INBOX"
-            for s in ("imap", "smtp"):
-                if data.get(f"{s}_password"):
-                    side[s]["password"] = data[f"{s}_password"]
-            mail.configure(probe, address=data["address"], imap=side["imap"], smtp=side["smtp"])
-            config = probe.config
-        self.instance.config = config
+        if not kind:
+            return data
+        same_kind = self.instance.pk and self.instance.kind == kind
+        current = self.instance.config if same_kind else {}
+        try:
+            self.instance.config = setup.prepare(kind, self._changes(data), current=current)
+        except setup.ConnectionInvalid as exc:
+            for key, message in exc.errors.items():
+                field = FIELDS.get(key, key.removeprefix("config.").replace(".", "_"))
+                self.add_error(field if field in self.fields else None, message)
         return data

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from convodesk.connectors import telegram
+from convodesk.connectors import setup
 from convodesk.connectors.forms import ConnectionForm
 
 from .models import Connection, Line, LineMember
@@ -43,13 +43,13 @@ class ConnectionAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if obj.kind == Connection.Kind.TELEGRAM and obj.active:
             try:
-                bot = telegram.setup(obj)
-            except telegram.TelegramError as exc:
+                setup.register(obj)
+            except setup.ConnectionInvalid as exc:
                 messages.error(
-                    request,
-                    _("Saved, but Telegram refused the webhook: %(error)s") % {"error": exc},
+                    request, _("Saved, but: %(error)s") % {"error": " ".join(exc.errors.values())}
                 )
             else:
+                bot = obj.config.get("bot") or {}
                 messages.success(
                     request, _("Connected to the bot @%(name)s.") % {"name": bot.get("username")}
                 )

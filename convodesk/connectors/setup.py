@@ -1,0 +1,451 @@
+"""Creating and changing connections: the one path for the admin form, settings screens and API.
+
+`prepare()` turns the settings a person typed into the stored form: checked per channel kind,
+secrets (any key naming a token, password or secret) encrypted, and the outside world asked
+whether they work — Telegram's `getMe` for a bot token, a real IMAP and SMTP log-in for a
+mailbox — so a wrong value is refused with the server's own words, naming the field.
+`commit()` saves and registers what needs the saved row (Telegram's webhook URL carries the
+connection id); if Telegram refuses, the change is undone. Nothing is stored half-done.
+
+Settings are given as a JSON merge patch (RFC 7386) over the current ones: a key set to null is
+removed, nested objects (`imap`, `smtp`) merge, and a secret sent back masked (`"***"`) keeps
+the stored one, so what GET shows can be PATCHed back unchanged.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import smtplib
+import ssl
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.utils.translation import gettext as _
+
+from convodesk import crypto
+from convodesk.lines.models import Connection, Line
+
+from . import mail, telegram
+
+MASK = "***"
+SECRET_HINTS = ("token", "password", "secret")
+SECURITY = ("ssl", "starttls", "none")
+# Settings the product writes itself; accepted back unchanged from a GET, never taken from input.
+READ_ONLY = {"telegram": {"bot", "poll_offset"}, "email": {"state"}}
+MAIL_KEYS = {
+    "imap": {"host", "port", "security", "user", "password", "folder", "ca_file"},
+    "smtp": {"host", "port", "security", "user", "password", "ca_file"},
+}
+MAX_ORIGINS = 100
+
+
+class ConnectionInvalid(Exception):
+    """The settings are refused; `errors` maps each field ("config.imap.password") to why."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+# Secrets ------------------------------------------------------------------------------
+
+
+def is_secret_key(key) -> bool:
+    return isinstance(key, str) and any(h in key.lower() for h in SECRET_HINTS)
+
+
+def mask_secrets(value):
+    """The value with every secret replaced by "***", at any depth (dicts inside lists too)."""
+    if isinstance(value, dict):
+        return {
+            k: (MASK if v not in (None, "") else v) if is_secret_key(k) else mask_secrets(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
+def _encrypt_given(value):
+    """Encrypt each secret in the input; a masked or absent secret is dropped (keeps the stored)."""
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if is_secret_key(key):
+            if item == MASK:
+                continue
+            if isinstance(item, str):
+                item = crypto.encrypt(item.strip()) if item.strip() else ""
+        else:
+            item = _encrypt_given(item)
+        out[key] = item
+    return out
+
+
+def merge_patch(current: dict, patch: dict) -> dict:
+    """RFC 7386: objects merge, null removes, anything else replaces."""
+    result = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge_patch(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def rotate_secrets(connection: Connection, rotate) -> int:
+    """Apply `rotate(token) -> token` to every encrypted value a connection keeps (its own
+    secret, and each secret in its settings at any depth); returns how many were rotated."""
+    count = 0
+
+    def walk(value):
+        nonlocal count
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if is_secret_key(key) and isinstance(item, str) and item:
+                    value[key] = rotate(item)
+                    count += 1
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    if connection.secret_encrypted:
+        connection.secret_encrypted = rotate(connection.secret_encrypted)
+        count += 1
+    walk(connection.config)
+    return count
+
+
+# Origins ------------------------------------------------------------------------------
+
+
+def normalise_origin(value: str) -> str:
+    """The exact origin `scheme://host[:port]` (lower case, default port dropped, IDN as
+    punycode) that a browser sends in its Origin header; ValueError for anything else."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 300:
+        raise ValueError(_("Enter an origin such as https://shop.example.com."))
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError(_("“%(value)s” is not a valid origin.") % {"value": text}) from None
+    host = parts.hostname or ""
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise ValueError(
+            _("“%(value)s” is not an origin: use http:// or https:// and a host name.")
+            % {"value": text}
+        )
+    if parts.username is not None or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(
+            _("“%(value)s” is not an origin: give only the scheme, host and port.")
+            % {"value": text}
+        )
+    scheme = parts.scheme.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    else:
+        try:
+            host = host.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            raise ValueError(_("“%(value)s” has an invalid host name.") % {"value": text}) from None
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def normalise_origins(values, field: str = "allowed_origins") -> list[str]:
+    if not isinstance(values, list):
+        raise ConnectionInvalid({field: _("Give a list of origins.")})
+    if len(values) > MAX_ORIGINS:
+        raise ConnectionInvalid({field: _("At most %(n)s origins.") % {"n": MAX_ORIGINS}})
+    found = []
+    for value in values:
+        try:
+            origin = normalise_origin(value)
+        except ValueError as exc:
+            raise ConnectionInvalid({field: str(exc)}) from None
+        if origin not in found:
+            found.append(origin)
+    return found
+
+
+# Checks per kind ----------------------------------------------------------------------
+
+
+def _unknown(config: dict, known: set, prefix: str = "config") -> dict:
+    return {f"{prefix}.{k}": _("Unknown setting.") for k in config if k not in known}
+
+
+def _check_livechat(config: dict, errors: dict) -> None:
+    from . import livechat  # livechat imports origins, which imports normalise_origin from here
+
+    errors.update(_unknown(config, set(livechat.DEFAULTS)))
+    for key, default in livechat.DEFAULTS.items():
+        value = config.get(key)
+        if value is None:
+            continue
+        field = f"config.{key}"
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                errors[field] = _("Enter true or false.")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100000:
+                errors[field] = _("Enter a whole number from 1 to 100000.")
+        elif not isinstance(value, str) or len(value) > 200:
+            errors[field] = _("Enter text of at most 200 characters.")
+    color = config.get("color")
+    if isinstance(color, str) and not (
+        len(color) == 7
+        and color[0] == "#"
+        and all(c in "0123456789abcdefABCDEF" for c in color[1:])
+    ):
+        errors["config.color"] = _("Enter a colour as #rrggbb.")
+
+
+def _check_api(config: dict, errors: dict) -> None:
+    errors.update(_unknown(config, {"webhook_url"}))
+    url = config.get("webhook_url")
+    if url not in (None, ""):
+        parts = urlsplit(url) if isinstance(url, str) and len(url) <= 2000 else None
+        try:
+            if parts is not None:
+                parts.port  # noqa: B018 - raises on an invalid port
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            errors["config.webhook_url"] = _("Enter an http(s) URL.")
+
+
+def _check_telegram(config: dict, errors: dict, probe: bool) -> None:
+    errors.update(_unknown(config, {"bot_token", "mode"} | READ_ONLY["telegram"]))
+    mode = config.get("mode", "webhook")
+    if mode not in ("webhook", "polling"):
+        errors["config.mode"] = _("Choose webhook or polling.")
+    elif mode == "webhook" and not settings.CONVODESK.get("PUBLIC_URL"):
+        errors["config.mode"] = _(
+            "Set PUBLIC_URL (the address Telegram can reach) or choose polling mode."
+        )
+    token = config.get("bot_token")
+    if not isinstance(token, str) or not crypto.decrypt(token):
+        errors["config.bot_token"] = _("A Telegram connection needs its bot token.")
+    if errors or not probe:
+        return
+    try:
+        me = telegram.call(Connection(kind="telegram", config=config), "getMe", timeout=15)
+    except telegram.TelegramError as exc:
+        errors["config.bot_token"] = _("Telegram says: %(error)s") % {"error": exc.description}
+    else:
+        config["bot"] = {k: me.get(k) for k in ("id", "username", "first_name")}
+
+
+def _check_mail_part(side: str, part, errors: dict, need_user: bool) -> None:
+    prefix = f"config.{side}"
+    if not isinstance(part, dict):
+        errors[prefix] = _("Give the %(side)s settings as an object.") % {"side": side.upper()}
+        return
+    errors.update(_unknown(part, MAIL_KEYS[side], prefix))
+    if not isinstance(part.get("host"), str) or not part["host"].strip():
+        errors[f"{prefix}.host"] = _("Enter the %(side)s host.") % {"side": side.upper()}
+    port = part.get("port")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
+        errors[f"{prefix}.port"] = _("Enter a port from 1 to 65535.")
+    elif port is not None and not 1 <= port <= 65535:
+        errors[f"{prefix}.port"] = _("Enter a port from 1 to 65535.")
+    if part.get("security", "ssl") not in SECURITY:
+        errors[f"{prefix}.security"] = _("Choose ssl, starttls or none.")
+    for key in ("user", "folder", "ca_file"):
+        if part.get(key) is not None and not isinstance(part[key], str):
+            errors[f"{prefix}.{key}"] = _("Enter text.")
+    if need_user and not part.get("user"):
+        errors[f"{prefix}.user"] = _("Enter the mailbox user.")
+
+
+def _imap_login(part: dict) -> None:
+    client = mail._imap(part)  # the same connection the fetch makes
+    try:
+        client.logout()
+    except (imaplib.IMAP4.error, OSError):
+        pass
+
+
+def _smtp_login(part: dict) -> None:
+    host, port = part["host"], int(part.get("port") or 587)
+    security = part.get("security", "starttls")  # mail.deliver's default
+    context = ssl.create_default_context(cafile=part.get("ca_file") or None)
+    if security == "ssl":
+        client = smtplib.SMTP_SSL(host, port, timeout=30, context=context)
+    else:
+        client = smtplib.SMTP(host, port, timeout=30)
+    try:
+        client.ehlo()
+        if security == "starttls":
+            client.starttls(context=context)
+            client.ehlo()
+        if part.get("user"):
+            client.login(part["user"], crypto.decrypt(part.get("password") or ""))
+    finally:
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+
+
+def _check_email(config: dict, errors: dict, probe: bool) -> None:
+    errors.update(_unknown(config, {"address", "imap", "smtp"} | READ_ONLY["email"]))
+    address = config.get("address")
+    try:
+        if not isinstance(address, str):
+            raise ValidationError("")
+        EmailValidator()(address)
+    except ValidationError:
+        errors["config.address"] = _("Enter the support e-mail address.")
+    else:
+        config["address"] = address.strip().lower()
+    _check_mail_part("imap", config.get("imap"), errors, need_user=True)
+    _check_mail_part("smtp", config.get("smtp"), errors, need_user=False)
+    if errors or not probe:
+        return
+    try:
+        _imap_login(config["imap"])
+    except imaplib.IMAP4.error as exc:
+        errors["config.imap.password"] = _("The IMAP server says: %(error)s") % {
+            "error": _server_words(exc)
+        }
+    except (OSError, ssl.SSLError) as exc:
+        errors["config.imap.host"] = _("Cannot reach the IMAP server: %(error)s") % {"error": exc}
+    try:
+        _smtp_login(config["smtp"])
+    except smtplib.SMTPAuthenticationError as exc:
+        errors["config.smtp.password"] = _("The SMTP server says: %(error)s") % {
+            "error": _server_words(exc)
+        }
+    except smtplib.SMTPNotSupportedError as exc:
+        errors["config.smtp.user"] = _("The SMTP server says: %(error)s") % {
+            "error": _server_words(exc)
+        }
+    except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+        errors["config.smtp.host"] = _("Cannot reach the SMTP server: %(error)s") % {
+            "error": _server_words(exc)
+        }
+
+
+def _server_words(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error
+        return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    text = str(exc.args[0]) if exc.args else str(exc)
+    if text.startswith("b'") or text.startswith('b"'):
+        text = text[2:-1]
+    return text or exc.__class__.__name__
+
+
+CHECKS = {
+    "livechat": lambda config, errors, probe: _check_livechat(config, errors),
+    "api": lambda config, errors, probe: _check_api(config, errors),
+    "telegram": _check_telegram,
+    "email": _check_email,
+}
+
+
+# The service --------------------------------------------------------------------------
+
+
+def prepare(kind: str, changes: dict | None, current: dict | None = None, probe: bool = True):
+    """The stored settings after applying `changes` to `current`, checked for `kind` (and, with
+    `probe`, tried against Telegram or the mail servers); raises ConnectionInvalid."""
+    if kind not in CHECKS:
+        raise ConnectionInvalid({"kind": _("Unknown channel kind.")})
+    if changes is not None and not isinstance(changes, dict):
+        raise ConnectionInvalid({"config": _("Give the settings as an object.")})
+    current = dict(current or {})
+    given = _encrypt_given(changes or {})
+    for key in READ_ONLY.get(kind, ()):
+        given.pop(key, None)  # sent back from a GET: the product keeps its own value
+    config = merge_patch(current, given)
+    errors: dict[str, str] = {}
+    CHECKS[kind](config, errors, probe)
+    if errors:
+        raise ConnectionInvalid(errors)
+    return config
+
+
+def register(connection: Connection) -> None:
+    """What needs the saved row: Telegram's webhook (or its removal, in polling mode)."""
+    if connection.kind == Connection.Kind.TELEGRAM and connection.active:
+        try:
+            telegram.setup(connection)
+        except telegram.TelegramError as exc:
+            raise ConnectionInvalid(
+                {
+                    "config.mode": _("Telegram refused the webhook: %(error)s")
+                    % {"error": exc.description}
+                }
+            ) from None
+
+
+def create_connection(
+    line: Line,
+    kind: str,
+    name: str,
+    config: dict | None = None,
+    *,
+    active: bool = True,
+    allowed_origins: list | None = None,
+) -> tuple[Connection, str]:
+    """A new connection and its secret (shown once); ConnectionInvalid if anything is refused."""
+    origins = normalise_origins(allowed_origins or [])
+    stored = prepare(kind, config or {})
+    connection = Connection(
+        line=line,
+        kind=kind,
+        name=name,
+        config=stored,
+        active=active,
+        allowed_origins=origins,
+    )
+    secret = connection.rotate_secret()
+    connection.save()
+    try:
+        register(connection)
+    except ConnectionInvalid:
+        connection.delete()
+        raise
+    return connection, secret
+
+
+def update_connection(
+    connection: Connection,
+    *,
+    name: str | None = None,
+    config: dict | None = None,
+    active: bool | None = None,
+    allowed_origins: list | None = None,
+) -> Connection:
+    """Change what is given; settings are a merge patch checked like new ones."""
+    fields = ["name", "config", "active", "allowed_origins"]
+    before = {f: getattr(connection, f) for f in fields}
+    if allowed_origins is not None:
+        connection.allowed_origins = normalise_origins(allowed_origins)
+    if config is not None:
+        connection.config = prepare(connection.kind, config, current=connection.config)
+    if name:
+        connection.name = name
+    if active is not None:
+        connection.active = active
+    connection.save()
+    if config is not None or (active and not before["active"]):
+        try:
+            register(connection)
+        except ConnectionInvalid:
+            for field, value in before.items():
+                setattr(connection, field, value)
+            connection.save(update_fields=fields)
+            raise
+    return connection
