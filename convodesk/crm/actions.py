@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from convodesk.conversations import services
 from convodesk.conversations.models import Conversation, ConversationCrmLink
@@ -34,6 +35,24 @@ def _ref(record) -> dict:
     return {"type": record.entity_type, "id": record.pk, "title": record.display_title}
 
 
+CANNOT_CONVERT = _l("This lead has conversations you may not act on, so you cannot convert it.")
+
+
+def lead_conversation_ids(lead_id: int) -> list[int]:
+    return list(
+        ConversationCrmLink.objects.filter(entity_type="lead", entity_id=lead_id)
+        .order_by("conversation_id")
+        .values_list("conversation_id", flat=True)
+    )
+
+
+def may_act_on_all(user, conversation_ids: list[int]) -> bool:
+    """Whether `user` may act on every one of these conversations (which ones are not said:
+    some may be conversations the user may not even see)."""
+    actable = Conversation.objects.visible_to(user, "act").filter(pk__in=conversation_ids)
+    return actable.count() == len(set(conversation_ids))
+
+
 def convert_lead(
     lead_id: int,
     user,
@@ -52,17 +71,9 @@ def convert_lead(
         lead = record_for(user, Lead.objects.select_for_update(), lead_id, "edit")
         if not lead.is_open:
             raise CrmError(_("Only a new or in-work lead can be converted."))
-        conversation_ids = list(
-            ConversationCrmLink.objects.filter(entity_type="lead", entity_id=lead.pk)
-            .order_by("conversation_id")
-            .values_list("conversation_id", flat=True)
-        )
-        actable = Conversation.objects.visible_to(user, "act").filter(pk__in=conversation_ids)
-        if actable.count() != len(conversation_ids):
-            # Which ones is not said: some may be conversations the user may not even see.
-            raise services.NotAllowed(
-                _("The lead has conversations you may not act on; it cannot be converted by you.")
-            )
+        conversation_ids = lead_conversation_ids(lead.pk)
+        if not may_act_on_all(user, conversation_ids):
+            raise services.NotAllowed(CANNOT_CONVERT)
         responsible = lead.responsible or (None if user.is_integration else user)
         country = lead.line.default_country if lead.line_id else binding.default_country()
         contact = Contact.objects.create(

@@ -20,7 +20,7 @@ from convodesk.conversations.models import Conversation, ConversationCrmLink
 from convodesk.conversations.normalize import clean_text
 from convodesk.conversations.services import NotAllowed, NotFound
 
-from . import actions
+from . import actions, suggestions
 from .forms import FORMS, ConvertForm, RebindForm
 from .models import KINDS, MODELS, TYPE_BY_SEGMENT, Activity, Company, Contact, Deal, Lead
 from .visibility import can, record_for
@@ -248,6 +248,11 @@ def card(request, segment, pk):
     rows = list(conversations[: CARD_LIMIT + 1])
     columns = [COLUMNS[k] for k in CARD_COLUMNS]
     table = [(conv, [c.render_html(conv) for c in columns]) for conv in rows[:CARD_LIMIT]]
+    possible_matches = suggestions.for_conversations(user, [conv.pk for conv in rows])
+    convertible = kind == "lead" and record.is_open and editable
+    if convertible and not actions.may_act_on_all(user, actions.lead_conversation_ids(record.pk)):
+        convertible = False
+        messages.info(request, actions.CANNOT_CONVERT)
     convert_form = (
         ConvertForm(
             initial={
@@ -256,7 +261,7 @@ def card(request, segment, pk):
                 "deal_title": record.title,
             }
         )
-        if kind == "lead" and record.is_open and editable
+        if convertible
         else None
     )
     return render(
@@ -274,6 +279,7 @@ def card(request, segment, pk):
             "table": table,
             "more": len(rows) > CARD_LIMIT,
             "convert_form": convert_form,
+            "possible_matches": possible_matches,
             "kind_label": MODELS[kind]._meta.verbose_name,
             "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()],
         },
@@ -295,14 +301,31 @@ def convert(request, pk):
         contact, _company, _deal = actions.convert_lead(lead.pk, user, **form.cleaned_data)
     except NotFound:
         raise Http404 from None
-    except NotAllowed as exc:
-        messages.error(request, exc.message)
-        return redirect("crm:card", segment="leads", pk=lead.pk)
+    except NotAllowed:
+        raise PermissionDenied from None
     except actions.CrmError as exc:
         messages.error(request, exc.message)
         return redirect("crm:card", segment="leads", pk=lead.pk)
     messages.success(request, _("The lead was converted."))
     return redirect("crm:card", segment="contacts", pk=contact.pk)
+
+
+@login_required
+@require_POST
+def confirm_match(request, pk):
+    """Confirm a possible match the client's typed data suggested (crm/suggestions.py)."""
+    user = _employee(request)
+    try:
+        record = suggestions.confirm(pk, user)
+    except NotFound:
+        raise Http404 from None
+    except NotAllowed:
+        raise PermissionDenied from None
+    except actions.CrmError as exc:
+        messages.error(request, exc.message)
+        return redirect("crm:home")
+    messages.success(request, _("The conversation was bound to the confirmed record."))
+    return redirect("crm:card", segment=KINDS[record.entity_type], pk=record.pk)
 
 
 @login_required
