@@ -1,0 +1,287 @@
+"""Each channel kind connected through POST /api/v1/lines/{id}/connections works end to end:
+secrets stored encrypted and never shown back, Telegram registered, the mailbox log-in tried."""
+
+import email
+import email.policy
+import itertools
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.utils import timezone
+
+from convodesk import crypto
+from convodesk.connectors import delivery, mail
+from convodesk.conversations import outbox, services
+from convodesk.conversations.models import Conversation
+from convodesk.lines.models import Connection
+from tests import factories as f
+from tests.api import conftest as api_fixtures
+from tests.api.conftest import Api, assert_error, token_for
+from tests.widget import conftest as widget_fixtures
+from tests.workspace.sockets import receive_until, widget
+
+from . import test_email as mail_fixtures
+from .fake_telegram import FakeBotApi, update
+from .test_email import client_mail
+
+# The fixtures these tests share with the API's, the widget's and the e-mail connector's.
+receiver, immediate_tasks = api_fixtures.receiver, api_fixtures.immediate_tasks
+tdb = widget_fixtures.tdb
+imap_server, smtp_server = mail_fixtures.imap_server, mail_fixtures.smtp_server
+
+_boxes = itertools.count(201)  # test_email.py uses box1…; these mailboxes are this file's own
+
+
+@pytest.fixture
+def bot_api(settings):
+    api = FakeBotApi().start()
+    settings.CONVODESK = {
+        **settings.CONVODESK,
+        "TELEGRAM_API_BASE": api.base_url,
+        "PUBLIC_URL": "https://cc.example.com",
+    }
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def admin_api(org):
+    return Api(token_for(org.admin))
+
+
+def connect(admin_api, org, kind, config, **extra):
+    return admin_api.post(
+        f"/lines/{org.line.pk}/connections",
+        {"kind": kind, "name": f"{kind} via API", "config": config, **extra},
+    )
+
+
+def mail_config(imap_server, smtp_server, user, password="pw", smtp_user=""):
+    return {
+        "address": "Help@Shop.example",
+        "imap": {
+            "host": "127.0.0.1",
+            "port": imap_server.port,
+            "security": "none",
+            "user": user,
+            "password": password,
+        },
+        "smtp": {
+            "host": "127.0.0.1",
+            "port": smtp_server.port,
+            "security": "none",
+            "user": smtp_user,
+            "password": "",
+        },
+    }
+
+
+@pytest.mark.django_db
+def test_a_telegram_bot_connected_through_the_api_receives_and_answers(
+    client, org, admin_api, bot_api
+):
+    status, body = connect(admin_api, org, "telegram", {"bot_token": bot_api.token})
+    assert status == 201, body
+    conn = Connection.objects.get(pk=body["id"])
+    assert body["config"]["bot_token"] == "***" and bot_api.token not in json.dumps(body)
+    assert conn.config["bot_token"] != bot_api.token
+    assert crypto.decrypt(conn.config["bot_token"]) == bot_api.token
+    assert body["config"]["bot"]["username"] == "test_bot"
+    [hook] = bot_api.calls_of("setWebhook")
+    assert hook["url"] == f"https://cc.example.com/connectors/telegram/{conn.pk}/webhook/"
+    assert hook["secret_token"] == body["secret"]
+
+    response = client.post(
+        hook["url"].removeprefix("https://cc.example.com"),
+        data=json.dumps(update(1, "Hola")),
+        content_type="application/json",
+        headers={"X-Telegram-Bot-Api-Secret-Token": body["secret"]},
+    )
+    assert response.status_code == 200
+    conv = Conversation.objects.get(connection=conn)
+    now = timezone.now()
+    services.take(conv.pk, f.act(org.op1), now=now)
+    services.reply(conv.pk, f.act(org.op1), "¡Hola Iván!", now=now)
+    delivery.deliver_due(now)
+    assert bot_api.calls_of("sendMessage") == [{"chat_id": "777", "text": "¡Hola Iván!"}]
+
+
+@pytest.mark.django_db
+def test_a_bot_token_telegram_refuses_is_a_422_naming_it_and_nothing_is_stored(
+    org, admin_api, bot_api
+):
+    bot_api.script("getMe", 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+    error = assert_error(connect(admin_api, org, "telegram", {"bot_token": "123:bad"}), 422)
+    assert error["details"] == {"config.bot_token": "Telegram says: Unauthorized"}
+    error = assert_error(connect(admin_api, org, "telegram", {"mode": "webhook"}), 422)
+    assert "config.bot_token" in error["details"]
+    assert not Connection.objects.filter(kind="telegram").exists()
+
+
+@pytest.mark.django_db
+def test_a_webhook_telegram_refuses_undoes_the_new_connection(org, admin_api, bot_api):
+    bot_api.script(
+        "setWebhook",
+        400,
+        {"ok": False, "error_code": 400, "description": "Bad Request: bad webhook"},
+    )
+    error = assert_error(connect(admin_api, org, "telegram", {"bot_token": bot_api.token}), 422)
+    assert "bad webhook" in error["details"]["config.mode"]
+    assert not Connection.objects.filter(kind="telegram").exists()
+
+
+@pytest.mark.django_db
+def test_a_mailbox_connected_through_the_api_fetches_mail_and_replies(
+    org, admin_api, imap_server, smtp_server
+):
+    user = f"box{next(_boxes)}"
+    smtp_server.messages.clear()
+    status, body = connect(admin_api, org, "email", mail_config(imap_server, smtp_server, user))
+    assert status == 201, body
+    assert body["config"]["imap"]["password"] == "***" and body["config"]["address"] == (
+        "help@shop.example"
+    )
+    conn = Connection.objects.get(pk=body["id"])
+    assert conn.config["imap"]["password"] != "pw"
+    assert crypto.decrypt(conn.config["imap"]["password"]) == "pw"
+
+    imap_server.append(user, "pw", client_mail())
+    assert mail.fetch(conn).stored == 1
+    conv = Conversation.objects.get(connection=conn)
+    now = timezone.now()
+    services.take(conv.pk, f.act(org.op1), now=now)
+    services.reply(conv.pk, f.act(org.op1), "It ships tomorrow.", now=now)
+    assert delivery.deliver_due(now) == 1
+    [sent] = smtp_server.messages
+    parsed = email.message_from_bytes(sent.content, policy=email.policy.default)
+    assert parsed["To"] == conv.identity.external_id and "It ships tomorrow." in str(
+        parsed.get_body(("plain",)).get_content()
+    )
+
+
+@pytest.mark.django_db
+def test_a_mailbox_the_servers_refuse_is_a_422_with_their_words_naming_the_field(
+    org, admin_api, imap_server, smtp_server
+):
+    user = f"box{next(_boxes)}"
+    config = mail_config(imap_server, smtp_server, user, password="wrong")
+    error = assert_error(connect(admin_api, org, "email", config), 422)
+    assert error["details"]["config.imap.password"].startswith("The IMAP server says:")
+    assert "authentication failed" in error["details"]["config.imap.password"].lower()
+
+    # The recorder offers no SMTP log-in: a user given for it is refused with its words.
+    config = mail_config(imap_server, smtp_server, user, smtp_user="support")
+    error = assert_error(connect(admin_api, org, "email", config), 422)
+    assert set(error["details"]) == {"config.smtp.user"}
+    assert "AUTH" in error["details"]["config.smtp.user"]
+
+    config = mail_config(imap_server, smtp_server, user)
+    config["imap"]["port"] = 99999
+    error = assert_error(connect(admin_api, org, "email", config), 422)
+    assert set(error["details"]) == {"config.imap.port"}
+    assert not Connection.objects.filter(kind="email").exists()
+
+
+@pytest.mark.django_db
+def test_an_api_connection_created_through_the_api_takes_messages_and_signs_its_webhook(
+    org, admin_api, receiver, immediate_tasks, django_capture_on_commit_callbacks
+):
+    status, body = connect(admin_api, org, "api", {"webhook_url": receiver.url})
+    assert status == 201, body
+    shop = Api(body["secret"])
+    status, received = shop.post(
+        f"/connectors/{body['id']}/messages",
+        {"external_message_id": "m-1", "client": {"external_id": "c-1"}, "text": "Hi"},
+    )
+    assert status == 201, received
+    conv = Conversation.objects.get(connection_id=body["id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.take(conv.pk, f.act(org.op1))
+        services.reply(conv.pk, f.act(org.op1), "Hello back")
+    [request] = receiver.requests
+    header = request["headers"]["X-Convodesk-Signature"]
+    assert delivery.verify_signature(body["secret"], request["body"], header)
+    assert json.loads(request["body"])["message"]["text"] == "Hello back"
+
+
+def test_a_live_chat_created_through_the_api_opens_on_its_listed_origin_only(tdb, org):
+    admin_api = Api(token_for(org.admin))
+    status, body = connect(
+        admin_api,
+        org,
+        "livechat",
+        {"title": "Shop help"},
+        allowed_origins=["HTTPS://Shop.Example.com:443/"],
+    )
+    assert status == 201, body
+    assert body["allowed_origins"] == ["https://shop.example.com"]
+
+    async def scenario():
+        refused = widget(body["public_key"], origin="https://shop.example.com:8443")
+        await refused.connect()
+        assert (await receive_until(refused, lambda m: True))["code"] == "origin"
+        good = widget(body["public_key"], origin="https://shop.example.com")
+        connected, _ = await good.connect()
+        assert connected
+        await good.send_json_to({"type": "hello", "token": "t" * 40, "last": None})
+        assert (await receive_until(good, lambda m: m["type"] == "ready"))["messages"] == []
+        await good.disconnect()
+        await outbox.stop_hub()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db
+def test_allowed_origins_given_through_the_api_must_be_exact_origins(org, admin_api):
+    for bad in ("*", "shop.example.com", "https://shop.example.com/path", "ftp://x.example"):
+        error = assert_error(
+            connect(admin_api, org, "livechat", {}, allowed_origins=[bad]), 422, "validation_error"
+        )
+        assert "allowed_origins" in error["details"], bad
+    status, body = connect(admin_api, org, "livechat", {})
+    assert status == 201 and body["allowed_origins"] == []
+    path = f"/lines/{org.line.pk}/connections/{body['id']}"
+    status, body = admin_api.patch(
+        path, {"allowed_origins": ["http://localhost:8000", "http://LOCALHOST:8000"]}
+    )
+    assert status == 200 and body["allowed_origins"] == ["http://localhost:8000"]
+    assert (
+        "allowed_origins"
+        in assert_error(admin_api.patch(path, {"allowed_origins": ["http://localhost:0x"]}), 422)[
+            "details"
+        ]
+    )
+    assert Connection.objects.get(pk=body["id"]).allowed_origins == ["http://localhost:8000"]
+
+
+@pytest.mark.django_db
+def test_secrets_are_masked_at_any_depth_and_a_patch_keeps_what_it_does_not_change(
+    org, admin_api, imap_server, smtp_server
+):
+    user = f"box{next(_boxes)}"
+    status, created = connect(admin_api, org, "email", mail_config(imap_server, smtp_server, user))
+    assert status == 201, created
+    path = f"/lines/{org.line.pk}/connections/{created['id']}"
+    listed = admin_api.get(f"/lines/{org.line.pk}/connections")[1]
+    for shown in (created, admin_api.get(path)[1], *listed):
+        assert "pw" not in json.dumps(shown["config"]).replace("password", "")
+    assert admin_api.get(path)[1]["config"]["imap"]["password"] == "***"
+
+    # What GET shows, sent back, changes nothing; a nested change merges into the rest.
+    shown = admin_api.get(path)[1]
+    status, body = admin_api.patch(path, {"config": shown["config"]})
+    assert status == 200, body
+    status, body = admin_api.patch(path, {"config": {"imap": {"folder": "Support"}}})
+    assert status == 200 and body["config"]["imap"]["password"] == "***"
+    conn = Connection.objects.get(pk=created["id"])
+    assert conn.config["imap"]["folder"] == "Support"
+    assert crypto.decrypt(conn.config["imap"]["password"]) == "pw"
+
+    error = assert_error(admin_api.patch(path, {"config": {"imap": {"password": "nope"}}}), 422)
+    assert "config.imap.password" in error["details"]
+    assert crypto.decrypt(Connection.objects.get(pk=created["id"]).config["imap"]["password"]) == (
+        "pw"
+    )
+    error = assert_error(admin_api.patch(path, {"config": {"fax": "+34 1"}}), 422)
+    assert error["details"] == {"config.fax": "Unknown setting."}
