@@ -20,9 +20,18 @@ from convodesk.conversations import services
 from convodesk.conversations.lifecycle import OPEN_BELOW
 from convodesk.conversations.models import ConversationCrmLink
 from convodesk.conversations.normalize import normalize_email, normalize_phone
-from convodesk.lines.models import Line
+from convodesk.lines.models import Connection, Line
 
-from .models import Activity, Contact, ContactEmail, ContactIdentity, ContactPhone, Deal, Lead
+from .models import (
+    Activity,
+    Contact,
+    ContactEmail,
+    ContactIdentity,
+    ContactPhone,
+    Deal,
+    Lead,
+    MatchSuggestion,
+)
 
 
 @dataclass(frozen=True)
@@ -55,24 +64,30 @@ def default_country() -> str:
 def find_contact(
     connection_id: int, external_id: str, phones: list[str], email: str
 ) -> Match | None:
-    """Channel identity first, then phone, then e-mail: one query, each branch an index look-up."""
+    """Channel identity first, then phone, then e-mail: one query, each branch an index look-up.
+    Without an external id, by phone and e-mail only (a suggestion); without either, by identity."""
     q = connection.ops.quote_name
-    branches = [
-        f"SELECT 1 AS prio, id AS row_id, contact_id FROM {q(ContactIdentity._meta.db_table)} "
-        f"WHERE connection_id = %s AND external_id = %s"
-    ]
-    params: list = [connection_id, external_id]
+    branches, params = [], []
+    if external_id:
+        branches.append(
+            f"SELECT 1 AS prio, id AS row_id, contact_id FROM {q(ContactIdentity._meta.db_table)} "
+            f"WHERE connection_id = %s AND external_id = %s"
+        )
+        params += [connection_id, external_id]
     if phones:
         branches.append(
-            f"SELECT 2, id, contact_id FROM {q(ContactPhone._meta.db_table)} "
+            f"SELECT 2 AS prio, id AS row_id, contact_id FROM {q(ContactPhone._meta.db_table)} "
             f"WHERE normalized IN ({', '.join(['%s'] * len(phones))})"
         )
         params += phones
     if email:
         branches.append(
-            f"SELECT 3, id, contact_id FROM {q(ContactEmail._meta.db_table)} WHERE normalized = %s"
+            f"SELECT 3 AS prio, id AS row_id, contact_id FROM {q(ContactEmail._meta.db_table)} "
+            f"WHERE normalized = %s"
         )
         params.append(email)
+    if not branches:
+        return None
     contact = q(Contact._meta.db_table)
     sql = (
         f"SELECT {contact}.*, found.prio AS match_prio FROM {contact} "
@@ -98,19 +113,26 @@ def find_open_lead(
     table = q(Lead._meta.db_table)
     open_statuses = list(Lead.OPEN_STATUSES)
     is_open = f"status IN ({', '.join(['%s'] * len(open_statuses))})"
-    branches = [
-        f"SELECT 1 AS prio, id FROM {table} WHERE {is_open} AND connection_id = %s AND external_id = %s"
-    ]
-    params: list = [*open_statuses, connection_id, external_id]
+    branches, params = [], []
+    if external_id:
+        branches.append(
+            f"SELECT 1 AS prio, id FROM {table} WHERE {is_open} "
+            f"AND connection_id = %s AND external_id = %s"
+        )
+        params += [*open_statuses, connection_id, external_id]
     if phones:
         branches.append(
-            f"SELECT 2, id FROM {table} WHERE {is_open} "
+            f"SELECT 2 AS prio, id FROM {table} WHERE {is_open} "
             f"AND phone_normalized IN ({', '.join(['%s'] * len(phones))})"
         )
         params += [*open_statuses, *phones]
     if email:
-        branches.append(f"SELECT 3, id FROM {table} WHERE {is_open} AND email_normalized = %s")
+        branches.append(
+            f"SELECT 3 AS prio, id FROM {table} WHERE {is_open} AND email_normalized = %s"
+        )
         params += [*open_statuses, email]
+    if not branches:
+        return None
     best = RawSQL(
         f"SELECT found.id FROM ({' UNION ALL '.join(branches)}) found "
         f"ORDER BY found.prio, found.id LIMIT 1",
@@ -128,7 +150,7 @@ def find_open_lead(
 
 
 def _lead_matched_by(lead, connection_id, external_id, phones, email) -> str:
-    if lead.connection_id == connection_id and lead.external_id == external_id:
+    if external_id and lead.connection_id == connection_id and lead.external_id == external_id:
         return "identity"
     if phones and lead.phone_normalized in phones:
         return "phone"
@@ -228,15 +250,44 @@ def _new_contact(conversation, country: str) -> Contact:
     return contact
 
 
+def typed_by_client(conversation) -> bool:
+    """Contact data the client typed in themselves (the web chat widget's name, e-mail and
+    phone fields) is a claim nobody checked. Verified channels (a Telegram id, an e-mail's
+    From after the mailbox's checks, an API connector's data) vouch for theirs."""
+    return conversation.connection.kind == Connection.Kind.LIVECHAT
+
+
+def suggest_match(conversation, phones: list[str], email: str) -> MatchSuggestion | None:
+    """Keep a record the client's typed data points at, for an employee to confirm."""
+    if not phones and not email:
+        return None
+    match = find_contact(None, "", phones, email) or find_open_lead(None, "", phones, email)
+    if match is None:
+        return None
+    return MatchSuggestion.objects.create(
+        conversation_id=conversation.pk,
+        entity_type=match.record.entity_type,
+        entity_id=match.record.pk,
+        matched_by=match.by,
+    )
+
+
 def bind_new_conversation(conversation) -> Activity | None:
     """Bind a just-created conversation by the line's rules; returns its activity, or None when
-    the line says to create nothing and no record matches."""
+    the line says to create nothing and no record matches.
+
+    Data the client typed in (`typed_by_client`) binds by the channel identity alone: a phone
+    or e-mail that belongs to an existing record is only suggested (`MatchSuggestion`), and a
+    new lead or contact is made by the line's rule as if nothing matched."""
     line, client, identity = conversation.line, conversation.client, conversation.identity
     country = line.default_country
     phones = phone_keys(client.phone, country)
     email = client.email_normalized or normalize_email(client.email)
     payload = {}
-    match = find_contact(identity.connection_id, identity.external_id, phones, email)
+    typed = typed_by_client(conversation)
+    # Typed data looks records up by the channel identity alone (see the docstring).
+    lookup_phones, lookup_email = ([], "") if typed else (phones, email)
+    match = find_contact(identity.connection_id, identity.external_id, lookup_phones, lookup_email)
     if match is not None:
         contact = match.record
         if match.by != "identity":
@@ -248,7 +299,11 @@ def bind_new_conversation(conversation) -> Activity | None:
                 records.insert(1, deal)
         payload["matched_by"] = match.by
     else:
-        match = find_open_lead(identity.connection_id, identity.external_id, phones, email)
+        match = find_open_lead(
+            identity.connection_id, identity.external_id, lookup_phones, lookup_email
+        )
+        if match is None and typed and suggest_match(conversation, phones, email):
+            payload["suggested"] = True
         if match is not None:
             records, payload["matched_by"] = [match.record], match.by
         elif line.crm_binding == Line.CrmBinding.LEAD:

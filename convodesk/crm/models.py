@@ -339,4 +339,38 @@ class Activity(models.Model):
         return self.subject
 
 
+class MatchSuggestion(models.Model):
+    """A possible match from contact data the client typed in themselves (the web chat widget).
+
+    Typed data is a claim, not proof: it never binds a conversation to an existing record by
+    itself. It is kept here and shown on the card, where an employee who may act on the
+    conversation and edit the record confirms it (which re-binds the conversation)."""
+
+    class MatchedBy(models.TextChoices):
+        PHONE = "phone", _("the same phone")
+        EMAIL = "email", _("the same e-mail")
+
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="crm_suggestions"
+    )
+    entity_type = models.CharField(max_length=20)  # contact or lead
+    entity_id = models.BigIntegerField()
+    matched_by = models.CharField(max_length=10, choices=MatchedBy.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("possible match")
+        verbose_name_plural = _("possible matches")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "entity_type", "entity_id"],
+                name="crm_match_suggestion_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["entity_type", "entity_id"], name="crm_suggestion_entity")]
+
+    def __str__(self):
+        return f"{self.entity_type} #{self.entity_id} ({self.matched_by})"
+
+
 MODELS = {"contact": Contact, "company": Company, "lead": Lead, "deal": Deal, "activity": Activity}
