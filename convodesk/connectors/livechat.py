@@ -20,13 +20,14 @@ from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from django.utils.translation import gettext as _
 
 from convodesk.conversations import outbox, realtime, services
 from convodesk.conversations.lifecycle import IllegalTransition, Status
 from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.lines.models import Connection
+
+from . import origins
 
 log = logging.getLogger("convodesk.livechat")
 
@@ -62,21 +63,6 @@ def option(connection: Connection, name: str):
 
 def identity_of(token: str) -> str:
     return "web-" + hashlib.sha256(token.encode()).hexdigest()[:40]
-
-
-def origin_allowed(connection: Connection, origin: str) -> bool:
-    """Empty `allowed_origins` admits any site; otherwise the page's origin must be listed.
-    The product's own hosts (the demo page) are always admitted."""
-    allowed = [
-        o.rstrip("/").lower() for o in (connection.allowed_origins or []) if isinstance(o, str)
-    ]
-    origin = (origin or "").rstrip("/").lower()
-    if not allowed or "*" in allowed:
-        return True
-    if origin in allowed:
-        return True
-    host = urlsplit(origin).hostname or ""
-    return bool(host) and host in [h.lower() for h in settings.ALLOWED_HOSTS if h != "*"]
 
 
 class RateLimiter:
@@ -161,9 +147,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         connection = await database_sync_to_async(self._connection)(key)
         if connection is None:
             return await self.refuse("unknown_key", _("This chat is not available."), 4404)
-        headers = dict(self.scope.get("headers") or [])
-        origin = headers.get(b"origin", b"").decode("latin-1")
-        if not origin_allowed(connection, origin):
+        if not origins.widget_origin_allowed(self.scope, connection.allowed_origins):
             return await self.refuse("origin", _("This chat is not enabled on this website."), 4403)
         self.connection = connection
 
