@@ -55,11 +55,14 @@ class ConnectionSecretAuth(HttpBearer):
 
 
 def connection_for(connection_id: int, secret: str) -> Connection:
+    """A missing connection and a wrong secret answer alike, so no one learns which ids exist."""
     connection = Connection.objects.select_related("line").filter(pk=connection_id).first()
-    if connection is None or not connection.secret_hash:
-        raise ApiError(404, "not_found", _("Not found."))
-    if not hmac.compare_digest(connection.secret_hash, crypto.hash_token(secret)):
-        raise ApiError(401, "unauthenticated", _("This is not the connection's secret."))
+    given = crypto.hash_token(secret)
+    stored = connection.secret_hash if connection is not None else ""
+    if not stored or not hmac.compare_digest(stored, given):
+        raise ApiError(
+            401, "unauthenticated", _("Unknown connection, or not the connection's secret.")
+        )
     if not connection.active:
         raise ApiError(403, "connection_inactive", _("This connection is switched off."))
     return connection

@@ -9,7 +9,8 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 from pydantic import field_validator
 
-from convodesk.connectors import rest
+from convodesk.connectors import rest, skipped
+from convodesk.connectors.clean import clean
 from convodesk.conversations import attachments
 
 from .auth import ConnectionSecretAuth, connection_for
@@ -76,7 +77,17 @@ def post_message(request, connection_id: int, payload: MessageIn):
     connection = connection_for(connection_id, request.auth)
     if connection.kind != "api":
         raise invalid({"connection_id": _("Only api connections accept messages here.")})
-    if not payload.text.strip() and not payload.attachments:
+    blank = {
+        name: _("This field cannot be blank.")
+        for name, value in (
+            ("external_message_id", payload.external_message_id),
+            ("client.external_id", payload.client.external_id),
+        )
+        if not clean(value).strip()
+    }
+    if blank:
+        raise invalid(blank)
+    if not clean(payload.text).strip() and not payload.attachments:
         raise invalid({"text": _("A message needs text or an attachment.")})
     sent_at = payload.sent_at
     if sent_at is not None and sent_at.tzinfo is None:
@@ -92,6 +103,13 @@ def post_message(request, connection_id: int, payload: MessageIn):
     try:
         received = rest.receive(connection, incoming)
     except Exception as exc:  # the transaction rolled back: nothing of this message was written
+        if skipped.is_message_fault(exc):  # retrying would not help: record it for an admin
+            skipped.record(connection, payload.external_message_id, exc, payload.model_dump_json())
+            raise ApiError(
+                422,
+                "not_stored",
+                _("This message cannot be stored; nothing was written and it was recorded."),
+            ) from exc
         log.exception(
             "connection %s: message %s not stored", connection.pk, payload.external_message_id
         )

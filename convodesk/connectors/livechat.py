@@ -27,7 +27,8 @@ from convodesk.conversations.lifecycle import IllegalTransition, Status
 from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.lines.models import Connection
 
-from . import origins
+from . import origins, skipped
+from .clean import clean
 
 log = logging.getLogger("convodesk.livechat")
 
@@ -202,7 +203,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
             return
         try:
             await super().receive(text_data=text_data, **kwargs)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             await self.send_json(
                 {"type": "error", "code": "bad_request", "message": _("Unreadable message.")}
             )
@@ -225,7 +226,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         await self.catch_up()
 
     async def client_message(self, content):
-        text = content.get("text")
+        text = clean(content.get("text")) if isinstance(content.get("text"), str) else None
         if not isinstance(text, str) or not text.strip():
             return await self.send_json(
                 {"type": "error", "code": "empty", "message": _("The message is empty.")}
@@ -251,7 +252,18 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
                     "message": _("You are sending messages too fast. Please wait a moment."),
                 }
             )
-        conversation_id = await database_sync_to_async(self._receive)(content, text)
+        try:
+            conversation_id = await database_sync_to_async(self._receive)(content, text)
+        except Exception as exc:  # the socket lives on whatever one message does
+            if skipped.is_message_fault(exc):
+                await database_sync_to_async(skipped.record)(
+                    self.connection, content.get("id"), exc, content
+                )
+                code, message = "not_stored", _("This message could not be stored.")
+            else:
+                log.exception("livechat %s: message not stored", self.connection.pk)
+                code, message = "unavailable", _("The message was not sent. Please try again.")
+            return await self.send_json({"type": "error", "code": code, "message": message})
         if conversation_id not in self.conversations:
             self.conversations.add(conversation_id)
             await self.channel_layer.group_add(
@@ -375,7 +387,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
 
         def field(name, size):
             value = content.get(name)
-            return value.strip()[:size] if isinstance(value, str) else ""
+            return clean(value).strip()[:size] if isinstance(value, str) else ""
 
         url = field("url", 1000)
         if urlsplit(url).scheme not in ("http", "https"):

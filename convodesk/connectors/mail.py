@@ -31,6 +31,8 @@ from convodesk.conversations import services
 from convodesk.conversations.models import Message
 from convodesk.lines.models import Connection
 
+from . import skipped
+from .clean import clean, clean_data
 from .delivery import DeliveryFailed
 from .models import EmailHeaders
 
@@ -160,12 +162,12 @@ def is_automatic(msg) -> bool:
 def parse(raw: bytes) -> Parsed:
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
-        name, sender = email.utils.parseaddr(str(msg.get("From") or ""))
+        name, sender = email.utils.parseaddr(clean(str(msg.get("From") or "")))
     except Exception as exc:  # noqa: BLE001 - any parser failure is a malformed mail
         raise BadMail(f"unreadable message: {exc}") from exc
     if "@" not in sender:
         raise BadMail("the message has no sender address")
-    message_id = str(msg.get("Message-ID") or "").strip()
+    message_id = clean(str(msg.get("Message-ID") or "")).strip()
     if not message_id:
         raise BadMail("the message has no Message-ID")
     plain, html, attachments, contents = None, None, [], []
@@ -194,16 +196,16 @@ def parse(raw: bytes) -> Parsed:
         elif part.get_content_type() == "text/html" and html is None:
             html = content
     text = plain if plain is not None else html_to_text(html or "")
-    references = str(msg.get("References") or "").split()
+    references = clean(str(msg.get("References") or "")).split()
     return Parsed(
         message_id=message_id[:500],
-        sender=sender.strip().lower(),
-        sender_name=name.strip(),
-        subject=str(msg.get("Subject") or "").strip()[:500],
-        text=trim_quoted(text or ""),
-        in_reply_to=str(msg.get("In-Reply-To") or "").strip()[:500],
+        sender=clean(sender).strip().lower(),
+        sender_name=clean(name).strip(),
+        subject=clean(str(msg.get("Subject") or "")).strip()[:500],
+        text=trim_quoted(clean(text or "")),
+        in_reply_to=clean(str(msg.get("In-Reply-To") or "")).strip()[:500],
         references=references,
-        attachments=attachments,
+        attachments=clean_data(attachments),
         contents=contents,
         automatic=is_automatic(msg),
     )
@@ -308,16 +310,25 @@ def fetch(connection: Connection, now=None) -> FetchResult:
         for uid in uids:
             _status, data = client.uid("FETCH", str(uid), "(BODY.PEEK[])")
             raw = next((item[1] for item in data if isinstance(item, tuple)), None)
+            parsed = None
             try:
                 if raw is None:
                     raise BadMail("empty fetch")
-                outcome = ingest(connection, parse(raw), now=now)
+                parsed = parse(raw)
+                outcome = ingest(connection, parsed, now=now)
                 if outcome is None:
                     result.ignored += 1
                 elif outcome.created:
                     result.stored += 1
             except BadMail as exc:
                 log.warning("email %s: skipped UID %s: %s", connection.pk, uid, exc)
+                result.skipped += 1
+            except Exception as exc:
+                if not skipped.is_message_fault(exc):
+                    raise  # the database is away: last_uid stays, this mail comes again
+                # One mail that cannot be stored must not stop the mailbox: record, pass over.
+                external_id = parsed.message_id if parsed is not None else f"UID {uid}"
+                skipped.record(connection, external_id, exc, raw)
                 result.skipped += 1
             state["last_uid"] = uid
             _save_state(connection, state)

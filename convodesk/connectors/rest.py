@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from convodesk.conversations import services
 from convodesk.lines.models import Connection
 
+from .clean import clean, clean_data
+
 log = logging.getLogger("convodesk.connectors.rest")
 
 MAX_ATTACHMENTS = 20
@@ -37,17 +39,18 @@ class IncomingMessage:
 
 
 def receive(connection: Connection, incoming: IncomingMessage) -> services.Received:
+    """Every string is cleaned (`clean.clean`) before it reaches the services."""
     received = services.receive_client_message(
         connection,
-        client_external_id=incoming.client.external_id,
-        client_name=incoming.client.name,
-        phone=incoming.client.phone,
-        email=incoming.client.email,
-        text=incoming.text,
-        external_message_id=incoming.external_message_id,
-        attachments=incoming.attachments[:MAX_ATTACHMENTS],
+        client_external_id=clean(incoming.client.external_id),
+        client_name=clean(incoming.client.name),
+        phone=clean(incoming.client.phone),
+        email=clean(incoming.client.email),
+        text=clean(incoming.text),
+        external_message_id=clean(incoming.external_message_id),
+        attachments=clean_data(incoming.attachments[:MAX_ATTACHMENTS]),
         sent_at=incoming.sent_at,
-        source_url=incoming.source_url,
+        source_url=clean(incoming.source_url),
     )
     if not received.created:
         log.info(

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from convodesk import crypto
@@ -21,6 +22,8 @@ from convodesk.conversations import services
 from convodesk.conversations.models import ClientIdentity, Conversation
 from convodesk.lines.models import Connection
 
+from . import skipped
+from .clean import clean_data
 from .delivery import DeliveryFailed
 
 log = logging.getLogger("convodesk.telegram")
@@ -173,11 +176,24 @@ def _describe(msg: dict) -> str:
     return ""
 
 
+def external_id_of(update) -> str:
+    """The id a stored message of this update gets (chat:message), for logs and skip records."""
+    msg = {}
+    if isinstance(update, dict):
+        msg = update.get("edited_message") or update.get("message") or {}
+    if isinstance(msg, dict) and isinstance(msg.get("chat"), dict):
+        return f"{msg['chat'].get('id')}:{msg.get('message_id')}"
+    return f"update:{update.get('update_id') if isinstance(update, dict) else '?'}"
+
+
+@transaction.atomic
 def handle_update(connection: Connection, update: dict, now: dt.datetime | None = None):
     """Turn one Update into a client message (or a system note for an edit); returns the Received
-    result, or None for updates the contact center does not take (groups, channel posts, bots)."""
+    result, or None for updates the contact center does not take (groups, channel posts, bots).
+    One transaction: an update that fails leaves nothing behind. Every string is cleaned first."""
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
         raise BadUpdate("an Update needs an integer update_id")
+    update = clean_data(update)
     edited = "edited_message" in update
     msg = update.get("edited_message") if edited else update.get("message")
     if msg is None:
@@ -295,6 +311,10 @@ def poll_once(connection: Connection, timeout: int = 25) -> int:
             log.warning(
                 "telegram %s: skipped update %s: %s", connection.pk, update.get("update_id"), exc
             )
+        except Exception as exc:
+            if not skipped.is_message_fault(exc):
+                raise  # the database is away: keep the offset, this update comes again
+            skipped.record(connection, external_id_of(update), exc, json.dumps(update))
         connection.config = {**connection.config, "poll_offset": int(update["update_id"]) + 1}
         Connection.objects.filter(pk=connection.pk).update(config=connection.config)
         handled += 1

@@ -80,7 +80,8 @@ def test_ingestion_needs_this_connections_secret(org):
     path = f"/connectors/{org.conn.pk}/messages"
     assert_error(Api().post(path, payload()), 401)
     assert_error(Api(other.secret).post(path, payload()), 401)
-    assert_error(Api(org.conn.secret).post("/connectors/987654/messages", payload()), 404)
+    # a missing connection answers like a wrong secret: no oracle for which ids exist
+    assert_error(Api(org.conn.secret).post("/connectors/987654/messages", payload()), 401)
     org.conn.active = False
     org.conn.save()
     assert_error(Api(org.conn.secret).post(path, payload()), 403, "connection_inactive")

@@ -1,15 +1,21 @@
-import imaplib
+import logging
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from convodesk.connectors import mail
+from convodesk.connectors import mail, skipped
 from convodesk.lines.models import Connection
+
+log = logging.getLogger("convodesk.email")
 
 
 class Command(BaseCommand):
-    help = "Fetch new mail of the e-mail connections by IMAP (once, or every --interval seconds with --loop)."
+    help = (
+        "Fetch new mail of the e-mail connections by IMAP (once, or every --interval seconds "
+        "with --loop). One failing mailbox never stops the others: each gets a line, and the "
+        "command exits non-zero when any of them failed."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--connection", type=int, help="Only this connection id.")
@@ -26,19 +32,32 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"Connection {connection} is not an active e-mail connection with IMAP settings."
                 )
-            for conn in rows:
-                try:
-                    result = mail.fetch(conn)
-                    self.stdout.write(
-                        f"{conn.name}: {result.stored} stored, {result.ignored} automatic ignored, "
-                        f"{result.skipped} malformed skipped"
-                        + (" (UIDVALIDITY changed: resynced)" if result.resynced else "")
-                    )
-                except (imaplib.IMAP4.error, OSError, ValueError) as exc:
-                    self.stderr.write(f"{conn.name}: {exc}")
-                    if not loop:
-                        raise CommandError(str(exc)) from None
+            failed = self.fetch_all(rows)
             if not loop:
+                if failed:
+                    raise CommandError(
+                        f"{len(failed)} of {len(rows)} mailbox(es) failed: " + ", ".join(failed)
+                    )
                 return
             close_old_connections()
             time.sleep(interval)
+
+    def fetch_all(self, rows) -> list[str]:
+        """Fetch every mailbox, whatever happens to one of them; the names of those that failed."""
+        failed = []
+        for conn in rows:
+            try:
+                result = mail.fetch(conn)
+            except Exception as exc:  # noqa: BLE001 - report it and go on with the next mailbox
+                log.exception("email %s: fetch failed", conn.pk)
+                self.stderr.write(f"{conn.name}: failed: {type(exc).__name__}: {exc}")
+                failed.append(conn.name)
+                if skipped.database_away(exc):  # do not reuse a broken database connection
+                    close_old_connections()
+                continue
+            self.stdout.write(
+                f"{conn.name}: {result.stored} stored, {result.ignored} automatic ignored, "
+                f"{result.skipped} skipped"
+                + (" (UIDVALIDITY changed: resynced)" if result.resynced else "")
+            )
+        return failed

@@ -1,9 +1,13 @@
+import logging
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
 
-from convodesk.connectors import telegram
+from convodesk.connectors import skipped, telegram
 from convodesk.lines.models import Connection
+
+log = logging.getLogger("convodesk.telegram")
 
 
 class Command(BaseCommand):
@@ -26,16 +30,25 @@ class Command(BaseCommand):
         if not rows:
             raise CommandError("No active Telegram connection in polling mode.")
         while True:
-            for conn in rows:
-                conn.refresh_from_db()
+            failed = []
+            for conn in rows:  # one failing bot never stops the others
                 try:
+                    conn.refresh_from_db()
                     handled = telegram.poll_once(conn, timeout=0 if once else timeout)
                     if handled:
                         self.stdout.write(f"{conn.name}: {handled} update(s)")
-                except telegram.TelegramError as exc:
-                    self.stderr.write(f"{conn.name}: {exc}")
-                    if once:
-                        raise CommandError(str(exc)) from None
-                    time.sleep(5)
+                except Exception as exc:  # noqa: BLE001 - reported; the offset stays for a retry
+                    if not isinstance(exc, telegram.TelegramError):
+                        log.exception("telegram %s: polling failed", conn.pk)
+                    self.stderr.write(f"{conn.name}: failed: {exc}")
+                    failed.append(conn.name)
+                    if skipped.database_away(exc):
+                        close_old_connections()
             if once:
+                if failed:
+                    raise CommandError(
+                        f"{len(failed)} of {len(rows)} connection(s) failed: " + ", ".join(failed)
+                    )
                 return
+            if failed:
+                time.sleep(5)
