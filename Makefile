@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
+	$(PY) -m convodesk.keyfile
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo --if-empty --organisation-only
 	$(PY) manage.py serve

@@ -13,6 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("CONVODESK_BENCH_DIR", ROOT / "var" / "bench"))
 
 
+def secret_key() -> str:
+    """The benchmark installation's own key (kept with its data, so reruns read what they wrote)."""
+    from convodesk import keyfile
+
+    return os.environ.get("SECRET_KEY") or keyfile.ensure(VAR / "secret_key")
+
+
 def summary(samples_s: list[float]) -> dict:
     """Median, p95 and max in milliseconds (p95 = nearest rank)."""
     ms = sorted(x * 1000 for x in samples_s)

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, VAR
+from benchmarks.common import ROOT, VAR, secret_key
 from benchmarks.report import write_report
 
 PY = sys.executable
@@ -73,7 +73,13 @@ def log(msg: str) -> None:
 
 
 def env_for(url: str) -> dict:
-    return dict(os.environ, DATABASE_URL=url, PYTHONPATH=str(ROOT), DEBUG="false")
+    return dict(
+        os.environ,
+        DATABASE_URL=url,
+        PYTHONPATH=str(ROOT),
+        DEBUG="false",
+        SECRET_KEY=secret_key(),
+    )
 
 
 def step(

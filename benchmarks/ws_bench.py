@@ -263,6 +263,7 @@ def main(argv=None) -> int:
         **os.environ,
         "CONVODESK_VAR_DIR": tmp,
         "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),  # one run's
         "LOG_LEVEL": "WARNING",
         "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.sqlite3",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

@@ -5,17 +5,24 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
 
-def _fernet() -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"convodesk-secrets", info=b"v1").derive(
-        settings.SECRET_KEY.encode()
-    )
-    return Fernet(base64.urlsafe_b64encode(key))
+def _fernet_for(key: str) -> Fernet:
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"convodesk-secrets", info=b"v1"
+    ).derive(key.encode())
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _fernet(keys: list[str] | None = None) -> MultiFernet:
+    """Encrypts under SECRET_KEY; decrypts under it or any of SECRET_KEY_FALLBACKS (rotation)."""
+    if keys is None:
+        keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return MultiFernet([_fernet_for(key) for key in keys])
 
 
 def encrypt(plain: str) -> str:
@@ -29,6 +36,12 @@ def decrypt(token: str) -> str:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:
         return ""
+
+
+def rotate(token: str, keys: list[str] | None = None) -> str:
+    """The same secret encrypted under the first key (SECRET_KEY unless `keys` are given), read
+    with any of them; raises InvalidToken when none reads it."""
+    return _fernet(keys).rotate(token.encode()).decode() if token else ""
 
 
 def new_secret(nbytes: int = 32) -> str:

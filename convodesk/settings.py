@@ -5,7 +5,10 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from convodesk import keyfile
 
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent
@@ -17,9 +20,24 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get(
-    "SECRET_KEY", "convodesk-insecure-development-key-change-me-in-production"
-)
+# The key signs sessions and encrypts stored secrets (convodesk/crypto.py), so it is never a
+# string from the repository: the environment's SECRET_KEY, else this installation's own key
+# file (`make run` writes a random one on first start). In development (DEBUG) and under pytest
+# (which sets PYTEST_VERSION) the file is written on demand; in production a missing key stops
+# the start. Old keys stay readable during `manage.py rotate_key` through SECRET_KEY_FALLBACKS.
+SECRET_KEY_FILE = VAR_DIR / "secret_key"
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip() or keyfile.read(SECRET_KEY_FILE)
+if not SECRET_KEY and (DEBUG or os.environ.get("PYTEST_VERSION")):
+    SECRET_KEY = keyfile.ensure(SECRET_KEY_FILE)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        f"No SECRET_KEY: set the SECRET_KEY environment variable (50+ random characters), or "
+        f"run `python -m convodesk.keyfile` once to write this installation's key to "
+        f"{SECRET_KEY_FILE} (`make run` does this on first start)."
+    )
+SECRET_KEY_FALLBACKS = [
+    k.strip() for k in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()
+]
 ALLOWED_HOSTS = [
     h.strip()
     for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
@@ -42,6 +60,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",  # serves its Swagger UI from its own static files, not a CDN
+    "csp",
     "convodesk.accounts",
     "convodesk.lines",
     "convodesk.conversations",
@@ -55,10 +74,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Static files come from the app itself under uvicorn (no separate web server needed).
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     # A body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (JSON on the API), before anything reads it.
     "convodesk.api.middleware.RequestSizeLimitMiddleware",
+    # Static files come from the app itself under uvicorn (no separate web server needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "convodesk.accounts.middleware.UserLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -187,7 +208,34 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Production behind HTTPS (README, "Production"): each switched by the environment, off on a laptop.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    # Behind a TLS-terminating proxy that sets this header (e.g. X-Forwarded-Proto) to "https"
+    # and strips it from clients' requests.
+    header = os.environ["SECURE_PROXY_SSL_HEADER"].strip().upper().replace("-", "_")
+    SECURE_PROXY_SSL_HEADER = (f"HTTP_{header}", "https")
 X_FRAME_OPTIONS = "DENY"
+# No inline script, no inline style attribute, no eval, no framing: what a planted link or an
+# unescaped string would need. Scripts and styles come only from our own static files; 'self'
+# also covers the same host's ws:/wss: sockets. CSP_STYLE_SRC / CSP_SCRIPT_SRC add sources.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", *os.environ.get("CSP_SCRIPT_SRC", "").split()],
+        "style-src": ["'self'", *os.environ.get("CSP_STYLE_SRC", "").split()],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
