@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import time
+from pathlib import Path
 
 import pytest
 from django_tasks import default_task_backend
@@ -217,3 +218,18 @@ def test_a_later_reply_goes_once_the_earlier_one_has_finally_failed(
     assert first.delivery_state == "failed" and second.delivery_state == "sent"
     texts = [json.loads(r["body"])["message"]["text"] for r in receiver.requests]
     assert texts == ["one", "one", "two"]
+
+
+def test_the_readme_verification_accepts_a_delivered_webhook_and_refuses_a_stale_one(
+    hooked, receiver, immediate_tasks, django_capture_on_commit_callbacks
+):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    [snippet] = [b for b in readme.split("```python\n")[1:] if "def verify(" in b]
+    scope = {}
+    exec(snippet.split("```")[0], scope)  # noqa: S102 - the README's own example
+    reply(hooked, django_capture_on_commit_callbacks)
+    [request] = receiver.requests
+    header = request["headers"]["X-Convodesk-Signature"]
+    assert scope["verify"](hooked.conn.secret, request["body"], header)
+    stale = delivery.signature(hooked.conn.secret, request["body"], int(time.time()) - 301)
+    assert not scope["verify"](hooked.conn.secret, request["body"], stale)

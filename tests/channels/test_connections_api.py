@@ -285,3 +285,35 @@ def test_secrets_are_masked_at_any_depth_and_a_patch_keeps_what_it_does_not_chan
     )
     error = assert_error(admin_api.patch(path, {"config": {"fax": "+34 1"}}), 422)
     assert error["details"] == {"config.fax": "Unknown setting."}
+
+
+@pytest.mark.django_db
+def test_the_admin_form_tries_the_mailbox_log_in_and_shows_the_servers_refusal(
+    client, org, imap_server, smtp_server
+):
+    client.force_login(org.admin)
+    form = {
+        "line": org.line.pk,
+        "kind": "email",
+        "name": "Mail",
+        "active": "on",
+        "allowed_origins": "[]",
+        "address": "help@shop.example",
+        "imap_host": "127.0.0.1",
+        "imap_port": imap_server.port,
+        "imap_security": "none",
+        "imap_user": f"box{next(_boxes)}",
+        "imap_password": "wrong",
+        "imap_folder": "INBOX",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_server.port,
+        "smtp_security": "none",
+    }
+    response = client.post("/admin/lines/connection/add/", form)
+    assert response.status_code == 200 and "The IMAP server says:" in response.content.decode()
+    assert not Connection.objects.filter(kind="email").exists()
+    response = client.post("/admin/lines/connection/add/", {**form, "imap_password": "pw"})
+    assert response.status_code == 302
+    conn = Connection.objects.get(kind="email")
+    assert crypto.decrypt(conn.config["imap"]["password"]) == "pw"
+    assert conn.config["imap"]["port"] == imap_server.port
