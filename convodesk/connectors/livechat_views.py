@@ -7,6 +7,7 @@ import json
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.utils.html import _json_script_escapes
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -31,6 +32,7 @@ def widget_config(request, connection: Connection) -> dict:
     return {
         "key": connection.public_key,
         "socket": f"{scheme}://{request.get_host()}/ws/widget/{connection.public_key}/",
+        "stylesheet": request.build_absolute_uri(static("convodesk/widget.css")),
         "title": option(connection, "title") or connection.line.name,
         "color": option(connection, "color"),
         "maxLength": option(connection, "max_length"),

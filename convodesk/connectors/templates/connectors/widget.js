@@ -32,43 +32,14 @@
 
   var host = el("div", { id: "convodesk-widget-" + CONFIG.key, "data-convodesk-widget": "" });
   var root = host.attachShadow({ mode: "open" });
-  var style = el("style");
-  style.textContent = [
-    ":host{all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483000;font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;font-size:14px;color:#1d2433;--c:" + CONFIG.color + "}",
-    "*{box-sizing:border-box}",
-    ".bubble{width:58px;height:58px;border-radius:50%;border:0;background:var(--c);color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;margin-left:auto}",
-    ".bubble:focus-visible,button:focus-visible,textarea:focus-visible,input:focus-visible{outline:3px solid #93b4ff;outline-offset:2px}",
-    ".bubble svg{width:28px;height:28px}",
-    ".badge{position:absolute;top:-2px;right:-2px;min-width:20px;height:20px;border-radius:10px;background:#d92d20;color:#fff;font-size:12px;font-weight:700;display:none;align-items:center;justify-content:center;padding:0 5px}",
-    ".panel{display:none;flex-direction:column;width:370px;height:560px;max-height:calc(100vh - 110px);background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);overflow:hidden;margin-bottom:14px}",
-    ".open .panel{display:flex}",
-    ".head{background:var(--c);color:#fff;padding:14px 16px;display:flex;align-items:center;gap:10px}",
-    ".head .titles{flex:1;min-width:0}.head h2{font-size:16px;margin:0;font-weight:700;color:#fff}",
-    ".head .sub{font-size:12px;opacity:.9;margin-top:2px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}",
-    ".x{background:transparent;border:0;color:#fff;font-size:22px;line-height:1;cursor:pointer;padding:4px 8px;border-radius:6px}",
-    ".log{flex:1;overflow-y:auto;padding:14px;background:#f6f7fb;display:flex;flex-direction:column;gap:8px}",
-    ".msg{max-width:82%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word;overflow-wrap:anywhere;line-height:1.4}",
-    ".msg .who{display:block;font-size:11px;font-weight:700;opacity:.75;margin-bottom:2px}",
-    ".client{align-self:flex-end;background:var(--c);color:#fff;border-bottom-right-radius:4px}",
-    ".employee,.bot{align-self:flex-start;background:#fff;border:1px solid #e3e7ee;border-bottom-left-radius:4px}",
-    ".bot{font-style:italic;color:#475467}",
-    ".sep{align-self:center;font-size:11px;color:#667085;padding:4px 0}",
-    ".welcome{align-self:center;text-align:center;color:#475467;font-size:13px;padding:8px}",
-    ".typing{min-height:20px;padding:0 14px;font-size:12px;color:#667085;background:#f6f7fb}",
-    ".rate{display:none;padding:10px 14px;border-top:1px solid #e3e7ee;text-align:center}",
-    ".rate p{margin:0 0 8px}.rate button{font-size:22px;border:1px solid #d0d5dd;background:#fff;border-radius:10px;padding:6px 16px;margin:0 6px;cursor:pointer}",
-    ".fields{display:none;padding:10px 14px 0;border-top:1px solid #e3e7ee;gap:6px;flex-direction:column}",
-    ".fields label{font-size:12px;color:#475467;display:flex;flex-direction:column;gap:2px}",
-    "input,textarea{font:inherit;color:inherit;border:1px solid #d0d5dd;border-radius:8px;padding:8px 10px;width:100%;background:#fff}",
-    ".composer{display:flex;gap:8px;padding:10px 14px;border-top:1px solid #e3e7ee;align-items:flex-end}",
-    ".composer textarea{resize:none;height:42px;max-height:120px}",
-    ".send{background:var(--c);color:#fff;border:0;border-radius:8px;padding:0 14px;height:42px;font-weight:600;cursor:pointer}",
-    ".error{display:none;color:#b42318;background:#fdecea;font-size:12px;padding:6px 14px}",
-    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
-    "@media (max-width:480px){:host{right:12px;bottom:12px;left:auto}.open{position:fixed;inset:0;display:flex;flex-direction:column;justify-content:flex-end}",
-    ".open .panel{width:100vw;height:100%;max-height:none;border-radius:0;margin:0}.open .bubble{display:none}}"
-  ].join("\n");
-  root.appendChild(style);
+  // Styles come from our own stylesheet (a <style> element or style attribute would need the host
+  // page's CSP to allow 'unsafe-inline'); the colour is a custom property set through the CSSOM.
+  host.style.setProperty("--c", CONFIG.color);
+  host.style.display = "none"; // until the stylesheet is in, so nothing shows unstyled
+  var sheet = el("link", { rel: "stylesheet", href: CONFIG.stylesheet });
+  sheet.addEventListener("load", function () { host.style.display = ""; });
+  sheet.addEventListener("error", function () { host.style.display = ""; });
+  root.appendChild(sheet);
 
   var wrap = el("div", { "class": "wrap" });
   var panel = el("section", { "class": "panel", role: "dialog", "aria-label": CONFIG.title, id: "cd-panel" });
