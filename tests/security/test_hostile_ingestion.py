@@ -25,7 +25,7 @@ from django.core.management import CommandError, call_command
 from django.db import DataError, models
 from django.test import Client
 
-from convodesk.connectors import livechat, mail, telegram
+from convodesk.connectors import livechat, mail, skipped, telegram
 from convodesk.connectors.clean import clean, clean_data
 from convodesk.connectors.models import EmailHeaders, SkippedMessage
 from convodesk.conversations import outbox, services
@@ -57,6 +57,20 @@ def assert_everything_stored_is_clean():
             for row in model.objects.values("pk", *fields):
                 for name in fields:
                     assert_storable(row[name], f"{model.__name__} {row['pk']}.{name}")
+
+
+@pytest.fixture
+def poison(monkeypatch):
+    """The database refuses any message whose text is "poison": a message that still cannot be
+    stored after cleaning (what a NUL did on PostgreSQL before the cleaning)."""
+    real = services.receive_client_message
+
+    def refuse(connection, **kwargs):
+        if kwargs["text"] == "poison":
+            raise DataError("simulated: the database refuses this row")
+        return real(connection, **kwargs)
+
+    monkeypatch.setattr(services, "receive_client_message", refuse)
 
 
 def mail_ok(text: str) -> bool:
@@ -165,20 +179,12 @@ def test_a_whitespace_only_external_message_id_is_a_422_naming_the_field(org, va
 
 
 @pytest.mark.django_db
-def test_a_rest_message_that_cannot_be_stored_is_recorded_as_skipped(org, monkeypatch):
-    real = services.receive_client_message
-
-    def refuse(connection, **kwargs):
-        if kwargs["external_message_id"] == "poison":
-            raise DataError("simulated: the database refuses this row")
-        return real(connection, **kwargs)
-
-    monkeypatch.setattr(services, "receive_client_message", refuse)
-    response = rest_post(org.conn, rest_message("poison", "bad"))
+def test_a_rest_message_that_cannot_be_stored_is_recorded_as_skipped(org, poison):
+    response = rest_post(org.conn, rest_message("poison", "poison"))
     assert response.status_code == 422 and response.json()["error"]["code"] == "not_stored"
     skipped = SkippedMessage.objects.get()
     assert skipped.connection == org.conn and skipped.external_id == "poison"
-    assert "DataError" in skipped.reason and "bad" in skipped.payload
+    assert "DataError" in skipped.reason and "poison" in skipped.payload
     assert rest_post(org.conn, rest_message("next", NORMAL)).status_code == 201
 
 
@@ -266,15 +272,7 @@ def test_telegram_webhook_takes_the_whole_corpus_and_keeps_working(client, tg):
     assert_everything_stored_is_clean()
 
 
-def test_a_telegram_update_that_cannot_be_stored_is_skipped_and_answered_200(tg, monkeypatch):
-    real = services.receive_client_message
-
-    def refuse(connection, **kwargs):
-        if kwargs["text"] == "poison":
-            raise DataError("simulated: the database refuses this row")
-        return real(connection, **kwargs)
-
-    monkeypatch.setattr(services, "receive_client_message", refuse)
+def test_a_telegram_update_that_cannot_be_stored_is_skipped_and_answered_200(tg, poison):
     response = post_update(tg.pk, update(7, "poison"), tg.secret)
     assert response.status_code == 200
     skipped = SkippedMessage.objects.get()
@@ -283,35 +281,42 @@ def test_a_telegram_update_that_cannot_be_stored_is_skipped_and_answered_200(tg,
     assert mail_ok(NORMAL)
 
 
-def test_telegram_polling_takes_the_whole_corpus_and_moves_its_offset_on(tg, bot_api, monkeypatch):
-    real = services.receive_client_message
-
-    def refuse(connection, **kwargs):
-        if kwargs["text"] == "poison":
-            raise DataError("simulated: the database refuses this row")
-        return real(connection, **kwargs)
-
-    monkeypatch.setattr(services, "receive_client_message", refuse)
+def test_telegram_polling_takes_the_whole_corpus_and_moves_its_offset_on(tg, bot_api):
     tg.config = {**tg.config, "mode": "polling"}
     tg.save()
     bot_api.updates = [
         hostile_update(number, text, 2000 + number)
         for number, (_name, text) in enumerate(HOSTILE_TEXTS, start=1)
     ]
-    bot_api.updates.append(update(100, "poison"))
-    bot_api.updates.append({"update_id": 101, "message": "not a message"})
-    bot_api.updates.append(update(102, NORMAL))
+    bot_api.updates.append(update(101, NORMAL))
     out, err = io.StringIO(), io.StringIO()
     call_command("telegram_poll", "--once", f"--connection={tg.pk}", stdout=out, stderr=err)
     tg.refresh_from_db()
-    assert tg.config["poll_offset"] == 103
+    assert tg.config["poll_offset"] == 102
     assert mail_ok(NORMAL)
-    assert SkippedMessage.objects.filter(connection=tg).count() == 1
+    assert Message.objects.count() == len(HOSTILE_TEXTS) + 1
     assert_everything_stored_is_clean()
-    # The next round starts after them: nothing is asked twice, nothing doubles.
-    count = Message.objects.count()
+
+
+def test_a_polled_update_that_cannot_be_stored_is_skipped_and_the_offset_moves_on(
+    tg, bot_api, poison
+):
+    tg.config = {**tg.config, "mode": "polling"}
+    tg.save()
+    bot_api.updates = [
+        update(1, "poison"),
+        {"update_id": 2, "message": "not a message"},
+        update(3, NORMAL),
+    ]
+    out, err = io.StringIO(), io.StringIO()
     call_command("telegram_poll", "--once", f"--connection={tg.pk}", stdout=out, stderr=err)
-    assert Message.objects.count() == count
+    tg.refresh_from_db()
+    assert tg.config["poll_offset"] == 4
+    assert mail_ok(NORMAL)
+    assert SkippedMessage.objects.get().external_id == "777:1"
+    # The next round starts after them: nothing is asked twice, nothing doubles.
+    call_command("telegram_poll", "--once", f"--connection={tg.pk}", stdout=out, stderr=err)
+    assert Message.objects.count() == 1 and SkippedMessage.objects.count() == 1
 
 
 # Widget socket (channels' WebsocketCommunicator over the real routing) ---------------------
@@ -381,17 +386,9 @@ def test_the_widget_socket_takes_the_whole_corpus_and_keeps_working(tdb, org):
 
 
 def test_a_widget_message_that_cannot_be_stored_answers_an_error_and_the_socket_lives(
-    tdb, org, monkeypatch
+    tdb, org, poison
 ):
     conn = f.connection(org.line, "livechat")
-    real = services.receive_client_message
-
-    def refuse(connection, **kwargs):
-        if kwargs["text"] == "poison":
-            raise DataError("simulated: the database refuses this row")
-        return real(connection, **kwargs)
-
-    monkeypatch.setattr(services, "receive_client_message", refuse)
 
     async def scenario():
         comm = widget(conn.public_key)
@@ -494,40 +491,40 @@ def plain_mail(message_id: str, text: str) -> bytes:
     )
 
 
-def test_imap_fetch_takes_the_whole_corpus_and_moves_last_uid_on(org, imap_server, monkeypatch):
-    real = services.receive_client_message
-
-    def refuse(connection, **kwargs):
-        if kwargs["text"] == "poison":
-            raise DataError("simulated: the database refuses this row")
-        return real(connection, **kwargs)
-
-    monkeypatch.setattr(services, "receive_client_message", refuse)
+def test_imap_fetch_takes_the_whole_corpus_and_moves_last_uid_on(org, imap_server):
     conn, user = mailbox_connection(org, imap_server)
-    count = 0
-    for number, (_name, text) in enumerate(HOSTILE_TEXTS, start=1):
-        imap_server.append(user, "pw", hostile_mail(number, text))
-        count += 1
-    for number, (_name, raw) in enumerate(INVALID_UTF8, start=1):
-        imap_server.append(user, "pw", invalid_utf8_mail(number, raw))
-        count += 1
-    imap_server.append(user, "pw", plain_mail("<poison@ex.com>", "poison"))
-    imap_server.append(user, "pw", plain_mail("<normal@ex.com>", NORMAL))
-    count += 2
+    mails = [hostile_mail(n, text) for n, (_name, text) in enumerate(HOSTILE_TEXTS, start=1)]
+    mails += [invalid_utf8_mail(n, raw) for n, (_name, raw) in enumerate(INVALID_UTF8, start=1)]
+    mails.append(plain_mail("<normal@ex.com>", NORMAL))
+    for raw in mails:
+        imap_server.append(user, "pw", raw)
 
     result = mail.fetch(Connection.objects.get(pk=conn.pk))
 
     conn.refresh_from_db()
-    assert conn.config["state"]["last_uid"] == count
+    assert conn.config["state"]["last_uid"] == len(mails)
     assert mail_ok(NORMAL)
-    assert result.stored == count - 1 and result.skipped == 1
-    skipped = SkippedMessage.objects.get(connection=conn)
-    assert skipped.external_id == "<poison@ex.com>" and "DataError" in skipped.reason
+    assert result.stored == len(mails) and result.skipped == 0
     assert_everything_stored_is_clean()
-    assert EmailHeaders.objects.filter(subject__contains="before").exists()
+    assert EmailHeaders.objects.filter(subject="beforeafter").exists()  # the NUL is cleaned away
     # A second round asks only for what is new.
     again = mail.fetch(Connection.objects.get(pk=conn.pk))
     assert again.stored == again.skipped == 0
+
+
+def test_a_mail_that_cannot_be_stored_is_skipped_and_last_uid_moves_on(org, imap_server, poison):
+    conn, user = mailbox_connection(org, imap_server)
+    imap_server.append(user, "pw", plain_mail("<poison@ex.com>", "poison"))
+    imap_server.append(user, "pw", plain_mail("<normal@ex.com>", NORMAL))
+
+    result = mail.fetch(Connection.objects.get(pk=conn.pk))
+
+    conn.refresh_from_db()
+    assert conn.config["state"]["last_uid"] == 2
+    assert mail_ok(NORMAL) and result.stored == 1 and result.skipped == 1
+    skipped = SkippedMessage.objects.get(connection=conn)
+    assert skipped.external_id == "<poison@ex.com>" and "DataError" in skipped.reason
+    assert "Message-ID: <poison@ex.com>" in skipped.payload
 
 
 def test_email_fetch_goes_on_with_the_other_mailboxes_and_reports_each(org, imap_server):
@@ -564,3 +561,17 @@ def test_telegram_poll_goes_on_with_the_other_bots_and_reports_each(org, tg, bot
     assert mail_ok(NORMAL)
     assert "Support bot: 1 update(s)" in out.getvalue()
     assert "Broken bot: failed" in err.getvalue() and "1 of 2" in str(failed.value)
+
+
+@pytest.mark.django_db
+def test_skipped_messages_are_listed_for_administrators_with_the_bad_bytes_written_out(client, org):
+    skipped.record(org.conn, "m\x00-1", DataError("NUL in text"), b"text \x00 \xff end")
+    row = SkippedMessage.objects.get()
+    assert row.external_id == "m-1" and "DataError: NUL in text" in row.reason
+    assert row.payload == "text \\x00 \\xff end"
+    client.force_login(org.admin)
+    listing = client.get("/admin/connectors/skippedmessage/")
+    assert listing.status_code == 200 and b"m-1" in listing.content
+    assert client.get(f"/admin/connectors/skippedmessage/{row.pk}/change/").status_code == 200
+    client.force_login(org.op1)
+    assert client.get("/admin/connectors/skippedmessage/").status_code == 302
