@@ -318,7 +318,7 @@ def _check_email(config: dict, errors: dict, probe: bool) -> None:
         errors["config.imap.password"] = _("The IMAP server says: %(error)s") % {
             "error": _server_words(exc)
         }
-    except (OSError, ssl.SSLError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a host or user no socket can take
         errors["config.imap.host"] = _("Cannot reach the IMAP server: %(error)s") % {"error": exc}
     try:
         _smtp_login(config["smtp"])
@@ -330,7 +330,7 @@ def _check_email(config: dict, errors: dict, probe: bool) -> None:
         errors["config.smtp.user"] = _("The SMTP server says: %(error)s") % {
             "error": _server_words(exc)
         }
-    except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+    except (smtplib.SMTPException, OSError, ValueError) as exc:
         errors["config.smtp.host"] = _("Cannot reach the SMTP server: %(error)s") % {
             "error": _server_words(exc)
         }
@@ -340,6 +340,8 @@ def _server_words(exc: Exception) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         text = exc.smtp_error
         return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    if not isinstance(exc, imaplib.IMAP4.error | smtplib.SMTPException):
+        return str(exc)
     text = str(exc.args[0]) if exc.args else str(exc)
     if text.startswith("b'") or text.startswith('b"'):
         text = text[2:-1]

@@ -23,6 +23,7 @@ from tests.workspace.sockets import receive_until, widget
 
 from . import test_email as mail_fixtures
 from .fake_telegram import FakeBotApi, update
+from .mailservers import free_port
 from .test_email import client_mail
 
 # The fixtures these tests share with the API's, the widget's and the e-mail connector's.
@@ -317,3 +318,17 @@ def test_the_admin_form_tries_the_mailbox_log_in_and_shows_the_servers_refusal(
     conn = Connection.objects.get(kind="email")
     assert crypto.decrypt(conn.config["imap"]["password"]) == "pw"
     assert conn.config["imap"]["port"] == imap_server.port
+
+
+@pytest.mark.django_db
+def test_a_mail_server_that_cannot_be_reached_is_a_422_naming_the_host_never_a_500(org, admin_api):
+    closed = free_port()
+    config = {
+        "address": "help@shop.example",
+        "imap": {"host": "127.0.0.1", "port": closed, "security": "none", "user": "u"},
+        "smtp": {"host": "é" * 300, "port": closed, "security": "none"},  # no IDNA name
+    }
+    error = assert_error(connect(admin_api, org, "email", config), 422)
+    assert set(error["details"]) == {"config.imap.host", "config.smtp.host"}
+    assert error["details"]["config.imap.host"].startswith("Cannot reach the IMAP server:")
+    assert not Connection.objects.filter(kind="email").exists()
