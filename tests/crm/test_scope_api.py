@@ -92,3 +92,17 @@ def test_an_integration_token_goes_through_the_same_rule(world):
     assert client.patch(f"/crm/contacts/{world.ana.pk}", {"comment": "x"})[0] == 403
     full = api(f.integration("crm-full"))  # Chief executive: view and edit all
     assert full.patch(f"/crm/contacts/{world.ana.pk}", {"comment": "synced"})[0] == 200
+
+
+def test_administrators_set_crm_levels_through_the_api_and_the_role_admin(client, org):
+    admin = api(org.admin)
+    status, role = admin.post("/roles", {"name": "CRM desk", "levels": {"view_crm": 20}})
+    assert status == 201 and (role["levels"]["view_crm"], role["levels"]["edit_crm"]) == (20, 0)
+    status, error = admin.patch(f"/roles/{role['id']}", {"levels": {"view_crm": 0}})
+    assert status == 422 and "levels.view_crm" in error["error"]["details"]  # own at least
+    status, role = admin.patch(f"/roles/{role['id']}", {"levels": {"edit_crm": 10}})
+    assert status == 200 and role["levels"]["edit_crm"] == 10
+    client.force_login(org.admin)
+    html = client.get(f"/admin/accounts/role/{role['id']}/change/").content.decode()
+    assert 'name="view_crm"' in html and 'name="edit_crm"' in html
+    assert "Edit CRM records" in client.get("/admin/accounts/role/").content.decode()
