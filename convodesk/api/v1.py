@@ -15,7 +15,8 @@ class StrictJsonParser(Parser):
     """JSON bodies only; NUL characters (which PostgreSQL cannot store) are refused as bad input.
 
     Whatever this raises, django-ninja answers 400 with the exception as the cause; errors.py
-    words the answer (a body nested past Python's recursion limit raises errors.TooDeep)."""
+    words the answer (a body nested past Python's recursion limit raises errors.TooDeep, text
+    with a lone surrogate errors.NotUnicode)."""
 
     def parse_body(self, request: HttpRequest):
         try:
@@ -26,6 +27,10 @@ class StrictJsonParser(Parser):
             "utf-8", "replace"
         ):
             raise ValueError("NUL character")
+        try:  # an escaped lone surrogate ("\ud800") parses, and no database can store it
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise errors.NotUnicode() from None
         return data
 
 

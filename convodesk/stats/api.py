@@ -7,7 +7,8 @@ The API helper mounts `router` at /api/v1/stats; authentication is the API's (th
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Field, Query, Router, Schema
+from pydantic import create_model
 
 from convodesk.accounts.access import level
 from convodesk.accounts.models import Level
@@ -17,6 +18,19 @@ from . import aggregates, histogram
 
 router = Router(tags=["statistics"])
 
+# Declared for the OpenAPI document (and so for clients and the fuzz run); the view reads the
+# query string itself, so repeated parameters and unknown ones are handled as on the list.
+StatsParams = create_model(
+    "StatisticsParams",
+    __base__=Schema,
+    **{
+        name: (str | None, Field(None, description="As on GET /conversations"))
+        for name in sorted(FILTER_PARAMS)
+    },
+    interval=(str | None, Field(None, description="hour, day, week or month")),
+    sl=(str | None, Field(None, description="Service level threshold in seconds")),
+)
+
 
 def _api_error(status, code, message, details=None):
     from convodesk.api.errors import ApiError
@@ -25,7 +39,7 @@ def _api_error(status, code, message, details=None):
 
 
 @router.get("", summary="Statistics for a filter")
-def statistics(request):
+def statistics(request, declared: Query[StatsParams]):
     """The KPIs, the four metrics (percentiles ≈, within the documented histogram bound), and the
     breakdowns over time, per open channel, per channel kind, per employee and per weekday × hour.
     Accepts every list filter parameter plus `interval` (hour/day/week/month) and `sl` (service

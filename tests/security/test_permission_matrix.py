@@ -820,3 +820,486 @@ def test_client_text_and_names_are_escaped_on_every_page(world):
     _assert_escaped(html, name, employee)
     html = body_of(client.get(f"/crm/conversations/{pk}/rebind/"))
     _assert_escaped(html, name)
+
+
+# Every route: who may reach it ----------------------------------------------------------------
+#
+# tests/security/test_route_coverage.py walks every URL pattern, every operation of the OpenAPI
+# document and every socket route and message type, and fails when one has no entry here. Each
+# entry says who gets through; `test_every_route_lets_in_exactly_whom_the_matrix_names` asserts
+# it request by request. "Gets through" means: not refused. Refused is the login redirect for
+# an anonymous page, the admin log-in redirect on the settings (Django admin), 401 for an
+# anonymous API call, and 403 or 404 otherwise. Anything else (200, a redirect elsewhere, 400,
+# 409, 422) is through: the permission check let the request reach the view's own logic.
+# The objects: conversation A (held by op_a, in sup_a's department), its CRM records, line A,
+# and jobs and presets op_a owns.
+
+PAGE_ACTORS = ("anon", "op_a", "op_b", "sup_a", "admin")
+API_ACTORS = (*PAGE_ACTORS, "integ")
+EVERYONE = frozenset(API_ACTORS)
+STAFF = frozenset({"op_a", "op_b", "sup_a", "admin"})  # every employee's session
+TOKENS = frozenset({"op_a", "op_b", "sup_a", "admin", "integ"})  # every API token
+SEE_A = frozenset({"op_a", "sup_a", "admin", "integ"})  # whoever sees conversation A
+# Taking, skipping, spam and starting are an employee's work: an integration token gets 403.
+EMPLOYEES_SEE_A = SEE_A - {"integ"}
+NOBODY = frozenset()
+SETTINGS_ADMIN = frozenset({"admin"})
+# Provisioning needs the settings permission at "all": the superuser; not the integration's
+# Chief executive role (which reads and acts on every conversation but configures nothing).
+ADMINS = SETTINGS_ADMIN
+
+
+class Check:
+    """One request of the matrix: `url` is formatted with the route world's ids."""
+
+    def __init__(self, kind, reach, url, method="get", data=None, htmx=False, refusals=()):
+        assert kind in ("page", "public", "admin", "api", "secret"), kind
+        self.kind, self.reach, self.url = kind, frozenset(reach), url
+        self.method, self.data, self.htmx = method, data, htmx
+        self.refusals = tuple(refusals)  # statuses that also mean "refused" on this route
+
+    def __repr__(self):
+        return f"{self.method.upper()} {self.url}"
+
+
+def page(url, reach, **kw):
+    return Check("page", reach, url, **kw)
+
+
+def api(method, url, reach, data=None, **kw):
+    return Check("api", reach, "/api/v1" + url, method=method, data=data, **kw)
+
+
+CRM_SEGMENTS = ("contacts", "companies", "leads", "deals", "activities")
+CRM_CARD = "crm/(?P<segment>contacts|companies|leads|deals|activities)/(?P<pk>[0-9]{1,18})/$"
+CRM_LIST = "crm/(?P<segment>contacts|companies|leads|deals|activities)/$"
+
+ROUTE_MATRIX: dict[str, list[Check]] = {
+    # Public: the log-in, the language switch, the widget, the API's documents.
+    "": [Check("public", EVERYONE - {"integ"}, "/")],
+    "login/": [Check("public", EVERYONE - {"integ"}, "/login/")],
+    "logout/": [Check("public", EVERYONE - {"integ"}, "/logout/", method="post")],
+    "i18n/setlang/": [
+        Check("public", EVERYONE - {"integ"}, "/i18n/setlang/", "post", {"language": "es"})
+    ],
+    "widget/demo/": [Check("public", EVERYONE - {"integ"}, "/widget/demo/")],
+    "widget/<str:key>.js": [Check("public", EVERYONE - {"integ"}, "/widget/{widget_key}.js")],
+    "api/v1/openapi.json": [Check("public", EVERYONE, "/api/v1/openapi.json")],
+    "api/v1/docs": [Check("public", EVERYONE, "/api/v1/docs")],
+    # The API's root answers 404 (no index page) to everyone.
+    "api/v1/": [Check("api", NOBODY, "/api/v1/")],
+    # Answers 404 JSON to everyone: there is nothing to reach.
+    "api/v1/<path:rest>": [Check("api", NOBODY, "/api/v1/no/such/endpoint")],
+    # The Telegram webhook takes the connection's secret header, which none of these carry.
+    "connectors/telegram/<int:connection_id>/webhook/": [
+        Check("secret", NOBODY, "/connectors/telegram/{telegram}/webhook/", "post", {})
+    ],
+    # Own account pages: every employee, about themselves.
+    "account/language/": [
+        page("/account/language/", STAFF, method="post", data={"language": "es"})
+    ],
+    "account/tokens/": [page("/account/tokens/", STAFF)],
+    # The conversation list and what hangs off it: every employee (rows filtered by visible_to).
+    "contact-center/conversations/": [page("/contact-center/conversations/", STAFF)],
+    "contact-center/conversations/columns/": [
+        page(
+            "/contact-center/conversations/columns/", STAFF, method="post", data={"columns": ["id"]}
+        )
+    ],
+    "contact-center/conversations/rows/": [
+        page("/contact-center/conversations/rows/?ids={conv}", STAFF)
+    ],
+    "contact-center/conversations/presets/": [
+        page("/contact-center/conversations/presets/", STAFF, method="post", data={"name": "P"})
+    ],
+    # Presets are their owner's (op_a's).
+    "contact-center/conversations/presets/<int:pk>/": [
+        page(
+            "/contact-center/conversations/presets/{preset}/",
+            {"op_a"},
+            method="post",
+            data={"op": "rename", "name": "renamed"},
+        )
+    ],
+    # One conversation: history readers; acting needs act, rating the rate permission.
+    "contact-center/conversations/<int:pk>/history/": [
+        page("/contact-center/conversations/{conv}/history/", SEE_A)
+    ],
+    "contact-center/conversations/<int:pk>/attachments/<int:message_id>/<int:index>/": [
+        page("/contact-center/conversations/{conv}/attachments/{message}/0/", SEE_A)
+    ],
+    "contact-center/conversations/<int:pk>/end/": [
+        page("/contact-center/conversations/{conv}/end/", SEE_A, method="post", htmx=True)
+    ],
+    "contact-center/conversations/<int:pk>/spam/": [
+        page("/contact-center/conversations/{conv}/spam/", SEE_A, method="post", htmx=True)
+    ],
+    "contact-center/conversations/<int:pk>/rate/": [
+        page("/contact-center/conversations/{conv}/rate/", SEE_A - {"op_a"})
+    ],
+    "contact-center/conversations/<int:pk>/start/": [
+        page("/contact-center/conversations/{conv}/start/", SEE_A)
+    ],
+    # Export: every employee (export permission: Managers export their own rows).
+    "contact-center/conversations/export/": [page("/contact-center/conversations/export/", STAFF)],
+    "contact-center/conversations/exports/": [
+        page("/contact-center/conversations/exports/", STAFF)
+    ],
+    "contact-center/conversations/exports/notice/": [
+        page("/contact-center/conversations/exports/notice/", STAFF)
+    ],
+    "contact-center/conversations/exports/<uuid:job_id>/": [
+        page("/contact-center/conversations/exports/{export}/", {"op_a"})
+    ],
+    "contact-center/conversations/exports/<uuid:job_id>/download/": [
+        page("/contact-center/conversations/exports/{export}/download/", {"op_a"})
+    ],
+    "contact-center/conversations/bulk/": [
+        page(
+            "/contact-center/conversations/bulk/",
+            STAFF,
+            method="post",
+            data={"action": "close", "ids": ["{conv}"]},
+        )
+    ],
+    "contact-center/conversations/bulk/targets/": [
+        page("/contact-center/conversations/bulk/targets/", STAFF)
+    ],
+    "contact-center/conversations/bulk/<uuid:job_id>/": [
+        page("/contact-center/conversations/bulk/{bulk}/", {"op_a"})
+    ],
+    # Statistics: every employee (figures limited to what each sees).
+    "contact-center/statistics/": [page("/contact-center/statistics/", STAFF)],
+    "contact-center/statistics/export/<slug:table>.xlsx": [
+        page("/contact-center/statistics/export/lines.xlsx", STAFF)
+    ],
+    # The workspace: every employee; one conversation's pane and actions: who may act on it.
+    "contact-center/workspace/": [page("/contact-center/workspace/", STAFF)],
+    "contact-center/workspace/list/": [page("/contact-center/workspace/list/", STAFF)],
+    "contact-center/workspace/availability/": [
+        page(
+            "/contact-center/workspace/availability/",
+            STAFF,
+            method="post",
+            data={"status": "online"},
+        )
+    ],
+    "contact-center/workspace/c/<int:pk>/": [page("/contact-center/workspace/c/{conv}/", SEE_A)],
+    "contact-center/workspace/c/<int:pk>/<slug:name>/": [
+        page("/contact-center/workspace/c/{conv}/pin/", SEE_A, method="post", htmx=True),
+        page(
+            "/contact-center/workspace/c/{conv}/reply/",
+            SEE_A,
+            method="post",
+            data={"text": "hello"},
+            htmx=True,
+        ),
+    ],
+    # CRM: lists are every employee's (filtered by the CRM rule); a record bound only to
+    # conversation A is visible to who sees A (op_b: 404 like a missing one); converting a lead
+    # and re-binding a conversation also need act on the conversation.
+    "crm/": [page("/crm/", STAFF)],
+    CRM_LIST: [page(f"/crm/{segment}/", STAFF) for segment in CRM_SEGMENTS],
+    CRM_CARD: [
+        page("/crm/activities/{activity}/", SEE_A),
+        page("/crm/{owner_segment}/{owner}/", SEE_A),
+    ],
+    "crm/leads/<int:pk>/convert/": [
+        page("/crm/leads/{lead}/convert/", SEE_A, method="post", data={"deal_name": "Deal"})
+    ],
+    "crm/conversations/<int:conversation_id>/rebind/": [
+        page("/crm/conversations/{conv}/rebind/", SEE_A)
+    ],
+    # A possible match typed into the widget, on conversation A: confirmed by who may act on A
+    # and see the record.
+    "crm/matches/<int:pk>/confirm/": [page("/crm/matches/{match}/confirm/", SEE_A, method="post")],
+}
+
+# The REST API, one entry per operation of the OpenAPI document ("METHOD /api/v1/path").
+API_MATRIX: dict[str, list[Check]] = {
+    "GET /api/v1/me": [api("get", "/me", TOKENS)],
+    "PUT /api/v1/me/availability": [api("put", "/me/availability", TOKENS, {"status": "online"})],
+    # Provisioning: administrators (the settings permission).
+    "GET /api/v1/departments": [api("get", "/departments", ADMINS)],
+    "POST /api/v1/departments": [api("post", "/departments", ADMINS, {"name": "D"})],
+    "GET /api/v1/departments/{department_id}": [api("get", "/departments/{dep}", ADMINS)],
+    "PATCH /api/v1/departments/{department_id}": [
+        api("patch", "/departments/{dep}", ADMINS, {"name": "D2"})
+    ],
+    "GET /api/v1/roles": [api("get", "/roles", ADMINS)],
+    "POST /api/v1/roles": [api("post", "/roles", ADMINS, {"name": "R"})],
+    "GET /api/v1/roles/{role_id}": [api("get", "/roles/{role}", ADMINS)],
+    "PATCH /api/v1/roles/{role_id}": [api("patch", "/roles/{role}", ADMINS, {"name": "R2"})],
+    "GET /api/v1/employees": [api("get", "/employees", ADMINS)],
+    "POST /api/v1/employees": [api("post", "/employees", ADMINS, {"username": "new-one"})],
+    "GET /api/v1/employees/{employee_id}": [api("get", "/employees/{op_a}", ADMINS)],
+    "PATCH /api/v1/employees/{employee_id}": [
+        api("patch", "/employees/{op_a}", ADMINS, {"display_name": "Renamed"})
+    ],
+    "GET /api/v1/lines": [api("get", "/lines", ADMINS)],
+    "POST /api/v1/lines": [api("post", "/lines", ADMINS, {"name": "L"})],
+    "GET /api/v1/lines/{line_id}": [api("get", "/lines/{line}", ADMINS)],
+    "PATCH /api/v1/lines/{line_id}": [api("patch", "/lines/{line}", ADMINS, {"name": "L2"})],
+    "GET /api/v1/lines/{line_id}/connections": [api("get", "/lines/{line}/connections", ADMINS)],
+    "POST /api/v1/lines/{line_id}/connections": [
+        api("post", "/lines/{line}/connections", ADMINS, {"kind": "api", "name": "C"})
+    ],
+    "GET /api/v1/lines/{line_id}/connections/{connection_id}": [
+        api("get", "/lines/{line}/connections/{connection}", ADMINS)
+    ],
+    "PATCH /api/v1/lines/{line_id}/connections/{connection_id}": [
+        api("patch", "/lines/{line}/connections/{connection}", ADMINS, {"name": "C2"})
+    ],
+    "POST /api/v1/lines/{line_id}/connections/{connection_id}/rotate-secret": [
+        api("post", "/lines/{line}/connections/{connection}/rotate-secret", ADMINS)
+    ],
+    # Lists, feeds, statistics and exports: every token (contents filtered by visible_to).
+    "GET /api/v1/conversations": [api("get", "/conversations", TOKENS)],
+    "GET /api/v1/events": [api("get", "/events", TOKENS)],
+    "GET /api/v1/stats": [api("get", "/stats", TOKENS)],
+    "GET /api/v1/conversations/export.xlsx": [api("get", "/conversations/export.xlsx", TOKENS)],
+    "GET /api/v1/exports/{export_id}": [api("get", "/exports/{export}", {"op_a"})],
+    "GET /api/v1/exports/{export_id}/file": [api("get", "/exports/{export}/file", {"op_a"})],
+    # Starting a conversation: an employee who sees the client (op_b: 422 on the `client` field,
+    # as for an unknown client); integrations start none (403). Here A is open: 409 for the rest.
+    "POST /api/v1/conversations": [
+        api(
+            "post",
+            "/conversations",
+            EMPLOYEES_SEE_A,
+            {"client": "{client}", "connection": "{connection}", "text": "hi"},
+            refusals=(422,),
+        )
+    ],
+    # Conversation A: who sees it; rating needs the rate permission (op_a: 403).
+    "GET /api/v1/conversations/{conversation_id}": [api("get", "/conversations/{conv}", SEE_A)],
+    "GET /api/v1/conversations/{conversation_id}/messages": [
+        api("get", "/conversations/{conv}/messages", SEE_A)
+    ],
+    "GET /api/v1/conversations/{conversation_id}/events": [
+        api("get", "/conversations/{conv}/events", SEE_A)
+    ],
+    "POST /api/v1/conversations/{conversation_id}/messages": [
+        api("post", "/conversations/{conv}/messages", SEE_A, {"text": "hello"})
+    ],
+    "POST /api/v1/conversations/{conversation_id}/take": [
+        api("post", "/conversations/{conv}/take", EMPLOYEES_SEE_A)
+    ],
+    "POST /api/v1/conversations/{conversation_id}/skip": [
+        api("post", "/conversations/{conv}/skip", EMPLOYEES_SEE_A)
+    ],
+    "POST /api/v1/conversations/{conversation_id}/transfer": [
+        api("post", "/conversations/{conv}/transfer", SEE_A, {"line": "{line_b}"})
+    ],
+    "POST /api/v1/conversations/{conversation_id}/close": [
+        api("post", "/conversations/{conv}/close", SEE_A)
+    ],
+    "POST /api/v1/conversations/{conversation_id}/spam": [
+        api("post", "/conversations/{conv}/spam", EMPLOYEES_SEE_A)
+    ],
+    "POST /api/v1/conversations/{conversation_id}/rating": [
+        api("post", "/conversations/{conv}/rating", SEE_A - {"op_a"}, {"rating": 4})
+    ],
+    # Ingestion takes the connection's own secret: no employee or integration token passes.
+    "POST /api/v1/connectors/{connection_id}/messages": [
+        api(
+            "post",
+            "/connectors/{connection}/messages",
+            NOBODY,
+            {"external_message_id": "x", "client": {"external_id": "c"}, "text": "hi"},
+        )
+    ],
+    # CRM through the API: lists for every token; records bound only to A for who sees A.
+    "GET /api/v1/crm/{kind}": [api("get", f"/crm/{kind}", TOKENS) for kind in CRM_SEGMENTS],
+    "GET /api/v1/crm/{kind}/{record_id}": [
+        api("get", "/crm/activities/{activity}", SEE_A),
+        api("get", "/crm/{owner_segment}/{owner}", SEE_A),
+    ],
+    "PATCH /api/v1/crm/{kind}/{record_id}": [
+        api("patch", "/crm/activities/{activity}", SEE_A, {"subject": "changed"})
+    ],
+}
+
+# The settings (Django admin): the superuser only; its log-in page is public. Every pattern under
+# admin/ is covered by this rule; test_route_coverage lists them from the URL resolver.
+ADMIN_PUBLIC = {"admin/login/", "admin/logout/"}  # logging out of the settings: anyone (POST)
+
+# Sockets: the connect and every message type the consumer reads.
+SOCKET_MATRIX: dict[str, str] = {
+    "ws/operator/": "employees with a session; anonymous and integration users are closed (4401)",
+    "ws/operator/ watch": "adds only conversations the employee may see to the socket's feed",
+    "ws/operator/ open": "joins a conversation's live group only when the employee may see it",
+    "ws/operator/ typing": "reaches only the conversation the socket has opened",
+    "ws/widget/<str:key>/": "public, from the widget connection's allowed origins only",
+    "ws/widget/<str:key>/ hello": "the visitor's own session (signed token) only",
+    "ws/widget/<str:key>/ message": "into the visitor's own conversation only",
+    "ws/widget/<str:key>/ typing": "into the visitor's own conversation only",
+    "ws/widget/<str:key>/ rate": "the visitor's own conversation only",
+}
+
+
+def route_ids(world: World, export_root) -> dict:
+    """The ids a route check's URL and body are filled with (world from build_world)."""
+    from django.core.files.storage import default_storage
+
+    from convodesk.conversations.jobs import BulkJob
+    from convodesk.conversations.models import Message
+
+    users, conv = world.users, Conversation.objects.get(pk=world.pk("a"))
+    activity = _activity(world, "a")
+    owner_segment = {"company": "companies"}.get(activity.owner_type, f"{activity.owner_type}s")
+    # A file the e-mail connector stored, on the client's message of A: served behind history.
+    email = f.connection(world.lines["a"], "email", name="route-mail")
+    stored = default_storage.save("route-matrix/a.txt", io.BytesIO(b"file of A"))
+    message = conv.messages.filter(author_kind="client").first()
+    Message.objects.filter(pk=message.pk).update(
+        connection=email, attachments=[{"stored": stored, "name": "a.txt"}]
+    )
+    from convodesk.crm.models import MatchSuggestion
+
+    match = MatchSuggestion.objects.create(
+        conversation=conv,
+        entity_type=activity.owner_type,
+        entity_id=activity.owner_id,
+        matched_by="email",
+    )
+    (export_root / "a.xlsx").write_bytes(b"PK")  # a finished export of op_a's
+    export = ExportJob.objects.create(
+        owner=users["op_a"],
+        params={},
+        columns=["id"],
+        status="done",
+        file_path="a.xlsx",
+        total=1,
+    )
+    widget = f.connection(world.lines["a"], "livechat", name="route-widget")
+    telegram = f.connection(world.lines["a"], "telegram", name="route-telegram")
+    return {
+        "conv": conv.pk,
+        "match": match.pk,
+        "client": conv.client_id,
+        "message": message.pk,
+        "activity": activity.pk,
+        "owner_segment": owner_segment,
+        "owner": activity.owner_id,
+        "lead": activity.owner_id if activity.owner_type == "lead" else 0,
+        "preset": FilterPreset.objects.create(owner=users["op_a"], name="Mine", query="").pk,
+        "export": export.pk,
+        "bulk": BulkJob.objects.create(
+            owner=users["op_a"], action="close", ids=[conv.pk], total=1
+        ).pk,
+        "widget_key": widget.public_key,
+        "telegram": telegram.pk,
+        "connection": world.conns["a"].pk,
+        "line": world.lines["a"].pk,
+        "line_b": world.lines["b"].pk,
+        "dep": users["op_a"].departments.first().pk,
+        "role": users["op_a"].roles.first().pk,
+        "op_a": users["op_a"].pk,
+    }
+
+
+def _filled(value, ids: dict):
+    """Placeholders in a check's URL or body: "{name}" alone keeps the id's own type."""
+    if isinstance(value, str):
+        if re.fullmatch(r"\{\w+\}", value):
+            return ids[value[1:-1]]
+        return value.format(**ids)
+    if isinstance(value, list):
+        return [_filled(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _filled(v, ids) for k, v in value.items()}
+    return value
+
+
+def refused(check: Check, actor: str, response) -> bool:
+    status = response.status_code
+    location = response.get("Location", "") if status in (301, 302) else ""
+    if check.kind == "admin":
+        return "/admin/login/" in location
+    if check.kind == "page" and "/login/" in location:
+        return True
+    return status in (401, 403, 404, *check.refusals)
+
+
+def send(world: World, actor: str, check: Check, ids: dict):
+    from django.db import transaction
+
+    url, data = _filled(check.url, ids), _filled(check.data, ids)
+    with transaction.atomic():  # each actor meets the same world: undo what the request did
+        if check.url.startswith("/api/") and check.kind != "public" or actor == "integ":
+            api = world.api(actor)
+            body = json.dumps(data) if data is not None else ""
+            call = getattr(api.client, check.method)
+            kwargs = {"content_type": "application/json"} if check.method != "get" else {}
+            response = call(
+                url, *([body] if check.method != "get" else []), **kwargs, **api.headers(None)
+            )
+        else:
+            client = world.client(actor)
+            headers = {"HTTP_HX_REQUEST": "true"} if check.htmx else {}
+            call = getattr(client, check.method)
+            response = call(url, data or {}, **headers)
+        if getattr(response, "streaming", False):
+            b"".join(response.streaming_content)
+        transaction.set_rollback(True)
+    return response
+
+
+def _actors_for(check: Check) -> tuple[str, ...]:
+    api_side = check.url.startswith("/api/")
+    return API_ACTORS if api_side else PAGE_ACTORS
+
+
+ROUTE_CHECKS = [
+    (key, check) for key, checks in {**ROUTE_MATRIX, **API_MATRIX}.items() for check in checks
+]
+
+
+def test_every_route_lets_in_exactly_whom_the_matrix_names(world, settings, tmp_path):
+    """One world; every request runs in a savepoint that is rolled back, so each actor of each
+    check meets the same data. Every mismatch is listed at once."""
+    settings.MEDIA_ROOT = tmp_path
+    settings.EXPORT_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    }
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    ids = route_ids(world, tmp_path)
+    wrong = []
+    for key, check in ROUTE_CHECKS:
+        through, statuses = set(), {}
+        for actor in _actors_for(check):
+            response = send(world, actor, check, ids)
+            statuses[actor] = response.status_code
+            if response.status_code >= 500:
+                wrong.append(f"{key}: {check} answered {actor} {response.status_code}")
+            elif not refused(check, actor, response):
+                through.add(actor)
+            elif check.kind == "page" and actor != "anon" and response.status_code == 404:
+                assert_no_leak(body_of(response), world, actor)
+        if through != check.reach & set(_actors_for(check)):
+            wrong.append(f"{key}: {check} let in {sorted(through)}; answers {statuses}")
+    assert not wrong, "\n".join(wrong)
+    assert len(ROUTE_CHECKS) > 90
+
+
+def test_every_settings_page_is_the_superusers_alone(world):
+    """Every pattern under admin/ (the settings): the superuser gets through, every other
+    employee and an anonymous visitor are sent to the admin log-in (its own page excepted)."""
+    from tests.security.test_route_coverage import admin_urls
+
+    checked = 0
+    for route, url in admin_urls():
+        check = Check("admin", EVERYONE if route in ADMIN_PUBLIC else SETTINGS_ADMIN, url)
+        through = set()
+        for actor in PAGE_ACTORS:
+            response = send(world, actor, check, {})
+            assert response.status_code < 500, (actor, url, response.status_code)
+            if not refused(check, actor, response):
+                through.add(actor)
+        want = set(PAGE_ACTORS) if route in ADMIN_PUBLIC else {"admin"}
+        assert through == want, (route, url, through)
+        checked += 1
+    assert checked > 50
