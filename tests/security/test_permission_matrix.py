@@ -1124,18 +1124,96 @@ API_MATRIX: dict[str, list[Check]] = {
 # admin/ is covered by this rule; test_route_coverage lists them from the URL resolver.
 ADMIN_PUBLIC = {"admin/login/", "admin/logout/"}  # logging out of the settings: anyone (POST)
 
-# Sockets: the connect and every message type the consumer reads.
-SOCKET_MATRIX: dict[str, str] = {
-    "ws/operator/": "employees with a session; anonymous and integration users are closed (4401)",
-    "ws/operator/ watch": "adds only conversations the employee may see to the socket's feed",
-    "ws/operator/ open": "joins a conversation's live group only when the employee may see it",
-    "ws/operator/ typing": "reaches only the conversation the socket has opened",
-    "ws/widget/<str:key>/": "public, from the widget connection's allowed origins only",
-    "ws/widget/<str:key>/ hello": "the visitor's own session (signed token) only",
-    "ws/widget/<str:key>/ message": "into the visitor's own conversation only",
-    "ws/widget/<str:key>/ typing": "into the visitor's own conversation only",
-    "ws/widget/<str:key>/ rate": "the visitor's own conversation only",
+# Sockets: the connect and every message type the consumer reads -> (who, the test asserting it).
+OPERATOR_SOCKET = "tests/security/test_permission_matrix.py::test_the_operator_socket_replays_only_events_of_visible_conversations"
+OPERATOR_TYPING = "tests/security/test_permission_matrix.py::test_the_operator_socket_relays_typing_only_within_a_conversation_its_employee_sees"
+WIDGET_TESTS = "tests/widget/test_widget_socket.py"
+SOCKET_MATRIX: dict[str, tuple[str, str]] = {
+    "ws/operator/": (
+        "employees with a session; anonymous and integration users are closed (4401)",
+        OPERATOR_SOCKET,
+    ),
+    "ws/operator/ watch": ("adds only conversations the employee may see", OPERATOR_SOCKET),
+    "ws/operator/ open": ("joins a conversation's group only when it is visible", OPERATOR_TYPING),
+    "ws/operator/ typing": ("reaches only the conversation the socket has opened", OPERATOR_TYPING),
+    "ws/widget/<str:key>/": (
+        "public, from the widget connection's exact allowed origins only",
+        f"{WIDGET_TESTS}::test_an_origin_not_in_the_allowed_list_is_refused",
+    ),
+    "ws/widget/<str:key>/ hello": (
+        "the visitor's own session only",
+        f"{WIDGET_TESTS}::test_one_widget_client_never_receives_another_clients_messages",
+    ),
+    "ws/widget/<str:key>/ message": (
+        "into the visitor's own conversation only",
+        f"{WIDGET_TESTS}::test_one_widget_client_never_receives_another_clients_messages",
+    ),
+    "ws/widget/<str:key>/ typing": (
+        "into the visitor's own conversation, to the operator who has it open",
+        f"{WIDGET_TESTS}::test_typing_goes_both_ways_between_the_widget_and_the_operator_who_has_it_open",
+    ),
+    "ws/widget/<str:key>/ rate": (
+        "the visitor's own closed conversation only",
+        f"{WIDGET_TESTS}::test_the_history_is_there_on_the_next_visit_and_the_client_rates_after_the_close",
+    ),
 }
+
+
+def test_the_operator_socket_relays_typing_only_within_a_conversation_its_employee_sees(
+    transactional_db,
+):
+    """`open` of a hidden conversation joins nothing and `typing` about it reaches nobody; an
+    employee who sees and opened it types to its client, and hears the client type."""
+    from tests.workspace.sockets import drain, operator, receive_until, session_cookie
+
+    world = build_world()
+    pk = world.pk("a")
+    cookies = {actor: session_cookie(world.users[actor]) for actor in ("op_a", "op_b", "sup_a")}
+
+    async def scenario():
+        import asyncio
+
+        from channels.layers import get_channel_layer
+
+        from convodesk.conversations.realtime import conversation_group
+
+        layer = get_channel_layer()
+        listener = await layer.new_channel()  # stands in for A's client (the widget side)
+        await layer.group_add(conversation_group(pk), listener)
+
+        async def heard(wait=0.5):
+            try:
+                return await asyncio.wait_for(layer.receive(listener), wait)
+            except TimeoutError:
+                return None
+
+        sockets = {}
+        for actor, cookie in cookies.items():
+            comm = operator(cookie)
+            connected, _code = await comm.connect()
+            assert connected, actor
+            await receive_until(comm, lambda m: m["type"] == "hello")
+            await comm.send_json_to({"type": "open", "conversation": pk})
+            sockets[actor] = comm
+        await drain(sockets["op_b"], 0.3)
+        await sockets["op_b"].send_json_to({"type": "typing", "conversation": pk})
+        assert await heard() is None  # op_b's open of A joined nothing; its typing goes nowhere
+        await sockets["sup_a"].send_json_to({"type": "typing", "conversation": pk})
+        message = await heard(2.0)
+        assert message and message["who"] == "employee" and message["conversation"] == pk
+        # A client's typing in A reaches the employees who see A and have it open, not op_b.
+        await layer.group_send(
+            conversation_group(pk),
+            {"type": "conversation.typing", "who": "client", "conversation": pk, "sender": "x"},
+        )
+        for actor, want in (("op_a", [pk]), ("sup_a", [pk]), ("op_b", [])):
+            frames = await drain(sockets[actor], 0.5)
+            assert [m["conversation"] for m in frames if m["type"] == "typing"] == want, actor
+        for comm in sockets.values():
+            await comm.disconnect()
+        await layer.group_discard(conversation_group(pk), listener)
+
+    async_to_sync(scenario)()
 
 
 def route_ids(world: World, export_root) -> dict:

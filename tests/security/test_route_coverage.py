@@ -122,6 +122,15 @@ def test_every_route_operation_and_socket_message_is_in_the_permission_matrix():
     )
 
 
+def test_every_socket_entry_names_a_test_that_exists():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for key, (_rule, node) in matrix.SOCKET_MATRIX.items():
+        file, name = node.split("::")
+        assert re.search(rf"^(async )?def {name}\(", (root / file).read_text(), re.M), (key, node)
+
+
 def test_the_matrix_names_no_route_that_does_not_exist():
     routes = {route for route, _pattern in walk()}
     assert sorted(set(matrix.ROUTE_MATRIX) - routes) == []
