@@ -123,6 +123,34 @@ def rotate_secrets(connection: Connection, rotate) -> int:
     return count
 
 
+def encrypt_clear_secrets(config):
+    """The settings with every secret that no key reads encrypted; returns (config, count).
+
+    Before the connection service, `POST /lines/{id}/connections` stored bot tokens and mailbox
+    passwords as given; a stored value is clear text exactly when it is not a token we can read.
+    """
+    count = 0
+
+    def walk(value):
+        nonlocal count
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                if is_secret_key(key) and isinstance(item, str) and item.strip():
+                    if not crypto.decrypt(item):
+                        item = crypto.encrypt(item.strip())
+                        count += 1
+                    out[key] = item
+                else:
+                    out[key] = walk(item)
+            return out
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        return value
+
+    return walk(config or {}), count
+
+
 # Origins ------------------------------------------------------------------------------
 
 
