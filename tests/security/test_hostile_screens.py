@@ -97,11 +97,12 @@ def hostile_world(db, settings):
     for _label, text in HOSTILE_TEXTS:
         if clean(text).strip():
             services.reply(convs[0].pk, f.act(op), clean(text))
-    # Attachment links stored before the http(s)-only rule: still never a clickable script.
+    # Attachment links stored before the http(s)-only rule: still never a clickable script
+    # (as a database could hold them: PostgreSQL's jsonb takes no NUL).
     first = Message.objects.filter(conversation=convs[0], author_kind="client").first()
     Message.objects.filter(pk=first.pk).update(
         attachments=[
-            {"url": url, "name": f"{label} <script>alert(1)</script>"}
+            {"url": clean(url), "name": f"{label} <script>alert(1)</script>"}
             for label, url in HOSTILE_URLS
         ]
     )
