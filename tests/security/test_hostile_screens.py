@@ -19,7 +19,7 @@ from django.test import Client
 
 from convodesk.conversations import services
 from convodesk.conversations.models import Conversation, Message
-from convodesk.crm.models import Activity
+from convodesk.crm.models import Activity, Contact
 from tests import factories as f
 from tests.api.conftest import Api, token_for
 from tests.security.hostile import HOSTILE_NAMES, HOSTILE_TEXTS, HOSTILE_URLS, INVALID_UTF8
@@ -116,7 +116,11 @@ def test_hostile_values_typed_into_forms_never_break_a_screen(hostile_world):
     client.force_login(admin)
     api = Api(token_for(admin))
     activity = Activity.objects.filter(conversation__in=hostile_world["convs"]).first()
+    contact = Contact.objects.create(name="Seed contact")
+    hostile_world["contact"] = contact
     for label, text in [*HOSTILE_TEXTS, *HOSTILE_URLS]:
+        status, _body_ = api.patch(f"/crm/contacts/{contact.pk}", {"name": text, "comment": text})
+        assert status < 500, (label, status, _body_)
         response = post(
             client,
             "/contact-center/conversations/presets/",
@@ -135,6 +139,8 @@ def test_hostile_values_typed_into_forms_never_break_a_screen(hostile_world):
             f"/employees/{hostile_world['op'].pk}", {"display_name": text[:150]}
         )
         assert status < 500, (label, status, _body_)
+    contact.refresh_from_db()
+    assert contact.name != "Seed contact"  # hostile names were accepted, not all refused
     # The last accepted values stay; every screen below shows them.
     _every_screen(hostile_world)
 
@@ -161,6 +167,7 @@ def _every_screen(world):
             "/crm/",
             *[f"/crm/{segment}/" for segment in CRM_SEGMENTS],
             "/account/tokens/",
+            *[f"/crm/contacts/{c.pk}/" for c in Contact.objects.all()],
         ]
         for conv in convs:
             screens += [
