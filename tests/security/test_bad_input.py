@@ -104,7 +104,7 @@ def test_a_100000_deep_json_body_is_a_400_json_error(org, admin_api):
             content_type="application/json",
             **admin_api.headers(None),
         )
-        error = _json_error(response, 400, "bad_json")
+        error = _json_error(response, 400, "bad_request")
         assert "deep" in error["message"]
     assert conv.messages.count() == 1
 
@@ -151,7 +151,7 @@ def test_a_json_string_with_a_lone_surrogate_is_a_400_not_a_server_error(org, ad
     ):
         call = getattr(admin_api.client, method)
         response = call(path, data=body, content_type="application/json", **admin_api.headers(None))
-        _json_error(response, 400, "bad_json")
+        _json_error(response, 400, "bad_request")
     assert conv.messages.count() == 1
     activity.refresh_from_db()
     assert "\ud800" not in activity.subject
