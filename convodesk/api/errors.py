@@ -92,19 +92,11 @@ class TooDeep(ValueError):
     """A JSON body nested deeper than the parser goes (Python's recursion limit)."""
 
 
-class NotUnicode(ValueError):
-    """A JSON string with a lone surrogate escape ("\\ud800"): valid JSON syntax, not text."""
-
-
 def _http_error(request, exc: HttpError):
     status = exc.status_code
     if status == 400 and str(exc).startswith("Cannot parse request body"):  # ninja's parser
         if isinstance(exc.__cause__, TooDeep):
             return respond(400, "bad_request", _("The JSON body is nested too deeply."))
-        if isinstance(exc.__cause__, NotUnicode):
-            return respond(
-                400, "bad_request", _("The JSON body holds text that is not valid Unicode.")
-            )
         return respond(400, "bad_request", _("The request body is not JSON text the API can read."))
     if isinstance(exc, AuthenticationError) or status == 401:
         response = respond(401, "unauthenticated", _("A valid bearer token is required."))

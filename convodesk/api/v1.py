@@ -8,30 +8,25 @@ from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.parser import Parser
 
+from convodesk.connectors.clean import clean_data
+
 from . import auth, connectors, conversations, errors, events, exports, provisioning
 
 
 class StrictJsonParser(Parser):
-    """JSON bodies only; NUL characters (which PostgreSQL cannot store) are refused as bad input.
+    """JSON bodies only, every string in them cleaned the way the connectors clean what they store.
 
-    Whatever this raises, django-ninja answers 400 with the exception as the cause; errors.py
-    words the answer (a body nested past Python's recursion limit raises errors.TooDeep, text
-    with a lone surrogate errors.NotUnicode)."""
+    `"\\u0000"` and a lone `"\\ud800"` are valid JSON that no database stores (PostgreSQL refuses
+    NUL, every UTF-8 encoder the lone surrogate): they become nothing and U+FFFD, through the one
+    cleaning function, so an API call never half-fails on them. A body nested past Python's
+    recursion limit raises errors.TooDeep, which errors.py words as a 400."""
 
     def parse_body(self, request: HttpRequest):
         try:
             data = json.loads(request.body)
         except RecursionError:
             raise errors.TooDeep() from None
-        if "\\u0000" in request.body.decode("utf-8", "replace") or "\x00" in request.body.decode(
-            "utf-8", "replace"
-        ):
-            raise ValueError("NUL character")
-        try:  # an escaped lone surrogate ("\ud800") parses, and no database can store it
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise errors.NotUnicode() from None
-        return data
+        return clean_data(data)
 
 
 api = NinjaAPI(
