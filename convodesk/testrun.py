@@ -33,7 +33,13 @@ def main(argv: list[str]) -> int:
     common = ["-n", workers, "--dist", "loadfile", "-q", *argv]
 
     sqlite_env = {**base, "CONVODESK_VAR_DIR": os.path.abspath("var/test-sqlite")}
-    code = run("SQLite: the whole suite", sqlite_env, common)
+    code = run(
+        "SQLite: the whole suite but the API fuzz run", sqlite_env, [*common, "-m", "not fuzz"]
+    )
+    # schemathesis's generated cases are one pytest item per operation only without xdist (under
+    # a worker each fuzz test collapses into one item that makes a few dozen calls).
+    fuzz = ["-p", "no:xdist", "-q", "-m", "fuzz", *argv]
+    code = run("SQLite: the API fuzz run (schemathesis)", sqlite_env, fuzz) or code
 
     if not postgres_reachable():
         message = f"PostgreSQL on {PG_HOST}:{PG_PORT} is not reachable"
@@ -52,7 +58,7 @@ def main(argv: list[str]) -> int:
     pg_code = run(
         "PostgreSQL: the database-dependent tests",
         pg_env,
-        [*common, "-m", "not nodb and not browser", "--create-db"],
+        [*common, "-m", "not nodb and not browser and not fuzz", "--create-db"],
     )
     return code or pg_code
 

@@ -5,6 +5,9 @@ from hypothesis import settings as hypothesis_settings
 
 from . import factories as f
 
+# The channel peers (Dovecot, SMTP recorder, Bot API) as fixtures any test module may use.
+pytest_plugins = ["tests.channels.servers"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # Hypothesis: fewer examples and no per-example deadline in CI, more locally.

@@ -21,29 +21,15 @@ from tests.api.conftest import Api, assert_error, token_for
 from tests.widget import conftest as widget_fixtures
 from tests.workspace.sockets import receive_until, widget
 
-from . import test_email as mail_fixtures
-from .fake_telegram import FakeBotApi, update
+from .fake_telegram import update
 from .mailservers import free_port
 from .test_email import client_mail
 
 # The fixtures these tests share with the API's, the widget's and the e-mail connector's.
 receiver, immediate_tasks = api_fixtures.receiver, api_fixtures.immediate_tasks
 tdb = widget_fixtures.tdb
-imap_server, smtp_server = mail_fixtures.imap_server, mail_fixtures.smtp_server
 
 _boxes = itertools.count(201)  # test_email.py uses box1…; these mailboxes are this file's own
-
-
-@pytest.fixture
-def bot_api(settings):
-    api = FakeBotApi().start()
-    settings.CONVODESK = {
-        **settings.CONVODESK,
-        "TELEGRAM_API_BASE": api.base_url,
-        "PUBLIC_URL": "https://cc.example.com",
-    }
-    yield api
-    api.stop()
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 import email
 import email.policy
 import itertools
-import os
-import shutil
 
 import pytest
 from django.utils import timezone
@@ -14,28 +12,8 @@ from convodesk.conversations.models import Conversation, Message
 from convodesk.lines.models import Connection
 
 from .. import factories as f
-from .mailservers import DOVECOT, Dovecot, SmtpRecorder
 
 _users = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def imap_server():
-    if not os.path.exists(DOVECOT) or shutil.which("doveadm") is None:
-        message = "Dovecot is not installed (apt-get install dovecot-imapd; .ci/run installs it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    server = Dovecot().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def smtp_server():
-    server = SmtpRecorder().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ from convodesk.conversations.lifecycle import Status, seconds_between
 from convodesk.conversations.models import Conversation
 
 from .fake_telegram import update
-from .test_email import client_mail, imap_server, mailbox, smtp_server  # noqa: F401 - fixtures
-from .test_telegram import bot_api, tg  # noqa: F401 - fixtures
+from .test_email import client_mail, mailbox  # noqa: F401 - fixtures
 
 
 def work_in_workspace(client, operator, conv):

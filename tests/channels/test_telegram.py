@@ -10,27 +10,7 @@ from convodesk.conversations.models import Conversation, ConversationEvent, Mess
 from convodesk.lines.models import Connection
 
 from .. import factories as f
-from .fake_telegram import FakeBotApi, update
-
-
-@pytest.fixture
-def bot_api(settings):
-    api = FakeBotApi().start()
-    settings.CONVODESK = {
-        **settings.CONVODESK,
-        "TELEGRAM_API_BASE": api.base_url,
-        "PUBLIC_URL": "https://cc.example.com",
-    }
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def tg(org, bot_api):
-    conn = f.connection(org.line, "telegram", name="Support bot")
-    telegram.set_bot_token(conn, bot_api.token)
-    conn.save()
-    return conn
+from .fake_telegram import update
 
 
 def post_update(client, conn, payload, secret=None):

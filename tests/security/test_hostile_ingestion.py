@@ -11,9 +11,7 @@ import base64
 import io
 import itertools
 import json
-import os
 import secrets
-import shutil
 import urllib.parse
 from types import SimpleNamespace
 
@@ -32,8 +30,7 @@ from convodesk.conversations import outbox, services
 from convodesk.conversations.models import Conversation, Message
 from convodesk.lines.models import Connection
 from tests import factories as f
-from tests.channels.fake_telegram import FakeBotApi, update
-from tests.channels.mailservers import DOVECOT, Dovecot
+from tests.channels.fake_telegram import update
 from tests.widget.conftest import install_default_roles
 from tests.workspace.sockets import receive_until, widget
 
@@ -222,22 +219,6 @@ def test_the_telegram_webhook_answers_a_missing_and_a_wrong_secret_connection_al
 # Telegram: webhook and polling against the fake Bot API ------------------------------------
 
 
-@pytest.fixture
-def bot_api(settings):
-    api = FakeBotApi().start()
-    settings.CONVODESK = {**settings.CONVODESK, "TELEGRAM_API_BASE": api.base_url}
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def tg(org, bot_api):
-    conn = f.connection(org.line, "telegram", name="Support bot")
-    telegram.set_bot_token(conn, bot_api.token)
-    conn.save()
-    return conn
-
-
 def post_update(connection_id, payload, secret):
     return Client().post(
         f"/connectors/telegram/{connection_id}/webhook/",
@@ -413,18 +394,6 @@ def test_a_widget_message_that_cannot_be_stored_answers_an_error_and_the_socket_
 # E-mail: IMAP against the real Dovecot ---------------------------------------------------
 
 _boxes = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def imap_server():
-    if not os.path.exists(DOVECOT) or shutil.which("doveadm") is None:
-        message = "Dovecot is not installed (apt-get install dovecot-imapd; .ci/run installs it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    server = Dovecot().start()
-    yield server
-    server.stop()
 
 
 def mailbox_connection(org, imap_server, port=None, name="Support mail"):

@@ -30,7 +30,9 @@ from convodesk.lines.models import Connection, Line, LineMember
 user = User.objects.create_superuser("boss", "boss@example.com", "pass12345")
 line = Line.objects.create(name="Web")
 LineMember.objects.create(line=line, user=user)
-conn = Connection.objects.create(line=line, kind="livechat", name="Site")
+conn = Connection.objects.create(
+    line=line, kind="livechat", name="Site", allowed_origins=["https://shop.example.com"]
+)
 s = SessionStore()
 s[SESSION_KEY] = str(user.pk)
 s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
