@@ -4,7 +4,7 @@ A message's attachments are a JSON list of small dicts in one of three shapes: a
 an API connector or an employee (`url`, `name`, ...), a Telegram file (`file_id`, ...) and an
 e-mail part whose bytes the product stored itself (`stored`). Only http(s) links are ever kept
 or rendered as links; files the product fetches itself are served by the product
-(`views/attachments.py`), behind the visibility rule, and never by a third-party address.
+(`views/files.py`), behind the visibility rule, and never by a third-party address.
 """
 
 from __future__ import annotations
