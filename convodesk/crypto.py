@@ -44,6 +44,28 @@ def rotate(token: str, keys: list[str] | None = None) -> str:
     return _fernet(keys).rotate(token.encode()).decode() if token else ""
 
 
+# A settings key naming a token, password or secret holds a secret: stored encrypted, shown
+# back as MASK, never written to the audit log.
+SECRET_HINTS = ("token", "password", "secret")
+MASK = "***"
+
+
+def is_secret_key(key) -> bool:
+    return isinstance(key, str) and any(h in key.lower() for h in SECRET_HINTS)
+
+
+def mask_secrets(value):
+    """The value with every secret replaced by MASK, at any depth (dicts inside lists too)."""
+    if isinstance(value, dict):
+        return {
+            k: (MASK if v not in (None, "") else v) if is_secret_key(k) else mask_secrets(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
 def new_secret(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "convodesk.stats",
     "convodesk.api",
     "convodesk.workspace",
+    "convodesk.audit",
+    "convodesk.administration",
     "axes",  # log-in throttling; after the apps so their templates come first
 ]
 
@@ -109,6 +111,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "django.template.context_processors.tz",
+                "convodesk.administration.context.settings_nav",
             ],
         },
     },

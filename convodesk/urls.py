@@ -14,6 +14,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("account/language/", account_views.set_language, name="set_language_profile"),
     path("admin/", admin.site.urls),
+    path("settings/", include("convodesk.administration.urls")),
     path("api/v1/", api.urls),
     path("api/v1/<path:rest>", api_views.api_not_found),
     path("account/tokens/", api_views.tokens, name="api_tokens"),

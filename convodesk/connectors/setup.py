@@ -29,8 +29,7 @@ from convodesk.lines.models import Connection, Line
 
 from . import mail, telegram
 
-MASK = "***"
-SECRET_HINTS = ("token", "password", "secret")
+MASK, is_secret_key, mask_secrets = crypto.MASK, crypto.is_secret_key, crypto.mask_secrets
 SECURITY = ("ssl", "starttls", "none")
 # Settings the product writes itself; accepted back unchanged from a GET, never taken from input.
 READ_ONLY = {"telegram": {"bot", "poll_offset"}, "email": {"state"}}
@@ -50,22 +49,6 @@ class ConnectionInvalid(Exception):
 
 
 # Secrets ------------------------------------------------------------------------------
-
-
-def is_secret_key(key) -> bool:
-    return isinstance(key, str) and any(h in key.lower() for h in SECRET_HINTS)
-
-
-def mask_secrets(value):
-    """The value with every secret replaced by "***", at any depth (dicts inside lists too)."""
-    if isinstance(value, dict):
-        return {
-            k: (MASK if v not in (None, "") else v) if is_secret_key(k) else mask_secrets(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [mask_secrets(v) for v in value]
-    return value
 
 
 def _encrypt_given(value):

@@ -899,6 +899,9 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
         page("/account/language/", STAFF, method="post", data={"language": "es"})
     ],
     "account/tokens/": [page("/account/tokens/", STAFF)],
+    # The product's settings: roles with the settings permission (the superuser here).
+    "settings/": [page("/settings/", SETTINGS_ADMIN)],
+    "settings/audit/": [page("/settings/audit/", SETTINGS_ADMIN)],
     # The conversation list and what hangs off it: every employee (rows filtered by visible_to).
     "contact-center/conversations/": [page("/contact-center/conversations/", STAFF)],
     "contact-center/conversations/columns/": [

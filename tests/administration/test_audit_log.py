@@ -1,0 +1,56 @@
+"""The audit log: each recorded settings change is listed with who, when, before and after, and
+no secret ever reaches it."""
+
+import pytest
+
+from convodesk import crypto
+from convodesk.audit import log
+from convodesk.audit.models import AuditEntry
+from tests import factories as f
+
+
+@pytest.mark.django_db
+def test_a_recorded_change_names_who_and_what_and_masks_secrets_at_any_depth():
+    admin = f.employee("boss", superuser=True)
+    line = f.line("Support")
+    conn = f.connection(line, "email")
+    before = {"name": "Mail", "config": {"imap": {"host": "a", "password": "old-pw"}}}
+    after = {"name": "Mailbox", "config": {"imap": {"host": "b", "password": "new-pw"}}}
+    entry = log.record(admin, AuditEntry.Action.UPDATE, conn, before, after)
+    entry.refresh_from_db()
+    assert entry.actor == admin and entry.object_type == "connection"
+    assert "old-pw" not in str(entry.before) and "new-pw" not in str(entry.after)
+    assert entry.after["config"]["imap"] == {"host": "b", "password": crypto.MASK}
+    assert [c[0] for c in entry.changes()] == ["config", "name"]
+
+
+@pytest.mark.django_db
+def test_a_snapshot_leaves_encrypted_secrets_and_their_hashes_out():
+    conn = f.connection(f.line("Support"), "api")
+    data = log.snapshot(conn)
+    assert data["name"] == conn.name and data["line_id"] == conn.line_id
+    assert not {"secret_encrypted", "secret_hash"} & set(data)
+
+
+@pytest.mark.django_db
+def test_the_settings_link_and_the_audit_log_are_for_administrators_only(client):
+    admin = f.employee("boss", superuser=True)
+    operator = f.employee("op")
+    log.record(admin, AuditEntry.Action.CREATE, f.line("Sales"), {}, {"name": "Sales"})
+    client.force_login(operator)
+    assert 'href="/settings/"' not in client.get("/contact-center/conversations/").content.decode()
+    assert client.get("/settings/audit/").status_code == 403
+    client.force_login(admin)
+    assert 'href="/settings/"' in client.get("/contact-center/conversations/").content.decode()
+    assert client.get("/settings/").url == "/settings/audit/"
+    page = client.get("/settings/audit/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "Sales" in html and "Boss" in html
+    assert "/admin/" not in html  # the Django admin is not linked from the product
+
+
+@pytest.mark.django_db
+def test_the_audit_log_speaks_spanish(client):
+    admin = f.employee("boss", superuser=True, language="es")
+    client.force_login(admin)
+    assert "Registro de auditoría" in client.get("/settings/audit/").content.decode()
