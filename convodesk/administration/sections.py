@@ -4,5 +4,10 @@ screens exist: each entry is (URL name, label)."""
 from django.utils.translation import gettext_lazy as _
 
 SECTIONS = [
+    ("administration:employees", _("Employees")),
+    ("administration:departments", _("Departments")),
+    ("administration:roles", _("Roles")),
+    ("administration:quick_replies", _("Quick replies")),
+    ("administration:api_tokens", _("API tokens")),
     ("administration:audit", _("Audit log")),
 ]

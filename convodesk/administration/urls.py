@@ -1,10 +1,41 @@
 from django.urls import path
 
-from . import views
+from . import views, views_people, views_replies
 
 app_name = "administration"
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("audit/", views.audit_log, name="audit"),
+    # People (employees, departments, roles), quick replies and API tokens
+    path("employees/", views_people.employees, name="employees"),
+    path("employees/new/", views_people.employee_create, name="employee_create"),
+    path("employees/<int:pk>/", views_people.employee_edit, name="employee"),
+    path(
+        "employees/<int:pk>/deactivate/",
+        views_people.employee_deactivate,
+        name="employee_deactivate",
+    ),
+    path(
+        "employees/<int:pk>/reactivate/",
+        views_people.employee_reactivate,
+        name="employee_reactivate",
+    ),
+    path("departments/", views_people.departments, name="departments"),
+    path("departments/new/", views_people.department_form, name="department_create"),
+    path("departments/<int:pk>/", views_people.department_form, name="department"),
+    path("roles/", views_people.roles, name="roles"),
+    path("roles/new/", views_people.role_form, name="role_create"),
+    path("roles/<int:pk>/", views_people.role_form, name="role"),
+    path("quick-replies/", views_replies.quick_replies, name="quick_replies"),
+    path("quick-replies/new/", views_replies.quick_reply_form, name="quick_reply_create"),
+    path("quick-replies/<int:pk>/", views_replies.quick_reply_form, name="quick_reply"),
+    path(
+        "quick-replies/<int:pk>/delete/",
+        views_replies.quick_reply_delete,
+        name="quick_reply_delete",
+    ),
+    path("api-tokens/", views_replies.api_tokens, name="api_tokens"),
+    path("api-tokens/new/", views_replies.api_token_create, name="api_token_create"),
+    path("api-tokens/<int:pk>/revoke/", views_replies.api_token_revoke, name="api_token_revoke"),
 ]

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from typing import Literal
 
-from django.contrib.auth.password_validation import validate_password
-from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
-from convodesk.accounts.access import department_subtree
-from convodesk.accounts.models import PERMISSIONS, TIME_ZONE_CHOICES, Department, Role, User
+from convodesk.accounts import services as people
+from convodesk.accounts.models import TIME_ZONE_CHOICES, Department, Role, User
 from convodesk.connectors import setup as connection_setup
 from convodesk.lines.models import Connection, Line, LineMember
 
@@ -36,6 +34,15 @@ def _get(model, pk):
     if obj is None:
         raise not_found()
     return obj
+
+
+@contextmanager
+def _service_errors():
+    """A refusal of the people services (accounts/services.py) is a 422 naming the fields."""
+    try:
+        yield
+    except people.Invalid as exc:
+        raise invalid(exc.errors) from None
 
 
 def _ids_exist(model, ids, param, **extra) -> list[int]:
@@ -82,10 +89,9 @@ def list_departments(request):
 
 @router.post("/departments", response={201: DepartmentOut}, summary="Create a department")
 def create_department(request, payload: DepartmentIn):
-    _admin(request)
-    if payload.parent is not None:
-        _ids_exist(Department, [payload.parent], "parent")
-    dep = Department.objects.create(name=payload.name, parent_id=payload.parent)
+    admin = _admin(request)
+    with _service_errors():
+        dep = people.create_department(admin, name=payload.name, parent=payload.parent)
     return Status(201, _department_out(dep))
 
 
@@ -97,21 +103,16 @@ def get_department(request, department_id: int):
 
 @router.patch("/departments/{department_id}", response=DepartmentOut, summary="Change a department")
 def patch_department(request, department_id: int, payload: DepartmentPatch):
-    _admin(request)
+    admin = _admin(request)
     dep = _get(Department, department_id)
     data = payload.dict(exclude_unset=True)
-    if "name" in data:
-        if not data["name"]:
-            raise invalid({"name": _("A name is required.")})
-        dep.name = data["name"]
-    if "parent" in data:
-        parent = data["parent"]
-        if parent is not None:
-            _ids_exist(Department, [parent], "parent")
-            if parent in department_subtree([dep.pk]):
-                raise invalid({"parent": _("A department cannot be inside itself.")})
-        dep.parent_id = parent
-    dep.save()
+    with _service_errors():
+        dep = people.update_department(
+            admin,
+            dep,
+            name=(data["name"] or "") if "name" in data else people.UNSET,
+            parent=data.get("parent", people.UNSET),
+        )
     return _department_out(dep)
 
 
@@ -144,28 +145,6 @@ def _role_out(role: Role) -> dict:
     }
 
 
-def _apply_levels(role: Role, levels: dict[str, int]) -> None:
-    errors = {}
-    for permission, value in levels.items():
-        if permission not in PERMISSIONS:
-            errors[f"levels.{permission}"] = _("Unknown permission.")
-            continue
-        allowed = [int(lv) for lv in PERMISSIONS[permission][1]]
-        if value not in allowed:
-            errors[f"levels.{permission}"] = _("Allowed levels: %(levels)s.") % {
-                "levels": ", ".join(map(str, allowed))
-            }
-            continue
-        setattr(role, permission, value)
-    if errors:
-        raise invalid(errors)
-
-
-def _unique_role_name(name: str, exclude: int | None = None) -> None:
-    if Role.objects.filter(name=name).exclude(pk=exclude).exists():
-        raise invalid({"name": _("A role with this name exists.")})
-
-
 @router.get("/roles", response=list[RoleOut], summary="List roles")
 def list_roles(request):
     _admin(request)
@@ -174,11 +153,9 @@ def list_roles(request):
 
 @router.post("/roles", response={201: RoleOut}, summary="Create a role")
 def create_role(request, payload: RoleIn):
-    _admin(request)
-    _unique_role_name(payload.name)
-    role = Role(name=payload.name)
-    _apply_levels(role, payload.levels)
-    role.save()
+    admin = _admin(request)
+    with _service_errors():
+        role = people.create_role(admin, name=payload.name, levels=payload.levels)
     return Status(201, _role_out(role))
 
 
@@ -190,15 +167,16 @@ def get_role(request, role_id: int):
 
 @router.patch("/roles/{role_id}", response=RoleOut, summary="Change a role")
 def patch_role(request, role_id: int, payload: RolePatch):
-    _admin(request)
+    admin = _admin(request)
     role = _get(Role, role_id)
     data = payload.dict(exclude_unset=True)
-    if data.get("name"):
-        _unique_role_name(data["name"], exclude=role.pk)
-        role.name = data["name"]
-    if data.get("levels"):
-        _apply_levels(role, data["levels"])
-    role.save()
+    with _service_errors():
+        role = people.update_role(
+            admin,
+            role,
+            name=data["name"] if data.get("name") else people.UNSET,
+            levels=data["levels"] if data.get("levels") else people.UNSET,
+        )
     return _role_out(role)
 
 
@@ -256,43 +234,6 @@ def _employee_out(user: User) -> dict:
     }
 
 
-def _role_ids(values) -> list[int]:
-    ids, missing = [], []
-    for value in values:
-        role = (
-            Role.objects.filter(pk=value).first()
-            if isinstance(value, int) and 0 < value < 2**62
-            else (Role.objects.filter(name=value).first() if isinstance(value, str) else None)
-        )
-        if role is None:
-            missing.append(str(value))
-        else:
-            ids.append(role.pk)
-    if missing:
-        raise invalid({"roles": _("Unknown roles: %(roles)s.") % {"roles": ", ".join(missing)}})
-    return ids
-
-
-def _check_common(data: dict, user: User | None) -> None:
-    errors = {}
-    if data.get("email"):
-        from django.core.validators import validate_email
-
-        try:
-            validate_email(data["email"])
-        except DjangoValidationError:
-            errors["email"] = _("Enter a valid e-mail address.")
-    if data.get("time_zone") is not None and data["time_zone"] not in TIME_ZONES:
-        errors["time_zone"] = _("Unknown time zone.")
-    if data.get("password"):
-        try:
-            validate_password(data["password"], user)
-        except DjangoValidationError as exc:
-            errors["password"] = " ".join(exc.messages)
-    if errors:
-        raise invalid(errors)
-
-
 @router.get("/employees", response=list[EmployeeOut], summary="List employees")
 def list_employees(request):
     _admin(request)
@@ -302,34 +243,19 @@ def list_employees(request):
 
 @router.post("/employees", response={201: EmployeeOut}, summary="Create an employee")
 def create_employee(request, payload: EmployeeIn):
-    _admin(request)
-    data = payload.dict()
-    try:
-        UnicodeUsernameValidator()(payload.username)
-    except DjangoValidationError:
-        raise invalid({"username": _("Letters, digits and @/./+/-/_ only.")}) from None
-    if User.objects.filter(username=payload.username).exists():
-        raise invalid({"username": _("This username is taken.")})
-    # The password validators compare it with the new employee's own username and e-mail.
-    _check_common(data, User(username=payload.username, email=payload.email))
-    departments = _ids_exist(Department, payload.departments, "departments")
-    roles = _role_ids(payload.roles) if payload.roles is not None else None
-    with transaction.atomic():
-        user = User(
+    admin = _admin(request)
+    with _service_errors():
+        user = people.create_employee(
+            admin,
             username=payload.username,
             display_name=payload.name,
             email=payload.email,
+            password=payload.password,
+            departments=payload.departments,
+            roles=payload.roles,
             is_active=payload.active,
             time_zone=payload.time_zone or "UTC",
         )
-        if payload.password:
-            user.set_password(payload.password)
-        else:
-            user.set_unusable_password()
-        user.save()
-        user.departments.set(departments)
-        if roles is not None:
-            user.roles.set(roles)
     return Status(201, _employee_out(user))
 
 
@@ -341,32 +267,19 @@ def get_employee(request, employee_id: int):
 
 @router.patch("/employees/{employee_id}", response=EmployeeOut, summary="Change an employee")
 def patch_employee(request, employee_id: int, payload: EmployeePatch):
-    _admin(request)
+    admin = _admin(request)
     user = _get(User, employee_id)
-    data = payload.dict(exclude_unset=True)
-    _check_common(data, user)
-    departments = (
-        _ids_exist(Department, data["departments"], "departments")
-        if data.get("departments") is not None
-        else None
-    )
-    roles = _role_ids(data["roles"]) if data.get("roles") is not None else None
-    with transaction.atomic():
-        if data.get("name") is not None:
-            user.display_name = data["name"]
-        if data.get("email") is not None:
-            user.email = data["email"]
-        if data.get("password"):
-            user.set_password(data["password"])
-        if data.get("active") is not None:
-            user.is_active = data["active"]
-        if data.get("time_zone") is not None:
-            user.time_zone = data["time_zone"]
-        user.save()
-        if departments is not None:
-            user.departments.set(departments)
-        if roles is not None:
-            user.roles.set(roles)
+    data = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
+    if "name" in data:
+        data["display_name"] = data.pop("name")
+    active = data.pop("active", None)
+    with _service_errors():
+        if active is False and user.is_active:
+            people.deactivate_employee(admin, user)
+        elif active is True:
+            data["is_active"] = True
+        user = people.update_employee(admin, user, **data) if data else user
+    user.refresh_from_db()
     return _employee_out(user)
 
 

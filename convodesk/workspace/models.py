@@ -6,14 +6,28 @@ from django.utils.translation import gettext_lazy as _
 
 
 class QuickReply(models.Model):
-    """A canned answer offered in the composer of the conversations of one open channel."""
+    """A canned answer offered in the composer: shared (no owner) or one employee's own, for one
+    open channel or (no channel) for all. `{client_name}` and `{employee_name}` in the text are
+    replaced when it is offered (`workspace.queries.quick_replies`)."""
 
     line = models.ForeignKey(
         "lines.Line",
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="quick_replies",
         verbose_name=_("open channel"),
     )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="quick_replies",
+        verbose_name=_("owner"),
+        help_text=_("Empty: shared with everyone."),
+    )
+    shortcut = models.SlugField(_("shortcut"), max_length=30, blank=True)
     title = models.CharField(_("title"), max_length=80)
     text = models.TextField(_("text"))
     position = models.PositiveIntegerField(_("order"), default=0)

@@ -187,5 +187,14 @@ def past(user, conv: Conversation):
     )
 
 
-def quick_replies(conv: Conversation):
-    return QuickReply.objects.filter(line_id=conv.line_id)
+def quick_replies(conv: Conversation, user=None) -> list[QuickReply]:
+    """The shared replies and the employee's own for this conversation's channel, their
+    `{client_name}` and `{employee_name}` already filled in."""
+    from .quick_replies import fill, offered
+
+    client_name = conv.client.name if conv.client_id else ""
+    employee_name = user.name if user is not None else ""
+    replies = offered(user, conv.line_id)
+    for reply in replies:
+        reply.text = fill(reply.text, client_name=client_name, employee_name=employee_name)
+    return replies

@@ -40,7 +40,7 @@ def _context(request, conv=None, flash=None, flash_level="info"):
         context.update(
             transcript=queries.transcript(conv),
             past=list(queries.past(user, conv)),
-            quick_replies=list(queries.quick_replies(conv)),
+            quick_replies=queries.quick_replies(conv, user),
             offered_to_me=conv.participants.filter(employee=user, offered_now=True).exists(),
             mine_now=conv.responsible_id == user.pk,
             can_act=conv.is_open,

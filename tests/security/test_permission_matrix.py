@@ -902,6 +902,45 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
     # The product's settings: roles with the settings permission (the superuser here).
     "settings/": [page("/settings/", SETTINGS_ADMIN)],
     "settings/audit/": [page("/settings/audit/", SETTINGS_ADMIN)],
+    # Settings › People, quick replies, API tokens (issue 16, items 3 and 4)
+    "settings/employees/": [page("/settings/employees/?q=sec", SETTINGS_ADMIN)],
+    "settings/employees/new/": [page("/settings/employees/new/", SETTINGS_ADMIN)],
+    "settings/employees/<int:pk>/": [page("/settings/employees/{op_a}/", SETTINGS_ADMIN)],
+    "settings/employees/<int:pk>/deactivate/": [
+        page("/settings/employees/{op_a}/deactivate/", SETTINGS_ADMIN),
+        page("/settings/employees/{op_a}/deactivate/", SETTINGS_ADMIN, method="post"),
+    ],
+    "settings/employees/<int:pk>/reactivate/": [
+        page("/settings/employees/{op_a}/reactivate/", SETTINGS_ADMIN, method="post")
+    ],
+    "settings/departments/": [page("/settings/departments/", SETTINGS_ADMIN)],
+    "settings/departments/new/": [
+        page("/settings/departments/new/", SETTINGS_ADMIN, method="post", data={"name": "N"})
+    ],
+    "settings/departments/<int:pk>/": [page("/settings/departments/{dep}/", SETTINGS_ADMIN)],
+    "settings/roles/": [page("/settings/roles/", SETTINGS_ADMIN)],
+    "settings/roles/new/": [page("/settings/roles/new/", SETTINGS_ADMIN)],
+    "settings/roles/<int:pk>/": [page("/settings/roles/{role}/", SETTINGS_ADMIN)],
+    "settings/quick-replies/": [page("/settings/quick-replies/", SETTINGS_ADMIN)],
+    "settings/quick-replies/new/": [
+        page(
+            "/settings/quick-replies/new/",
+            SETTINGS_ADMIN,
+            method="post",
+            data={"title": "Hi", "text": "Hello"},
+        )
+    ],
+    "settings/quick-replies/<int:pk>/": [
+        page("/settings/quick-replies/{quick_reply}/", SETTINGS_ADMIN)
+    ],
+    "settings/quick-replies/<int:pk>/delete/": [
+        page("/settings/quick-replies/{quick_reply}/delete/", SETTINGS_ADMIN, method="post")
+    ],
+    "settings/api-tokens/": [page("/settings/api-tokens/", SETTINGS_ADMIN)],
+    "settings/api-tokens/new/": [page("/settings/api-tokens/new/", SETTINGS_ADMIN)],
+    "settings/api-tokens/<int:pk>/revoke/": [
+        page("/settings/api-tokens/{api_token}/revoke/", SETTINGS_ADMIN, method="post")
+    ],
     # The conversation list and what hangs off it: every employee (rows filtered by visible_to).
     "contact-center/conversations/": [page("/contact-center/conversations/", STAFF)],
     "contact-center/conversations/columns/": [
@@ -1219,6 +1258,18 @@ def test_the_operator_socket_relays_typing_only_within_a_conversation_its_employ
     async_to_sync(scenario)()
 
 
+def _quick_reply(world: World) -> int:
+    from convodesk.workspace.models import QuickReply
+
+    return QuickReply.objects.create(line=world.lines["a"], title="Hello", text="Hi").pk
+
+
+def _api_token(world: World) -> int:
+    from convodesk.api.models import ApiToken
+
+    return ApiToken.issue(world.users["op_b"], "route matrix")[0].pk
+
+
 def route_ids(world: World, export_root) -> dict:
     """The ids a route check's URL and body are filled with (world from build_world)."""
     from django.core.files.storage import default_storage
@@ -1277,6 +1328,8 @@ def route_ids(world: World, export_root) -> dict:
         "dep": users["op_a"].departments.first().pk,
         "role": users["op_a"].roles.first().pk,
         "op_a": users["op_a"].pk,
+        "quick_reply": _quick_reply(world),
+        "api_token": _api_token(world),
     }
 
 
