@@ -82,9 +82,9 @@ def convert_lead(
             comment=lead.comment,
         )
         if lead.phone:
-            contact.add_phone(lead.phone, country)
+            contact.add_phone(lead.phone, country, verified=lead.contact_data_verified)
         if lead.email:
-            contact.add_email(lead.email)
+            contact.add_email(lead.email, verified=lead.contact_data_verified)
         if lead.connection_id and lead.external_id:
             contact.add_identity(lead.connection_id, lead.external_id)
         company = None

@@ -77,13 +77,13 @@ def find_contact(
     if phones:
         branches.append(
             f"SELECT 2 AS prio, id AS row_id, contact_id FROM {q(ContactPhone._meta.db_table)} "
-            f"WHERE normalized IN ({', '.join(['%s'] * len(phones))})"
+            f"WHERE normalized IN ({', '.join(['%s'] * len(phones))}) AND verified"
         )
         params += phones
     if email:
         branches.append(
             f"SELECT 3 AS prio, id AS row_id, contact_id FROM {q(ContactEmail._meta.db_table)} "
-            f"WHERE normalized = %s"
+            f"WHERE normalized = %s AND verified"
         )
         params.append(email)
     if not branches:
@@ -123,12 +123,13 @@ def find_open_lead(
     if phones:
         branches.append(
             f"SELECT 2 AS prio, id FROM {table} WHERE {is_open} "
-            f"AND phone_normalized IN ({', '.join(['%s'] * len(phones))})"
+            f"AND phone_normalized IN ({', '.join(['%s'] * len(phones))}) AND contact_data_verified"
         )
         params += [*open_statuses, *phones]
     if email:
         branches.append(
-            f"SELECT 3 AS prio, id FROM {table} WHERE {is_open} AND email_normalized = %s"
+            f"SELECT 3 AS prio, id FROM {table} WHERE {is_open} AND email_normalized = %s "
+            f"AND contact_data_verified"
         )
         params += [*open_statuses, email]
     if not branches:
@@ -235,6 +236,7 @@ def _new_lead(conversation, country: str) -> Lead:
     )
     lead.title = lead.title[:255]
     lead.set_contact_data(client.phone, client.email, country)
+    lead.contact_data_verified = not typed_by_client(conversation)
     lead.save()
     return lead
 
@@ -243,10 +245,11 @@ def _new_contact(conversation, country: str) -> Contact:
     client, identity = conversation.client, conversation.identity
     contact = Contact.objects.create(name=client.name, responsible_id=conversation.responsible_id)
     contact.add_identity(identity.connection_id, identity.external_id)
+    verified = not typed_by_client(conversation)
     if client.phone:
-        contact.add_phone(client.phone, country)
+        contact.add_phone(client.phone, country, verified=verified)
     if client.email:
-        contact.add_email(client.email)
+        contact.add_email(client.email, verified=verified)
     return contact
 
 

@@ -92,17 +92,31 @@ class Contact(CrmRecord):
     def display_title(self) -> str:
         return self.name
 
-    def add_phone(self, raw: str, country: str = "") -> None:
+    def add_phone(self, raw: str, country: str = "", verified: bool = True) -> None:
+        """Keep a phone; `verified=False` for one the client only typed (never matched on)."""
         normalized = normalize_phone(raw, country)
-        if normalized and not self.phones.filter(normalized=normalized).exists():
-            ContactPhone.objects.create(contact=self, value=raw.strip()[:64], normalized=normalized)
-
-    def add_email(self, raw: str) -> None:
-        normalized = normalize_email(raw)
-        if normalized and not self.emails.filter(normalized=normalized).exists():
-            ContactEmail.objects.create(
-                contact=self, value=raw.strip()[:254], normalized=normalized
+        if not normalized:
+            return
+        existing = self.phones.filter(normalized=normalized).first()
+        if existing is None:
+            ContactPhone.objects.create(
+                contact=self, value=raw.strip()[:64], normalized=normalized, verified=verified
             )
+        elif verified and not existing.verified:
+            ContactPhone.objects.filter(pk=existing.pk).update(verified=True)
+
+    def add_email(self, raw: str, verified: bool = True) -> None:
+        """Keep an e-mail; `verified=False` for one the client only typed (never matched on)."""
+        normalized = normalize_email(raw)
+        if not normalized:
+            return
+        existing = self.emails.filter(normalized=normalized).first()
+        if existing is None:
+            ContactEmail.objects.create(
+                contact=self, value=raw.strip()[:254], normalized=normalized, verified=verified
+            )
+        elif verified and not existing.verified:
+            ContactEmail.objects.filter(pk=existing.pk).update(verified=True)
 
     def add_identity(self, connection_id: int, external_id: str) -> None:
         ContactIdentity.objects.get_or_create(
@@ -114,6 +128,8 @@ class ContactPhone(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
     value = models.CharField(_("phone"), max_length=64)
     normalized = models.CharField(max_length=32, db_index=True)
+    # False when the client typed it into the web chat: shown, never matched on (issue 15).
+    verified = models.BooleanField(_("verified"), default=True)
 
     class Meta:
         ordering = ["id"]
@@ -126,6 +142,7 @@ class ContactEmail(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
     value = models.CharField(_("e-mail"), max_length=254)
     normalized = models.CharField(max_length=254, db_index=True)
+    verified = models.BooleanField(_("verified"), default=True)
 
     class Meta:
         ordering = ["id"]
@@ -183,6 +200,9 @@ class Lead(CrmRecord):
     email = models.CharField(_("e-mail"), max_length=254, blank=True)
     phone_normalized = models.CharField(max_length=32, blank=True)
     email_normalized = models.CharField(max_length=254, blank=True)
+    # False when the phone and e-mail are what a web chat visitor typed: shown on the card,
+    # carried to the contact a conversion makes as unverified, never matched on.
+    contact_data_verified = models.BooleanField(_("contact data verified"), default=True)
     connection = models.ForeignKey(
         "lines.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -142,18 +142,29 @@ def _related(record, user) -> list[tuple[str, list]]:
     return []
 
 
+def _unverified(item) -> str:
+    if item.verified:
+        return item.value
+    return _("%(value)s (typed in the web chat, unverified)") % {"value": item.value}
+
+
 def _facts(record) -> list[tuple[str, str]]:
     """Read-only facts shown above the form."""
     facts = [(_("ID"), f"#{record.pk}")]
     if isinstance(record, Contact):
         facts += [
-            (_("Phones"), ", ".join(p.value for p in record.phones.all()) or "–"),
-            (_("E-mails"), ", ".join(e.value for e in record.emails.all()) or "–"),
+            (_("Phones"), ", ".join(_unverified(p) for p in record.phones.all()) or "–"),
+            (_("E-mails"), ", ".join(_unverified(e) for e in record.emails.all()) or "–"),
         ]
     if isinstance(record, Lead):
         facts += [
             (_("Status"), record.get_status_display()),
             (_("Source"), _("Open channel")),
+            *(
+                []
+                if record.contact_data_verified or not (record.phone or record.email)
+                else [(_("Contact data"), _("typed in the web chat, unverified"))]
+            ),
             (_("Open channel"), str(record.line) if record.line_id else "–"),
         ]
     if isinstance(record, Deal):

@@ -185,3 +185,53 @@ def test_confirming_needs_the_right_to_act_on_the_conversation(org):
     response = browser.post(f"/crm/matches/{suggestion.pk}/confirm/")
     assert response.status_code == 403
     assert bound(conv)[0] == "lead"
+
+
+def from_api(conn, external_id, **data):
+    return services.receive_client_message(
+        conn, client_external_id=external_id, text="Hello, it is really me", **data
+    ).conversation
+
+
+def test_a_visitor_who_types_an_email_first_does_not_catch_its_owners_later_conversation(org):
+    """The claim turned around: the visitor comes before the customer. The contact the line's
+    rule makes for the visitor keeps the typed e-mail as unverified, so the customer's verified
+    conversation later neither binds to it nor adds its identity to it."""
+    org.line.crm_binding = "contact"
+    org.line.save()
+    visitor_conv = from_widget(f.connection(org.line, "livechat"), email="victim@example.org")
+    kind, visitor_contact = bound(visitor_conv)
+    assert kind == "contact"
+    assert ContactEmail.objects.get(contact_id=visitor_contact).verified is False
+
+    real = from_api(org.conn, "victim-crm-78", email="victim@example.org")
+    kind, pk = bound(real)
+    assert (kind, pk) != ("contact", visitor_contact)
+    assert not ContactIdentity.objects.filter(contact_id=visitor_contact, connection=org.conn)
+
+
+def test_a_visitors_typed_email_on_a_lead_is_never_matched_and_stays_unverified_on_conversion(
+    org,
+):
+    visitor_conv = from_widget(f.connection(org.line, "livechat"), email="victim@example.org")
+    kind, lead_id = bound(visitor_conv)
+    assert kind == "lead" and Lead.objects.get(pk=lead_id).contact_data_verified is False
+
+    real = from_api(org.conn, "victim-crm-79", email="victim@example.org")
+    assert bound(real) != ("lead", lead_id)
+
+    from convodesk.crm import actions
+
+    contact, _company, _deal = actions.convert_lead(lead_id, org.admin)
+    assert ContactEmail.objects.get(contact=contact).verified is False
+    client = Client()
+    client.force_login(org.admin)
+    card = client.get(f"/crm/contacts/{contact.pk}/").content.decode()
+    assert "victim@example.org (typed in the web chat, unverified)" in card
+
+
+def test_a_verified_channel_confirming_the_same_email_makes_it_verified(org):
+    contact = Contact.objects.create(name="Dana")
+    contact.add_email("dana@example.org", verified=False)
+    contact.add_email("dana@example.org")
+    assert ContactEmail.objects.get(contact=contact).verified is True
