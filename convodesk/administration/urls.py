@@ -7,6 +7,25 @@ app_name = "administration"
 urlpatterns = [
     path("", views.index, name="index"),
     path("audit/", views.audit_log, name="audit"),
+    # Connections (issue 16 item 2)
+    path("connections/", views_connections.connection_list, name="connections"),
+    path("connections/new/", views_connections.connection_new, name="connection_new"),
+    path(
+        "connections/new/<str:kind>/",
+        views_connections.connection_create,
+        name="connection_create",
+    ),
+    path("connections/<int:pk>/", views_connections.connection_detail, name="connection"),
+    path(
+        "connections/<int:pk>/rotate-secret/",
+        views_connections.connection_rotate,
+        name="connection_rotate",
+    ),
+    path(
+        "connections/<int:pk>/deliveries/<int:message_id>/retry/",
+        views_connections.connection_retry,
+        name="connection_retry",
+    ),
     # People (employees, departments, roles), quick replies and API tokens
     path("employees/", views_people.employees, name="employees"),
     path("employees/new/", views_people.employee_create, name="employee_create"),

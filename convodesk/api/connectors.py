@@ -12,6 +12,7 @@ from pydantic import field_validator
 from convodesk.connectors import rest, skipped
 from convodesk.connectors.clean import clean
 from convodesk.conversations import attachments
+from convodesk.conversations.services import LineInactive
 
 from .auth import ConnectionSecretAuth, connection_for
 from .errors import ApiError, Status, invalid
@@ -102,6 +103,8 @@ def post_message(request, connection_id: int, payload: MessageIn):
     )
     try:
         received = rest.receive(connection, incoming)
+    except LineInactive:
+        raise  # 409 line_inactive: the sender should know, and nothing is recorded as skipped
     except Exception as exc:  # the transaction rolled back: nothing of this message was written
         if skipped.is_message_fault(exc):  # retrying would not help: record it for an admin
             skipped.record(connection, payload.external_message_id, exc, payload.model_dump_json())

@@ -497,7 +497,7 @@ def list_connections(request, line_id: int):
     summary="Connect a channel; the response carries its secret, once",
 )
 def create_connection(request, line_id: int, payload: ConnectionIn):
-    _admin(request)
+    actor = _admin(request)
     line = _get(Line, line_id)
     try:
         conn, secret = connection_setup.create_connection(
@@ -507,6 +507,7 @@ def create_connection(request, line_id: int, payload: ConnectionIn):
             payload.config,
             active=payload.active,
             allowed_origins=payload.allowed_origins,
+            actor=actor,
         )
     except connection_setup.ConnectionInvalid as exc:
         raise invalid(exc.errors) from None
@@ -529,7 +530,7 @@ def get_connection(request, line_id: int, connection_id: int):
     summary="Change a connection",
 )
 def patch_connection(request, line_id: int, connection_id: int, payload: ConnectionPatch):
-    _admin(request)
+    actor = _admin(request)
     conn = _line_connection(line_id, connection_id)
     data = payload.dict(exclude_unset=True)
     try:
@@ -539,6 +540,7 @@ def patch_connection(request, line_id: int, connection_id: int, payload: Connect
             config=data.get("config"),
             active=data.get("active"),
             allowed_origins=data.get("allowed_origins"),
+            actor=actor,
         )
     except connection_setup.ConnectionInvalid as exc:
         raise invalid(exc.errors) from None
@@ -551,8 +553,7 @@ def patch_connection(request, line_id: int, connection_id: int, payload: Connect
     summary="Replace a connection's secret; the new one is shown once",
 )
 def rotate_connection_secret(request, line_id: int, connection_id: int):
-    _admin(request)
+    actor = _admin(request)
     conn = _line_connection(line_id, connection_id)
-    secret = conn.rotate_secret()
-    conn.save()
+    secret = connection_setup.rotate_secret(conn, actor=actor)
     return {**_connection_out(conn), "secret": secret}

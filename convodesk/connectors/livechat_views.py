@@ -82,8 +82,13 @@ def widget_script(request, key):
 
 @require_GET
 def demo(request):
+    """The demo company page with a live chat: `?key=` picks the connection (the settings link
+    here to preview theirs), else the first active one."""
+    key = request.GET.get("key", "")
     connection = (
-        Connection.objects.select_related("line")
+        _connection(key)
+        if key
+        else Connection.objects.select_related("line")
         .filter(kind=Connection.Kind.LIVECHAT, active=True, line__active=True)
         .order_by("id")
         .first()

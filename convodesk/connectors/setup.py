@@ -22,9 +22,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from convodesk import crypto
+from convodesk.audit import log as audit
+from convodesk.audit.models import AuditEntry
 from convodesk.lines.models import Connection, Line
 
 from . import mail, telegram
@@ -32,7 +35,7 @@ from . import mail, telegram
 MASK, is_secret_key, mask_secrets = crypto.MASK, crypto.is_secret_key, crypto.mask_secrets
 SECURITY = ("ssl", "starttls", "none")
 # Settings the product writes itself; accepted back unchanged from a GET, never taken from input.
-READ_ONLY = {"telegram": {"bot", "poll_offset"}, "email": {"state"}}
+READ_ONLY = {"telegram": {"bot", "poll_offset", "last_update_at"}, "email": {"state"}}
 MAIL_KEYS = {
     "imap": {"host", "port", "security", "user", "password", "folder", "ca_file"},
     "smtp": {"host", "port", "security", "user", "password", "ca_file"},
@@ -278,15 +281,49 @@ def _check_mail_part(side: str, part, errors: dict, need_user: bool) -> None:
         errors[f"{prefix}.user"] = _("Enter the mailbox user.")
 
 
-def _imap_login(part: dict) -> None:
+def _imap_login(part: dict) -> tuple[str, list[str]]:
+    """Log in as the fetch does; the server's greeting and the folders it lists."""
     client = mail._imap(part)  # the same connection the fetch makes
     try:
-        client.logout()
-    except (imaplib.IMAP4.error, OSError):
-        pass
+        answer = _decode(client.welcome)
+        folders = []
+        try:
+            status, lines = client.list()
+        except (imaplib.IMAP4.error, OSError):
+            status, lines = "NO", []
+        if status == "OK":
+            folders = sorted({name for name in map(_folder_name, lines or []) if name})
+        return answer, folders
+    finally:
+        try:
+            client.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
 
 
-def _smtp_login(part: dict) -> None:
+def _decode(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
+
+
+def _folder_name(line) -> str:
+    """The mailbox name of one LIST answer line: `(\\HasNoChildren) "/" "INBOX"` -> INBOX."""
+    if isinstance(line, tuple):  # a literal: (b'(flags) "/" {5}', b'INBOX')
+        return _decode(line[-1])
+    text = _decode(line)
+    if ")" not in text or "\\noselect" in text.split(")", 1)[0].lower():
+        return ""
+    rest = text.split(")", 1)[1].strip()
+    parts = rest.split(" ", 1)  # the delimiter ("/", or NIL), then the name
+    if len(parts) != 2:
+        return ""
+    name = parts[1].strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return name
+
+
+def _smtp_login(part: dict) -> str:
+    """Log in as the delivery does; the server's last answer (its log-in reply, or its EHLO)."""
     host, port = part["host"], int(part.get("port") or 587)
     security = part.get("security", "starttls")  # mail.deliver's default
     context = ssl.create_default_context(cafile=part.get("ca_file") or None)
@@ -295,12 +332,13 @@ def _smtp_login(part: dict) -> None:
     else:
         client = smtplib.SMTP(host, port, timeout=30)
     try:
-        client.ehlo()
+        code, answer = client.ehlo()
         if security == "starttls":
             client.starttls(context=context)
-            client.ehlo()
+            code, answer = client.ehlo()
         if part.get("user"):
-            client.login(part["user"], crypto.decrypt(part.get("password") or ""))
+            code, answer = client.login(part["user"], crypto.decrypt(part.get("password") or ""))
+        return f"{code} {_decode(answer).splitlines()[0] if answer else ''}".strip()
     finally:
         try:
             client.quit()
@@ -323,28 +361,64 @@ def _check_email(config: dict, errors: dict, probe: bool) -> None:
     _check_mail_part("smtp", config.get("smtp"), errors, need_user=False)
     if errors or not probe:
         return
+    errors.update(probe_mailbox(config).errors)
+
+
+class MailboxAnswers:
+    """What each mail server answered to a log-in: `answers` per side ("imap", "smtp"), the
+    IMAP folders it lists, and `errors` keyed by field like every other check."""
+
+    def __init__(self):
+        self.answers: dict[str, str] = {}
+        self.errors: dict[str, str] = {}
+        self.folders: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def probe_mailbox(config: dict) -> MailboxAnswers:
+    """Log in to the IMAP and the SMTP server of checked e-mail settings (the same sessions the
+    fetch and the delivery open); each side's answer or error, and the IMAP folder list."""
+    result = MailboxAnswers()
     try:
-        _imap_login(config["imap"])
+        result.answers["imap"], result.folders = _imap_login(config["imap"])
     except imaplib.IMAP4.error as exc:
-        errors["config.imap.password"] = _("The IMAP server says: %(error)s") % {
+        result.errors["config.imap.password"] = _("The IMAP server says: %(error)s") % {
             "error": _server_words(exc)
         }
     except (OSError, ValueError) as exc:  # ValueError: a host or user no socket can take
-        errors["config.imap.host"] = _("Cannot reach the IMAP server: %(error)s") % {"error": exc}
+        result.errors["config.imap.host"] = _("Cannot reach the IMAP server: %(error)s") % {
+            "error": exc
+        }
     try:
-        _smtp_login(config["smtp"])
+        result.answers["smtp"] = _smtp_login(config["smtp"])
     except smtplib.SMTPAuthenticationError as exc:
-        errors["config.smtp.password"] = _("The SMTP server says: %(error)s") % {
+        result.errors["config.smtp.password"] = _("The SMTP server says: %(error)s") % {
             "error": _server_words(exc)
         }
     except smtplib.SMTPNotSupportedError as exc:
-        errors["config.smtp.user"] = _("The SMTP server says: %(error)s") % {
+        result.errors["config.smtp.user"] = _("The SMTP server says: %(error)s") % {
             "error": _server_words(exc)
         }
     except (smtplib.SMTPException, OSError, ValueError) as exc:
-        errors["config.smtp.host"] = _("Cannot reach the SMTP server: %(error)s") % {
+        result.errors["config.smtp.host"] = _("Cannot reach the SMTP server: %(error)s") % {
             "error": _server_words(exc)
         }
+    return result
+
+
+def test_mailbox(changes: dict, current: dict | None = None) -> MailboxAnswers:
+    """The *Test connection* of the e-mail settings: checked like a save (field errors first),
+    then both log-ins tried; nothing is stored."""
+    try:
+        config = prepare("email", changes, current=current, probe=False)
+    except ConnectionInvalid as exc:
+        result = MailboxAnswers()
+        result.errors = exc.errors
+        return result
+    return probe_mailbox(config)
 
 
 def _server_words(exc: Exception) -> str:
@@ -403,6 +477,13 @@ def register(connection: Connection) -> None:
             ) from None
 
 
+AUDITED = ["line", "kind", "name", "config", "active", "allowed_origins", "public_key"]
+
+
+def _snapshot(connection: Connection) -> dict:
+    return audit.snapshot(connection, fields=AUDITED)
+
+
 def create_connection(
     line: Line,
     kind: str,
@@ -411,25 +492,29 @@ def create_connection(
     *,
     active: bool = True,
     allowed_origins: list | None = None,
+    actor=None,
 ) -> tuple[Connection, str]:
-    """A new connection and its secret (shown once); ConnectionInvalid if anything is refused."""
+    """A new connection and its secret (shown once); ConnectionInvalid if anything is refused.
+    Recorded in the audit log as `actor`'s, with its secrets masked."""
     origins = normalise_origins(allowed_origins or [])
     stored = prepare(kind, config or {})
-    connection = Connection(
-        line=line,
-        kind=kind,
-        name=name,
-        config=stored,
-        active=active,
-        allowed_origins=origins,
-    )
-    secret = connection.rotate_secret()
-    connection.save()
-    try:
-        register(connection)
-    except ConnectionInvalid:
-        connection.delete()
-        raise
+    with transaction.atomic():
+        connection = Connection(
+            line=line,
+            kind=kind,
+            name=name,
+            config=stored,
+            active=active,
+            allowed_origins=origins,
+        )
+        secret = connection.rotate_secret()
+        connection.save()
+        try:
+            register(connection)
+        except ConnectionInvalid:
+            connection.delete()
+            raise
+        audit.record(actor, AuditEntry.Action.CREATE, connection, {}, _snapshot(connection))
     return connection, secret
 
 
@@ -440,10 +525,13 @@ def update_connection(
     config: dict | None = None,
     active: bool | None = None,
     allowed_origins: list | None = None,
+    actor=None,
 ) -> Connection:
-    """Change what is given; settings are a merge patch checked like new ones."""
+    """Change what is given; settings are a merge patch checked like new ones. Recorded in the
+    audit log (before and after, secrets masked) when anything changed."""
     fields = ["name", "config", "active", "allowed_origins"]
     before = {f: getattr(connection, f) for f in fields}
+    snapshot_before = _snapshot(connection)
     if allowed_origins is not None:
         connection.allowed_origins = normalise_origins(allowed_origins)
     if config is not None:
@@ -452,13 +540,26 @@ def update_connection(
         connection.name = name
     if active is not None:
         connection.active = active
-    connection.save()
-    if config is not None or (active and not before["active"]):
-        try:
-            register(connection)
-        except ConnectionInvalid:
-            for field, value in before.items():
-                setattr(connection, field, value)
-            connection.save(update_fields=fields)
-            raise
+    try:
+        with transaction.atomic():
+            connection.save()
+            if config is not None or (active and not before["active"]):
+                register(connection)
+            after = _snapshot(connection)
+            if after != snapshot_before:
+                audit.record(actor, AuditEntry.Action.UPDATE, connection, snapshot_before, after)
+    except ConnectionInvalid:
+        for field, value in before.items():
+            setattr(connection, field, value)
+        raise
     return connection
+
+
+def rotate_secret(connection: Connection, *, actor=None) -> str:
+    """A new secret for the connection (signs webhooks, authenticates ingestion), returned to be
+    shown once; the old one stops working at once. Recorded without either value."""
+    with transaction.atomic():
+        secret = connection.rotate_secret()
+        connection.save(update_fields=["secret_encrypted", "secret_hash"])
+        audit.record(actor, AuditEntry.Action.ROTATE_SECRET, connection, {}, {})
+    return secret

@@ -15,6 +15,8 @@ import urllib.request
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from convodesk import crypto
@@ -194,6 +196,7 @@ def handle_update(connection: Connection, update: dict, now: dt.datetime | None 
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
         raise BadUpdate("an Update needs an integer update_id")
     update = clean_data(update)
+    note_update(connection, now)
     edited = "edited_message" in update
     msg = update.get("edited_message") if edited else update.get("message")
     if msg is None:
@@ -236,6 +239,24 @@ def handle_update(connection: Connection, update: dict, now: dt.datetime | None 
     )
     _remember_identity(received.conversation.identity_id, sender, text)
     return received
+
+
+NOTE_EVERY = dt.timedelta(seconds=60)
+
+
+def note_update(connection: Connection, now: dt.datetime | None = None) -> None:
+    """Keep when the bot last received an update (`config.last_update_at`, shown in the settings),
+    at most once a minute so a busy bot does not rewrite its connection on every message."""
+    now = now or timezone.now()
+    seen = parse_datetime(str((connection.config or {}).get("last_update_at") or ""))
+    if seen is not None and now - NOTE_EVERY < seen <= now:
+        return
+    stamp = now.isoformat()
+    fresh = Connection.objects.filter(pk=connection.pk).values_list("config", flat=True).first()
+    Connection.objects.filter(pk=connection.pk).update(
+        config={**(fresh or {}), "last_update_at": stamp}
+    )
+    connection.config = {**(connection.config or {}), "last_update_at": stamp}
 
 
 def _remember_identity(identity_id: int, sender: dict, text: str) -> None:

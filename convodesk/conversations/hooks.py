@@ -42,6 +42,21 @@ def after_create(conversation, event) -> None:
     binding.bind_new_conversation(conversation)
     rollups.conversation_created(conversation)  # before distribution: its offers are transitions
     distribution.distribute(conversation, exclude=[], now=event.at)
+    if event.kind == "created":  # a client started it: the open channel's greeting
+        greet(conversation, event.at)
+
+
+def greet(conversation, at) -> None:
+    """The open channel's greeting, or its out-of-hours text when the conversation started
+    outside working hours (and one is set), as an automatic message."""
+    from . import services
+
+    line = conversation.line
+    text = line.greeting_text
+    if not conversation.business_hours and line.out_of_hours_text:
+        text = line.out_of_hours_text
+    if text:
+        services.send_automatic(conversation, text, at)
 
 
 def after_transition(conversation, before, event) -> None:

@@ -44,6 +44,18 @@ class NotFound(Exception):
     """The conversation does not exist or the actor may not see it (the same answer for both)."""
 
 
+class LineInactive(IllegalTransition, ValueError):
+    """A message that would start a conversation on a deactivated open channel. The API answers
+    409; Telegram and e-mail record it as a skipped message (a ValueError is the message's own
+    fault) and go on with the next one."""
+
+    def __init__(self):
+        super().__init__(
+            "line_inactive",
+            _("This open channel is deactivated: it starts no new conversations."),
+        )
+
+
 class NotAllowed(Exception):
     """The actor sees the conversation but their role does not allow this action."""
 
@@ -470,7 +482,11 @@ def _receive(
             hooks.after_requeue(reopenable, exclude=[], now=now)
         return Received(reopenable, message, True)
 
-    line = connection.line
+    # Read fresh, not from the connection: a long-lived socket or poll loop holds an old copy,
+    # and a deactivation (or new working hours) must apply from the next conversation on.
+    line = Line.objects.get(pk=connection.line_id)
+    if not line.active:
+        raise LineInactive()
     state, _outcome = lifecycle.apply(
         lifecycle.State(), lifecycle.StartIncoming(now), Rules.for_line(line)
     )

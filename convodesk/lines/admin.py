@@ -13,11 +13,22 @@ class LineMemberInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+@admin.display(description=_("public key"))
+def saved_public_key(obj):
+    """The key of the saved row only: a new row's default would be replaced by another when the
+    form is posted, so a key shown before saving is not the one the widget answers for."""
+    return obj.public_key if obj is not None and obj.pk else _("made when saved")
+
+
 class ConnectionInline(admin.TabularInline):
     model = Connection
     extra = 0
-    fields = ["kind", "name", "active", "public_key"]
-    readonly_fields = ["public_key"]
+    fields = ["kind", "name", "active", "key"]
+    readonly_fields = ["key"]
+
+    @admin.display(description=_("public key"))
+    def key(self, obj):
+        return saved_public_key(obj)
 
 
 @admin.register(Line)
@@ -32,7 +43,11 @@ class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
     list_display = ["name", "kind", "line", "active", "bot_name"]
     list_filter = ["kind", "line", "active"]
-    readonly_fields = ["public_key"]
+    readonly_fields = ["key"]
+
+    @admin.display(description=_("public key"))
+    def key(self, obj):
+        return saved_public_key(obj)
 
     @admin.display(description=_("Telegram bot"))
     def bot_name(self, obj):

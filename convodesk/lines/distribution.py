@@ -59,7 +59,8 @@ def distribute(conversation, exclude: list[int], now) -> None:
 
 
 def offer_queued(user_ids, now=None, limit: int = 200) -> int:
-    """Offer what waits in the queues of these employees' lines once they become available.
+    """Offer what waits in the queues of these employees' lines once they become available
+    (a deactivated line too: it starts no new conversations, the waiting ones carry on).
 
     Each conversation is re-checked under its row lock by the service, so several processes
     (two operators coming online at once) cannot offer the same one twice.
@@ -70,7 +71,6 @@ def offer_queued(user_ids, now=None, limit: int = 200) -> int:
     waiting = (
         Conversation.objects.filter(
             line__memberships__user_id__in=list(user_ids),
-            line__active=True,
             status__in=(Status.NEW, Status.SKIPPED),
             responsible__isnull=True,
         )

@@ -55,6 +55,24 @@ class Line(models.Model):
         ),
     )
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    holidays = models.JSONField(
+        _("holidays"),
+        default=list,
+        blank=True,
+        help_text=_("Dates (YYYY-MM-DD) when the open channel is closed all day."),
+    )
+    greeting_text = models.TextField(
+        _("greeting"),
+        blank=True,
+        help_text=_("Sent to the client when a conversation starts within working hours."),
+    )
+    out_of_hours_text = models.TextField(
+        _("out-of-hours text"),
+        blank=True,
+        help_text=_(
+            "Sent instead of the greeting when a conversation starts outside working hours."
+        ),
+    )
     default_country = models.CharField(_("default country for phones"), max_length=2, default="ES")
     crm_binding = models.CharField(
         _("CRM binding"), max_length=20, choices=CrmBinding.choices, default=CrmBinding.LEAD
@@ -76,12 +94,16 @@ class Line(models.Model):
         return bool(self.closing_text) or self.ask_rating
 
     def within_working_hours(self, at: datetime.datetime) -> bool:
-        if not self.working_hours:
-            return True
+        """Open at `at`: not a holiday (in the channel's time zone) and inside a range of that
+        weekday. No working hours means always open, except on holidays."""
         try:
             local = at.astimezone(zoneinfo.ZoneInfo(self.time_zone))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             local = at
+        if local.date().isoformat() in (self.holidays or []):
+            return False
+        if not self.working_hours:
+            return True
         hhmm = local.strftime("%H:%M")
         for start, end in self.working_hours.get(str(local.weekday()), []):
             if start <= hhmm < end:

@@ -902,6 +902,36 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
     # The product's settings: roles with the settings permission (the superuser here).
     "settings/": [page("/settings/", SETTINGS_ADMIN)],
     "settings/audit/": [page("/settings/audit/", SETTINGS_ADMIN)],
+    "settings/connections/": [page("/settings/connections/", SETTINGS_ADMIN)],
+    "settings/connections/new/": [page("/settings/connections/new/", SETTINGS_ADMIN)],
+    "settings/connections/new/<str:kind>/": [
+        page("/settings/connections/new/api/", SETTINGS_ADMIN),
+        page(
+            "/settings/connections/new/api/",
+            SETTINGS_ADMIN,
+            method="post",
+            data={"name": "Matrix", "line": "{line}", "webhook_url": ""},
+        ),
+    ],
+    "settings/connections/<int:pk>/": [
+        page("/settings/connections/{connection}/", SETTINGS_ADMIN),
+        page(
+            "/settings/connections/{connection}/",
+            SETTINGS_ADMIN,
+            method="post",
+            data={"name": "Matrix", "active": "on", "webhook_url": ""},
+        ),
+    ],
+    "settings/connections/<int:pk>/rotate-secret/": [
+        page("/settings/connections/{connection}/rotate-secret/", SETTINGS_ADMIN, method="post")
+    ],
+    "settings/connections/<int:pk>/deliveries/<int:message_id>/retry/": [
+        page(
+            "/settings/connections/{connection}/deliveries/{message}/retry/",
+            SETTINGS_ADMIN,
+            method="post",
+        )
+    ],
     # Settings › People, quick replies, API tokens (issue 16, items 3 and 4)
     "settings/employees/": [page("/settings/employees/?q=sec", SETTINGS_ADMIN)],
     "settings/employees/new/": [page("/settings/employees/new/", SETTINGS_ADMIN)],
