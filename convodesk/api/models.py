@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from convodesk import crypto
+from convodesk.conversations.normalize import clean_text
 
 TOKEN_PREFIX = "cdk_"
 
@@ -53,7 +54,7 @@ class ApiToken(models.Model):
         plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(
             user=user,
-            name=name[:100],
+            name=clean_text(name, 100),
             token_hash=crypto.hash_token(plain),
             prefix=plain[: len(TOKEN_PREFIX) + 6],
         )

@@ -34,6 +34,7 @@ from .models import (
     Message,
     ReplyPeriod,
 )
+from .normalize import clean, clean_data, clean_text
 
 log = logging.getLogger("convodesk.services")
 
@@ -249,7 +250,7 @@ def _record(
         from_status=from_status,
         to_status=conversation.status,
         at=at,
-        payload=payload or {},
+        payload=clean_data(payload or {}),
     )
     hooks.publish_after_commit(event)
     return event
@@ -314,7 +315,7 @@ def _add_message(conversation, author_kind, text, at, author=None, **extra) -> M
         conversation=conversation,
         author_kind=author_kind,
         author=author,
-        text=text,
+        text=clean(text),
         created_at=at,
         **extra,
     )
@@ -685,7 +686,7 @@ def join(conversation_id: int, actor: Actor, now=None) -> Conversation:
 
 def reply(conversation_id: int, actor: Actor, text: str, now=None, attachments=None) -> Message:
     """An employee's message (counts as a reply), or an integration's automatic text (never does)."""
-    text = (text or "").strip()
+    text = clean_text(text)
     if not text:
         raise IllegalTransition("empty", _("The message is empty."))
     attachments = clean_attachments(attachments)
@@ -895,7 +896,7 @@ def start_outgoing(actor: Actor, identity: ClientIdentity, text: str, now=None) 
     """An employee starts a conversation with a client on one of the client's channel identities."""
     if not actor.is_employee:
         raise NotAllowed(_("Only an employee can start a conversation."))
-    text = (text or "").strip()
+    text = clean_text(text)
     if not text:
         raise IllegalTransition("empty", _("The message is empty."))
     connection = identity.connection
