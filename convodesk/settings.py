@@ -183,9 +183,8 @@ AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "convodesk.accounts.views.login_locked_out"
-# Locks by REMOTE_ADDR; behind a reverse proxy set AXES_IPWARE_PROXY_COUNT (e.g. 1).
-if os.environ.get("AXES_IPWARE_PROXY_COUNT"):
-    AXES_IPWARE_PROXY_COUNT = int(os.environ["AXES_IPWARE_PROXY_COUNT"])
+# Locks by REMOTE_ADDR: behind a reverse proxy, uvicorn sets it from X-Forwarded-For for the
+# proxies FORWARDED_ALLOW_IPS names (manage.py serve), and trusts no header otherwise.
 
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]

@@ -12,6 +12,18 @@ from django.core.management.base import BaseCommand
 from convodesk.conversations import demo
 
 
+def web_command(python: str, host: str, port: int, workers: int) -> list[str]:
+    """uvicorn, trusting X-Forwarded-For / -Proto only from the proxies FORWARDED_ALLOW_IPS
+    names. uvicorn's own default trusts 127.0.0.1, so anyone on the machine could pick the
+    client address the log-in throttle locks by; with no proxy named, no header is trusted."""
+    command = [python, "-m", "uvicorn", "convodesk.asgi:application", "--host", host]
+    command += ["--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    proxies = os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
+    if proxies:
+        return [*command, "--proxy-headers", "--forwarded-allow-ips", proxies]
+    return [*command, "--no-proxy-headers"]
+
+
 class Command(BaseCommand):
     help = "Serve Convodesk on http://HOST:PORT with its background worker and timers; Ctrl-C stops all."
 
@@ -25,20 +37,7 @@ class Command(BaseCommand):
         manage = [python, os.path.abspath(sys.argv[0])]
         subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], check=True)
         commands = {
-            "web": [
-                python,
-                "-m",
-                "uvicorn",
-                "convodesk.asgi:application",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--log-level",
-                "warning",
-            ],
+            "web": web_command(python, host, port, workers),
             "worker": [*manage, "db_worker"],
             "timers": [*manage, "timers"],
             "mail": [*manage, "email_fetch", "--loop", "--interval", "60"],
