@@ -4,6 +4,7 @@ screens exist: each entry is (URL name, label)."""
 from django.utils.translation import gettext_lazy as _
 
 SECTIONS = [
+    ("administration:lines", _("Open channels")),
     ("administration:connections", _("Connections")),
     ("administration:employees", _("Employees")),
     ("administration:departments", _("Departments")),

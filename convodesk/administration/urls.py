@@ -1,12 +1,19 @@
 from django.urls import path
 
-from . import views, views_people, views_replies
+from . import views, views_connections, views_lines, views_people, views_replies
 
 app_name = "administration"
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("audit/", views.audit_log, name="audit"),
+    # Open channels (issue 16 item 1)
+    path("lines/", views_lines.line_list, name="lines"),
+    path("lines/new/", views_lines.line_create, name="line_create"),
+    path("lines/members/search/", views_lines.member_search, name="line_member_search"),
+    path("lines/<int:pk>/", views_lines.line_edit, name="line_edit"),
+    path("lines/<int:pk>/deactivate/", views_lines.line_deactivate, name="line_deactivate"),
+    path("lines/<int:pk>/activate/", views_lines.line_activate, name="line_activate"),
     # Connections (issue 16 item 2)
     path("connections/", views_connections.connection_list, name="connections"),
     path("connections/new/", views_connections.connection_new, name="connection_new"),

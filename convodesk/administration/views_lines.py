@@ -74,9 +74,8 @@ def line_edit(request, pk: int):
 
 
 def waiting_count(line: Line) -> int:
-    return Conversation.objects.filter(
-        line=line, status__in=(Status.NEW, Status.SKIPPED), responsible__isnull=True
-    ).count()
+    """Not yet taken by anyone (offered or not)."""
+    return Conversation.objects.filter(line=line, status__lt=Status.TAKEN).count()
 
 
 @require_http_methods(["GET", "POST"])

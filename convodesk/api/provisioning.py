@@ -6,14 +6,14 @@ import datetime as dt
 from contextlib import contextmanager
 from typing import Literal
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from convodesk.accounts import services as people
 from convodesk.accounts.models import TIME_ZONE_CHOICES, Department, Role, User
 from convodesk.connectors import setup as connection_setup
-from convodesk.lines.models import Connection, Line, LineMember
+from convodesk.lines import services as line_services
+from convodesk.lines.models import Connection, Line
 
 from .auth import require_admin
 from .errors import Status, invalid, not_found
@@ -290,6 +290,14 @@ CrmBinding = Literal["lead", "contact", "nothing"]
 Minutes = Field(None, ge=0, le=10**6)
 
 
+HOURS_HELP = (
+    'Per weekday ("0" = Monday … "6" = Sunday) a list of ["HH:MM", "HH:MM"] ranges, each start '
+    "before its end, without overlaps; no ranges at all means always open."
+)
+HOLIDAYS_HELP = "Dates (YYYY-MM-DD) when the open channel is closed all day."
+TZ_HELP = "An IANA time zone name, e.g. Europe/Madrid."
+
+
 class LineIn(Schema):
     name: str = Name
     members: list[int] = Field(default_factory=list, description="Employee ids, in offering order")
@@ -301,8 +309,13 @@ class LineIn(Schema):
     max_open_per_employee: int = Field(0, ge=0, le=10**6)
     closing_text: str = Field("", max_length=5000)
     ask_rating: bool = False
+    greeting_text: str = Field("", max_length=5000)
+    out_of_hours_text: str = Field("", max_length=5000)
     crm_binding: CrmBinding = "lead"
-    time_zone: str = "UTC"
+    crm_bind_open_deal: bool = False
+    time_zone: str = Field("UTC", description=TZ_HELP)
+    working_hours: dict = Field(default_factory=dict, description=HOURS_HELP)
+    holidays: list = Field(default_factory=list, description=HOLIDAYS_HELP)
     active: bool = True
 
 
@@ -317,9 +330,16 @@ class LinePatch(Schema):
     max_open_per_employee: int | None = Minutes
     closing_text: str | None = Field(None, max_length=5000)
     ask_rating: bool | None = None
+    greeting_text: str | None = Field(None, max_length=5000)
+    out_of_hours_text: str | None = Field(None, max_length=5000)
     crm_binding: CrmBinding | None = None
-    time_zone: str | None = None
-    active: bool | None = None
+    crm_bind_open_deal: bool | None = None
+    time_zone: str | None = Field(None, description=TZ_HELP)
+    working_hours: dict | None = Field(None, description=HOURS_HELP)
+    holidays: list | None = Field(None, description=HOLIDAYS_HELP)
+    active: bool | None = Field(
+        None, description="false deactivates: no new conversations start on its connections"
+    )
 
 
 class LineOut(Schema):
@@ -334,8 +354,13 @@ class LineOut(Schema):
     max_open_per_employee: int
     closing_text: str
     ask_rating: bool
+    greeting_text: str
+    out_of_hours_text: str
     crm_binding: str
+    crm_bind_open_deal: bool
     time_zone: str
+    working_hours: dict
+    holidays: list[str]
     active: bool
 
 
@@ -345,26 +370,17 @@ LINE_FIELDS = [name for name in LineOut.model_fields if name not in ("id", "memb
 def _line_out(line: Line) -> dict:
     out = {name: getattr(line, name) for name in LINE_FIELDS}
     out["id"] = line.pk
-    out["members"] = list(
-        LineMember.objects.filter(line=line)
-        .order_by("position", "id")
-        .values_list("user_id", flat=True)
-    )
+    out["members"] = line_services.member_ids(line)
     return out
 
 
-def _set_members(line: Line, ids: list[int]) -> None:
-    ids = _ids_exist(User, ids, "members", is_integration=False)
-    LineMember.objects.filter(line=line).exclude(user_id__in=ids).delete()
-    for position, user_id in enumerate(ids):
-        LineMember.objects.update_or_create(
-            line=line, user_id=user_id, defaults={"position": position}
-        )
-
-
-def _check_tz(data):
-    if data.get("time_zone") is not None and data["time_zone"] not in TIME_ZONES:
-        raise invalid({"time_zone": _("Unknown time zone.")})
+@contextmanager
+def _line_errors():
+    """The open channels' service names each bad field: a 422 with the same words the screens show."""
+    try:
+        yield
+    except line_services.LineInvalid as exc:
+        raise invalid(exc.errors) from None
 
 
 @router.get("/lines", response=list[LineOut], summary="List open channels")
@@ -375,14 +391,9 @@ def list_lines(request):
 
 @router.post("/lines", response={201: LineOut}, summary="Create an open channel")
 def create_line(request, payload: LineIn):
-    _admin(request)
-    data = payload.dict()
-    _check_tz(data)
-    members = data.pop("members")
-    _ids_exist(User, members, "members", is_integration=False)
-    with transaction.atomic():
-        line = Line.objects.create(**data)
-        _set_members(line, members)
+    admin = _admin(request)
+    with _line_errors():
+        line = line_services.create_line(admin, **payload.dict())
     return Status(201, _line_out(line))
 
 
@@ -394,17 +405,11 @@ def get_line(request, line_id: int):
 
 @router.patch("/lines/{line_id}", response=LineOut, summary="Change an open channel")
 def patch_line(request, line_id: int, payload: LinePatch):
-    _admin(request)
+    admin = _admin(request)
     line = _get(Line, line_id)
     data = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
-    _check_tz(data)
-    members = data.pop("members", None)
-    with transaction.atomic():
-        for name, value in data.items():
-            setattr(line, name, value)
-        line.save()
-        if members is not None:
-            _set_members(line, members)
+    with _line_errors():
+        line = line_services.update_line(admin, line, **data)
     return _line_out(line)
 
 

@@ -902,6 +902,26 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
     # The product's settings: roles with the settings permission (the superuser here).
     "settings/": [page("/settings/", SETTINGS_ADMIN)],
     "settings/audit/": [page("/settings/audit/", SETTINGS_ADMIN)],
+    # Settings › Open channels (issue 16, item 1)
+    "settings/lines/": [page("/settings/lines/", SETTINGS_ADMIN)],
+    "settings/lines/new/": [
+        page("/settings/lines/new/", SETTINGS_ADMIN),
+        page("/settings/lines/new/", SETTINGS_ADMIN, method="post", data={"name": "M"}),
+    ],
+    "settings/lines/members/search/": [
+        page("/settings/lines/members/search/?q=op", SETTINGS_ADMIN, htmx=True)
+    ],
+    "settings/lines/<int:pk>/": [
+        page("/settings/lines/{line}/", SETTINGS_ADMIN),
+        page("/settings/lines/{line}/", SETTINGS_ADMIN, method="post", data={"name": "M"}),
+    ],
+    "settings/lines/<int:pk>/deactivate/": [
+        page("/settings/lines/{line}/deactivate/", SETTINGS_ADMIN),
+        page("/settings/lines/{line}/deactivate/", SETTINGS_ADMIN, method="post"),
+    ],
+    "settings/lines/<int:pk>/activate/": [
+        page("/settings/lines/{line}/activate/", SETTINGS_ADMIN, method="post")
+    ],
     "settings/connections/": [page("/settings/connections/", SETTINGS_ADMIN)],
     "settings/connections/new/": [page("/settings/connections/new/", SETTINGS_ADMIN)],
     "settings/connections/new/<str:kind>/": [
