@@ -22,9 +22,18 @@ def add_service_errors(form: forms.Form, errors: dict[str, str], aliases=None) -
         form.add_error(field if field in form.fields else None, message)
 
 
-def department_choices():
-    """Departments as an indented tree: parents first, then their children."""
-    return [(dep.pk, "\u2003" * depth + dep.name) for dep, depth in department_tree()]
+def department_choices(paths=False):
+    """Departments as a tree, parents first: indented (for a select) or as paths such as
+    "Sales › East" (for a row of check boxes)."""
+    if not paths:
+        return [(dep.pk, "\u2003" * depth + dep.name) for dep, depth in department_tree()]
+    names, out = {}, []
+    for dep, _depth in department_tree():
+        names[dep.pk] = (
+            f"{names[dep.parent_id]} › {dep.name}" if dep.parent_id in names else dep.name
+        )
+        out.append((dep.pk, names[dep.pk]))
+    return out
 
 
 LANGUAGE_CHOICES = [("", _("As the browser asks"))] + [
@@ -63,7 +72,7 @@ class EmployeeForm(forms.Form):
 
     def __init__(self, *args, editing=False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["departments"].choices = department_choices()
+        self.fields["departments"].choices = department_choices(paths=True)
         self.fields["roles"].choices = [(r.pk, r.name) for r in Role.objects.order_by("name")]
         if editing:
             del self.fields["username"]
@@ -106,7 +115,7 @@ class RoleForm(forms.Form):
             self.fields[permission] = forms.TypedChoiceField(
                 label=label, choices=[(lv.value, lv.label) for lv in LEVELS], coerce=int
             )
-        self.fields["departments"].choices = department_choices()
+        self.fields["departments"].choices = department_choices(paths=True)
 
     def levels(self) -> dict[str, int]:
         return {p: self.cleaned_data[p] for p in PERMISSIONS if p in self.cleaned_data}
@@ -117,7 +126,7 @@ class RoleForm(forms.Form):
         for permission, (label, allowed) in PERMISSIONS.items():
             field = self[permission]
             current = field.value()
-            current = int(current) if str(current or "").lstrip("-").isdigit() else None
+            current = int(current) if current is not None and str(current).isdigit() else None
             cells = [
                 {
                     "value": lv.value,

@@ -15,6 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from convodesk.accounts import services as people
 from convodesk.accounts.models import PERMISSIONS, TIME_ZONE_CHOICES, Department, Role, User
+from convodesk.conversations import lifecycle
+from convodesk.conversations.models import Conversation
 
 from .access import settings_required
 from .forms_people import (
@@ -148,6 +150,9 @@ def employee_deactivate(request, pk):
         "employee": employee,
         "sessions": employee.login_sessions.count(),
         "tokens": employee.api_tokens.filter(revoked_at__isnull=True).count(),
+        "holding": Conversation.objects.filter(
+            responsible=employee, status__lt=lifecycle.OPEN_BELOW
+        ).count(),
     }
     return _render(request, "employee_deactivate.html", context, "employees")
 

@@ -252,6 +252,8 @@ def test_the_role_matrix_offers_only_the_levels_a_permission_has(admin_client):
     assert 'name="export" value="30"' in html and 'name="export" value="10"' not in html
     assert 'name="act" value="0"' not in html and 'name="view_crm" value="20"' in html
     assert 'name="edit_crm" value="20"' in html  # CRM permissions are rows too
+    # A new role starts at each permission's lowest level, "none" included.
+    assert 'name="export" value="0" checked' in html and 'name="act" value="10" checked' in html
 
 
 def test_the_role_matrix_refuses_a_level_the_permission_does_not_have(admin_client):
