@@ -8,6 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from convodesk.conversations.normalize import parse_id
+
 from .errors import respond
 from .models import ApiToken
 
@@ -31,10 +33,10 @@ def tokens(request):
             messages.success(request, _("Token created. Copy it now: it is shown only this once."))
             return redirect("api_tokens")
         if action == "revoke":
-            token_id = request.POST.get("token", "")
+            token_id = parse_id(request.POST.get("token", ""), max_digits=17)
             token = (
                 ApiToken.objects.filter(user=request.user, pk=token_id).first()
-                if token_id.isdigit() and len(token_id) < 18
+                if token_id is not None
                 else None
             )
             if token is None:

@@ -24,6 +24,7 @@ from .filters import ConversationFilter, scope_tz
 from .jobs import BulkJob, JobStatus
 from .lifecycle import IllegalTransition, Status
 from .models import Conversation
+from .normalize import parse_id
 from .services import Actor, NotAllowed, NotFound
 
 log = logging.getLogger("convodesk.bulk")
@@ -70,13 +71,14 @@ def parse_target(action: str, value: str) -> tuple[Line | None, object | None]:
     if action != BulkJob.Action.TRANSFER:
         return None, None
     kind, _sep, raw = (value or "").partition(":")
-    if raw.isdigit():
+    pk = parse_id(raw)
+    if pk is not None:
         if kind == "line":
-            line = transfer_lines().filter(pk=int(raw)).first()
+            line = transfer_lines().filter(pk=pk).first()
             if line is not None:
                 return line, None
         elif kind == "employee":
-            employee = transfer_employees().filter(pk=int(raw)).first()
+            employee = transfer_employees().filter(pk=pk).first()
             if employee is not None:
                 return None, employee
     raise InvalidBulk({"transfer_to": _("Choose the open channel or the employee to transfer to.")})
@@ -89,13 +91,14 @@ def parse_ids(values) -> list[int]:
             part = part.strip()
             if not part:
                 continue
-            if not part.isdigit() or int(part) > 2**62:
+            pk = parse_id(part)
+            if pk is None:
                 raise InvalidBulk(
                     {"ids": _("“%(value)s” is not a conversation ID.") % {"value": part}}
                 )
-            if int(part) not in seen:
-                seen.add(int(part))
-                ids.append(int(part))
+            if pk not in seen:
+                seen.add(pk)
+                ids.append(pk)
     if len(ids) > MAX_EXPLICIT_IDS:
         raise InvalidBulk(
             {

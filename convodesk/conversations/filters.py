@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from . import lifecycle
 from .columns import METRIC_KEYS, REPLY_TIME_KEYS, SORTABLE
-from .normalize import looks_like_email, normalize_email, normalize_phone
+from .normalize import looks_like_email, normalize_email, normalize_phone, parse_id
 
 CHANNELS = ("livechat", "telegram", "email", "api")
 CRM_TYPES = ("lead", "contact", "deal", "company")
@@ -237,8 +237,8 @@ class ConversationFilter:
         for v in values:
             if allow_none and v == "none":
                 result.append(None)
-            elif v.isdigit() and int(v) <= MAX_INT:
-                result.append(int(v))
+            elif (number := parse_id(v)) is not None and number <= MAX_INT:
+                result.append(number)
             else:
                 self._error(
                     key,
@@ -266,9 +266,10 @@ class ConversationFilter:
             self.where["responsible"] = q
         raw_id = self._get("id").lstrip("#")
         if raw_id:
-            if raw_id.isdigit() and int(raw_id) <= 2**62:
-                self.cleaned["id"] = int(raw_id)
-                self.where["id"] = Q(pk=int(raw_id))
+            number = parse_id(raw_id)
+            if number is not None:
+                self.cleaned["id"] = number
+                self.where["id"] = Q(pk=number)
             else:
                 self._error("id", _("The conversation ID must be a number."))
 
@@ -373,14 +374,15 @@ class ConversationFilter:
         raw = self._get(key)
         if not raw:
             return None
-        if not re.fullmatch(r"\d+", raw) or int(raw) > MAX_INT:
+        number = parse_id(raw)
+        if number is None or number > MAX_INT:
             self._error(
                 key,
                 _("%(param)s must be a whole number of seconds or a count, 0 or more.")
                 % {"param": key},
             )
             return None
-        return int(raw)
+        return number
 
     def _parse_ranges(self):
         for key in RANGE_KEYS:
@@ -479,9 +481,9 @@ def free_text_q(text: str) -> Q:
     candidates = phone_candidates(text) if re.fullmatch(r"[\d\s()+\-.]{5,}", text) else []
     if candidates:
         q |= Q(client__phone_normalized__in=candidates)
-    stripped = text.lstrip("#")
-    if stripped.isdigit() and int(stripped) <= 2**62:
-        q |= Q(pk=int(stripped))
+    number = parse_id(text.lstrip("#"))
+    if number is not None:
+        q |= Q(pk=number)
     transcript = Message.objects.filter(conversation=OuterRef("pk"), text__icontains=text)
     q |= Q(status__gte=lifecycle.OPEN_BELOW) & Q(Exists(transcript))
     return q

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from convodesk.conversations.columns import COLUMNS, CRM_LABELS, crm_url, related_for
 from convodesk.conversations.models import Conversation, ConversationCrmLink
-from convodesk.conversations.normalize import clean_text
+from convodesk.conversations.normalize import clean_text, parse_id
 from convodesk.conversations.services import NotAllowed, NotFound
 
 from . import actions, suggestions
@@ -77,9 +77,9 @@ def search_records(kind: str, q: str, user):
     q = clean_text(q, 100)
     if q:
         cond = SEARCH[kind](q)
-        number = q.lstrip("#")
-        if number.isdigit() and len(number) < 18:
-            cond |= Q(pk=int(number))
+        number = parse_id(q.lstrip("#"), max_digits=17)
+        if number is not None:
+            cond |= Q(pk=number)
         qs = qs.filter(cond).distinct()
     return qs
 

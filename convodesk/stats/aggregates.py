@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from convodesk.conversations import lifecycle
 from convodesk.conversations.filters import ConversationFilter, scope_tz
 from convodesk.conversations.models import Conversation
+from convodesk.conversations.normalize import parse_id
 from convodesk.conversations.visibility import scope_for
 from convodesk.lines.models import Connection, Line
 
@@ -176,8 +177,9 @@ def build_scope(user, params, now=None) -> Scope:
     service_level = histogram.DEFAULT_SERVICE_LEVEL
     raw_sl = str(params.get("sl", "") or "").strip()
     if raw_sl:
-        if raw_sl.isdigit() and int(raw_sl) in histogram.SERVICE_LEVEL_CHOICES:
-            service_level = int(raw_sl)
+        chosen = parse_id(raw_sl)
+        if chosen in histogram.SERVICE_LEVEL_CHOICES:
+            service_level = chosen
         else:
             errors["sl"] = _("The service level threshold must be one of %(choices)s seconds.") % {
                 "choices": ", ".join(str(c) for c in histogram.SERVICE_LEVEL_CHOICES)

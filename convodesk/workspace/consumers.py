@@ -17,6 +17,7 @@ from django.utils import timezone
 from convodesk.accounts import deactivation
 from convodesk.conversations import outbox, realtime
 from convodesk.conversations.models import Conversation
+from convodesk.conversations.normalize import parse_id
 
 from . import presence
 
@@ -24,10 +25,12 @@ MAX_WATCH = 500
 
 
 def _int(value, default=None):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
+    """An id or an event number from the browser: a JSON integer or ASCII digits, 0 to 18 digits
+    (parse_id: "³" or "٣" is no number here)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    number = parse_id(value)
+    return default if number is None else number
 
 
 class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):

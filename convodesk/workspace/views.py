@@ -18,6 +18,7 @@ from convodesk.accounts.models import User
 from convodesk.conversations import outbox, services
 from convodesk.conversations.lifecycle import IllegalTransition, Status
 from convodesk.conversations.models import ConversationParticipant
+from convodesk.conversations.normalize import parse_id
 from convodesk.conversations.services import Actor, NotAllowed, NotFound
 from convodesk.lines.models import Line
 
@@ -65,11 +66,8 @@ def workspace(request):
     flash = None
     selected = request.GET.get("c", "")
     if selected:
-        conv = (
-            queries.conversation(request.user, int(selected))
-            if selected.isdigit() and len(selected) < 16
-            else None
-        )
+        pk = parse_id(selected, max_digits=15)
+        conv = queries.conversation(request.user, pk) if pk is not None else None
         if conv is None:
             flash = _("This conversation was not found.")
     context = _context(request, conv, flash, "error" if flash else "info")
@@ -160,16 +158,14 @@ def action(request, pk: int, name: str):
 
 
 def _transfer(request, pk: int, actor: Actor):
-    employee_id = request.POST.get("employee", "")
-    line_id = request.POST.get("line", "")
+    employee_id = parse_id(request.POST.get("employee", ""))
+    line_id = parse_id(request.POST.get("line", ""))
     comment = request.POST.get("comment", "")[:1000]
     employee = line = None
-    if employee_id.isdigit():
-        employee = User.objects.filter(
-            pk=int(employee_id), is_active=True, is_integration=False
-        ).first()
-    if line_id.isdigit():
-        line = Line.objects.filter(pk=int(line_id), active=True).first()
+    if employee_id is not None:
+        employee = User.objects.filter(pk=employee_id, is_active=True, is_integration=False).first()
+    if line_id is not None:
+        line = Line.objects.filter(pk=line_id, active=True).first()
     if (employee is None) == (line is None):
         conv = queries.conversation(request.user, pk)
         return _parts(

@@ -42,6 +42,16 @@ HOSTILE_TEXTS: list[tuple[str, str]] = [
     ("very_long_text", ("lorem ipsum " * 9000).strip()),  # ~108,000 characters
     ("whitespace_only", " \t\n\r "),
     ("sql_like", "'; DROP TABLE conversations_message; --"),
+    # Digits that are not ASCII: "³".isdigit() is True but int("³") raises; int("٣") and int("１")
+    # read 3 and 1. An id, a page or a threshold is ASCII 0-9 only.
+    ("superscript_digit", "³"),
+    ("circled_digit", "①"),
+    ("arabic_indic_digit", "٣"),
+    ("fullwidth_digit", "１"),
+]
+
+HOSTILE_DIGITS: list[tuple[str, str]] = [
+    (name, text) for name, text in HOSTILE_TEXTS if name.endswith("_digit")
 ]
 
 # Names (client names, subjects, file names): the short, hostile ones plus the 5,000-char name.

@@ -38,6 +38,8 @@ BAD_LINK = re.compile(
     re.I,
 )
 FILTER_PARAMS = ("q", "client", "contact", "status", "line", "responsible", "id", "sort", "tag")
+# Numbers read from the URL ("³".isdigit() is True, int("³") raises): ids, pages, thresholds.
+NUMBER_PARAMS = ("client_id", "connection", "per_page", "page", "waiting_min", "duration_min")
 CRM_SEGMENTS = ("contacts", "companies", "leads", "deals", "activities")
 
 
@@ -198,10 +200,16 @@ def test_hostile_filter_search_and_api_query_values_never_break_a_screen(
     client = Client()
     client.force_login(hostile_world["admin"])
     value = text[:2000]
-    for param in FILTER_PARAMS:
+    for param in (*FILTER_PARAMS, *NUMBER_PARAMS):
         for page in ("/contact-center/conversations/", "/contact-center/statistics/"):
             assert_safe(get(client, page, {param: value}), f"{page}?{param}={label}")
+    assert_safe(get(client, "/contact-center/statistics/", {"sl": value}), f"statistics sl={label}")
+    assert_safe(get(client, "/contact-center/conversations/rows/", {"ids": value}), "rows ids")
+    assert_safe(get(client, "/contact-center/workspace/", {"c": value}), f"workspace c={label}")
     assert_safe(get(client, "/contact-center/workspace/", {"q": value}), f"workspace q={label}")
+    conv = hostile_world["convs"][0]
+    rebind = f"/crm/conversations/{conv.pk}/rebind/"
+    assert_safe(get(client, rebind, {"q": value}), f"rebind q={label}")
     assert_safe(get(client, "/contact-center/workspace/list/", {"q": value}), "workspace list")
     for segment in CRM_SEGMENTS:
         assert_safe(get(client, f"/crm/{segment}/", {"q": value}), f"crm {segment} q={label}")
@@ -211,11 +219,17 @@ def test_hostile_filter_search_and_api_query_values_never_break_a_screen(
     api = Api(token_for(hostile_world["admin"]))
     for path, params in (
         ("/conversations", {"q": value}),
+        ("/conversations", {"id": value}),
+        ("/conversations", {"client_id": value}),
+        ("/conversations", {"waiting_min": value}),
+        ("/conversations/export.xlsx", {"q": value}),
         ("/conversations", {"client": value}),
         ("/conversations", {"sort": value}),
         ("/conversations", {"cursor": value[:500]}),
         ("/conversations", {"columns": value}),
         ("/stats", {"client": value}),
+        ("/stats", {"q": value}),
+        ("/stats", {"sl": value}),
         ("/stats", {"interval": value}),
         ("/crm/contacts", {"q": value}),
         ("/events", {"after": value}),
@@ -224,6 +238,19 @@ def test_hostile_filter_search_and_api_query_values_never_break_a_screen(
         assert response.status_code < 500, (path, label, response.status_code)
         if response.status_code >= 400:
             assert set(response.json()) == {"error"}, (path, response.content[:200])
+    # The forms that post an id: revoking a token, a bulk selection and target, a transfer.
+    for path, params in (
+        ("/account/tokens/", {"action": "revoke", "token": value}),
+        ("/contact-center/conversations/bulk/", {"action": "close", "ids": value}),
+        (
+            "/contact-center/conversations/bulk/",
+            {"action": "transfer", "ids": str(conv.pk), "transfer_to": f"employee:{value}"},
+        ),
+        (f"/contact-center/workspace/c/{conv.pk}/transfer/", {"employee": value}),
+        (f"/contact-center/workspace/c/{conv.pk}/transfer/", {"line": value}),
+    ):
+        response = post(client, path, params)
+        assert response.status_code < 500, (path, label, response.status_code)
 
 
 @pytest.mark.parametrize(("label", "raw"), INVALID_UTF8)

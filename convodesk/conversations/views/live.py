@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from ..columns import COLUMNS, related_for, with_crm_links
 from ..filters import ConversationFilter
 from ..models import Conversation
+from ..normalize import parse_id
 from .params import normalize
 from .prefs import user_column_keys
 from .rows import build_rows, row_texts
@@ -22,12 +23,9 @@ MAX_IDS = 200
 @login_required
 @require_GET
 def live_rows(request):
-    ids = [
-        int(v)
-        for v in request.GET.get("ids", "").split(",")
-        if v.strip().isdigit() and len(v.strip()) < 19
-    ]
-    ids = ids[:MAX_IDS]  # ids longer than 18 digits cannot exist and would overflow the database
+    # parse_id: ids longer than 18 digits cannot exist and would overflow the database
+    parsed = (parse_id(v.strip()) for v in request.GET.get("ids", "").split(","))
+    ids = [pk for pk in parsed if pk is not None][:MAX_IDS]
     flt = ConversationFilter(normalize(request.GET, timezone.localdate()))
     if not ids or not flt.is_valid():
         return HttpResponse("")

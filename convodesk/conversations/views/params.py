@@ -16,7 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..filters import FILTER_PARAMS, RANGE_KEYS
-from ..normalize import clean_text  # noqa: F401 - used by the list views
+from ..normalize import (
+    clean_text,  # noqa: F401 - used by the list views
+    parse_id,
+)
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 DEFAULT_PER_PAGE = 50
@@ -57,9 +60,8 @@ def _join(query: QueryDict, key: str) -> str:
 
 def _scaled(raw: str, unit: str) -> str:
     """Minutes typed in the form become the grammar's seconds; anything odd is left for the filter to refuse."""
-    if unit == "min" and raw.isdigit():
-        return str(int(raw) * 60)
-    return raw
+    minutes = parse_id(raw) if unit == "min" else None
+    return str(minutes * 60) if minutes is not None else raw
 
 
 def normalize(query: QueryDict, today: dt.date | None = None) -> dict[str, str]:
@@ -82,13 +84,9 @@ def normalize(query: QueryDict, today: dt.date | None = None) -> dict[str, str]:
         if dates is not None:
             params[f"{prefix}_from"], params[f"{prefix}_to"] = (d.isoformat() for d in dates)
             params[f"{prefix}_range"] = name
-    per_page = query.get("per_page", "")
-    if (
-        per_page.isdigit()
-        and int(per_page) in PER_PAGE_CHOICES
-        and int(per_page) != DEFAULT_PER_PAGE
-    ):
-        params["per_page"] = per_page
+    per_page = parse_id(query.get("per_page", ""))
+    if per_page in PER_PAGE_CHOICES and per_page != DEFAULT_PER_PAGE:
+        params["per_page"] = str(per_page)
     return params
 
 
@@ -103,21 +101,18 @@ def encode(params: dict[str, str], **changes) -> str:
 
 
 def per_page_of(query: QueryDict) -> int:
-    raw = query.get("per_page", "")
-    if raw.isdigit() and int(raw) in PER_PAGE_CHOICES:
-        return int(raw)
-    return DEFAULT_PER_PAGE
+    per_page = parse_id(query.get("per_page", ""))
+    return per_page if per_page in PER_PAGE_CHOICES else DEFAULT_PER_PAGE
 
 
 def page_of(query: QueryDict) -> int:
-    raw = query.get("page", "")
-    if raw.isdigit() and 1 <= int(raw) <= 10**6:
-        return int(raw)
-    return 1
+    page = parse_id(query.get("page", ""))
+    return page if page is not None and 1 <= page <= 10**6 else 1
 
 
 def seconds_and_unit(value: str) -> tuple[str, str]:
     """How a stored range is shown back in the form: whole minutes in minutes, the rest in seconds."""
-    if value.isdigit() and int(value) >= 60 and int(value) % 60 == 0:
-        return str(int(value) // 60), "min"
+    seconds = parse_id(value)
+    if seconds is not None and seconds >= 60 and seconds % 60 == 0:
+        return str(seconds // 60), "min"
     return value, "s"
