@@ -152,6 +152,9 @@ def test_the_employee_list_searches_name_username_and_email(admin_client):
     ):
         html = admin_client.get("/settings/employees/", {"q": q}).content.decode()
         assert found in html and f">{hidden}<" not in html and hidden + " ·" not in html
+    # Search as you type (htmx) gets the rows alone, without the page around them.
+    rows = admin_client.get("/settings/employees/", {"q": "ana"}, HTTP_HX_REQUEST="true")
+    assert "alpha" in rows.content.decode() and "settings-nav" not in rows.content.decode()
 
 
 @pytest.mark.django_db
