@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -379,9 +379,17 @@ def create_employee(
 EDITABLE = {"display_name", "email", "password", "departments", "roles", "time_zone", "language"}
 
 
+def _may_change(actor, user: User) -> None:
+    """A role with the settings permission manages employees, but not a superuser: otherwise
+    a settings administrator could take over the installation by resetting its password."""
+    if user.is_superuser and not getattr(actor, "is_superuser", False):
+        raise PermissionDenied(_("Only a superuser may change a superuser."))
+
+
 def update_employee(actor, user: User, **changes) -> User:
     """Change the given fields (see EDITABLE, plus `is_active`); the others stay as they are.
     `is_active=False` ends the employee's access as `deactivate_employee` does."""
+    _may_change(actor, user)
     unknown = set(changes) - EDITABLE - {"is_active"}
     if unknown:
         raise TypeError(f"unknown employee fields: {sorted(unknown)}")
@@ -424,6 +432,7 @@ def update_employee(actor, user: User, **changes) -> User:
 def deactivate_employee(actor, user: User) -> dict[str, int]:
     """Switch the employee off: every log-in session is ended, every open socket of theirs
     closed and every API token revoked (`deactivation.end_access`). Returns what was ended."""
+    _may_change(actor, user)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         before = _employee_state(user)

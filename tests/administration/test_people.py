@@ -286,3 +286,22 @@ def test_the_api_writes_roles_and_employees_through_the_same_audited_services(ad
     status, _ = api.patch(f"/employees/{emp['id']}", {"active": False})
     assert status == 200 and not User.objects.get(pk=emp["id"]).is_active
     assert AuditEntry.objects.filter(action="deactivate", object_id=str(emp["id"])).exists()
+
+
+def test_a_settings_administrator_who_is_not_a_superuser_cannot_change_a_superuser(db):
+    """Adversarial pass: the settings permission must not reach the superuser's password."""
+    boss = f.employee("root", superuser=True)
+    settings_admin = f.employee("it-admin", roles=["Administrator"])
+    api = Api(token_for(settings_admin))
+    status, body = api.patch(f"/employees/{boss.pk}", {"password": "Takeover-2026!x"})
+    assert status == 403, body
+    status, _body = api.patch(f"/employees/{boss.pk}", {"active": False})
+    assert status == 403
+    boss.refresh_from_db()
+    assert boss.is_active and boss.check_password("pass12345")
+    client = Client()
+    client.force_login(settings_admin)
+    assert client.post(f"/settings/employees/{boss.pk}/deactivate/").status_code == 403
+    other = f.employee("agent")
+    status, _body = api.patch(f"/employees/{other.pk}", {"name": "Agent Smith"})
+    assert status == 200  # everyone else they may still manage
