@@ -249,6 +249,8 @@ def _check_telegram(config: dict, errors: dict, probe: bool) -> None:
     token = config.get("bot_token")
     if not isinstance(token, str) or not crypto.decrypt(token):
         errors["config.bot_token"] = _("A Telegram connection needs its bot token.")
+    elif not telegram.valid_bot_token(crypto.decrypt(token)):
+        errors["config.bot_token"] = str(telegram.BAD_TOKEN_MESSAGE)
     if errors or not probe:
         return
     try:

@@ -8,9 +8,12 @@ Thin by design (DESIGN rule 6): parse and validate an `Update`, resolve the clie
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import logging
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from django.conf import settings
@@ -18,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from convodesk import crypto
 from convodesk.conversations import services
@@ -41,11 +45,57 @@ class TelegramError(Exception):
         self.description, self.code, self.retry_after = description, code, retry_after
 
 
+BAD_TOKEN_MESSAGE = _lazy(
+    "This is not a Telegram bot token: it looks like 123456789:AAH… (the bot's number, a colon, "
+    "then at least 20 letters, digits, _ or -), as @BotFather gives it."
+)
+
+
 class BadUpdate(ValueError):
     """The payload is not a Telegram Update we can read."""
 
 
 # Settings on the connection -----------------------------------------------------------
+
+
+# What @BotFather hands out: the bot's id, a colon, then the secret part. It goes into every
+# Bot API address, so nothing else (a space, a slash, a control character) may reach one.
+BOT_TOKEN_RE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{20,100}")
+
+
+def valid_bot_token(token) -> bool:
+    """Whether `token` has the shape of a Telegram bot token (123456789:AAH…)."""
+    return isinstance(token, str) and BOT_TOKEN_RE.fullmatch(token) is not None
+
+
+def scrub(text, token: str) -> str:
+    """`text` with the bot token taken out. urllib and http.client quote the address in their
+    errors (InvalidURL, an unknown URL type), and the address carries the token: no error shown
+    to an employee, stored on a delivery or written to a log may hold it."""
+    text = str(text)
+    if token:
+        forms = {token, urllib.parse.quote(token, safe=""), urllib.parse.quote(token)}
+        forms.add(repr(token)[1:-1])
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, "***")
+    return text
+
+
+def _unreachable(exc: BaseException, token: str) -> TelegramError:
+    reason = scrub(getattr(exc, "reason", None) or str(exc) or type(exc).__name__, token)
+    return TelegramError(str(_("Telegram is unreachable: %(reason)s") % {"reason": reason}))
+
+
+# Errors a Bot API round trip can raise besides an HTTP error status: no connection (URLError,
+# OSError), an address urllib or http.client refuses (ValueError, InvalidURL), an answer cut
+# short or malformed (IncompleteRead, BadStatusLine, any HTTPException), JSON that is not.
+TRANSPORT_ERRORS = (
+    urllib.error.URLError,
+    http.client.HTTPException,
+    OSError,
+    ValueError,
+    RecursionError,
+)
 
 
 def set_bot_token(connection: Connection, token: str) -> None:
@@ -70,33 +120,37 @@ def call(
     token = bot_token(connection)
     if not token:
         raise TelegramError(str(_("The connection has no bot token.")))
+    if not valid_bot_token(token):
+        raise TelegramError(str(BAD_TOKEN_MESSAGE))
     base = settings.CONVODESK["TELEGRAM_API_BASE"].rstrip("/")
     body = json.dumps(params or {}).encode()
-    request = urllib.request.Request(
-        f"{base}/bot{token}/{method}",
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
     try:
+        request = urllib.request.Request(
+            f"{base}/bot{token}/{method}",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:
             payload = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         try:
             payload = json.loads(exc.read() or b"{}")
-        except ValueError:
+        except TRANSPORT_ERRORS:
             payload = {}
-        retry_after = (payload.get("parameters") or {}).get("retry_after")
+        payload = payload if isinstance(payload, dict) else {}
+        parameters = payload.get("parameters")
+        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
         raise TelegramError(
-            payload.get("description") or f"HTTP {exc.code}", exc.code, retry_after
+            scrub(payload.get("description") or f"HTTP {exc.code}", token), exc.code, retry_after
         ) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise TelegramError(
-            str(_("Telegram is unreachable: %(reason)s") % {"reason": getattr(exc, "reason", exc)})
-        ) from None
+    except TRANSPORT_ERRORS as exc:
+        raise _unreachable(exc, token) from None
+    if not isinstance(payload, dict):
+        payload = {"description": str(_("Telegram gave an answer that is not a Bot API one."))}
     if not payload.get("ok"):
         raise TelegramError(
-            payload.get("description", str(_("Telegram refused the request."))),
+            scrub(payload.get("description") or _("Telegram refused the request."), token),
             payload.get("error_code", 0),
         )
     return payload.get("result")
@@ -224,9 +278,7 @@ def handle_update(connection: Connection, update: dict, now: dt.datetime | None 
     attachments = _attachments(msg)
     if edited:
         return _edited(connection, client_id, msg, text, now)
-    sent_at = (
-        dt.datetime.fromtimestamp(msg["date"], dt.UTC) if isinstance(msg.get("date"), int) else None
-    )
+    sent_at = _sent_at(msg.get("date"))
     received = services.receive_client_message(
         connection,
         client_external_id=client_id,
@@ -239,6 +291,22 @@ def handle_update(connection: Connection, update: dict, now: dt.datetime | None 
     )
     _remember_identity(received.conversation.identity_id, sender, text)
     return received
+
+
+# The dates a message may claim; outside them (10**20 overflows a datetime) it is unknown.
+EARLIEST_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST_DATE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+def _sent_at(value) -> dt.datetime | None:
+    """When the client sent the message, from the Update's Unix `date`; None (the message is
+    taken at the time it arrives) for a date no message can have: not an integer, out of range.
+    A bad date never costs the message, and never a 500 that Telegram would retry for hours."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    if not EARLIEST_DATE.timestamp() <= value < LATEST_DATE.timestamp():
+        return None
+    return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
 NOTE_EVERY = dt.timedelta(seconds=60)
@@ -294,8 +362,11 @@ def file_url(connection: Connection, file_id: str) -> str:
     """Where to download an attachment (getFile); the URL carries the bot token, so it is fetched
     server-side only."""
     result = call(connection, "getFile", {"file_id": file_id})
+    path = result.get("file_path") if isinstance(result, dict) else None
+    if not isinstance(path, str) or not path:
+        raise TelegramError(str(_("Telegram gave no file path for this file.")))
     base = settings.CONVODESK["TELEGRAM_API_BASE"].rstrip("/")
-    return f"{base}/file/bot{bot_token(connection)}/{result['file_path']}"
+    return f"{base}/file/bot{bot_token(connection)}/{path}"
 
 
 def download(connection: Connection, file_id: str, max_bytes: int) -> bytes:
@@ -305,10 +376,12 @@ def download(connection: Connection, file_id: str, max_bytes: int) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             content = response.read(max_bytes + 1)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise TelegramError(
-            str(_("Telegram is unreachable: %(reason)s") % {"reason": getattr(exc, "reason", exc)})
-        ) from None
+            if len(content) <= max_bytes and response.length:
+                # A read with a size stops quietly at a closed connection: a file cut short
+                # must not be served as if it were whole.
+                raise http.client.IncompleteRead(content, response.length)
+    except TRANSPORT_ERRORS as exc:
+        raise _unreachable(exc, bot_token(connection)) from None
     if len(content) > max_bytes:
         raise TelegramError(str(_("The file is too large to download.")), 413)
     return content

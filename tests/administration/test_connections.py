@@ -184,7 +184,12 @@ def test_a_token_telegram_rejects_is_shown_in_telegrams_words_beside_the_token(
     bot_api.script("getMe", 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
     response = admin_client.post(
         NEW.format("telegram"),
-        {"name": "Bot", "line": org.line.pk, "mode": "polling", "bot_token": "1:wrong"},
+        {
+            "name": "Bot",
+            "line": org.line.pk,
+            "mode": "polling",
+            "bot_token": "1:wrong-token-wrong-token",
+        },
     )
     assert "Telegram says: Unauthorized" in error_beside(html_of(response), "bot_token")
     assert not Connection.objects.filter(kind="telegram").exists()

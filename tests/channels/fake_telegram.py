@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeBotApi:
-    def __init__(self, token: str = "123456:TEST-TOKEN"):
+    def __init__(self, token: str = "123456:TEST-TOKEN-0123456789abcdefghij"):
         self.token = token
         self.calls: list[tuple[str, dict]] = []
         self.scripted: dict[str, list[tuple[int, dict]]] = {}

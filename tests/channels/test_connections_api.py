@@ -99,7 +99,9 @@ def test_a_bot_token_telegram_refuses_is_a_422_naming_it_and_nothing_is_stored(
     org, admin_api, bot_api
 ):
     bot_api.script("getMe", 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
-    error = assert_error(connect(admin_api, org, "telegram", {"bot_token": "123:bad"}), 422)
+    error = assert_error(
+        connect(admin_api, org, "telegram", {"bot_token": "123:bad-token-bad-token-bad"}), 422
+    )
     assert error["details"] == {"config.bot_token": "Telegram says: Unauthorized"}
     error = assert_error(connect(admin_api, org, "telegram", {"mode": "webhook"}), 422)
     assert "config.bot_token" in error["details"]

@@ -230,7 +230,7 @@ def test_the_admin_form_shows_telegrams_refusal_of_a_bad_token(client, org, bot_
             "name": "Bot",
             "active": "on",
             "allowed_origins": "[]",
-            "bot_token": "123:bad",
+            "bot_token": "123:bad-token-bad-token-bad",
             "telegram_mode": "webhook",
         },
     )
