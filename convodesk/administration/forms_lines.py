@@ -9,6 +9,7 @@ from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
 from convodesk.accounts.models import User
+from convodesk.conversations.normalize import parse_id
 from convodesk.lines import services
 from convodesk.lines.models import Line
 
@@ -96,13 +97,8 @@ class LineForm(forms.Form):
 
     def member_ids(self) -> list[int]:
         if self.data:
-            ids = []
-            for value in self.data.getlist("members"):
-                try:
-                    ids.append(int(value))
-                except ValueError:
-                    continue
-            return list(dict.fromkeys(ids))
+            ids = (parse_id(value) for value in self.data.getlist("members"))
+            return list(dict.fromkeys(i for i in ids if i is not None))
         return services.member_ids(self.line) if self.line.pk else []
 
     def working_hours(self) -> dict:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from convodesk.accounts.models import PERMISSIONS, Department, Level, Role
 from convodesk.accounts.services import department_tree
+from convodesk.conversations.normalize import parse_id
 
 
 def add_service_errors(form: forms.Form, errors: dict[str, str], aliases=None) -> None:
@@ -126,7 +127,7 @@ class RoleForm(forms.Form):
         for permission, (label, allowed) in PERMISSIONS.items():
             field = self[permission]
             current = field.value()
-            current = int(current) if current is not None and str(current).isdigit() else None
+            current = parse_id(str(current)) if current is not None else None
             cells = [
                 {
                     "value": lv.value,

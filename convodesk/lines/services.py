@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from convodesk.accounts.models import User
 from convodesk.audit import log
 from convodesk.audit.models import AuditEntry
+from convodesk.conversations.normalize import parse_id
 
 from .models import Line, LineMember
 
@@ -69,10 +70,12 @@ def time_zones() -> frozenset[str]:
 def _number(value, smallest: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(_("Enter a whole number."))
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ValueError(_("Enter a whole number.")) from None
+    text = str(value).strip()
+    number = parse_id(text.removeprefix("-"))
+    if number is None:
+        raise ValueError(_("Enter a whole number."))
+    if text.startswith("-"):
+        number = -number
     if number < smallest:
         if smallest == 0:
             raise ValueError(_("Must be zero or more."))

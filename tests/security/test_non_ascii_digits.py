@@ -165,3 +165,22 @@ def test_a_digit_of_another_script_is_not_read_as_that_number(world, digit, look
     page = client.get("/contact-center/conversations/", QUERY_STRING=_query("id", digit))
     assert page.status_code == 200
     assert "The conversation ID must be a number." in page.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("digit", DIGITS)
+def test_non_ascii_digits_posted_to_the_settings_never_give_a_500_nor_read_as_numbers(world, digit):
+    from convodesk.accounts.models import Role
+    from convodesk.lines.models import Line
+
+    client = Client()
+    client.force_login(world["admin"])
+    response = client.post("/settings/roles/new/", {"name": "Digits", "view_conversations": digit})
+    assert response.status_code in (200, 400)  # the form again, the bad level refused
+    assert not Role.objects.filter(name="Digits").exists()
+    response = client.post(
+        "/settings/lines/new/",
+        {"name": "Digits new line", "members": [digit], "queue_timeout_seconds": digit},
+    )
+    assert response.status_code in (200, 400)  # the form again, the time-out refused
+    assert not Line.objects.filter(name="Digits new line").exists()
