@@ -288,7 +288,11 @@ def _extras(request, connection: Connection) -> dict:
 @settings_required
 def connection_rotate(request, pk):
     connection = _connection(pk)
-    secret = setup.rotate_secret(connection, actor=request.user)
+    try:
+        secret = setup.rotate_secret(connection, actor=request.user)
+    except setup.ConnectionInvalid as exc:
+        messages.error(request, " ".join(str(m) for m in exc.errors.values()))
+        return redirect("administration:connection", pk=connection.pk)
     request.session[SECRET_KEY] = {"id": connection.pk, "secret": secret}
     messages.success(request, _("A new secret was made; the old one no longer works."))
     return redirect("administration:connection", pk=connection.pk)

@@ -560,5 +560,8 @@ def patch_connection(request, line_id: int, connection_id: int, payload: Connect
 def rotate_connection_secret(request, line_id: int, connection_id: int):
     actor = _admin(request)
     conn = _line_connection(line_id, connection_id)
-    secret = connection_setup.rotate_secret(conn, actor=actor)
+    try:
+        secret = connection_setup.rotate_secret(conn, actor=actor)
+    except connection_setup.ConnectionInvalid as exc:
+        raise invalid(exc.errors) from None
     return {**_connection_out(conn), "secret": secret}

@@ -559,9 +559,21 @@ def update_connection(
 
 def rotate_secret(connection: Connection, *, actor=None) -> str:
     """A new secret for the connection (signs webhooks, authenticates ingestion), returned to be
-    shown once; the old one stops working at once. Recorded without either value."""
-    with transaction.atomic():
-        secret = connection.rotate_secret()
-        connection.save(update_fields=["secret_encrypted", "secret_hash"])
-        audit.record(actor, AuditEntry.Action.ROTATE_SECRET, connection, {}, {})
+    shown once; the old one stops working at once. Recorded without either value.
+
+    A Telegram bot authenticates its webhook calls with this secret, so the webhook is
+    registered again with the new one; when Telegram refuses, ConnectionInvalid is raised and
+    the old secret stays (otherwise every update would be refused from then on)."""
+    previous = (connection.secret_encrypted, connection.secret_hash, connection.config)
+    try:
+        with transaction.atomic():
+            secret = connection.rotate_secret()
+            connection.save(update_fields=["secret_encrypted", "secret_hash"])
+            if connection.kind == Connection.Kind.TELEGRAM:
+                register(connection)
+                connection.save(update_fields=["config"])
+            audit.record(actor, AuditEntry.Action.ROTATE_SECRET, connection, {}, {})
+    except ConnectionInvalid:
+        connection.secret_encrypted, connection.secret_hash, connection.config = previous
+        raise
     return secret

@@ -94,6 +94,43 @@ def test_a_telegram_bot_connected_through_the_api_receives_and_answers(
     assert bot_api.calls_of("sendMessage") == [{"chat_id": "777", "text": "¡Hola Iván!"}]
 
 
+def post_update(client, conn, number, secret):
+    return client.post(
+        f"/connectors/telegram/{conn.pk}/webhook/",
+        data=json.dumps(update(number, "Hola")),
+        content_type="application/json",
+        headers={"X-Telegram-Bot-Api-Secret-Token": secret},
+    )
+
+
+@pytest.mark.django_db
+def test_rotating_a_telegram_secret_registers_the_webhook_with_the_new_one(
+    client, org, admin_api, bot_api
+):
+    """Adversarial pass: rotation used to leave Telegram sending the old secret, so every later
+    update was refused and the channel stopped."""
+    status, body = connect(admin_api, org, "telegram", {"bot_token": bot_api.token})
+    assert status == 201, body
+    conn = Connection.objects.get(pk=body["id"])
+    old = body["secret"]
+    status, rotated = admin_api.post(f"/lines/{org.line.pk}/connections/{conn.pk}/rotate-secret")
+    assert status == 200, rotated
+    hooks = bot_api.calls_of("setWebhook")
+    assert len(hooks) == 2 and hooks[-1]["secret_token"] == rotated["secret"] != old
+    assert post_update(client, conn, 1, rotated["secret"]).status_code == 200
+    assert post_update(client, conn, 2, old).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_rotation_telegram_refuses_keeps_the_old_secret(client, org, admin_api, bot_api):
+    status, body = connect(admin_api, org, "telegram", {"bot_token": bot_api.token})
+    conn = Connection.objects.get(pk=body["id"])
+    bot_api.script("setWebhook", 400, {"ok": False, "error_code": 400, "description": "Nope"})
+    status, refused = admin_api.post(f"/lines/{org.line.pk}/connections/{conn.pk}/rotate-secret")
+    assert status == 422 and "Nope" in json.dumps(refused)
+    assert post_update(client, conn, 1, body["secret"]).status_code == 200
+
+
 @pytest.mark.django_db
 def test_a_bot_token_telegram_refuses_is_a_422_naming_it_and_nothing_is_stored(
     org, admin_api, bot_api
