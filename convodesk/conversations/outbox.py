@@ -248,6 +248,9 @@ class Hub:
                 ready.append((member, fresh))
         if not ready:
             return
+        for member, _fresh in ready:  # sockets re-read their permissions now and then
+            if getattr(member, "permissions_due", lambda: False)():
+                await database_sync_to_async(member.refresh_permissions)()
         queries = [
             (n, m.visible_query({e.conversation_id for e in fresh}))
             for n, (m, fresh) in enumerate(ready)

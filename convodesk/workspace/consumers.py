@@ -9,17 +9,21 @@ announced once as `gone`, without details. The browser resumes with `?last=<even
 from __future__ import annotations
 
 import asyncio
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
 from convodesk.accounts import deactivation
+from convodesk.accounts.access import forget_levels
 from convodesk.conversations import outbox, realtime
 from convodesk.conversations.models import Conversation
 from convodesk.conversations.normalize import parse_id
 
 from . import presence
+
+PERMISSION_TTL = 30  # seconds
 
 MAX_WATCH = 500
 
@@ -53,6 +57,7 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
             last = await database_sync_to_async(outbox.latest_id)()
         self.cursor = outbox.Cursor(last)
         self.sees_all = await database_sync_to_async(self._sees_all)()
+        self.permissions_read_at = time.monotonic()
         await self.accept()
         # Deactivating the employee closes this socket at once (accounts.deactivation).
         await self.channel_layer.group_add(deactivation.user_group(user.pk), self.channel_name)
@@ -169,6 +174,17 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
 
         return get_user_model().objects.filter(pk=self.user.pk, is_active=True).exists()
 
+    def permissions_due(self) -> bool:
+        return time.monotonic() - self.permissions_read_at >= PERMISSION_TTL
+
+    def refresh_permissions(self) -> None:
+        """A socket lives for hours: the employee's levels are read again every PERMISSION_TTL
+        seconds (sync side; the hub calls it before a batch), so a lowered role or a department
+        move narrows what the socket streams."""
+        forget_levels(self.user)
+        self.sees_all = self._sees_all()
+        self.permissions_read_at = time.monotonic()
+
     def _sees_all(self) -> bool:
         from convodesk.conversations.visibility import scope_for
 
@@ -186,6 +202,8 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         return self._frames(events, fresh=True), len(events) >= outbox.BATCH
 
     def _frames(self, events, fresh: bool = False) -> list[dict]:
+        if self.permissions_due():
+            self.refresh_permissions()
         if not fresh:
             events = self.take(events)
         if not events:

@@ -135,3 +135,32 @@ def test_events_written_by_another_process_arrive_through_the_polling_hub(tdb, o
         await outbox.stop_hub()
 
     run(scenario)
+
+
+def test_a_lowered_role_narrows_an_open_socket_within_its_refresh(tdb, org, monkeypatch):
+    """Adversarial pass: a socket opened while its employee could see everything kept seeing
+    everything after the role was lowered."""
+    from convodesk.accounts.models import Role
+    from convodesk.workspace import consumers
+
+    monkeypatch.setattr(consumers, "PERMISSION_TTL", 0)
+    boss = f.employee("temp-admin", roles=["Administrator"])
+    private = f.connection(f.line("Private line", members=[org.op1]), "api")
+    cookie = session_cookie(boss)
+
+    async def scenario():
+        comm = operator(cookie)
+        assert (await comm.connect())[0]
+        await receive_until(comm, lambda m: m["type"] == "hello")
+        first = await db(lambda: f.client_message(private, "c-1", "one").conversation)()
+        await receive_until(comm, lambda m: m.get("conversation") == first.pk)
+        await db(lambda: boss.roles.set([Role.objects.get(name="Manager")]))()
+        second = await db(lambda: f.client_message(private, "c-2", "two").conversation)()
+        shared = await db(lambda: f.client_message(org.conn, "c-3", "three").conversation)()
+        rest = await drain(comm, 1.0)
+        assert all(m.get("conversation") != second.pk for m in rest)
+        assert shared.pk not in {m.get("conversation") for m in rest}  # not a member there either
+        await comm.disconnect()
+        await outbox.stop_hub()
+
+    run(scenario)
