@@ -227,11 +227,11 @@ def _check_api(config: dict, errors: dict) -> None:
     errors.update(_unknown(config, {"webhook_url"}))
     url = config.get("webhook_url")
     if url not in (None, ""):
-        parts = urlsplit(url) if isinstance(url, str) and len(url) <= 2000 else None
         try:
+            parts = urlsplit(url) if isinstance(url, str) and len(url) <= 2000 else None
             if parts is not None:
                 parts.port  # noqa: B018 - raises on an invalid port
-        except ValueError:
+        except ValueError:  # "http://[::1" and the like
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             errors["config.webhook_url"] = _("Enter an http(s) URL.")
@@ -446,6 +446,34 @@ CHECKS = {
 # The service --------------------------------------------------------------------------
 
 
+# Where a stored mailbox password is sent: changing any of these sends it somewhere else.
+MAIL_SERVER_KEYS = ("host", "port", "security", "user", "ca_file")
+
+
+def _forget_moved_passwords(current: dict, given: dict, config: dict, errors: dict) -> None:
+    """A stored password goes only to the server it was given for: a change of host, port,
+    security, user or CA file without the password typed again is refused, before any log-in
+    is tried (otherwise whoever may edit settings could point the check at their own server
+    and read the password there)."""
+    for side in ("imap", "smtp"):
+        before, after = current.get(side), config.get(side)
+        if (
+            not isinstance(before, dict)
+            or not isinstance(after, dict)
+            or not before.get("password")
+        ):
+            continue
+        typed = given.get(side) if isinstance(given.get(side), dict) else {}
+        if typed.get("password"):
+            continue
+        if any(after.get(key) != before.get(key) for key in MAIL_SERVER_KEYS):
+            after.pop("password", None)
+            errors[f"config.{side}.password"] = _(
+                "Enter the password again: the server or user changed, and a stored password "
+                "is only sent to the server it was given for."
+            )
+
+
 def prepare(kind: str, changes: dict | None, current: dict | None = None, probe: bool = True):
     """The stored settings after applying `changes` to `current`, checked for `kind` (and, with
     `probe`, tried against Telegram or the mail servers); raises ConnectionInvalid."""
@@ -459,6 +487,10 @@ def prepare(kind: str, changes: dict | None, current: dict | None = None, probe:
         given.pop(key, None)  # sent back from a GET: the product keeps its own value
     config = merge_patch(current, given)
     errors: dict[str, str] = {}
+    if kind == Connection.Kind.EMAIL:
+        _forget_moved_passwords(current, given, config, errors)
+        if errors:
+            raise ConnectionInvalid(errors)
     CHECKS[kind](config, errors, probe)
     if errors:
         raise ConnectionInvalid(errors)

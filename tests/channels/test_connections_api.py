@@ -357,3 +357,34 @@ def test_a_mail_server_that_cannot_be_reached_is_a_422_naming_the_host_never_a_5
     assert set(error["details"]) == {"config.imap.host", "config.smtp.host"}
     assert error["details"]["config.imap.host"].startswith("Cannot reach the IMAP server:")
     assert not Connection.objects.filter(kind="email").exists()
+
+
+def test_a_stored_mailbox_password_is_never_sent_to_a_changed_server():
+    """Second adversarial pass: pointing the stored settings at another host made the log-in
+    check send the stored password there, to whoever may edit settings."""
+    from convodesk.connectors import setup
+
+    current = {
+        "address": "help@shop.example",
+        "imap": {"host": "imap.shop.example", "user": "help", "password": crypto.encrypt("pw")},
+        "smtp": {"host": "smtp.shop.example", "user": "help", "password": crypto.encrypt("pw2")},
+    }
+    for side, change in (
+        ("imap", {"host": "127.0.0.1", "port": 1}),
+        ("imap", {"user": "someone-else"}),
+        ("smtp", {"security": "none"}),
+    ):
+        with pytest.raises(setup.ConnectionInvalid) as refused:
+            setup.prepare("email", {side: change}, current=current, probe=True)
+        assert set(refused.value.errors) == {f"config.{side}.password"}  # refused before a log-in
+        assert setup.test_mailbox({side: change}, current=current).errors == refused.value.errors
+    config = setup.prepare(
+        "email", {"imap": {"host": "imap2.shop.example", "password": "pw"}}, current, probe=False
+    )
+    assert crypto.decrypt(config["imap"]["password"]) == "pw"
+
+
+@pytest.mark.django_db
+def test_a_webhook_url_python_cannot_split_is_a_422(org, admin_api):
+    status, body = connect(admin_api, org, "api", {"webhook_url": "http://[::1"})
+    assert status == 422 and "config.webhook_url" in body["error"]["details"], body
