@@ -93,30 +93,26 @@ class Contact(CrmRecord):
         return self.name
 
     def add_phone(self, raw: str, country: str = "", verified: bool = True) -> None:
-        """Keep a phone; `verified=False` for one the client only typed (never matched on)."""
+        """Keep a phone; `verified=False` for one the client only typed (never matched on). A
+        number already kept stays as it is: saving a card never vouches for a typed claim."""
         normalized = normalize_phone(raw, country)
         if not normalized:
             return
-        existing = self.phones.filter(normalized=normalized).first()
-        if existing is None:
+        if not self.phones.filter(normalized=normalized).exists():
             ContactPhone.objects.create(
                 contact=self, value=raw.strip()[:64], normalized=normalized, verified=verified
             )
-        elif verified and not existing.verified:
-            ContactPhone.objects.filter(pk=existing.pk).update(verified=True)
 
     def add_email(self, raw: str, verified: bool = True) -> None:
-        """Keep an e-mail; `verified=False` for one the client only typed (never matched on)."""
+        """Keep an e-mail; `verified=False` for one the client only typed (never matched on). An
+        address already kept stays as it is: saving a card never vouches for a typed claim."""
         normalized = normalize_email(raw)
         if not normalized:
             return
-        existing = self.emails.filter(normalized=normalized).first()
-        if existing is None:
+        if not self.emails.filter(normalized=normalized).exists():
             ContactEmail.objects.create(
                 contact=self, value=raw.strip()[:254], normalized=normalized, verified=verified
             )
-        elif verified and not existing.verified:
-            ContactEmail.objects.filter(pk=existing.pk).update(verified=True)
 
     def add_identity(self, connection_id: int, external_id: str) -> None:
         ContactIdentity.objects.get_or_create(

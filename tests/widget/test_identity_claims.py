@@ -230,8 +230,19 @@ def test_a_visitors_typed_email_on_a_lead_is_never_matched_and_stays_unverified_
     assert "victim@example.org (typed in the web chat, unverified)" in card
 
 
-def test_a_verified_channel_confirming_the_same_email_makes_it_verified(org):
+def test_saving_the_card_never_vouches_for_a_typed_email_or_phone(org):
+    """Second adversarial pass: any edit of the card (here a comment, through the API) used to
+    turn the typed rows into verified ones, so the real owner's next conversation matched."""
+    from tests.api.conftest import Api, token_for
+
     contact = Contact.objects.create(name="Dana")
     contact.add_email("dana@example.org", verified=False)
-    contact.add_email("dana@example.org")
-    assert ContactEmail.objects.get(contact=contact).verified is True
+    contact.add_phone("+34 600 99 88 77", "ES", verified=False)
+    status, body = Api(token_for(org.admin)).patch(
+        f"/crm/contacts/{contact.pk}", {"comment": "called back"}
+    )
+    assert status == 200, body
+    assert not ContactEmail.objects.get(contact=contact).verified
+    assert not contact.phones.get().verified
+    real = from_api(org.conn, "dana-verified", email="dana@example.org")
+    assert bound(real) != ("contact", contact.pk)
