@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from convodesk.audit.models import AuditEntry
+from convodesk.conversations.normalize import clean_text
 
 from .access import settings_required
 from .sections import SECTIONS
@@ -22,7 +23,7 @@ def index(request):
 @settings_required
 def audit_log(request):
     entries = AuditEntry.objects.select_related("actor")
-    object_type = request.GET.get("object", "").strip()[:50]
+    object_type = clean_text(request.GET.get("object", ""), 50)
     if object_type:
         entries = entries.filter(object_type=object_type)
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from convodesk.accounts.models import User
 from convodesk.conversations.lifecycle import OPEN_BELOW, Status
 from convodesk.conversations.models import Conversation
+from convodesk.conversations.normalize import clean_text
 from convodesk.lines import services
 from convodesk.lines.models import Line
 
@@ -109,7 +110,7 @@ def line_activate(request, pk: int):
 @settings_required
 def member_search(request):
     """Search as you type (htmx): active employees whose name, username or e-mail match."""
-    query = request.GET.get("q", "").strip()[:100]
+    query = clean_text(request.GET.get("q", ""), 100)
     found = User.objects.none()
     if query:
         found = (

@@ -17,6 +17,7 @@ from convodesk.accounts import services as people
 from convodesk.accounts.models import PERMISSIONS, TIME_ZONE_CHOICES, Department, Role, User
 from convodesk.conversations import lifecycle
 from convodesk.conversations.models import Conversation
+from convodesk.conversations.normalize import clean_text
 
 from .access import settings_required
 from .forms_people import (
@@ -44,7 +45,7 @@ def _render(request, template, context, section, status=200):
 def employees(request):
     """Searchable by name, username and e-mail; paged on the username's unique index, so a page
     costs the same few queries at 10,000 employees as at ten."""
-    q = request.GET.get("q", "").strip()[:100]
+    q = clean_text(request.GET.get("q", ""), 100)
     rows = User.objects.filter(is_integration=False)
     if q:
         rows = rows.filter(

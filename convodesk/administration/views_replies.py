@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from convodesk.accounts import services as people
 from convodesk.api import tokens
 from convodesk.api.models import ApiToken
+from convodesk.conversations.normalize import clean_text
 from convodesk.workspace import quick_replies as replies
 from convodesk.workspace.models import QuickReply
 
@@ -37,8 +38,8 @@ def _render(request, template, context, section, status=200):
 @require_GET
 @settings_required
 def quick_replies(request):
-    q = request.GET.get("q", "").strip()[:100]
-    kind = request.GET.get("kind", "")
+    q = clean_text(request.GET.get("q", ""), 100)
+    kind = clean_text(request.GET.get("kind", ""), 20)
     rows = QuickReply.objects.select_related("line", "owner")
     if q:
         rows = rows.filter(Q(title__icontains=q) | Q(shortcut__icontains=q) | Q(text__icontains=q))
