@@ -33,8 +33,13 @@ def time_zone_choices():
 
 
 def _number(label, help_text=""):
-    return forms.IntegerField(
-        label=label, help_text=help_text, widget=forms.NumberInput(attrs={"class": "num-input"})
+    """Read as text: the service checks it (ASCII digits only; Django's IntegerField would
+    read "٣" as 3)."""
+    return forms.CharField(
+        label=label,
+        help_text=help_text,
+        max_length=20,
+        widget=forms.NumberInput(attrs={"class": "num-input"}),
     )
 
 

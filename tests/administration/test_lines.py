@@ -363,3 +363,12 @@ def test_the_connector_api_answers_409_for_a_new_conversation_on_a_deactivated_c
     )
     assert response.status_code == 409, response.content
     assert response.json()["error"]["code"] == "line_inactive"
+
+
+@pytest.mark.parametrize("digit", ["٣", "３", "³"])
+def test_a_number_in_another_script_is_refused_not_read(admin_client, digit):
+    """Second adversarial pass: Django's IntegerField read "٣" as 3 before the service saw it."""
+    response = _post(admin_client, "/settings/lines/new/", queue_timeout_seconds=digit)
+    assert response.status_code in (200, 400)
+    assert not Line.objects.filter(name=GOOD["name"]).exists()
+    assert _post(admin_client, "/settings/lines/new/").status_code == 302  # the same form, ASCII
