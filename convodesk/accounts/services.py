@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from convodesk.audit import log as audit
+from convodesk.conversations.normalize import clean_text
 
 from . import deactivation
 from .access import department_subtree
@@ -91,7 +92,7 @@ def create_department(actor, *, name: str, parent: Department | int | None = Non
     if errors:
         raise Invalid(errors)
     with transaction.atomic():
-        dep = Department.objects.create(name=name.strip(), parent_id=parent_id)
+        dep = Department.objects.create(name=clean_text(name), parent_id=parent_id)
         audit.record(actor, "create", dep, after=_department_state(dep))
     return dep
 
@@ -106,7 +107,7 @@ def update_department(actor, dep: Department, *, name=UNSET, parent=UNSET) -> De
         dep = Department.objects.select_for_update().get(pk=dep.pk)
         before = _department_state(dep)
         if name is not UNSET:
-            dep.name = name.strip()
+            dep.name = clean_text(name)
         if parent_id is not UNSET:
             # Checked again under the lock: two moves at once must not make a loop.
             if parent_id is not None and parent_id in department_subtree([dep.pk]):
@@ -221,7 +222,7 @@ def create_role(actor, *, name: str, levels: dict | None = None, departments=())
     if errors:
         raise Invalid(errors)
     with transaction.atomic():
-        role = Role(name=name.strip())
+        role = Role(name=clean_text(name))
         for permission, value in (levels or {}).items():
             setattr(role, permission, value)
         role.save()
@@ -244,7 +245,7 @@ def update_role(actor, role: Role, *, name=UNSET, levels=UNSET, departments=UNSE
         role = Role.objects.select_for_update().get(pk=role.pk)
         before = _role_state(role)
         if name is not UNSET:
-            role.name = name.strip()
+            role.name = clean_text(name)
         if levels not in (UNSET, None):
             for permission, value in levels.items():
                 setattr(role, permission, value)
@@ -357,7 +358,7 @@ def create_employee(
     with transaction.atomic():
         user = User(
             username=username,
-            display_name=display_name.strip(),
+            display_name=clean_text(display_name),
             email=email.strip(),
             is_active=is_active,
             time_zone=time_zone,
@@ -386,10 +387,17 @@ def _may_change(actor, user: User) -> None:
         raise PermissionDenied(_("Only a superuser may change a superuser."))
 
 
+def _not_yourself(actor, user: User) -> None:
+    if getattr(actor, "pk", None) == user.pk:
+        raise Invalid({"active": _("You cannot deactivate yourself.")})
+
+
 def update_employee(actor, user: User, **changes) -> User:
     """Change the given fields (see EDITABLE, plus `is_active`); the others stay as they are.
     `is_active=False` ends the employee's access as `deactivate_employee` does."""
     _may_change(actor, user)
+    if changes.get("is_active") is False:
+        _not_yourself(actor, user)
     unknown = set(changes) - EDITABLE - {"is_active"}
     if unknown:
         raise TypeError(f"unknown employee fields: {sorted(unknown)}")
@@ -409,7 +417,7 @@ def update_employee(actor, user: User, **changes) -> User:
         before = _employee_state(user)
         for field in ("display_name", "email", "time_zone", "language"):
             if changes.get(field) is not None:
-                setattr(user, field, changes[field].strip())
+                setattr(user, field, clean_text(changes[field]))
         if changes.get("password"):
             user.set_password(changes["password"])
         if changes.get("is_active") is not None:
@@ -433,6 +441,7 @@ def deactivate_employee(actor, user: User) -> dict[str, int]:
     """Switch the employee off: every log-in session is ended, every open socket of theirs
     closed and every API token revoked (`deactivation.end_access`). Returns what was ended."""
     _may_change(actor, user)
+    _not_yourself(actor, user)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         before = _employee_state(user)

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from convodesk.accounts.models import User
 from convodesk.audit import log
 from convodesk.audit.models import AuditEntry
-from convodesk.conversations.normalize import parse_id
+from convodesk.conversations.normalize import clean_text, parse_id
 
 from .models import Line, LineMember
 
@@ -153,7 +153,7 @@ def clean_holidays(value) -> list[str]:
 
 def _clean_field(name: str, value):
     if name == "name":
-        value = value.strip() if isinstance(value, str) else ""
+        value = clean_text(value) if isinstance(value, str) else ""
         if not value:
             raise ValueError(_("Give the open channel a name."))
         if len(value) > 200:
@@ -170,7 +170,7 @@ def _clean_field(name: str, value):
             raise ValueError(_("Enter a text."))
         if len(value) > MAX_TEXT:
             raise ValueError(_("At most %(n)s characters.") % {"n": MAX_TEXT})
-        return value.strip()
+        return clean_text(value)
     if name in FLAGS:
         if not isinstance(value, bool):
             raise ValueError(_("Enter true or false."))

@@ -305,3 +305,18 @@ def test_a_settings_administrator_who_is_not_a_superuser_cannot_change_a_superus
     other = f.employee("agent")
     status, _body = api.patch(f"/employees/{other.pk}", {"name": "Agent Smith"})
     assert status == 200  # everyone else they may still manage
+
+
+def test_nobody_deactivates_themselves_through_the_api_either(db):
+    """Second adversarial pass: the screen refused it, the service did not."""
+    boss = f.employee("root2", superuser=True)
+    api = Api(token_for(boss))
+    status, body = api.patch(f"/employees/{boss.pk}", {"active": False})
+    assert status == 422 and "active" in body["error"]["details"], body
+    boss.refresh_from_db()
+    assert boss.is_active
+
+
+def test_names_typed_with_control_characters_are_stored_clean(admin_client, admin):
+    dep = people.create_department(admin, name="Sales\x07\x1b[31m")
+    assert dep.name == "Sales[31m"
