@@ -30,7 +30,7 @@ def encrypt(plain: str) -> str:
 
 
 def decrypt(token: str) -> str:
-    if not token:
+    if not token or not isinstance(token, str):
         return ""
     try:
         return _fernet().decrypt(token.encode()).decode()

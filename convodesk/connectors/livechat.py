@@ -66,6 +66,23 @@ def identity_of(token: str) -> str:
     return "web-" + hashlib.sha256(token.encode()).hexdigest()[:40]
 
 
+# A widget key is what crypto.new_secret() makes: URL-safe base64, at most 64 characters.
+WIDGET_KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def widget_connection(key) -> Connection | None:
+    """The active web chat connection a public key names (its script, its demo page, its
+    socket). Anything that is not a key's shape is nobody's key, before any query (a NUL in
+    the URL was a 500 on PostgreSQL)."""
+    if not isinstance(key, str) or not WIDGET_KEY_RE.fullmatch(key):
+        return None
+    return (
+        Connection.objects.select_related("line")
+        .filter(public_key=key, kind=Connection.Kind.LIVECHAT, active=True, line__active=True)
+        .first()
+    )
+
+
 class RateLimiter:
     """A sliding window per key, per process (each web process limits its own sockets)."""
 
@@ -318,13 +335,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
     # Database side (sync) ---------------------------------------------------------------
 
     def _connection(self, key: str) -> Connection | None:
-        if not key or len(key) > 64:
-            return None
-        return (
-            Connection.objects.select_related("line")
-            .filter(public_key=key, kind=Connection.Kind.LIVECHAT, active=True, line__active=True)
-            .first()
-        )
+        return widget_connection(key)
 
     def _identity(self) -> ClientIdentity | None:
         if self.identity_id is None:

@@ -14,17 +14,11 @@ from django.views.decorators.http import require_GET
 
 from convodesk.lines.models import Connection
 
-from .livechat import option
+from .livechat import option, widget_connection
 
 
 def _connection(key: str) -> Connection | None:
-    if not key or len(key) > 64:
-        return None
-    return (
-        Connection.objects.select_related("line")
-        .filter(public_key=key, kind=Connection.Kind.LIVECHAT, active=True, line__active=True)
-        .first()
-    )
+    return widget_connection(key)
 
 
 def widget_config(request, connection: Connection) -> dict:

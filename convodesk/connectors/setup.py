@@ -276,7 +276,7 @@ def _check_mail_part(side: str, part, errors: dict, need_user: bool) -> None:
         errors[f"{prefix}.port"] = _("Enter a port from 1 to 65535.")
     if part.get("security", "ssl") not in SECURITY:
         errors[f"{prefix}.security"] = _("Choose ssl, starttls or none.")
-    for key in ("user", "folder", "ca_file"):
+    for key in ("user", "folder", "ca_file", "password"):
         if part.get(key) is not None and not isinstance(part[key], str):
             errors[f"{prefix}.{key}"] = _("Enter text.")
     if need_user and not part.get("user"):
@@ -464,7 +464,7 @@ def _forget_moved_passwords(current: dict, given: dict, config: dict, errors: di
         ):
             continue
         typed = given.get(side) if isinstance(given.get(side), dict) else {}
-        if typed.get("password"):
+        if isinstance(typed.get("password"), str) and typed["password"]:
             continue
         if any(after.get(key) != before.get(key) for key in MAIL_SERVER_KEYS):
             after.pop("password", None)

@@ -92,11 +92,16 @@ class ContactForm(CrmForm):
 
     def save(self, commit=True):
         contact = super().save(commit=True)
+        # A row shown on the card and sent back unchanged is kept as it is, flag included: its
+        # stored form came from the line it arrived on, which the card's country may not match.
         country = binding.default_country()
-        keep_phones = {normalize_phone(v, country) for v in self.cleaned_data["phones"]}
-        contact.phones.exclude(normalized__in=keep_phones).delete()
-        for value in self.cleaned_data["phones"]:
-            contact.add_phone(value, country)
+        phones = [v.strip() for v in self.cleaned_data["phones"]]
+        kept = set(contact.phones.filter(value__in=phones).values_list("value", flat=True))
+        typed = {normalize_phone(v, country) for v in phones if v not in kept}
+        contact.phones.exclude(value__in=kept).exclude(normalized__in=typed).delete()
+        for value in phones:
+            if value not in kept:
+                contact.add_phone(value, country)
         keep_emails = {normalize_email(v) for v in self.cleaned_data["emails"]}
         contact.emails.exclude(normalized__in=keep_emails).delete()
         for value in self.cleaned_data["emails"]:

@@ -388,3 +388,18 @@ def test_a_stored_mailbox_password_is_never_sent_to_a_changed_server():
 def test_a_webhook_url_python_cannot_split_is_a_422(org, admin_api):
     status, body = connect(admin_api, org, "api", {"webhook_url": "http://[::1"})
     assert status == 422 and "config.webhook_url" in body["error"]["details"], body
+
+
+@pytest.mark.parametrize("password", [12, True, ["x"], {"a": 1}])
+def test_a_mailbox_password_that_is_not_text_is_refused_naming_it(password):
+    """Third adversarial pass: a number as the password reached the log-in and was a 500."""
+    from convodesk.connectors import setup
+
+    current = {
+        "address": "help@shop.example",
+        "imap": {"host": "imap.shop.example", "user": "help", "password": crypto.encrypt("pw")},
+        "smtp": {"host": "smtp.shop.example"},
+    }
+    with pytest.raises(setup.ConnectionInvalid) as refused:
+        setup.prepare("email", {"imap": {"port": 8146, "password": password}}, current, probe=True)
+    assert "config.imap.password" in refused.value.errors

@@ -158,3 +158,11 @@ def test_a_json_string_with_a_lone_surrogate_is_stored_as_a_replacement_characte
     assert activity.subject == "a \ufffd"
     assert conv.messages.order_by("id").last().text == "a \ufffd b"
     assert org.op1.display_name == "x\ufffd"
+
+
+@pytest.mark.django_db
+def test_a_widget_key_that_is_not_a_key_is_nobodys_and_never_a_500(client):
+    """Third adversarial pass: a NUL in the public key reached the query (500 on PostgreSQL)."""
+    for key in ("%00", "a%00b", "%C2%B3", "x" * 65):
+        assert client.get(f"/widget/{key}.js").status_code == 404, key
+        assert client.get(f"/widget/demo/?key={key}").status_code < 500, key

@@ -246,3 +246,18 @@ def test_saving_the_card_never_vouches_for_a_typed_email_or_phone(org):
     assert not contact.phones.get().verified
     real = from_api(org.conn, "dana-verified", email="dana@example.org")
     assert bound(real) != ("contact", contact.pk)
+
+
+def test_saving_the_card_keeps_a_typed_phone_stored_for_another_country_unverified(org):
+    """Third adversarial pass: the card re-read a typed national number with the CRM's default
+    country, so a number a GB line stored unverified came back as a new, verified row."""
+    from tests.api.conftest import Api, token_for
+
+    contact = Contact.objects.create(name="Dana")
+    contact.add_phone("07700 900123", "GB", verified=False)
+    status, body = Api(token_for(org.admin)).patch(
+        f"/crm/contacts/{contact.pk}", {"comment": "called back"}
+    )
+    assert status == 200, body
+    row = contact.phones.get()
+    assert (row.value, row.normalized, row.verified) == ("07700 900123", "+447700900123", False)
