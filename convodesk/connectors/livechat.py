@@ -16,13 +16,13 @@ import logging
 import re
 import time
 from collections import defaultdict, deque
-from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
 
 from convodesk.conversations import outbox, realtime, services
+from convodesk.conversations.attachments import safe_url
 from convodesk.conversations.lifecycle import IllegalTransition, Status
 from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.lines.models import Connection
@@ -400,9 +400,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
             value = content.get(name)
             return clean(value).strip()[:size] if isinstance(value, str) else ""
 
-        url = field("url", 1000)
-        if urlsplit(url).scheme not in ("http", "https"):
-            url = ""
+        url = safe_url(field("url", 1000))  # the page the visitor writes from, if it is one
         name = field("name", 120)
         received = services.receive_client_message(
             self.connection,

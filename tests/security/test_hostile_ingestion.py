@@ -547,3 +547,25 @@ def test_skipped_messages_are_listed_for_administrators_with_the_bad_bytes_writt
     assert client.get(f"/admin/connectors/skippedmessage/{row.pk}/change/").status_code == 200
     client.force_login(org.op1)
     assert client.get("/admin/connectors/skippedmessage/").status_code == 302
+
+
+def test_a_widget_message_from_a_page_address_python_cannot_split_is_kept(tdb, org):
+    """Third adversarial pass: `"url": "http://[::1"` raised in the socket and the visitor's
+    text was dropped as not stored; the address is only dropped now."""
+    conn = f.connection(org.line, "livechat")
+
+    async def scenario():
+        comm = widget(conn.public_key)
+        assert (await comm.connect())[0]
+        await comm.send_json_to({"type": "hello", "token": secrets.token_urlsafe(32)})
+        await receive_until(comm, lambda m: m["type"] == "ready")
+        await comm.send_json_to(
+            {"type": "message", "id": "badurl0001", "text": NORMAL, "url": "http://[::1"}
+        )
+        echo = await receive_until(comm, lambda m: m["type"] in ("message", "error"))
+        assert echo["type"] == "message" and echo["text"] == NORMAL, echo
+        await comm.disconnect()
+        await outbox.stop_hub()
+
+    async_to_sync(scenario)()
+    assert Message.objects.get(conversation__connection=conn).text == NORMAL
