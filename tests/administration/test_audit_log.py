@@ -58,3 +58,16 @@ def test_the_audit_log_speaks_spanish(client):
     admin = f.employee("boss", superuser=True, language="es")
     client.force_login(admin)
     assert "Registro de auditoría" in client.get("/settings/audit/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_audit_log_pages_keep_the_object_filter(client):
+    admin = f.employee("boss", superuser=True)
+    line = f.line("Sales")
+    for n in range(55):
+        log.record(admin, AuditEntry.Action.UPDATE, line, {"n": n}, {"n": n + 1})
+    client.force_login(admin)
+    html = client.get("/settings/audit/?object=line").content.decode()
+    assert 'href="?object=line&amp;page=2"' in html and "Older" in html
+    second = client.get("/settings/audit/?object=line&page=2").content.decode()
+    assert 'href="?object=line&amp;page=1"' in second and "Newer" in second
