@@ -25,3 +25,26 @@ def require_chromium() -> None:
 def screenshot(page, name: str, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 1000}
+
+
+def log_in(page, base_url: str, username: str = "admin", password: str = "pass12345") -> None:
+    """Log in through the real form (the throttle and CSP included) and land on the product."""
+    page.goto(f"{base_url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/contact-center/**")
+
+
+def screenshots(page, name: str) -> None:
+    """`name`.png at 1440 px and `name`-phone.png at 390 px, both from the top of the page."""
+    page.evaluate("window.scrollTo(0, 0)")
+    page.set_viewport_size(DESKTOP)
+    screenshot(page, f"{name}.png")
+    page.set_viewport_size(PHONE)
+    screenshot(page, f"{name}-phone.png")
+    page.set_viewport_size(DESKTOP)

@@ -8,31 +8,19 @@ import re
 import pytest
 
 from convodesk.lines.models import Connection
-from tests.browser import screenshot
+from tests.browser import DESKTOP, log_in, screenshots
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1440, "height": 1000}
 SAVED = re.compile(r"/settings/connections/\d+/$")
 
 
 def login(context, live_server):
     page = context.new_page()
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "pass12345")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/contact-center/**")
+    log_in(page, live_server.url)
     return page
 
 
 def shots(page, name: str, lang: str) -> None:
-    suffix = "" if lang == "en" else f"-{lang}"
-    page.evaluate("window.scrollTo(0, 0)")
-    page.set_viewport_size(DESKTOP)
-    screenshot(page, f"settings-connections-{name}{suffix}.png")
-    page.set_viewport_size(PHONE)
-    screenshot(page, f"settings-connections-{name}{suffix}-phone.png")
-    page.set_viewport_size(DESKTOP)
+    screenshots(page, f"settings-connections-{name}" + ("" if lang == "en" else f"-{lang}"))
 
 
 @pytest.mark.browser

@@ -9,30 +9,17 @@ from convodesk.audit.models import AuditEntry
 from convodesk.lines import services
 from convodesk.lines.models import Line
 from tests import factories as f
-from tests.browser import screenshot
-
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1440, "height": 1000}
+from tests.browser import DESKTOP, log_in, screenshots
 
 
 def login(context, live_server):
     page = context.new_page()
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "pass12345")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/contact-center/**")
+    log_in(page, live_server.url)
     return page
 
 
 def shots(page, name: str, lang: str) -> None:
-    suffix = "" if lang == "en" else f"-{lang}"
-    page.evaluate("window.scrollTo(0, 0)")
-    page.set_viewport_size(DESKTOP)
-    screenshot(page, f"settings-lines-{name}{suffix}.png")
-    page.set_viewport_size(PHONE)
-    screenshot(page, f"settings-lines-{name}{suffix}-phone.png")
-    page.set_viewport_size(DESKTOP)
+    screenshots(page, f"settings-lines-{name}" + ("" if lang == "en" else f"-{lang}"))
 
 
 def add_member(page, query: str, name: str) -> None:
