@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from convodesk.conversations.normalize import parse_id
 
+from . import tokens as tokens_service
 from .errors import respond
 from .models import ApiToken
 
@@ -27,7 +28,7 @@ def tokens(request):
         action = request.POST.get("action")
         if action == "create":
             name = request.POST.get("name", "").strip()[:100] or _("Personal token")
-            _token, plain = ApiToken.issue(request.user, name)
+            _token, plain = tokens_service.issue(request.user, request.user, name)
             # Post/redirect/get: a reload never creates a second token; the value is shown once.
             request.session[NEW_TOKEN_KEY] = plain
             messages.success(request, _("Token created. Copy it now: it is shown only this once."))
@@ -42,7 +43,7 @@ def tokens(request):
             if token is None:
                 messages.error(request, _("No such token."))
             else:
-                token.revoke()
+                tokens_service.revoke(request.user, token)
                 messages.success(request, _("Token revoked."))
             return redirect("api_tokens")
         messages.error(request, _("Unknown action."))

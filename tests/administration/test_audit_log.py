@@ -71,3 +71,21 @@ def test_the_audit_log_pages_keep_the_object_filter(client):
     assert 'href="?object=line&amp;page=2"' in html and "Older" in html
     second = client.get("/settings/audit/?object=line&page=2").content.decode()
     assert 'href="?object=line&amp;page=1"' in second and "Newer" in second
+
+
+@pytest.mark.django_db
+def test_an_employees_own_tokens_are_made_and_revoked_through_the_audited_service(client):
+    from convodesk.api.models import ApiToken
+
+    op = f.employee("op")
+    client.force_login(op)
+    assert client.post("/account/tokens/", {"action": "create", "name": "CLI"}).status_code == 302
+    token = ApiToken.objects.get(user=op)
+    client.post("/account/tokens/", {"action": "revoke", "token": str(token.pk)})
+    actions = list(
+        AuditEntry.objects.filter(object_type="apitoken", actor=op)
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions[0] == "create" and len(actions) == 2
+    assert token.token_hash not in str(AuditEntry.objects.values_list("before", "after"))
