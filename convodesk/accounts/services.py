@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from convodesk.audit import log as audit
 from convodesk.conversations.normalize import clean_text
+from convodesk.fielderrors import FieldErrors
 
 from . import deactivation
 from .access import department_subtree
@@ -39,12 +40,8 @@ EMPLOYEE_FIELDS = (
 UNSET = object()
 
 
-class Invalid(Exception):
+class Invalid(FieldErrors):
     """The input is refused; `errors` maps each field ("time_zone", "levels.act") to why."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def _ids(values) -> list[int]:

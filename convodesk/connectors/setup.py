@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from convodesk import crypto
 from convodesk.audit import log as audit
 from convodesk.audit.models import AuditEntry
+from convodesk.fielderrors import FieldErrors
 from convodesk.lines.models import Connection, Line
 
 from . import mail, telegram
@@ -43,12 +44,8 @@ MAIL_KEYS = {
 MAX_ORIGINS = 100
 
 
-class ConnectionInvalid(Exception):
+class ConnectionInvalid(FieldErrors):
     """The settings are refused; `errors` maps each field ("config.imap.password") to why."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 # Secrets ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from convodesk.fielderrors import FieldErrors
 from convodesk.lines.models import Line
 
 from . import services
@@ -35,12 +36,8 @@ MAX_EXPLICIT_IDS = 5000
 PROGRESS_EVERY = 20
 
 
-class InvalidBulk(ValueError):
+class InvalidBulk(FieldErrors, ValueError):
     """The request does not describe a bulk action; `errors` maps each field to a message."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass

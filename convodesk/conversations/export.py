@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from convodesk.accounts.access import level
 from convodesk.accounts.models import Level
+from convodesk.fielderrors import FieldErrors
 
 from .columns import (
     COLUMNS,
@@ -49,12 +50,8 @@ KEEP_EXPORTS = dt.timedelta(days=7)  # background export files are deleted after
 KIND_WIDTHS = {KIND_DATETIME: 17, KIND_DURATION: 11}
 
 
-class InvalidFilter(ValueError):
+class InvalidFilter(FieldErrors, ValueError):
     """The filter parameters do not parse; `errors` maps each bad parameter to a message."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 # Who may export what ----------------------------------------------------------------

@@ -19,6 +19,7 @@ from convodesk.accounts.models import User
 from convodesk.audit import log
 from convodesk.audit.models import AuditEntry
 from convodesk.conversations.normalize import clean_text, parse_id
+from convodesk.fielderrors import FieldErrors
 
 from .models import Line, LineMember
 
@@ -51,12 +52,8 @@ FIELDS = (
 )
 
 
-class LineInvalid(Exception):
+class LineInvalid(FieldErrors):
     """The change is refused; `errors` maps each field to why."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @cache

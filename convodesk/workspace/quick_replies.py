@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from convodesk.accounts.models import User
 from convodesk.audit import log as audit
+from convodesk.fielderrors import FieldErrors
 from convodesk.lines.models import Line
 
 from .models import QuickReply
@@ -26,10 +27,8 @@ FIELDS = {"title", "text", "shortcut", "line", "owner"}
 UNSET = object()
 
 
-class Invalid(Exception):
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class Invalid(FieldErrors):
+    """A quick reply refused; `errors` maps each field to why."""
 
 
 def fill(text: str, *, client_name: str = "", employee_name: str = "") -> str:
