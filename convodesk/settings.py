@@ -175,7 +175,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # before any password is checked. API tokens do not authenticate through these backends.
 AUTHENTICATION_BACKENDS = [
     "convodesk.accounts.backends.LoginThrottleBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "convodesk.accounts.backends.EmployeeBackend",
 ]
 # Locked by the pair (username, IP): one attacker cannot lock an employee out from elsewhere.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -1,7 +1,5 @@
 """Employees, departments (a tree) and roles holding a level per permission."""
 
-import zoneinfo
-
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -104,9 +102,6 @@ class DepartmentRole(models.Model):
 
     def __str__(self):
         return f"{self.role} → {self.department}"
-
-
-TIME_ZONE_CHOICES = [(tz, tz) for tz in sorted(zoneinfo.available_timezones())]
 
 
 class User(AbstractUser):

@@ -10,6 +10,7 @@ A password is never recorded in the audit log, not even masked.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -17,17 +18,18 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from convodesk import timezones
 from convodesk.audit import log as audit
 from convodesk.conversations.normalize import clean_text
 from convodesk.fielderrors import FieldErrors
 
 from . import deactivation
 from .access import department_subtree
-from .models import PERMISSIONS, TIME_ZONE_CHOICES, Department, DepartmentRole, Role, User
+from .models import PERMISSIONS, Department, DepartmentRole, Level, Role, User
 
-TIME_ZONES = frozenset(tz for tz, _label in TIME_ZONE_CHOICES)
 EMPLOYEE_FIELDS = (
     "username",
     "display_name",
@@ -56,6 +58,40 @@ def _existing(model, values, field: str, errors: dict, **extra) -> list[int]:
     if missing:
         errors[field] = _("Unknown ids: %(ids)s.") % {"ids": ", ".join(missing)}
     return [i for i in ids if i in found]
+
+
+# The last settings administrator ------------------------------------------------------------
+
+
+def settings_administrators():
+    """Active employees (not integrations) who can open the settings: superusers, and everyone
+    whose own roles or whose departments' roles give *Settings* (the rule of `access.levels_for`:
+    a department's role reaches its sub-departments when it includes them)."""
+    admin_roles = Role.objects.filter(settings=Level.ALL)
+    departments: set[int] = set()
+    grants = DepartmentRole.objects.filter(role__in=admin_roles)
+    for department_id, downwards in grants.values_list("department_id", "include_subdepartments"):
+        departments |= department_subtree([department_id]) if downwards else {department_id}
+    reach = Q(is_superuser=True) | Q(roles__in=admin_roles) | Q(departments__in=departments)
+    return User.objects.filter(reach, is_active=True, is_integration=False).distinct()
+
+
+@contextmanager
+def _keeping_a_settings_administrator(field: str):
+    """Around a change's writes, inside its transaction: refuse (and so roll back) a change that
+    leaves nobody able to open the settings where somebody could before; the installation could
+    then only be repaired from a shell. (An installation that has none yet is not blocked.)"""
+    had = settings_administrators().exists()
+    yield
+    if had and not settings_administrators().exists():
+        raise Invalid(
+            {
+                field: _(
+                    "At least one active employee must keep access to the settings; "
+                    "give another employee the Settings permission first."
+                )
+            }
+        )
 
 
 # Departments ---------------------------------------------------------------------------
@@ -116,7 +152,8 @@ def update_department(actor, dep: Department, *, name=UNSET, parent=UNSET) -> De
                     }
                 )
             dep.parent_id = parent_id
-        dep.save()
+        with _keeping_a_settings_administrator("parent"):
+            dep.save()
         after = _department_state(dep)
         if after != before:
             audit.record(actor, "update", dep, before=before, after=after)
@@ -246,9 +283,10 @@ def update_role(actor, role: Role, *, name=UNSET, levels=UNSET, departments=UNSE
         if levels not in (UNSET, None):
             for permission, value in levels.items():
                 setattr(role, permission, value)
-        role.save()
-        if department_ids is not None:
-            _set_role_departments(role, department_ids)
+        with _keeping_a_settings_administrator("levels.settings"):
+            role.save()
+            if department_ids is not None:
+                _set_role_departments(role, department_ids)
         after = _role_state(role)
         if after != before:
             audit.record(actor, "update", role, before=before, after=after)
@@ -293,11 +331,15 @@ def _check_employee(user: User, data: dict, errors: dict) -> None:
             validate_email(data["email"])
         except ValidationError:
             errors["email"] = _("Enter a valid e-mail address.")
-    if "time_zone" in data and data["time_zone"] not in TIME_ZONES:
+    if "time_zone" in data and not timezones.is_valid(data["time_zone"]):
         errors["time_zone"] = _("Unknown time zone. Choose an IANA name such as Europe/Madrid.")
     if "language" in data and data["language"] not in ("", *dict(settings.LANGUAGES)):
         errors["language"] = _("Unknown language.")
-    if data.get("password"):
+    if data.get("password") and user.is_integration:
+        errors["password"] = _(
+            "An integration account acts through API tokens only and cannot have a password."
+        )
+    elif data.get("password"):
         # The validators compare the password with the employee's (new) name and e-mail.
         probe = User(
             username=user.username,
@@ -347,7 +389,7 @@ def create_employee(
         "display_name": display_name,
         "password": password,
     }
-    _check_employee(User(username=username), data, errors)
+    _check_employee(User(username=username, is_integration=is_integration), data, errors)
     department_ids = _existing(Department, departments, "departments", errors)
     role_ids = _role_ids(roles, errors) if roles is not None else None
     if errors:
@@ -419,11 +461,12 @@ def update_employee(actor, user: User, **changes) -> User:
             user.set_password(changes["password"])
         if changes.get("is_active") is not None:
             user.is_active = changes["is_active"]
-        user.save()  # an inactive save ends access (accounts/signals.py)
-        if department_ids is not None:
-            user.departments.set(department_ids)
-        if role_ids is not None:
-            user.roles.set(role_ids)
+        with _keeping_a_settings_administrator("active" if deactivating else "roles"):
+            user.save()  # an inactive save ends access (accounts/signals.py)
+            if department_ids is not None:
+                user.departments.set(department_ids)
+            if role_ids is not None:
+                user.roles.set(role_ids)
         after = _employee_state(user)
         if changes.get("password"):
             # A new password is recorded as a fact, never the password itself (not even masked).
@@ -443,7 +486,8 @@ def deactivate_employee(actor, user: User) -> dict[str, int]:
         user = User.objects.select_for_update().get(pk=user.pk)
         before = _employee_state(user)
         # An update, not save(): the post_save signal would end access a second time.
-        User.objects.filter(pk=user.pk).update(is_active=False)
+        with _keeping_a_settings_administrator("active"):
+            User.objects.filter(pk=user.pk).update(is_active=False)
         user.is_active = False
         ended = deactivation.end_access(user)
         if before["is_active"]:

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import timezones
 from convodesk.accounts.models import User
 from convodesk.conversations.normalize import parse_id
 from convodesk.lines import services
@@ -29,7 +30,7 @@ SERVICE_FIELDS = (
 
 
 def time_zone_choices():
-    return [(tz, tz.replace("_", " ")) for tz in sorted(services.time_zones())]
+    return timezones.choices()
 
 
 def _number(label, help_text=""):

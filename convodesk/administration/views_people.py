@@ -13,8 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from convodesk import timezones
 from convodesk.accounts import services as people
-from convodesk.accounts.models import PERMISSIONS, TIME_ZONE_CHOICES, Department, Role, User
+from convodesk.accounts.models import PERMISSIONS, Department, Role, User
 from convodesk.conversations import lifecycle
 from convodesk.conversations.models import Conversation
 from convodesk.conversations.normalize import clean_text
@@ -29,7 +30,6 @@ from .forms_people import (
 )
 
 PAGE_SIZE = 50
-TIME_ZONES = [tz for tz, _label in TIME_ZONE_CHOICES]
 
 
 def _render(request, template, context, section, status=200):
@@ -63,7 +63,7 @@ def employees(request):
 
 
 def _employee_form_context(form, employee=None):
-    return {"form": form, "employee": employee, "time_zones": TIME_ZONES}
+    return {"form": form, "employee": employee, "time_zones": sorted(timezones.names())}
 
 
 @require_http_methods(["GET", "POST"])
@@ -137,7 +137,12 @@ def employee_deactivate(request, pk):
         messages.error(request, _("You cannot deactivate yourself."))
         return redirect("administration:employee", pk=employee.pk)
     if request.method == "POST":
-        ended = people.deactivate_employee(request.user, employee)
+        try:
+            ended = people.deactivate_employee(request.user, employee)
+        except people.Invalid as exc:
+            for message in exc.errors.values():
+                messages.error(request, message)
+            return redirect("administration:employee", pk=employee.pk)
         messages.success(
             request,
             _(

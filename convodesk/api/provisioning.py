@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from convodesk.accounts import services as people
-from convodesk.accounts.models import TIME_ZONE_CHOICES, Department, Role, User
+from convodesk.accounts.models import Department, Role, User
 from convodesk.connectors import setup as connection_setup
 from convodesk.lines import services as line_services
 from convodesk.lines.models import Connection, Line
@@ -21,7 +21,6 @@ from .errors import Status, invalid, not_found
 router = Router(tags=["provisioning"])
 
 Name = Field(..., min_length=1, max_length=200)
-TIME_ZONES = {tz for tz, _label in TIME_ZONE_CHOICES}
 
 
 def _admin(request) -> User:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import zoneinfo
-from functools import cache
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from convodesk import timezones
 from convodesk.accounts.models import User
 from convodesk.audit import log
 from convodesk.audit.models import AuditEntry
@@ -54,11 +53,6 @@ FIELDS = (
 
 class LineInvalid(FieldErrors):
     """The change is refused; `errors` maps each field to why."""
-
-
-@cache
-def time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 # Validation ---------------------------------------------------------------------------
@@ -173,7 +167,7 @@ def _clean_field(name: str, value):
             raise ValueError(_("Enter true or false."))
         return value
     if name == "time_zone":
-        if not isinstance(value, str) or value not in time_zones():
+        if not isinstance(value, str) or not timezones.is_valid(value):
             raise ValueError(_("Unknown time zone: choose an IANA name such as Europe/Madrid."))
         return value
     if name == "working_hours":

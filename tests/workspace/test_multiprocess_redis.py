@@ -35,7 +35,7 @@ conn = Connection.objects.create(
 )
 s = SessionStore()
 s[SESSION_KEY] = str(user.pk)
-s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+s[BACKEND_SESSION_KEY] = "convodesk.accounts.backends.EmployeeBackend"
 s[HASH_SESSION_KEY] = user.get_session_auth_hash()
 s.create()
 print(json.dumps({"key": conn.public_key, "session": s.session_key}))
