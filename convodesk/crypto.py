@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -54,8 +55,40 @@ def is_secret_key(key) -> bool:
     return isinstance(key, str) and any(h in key.lower() for h in SECRET_HINTS)
 
 
+def _secret_parameter(name: str) -> bool:
+    return is_secret_key(name) or "key" in name.lower() or name.lower() in ("sig", "signature")
+
+
+def mask_url(value):
+    """A URL as it may be shown: the password of `https://user:pass@host/` and the values of
+    secret-named query parameters (`?token=…`, `?api_key=…`) replaced by MASK; anything else,
+    including text that is not a URL, unchanged."""
+    if not isinstance(value, str) or "://" not in value:
+        return value
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return value
+    netloc = parts.netloc
+    if password:
+        userinfo, _at, host = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(_secret_parameter(k) for k, _v in pairs):
+            query = urlencode(
+                [(k, MASK if _secret_parameter(k) else v) for k, v in pairs], safe="*"
+            )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return value
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
 def mask_secrets(value):
-    """The value with every secret replaced by MASK, at any depth (dicts inside lists too)."""
+    """The value with every secret replaced by MASK, at any depth (dicts inside lists too), and
+    the credentials inside URLs masked (`mask_url`)."""
     if isinstance(value, dict):
         return {
             k: (MASK if v not in (None, "") else v) if is_secret_key(k) else mask_secrets(v)
@@ -63,7 +96,7 @@ def mask_secrets(value):
         }
     if isinstance(value, list | tuple):
         return [mask_secrets(v) for v in value]
-    return value
+    return mask_url(value)
 
 
 def new_secret(nbytes: int = 32) -> str:

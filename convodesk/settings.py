@@ -283,4 +283,14 @@ CONVODESK = {
     "TELEGRAM_API_BASE": os.environ.get("TELEGRAM_API_BASE", "https://api.telegram.org"),
     # The address clients and Telegram reach this installation at (webhooks, widget script).
     "PUBLIC_URL": os.environ.get("PUBLIC_URL", ""),
+    # The folders a mail connection's own CA file may be read from (colon-separated): the
+    # settings screen cannot name, or learn of, any other file on the server.
+    "MAIL_CA_DIRS": [
+        d
+        for d in os.environ.get(
+            "MAIL_CA_DIRS",
+            f"/etc/ssl/certs:/usr/local/share/ca-certificates:{VAR_DIR / 'ca'}",
+        ).split(":")
+        if d
+    ],
 }

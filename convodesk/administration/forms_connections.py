@@ -6,6 +6,7 @@ back beside the field they name (`place_errors`)."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import crypto
 from convodesk.connectors import livechat, setup
 from convodesk.lines.models import Connection, Line
 
@@ -286,7 +287,7 @@ class ApiForm(ConnectionForm):
 
     def initial_from(self, connection):
         data = super().initial_from(connection)
-        data["webhook_url"] = (connection.config or {}).get("webhook_url", "")
+        data["webhook_url"] = crypto.mask_url((connection.config or {}).get("webhook_url", ""))
         return data
 
     def changes(self):

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from convodesk import crypto
 from convodesk.connectors import delivery, setup
 from convodesk.conversations.models import Message
 from convodesk.lines.models import Connection, Line
@@ -90,7 +91,8 @@ def _summary(connection: Connection) -> str:
         if not count:
             return _("This installation's pages only")
         return _("%(n)s website(s) allowed") % {"n": count}
-    return config.get("webhook_url") or _("No webhook: replies are read through the API")
+    url = crypto.mask_url(config.get("webhook_url"))
+    return url or _("No webhook: replies are read through the API")
 
 
 @require_GET

@@ -15,6 +15,7 @@ the stored one, so what GET shows can be PATCHed back unchanged.
 from __future__ import annotations
 
 import imaplib
+import os
 import smtplib
 import ssl
 from urllib.parse import urlsplit
@@ -278,6 +279,27 @@ def _check_mail_part(side: str, part, errors: dict, need_user: bool) -> None:
             errors[f"{prefix}.{key}"] = _("Enter text.")
     if need_user and not part.get("user"):
         errors[f"{prefix}.user"] = _("Enter the mailbox user.")
+    if (
+        isinstance(part.get("ca_file"), str)
+        and part["ca_file"]
+        and not _allowed_ca_file(part["ca_file"])
+    ):
+        errors[f"{prefix}.ca_file"] = _(
+            "Put the CA file in one of these folders and give its full path: %(folders)s."
+        ) % {"folders": ", ".join(settings.CONVODESK["MAIL_CA_DIRS"])}
+
+
+def _allowed_ca_file(path: str) -> bool:
+    """Inside one of MAIL_CA_DIRS once links and `..` are resolved, whether or not it exists:
+    the answer must not tell which files the server has."""
+    if not os.path.isabs(path) or "\x00" in path:
+        return False
+    real = os.path.realpath(path)
+    for folder in settings.CONVODESK["MAIL_CA_DIRS"]:
+        root = os.path.realpath(folder)
+        if os.path.commonpath([real, root]) == root and real != root:
+            return True
+    return False
 
 
 def _imap_login(part: dict) -> tuple[str, list[str]]:
@@ -480,6 +502,10 @@ def prepare(kind: str, changes: dict | None, current: dict | None = None, probe:
         raise ConnectionInvalid({"config": _("Give the settings as an object.")})
     current = dict(current or {})
     given = _encrypt_given(changes or {})
+    for key, value in list(given.items()):
+        # A URL sent back as it was shown (its credentials masked) keeps the stored one.
+        if isinstance(value, str) and MASK in value and value == crypto.mask_url(current.get(key)):
+            del given[key]
     for key in READ_ONLY.get(kind, ()):
         given.pop(key, None)  # sent back from a GET: the product keeps its own value
     config = merge_patch(current, given)
