@@ -382,7 +382,8 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
                 )[::-1]
                 messages = [_message_item(m) for m in rows]
                 self._mark_delivered(rows)
-        self.cursor = outbox.Cursor(last if last is not None else latest_event)
+        # Nothing past the log's end can have been seen: a larger number would silence the feed.
+        self.cursor = outbox.Cursor(latest_event if last is None or last > latest_event else last)
         return {
             "type": "ready",
             "last": self.cursor.last,

@@ -53,9 +53,9 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
             if "=" in part
         )
         last = _int(query.get("last"))
-        if last is None or last < 0:
-            last = await database_sync_to_async(outbox.latest_id)()
-        self.cursor = outbox.Cursor(last)
+        latest = await database_sync_to_async(outbox.latest_id)()
+        # Nothing past the log's end can have been seen: a larger number would silence the feed.
+        self.cursor = outbox.Cursor(latest if last is None or last > latest else last)
         self.sees_all = await database_sync_to_async(self._sees_all)()
         self.permissions_read_at = time.monotonic()
         await self.accept()
@@ -144,12 +144,26 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
     async def conversation_event(self, message):
         """From the group of the conversation open in the workspace; the hub already brings it."""
 
+    async def _still_open(self, conversation_id) -> bool:
+        """A conversation's group is left as soon as the employee may no longer see it (their
+        role changed, it was transferred away): its typing and delivery news stop too."""
+        if conversation_id in self.opened:
+            return True
+        await self.channel_layer.group_discard(
+            realtime.conversation_group(conversation_id), self.channel_name
+        )
+        return False
+
     async def conversation_typing(self, message):
         if message.get("sender") == self.channel_name or message.get("who") != "client":
+            return
+        if not await self._still_open(message["conversation"]):
             return
         await self.send_json({"type": "typing", "conversation": message["conversation"]})
 
     async def conversation_delivery(self, message):
+        if not await self._still_open(message["conversation"]):
+            return
         await self.send_json(
             {
                 "type": "delivery",
@@ -183,6 +197,8 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         move narrows what the socket streams."""
         forget_levels(self.user)
         self.sees_all = self._sees_all()
+        if self.opened and not self.sees_all:
+            self.opened &= self._visible_ids(self.opened)
         self.permissions_read_at = time.monotonic()
 
     def _sees_all(self) -> bool:
@@ -248,4 +264,5 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
                 gone_sent.add(cid)
                 items.append({"type": "gone", "id": event.id, "conversation": cid})
         self.known -= gone_sent
+        self.opened -= gone_sent
         return items

@@ -228,3 +228,68 @@ def test_too_long_messages_floods_and_unreadable_tokens_are_refused(tdb, org):
 
     run(scenario)
     assert Message.objects.filter(conversation__connection=conn).count() == 3
+
+
+def test_a_hello_past_the_end_of_the_event_log_still_gets_the_replies(tdb, org):
+    """Adversarial pass of issue 16: `last` beyond the log's end was echoed and kept as the
+    cursor, so the widget heard nothing until the log grew past it."""
+    conn = livechat_org(org)
+    tok = token()
+
+    async def scenario():
+        first = widget(conn.public_key)
+        await hello(first, tok)
+        await first.send_json_to({"type": "message", "id": "m0000001", "text": "hi"})
+        await receive_until(first, lambda m: m["type"] == "message")
+        await first.disconnect()
+        conv = await db(lambda: Conversation.objects.get(identity__connection=conn))()
+        latest = await db(outbox.latest_id)()
+        again = widget(conn.public_key)
+        ready = await hello(again, tok, last=10**17)
+        assert ready["last"] == latest
+        await db(lambda: services.take(conv.pk, f.act(org.op1)))()
+        await db(lambda: services.reply(conv.pk, f.act(org.op1), "Hello!"))()
+        reply = await receive_until(
+            again, lambda m: m["type"] == "message" and m["author"] == "employee"
+        )
+        assert reply["text"] == "Hello!"
+        await again.disconnect()
+        await outbox.stop_hub()
+
+    run(scenario)
+
+
+def test_an_operator_who_loses_a_conversation_stops_hearing_its_typing(tdb, org, monkeypatch):
+    """Adversarial pass of issue 16: the workspace socket stayed in the conversation's group
+    after its employee lost sight of the conversation, and kept getting its typing and delivery."""
+    from convodesk.accounts.models import Role
+    from convodesk.workspace import consumers
+
+    monkeypatch.setattr(consumers, "PERMISSION_TTL", 0)
+    conn = livechat_org(org)
+    cookie = session_cookie(org.op1)
+    blind = Role.objects.create(name="Blind", view_conversations=0, view_history=0)
+
+    async def scenario():
+        client = widget(conn.public_key)
+        await hello(client, token())
+        await client.send_json_to({"type": "message", "id": "m0000001", "text": "hi"})
+        await receive_until(client, lambda m: m["type"] == "message")
+        conv = await db(lambda: Conversation.objects.get(identity__connection=conn))()
+        await db(lambda: services.take(conv.pk, f.act(org.op1)))()
+        op = operator(cookie)
+        assert (await op.connect())[0]
+        await op.send_json_to({"type": "open", "conversation": conv.pk})
+        await drain(op, 0.3)
+        await client.send_json_to({"type": "typing"})
+        assert (await receive_until(op, lambda m: m["type"] == "typing"))["conversation"] == conv.pk
+        await db(lambda: org.op1.roles.set([blind]))()
+        await db(lambda: services.transfer(conv.pk, f.act(org.admin), to_employee=org.op2))()
+        await receive_until(op, lambda m: m["type"] == "gone" and m["conversation"] == conv.pk)
+        await client.send_json_to({"type": "typing"})
+        assert not [m for m in await drain(op, 0.6) if m["type"] in ("typing", "delivery")]
+        await client.disconnect()
+        await op.disconnect()
+        await outbox.stop_hub()
+
+    run(scenario)
