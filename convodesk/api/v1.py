@@ -51,8 +51,10 @@ api.add_router("/", events.router)
 api.add_router("/", connectors.router)
 
 # Routers other areas write for the API (their own modules; authentication stays the API's).
+from convodesk.audit.api import router as audit_router  # noqa: E402
 from convodesk.crm.api import router as crm_router  # noqa: E402
 from convodesk.stats.api import router as stats_router  # noqa: E402
 
 api.add_router("/crm", crm_router)
 api.add_router("/stats", stats_router)
+api.add_router("/", audit_router)

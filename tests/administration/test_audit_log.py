@@ -89,3 +89,30 @@ def test_an_employees_own_tokens_are_made_and_revoked_through_the_audited_servic
     )
     assert actions[0] == "create" and len(actions) == 2
     assert token.token_hash not in str(AuditEntry.objects.values_list("before", "after"))
+
+
+def test_the_audit_log_is_readable_through_the_api_page_by_page_with_secrets_masked(db):
+    from convodesk.connectors import setup
+    from tests.api.conftest import Api, token_for
+
+    admin = f.employee("root-audit", superuser=True)
+    line = f.line("Support")
+    conn, _secret = setup.create_connection(
+        line, "api", "CRM", {"webhook_url": "https://u:Hunter2@crm.example/h"}, actor=admin
+    )
+    for n in range(3):
+        setup.update_connection(conn, name=f"CRM {n}", actor=admin)
+    api = Api(token_for(admin))
+    status, first = api.get("/audit", {"object": "connection", "limit": 2})
+    assert status == 200, first
+    assert [e["object_name"] for e in first["entries"]] == ["CRM 2 (API)", "CRM 1 (API)"]
+    assert first["entries"][0]["actor"]["username"] == "root-audit"
+    assert first["entries"][0]["before"]["name"] == "CRM 1"
+    status, rest = api.get("/audit", {"object": "connection", "before": first["next_before"]})
+    assert [e["action"] for e in rest["entries"]] == ["update", "create"]
+    assert rest["next_before"] is None
+    assert "Hunter2" not in str(first) + str(rest)
+    # Employees without the settings permission may not read it; nonsense is a 422.
+    assert Api(token_for(f.employee("plain"))).get("/audit")[0] == 403
+    assert api.get("/audit", {"limit": 0})[0] == 422
+    assert api.get("/audit", {"before": "x"})[0] == 422

@@ -1110,6 +1110,7 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
 # The REST API, one entry per operation of the OpenAPI document ("METHOD /api/v1/path").
 API_MATRIX: dict[str, list[Check]] = {
     "GET /api/v1/me": [api("get", "/me", TOKENS)],
+    "GET /api/v1/audit": [api("get", "/audit", ADMINS)],
     "PUT /api/v1/me/availability": [api("put", "/me/availability", TOKENS, {"status": "online"})],
     # Provisioning: administrators (the settings permission).
     "GET /api/v1/departments": [api("get", "/departments", ADMINS)],
