@@ -4,6 +4,7 @@ servers, writes and records the change. Its refusals, keyed like "config.imap.pa
 back beside the field they name (`place_errors`)."""
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from convodesk import crypto
@@ -113,6 +114,24 @@ class LivechatForm(ConnectionForm):
         error_messages={"invalid": _("Enter a colour as #rrggbb.")},
         widget=forms.TextInput(attrs={"type": "color"}),
     )
+    greeting = forms.CharField(
+        label=_("Greeting"),
+        max_length=200,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("The first line in the chat window; empty shows the product's own greeting."),
+    )
+    position = forms.ChoiceField(
+        label=_("Button position"),
+        choices=[("right", _("Bottom right")), ("left", _("Bottom left"))],
+        initial="right",
+        required=False,
+    )
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=[("", _("As the visitor's browser asks"))] + list(settings.LANGUAGES),
+        required=False,
+    )
     ask_name = forms.BooleanField(label=_("Ask for the name"), required=False)
     ask_email = forms.BooleanField(label=_("Ask for the e-mail address"), required=False)
     ask_phone = forms.BooleanField(label=_("Ask for the phone number"), required=False)
@@ -133,7 +152,17 @@ class LivechatForm(ConnectionForm):
         config = connection.config or {}
         data = super().initial_from(connection)
         data["allowed_origins"] = list(connection.allowed_origins or [])
-        for key in ("title", "color", "ask_name", "ask_email", "ask_phone", "max_length"):
+        for key in (
+            "title",
+            "color",
+            "greeting",
+            "position",
+            "language",
+            "ask_name",
+            "ask_email",
+            "ask_phone",
+            "max_length",
+        ):
             data[key] = config.get(key, livechat.DEFAULTS[key])
         return data
 
@@ -142,6 +171,9 @@ class LivechatForm(ConnectionForm):
         return {
             "title": data.get("title") or "",
             "color": data.get("color") or livechat.DEFAULTS["color"],
+            "greeting": data.get("greeting") or "",
+            "position": data.get("position") or "right",
+            "language": data.get("language") or "",
             "ask_name": bool(data.get("ask_name")),
             "ask_email": bool(data.get("ask_email")),
             "ask_phone": bool(data.get("ask_phone")),

@@ -54,7 +54,11 @@ DEFAULTS = {
     "ask_phone": False,
     "title": "",
     "color": "#2f5bea",
+    "greeting": "",  # the first line in the chat window; empty: the product's own, translated
+    "position": "right",  # the corner the chat button sits in: right or left
+    "language": "",  # the widget's language; empty: the visitor's browser's
 }
+POSITIONS = ("right", "left")
 
 
 def option(connection: Connection, name: str):

@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.templatetags.static import static
+from django.utils import translation
 from django.utils.html import _json_script_escapes
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -22,6 +23,16 @@ def _connection(key: str) -> Connection | None:
 
 
 def widget_config(request, connection: Connection) -> dict:
+    """What the widget script needs, in the connection's language when it has one, else in the
+    visitor's (the request's)."""
+    language = option(connection, "language")
+    if language:
+        with translation.override(language):
+            return _widget_config(request, connection, language)
+    return _widget_config(request, connection, translation.get_language())
+
+
+def _widget_config(request, connection: Connection, language: str) -> dict:
     scheme = "wss" if request.is_secure() else "ws"
     return {
         "key": connection.public_key,
@@ -30,6 +41,9 @@ def widget_config(request, connection: Connection) -> dict:
         "title": option(connection, "title") or connection.line.name,
         "color": option(connection, "color"),
         "maxLength": option(connection, "max_length"),
+        "greeting": option(connection, "greeting"),
+        "position": option(connection, "position"),
+        "language": language,
         "fields": {name: option(connection, f"ask_{name}") for name in ("name", "email", "phone")},
         "texts": {
             "open": _("Open the chat"),

@@ -219,6 +219,11 @@ def _check_livechat(config: dict, errors: dict) -> None:
         and all(c in "0123456789abcdefABCDEF" for c in color[1:])
     ):
         errors["config.color"] = _("Enter a colour as #rrggbb.")
+    if config.get("position") is not None and config["position"] not in livechat.POSITIONS:
+        errors["config.position"] = _("Choose right or left.")
+    language = config.get("language")
+    if language is not None and language not in ("", *dict(settings.LANGUAGES)):
+        errors["config.language"] = _("Unknown language.")
 
 
 def _check_api(config: dict, errors: dict) -> None:

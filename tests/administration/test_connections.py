@@ -92,6 +92,9 @@ def test_a_website_chat_created_on_the_screen_lists_its_origins_and_shows_the_sa
         "ask_email": True,
         "ask_phone": False,
         "max_length": 500,
+        "greeting": "",
+        "position": "right",
+        "language": "",
     }
     html = html_of(admin_client.get(response.url))
     snippet = f"&lt;script src=&quot;http://testserver/widget/{conn.public_key}.js&quot; async&gt;"

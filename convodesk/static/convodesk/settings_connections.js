@@ -64,6 +64,15 @@
         el.setAttribute("data-css-background", color.value);
       });
     });
+    var greeting = document.getElementById("id_greeting");
+    var welcome = box.querySelector("[data-preview-greeting]");
+    if (greeting && welcome) greeting.addEventListener("input", function () {
+      welcome.textContent = greeting.value.trim() || welcome.getAttribute("data-fallback");
+    });
+    var position = document.getElementById("id_position");
+    if (position) position.addEventListener("change", function () {
+      box.classList.toggle("widget-preview-left", position.value === "left");
+    });
     var heading = box.querySelector("[data-preview-title]");
     if (title && heading) title.addEventListener("input", function () {
       heading.textContent = title.value.trim() || heading.getAttribute("data-fallback");

@@ -30,7 +30,10 @@
   }
   function fmt(template, name) { return String(template).replace("%(name)s", name); }
 
-  var host = el("div", { id: "convodesk-widget-" + CONFIG.key, "data-convodesk-widget": "" });
+  var host = el("div", {
+    id: "convodesk-widget-" + CONFIG.key, "data-convodesk-widget": "",
+    "data-position": CONFIG.position === "left" ? "left" : "right", lang: CONFIG.language || ""
+  });
   var root = host.attachShadow({ mode: "open" });
   // Styles come from our own stylesheet (a <style> element or style attribute would need the host
   // page's CSP to allow 'unsafe-inline'); the colour is a custom property set through the CSSOM.
@@ -51,7 +54,7 @@
   var closeBtn = el("button", { "class": "x", type: "button", "aria-label": T.close }, "×");
   head.appendChild(titles); head.appendChild(closeBtn);
   var log = el("div", { "class": "log", role: "log", "aria-live": "polite", "aria-label": T.messages, tabindex: "0" });
-  log.appendChild(el("div", { "class": "welcome" }, T.welcome));
+  log.appendChild(el("div", { "class": "welcome" }, CONFIG.greeting || T.welcome));
   var typing = el("div", { "class": "typing", "aria-live": "polite" });
   var errorLine = el("div", { "class": "error", role: "alert" });
   var rate = el("div", { "class": "rate" });
