@@ -33,6 +33,11 @@ urlpatterns = [
         views_connections.connection_retry,
         name="connection_retry",
     ),
+    path(
+        "connections/bot-pictures/<str:digest>/",
+        views_connections.bot_picture,
+        name="bot_picture",
+    ),
     # People (employees, departments, roles), quick replies and API tokens
     path("employees/", views_people.employees, name="employees"),
     path("employees/new/", views_people.employee_create, name="employee_create"),

@@ -7,9 +7,12 @@ change in the audit log. These views only collect what was typed and show what c
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
@@ -18,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from convodesk import crypto
-from convodesk.connectors import delivery, setup
+from convodesk.connectors import delivery, setup, telegram
 from convodesk.conversations.models import Message
 from convodesk.lines.models import Connection, Line
 
@@ -202,6 +205,26 @@ def connection_create(request, kind):
         "administration/connections/form.html",
         _kind_context(request, kind, form, None, **extra),
     )
+
+
+@require_GET
+@settings_required
+def bot_picture(request, digest):
+    """A Telegram bot's picture, kept when its token was checked (connectors.telegram.bot_picture):
+    served from the product, so the token in Telegram's download address never reaches a browser."""
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise Http404(_("No such picture."))
+    name = f"{telegram.BOT_PICTURE_DIR}/{digest}"
+    if not default_storage.exists(name):
+        raise Http404(_("No such picture."))
+    with default_storage.open(name, "rb") as stored:
+        content = stored.read(telegram.BOT_PICTURE_BYTES + 1)
+    kind = telegram.image_type(content)
+    if kind is None or len(content) > telegram.BOT_PICTURE_BYTES:
+        raise Http404(_("No such picture."))
+    response = HttpResponse(content, content_type=kind)
+    response["Cache-Control"] = "private, max-age=86400, immutable"
+    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -261,7 +261,7 @@ def _check_telegram(config: dict, errors: dict, probe: bool) -> None:
     except telegram.TelegramError as exc:
         errors["config.bot_token"] = _("Telegram says: %(error)s") % {"error": exc.description}
     else:
-        config["bot"] = {k: me.get(k) for k in ("id", "username", "first_name")}
+        config["bot"] = telegram.bot_profile(Connection(kind="telegram", config=config), me)
 
 
 def _check_mail_part(side: str, part, errors: dict, need_user: bool) -> None:

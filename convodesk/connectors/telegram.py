@@ -17,8 +17,11 @@ import urllib.parse
 import urllib.request
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -159,10 +162,7 @@ def call(
 def setup(connection: Connection, public_url: str | None = None) -> dict:
     """Check the token (getMe) and register the webhook (setWebhook) unless the connection polls."""
     me = call(connection, "getMe", timeout=15)
-    config = {
-        **(connection.config or {}),
-        "bot": {k: me.get(k) for k in ("id", "username", "first_name")},
-    }
+    config = {**(connection.config or {}), "bot": bot_profile(connection, me)}
     if config.get("mode", "webhook") == "webhook":
         base = (public_url or settings.CONVODESK.get("PUBLIC_URL", "")).rstrip("/")
         if not base:
@@ -385,6 +385,51 @@ def download(connection: Connection, file_id: str, max_bytes: int) -> bytes:
     if len(content) > max_bytes:
         raise TelegramError(str(_("The file is too large to download.")), 413)
     return content
+
+
+BOT_PICTURE_BYTES = 1_000_000
+BOT_PICTURE_DIR = "telegram-bots"
+IMAGE_SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+
+
+def image_type(content: bytes) -> str | None:
+    """image/jpeg or image/png by the file's first bytes; None for anything else."""
+    for signature, kind in IMAGE_SIGNATURES.items():
+        if content.startswith(signature):
+            return kind
+    return None
+
+
+def bot_profile(connection: Connection, me: dict) -> dict:
+    """What the settings show of a bot, from getMe's answer: its id, names and picture."""
+    bot = {k: me.get(k) for k in ("id", "username", "first_name")}
+    if isinstance(me.get("id"), int):
+        bot["photo"] = bot_picture(connection, me["id"])
+    return bot
+
+
+def bot_picture(connection: Connection, bot_id: int) -> str | None:
+    """The bot's profile picture, fetched server-side (the download address carries the token)
+    and kept in the default storage under a keyed hash of its bytes; that hash, or None when the
+    bot has no picture or Telegram does not give it (a missing picture never fails a check)."""
+    try:
+        result = call(connection, "getUserProfilePhotos", {"user_id": bot_id, "limit": 1})
+        photos = result.get("photos") if isinstance(result, dict) else None
+        sizes = [p for p in (photos or [[]])[0] if isinstance(p, dict) and p.get("file_id")]
+        if not sizes:
+            return None
+        # The size closest to 160 px: sharp at the settings' 40–80 px, and small.
+        best = min(sizes, key=lambda p: abs(int(p.get("width") or 0) - 160))
+        content = download(connection, str(best["file_id"]), BOT_PICTURE_BYTES)
+    except (TelegramError, TypeError, ValueError):
+        return None
+    if image_type(content) is None:
+        return None
+    digest = salted_hmac("convodesk.bot-picture", content, algorithm="sha256").hexdigest()
+    name = f"{BOT_PICTURE_DIR}/{digest}"
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(content))
+    return digest
 
 
 def poll_once(connection: Connection, timeout: int = 25) -> int:

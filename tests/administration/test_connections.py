@@ -180,6 +180,71 @@ def test_a_telegram_bot_set_up_on_the_screen_is_checked_registered_and_its_token
     assert bot_api.token not in json.dumps(entry.after)
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+
+
+@pytest.mark.django_db
+def test_checking_a_token_shows_the_bots_picture_served_by_the_product(
+    admin_client, org, bot_api, settings, tmp_path
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    bot_api.profile_photos = [
+        [
+            {"file_id": "small", "width": 160, "height": 160},
+            {"file_id": "big", "width": 640, "height": 640},
+        ]
+    ]
+    bot_api.files = {"photos/file_1.jpg": PNG}
+    form = {"name": "Bot", "line": org.line.pk, "active": "on", "mode": "webhook"}
+    checked = html_of(
+        admin_client.post(
+            NEW.format("telegram"), {**form, "bot_token": bot_api.token, "action": "check"}
+        )
+    )
+    [src] = re.findall(r'<img class="bot-picture" src="([^"]+)"', checked)
+    assert bot_api.calls_of("getFile") == [{"file_id": "small"}]
+    assert bot_api.token not in checked and "api.telegram" not in src
+    picture = admin_client.get(src)
+    assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
+    assert picture.content == PNG
+    # Saved, the connection keeps it; an operator may not fetch it; a made-up name is a 404.
+    admin_client.post(NEW.format("telegram"), {**form, "bot_token": bot_api.token})
+    conn = Connection.objects.get(kind="telegram")
+    assert src.rstrip("/").endswith(conn.config["bot"]["photo"])
+    assert src in html_of(admin_client.get(f"/settings/connections/{conn.pk}/"))
+    admin_client.force_login(org.op1)
+    assert admin_client.get(src).status_code == 403
+    admin_client.force_login(org.admin)
+    assert (
+        admin_client.get("/settings/connections/bot-pictures/" + "0" * 64 + "/").status_code == 404
+    )
+    assert admin_client.get("/settings/connections/bot-pictures/..%2Fx/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_bot_without_a_picture_or_with_one_that_is_not_an_image_shows_none(
+    admin_client, org, bot_api
+):
+    form = {"name": "Bot", "line": org.line.pk, "active": "on", "mode": "webhook"}
+    for photos, files in (
+        ([], {}),
+        ([[{"file_id": "x", "width": 160}]], {"photos/file_1.jpg": b"<svg/>"}),
+    ):
+        bot_api.profile_photos, bot_api.files = photos, files
+        checked = html_of(
+            admin_client.post(
+                NEW.format("telegram"), {**form, "bot_token": bot_api.token, "action": "check"}
+            )
+        )
+        assert "Test Bot" in checked and "bot-picture" not in checked
+
+
 @pytest.mark.django_db
 def test_a_token_telegram_rejects_is_shown_in_telegrams_words_beside_the_token(
     admin_client, org, bot_api

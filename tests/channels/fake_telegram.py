@@ -13,6 +13,8 @@ class FakeBotApi:
         self.scripted: dict[str, list[tuple[int, dict]]] = {}
         self.updates: list[dict] = []
         self.next_message_id = 1000
+        self.files: dict[str, bytes] = {}  # file_path -> bytes, served at /file/bot<token>/…
+        self.profile_photos: list[list[dict]] = []  # getUserProfilePhotos' "photos"
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -67,6 +69,12 @@ class FakeBotApi:
                 "ok": True,
                 "result": [u for u in self.updates if u["update_id"] >= offset],
             }
+        if method == "getUserProfilePhotos":
+            photos = self.profile_photos[: int(params.get("limit") or 100)]
+            return 200, {
+                "ok": True,
+                "result": {"total_count": len(self.profile_photos), "photos": photos},
+            }
         if method == "getFile":
             return 200, {
                 "ok": True,
@@ -97,6 +105,17 @@ class FakeBotApi:
                 api.calls.append((method, params))
                 status, body = api._answer(method, params)
                 self._send(status, body)
+
+            def do_GET(self):
+                path = urllib.parse.urlparse(self.path).path
+                prefix = f"/file/bot{api.token}/"
+                content = api.files.get(path[len(prefix) :]) if path.startswith(prefix) else None
+                if content is None:
+                    return self._send(404, {"ok": False, "error_code": 404})
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
 
             def _send(self, status, body):
                 data = json.dumps(body).encode()
