@@ -187,6 +187,17 @@ AXES_LOCKOUT_CALLABLE = "convodesk.accounts.views.login_locked_out"
 # proxies FORWARDED_ALLOW_IPS names (manage.py serve), and trusts no header otherwise.
 
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
+
+# The product's own mail (invitations), through the SMTP server the environment names.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "true").lower() == "true" and EMAIL_PORT != 465
+EMAIL_USE_SSL = EMAIL_PORT == 465
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Convodesk <convodesk@localhost>")
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600  # an invitation link works for three days
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
 LOCALE_PATHS = [PROJECT_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
@@ -283,6 +294,9 @@ CONVODESK = {
     "TELEGRAM_API_BASE": os.environ.get("TELEGRAM_API_BASE", "https://api.telegram.org"),
     # The address clients and Telegram reach this installation at (webhooks, widget script).
     "PUBLIC_URL": os.environ.get("PUBLIC_URL", ""),
+    # Invitations and notices go out by mail when EMAIL_HOST is set; without it, the settings
+    # show an invitation link for the administrator to pass on.
+    "SYSTEM_MAIL": bool(os.environ.get("EMAIL_HOST")),
     # The folders a mail connection's own CA file may be read from (colon-separated): the
     # settings screen cannot name, or learn of, any other file on the server.
     "MAIL_CA_DIRS": [

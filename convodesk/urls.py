@@ -12,6 +12,11 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path(
+        "account/welcome/<uidb64>/<token>/",
+        account_views.InvitationView.as_view(),
+        name="invitation",
+    ),
     path("account/language/", account_views.set_language, name="set_language_profile"),
     path("admin/", admin.site.urls),
     path("settings/", include("convodesk.administration.urls")),

@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import PasswordResetConfirmView
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -47,3 +49,19 @@ def login_locked_out(request, original_response=None, credentials=None):
         {"form": form, "lockout": message, "next": request.POST.get("next", "")},
         status=429,
     )
+
+
+class InvitationView(PasswordResetConfirmView):
+    """The invitation link: the employee chooses a password and is logged in. An integration
+    account or an inactive employee gets the "link no longer works" page, as a used link does."""
+
+    template_name = "registration/invitation.html"
+    post_reset_login = True
+    post_reset_login_backend = "convodesk.accounts.backends.EmployeeBackend"
+    success_url = reverse_lazy("conversations:list")
+
+    def get_user(self, uidb64):
+        user = super().get_user(uidb64)
+        if user is None or user.is_integration or not user.is_active:
+            return None
+        return user

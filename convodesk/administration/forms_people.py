@@ -62,6 +62,11 @@ class EmployeeForm(forms.Form):
     roles = forms.TypedMultipleChoiceField(
         label=_("Roles"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
     )
+    invite = forms.BooleanField(
+        label=_("Invite them to choose their own password"),
+        required=False,
+        help_text=_("Instead of a password: a link that works once, for three days."),
+    )
     language = forms.ChoiceField(label=_("Language"), choices=LANGUAGE_CHOICES, required=False)
     time_zone = forms.CharField(
         label=_("Time zone"),
@@ -76,6 +81,7 @@ class EmployeeForm(forms.Form):
         self.fields["departments"].choices = department_choices(paths=True)
         self.fields["roles"].choices = [(r.pk, r.name) for r in Role.objects.order_by("name")]
         if editing:
+            del self.fields["invite"]
             del self.fields["username"]
             self.fields["password"].label = _("New password")
             self.fields["password"].help_text = _("Leave empty to keep the current one.")
@@ -84,6 +90,12 @@ class EmployeeForm(forms.Form):
                 "The employee logs in with it. Leave empty to create the account without a "
                 "log-in; set one later here."
             )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("invite") and data.get("password"):
+            self.add_error("invite", _("Choose a password or an invitation, not both."))
+        return data
 
 
 class DepartmentForm(forms.Form):

@@ -52,6 +52,11 @@ urlpatterns = [
         views_people.employee_reactivate,
         name="employee_reactivate",
     ),
+    path(
+        "employees/<int:pk>/invite/",
+        views_people.employee_invite,
+        name="employee_invite",
+    ),
     path("departments/", views_people.departments, name="departments"),
     path("departments/new/", views_people.department_form, name="department_create"),
     path("departments/<int:pk>/", views_people.department_form, name="department"),

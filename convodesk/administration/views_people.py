@@ -6,6 +6,7 @@ which validate, write and record the change in the audit log in one transaction.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -14,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from convodesk import timezones
+from convodesk.accounts import invitations
 from convodesk.accounts import services as people
 from convodesk.accounts.models import PERMISSIONS, Department, Role, User
 from convodesk.conversations import lifecycle
@@ -63,7 +65,12 @@ def employees(request):
 
 
 def _employee_form_context(form, employee=None):
-    return {"form": form, "employee": employee, "time_zones": sorted(timezones.names())}
+    return {
+        "form": form,
+        "employee": employee,
+        "time_zones": sorted(timezones.names()),
+        "system_mail": invitations.mail_configured(),
+    }
 
 
 @require_http_methods(["GET", "POST"])
@@ -88,9 +95,35 @@ def employee_create(request):
             add_service_errors(form, exc.errors)
         else:
             messages.success(request, _("%(name)s was added.") % {"name": user.name})
+            if data.get("invite"):
+                return _invite(request, user)
             return redirect("administration:employee", pk=user.pk)
     status = 400 if form.errors else 200
     return _render(request, "employee_form.html", _employee_form_context(form), "employees", status)
+
+
+def _invite(request, employee):
+    """Send the invitation, or show its link once when this installation sends no mail."""
+    base = settings.CONVODESK.get("PUBLIC_URL") or request.build_absolute_uri("/")
+    try:
+        url = invitations.invite(request.user, employee, base)
+    except invitations.CannotInvite as exc:
+        for message in exc.errors.values():
+            messages.error(request, message)
+        return redirect("administration:employee", pk=employee.pk)
+    if url is None:
+        messages.success(
+            request, _("The invitation was sent to %(email)s.") % {"email": employee.email}
+        )
+        return redirect("administration:employee", pk=employee.pk)
+    context = {"employee": employee, "url": url}
+    return _render(request, "employee_invitation.html", context, "employees")
+
+
+@require_POST
+@settings_required
+def employee_invite(request, pk):
+    return _invite(request, _employee(pk))
 
 
 def _employee(pk) -> User:

@@ -883,6 +883,10 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
         Check("public", EVERYONE - {"integ"}, "/i18n/setlang/", "post", {"language": "es"})
     ],
     "widget/demo/": [Check("public", EVERYONE - {"integ"}, "/widget/demo/")],
+    # An invitation link: public (its token is the key); a made-up one says it no longer works.
+    "account/welcome/<uidb64>/<token>/": [
+        Check("public", EVERYONE - {"integ"}, "/account/welcome/MQ/set-password/")
+    ],
     "widget/<str:key>.js": [Check("public", EVERYONE - {"integ"}, "/widget/{widget_key}.js")],
     "api/v1/openapi.json": [Check("public", EVERYONE, "/api/v1/openapi.json")],
     "api/v1/docs": [Check("public", EVERYONE, "/api/v1/docs")],
@@ -965,6 +969,9 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
     ],
     "settings/employees/<int:pk>/reactivate/": [
         page("/settings/employees/{op_a}/reactivate/", SETTINGS_ADMIN, method="post")
+    ],
+    "settings/employees/<int:pk>/invite/": [
+        page("/settings/employees/{op_a}/invite/", SETTINGS_ADMIN, method="post")
     ],
     "settings/departments/": [page("/settings/departments/", SETTINGS_ADMIN)],
     "settings/departments/new/": [
