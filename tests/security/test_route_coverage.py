@@ -172,6 +172,7 @@ def test_every_matrix_check_requests_the_route_it_is_filed_under():
         export="00000000-0000-0000-0000-000000000000",
         bulk="00000000-0000-0000-0000-000000000000",
         widget_key="k",
+        bot_picture="ab" * 32,
     )
     for key, checks in matrix.ROUTE_MATRIX.items():
         for check in checks:
