@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "convodesk.workspace",
     "convodesk.audit",
     "convodesk.administration",
+    "convodesk.devtools",  # demo data, benchmark generator, invariants (no models)
     "axes",  # log-in throttling; after the apps so their templates come first
 ]
 

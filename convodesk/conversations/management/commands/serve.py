@@ -9,7 +9,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from convodesk.conversations import demo
+from convodesk.devtools import demo
 
 
 def web_command(python: str, host: str, port: int, workers: int) -> list[str]:
