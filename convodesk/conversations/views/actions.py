@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from convodesk.lines.models import Connection
 
-from .. import lifecycle, services
+from .. import lifecycle, services, visibility
 from ..columns import COLUMNS
 from ..lifecycle import IllegalTransition
 from ..models import ClientIdentity, Conversation
@@ -57,11 +57,11 @@ def _run(request, pk: int, call, done: str):
     return _respond(request, pk, "success", done)
 
 
-def _visible_or_404(user, pk: int, action: str = "view") -> Conversation:
-    conv = Conversation.objects.visible_to(user, action).filter(pk=pk).first()
-    if conv is None:
-        raise Http404
-    return conv
+def _visible_or_404(user, pk: int) -> Conversation:
+    try:
+        return visibility.access(user, pk)
+    except NotFound:
+        raise Http404 from None
 
 
 @login_required
