@@ -427,7 +427,7 @@ ORIGINS_HELP = "Exact origins (scheme://host[:port]) whose pages may embed the w
 
 
 class ConnectionIn(Schema):
-    kind: Literal["livechat", "telegram", "email", "api"]
+    kind: Literal[tuple(Connection.Kind.values)]  # type: ignore[valid-type]
     name: str = Name
     config: dict = Field(default_factory=dict, description=CONFIG_HELP)
     allowed_origins: list[str] = Field(default_factory=list, description=ORIGINS_HELP)

@@ -17,6 +17,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
+from convodesk.lines.models import Connection
+
 from . import lifecycle
 from .lifecycle import SIMPLE_LABELS, STATUS_KEYS, STATUS_LABELS, Status
 
@@ -297,6 +299,12 @@ def _date(key, label, description=""):
     )
 
 
+# The four time metrics: the one list of their names. The statistics store them by position
+# (stats.models.METRICS, RollupBucket.metric), so new ones go at the end.
+METRIC_KEYS = ["agent_response_time", "first_answer_wait", "duration", "time_to_agent_close"]
+INCOMING_METRIC_KEYS = METRIC_KEYS[:2]  # measured for incoming conversations only
+
+
 def _metric(key, label, description):
     return _col(
         key,
@@ -310,12 +318,7 @@ def _metric(key, label, description):
 
 
 TYPE_LABELS = dict([(lifecycle.INCOMING, _("Incoming")), (lifecycle.OUTGOING, _("Outgoing"))])
-CHANNEL_LABELS = {
-    "livechat": _("Live chat"),
-    "telegram": _("Telegram"),
-    "email": _("E-mail"),
-    "api": _("API"),
-}
+CHANNEL_LABELS = dict(Connection.Kind.choices)  # the channel kinds are the connections' kinds
 CLOSED_BY_LABELS = {
     "employee": _("Employee"),
     "automatic": _("Automatically"),
@@ -595,15 +598,11 @@ DEFAULT_COLUMNS = [
     "first_reply_at",
     "last_message_at",
     "agent_closed_at",
-    "agent_response_time",
-    "first_answer_wait",
-    "duration",
-    "time_to_agent_close",
+    *METRIC_KEYS,
     "message_count",
     "client_rating",
     "supervisor_rating",
 ]
-METRIC_KEYS = ["agent_response_time", "first_answer_wait", "duration", "time_to_agent_close"]
 REPLY_TIME_KEYS = ["reply_time_first", "reply_time_total", "reply_time_avg", "reply_time_max"]
 SORTABLE = {c.key: c.sort for c in _COLUMN_LIST if c.sortable}
 
