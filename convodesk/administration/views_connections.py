@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from convodesk.connectors import delivery, setup
+from convodesk.connectors import delivery, setup, telegram
 from convodesk.conversations.models import Message
 from convodesk.lines.models import Connection, Line
 
@@ -255,7 +255,8 @@ def _extras(request, connection: Connection) -> dict:
         "retryable": (Message.Delivery.PENDING, Message.Delivery.FAILED),
     }
     if connection.kind == Connection.Kind.LIVECHAT:
-        data["snippet"] = f'<script src="{base}/widget/{connection.public_key}.js" async></script>'
+        script = base + reverse("livechat:script", args=[connection.public_key])
+        data["snippet"] = f'<script src="{script}" async></script>'
         data["csp_line"] = (
             f"script-src {base}; style-src {base}; connect-src {base} "
             f"{base.replace('https://', 'wss://').replace('http://', 'ws://')}"
@@ -266,14 +267,11 @@ def _extras(request, connection: Connection) -> dict:
         data["bot"] = config.get("bot") or {}
         data["last_update_at"] = parse_datetime(str(config.get("last_update_at") or ""))
         if settings.CONVODESK.get("PUBLIC_URL"):
-            data["webhook_url"] = (
-                f"{settings.CONVODESK['PUBLIC_URL'].rstrip('/')}"
-                f"/connectors/telegram/{connection.pk}/webhook/"
-            )
+            data["webhook_url"] = telegram.webhook_url(connection)
     elif connection.kind == Connection.Kind.EMAIL:
         data["mail_state"] = config.get("state") or {}
     elif connection.kind == Connection.Kind.API:
-        data["ingest_url"] = f"{base}/api/v1/connectors/{connection.pk}/messages"
+        data["ingest_url"] = base + reverse("api-v1:post_message", args=[connection.pk])
         data["curl"] = (
             f"curl -X POST {data['ingest_url']} \\\n"
             f'  -H "Authorization: Bearer <secret>" \\\n'

@@ -17,13 +17,20 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import links
 from convodesk.lines.models import Connection
 
 from . import lifecycle
 from .lifecycle import SIMPLE_LABELS, STATUS_KEYS, STATUS_LABELS, Status
 
 EMPTY = "–"
-CRM_PATHS = {"contact": "contacts", "company": "companies", "lead": "leads", "deal": "deals"}
+CRM_PATHS = {
+    "contact": "contacts",
+    "company": "companies",
+    "lead": "leads",
+    "deal": "deals",
+    "activity": "activities",
+}
 CRM_LABELS = {
     "contact": _("Contact"),
     "company": _("Company"),
@@ -104,11 +111,13 @@ def crm_text(conv) -> str:
 
 
 def history_url(conversation_id) -> str:
-    return f"/contact-center/conversations/{conversation_id}/history/"
+    return links.id_path("conversations:history", conversation_id)
 
 
 def crm_url(entity_type: str, entity_id) -> str:
-    return f"/crm/{CRM_PATHS.get(entity_type, entity_type + 's')}/{entity_id}/"
+    """The CRM card of a record ("" for an unknown type, which has no card)."""
+    segment = CRM_PATHS.get(entity_type)
+    return links.id_path("crm:card", entity_id, segment) if segment else ""
 
 
 # Kinds decide the default HTML, Excel and API rendering of a value --------------------
@@ -226,7 +235,7 @@ def _crm_html(conv) -> str:
     if conv.crm_activity_id:
         records.append(
             (
-                f"/crm/activities/{conv.crm_activity_id}/",
+                crm_url("activity", conv.crm_activity_id),
                 _g("Activity") + f" #{conv.crm_activity_id}",
             )
         )
@@ -254,7 +263,7 @@ def _activity_html(conv) -> str:
     if not conv.crm_activity_id:
         return EMPTY
     return format_html(
-        '<a href="/crm/activities/{}/">#{}</a>', conv.crm_activity_id, conv.crm_activity_id
+        '<a href="{}">#{}</a>', crm_url("activity", conv.crm_activity_id), conv.crm_activity_id
     )
 
 

@@ -217,6 +217,8 @@ def record_list(request, segment):
     user = _employee(request)
     q = request.GET.get("q", "")
     rows = list(search_records(kind, q, user)[:LIST_LIMIT])
+    for row in rows:
+        row.card_url = crm_url(kind, row.pk)
     if kind == "contact":
         # The company column names only companies the viewer may see.
         visible = set(

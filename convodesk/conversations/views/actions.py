@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -187,7 +188,7 @@ def start_conversation(request, pk: int):
                 _("You joined conversation #%(id)s; its responsible employee is unchanged.")
                 % {"id": open_conv.pk},
             )
-            return HttpResponseRedirect(f"/contact-center/workspace/?c={open_conv.pk}")
+            return HttpResponseRedirect(f"{reverse('workspace:workspace')}?c={open_conv.pk}")
     if request.method == "POST" and open_conv is None:
         text = clean_text(request.POST.get("text", ""), 10000)
         chosen = next(
@@ -202,7 +203,7 @@ def start_conversation(request, pk: int):
                 error = str(exc.message)
             else:
                 messages.success(request, _("Conversation #%(id)s started.") % {"id": new.pk})
-                return HttpResponseRedirect(f"/contact-center/conversations/?id={new.pk}")
+                return HttpResponseRedirect(f"{reverse('conversations:list')}?id={new.pk}")
     status = 422 if error else 200
     return render(
         request,
