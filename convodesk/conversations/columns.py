@@ -290,10 +290,6 @@ def _stars_html(conv) -> str:
     return format_html('<span class="stars" title="{}">{}</span>', conv.supervisor_comment, stars)
 
 
-def _user_name(user) -> str | None:
-    return user.name if user is not None else None
-
-
 def _choice(label_map):
     return lambda value: str(label_map.get(value, value)) if value else EMPTY
 

@@ -126,15 +126,6 @@ class ConversationFilter:
             return [field.desc(**nulls), pk.desc()]
         return [field.asc(**nulls), pk.asc()]
 
-    def query_items(self) -> list[tuple[str, str]]:
-        """The valid, non-empty parameters, to rebuild a URL."""
-        items = []
-        for key in sorted(FILTER_PARAMS):
-            value = self._get(key)
-            if value and key not in self.errors:
-                items.append((key, value))
-        return items
-
     # Parsing ------------------------------------------------------------------------
 
     def _get(self, key) -> str:
