@@ -23,7 +23,7 @@ run: install
 	$(PY) manage.py serve
 
 test: install
-	$(PY) -m convodesk.testrun
+	$(PY) -m convodesk.devtools.testrun
 
 lint: install
 	$(VENV)/bin/ruff check convodesk tests benchmarks

@@ -103,7 +103,7 @@ def load(url: str, token: str, out: Path, **kw) -> dict:
 def bench_connection():
     """An api connection on a line of its own (not a "Gen line", so the generator's count of
     generated conversations ignores what ingestion adds), staffed by the generated employees."""
-    from convodesk.conversations.generate import ensure_org
+    from convodesk.devtools.generate import ensure_org
     from convodesk.lines.models import Connection, Line, LineMember
 
     org = ensure_org()

@@ -32,10 +32,10 @@ from django.utils import timezone  # noqa: E402
 
 from benchmarks import floor  # noqa: E402
 from benchmarks.common import dump, peak_rss_mb, summary, timed  # noqa: E402
-from convodesk.conversations import generate  # noqa: E402
 from convodesk.conversations.models import Client as ClientRow  # noqa: E402
 from convodesk.conversations.models import Conversation  # noqa: E402
 from convodesk.conversations.visibility import countable, department_employee_ids  # noqa: E402
+from convodesk.devtools import generate  # noqa: E402
 from convodesk.lines.models import Line  # noqa: E402
 
 ROW_ID = re.compile(r'<tr id="row-(\d+)"')
@@ -397,7 +397,7 @@ def main() -> int:
             result["pg_parallel"] = cursor.fetchone()[0]
             cursor.execute("SHOW jit")
             result["pg_jit"] = cursor.fetchone()[0]
-    from convodesk.conversations import invariants
+    from convodesk.devtools import invariants
 
     newest = Conversation.objects.order_by("-id").values_list("id", flat=True)[4999:5000]
     sample = (

@@ -246,7 +246,7 @@ def write_report(results: dict, path: Path) -> None:
             inv = inproc.get("invariants")
             if inv:
                 out += [
-                    f"Invariant check (`conversations.invariants.check`) over the newest {_f(inv['checked'])} "
+                    f"Invariant check (`devtools.invariants.check`) over the newest {_f(inv['checked'])} "
                     f"conversations: {len(inv['violations'])} violations"
                     + (": " + "; ".join(inv["violations"][:5]) if inv["violations"] else "."),
                     "",

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "convodesk.workspace",
     "convodesk.audit",
     "convodesk.administration",
+    "convodesk.devtools",  # demo data, benchmark generator, invariants (no models)
     "axes",  # log-in throttling; after the apps so their templates come first
 ]
 
@@ -163,7 +164,7 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/contact-center/conversations/"
+LOGIN_REDIRECT_URL = "conversations:list"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

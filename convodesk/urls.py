@@ -8,7 +8,7 @@ from convodesk.api import views as api_views
 from convodesk.api.v1 import api
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/contact-center/conversations/", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="conversations:list", permanent=False)),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

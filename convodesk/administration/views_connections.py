@@ -280,7 +280,8 @@ def _extras(request, connection: Connection) -> dict:
         "retryable": (Message.Delivery.PENDING, Message.Delivery.FAILED),
     }
     if connection.kind == Connection.Kind.LIVECHAT:
-        data["snippet"] = f'<script src="{base}/widget/{connection.public_key}.js" async></script>'
+        script = base + reverse("livechat:script", args=[connection.public_key])
+        data["snippet"] = f'<script src="{script}" async></script>'
         data["csp_line"] = (
             f"script-src {base}; style-src {base}; connect-src {base} "
             f"{base.replace('https://', 'wss://').replace('http://', 'ws://')}"
@@ -291,14 +292,11 @@ def _extras(request, connection: Connection) -> dict:
         data["bot"] = config.get("bot") or {}
         data["last_update_at"] = parse_datetime(str(config.get("last_update_at") or ""))
         if settings.CONVODESK.get("PUBLIC_URL"):
-            data["webhook_url"] = (
-                f"{settings.CONVODESK['PUBLIC_URL'].rstrip('/')}"
-                f"/connectors/telegram/{connection.pk}/webhook/"
-            )
+            data["webhook_url"] = telegram.webhook_url(connection)
     elif connection.kind == Connection.Kind.EMAIL:
         data["mail_state"] = config.get("state") or {}
     elif connection.kind == Connection.Kind.API:
-        data["ingest_url"] = f"{base}/api/v1/connectors/{connection.pk}/messages"
+        data["ingest_url"] = base + reverse("api-v1:post_message", args=[connection.pk])
         data["curl"] = (
             f"curl -X POST {data['ingest_url']} \\\n"
             f'  -H "Authorization: Bearer <secret>" \\\n'

@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema
 from pydantic import create_model
 
 from convodesk.accounts.models import User
-from convodesk.conversations import attachments, services
+from convodesk.conversations import attachments, services, visibility
 from convodesk.conversations.columns import COLUMNS, SORTABLE, api_item, related_for, with_crm_links
 from convodesk.conversations.filters import FILTER_PARAMS, ConversationFilter, scope_tz
 from convodesk.conversations.models import (
@@ -172,21 +172,11 @@ def _with_related(queryset, keys):
 
 
 def visible(user, conversation_id: int, action: str = "view") -> Conversation:
-    """The conversation if the user may see it (else 404) and may do `action` on it (else 403)."""
+    """The conversation if the user may see it (else 404) and may do `action` on it (else 403):
+    `visibility.access`, whose NotFound / NotAllowed the API's error handlers answer."""
     _check_id(conversation_id)
-    conv = (
-        _with_related(Conversation.objects.visible_to(user, "view"), list(COLUMNS))
-        .filter(pk=conversation_id)
-        .first()
-    )
-    if conv is None:
-        raise not_found()
-    if (
-        action != "view"
-        and not Conversation.objects.visible_to(user, action).filter(pk=conversation_id).exists()
-    ):
-        raise ApiError(403, "forbidden", _("You are not allowed to do this."))
-    return conv
+    queryset = _with_related(Conversation.objects.all(), list(COLUMNS))
+    return visibility.access(user, conversation_id, action, queryset=queryset)
 
 
 def item(user, conversation_id: int) -> Item:
@@ -198,7 +188,7 @@ def after_action(user, conversation_id: int) -> Item:
     (a skip in a queue leaves nothing for a queue-only member to see)."""
     try:
         return item(user, conversation_id)
-    except ApiError:
+    except (ApiError, services.NotFound):
         return {"id": conversation_id}
 
 

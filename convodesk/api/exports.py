@@ -6,6 +6,7 @@ import tempfile
 import uuid
 
 from django.http import FileResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from pydantic import create_model
@@ -119,7 +120,7 @@ def export_status(request, export_id: uuid.UUID):
         "percent": job.percent,
         "ready": job.ready,
         "error": job.error or None,
-        "file_url": f"/api/v1/exports/{job.pk}/file" if job.ready else None,
+        "file_url": reverse("api-v1:export_file", args=[job.pk]) if job.ready else None,
     }
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 from contextlib import contextmanager
 from typing import Literal
 
-from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from convodesk.accounts import services as people
@@ -42,19 +41,6 @@ def _service_errors():
         yield
     except people.Invalid as exc:
         raise invalid(exc.errors) from None
-
-
-def _ids_exist(model, ids, param, **extra) -> list[int]:
-    ids = list(dict.fromkeys(ids))
-    found = set(
-        model.objects.filter(pk__in=[i for i in ids if 0 < i < 2**62], **extra).values_list(
-            "pk", flat=True
-        )
-    )
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise invalid({param: _("Unknown ids: %(ids)s.") % {"ids": ", ".join(map(str, missing))}})
-    return ids
 
 
 # Departments ---------------------------------------------------------------------------
@@ -426,7 +412,7 @@ ORIGINS_HELP = "Exact origins (scheme://host[:port]) whose pages may embed the w
 
 
 class ConnectionIn(Schema):
-    kind: Literal["livechat", "telegram", "email", "api"]
+    kind: Literal[tuple(Connection.Kind.values)]  # type: ignore[valid-type]
     name: str = Name
     config: dict = Field(default_factory=dict, description=CONFIG_HELP)
     allowed_origins: list[str] = Field(default_factory=list, description=ORIGINS_HELP)

@@ -39,7 +39,6 @@ from .models import EmailHeaders
 log = logging.getLogger("convodesk.email")
 
 MAX_STORED_PART = 25 * 1024 * 1024  # bytes of one attachment part kept for download
-TAG_RE = re.compile(r"\[#(\d+)\]")
 QUOTE_HEADER_RE = re.compile(
     r"^(On .{3,200} wrote:|El .{3,200} escribió:|-{2,} ?Original Message ?-{2,}|-{2,} ?Mensaje original ?-{2,}|"
     r"From: .+@.+)\s*$",

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_datetime
@@ -109,6 +110,12 @@ def bot_token(connection: Connection) -> str:
     return crypto.decrypt((connection.config or {}).get("bot_token", ""))
 
 
+def webhook_url(connection: Connection, base: str | None = None) -> str:
+    """Where Telegram posts this connection's updates: PUBLIC_URL (or `base`) + the webhook route."""
+    base = (base or settings.CONVODESK.get("PUBLIC_URL", "")).rstrip("/")
+    return base + reverse("connectors:telegram_webhook", args=[connection.pk])
+
+
 def webhook_secret(connection: Connection) -> str:
     """The X-Telegram-Bot-Api-Secret-Token value: the connection's own secret."""
     return connection.secret
@@ -173,7 +180,7 @@ def setup(connection: Connection, public_url: str | None = None) -> dict:
             connection,
             "setWebhook",
             {
-                "url": f"{base}/connectors/telegram/{connection.pk}/webhook/",
+                "url": webhook_url(connection, base),
                 "secret_token": webhook_secret(connection),
                 "allowed_updates": ALLOWED_UPDATES,
             },

@@ -17,11 +17,20 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import links
+from convodesk.lines.models import Connection
+
 from . import lifecycle
 from .lifecycle import SIMPLE_LABELS, STATUS_KEYS, STATUS_LABELS, Status
 
 EMPTY = "–"
-CRM_PATHS = {"contact": "contacts", "company": "companies", "lead": "leads", "deal": "deals"}
+CRM_PATHS = {
+    "contact": "contacts",
+    "company": "companies",
+    "lead": "leads",
+    "deal": "deals",
+    "activity": "activities",
+}
 CRM_LABELS = {
     "contact": _("Contact"),
     "company": _("Company"),
@@ -102,11 +111,13 @@ def crm_text(conv) -> str:
 
 
 def history_url(conversation_id) -> str:
-    return f"/contact-center/conversations/{conversation_id}/history/"
+    return links.id_path("conversations:history", conversation_id)
 
 
 def crm_url(entity_type: str, entity_id) -> str:
-    return f"/crm/{CRM_PATHS.get(entity_type, entity_type + 's')}/{entity_id}/"
+    """The CRM card of a record ("" for an unknown type, which has no card)."""
+    segment = CRM_PATHS.get(entity_type)
+    return links.id_path("crm:card", entity_id, segment) if segment else ""
 
 
 # Kinds decide the default HTML, Excel and API rendering of a value --------------------
@@ -224,7 +235,7 @@ def _crm_html(conv) -> str:
     if conv.crm_activity_id:
         records.append(
             (
-                f"/crm/activities/{conv.crm_activity_id}/",
+                crm_url("activity", conv.crm_activity_id),
                 _g("Activity") + f" #{conv.crm_activity_id}",
             )
         )
@@ -252,7 +263,7 @@ def _activity_html(conv) -> str:
     if not conv.crm_activity_id:
         return EMPTY
     return format_html(
-        '<a href="/crm/activities/{}/">#{}</a>', conv.crm_activity_id, conv.crm_activity_id
+        '<a href="{}">#{}</a>', crm_url("activity", conv.crm_activity_id), conv.crm_activity_id
     )
 
 
@@ -279,10 +290,6 @@ def _stars_html(conv) -> str:
     return format_html('<span class="stars" title="{}">{}</span>', conv.supervisor_comment, stars)
 
 
-def _user_name(user) -> str | None:
-    return user.name if user is not None else None
-
-
 def _choice(label_map):
     return lambda value: str(label_map.get(value, value)) if value else EMPTY
 
@@ -295,6 +302,12 @@ def _date(key, label, description=""):
     return _col(
         key, label, KIND_DATETIME, lambda c, k=key: getattr(c, k), sort=key, description=description
     )
+
+
+# The four time metrics: the one list of their names. The statistics store them by position
+# (stats.models.METRICS, RollupBucket.metric), so new ones go at the end.
+METRIC_KEYS = ["agent_response_time", "first_answer_wait", "duration", "time_to_agent_close"]
+INCOMING_METRIC_KEYS = METRIC_KEYS[:2]  # measured for incoming conversations only
 
 
 def _metric(key, label, description):
@@ -310,12 +323,7 @@ def _metric(key, label, description):
 
 
 TYPE_LABELS = dict([(lifecycle.INCOMING, _("Incoming")), (lifecycle.OUTGOING, _("Outgoing"))])
-CHANNEL_LABELS = {
-    "livechat": _("Live chat"),
-    "telegram": _("Telegram"),
-    "email": _("E-mail"),
-    "api": _("API"),
-}
+CHANNEL_LABELS = dict(Connection.Kind.choices)  # the channel kinds are the connections' kinds
 CLOSED_BY_LABELS = {
     "employee": _("Employee"),
     "automatic": _("Automatically"),
@@ -595,15 +603,11 @@ DEFAULT_COLUMNS = [
     "first_reply_at",
     "last_message_at",
     "agent_closed_at",
-    "agent_response_time",
-    "first_answer_wait",
-    "duration",
-    "time_to_agent_close",
+    *METRIC_KEYS,
     "message_count",
     "client_rating",
     "supervisor_rating",
 ]
-METRIC_KEYS = ["agent_response_time", "first_answer_wait", "duration", "time_to_agent_close"]
 REPLY_TIME_KEYS = ["reply_time_first", "reply_time_total", "reply_time_avg", "reply_time_max"]
 SORTABLE = {c.key: c.sort for c in _COLUMN_LIST if c.sortable}
 

@@ -18,11 +18,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from convodesk.lines.models import Connection
+
 from . import lifecycle
 from .columns import METRIC_KEYS, REPLY_TIME_KEYS, SORTABLE
 from .normalize import looks_like_email, normalize_email, normalize_phone, parse_id
 
-CHANNELS = ("livechat", "telegram", "email", "api")
+CHANNELS = tuple(Connection.Kind.values)
 CRM_TYPES = ("lead", "contact", "deal", "company")
 BOOL_PARAMS = ("agent_replied", "spam", "pinned", "business_hours", "returning", "has_crm")
 RANGE_KEYS = METRIC_KEYS + REPLY_TIME_KEYS + ["message_count", "transfer_count"]
@@ -123,15 +125,6 @@ class ConversationFilter:
         if self.sort_descending:
             return [field.desc(**nulls), pk.desc()]
         return [field.asc(**nulls), pk.asc()]
-
-    def query_items(self) -> list[tuple[str, str]]:
-        """The valid, non-empty parameters, to rebuild a URL."""
-        items = []
-        for key in sorted(FILTER_PARAMS):
-            value = self._get(key)
-            if value and key not in self.errors:
-                items.append((key, value))
-        return items
 
     # Parsing ------------------------------------------------------------------------
 

@@ -209,9 +209,6 @@ class Conversation(models.Model):
     def simple_status(self) -> str:
         return lifecycle.simple_status(self.status)
 
-    def get_status_display_simple(self):
-        return lifecycle.SIMPLE_LABELS[self.simple_status]
-
     @property
     def is_open(self) -> bool:
         return self.status < lifecycle.OPEN_BELOW

@@ -35,10 +35,6 @@ def looks_like_email(raw: str) -> bool:
     return "@" in (raw or "")
 
 
-def looks_like_phone(raw: str) -> bool:
-    return len(re.sub(r"\D", "", raw or "")) >= 5 and not re.search(r"[A-Za-z@]", raw or "")
-
-
 # NUL and the C0 control characters except \t (09), \n (0a) and \r (0d).
 CONTROLS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 SURROGATES_RE = re.compile(r"[\ud800-\udfff]")

@@ -40,11 +40,6 @@ def lag_ids() -> int:
     return 0
 
 
-def reads_share_one_thread() -> bool:
-    """SQLite reads go through the one database thread; PostgreSQL reads may run side by side."""
-    return connection.vendor == "sqlite"
-
-
 def latest_id() -> int:
     return ConversationEvent.objects.aggregate(m=Max("id"))["m"] or 0
 

@@ -112,3 +112,27 @@ def can(user, conversation_id: int, action: str = "view") -> bool:
         return kind == "all"
     participant = apps.get_model("conversations", "ConversationParticipant")
     return participant.objects.filter(_grants(kind, ids), conversation_id=conversation_id).exists()
+
+
+def access(user, pk: int, action: str = "view", queryset=None):
+    """The one "may this user do `action` on conversation `pk`" check of views, API and CRM.
+
+    Returns the conversation (read through `queryset` when given, e.g. with select_related)
+    if `user` may see it; raises NotFound when it is hidden or missing (the same answer, so a
+    hidden conversation cannot be told from a missing one) and NotAllowed when it is visible
+    but `action` is not allowed. Views answer them 404/403, the API's error handlers too.
+    """
+    # The exceptions are the services' (views and the API already answer those); they are
+    # defined there, so they are imported when called, as crm/visibility.record_for does.
+    from convodesk.conversations.services import NotAllowed, NotFound
+
+    if queryset is None:
+        queryset = apps.get_model("conversations", "Conversation").objects.all()
+    conversation = queryset.visible_to(user, "view").filter(pk=pk).first()
+    if conversation is None:
+        raise NotFound(pk)
+    if action == "view" or scope_for(user, action) == scope_for(user, "view"):
+        return conversation  # the same rule as for seeing it, which it just passed
+    if not can(user, pk, action):
+        raise NotAllowed()
+    return conversation

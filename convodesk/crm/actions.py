@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from convodesk.conversations import services
+from convodesk.conversations import services, visibility
 from convodesk.conversations.models import Conversation, ConversationCrmLink
 
 from . import binding
@@ -130,10 +130,7 @@ def convert_lead(
 
 def rebind(conversation_id: int, user, entity_type: str, entity_id: int) -> Conversation:
     """Bind a conversation to another CRM record chosen by an employee who may act on it."""
-    if not Conversation.objects.visible_to(user, "view").filter(pk=conversation_id).exists():
-        raise services.NotFound(conversation_id)
-    if not Conversation.objects.visible_to(user, "act").filter(pk=conversation_id).exists():
-        raise services.NotAllowed()
+    visibility.access(user, conversation_id, "act")
     model = MODELS.get(entity_type)
     if model is None or entity_type == "activity":
         raise CrmError(_("Choose a contact, company, lead or deal."))

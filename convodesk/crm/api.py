@@ -46,9 +46,7 @@ def record_out(record) -> dict[str, Any]:
         "id": record.pk,
         "type": record.entity_type,
         "title": record.display_title,
-        "url": crm_url(record.entity_type, record.pk)
-        if record.entity_type != "activity"
-        else f"/crm/activities/{record.pk}/",
+        "url": crm_url(record.entity_type, record.pk),
     }
     if isinstance(record, Contact):
         specific = {

@@ -22,7 +22,6 @@ KINDS = {
     "activity": "activities",
 }
 TYPE_BY_SEGMENT = {segment: kind for kind, segment in KINDS.items()}
-BINDABLE = ("contact", "company", "lead", "deal")
 
 
 class CrmRecord(models.Model):

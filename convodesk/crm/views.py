@@ -4,6 +4,8 @@ card shows come only from `Conversation.objects.visible_to(user, "view")`."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -15,6 +17,7 @@ from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
+from convodesk.conversations import visibility
 from convodesk.conversations.columns import COLUMNS, CRM_LABELS, crm_url, related_for
 from convodesk.conversations.models import Conversation, ConversationCrmLink
 from convodesk.conversations.normalize import clean_text, parse_id
@@ -184,14 +187,21 @@ def _facts(record) -> list[tuple[str, str]]:
     return facts
 
 
-def _record_or_404(user, model, pk: int, action: str = "view"):
-    """`record_for` in HTML: 404 when hidden or missing, 403 when visible but not allowed."""
+@contextmanager
+def _http_answers():
+    """NotFound (hidden or missing) answers 404, NotAllowed (visible, not allowed) 403."""
     try:
-        return record_for(user, model, pk, action)
+        yield
     except NotFound:
         raise Http404 from None
     except NotAllowed:
         raise PermissionDenied from None
+
+
+def _record_or_404(user, model, pk: int, action: str = "view"):
+    """`record_for` in HTML: 404 when hidden or missing, 403 when visible but not allowed."""
+    with _http_answers():
+        return record_for(user, model, pk, action)
 
 
 @login_required
@@ -207,6 +217,8 @@ def record_list(request, segment):
     user = _employee(request)
     q = request.GET.get("q", "")
     rows = list(search_records(kind, q, user)[:LIST_LIMIT])
+    for row in rows:
+        row.card_url = crm_url(kind, row.pk)
     if kind == "contact":
         # The company column names only companies the viewer may see.
         visible = set(
@@ -309,11 +321,8 @@ def convert(request, pk):
             messages.error(request, " ".join(errors))
         return redirect("crm:card", segment="leads", pk=lead.pk)
     try:
-        contact, _company, _deal = actions.convert_lead(lead.pk, user, **form.cleaned_data)
-    except NotFound:
-        raise Http404 from None
-    except NotAllowed:
-        raise PermissionDenied from None
+        with _http_answers():
+            contact, _company, _deal = actions.convert_lead(lead.pk, user, **form.cleaned_data)
     except actions.CrmError as exc:
         messages.error(request, exc.message)
         return redirect("crm:card", segment="leads", pk=lead.pk)
@@ -327,11 +336,8 @@ def confirm_match(request, pk):
     """Confirm a possible match the client's typed data suggested (crm/suggestions.py)."""
     user = _employee(request)
     try:
-        record = suggestions.confirm(pk, user)
-    except NotFound:
-        raise Http404 from None
-    except NotAllowed:
-        raise PermissionDenied from None
+        with _http_answers():
+            record = suggestions.confirm(pk, user)
     except actions.CrmError as exc:
         messages.error(request, exc.message)
         return redirect("crm:home")
@@ -343,11 +349,8 @@ def confirm_match(request, pk):
 def rebind(request, conversation_id):
     """Bind a conversation to another CRM record (linked from the conversation's history page)."""
     user = _employee(request)
-    conversation = Conversation.objects.visible_to(user, "view").filter(pk=conversation_id).first()
-    if conversation is None:
-        raise Http404
-    if not Conversation.objects.visible_to(user, "act").filter(pk=conversation_id).exists():
-        raise PermissionDenied  # the same answer actions.rebind gives (NotAllowed)
+    with _http_answers():  # the same answers actions.rebind gives
+        conversation = visibility.access(user, conversation_id, "act")
     form = RebindForm(
         request.POST or None, initial={"entity_type": conversation.crm_entity_type or "contact"}
     )

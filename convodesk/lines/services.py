@@ -274,10 +274,6 @@ def update_line(actor, line: Line, *, members=None, **fields) -> Line:
     return line
 
 
-def set_members(actor, line: Line, members) -> Line:
-    return update_line(actor, line, members=members)
-
-
 def deactivate_line(actor, line: Line) -> Line:
     """No new conversations start on its connections (services.receive_client_message refuses
     them); conversations already in it carry on. See the confirm screen for the whole story."""

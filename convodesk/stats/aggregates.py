@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from convodesk.conversations import lifecycle
+from convodesk.conversations.columns import COLUMNS, INCOMING_METRIC_KEYS
 from convodesk.conversations.filters import ConversationFilter, scope_tz
 from convodesk.conversations.models import Conversation
 from convodesk.conversations.normalize import parse_id
@@ -32,7 +33,7 @@ from .models import METRICS
 from .sources import CLOSED_CODES, SPAM, DirectSource, RollupFilter, RollupSource, materialized
 
 Status = lifecycle.Status
-INCOMING_ONLY = ("agent_response_time", "first_answer_wait")
+INCOMING_ONLY = INCOMING_METRIC_KEYS
 ROLLUP_PARAMS = frozenset(
     {
         "line",
@@ -52,12 +53,8 @@ PAGE_PARAMS = ("interval", "sl")
 
 
 def metric_labels() -> dict[str, str]:
-    return {
-        "agent_response_time": _("Agent response time"),
-        "first_answer_wait": _("Waiting for the agent's answer"),
-        "duration": _("Conversation duration"),
-        "time_to_agent_close": _("Duration until agent closed"),
-    }
+    """The metrics' names as the conversation list's columns show them."""
+    return {m: str(COLUMNS[m].label) for m in METRICS}
 
 
 def metric_eligible(metric: str, status: int, type_: str) -> bool:

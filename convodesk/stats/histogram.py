@@ -38,7 +38,6 @@ def _edges() -> list[int]:
 
 
 EDGES: tuple[int, ...] = tuple(_edges())
-BUCKETS = len(EDGES) + 1  # the last one is the overflow above EDGES[-1]
 
 
 def bucket_of(value: int) -> int:

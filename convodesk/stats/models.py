@@ -15,7 +15,9 @@ span of the conversation's start × channel kind × type × employee.
 
 from django.db import models
 
-METRICS = ("agent_response_time", "first_answer_wait", "duration", "time_to_agent_close")
+from convodesk.conversations.columns import METRIC_KEYS
+
+METRICS = tuple(METRIC_KEYS)  # RollupBucket.metric is an index into this
 
 
 class RollupKey(models.Model):

@@ -18,6 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 
 from convodesk.conversations import lifecycle
+from convodesk.conversations.columns import INCOMING_METRIC_KEYS
 from convodesk.conversations.models import ConversationParticipant, ReplyPeriod
 
 from . import tiers
@@ -38,7 +39,7 @@ SPAM = lifecycle.Status.SPAM
 CLOSED, NEW = lifecycle.Status.CLOSED, lifecycle.Status.NEW
 DIRECT_SLOT = 900  # quarter hours, so time zones with :30 and :45 offsets fold exactly
 SLOT_MEASURES = ("n", "closed", "likes", "dislikes", "reply_n", "reply_sum")
-OPEN_METRICS = ("agent_response_time", "first_answer_wait")
+OPEN_METRICS = INCOMING_METRIC_KEYS  # a conversation may still be waiting for these two
 
 
 SCOPE_TABLE = "stats_scope"

@@ -102,10 +102,6 @@ def floor_hour(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def floor_day(moment: dt.datetime) -> dt.datetime:
-    return floor_span(moment, 24)
-
-
 def project(tier: Tier, key: tuple) -> tuple:
     """A tier-0 key (hour, line, channel, responsible, type, status) as the tier's key."""
     hour, line, channel, responsible, type_, status = key

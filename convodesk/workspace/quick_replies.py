@@ -20,7 +20,6 @@ from convodesk.lines.models import Line
 
 from .models import QuickReply
 
-PLACEHOLDERS = ("{client_name}", "{employee_name}")
 MAX_TEXT = 5000
 SHORTCUT = re.compile(r"^[-a-zA-Z0-9_]{1,30}$")
 FIELDS = {"title", "text", "shortcut", "line", "owner"}

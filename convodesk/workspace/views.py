@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from convodesk.accounts.models import User
 from convodesk.conversations import outbox, services
+from convodesk.conversations.columns import crm_url
 from convodesk.conversations.lifecycle import IllegalTransition, Status
 from convodesk.conversations.models import ConversationParticipant
 from convodesk.conversations.normalize import parse_id
@@ -41,6 +42,7 @@ def _context(request, conv=None, flash=None, flash_level="info"):
         context.update(
             transcript=queries.transcript(conv),
             past=list(queries.past(user, conv)),
+            crm_url=crm_url(conv.crm_entity_type, conv.crm_entity_id) if conv.crm_entity_id else "",
             quick_replies=queries.quick_replies(conv, user),
             offered_to_me=conv.participants.filter(employee=user, offered_now=True).exists(),
             mine_now=conv.responsible_id == user.pk,

@@ -300,3 +300,22 @@ def test_every_column_value_goes_through_a_real_xlsx_file(rich, bare):
         == 3812
     )
     assert rich_row["client"].value == "Ana Pérez"
+
+
+@pytest.mark.nodb
+def test_row_links_come_from_the_url_names_and_follow_the_script_prefix():
+    """Per-row links are reversed once per URL name (convodesk/links.py), so they must still
+    be exactly reverse()'s, also under an installation served below a path."""
+    from django.urls import get_script_prefix, reverse, set_script_prefix
+
+    assert c.history_url(12) == reverse("conversations:history", args=[12])
+    assert c.crm_url("company", 7) == reverse("crm:card", args=["companies", 7])
+    assert c.crm_url("activity", 3) == reverse("crm:card", args=["activities", 3])
+    assert c.crm_url("unknown", 3) == ""
+    before = get_script_prefix()
+    set_script_prefix("/desk/")
+    try:
+        assert c.history_url(12) == "/desk/contact-center/conversations/12/history/"
+    finally:
+        set_script_prefix(before)
+    assert c.history_url(12) == "/contact-center/conversations/12/history/"

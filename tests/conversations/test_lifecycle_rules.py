@@ -867,7 +867,7 @@ def test_the_closing_mode_close_by_the_auto_close_timer_ends_as_75_automatic():
 
 
 def test_the_edge_case_flows_leave_rows_that_satisfy_the_stored_invariants(org, closing, reopening):
-    from convodesk.conversations import invariants
+    from convodesk.devtools import invariants
 
     bot = f.integration()
     # answered, take-and-end by someone else... then reopened and taken again
@@ -900,7 +900,7 @@ def test_the_edge_case_flows_leave_rows_that_satisfy_the_stored_invariants(org, 
 def test_a_never_answered_conversation_reopened_and_answered_still_satisfies_the_invariants(
     org, reopening
 ):
-    from convodesk.conversations import invariants
+    from convodesk.devtools import invariants
 
     a = start(reopening, 0, client="a")
     services.close(a.pk, f.act(org.op1), now=f.at(10))  # take-and-end, no reply

@@ -2,7 +2,7 @@
 
 import pytest
 
-from convodesk.accounts.models import Role, User
+from convodesk.accounts.models import Level, Role, User
 from convodesk.conversations import services
 from convodesk.conversations.models import Conversation
 
@@ -183,3 +183,25 @@ def test_a_member_at_level_none_can_answer_the_conversation_they_took_from_the_q
     op1 = fresh_user(org.op1)
     services.take(conv.pk, f.act(op1), now=f.at(5))
     services.reply(conv.pk, f.act(fresh_user(org.op1)), "Hello", now=f.at(10))
+
+
+def test_access_answers_hidden_like_missing_and_refuses_a_visible_one_the_role_may_not_act_on(
+    org, held
+):
+    """`visibility.access`: the one check behind the views', API's and CRM's 404 / 403."""
+    from convodesk.conversations import visibility
+
+    missing = max(held.values()) + 1000
+    for pk in (held["op2"], missing):  # op1 cannot see op2's: the same answer as a missing one
+        with pytest.raises(services.NotFound):
+            visibility.access(fresh_user(org.op1), pk, "act")
+    assert visibility.access(fresh_user(org.op1), held["op1"], "act").pk == held["op1"]
+
+    supervisor = f.employee("watcher", roles=["Chief executive"])
+    supervisor.roles.set(
+        [Role.objects.create(name="Watch only", view_conversations=Level.ALL, act=Level.OWN)]
+    )
+    watcher = fresh_user(supervisor)
+    assert visibility.access(watcher, held["op2"]).pk == held["op2"]  # sees everything
+    with pytest.raises(services.NotAllowed):
+        visibility.access(watcher, held["op2"], "act")  # acts on their own only

@@ -287,10 +287,10 @@ def test_has_crm_and_crm_type_filters_read_the_binding(org):
 def test_demo_seed_makes_contacts_that_demo_clients_bind_to(org):
     import random
 
-    from convodesk.crm import demo
+    from convodesk.devtools import crm_demo
 
     people = [(f"Person {i}", f"+34 611 000 {i:03d}", f"person{i}@example.net") for i in range(12)]
-    counts = demo.seed(random.Random(3), people, responsible=[org.op1], lines=[org.line])
+    counts = crm_demo.seed(random.Random(3), people, responsible=[org.op1], lines=[org.line])
     assert (
         counts["contacts"] == 12
         and Contact.objects.count() == 12

@@ -142,6 +142,10 @@ def test_the_client_pane_links_past_conversations_and_the_crm_card(client, org, 
     page = client.get(f"/contact-center/workspace/?c={second.pk}").content.decode()
     assert f'href="/contact-center/conversations/{queued.pk}/history/"' in page
     assert 'href="/crm/leads/42/"' in page
+    # A company's card is /crm/companies/…, not "companys" (the link was built by appending "s").
+    Conversation.objects.filter(pk=second.pk).update(crm_entity_type="company", crm_entity_id=7)
+    page = client.get(f"/contact-center/workspace/?c={second.pk}").content.decode()
+    assert 'href="/crm/companies/7/"' in page
 
 
 def test_the_availability_switch_sets_away_and_online(client, org):

@@ -4,6 +4,8 @@ from django import template
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
+from convodesk.conversations import columns
+
 register = template.Library()
 
 
@@ -15,6 +17,12 @@ def include_optional(context, name: str):
     except TemplateDoesNotExist:
         return ""
     return tpl.render(context.flatten(), context.get("request"))
+
+
+@register.filter
+def history_url(conversation_id) -> str:
+    """A conversation's history page, for long lists (reversed once, see convodesk/links.py)."""
+    return columns.history_url(conversation_id)
 
 
 @register.filter

@@ -1,8 +1,8 @@
-"""Template helpers of the list toolbar's Export button and bulk actions."""
+"""Template helpers of the list toolbar's Export button."""
 
 from django import template
 
-from .. import bulk, export
+from .. import export
 
 register = template.Library()
 
@@ -12,8 +12,3 @@ def can_export_conversations(context) -> bool:
     """Whether the viewer may export (the level is cached on the user, so usually no query)."""
     request = context.get("request")
     return export.can_export(getattr(request, "user", None))
-
-
-@register.simple_tag
-def bulk_background_threshold() -> int:
-    return bulk.background_threshold()

@@ -7,12 +7,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from convodesk.lines.models import Connection
 
-from .. import lifecycle, services
+from .. import lifecycle, services, visibility
 from ..columns import COLUMNS
 from ..lifecycle import IllegalTransition
 from ..models import ClientIdentity, Conversation
@@ -57,11 +58,11 @@ def _run(request, pk: int, call, done: str):
     return _respond(request, pk, "success", done)
 
 
-def _visible_or_404(user, pk: int, action: str = "view") -> Conversation:
-    conv = Conversation.objects.visible_to(user, action).filter(pk=pk).first()
-    if conv is None:
-        raise Http404
-    return conv
+def _visible_or_404(user, pk: int) -> Conversation:
+    try:
+        return visibility.access(user, pk)
+    except NotFound:
+        raise Http404 from None
 
 
 @login_required
@@ -187,7 +188,7 @@ def start_conversation(request, pk: int):
                 _("You joined conversation #%(id)s; its responsible employee is unchanged.")
                 % {"id": open_conv.pk},
             )
-            return HttpResponseRedirect(f"/contact-center/workspace/?c={open_conv.pk}")
+            return HttpResponseRedirect(f"{reverse('workspace:workspace')}?c={open_conv.pk}")
     if request.method == "POST" and open_conv is None:
         text = clean_text(request.POST.get("text", ""), 10000)
         chosen = next(
@@ -202,7 +203,7 @@ def start_conversation(request, pk: int):
                 error = str(exc.message)
             else:
                 messages.success(request, _("Conversation #%(id)s started.") % {"id": new.pk})
-                return HttpResponseRedirect(f"/contact-center/conversations/?id={new.pk}")
+                return HttpResponseRedirect(f"{reverse('conversations:list')}?id={new.pk}")
     status = 422 if error else 200
     return render(
         request,

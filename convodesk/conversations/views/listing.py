@@ -17,6 +17,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from convodesk import links
+
 from ..columns import COLUMNS, related_for
 from ..filters import ConversationFilter
 from ..models import Conversation, ConversationEvent
@@ -27,7 +29,7 @@ from .panel import build_fields, param_label
 from .params import PER_PAGE_CHOICES, encode, filter_only, normalize, page_of, per_page_of
 from .prefs import picker_entries, user_column_keys
 from .rows import build_rows, row_texts
-from .tabs import LIST_PATH, all_tabs, count_tabs, visible_presets
+from .tabs import all_tabs, count_tabs, list_path, visible_presets
 
 
 def _headers(columns, flt, params):
@@ -82,7 +84,7 @@ def conversation_list(request):
     if not request.GET and not request.htmx:
         default = next((p for p in presets if p.owner_id == user.pk and p.is_default), None)
         if default is not None and default.query:
-            return HttpResponseRedirect(f"{LIST_PATH}?{default.query}")
+            return HttpResponseRedirect(f"{list_path()}?{default.query}")
 
     today = timezone.localdate()
     params = normalize(request.GET, today)
@@ -155,9 +157,9 @@ def conversation_list(request):
         "active_preset": active_preset,
         "fields": build_fields(params, flt.errors, today),
         "picker": picker_entries(keys),
-        "stats_url": "/contact-center/statistics/"
+        "stats_url": links.path("stats:page")
         + ("?" + encode(current_filter) if current_filter else ""),
-        "list_path": LIST_PATH,
+        "list_path": list_path(),
         "threshold": settings.CONVODESK["COUNT_THRESHOLD"],
         "last_event": ConversationEvent.objects.order_by("-id").values_list("id", flat=True).first()
         or 0,
@@ -171,5 +173,5 @@ def conversation_list(request):
             k: request.GET[k] for k in ("page", "after", "before", "count") if request.GET.get(k)
         }
         pushed = encode(params, **extra)
-        response["HX-Push-Url"] = LIST_PATH + ("?" + pushed if pushed else "")
+        response["HX-Push-Url"] = list_path() + ("?" + pushed if pushed else "")
     return response

@@ -23,8 +23,6 @@ from ..normalize import (
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 DEFAULT_PER_PAGE = 50
-# Screen-only parameters kept in the URL next to the filter.
-UI_PARAMS = ("per_page", "started_range", "closed_range")
 DATE_RANGES = {
     "today": _("Today"),
     "yesterday": _("Yesterday"),

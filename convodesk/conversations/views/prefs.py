@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -26,13 +27,14 @@ def picker_entries(keys: list[str]) -> list[tuple[str, object, bool]]:
     return shown + hidden
 
 
-def safe_next(request, fallback="/contact-center/conversations/") -> str:
+def safe_next(request) -> str:
+    """The `next` address if it is this site's, else the conversation list."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, {request.get_host()}, request.is_secure()
     ):
         return target
-    return fallback
+    return reverse("conversations:list")
 
 
 @login_required

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from ..filters import ConversationFilter
 from ..models import FilterPreset
 from .params import clean_text, encode, filter_only, normalize
-from .tabs import LIST_PATH
+from .tabs import list_path
 
 NAME_MAX = 100
 
@@ -43,10 +43,10 @@ def create_preset(request):
     query, errors = _clean_query(request.POST.get("query", ""))
     if not name:
         messages.error(request, _("Give the preset a name."))
-        return HttpResponseRedirect(f"{LIST_PATH}?{query}")
+        return HttpResponseRedirect(f"{list_path()}?{query}")
     if errors:
         messages.error(request, _("Fix the filter before saving it as a preset."))
-        return HttpResponseRedirect(f"{LIST_PATH}?{query}")
+        return HttpResponseRedirect(f"{list_path()}?{query}")
     preset = FilterPreset.objects.create(
         owner=request.user,
         name=name,
@@ -56,7 +56,7 @@ def create_preset(request):
     if request.POST.get("is_default"):
         _set_default(request.user, preset)
     messages.success(request, _("Preset “%(name)s” saved.") % {"name": name})
-    return HttpResponseRedirect(f"{LIST_PATH}?{query}" if query else f"{LIST_PATH}?view=all")
+    return HttpResponseRedirect(f"{list_path()}?{query}" if query else f"{list_path()}?view=all")
 
 
 @login_required
@@ -66,7 +66,7 @@ def change_preset(request, pk: int):
     if preset is None:
         raise Http404
     op = request.POST.get("op", "")
-    back = f"{LIST_PATH}?{preset.query}" if preset.query else f"{LIST_PATH}?view=all"
+    back = f"{list_path()}?{preset.query}" if preset.query else f"{list_path()}?view=all"
     if op == "rename":
         name = clean_text(request.POST.get("name", ""), NAME_MAX)
         if not name:
@@ -78,7 +78,7 @@ def change_preset(request, pk: int):
     elif op == "delete":
         preset.delete()
         messages.success(request, _("Preset “%(name)s” deleted.") % {"name": preset.name})
-        back = f"{LIST_PATH}?view=all"
+        back = f"{list_path()}?view=all"
     elif op == "default":
         _set_default(request.user, preset)
         messages.success(request, _("“%(name)s” opens by default now.") % {"name": preset.name})
@@ -100,7 +100,7 @@ def change_preset(request, pk: int):
             preset.query = query
             preset.save(update_fields=["query"])
             messages.success(request, _("Preset “%(name)s” updated.") % {"name": preset.name})
-            back = f"{LIST_PATH}?{query}" if query else f"{LIST_PATH}?view=all"
+            back = f"{list_path()}?{query}" if query else f"{list_path()}?view=all"
     else:
         messages.error(request, _("Unknown preset action."))
     return HttpResponseRedirect(back)

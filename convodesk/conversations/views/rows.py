@@ -9,6 +9,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import links
 from convodesk.accounts.access import level
 from convodesk.accounts.models import Level
 
@@ -16,8 +17,6 @@ from .. import lifecycle
 from ..columns import COLUMNS, CRM_LABELS, crm_url, related_for, with_crm_links
 from ..models import Conversation
 from ..visibility import ACTION_PERMISSION, scope_for
-
-LIST_PATH = "/contact-center/conversations/"
 
 
 def row_texts() -> dict:
@@ -71,14 +70,14 @@ class Row:
     # for every row of a 200-row page costs more than the page's queries.
     @property
     def urls(self) -> dict:
-        base = f"{LIST_PATH}{self.conv.pk}/"
+        pk = self.conv.pk
         return {
-            "history": base + "history/",
-            "start": base + "start/",
-            "end": base + "end/",
-            "spam": base + "spam/",
-            "rate": base + "rate/",
-            "client": f"{LIST_PATH}?client_id={self.conv.client_id}",
+            "history": links.id_path("conversations:history", pk),
+            "start": links.id_path("conversations:start", pk),
+            "end": links.id_path("conversations:end", pk),
+            "spam": links.id_path("conversations:spam", pk),
+            "rate": links.id_path("conversations:rate", pk),
+            "client": f"{links.path('conversations:list')}?client_id={self.conv.client_id}",
         }
 
     @property
@@ -93,7 +92,7 @@ class Row:
 
     @property
     def activity_url(self) -> str:
-        return f"/crm/activities/{self.conv.crm_activity_id}/" if self.conv.crm_activity_id else ""
+        return crm_url("activity", self.conv.crm_activity_id) if self.conv.crm_activity_id else ""
 
 
 def allowed_ids(user, action: str, ids) -> set:
@@ -149,7 +148,7 @@ def rate_inline(conv) -> str:
         clear = format_html(
             '<button type="button" class="btn btn-sm" hx-post="{}" hx-vals=\'{{"clear": "1"}}\' hx-target="#row-{}" '
             'hx-swap="outerHTML">{}</button>',
-            f"{LIST_PATH}{pk}/rate/",
+            links.id_path("conversations:rate", pk),
             pk,
             gettext("Clear"),
         )
@@ -169,7 +168,7 @@ def rate_inline(conv) -> str:
         placeholder=gettext("Comment (optional)"),
         comment_label=gettext("Comment"),
         comment=conv.supervisor_comment,
-        url=f"{LIST_PATH}{pk}/rate/",
+        url=links.id_path("conversations:rate", pk),
         save=gettext("Save"),
         clear=clear,
     )

@@ -19,11 +19,16 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import links
+
 from ..filters import ConversationFilter
 from ..models import Conversation, FilterPreset
 from .params import encode, filter_only, normalize
 
-LIST_PATH = "/contact-center/conversations/"
+
+def list_path() -> str:
+    """The conversation list's address (the tabs, presets and redirects add a query to it)."""
+    return links.path("conversations:list")
 
 
 @dataclass

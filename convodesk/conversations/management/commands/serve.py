@@ -8,8 +8,9 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.urls import reverse
 
-from convodesk.conversations import demo
+from convodesk.devtools import demo
 
 
 def web_command(python: str, host: str, port: int, workers: int) -> list[str]:
@@ -45,12 +46,16 @@ class Command(BaseCommand):
         if (settings.VAR_DIR / "demo-conversations-pending").exists():
             commands["demo"] = [*manage, "demo", "--conversations-only"]
         processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
-        url = f"http://{host}:{port}/"
-        self.stdout.write(self.style.SUCCESS(f"\nConvodesk is serving on {url}"))
-        self.stdout.write(f"Log in at {url}login/ — demo logins (password: {demo.DEMO_PASSWORD}):")
+        url = f"http://{host}:{port}"
+        self.stdout.write(self.style.SUCCESS(f"\nConvodesk is serving on {url}/"))
+        self.stdout.write(
+            f"Log in at {url}{reverse('login')} — demo logins (password: {demo.DEMO_PASSWORD}):"
+        )
         for username, what in demo.LOGINS:
             self.stdout.write(f"  {username:8} {what}")
-        self.stdout.write(f"Chat widget demo page: {url}widget/demo/\nPress Ctrl-C to stop.\n")
+        self.stdout.write(
+            f"Chat widget demo page: {url}{reverse('livechat:demo')}\nPress Ctrl-C to stop.\n"
+        )
         try:
             # The web server is the product: when it exits, everything stops. The background
             # processes are restarted when they fail; the demo loader finishes by itself.

@@ -29,11 +29,9 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from convodesk.accounts.models import Department, Role, User
-from convodesk.lines.models import Connection, Line, LineMember
-
-from . import lifecycle
-from .lifecycle import Status
-from .models import (
+from convodesk.conversations import lifecycle
+from convodesk.conversations.lifecycle import Status
+from convodesk.conversations.models import (
     Client,
     ClientIdentity,
     Conversation,
@@ -42,6 +40,7 @@ from .models import (
     Message,
     ReplyPeriod,
 )
+from convodesk.lines.models import Connection, Line, LineMember
 
 PREFIX = "gen"
 N_DEPARTMENTS, N_EMPLOYEES, N_LINES = 20, 300, 25

@@ -2,8 +2,8 @@
 
 import datetime as dt
 
-from convodesk.conversations import demo, invariants
 from convodesk.conversations.models import Conversation, Message
+from convodesk.devtools import demo, invariants
 
 
 def test_the_demo_loads_every_status_through_the_services_and_passes_the_invariants(db):

@@ -1,10 +1,10 @@
-"""`manage.py generate --conversations N`: bulk benchmark data (see conversations/generate.py)."""
+"""`manage.py generate --conversations N`: bulk benchmark data (see devtools/generate.py)."""
 
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from convodesk.conversations import generate
+from convodesk.devtools import generate
 
 
 class Command(BaseCommand):

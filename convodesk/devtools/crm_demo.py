@@ -11,7 +11,7 @@ import random
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from .models import Company, Contact, Deal
+from convodesk.crm.models import Company, Contact, Deal
 
 COMPANIES = [
     "Acme Logistics",

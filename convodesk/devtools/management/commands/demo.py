@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from convodesk.accounts.models import User
-from convodesk.conversations import demo
 from convodesk.conversations.models import Conversation
+from convodesk.devtools import demo
 
 PENDING = "demo-conversations-pending"
 

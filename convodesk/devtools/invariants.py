@@ -12,9 +12,9 @@ from collections import defaultdict
 
 from django.db.models import BooleanField, Count, F, Max, Min, Q
 
-from . import lifecycle
-from .lifecycle import Status
-from .models import (
+from convodesk.conversations import lifecycle
+from convodesk.conversations.lifecycle import Status
+from convodesk.conversations.models import (
     Conversation,
     ConversationParticipant,
     Message,

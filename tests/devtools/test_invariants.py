@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.db.models import F
 
-from convodesk.conversations import generate, invariants, services
+from convodesk.conversations import services
 from convodesk.conversations.lifecycle import Status
 from convodesk.conversations.models import (
     ClientIdentity,
@@ -15,6 +15,7 @@ from convodesk.conversations.models import (
     Message,
     ReplyPeriod,
 )
+from convodesk.devtools import generate, invariants
 from tests import factories as f
 
 

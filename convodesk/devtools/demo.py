@@ -17,13 +17,13 @@ from django.utils import timezone
 
 from convodesk.accounts.defaults import install_default_roles
 from convodesk.accounts.models import Department, DepartmentRole, Role, User
-from convodesk.crm import demo as crm_demo
+from convodesk.conversations import hooks, services
+from convodesk.conversations.lifecycle import Status
+from convodesk.conversations.models import ClientIdentity, Conversation, Message
+from convodesk.conversations.services import Actor
 from convodesk.lines.models import Connection, Line, LineMember
 
-from . import hooks, services
-from .lifecycle import Status
-from .models import ClientIdentity, Conversation, Message
-from .services import Actor
+from . import crm_demo
 
 DEMO_PASSWORD = "convodesk"
 
