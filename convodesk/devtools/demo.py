@@ -16,12 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from convodesk.accounts.defaults import install_default_roles
-from convodesk.accounts.models import Department, DepartmentRole, Role, User
+from convodesk.accounts.models import Role, User
 from convodesk.conversations import hooks, services
 from convodesk.conversations.lifecycle import Status
 from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.conversations.services import Actor
-from convodesk.lines.models import Connection, Line, LineMember
+from convodesk.lines.models import Connection, Line
 
 from . import crm_demo
 
@@ -147,15 +147,29 @@ class DemoOrg:
 
 
 def build_organisation() -> DemoOrg:
+    """The demo company, made through the same services as the settings screens and the API
+    (so it is validated and audited like a real set-up), by its administrator. Two shortcuts,
+    both for speed and both demo-only: every employee gets the one demo password hash at once
+    (hashing is deliberately slow), and the Telegram and e-mail connections, which stand for
+    channels with no outside system behind them, are written without the token and mailbox
+    checks those kinds require."""
+    from convodesk.accounts import services as people
+    from convodesk.connectors import setup
+    from convodesk.lines import services as lines
+
     install_default_roles(Role)  # normally there since the first migration
+    admin = User.objects.create_superuser(
+        "admin", "admin@example.com", DEMO_PASSWORD, display_name="Admin"
+    )
     roles = {r.name: r for r in Role.objects.all()}
-    support = Department.objects.create(name="Support")
-    support_es = Department.objects.create(name="Support ES", parent=support)
-    sales = Department.objects.create(name="Sales")
-    billing = Department.objects.create(name="Billing")
-    supervisor_role, _ = Role.objects.get_or_create(
+    support = people.create_department(admin, name="Support")
+    support_es = people.create_department(admin, name="Support ES", parent=support)
+    sales = people.create_department(admin, name="Sales")
+    billing = people.create_department(admin, name="Billing")
+    supervisor_role = roles.get("Department supervisor") or people.create_role(
+        admin,
         name="Department supervisor",
-        defaults=dict(
+        levels=dict(
             view_conversations=20,
             view_history=20,
             view_statistics=20,
@@ -167,11 +181,30 @@ def build_organisation() -> DemoOrg:
             settings=0,
         ),
     )
-    User.objects.create_superuser("admin", "admin@example.com", DEMO_PASSWORD, display_name="Admin")
-    maria = _user("maria", "María Torres", [support], language="es", time_zone="Europe/Madrid")
-    maria.roles.add(supervisor_role)
-    DepartmentRole.objects.get_or_create(department=support, role=roles["Manager"])
-    people = [
+    people.update_role(admin, roles["Manager"], departments=[support.pk])
+    users = {}
+
+    def employee(username, name, departments, extra_roles=(), **extra):
+        users[username] = people.create_employee(
+            admin,
+            username=username,
+            display_name=name,
+            email=f"{username}@example.com",
+            departments=departments,
+            roles=[roles["Manager"], *extra_roles],
+            **extra,
+        )
+        return users[username]
+
+    maria = employee(
+        "maria",
+        "María Torres",
+        [support],
+        [supervisor_role],
+        language="es",
+        time_zone="Europe/Madrid",
+    )
+    people_spec = [
         ("alex", "Alex Johnson", support),
         ("lucia", "Lucía Navarro", support_es),
         ("sam", "Sam Walker", support),
@@ -196,11 +229,12 @@ def build_organisation() -> DemoOrg:
         ("rosa", "Rosa Medina", billing),
         ("tom", "Tom Baker", support),
     ]
-    users = {}
-    for username, name, dep in people:
-        users[username] = _user(username, name, [dep], language="es" if dep == support_es else "en")
-    sales_chief = _user("victor", "Víctor Prieto", [sales])
-    sales_chief.roles.add(roles["Chief executive"])
+    for username, name, dep in people_spec:
+        employee(username, name, [dep], language="es" if dep == support_es else "en")
+    employee("victor", "Víctor Prieto", [sales], [roles["Chief executive"]])
+    User.objects.filter(pk__in=[u.pk for u in users.values()]).update(
+        password=make_password(DEMO_PASSWORD)
+    )
     specs = [
         (
             "Support",
@@ -233,9 +267,10 @@ def build_organisation() -> DemoOrg:
         ("Partners", "all_at_once", ["sara", "ivan", "alex"], ["api"], ""),
         ("VIP", "evenly", ["alex", "lucia", "liam", "ivan"], ["livechat", "telegram", "email"], ""),
     ]
-    lines, connections, operators = [], [], {}
+    lines_made, connections, operators = [], [], {}
     for name, distribution, members, kinds, closing_text in specs:
-        line = Line.objects.create(
+        line = lines.create_line(
+            admin,
             name=name,
             distribution=distribution,
             closing_text=closing_text,
@@ -244,51 +279,34 @@ def build_organisation() -> DemoOrg:
             reopen_window_minutes=30 if name == "Support" else 0,
             working_hours={str(d): [["08:00", "20:00"]] for d in range(5)},
             time_zone="Europe/Madrid",
+            members=[users[u].pk for u in members],
         )
-        for position, username in enumerate(members):
-            LineMember.objects.create(line=line, user=users[username], position=position)
         operators[line.pk] = [users[u] for u in members]
         for kind in kinds:
-            # No webhook, bot token or mailbox: the demo has no outside systems to deliver to.
-            config = {}
-            if kind == "livechat":
-                config = {"ask_name": True, "ask_email": True}
-            connections.append(
-                Connection.objects.create(
-                    line=line,
-                    kind=kind,
-                    name=f"{name} · {dict(Connection.Kind.choices)[kind]}",
-                    config=config,
-                    public_key="demo" if (name, kind) == ("Support", "livechat") else _key(),
-                    allowed_origins=[],
+            label = f"{name} · {dict(Connection.Kind.choices)[kind]}"
+            if kind in (Connection.Kind.LIVECHAT, Connection.Kind.API):
+                # No webhook: the demo has no outside system to deliver to.
+                config = {"ask_name": True, "ask_email": True} if kind == "livechat" else {}
+                connection, _secret = setup.create_connection(
+                    line, kind, label, config, allowed_origins=[], actor=admin
                 )
-            )
-        lines.append(line)
-    return DemoOrg(lines, connections, operators, maria)
+                if (name, kind) == ("Support", "livechat"):
+                    # The key README and `make run` name for the demo page.
+                    Connection.objects.filter(pk=connection.pk).update(public_key="demo")
+                    connection.public_key = "demo"
+            else:
+                connection = Connection.objects.create(
+                    line=line, kind=kind, name=label, config={}, public_key=_key()
+                )
+            connections.append(connection)
+        lines_made.append(line)
+    return DemoOrg(lines_made, connections, operators, maria)
 
 
 def _key():
     from convodesk.crypto import new_secret
 
     return new_secret(16)
-
-
-_HASHED = {}
-
-
-def _user(username, name, departments, **extra) -> User:
-    # One password hash for every demo employee: hashing is deliberately slow.
-    if "pw" not in _HASHED:
-        _HASHED["pw"] = make_password(DEMO_PASSWORD)
-    user = User.objects.create(
-        username=username,
-        email=f"{username}@example.com",
-        password=_HASHED["pw"],
-        display_name=name,
-        **extra,
-    )
-    user.departments.set(departments)
-    return user
 
 
 class Simulation:
