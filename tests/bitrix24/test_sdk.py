@@ -106,7 +106,10 @@ def test_a_custom_connector_posts_client_messages_that_appear_in_our_list(server
     admin, op1, _op2, line, _conn = team
     as_admin = sdk(server, admin)
     assert as_admin.imconnector.register(
-        bitrix_id="shopchat", name="Shop chat", icon={}, placement_handler="https://shop.example/settings"
+        bitrix_id="shopchat",
+        name="Shop chat",
+        icon={},
+        placement_handler="https://shop.example/settings",
     ).result
     assert as_admin.imconnector.activate(connector="shopchat", line=line.pk, active=True).result
     status = as_admin.imconnector.status(connector="shopchat", line=line.pk).result
@@ -121,13 +124,17 @@ def test_a_custom_connector_posts_client_messages_that_appear_in_our_list(server
     sent = as_admin.imconnector.send.messages(connector="shopchat", line=line.pk, messages=messages)
     assert sent.result["SUCCESS"] is True
     conv_id = sent.result["DATA"]["RESULT"][0]["session"]["ID"]
-    again = as_admin.imconnector.send.messages(connector="shopchat", line=line.pk, messages=messages)
+    again = as_admin.imconnector.send.messages(
+        connector="shopchat", line=line.pk, messages=messages
+    )
     assert again.result["DATA"]["RESULT"][0]["session"]["ID"] == conv_id  # idempotent
     assert Message.objects.filter(conversation_id=conv_id, author_kind="client").count() == 1
     # The client's requests are lazy: .result sends them.
     assert sdk(server, op1).im.message.add(dialog_id=f"chat{conv_id}", message="Hi Ann").result
     messages[0]["message"] = {"id": "m-2", "date": 1780000060, "text": "Thanks"}
-    second = as_admin.imconnector.send.messages(connector="shopchat", line=line.pk, messages=messages)
+    second = as_admin.imconnector.send.messages(
+        connector="shopchat", line=line.pk, messages=messages
+    )
     assert second.result["DATA"]["RESULT"][0]["session"]["ID"] == conv_id
 
     listed = requests.get(
@@ -150,7 +157,9 @@ def test_a_lead_is_found_by_phone(server, team):
     client = sdk(server, admin)
     found = client.crm.duplicate.findbycomm(type="PHONE", values=["+34611222333"]).value
     assert found.lead_ids == [lead.pk]
-    rows = client.crm.lead.list(select=["ID", "TITLE", "PHONE"], filter={"PHONE": "+34 611 222 333"}).result
+    rows = client.crm.lead.list(
+        select=["ID", "TITLE", "PHONE"], filter={"PHONE": "+34 611 222 333"}
+    ).result
     assert [r["ID"] for r in rows] == [str(lead.pk)]
     got = client.crm.lead.get(bitrix_id=lead.pk).result
     assert got["PHONE"][0]["VALUE"] == "+34 611 222 333" and got["STATUS_ID"] == "NEW"
@@ -193,12 +202,12 @@ def test_a_hidden_conversation_answers_as_one_that_does_not_exist(server, team):
     answers = []
     for chat_id in (conv_id, 999999):
         with pytest.raises(BitrixAPIError) as caught:
-            as_op1.imopenlines.session.history.get(chat_id=chat_id).result
+            as_op1.imopenlines.session.history.get(chat_id=chat_id).call()
         error = caught.value
         answers.append((error.status_code, error.error, error.error_description))
     assert answers[0] == answers[1]
     assert answers[0][:2] == (400, "CHAT_ID")
     for chat_id in (conv_id, 999999):
         with pytest.raises(BitrixAPIError) as caught:
-            as_op1.imopenlines.operator.answer(chat_id=chat_id).result
+            as_op1.imopenlines.operator.answer(chat_id=chat_id).call()
         assert (caught.value.status_code, caught.value.error) == (400, "CHAT_ID")
