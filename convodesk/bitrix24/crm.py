@@ -8,7 +8,10 @@ phones and e-mails as multi-field lists.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Q
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from convodesk.accounts.access import level
@@ -160,20 +163,19 @@ def _int(value, ctx):
 
 
 def _text(value, ctx):
-    return clean(str(value))
+    text = clean(str(value))
+    if len(text) > 255:  # longer than any stored title or name (and than SQLite's LIKE allows)
+        raise ValueError(value)
+    return text
 
 
 def _when(value, ctx):
-    from django.utils.dateparse import parse_date, parse_datetime
-
     text = str(value)
     parsed = parse_datetime(text)
     if parsed is None:
         day = parse_date(text)
         if day is None:
             raise ValueError(value)
-        import datetime as dt
-
         parsed = dt.datetime.combine(day, dt.time(), tzinfo=ctx.tz)
     elif parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ctx.tz)

@@ -289,7 +289,7 @@ def session_list(ctx, params) -> Result:
     rows = rows.order_by(f"-{field}" if descending else field, "-pk" if descending else "pk")
     if "start" not in params and ("offset" in params or "limit" in params):
         try:
-            offset = max(0, int(params.get("offset") or 0))
+            offset = min(10**9, max(0, int(params.get("offset") or 0)))
             limit = min(200, max(1, int(params.get("limit") or 50)))
         except (TypeError, ValueError):
             raise B24Error(
@@ -304,7 +304,10 @@ def session_list(ctx, params) -> Result:
 
 
 def _date(value, name):
-    parsed = parse_datetime(str(value)) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well-formed but impossible, such as month 13
+        parsed = None
     if parsed is None:
         raise B24Error("INVALID_ARG_VALUE", _("%(name)s is not an ISO 8601 date.") % {"name": name})
     if parsed.tzinfo is None:

@@ -22,6 +22,8 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from convodesk.conversations.normalize import clean_data
+
 PAGE_SIZE = 50
 MAX_KEYS = 2000  # parameters in one request
 MAX_DEPTH = 12  # brackets in one key
@@ -142,11 +144,16 @@ def php_decode(pairs) -> dict:
 
 
 def parse_query(query: str) -> dict:
-    return php_decode(parse_qsl(query, keep_blank_values=True))
+    return clean_data(php_decode(parse_qsl(query, keep_blank_values=True)))
 
 
 def read_params(request) -> dict:
-    """The query string's parameters, overlaid with the body's (JSON or form)."""
+    """The query string's parameters, overlaid with the body's (JSON or form); every text
+    cleaned (`clean_data`: no NUL, no lone surrogate) before any method reads it."""
+    return clean_data(_read(request))
+
+
+def _read(request) -> dict:
     params = parse_query(request.META.get("QUERY_STRING", ""))
     if request.method != "POST":
         return params
