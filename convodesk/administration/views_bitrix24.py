@@ -68,7 +68,13 @@ def code_create(request):
             add_service_errors(form, exc.errors)
         else:
             url = f"{_base_url(request)}{code.user_id}/{plain}/"
-            return _render(request, "code_created.html", {"code": code, "url": url})
+            context = {
+                "code": code,
+                "url": url,
+                "host": request.get_host(),
+                "token": f"{code.user_id}/{plain}",
+            }
+            return _render(request, "code_created.html", context)
     status = 400 if form.errors else 200
     return _render(request, "code_form.html", {"form": form}, status)
 
