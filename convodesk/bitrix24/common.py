@@ -26,13 +26,16 @@ def start_of(params: dict) -> int:
     return start
 
 
-def page(queryset, params: dict, size: int = PAGE_SIZE) -> tuple[list, int | None, int | None]:
-    """One page of `size` rows from `start`, with the total and the next start (None past the
-    end); start=-1 counts nothing and answers the first page without total or next."""
+def page(
+    queryset, params: dict, size: int = PAGE_SIZE, counted=None
+) -> tuple[list, int | None, int | None]:
+    """One page of `size` rows from `start`, with the total (of `counted`, the same rows in a
+    shape cheaper to count, when given) and the next start (None past the end); start=-1
+    counts nothing and answers the first page without total or next."""
     start = start_of(params)
     if start == -1:
         return list(queryset[:size]), None, None
-    total = queryset.count()
+    total = (queryset if counted is None else counted).count()
     rows = list(queryset[start : start + size]) if start < total else []
     following = start + size
     return rows, total, following if following < total else None

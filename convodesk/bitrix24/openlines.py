@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
@@ -257,31 +258,15 @@ def _ids(value) -> list[int]:
 def session_list(ctx, params) -> Result:
     """Sessions the employee may see, 50 a page by `start` (the client's .as_list()), or by
     `offset` and `limit` as the v2 method documents them."""
-    rows = Conversation.objects.visible_to(ctx.user, "view").select_related(
-        "connection__bitrix24_connector__connector", "identity"
+    conditions = _session_filter(params)
+    # The page walks the index with the per-row visibility probe; the total counts the
+    # viewer's set (visibility.py: the two SQL shapes of the one rule).
+    rows = (
+        Conversation.objects.visible_to(ctx.user, "view")
+        .filter(conditions)
+        .select_related("connection__bitrix24_connector__connector", "identity")
     )
-    for key, field in (("configId", "line_id"), ("operatorId", "responsible_id")):
-        if params.get(key) not in (None, ""):
-            rows = rows.filter(**{f"{field}__in": _ids(params[key])})
-        if params.get(f"{key}List") not in (None, ""):
-            rows = rows.filter(**{f"{field}__in": _ids(params[f"{key}List"])})
-    status = params.get("status")
-    if status not in (None, ""):
-        codes = CODES_BY_STATUS.get(str(status))
-        if codes is None:
-            raise B24Error("INVALID_ARG_VALUE", _("Unknown status."))
-        rows = rows.filter(status__in=codes)
-    source_filter = params.get("source")
-    if source_filter not in (None, ""):
-        rows = rows.filter(channel=str(source_filter))
-    for key, lookup in (
-        ("dateCreateFrom", "started_at__gte"),
-        ("dateCreateTo", "started_at__lte"),
-        ("dateCloseFrom", "closed_at__gte"),
-        ("dateCloseTo", "closed_at__lte"),
-    ):
-        if params.get(key) not in (None, ""):
-            rows = rows.filter(**{lookup: _date(params[key], key)})
+    counted = Conversation.objects.visible_to(ctx.user, "view", shape="set").filter(conditions)
     field = ORDER_FIELDS.get(str(params.get("order", "dateCreate")).lower())
     if field is None:
         raise B24Error("INVALID_ARG_VALUE", _("Unknown order."))
@@ -298,9 +283,37 @@ def session_list(ctx, params) -> Result:
         chunk = list(rows[offset : offset + limit])
         seen = _crm_visible(ctx, chunk)
         return Result({"sessions": [session_out(ctx, c, seen) for c in chunk]})
-    chunk, total, following = page(rows, params)
+    chunk, total, following = page(rows, params, counted=counted)
     seen = _crm_visible(ctx, chunk)
     return Result({"sessions": [session_out(ctx, c, seen) for c in chunk]}, total, following)
+
+
+def _session_filter(params) -> Q:
+    """The v2 filters as one condition: open channels, operators, status, channel, dates."""
+    conditions = Q()
+    for key, field in (("configId", "line_id"), ("operatorId", "responsible_id")):
+        if params.get(key) not in (None, ""):
+            conditions &= Q(**{f"{field}__in": _ids(params[key])})
+        if params.get(f"{key}List") not in (None, ""):
+            conditions &= Q(**{f"{field}__in": _ids(params[f"{key}List"])})
+    status = params.get("status")
+    if status not in (None, ""):
+        codes = CODES_BY_STATUS.get(str(status))
+        if codes is None:
+            raise B24Error("INVALID_ARG_VALUE", _("Unknown status."))
+        conditions &= Q(status__in=codes)
+    source_filter = params.get("source")
+    if source_filter not in (None, ""):
+        conditions &= Q(channel=str(source_filter)[:20])
+    for key, lookup in (
+        ("dateCreateFrom", "started_at__gte"),
+        ("dateCreateTo", "started_at__lte"),
+        ("dateCloseFrom", "closed_at__gte"),
+        ("dateCloseTo", "closed_at__lte"),
+    ):
+        if params.get(key) not in (None, ""):
+            conditions &= Q(**{lookup: _date(params[key], key)})
+    return conditions
 
 
 def _date(value, name):
