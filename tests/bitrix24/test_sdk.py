@@ -211,3 +211,18 @@ def test_a_hidden_conversation_answers_as_one_that_does_not_exist(server, team):
         with pytest.raises(BitrixAPIError) as caught:
             as_op1.imopenlines.operator.answer(chat_id=chat_id).call()
         assert (caught.value.status_code, caught.value.error) == (400, "CHAT_ID")
+
+
+def test_the_rate_limit_reaches_the_client_as_query_limit_exceeded(server, team, settings):
+    from b24pysdk.errors import BitrixAPIQueryLimitExceeded
+
+    from convodesk.bitrix24 import transport
+
+    transport.bucket.levels.clear()
+    settings.BITRIX24_RATE_LIMIT = (2, 0.001)
+    token = sdk(server, team[0])._bitrix_token
+    assert token.call_method("server.time", {})["result"]
+    assert token.call_method("server.time", {})["result"]
+    with pytest.raises(BitrixAPIQueryLimitExceeded) as caught:
+        token.call_method("server.time", {})
+    assert caught.value.status_code == 503 and caught.value.error == "QUERY_LIMIT_EXCEEDED"
