@@ -69,6 +69,13 @@ def test_event_handlers_are_added_edited_given_a_new_token_and_deleted(desk):
     handler.refresh_from_db()
     assert handler.handler_url == "https://hooks.example/v2" and handler.active is False
     assert handler.event == "OnOpenLineSessionFinish"  # the event itself is not changed
+    desk.rest(desk.admin).call("imconnector.register", {"ID": "shopchat", "NAME": "Shop chat"})
+    desk.rest(desk.admin).call(
+        "imconnector.activate", {"CONNECTOR": "shopchat", "LINE": desk.line.pk}
+    )
+    overview = admin.get("/settings/bitrix24/").content.decode()
+    assert "https://hooks.example/v2" in overview and token not in overview
+    assert "Shop chat" in overview and "Support" in overview  # the connector and its open channel
     rotated = admin.post(f"/settings/bitrix24/handlers/{handler.pk}/rotate/")
     handler.refresh_from_db()
     assert (
