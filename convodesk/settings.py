@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "convodesk.audit",
     "convodesk.administration",
     "convodesk.devtools",  # demo data, benchmark generator, invariants (no models)
+    "convodesk.bitrix24",
     "axes",  # log-in throttling; after the apps so their templates come first
 ]
 
@@ -224,6 +225,8 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Production behind HTTPS (README, "Production"): each switched by the environment, off on a laptop.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# The seed product's REST client follows no redirect: /rest/ answers on whatever scheme it came.
+SECURE_REDIRECT_EXEMPT = [r"^rest/"]
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)

@@ -29,4 +29,7 @@ urlpatterns = [
     path("contact-center/workspace/", include("convodesk.workspace.urls")),
     path("widget/", include("convodesk.connectors.livechat_urls")),
     path("connectors/", include("convodesk.connectors.urls")),
+    # The seed product's incoming webhooks (/rest/{user_id}/{code}/{method}.json): README
+    # "Moving from Bitrix24".
+    path("rest/", include("convodesk.bitrix24.urls")),
 ]

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 SECTIONS = [
     ("administration:lines", _("Open channels")),
     ("administration:connections", _("Connections")),
+    ("administration:bitrix24", _("Bitrix24 compatibility")),
     ("administration:employees", _("Employees")),
     ("administration:departments", _("Departments")),
     ("administration:roles", _("Roles")),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_connections, views_lines, views_people, views_replies
+from . import views, views_bitrix24, views_connections, views_lines, views_people, views_replies
 
 app_name = "administration"
 
@@ -37,6 +37,24 @@ urlpatterns = [
         "connections/bot-pictures/<str:digest>/",
         views_connections.bot_picture,
         name="bot_picture",
+    ),
+    # Bitrix24 compatibility (issue 21): webhook codes and outbound event handlers
+    path("bitrix24/", views_bitrix24.overview, name="bitrix24"),
+    path("bitrix24/codes/new/", views_bitrix24.code_create, name="bitrix24_code_create"),
+    path(
+        "bitrix24/codes/<int:pk>/revoke/", views_bitrix24.code_revoke, name="bitrix24_code_revoke"
+    ),
+    path("bitrix24/handlers/new/", views_bitrix24.handler_create, name="bitrix24_handler_create"),
+    path("bitrix24/handlers/<int:pk>/", views_bitrix24.handler_edit, name="bitrix24_handler"),
+    path(
+        "bitrix24/handlers/<int:pk>/rotate/",
+        views_bitrix24.handler_rotate,
+        name="bitrix24_handler_rotate",
+    ),
+    path(
+        "bitrix24/handlers/<int:pk>/delete/",
+        views_bitrix24.handler_delete,
+        name="bitrix24_handler_delete",
     ),
     # People (employees, departments, roles), quick replies and API tokens
     path("employees/", views_people.employees, name="employees"),

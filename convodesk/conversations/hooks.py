@@ -61,11 +61,13 @@ def greet(conversation, at) -> None:
 
 def after_transition(conversation, before, event) -> None:
     """Called after every lifecycle transition of an existing conversation."""
+    from convodesk.bitrix24 import events as bitrix24_events
     from convodesk.crm import binding
     from convodesk.stats import rollups
 
     binding.sync_activity(conversation, before)
     rollups.conversation_changed(conversation, before, event)
+    bitrix24_events.after_transition(conversation, before, event)  # OnOpenLineSessionFinish
 
 
 def after_participation(conversation, figures: dict[int, dict[str, int]]) -> None:

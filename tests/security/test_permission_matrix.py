@@ -1001,6 +1001,28 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
     "settings/api-tokens/<int:pk>/revoke/": [
         page("/settings/api-tokens/{api_token}/revoke/", SETTINGS_ADMIN, method="post")
     ],
+    "settings/bitrix24/": [page("/settings/bitrix24/", SETTINGS_ADMIN)],
+    "settings/bitrix24/codes/new/": [page("/settings/bitrix24/codes/new/", SETTINGS_ADMIN)],
+    "settings/bitrix24/codes/<int:pk>/revoke/": [
+        page("/settings/bitrix24/codes/{b24_code}/revoke/", SETTINGS_ADMIN, method="post")
+    ],
+    "settings/bitrix24/handlers/new/": [page("/settings/bitrix24/handlers/new/", SETTINGS_ADMIN)],
+    "settings/bitrix24/handlers/<int:pk>/": [
+        page("/settings/bitrix24/handlers/{b24_handler}/", SETTINGS_ADMIN)
+    ],
+    "settings/bitrix24/handlers/<int:pk>/rotate/": [
+        page("/settings/bitrix24/handlers/{b24_handler}/rotate/", SETTINGS_ADMIN, method="post")
+    ],
+    "settings/bitrix24/handlers/<int:pk>/delete/": [
+        page("/settings/bitrix24/handlers/{b24_handler}/delete/", SETTINGS_ADMIN, method="post")
+    ],
+    # The seed product's incoming webhooks: only a webhook code gets through (a session does
+    # not); with one, the code's employee's visibility applies (tests/bitrix24).
+    "rest/(?P<user_id>[^/]+)/(?P<code>[^/]+)/(?P<method>[^/]+?)/?$": [
+        Check("secret", NOBODY, "/rest/{op_a}/not-a-code/profile.json", "post", {}),
+        Check("secret", NOBODY, "/rest/{op_a}/not-a-code/crm.lead.list.json"),
+    ],
+    "rest/(?P<rest>.*)$": [Check("secret", NOBODY, "/rest/{op_a}/", "post", {})],
     # The conversation list and what hangs off it: every employee (rows filtered by visible_to).
     "contact-center/conversations/": [page("/contact-center/conversations/", STAFF)],
     "contact-center/conversations/columns/": [
@@ -1394,6 +1416,18 @@ def route_ids(world: World, export_root) -> dict:
         "op_a": users["op_a"].pk,
         "quick_reply": _quick_reply(world),
         "api_token": _api_token(world),
+        **_bitrix24(world),
+    }
+
+
+def _bitrix24(world: World) -> dict:
+    from convodesk.bitrix24 import codes
+    from convodesk.bitrix24.models import WebhookCode
+
+    handler, _token = codes.create_handler(None, "OnOpenLineSessionFinish", "https://h.example/")
+    return {
+        "b24_code": WebhookCode.issue(world.users["op_b"], "route matrix")[0].pk,
+        "b24_handler": handler.pk,
     }
 
 

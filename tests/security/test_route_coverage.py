@@ -167,6 +167,8 @@ def test_every_matrix_check_requests_the_route_it_is_filed_under():
         op_a=1,
         quick_reply=1,
         api_token=1,
+        b24_code=1,
+        b24_handler=1,
         client=1,
         owner_segment="leads",
         export="00000000-0000-0000-0000-000000000000",

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from convodesk.bitrix24 import events as bitrix24_events
 from convodesk.connectors import delivery
 from convodesk.conversations import services
 from convodesk.workspace import presence
@@ -36,6 +37,7 @@ class Command(BaseCommand):
                     log.info("timers: %s fired", fired)
                 # The safety net of outbound delivery: retries whose task was lost (worker crash).
                 delivery.deliver_due()
+                bitrix24_events.deliver_due()  # OnOpenLineSessionFinish retries
                 # Employees whose last operator socket closed more than the grace period ago go away.
                 presence.sweep()
             except Exception:  # keep sweeping; the next sweep retries what failed
