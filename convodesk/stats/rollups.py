@@ -189,7 +189,9 @@ class Deltas:
                 for name, value in delta.items():
                     row[name] += value
 
-    def write(self) -> None:
+    def statements(self) -> list[tuple[str, list]]:
+        """The upserts that write these deltas (one per table that changes), then forget them."""
+        statements = []
         for model, key_fields, deltas in (
             (Rollup, KEY, self.rows),
             (
@@ -202,8 +204,14 @@ class Deltas:
             rows = [(k, {c: v for c, v in d.items() if v}) for k, d in deltas.items()]
             rows = [(k, d) for k, d in rows if d]
             if rows:
-                _upsert(model, key_fields, sorted(rows, key=_sort_key))
+                statements.append(upsert_sql(model, key_fields, sorted(rows, key=_sort_key)))
         self.__init__()
+        return statements
+
+    def write(self) -> None:
+        with connection.cursor() as cursor:
+            for sql, params in self.statements():
+                cursor.execute(sql, params)
 
 
 def apply(old: Contribution | None, new: Contribution | None) -> None:
@@ -228,11 +236,12 @@ def _sort_key(item):
     return tuple(str(part) if not isinstance(part, int) else f"{part:020d}" for part in key)
 
 
-def _upsert(model, key_fields: tuple[str, ...], deltas: list[tuple[tuple, dict[str, int]]]) -> None:
+def upsert_sql(model, key_fields: tuple[str, ...], deltas: list[tuple[tuple, dict[str, int]]]):
     """Add each (key, delta) to its row, inserting rows that do not exist yet, in one statement.
 
     Every row of the statement names the same measure columns (the union of the deltas');
     a measure a delta does not touch adds 0, which is also the column's value on insert.
+    Returns (sql, params).
     """
     table = connection.ops.quote_name(model._meta.db_table)
     quote = connection.ops.quote_name
@@ -252,8 +261,7 @@ def _upsert(model, key_fields: tuple[str, ...], deltas: list[tuple[tuple, dict[s
         f"VALUES {', '.join([row] * len(deltas))} "
         f"ON CONFLICT ({', '.join(quote(c) for c in key_fields)}) DO UPDATE SET {sets}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
 
 
 # Rebuild ---------------------------------------------------------------------------------

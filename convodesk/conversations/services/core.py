@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -176,22 +176,27 @@ class Batch:
     # Writing
 
     def flush(self) -> None:
-        for conversation, fields in self.rows.values():
-            if fields:
-                conversation.save(update_fields=sorted(fields))
+        """Write the batch: the rows' changed columns, the participants, the events and the
+        statistics; on PostgreSQL in one statement (data-modifying WITH clauses), on SQLite
+        one statement each. Then hand the summary to the after-commit subscribers."""
+        statements = [_update_sql(c, sorted(f)) for c, f in self.rows.values() if f]
         self.rows = {}
-        self._write_participants()
-        if self.events:
-            ConversationEvent.objects.bulk_create(self.events)
-        self.deltas.write()
-        committed = hooks.Committed(
-            [(e.pk, e.conversation_id) for e in self.events], self.deliveries
-        )
+        participants = self._changed_participants()
+        if participants:
+            statements.append(_participants_sql(participants))
+        events = self.events
+        statements += self.deltas.statements()
+        ids = _execute(statements, _events_sql(events) if events else None)
+        for event, event_id in zip(events, ids, strict=True):
+            event.pk = event_id
+            event._state.adding = False
+        committed = hooks.Committed([(e.pk, e.conversation_id) for e in events], self.deliveries)
         self.events, self.deliveries = [], []
         if hooks.publishing() and (committed.events or committed.deliveries):
             transaction.on_commit(lambda: hooks.after_commit(committed))
 
-    def _write_participants(self) -> None:
+    def _changed_participants(self) -> list[ConversationParticipant]:
+        """The participant rows that changed; their change in the figures goes to the deltas."""
         changed = []
         for conversation, rows in self.people.values():
             figures = {}
@@ -212,14 +217,80 @@ class Batch:
                 changed.append(participant)
             if figures:
                 self.deltas.participation(conversation, figures)
-        if changed:
-            changed.sort(key=lambda p: (p.conversation_id, p.employee_id))
-            ConversationParticipant.objects.bulk_create(
-                changed,
-                update_conflicts=True,
-                unique_fields=["conversation", "employee"],
-                update_fields=list(PARTICIPANT_FLAGS),
-            )
+        return sorted(changed, key=lambda p: (p.conversation_id, p.employee_id))
+
+
+def _values(model, objects, names) -> tuple[str, list]:
+    """`(…), (…)` rows of these objects' fields, adapted for the database as Django would."""
+    fields = [model._meta.get_field(n) for n in names]
+    row = f"({', '.join(['%s'] * len(fields))})"
+    params = [
+        f.get_db_prep_save(getattr(o, f.attname), connection) for o in objects for f in fields
+    ]
+    return ", ".join([row] * len(objects)), params
+
+
+def _columns(model, names) -> str:
+    return ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
+
+
+def _update_sql(conversation: Conversation, names: list[str]) -> tuple[str, list]:
+    quote = connection.ops.quote_name
+    fields = [Conversation._meta.get_field(n) for n in names]
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    params = [f.get_db_prep_save(getattr(conversation, f.attname), connection) for f in fields]
+    table = quote(Conversation._meta.db_table)
+    return f"UPDATE {table} SET {sets} WHERE {quote('id')} = %s", [*params, conversation.pk]
+
+
+_PARTICIPANT_COLUMNS = ("conversation", "employee", "started_at", *PARTICIPANT_FLAGS)
+
+
+def _participants_sql(participants) -> tuple[str, list]:
+    """One upsert for new and known rows alike, by (conversation, employee)."""
+    quote = connection.ops.quote_name
+    rows, params = _values(ConversationParticipant, participants, _PARTICIPANT_COLUMNS)
+    sets = ", ".join(f"{quote(f)} = excluded.{quote(f)}" for f in PARTICIPANT_FLAGS)
+    return (
+        f"INSERT INTO {quote(ConversationParticipant._meta.db_table)} "
+        f"({_columns(ConversationParticipant, _PARTICIPANT_COLUMNS)}) VALUES {rows} "
+        f"ON CONFLICT ({quote('conversation_id')}, {quote('employee_id')}) DO UPDATE SET {sets}",
+        params,
+    )
+
+
+_EVENT_COLUMNS = ("conversation", "kind", "actor", "actor_kind", "from_status", "to_status", "at")
+
+
+def _events_sql(events) -> tuple[str, list]:
+    rows, params = _values(ConversationEvent, events, (*_EVENT_COLUMNS, "payload"))
+    table = connection.ops.quote_name(ConversationEvent._meta.db_table)
+    columns = _columns(ConversationEvent, (*_EVENT_COLUMNS, "payload"))
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES {rows} RETURNING {connection.ops.quote_name('id')}",
+        params,
+    )
+
+
+def _execute(statements, events) -> list[int]:
+    """Run the writes; return the new events' ids in their order."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(statements) + bool(events) > 1:
+            clauses = [f"w{i} AS ({sql})" for i, (sql, _p) in enumerate(statements)]
+            params = [p for _sql, ps in statements for p in ps]
+            last = "SELECT 0 WHERE FALSE"
+            if events:
+                clauses.append(f"e AS ({events[0]})")
+                params += events[1]
+                last = "SELECT id FROM e"
+            cursor.execute(f"WITH {', '.join(clauses)} {last}", params)
+            return sorted(row[0] for row in cursor.fetchall())
+        for sql, params in statements:
+            cursor.execute(sql, params)
+        if not events:
+            return []
+        cursor.execute(*events)
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def batch() -> Batch:
