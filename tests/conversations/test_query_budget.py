@@ -18,7 +18,7 @@ from convodesk.conversations.models import Conversation
 from .. import factories as f
 
 # Measured. Before the batched write path (issue 17), the same on both databases and without
-# the savepoint markers: 22, 7 (+1 idempotency read each), 14, 11, 9; before the first tuning
+# the savepoint markers: 22, 6 (+1 idempotency read each), 15, 11, 9; before the first tuning
 # 34, 11, 22, 18, 19 with them. A transaction's batch (the row's changed columns, participants,
 # events, rollups, buckets, participation) is one statement each on SQLite and one statement in
 # all on PostgreSQL (data-modifying WITH clauses).
