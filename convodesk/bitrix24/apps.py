@@ -8,8 +8,13 @@ class Bitrix24Config(AppConfig):
 
     def ready(self):
         from convodesk.connectors import delivery
+        from convodesk.conversations import hooks
 
         from . import events
+
+        # A closed conversation's OnOpenLineSessionFinish, after the service's commit.
+        if events.sessions_finished not in hooks.SUBSCRIBERS:
+            hooks.SUBSCRIBERS.append(events.sessions_finished)
 
         # A custom connector's line is an api connection: replies on it go out as the seed
         # product's OnImConnectorMessageAdd event; every other api connection keeps its signed

@@ -6,7 +6,7 @@
   reply's outbound delivery: `connectors.delivery` queues, retries with back-off and marks the
   message sent or not delivered, exactly as for a signed webhook (apps.py registers it for
   api connections; others keep their signed webhook).
-- OnOpenLineSessionFinish: a conversation closed (hooks.after_transition). One EventDelivery
+- OnOpenLineSessionFinish: a conversation closed (an after-commit subscriber in hooks). One EventDelivery
   per handler, attempted after commit and retried with delivery.py's back-off by the timers
   loop (`deliver_due`).
 """
@@ -198,27 +198,48 @@ def session_data(conversation) -> dict:
     }
 
 
-def after_transition(conversation, before, event) -> None:
-    """Called for every transition (conversations/hooks.py): a conversation that has just
-    closed queues its OnOpenLineSessionFinish for each handler."""
-    if not (before.status < OPEN_BELOW <= conversation.status):
+def sessions_finished(committed) -> None:
+    """An after-commit subscriber (conversations/hooks.py): each conversation the committed
+    transaction closed queues its OnOpenLineSessionFinish for each handler. One query when
+    nothing closed (the transaction's events by id)."""
+    from convodesk.conversations.models import Conversation, ConversationEvent
+
+    if not committed.events:
         return
-    row = _connector_line(conversation.connection)
-    handlers = list(_handlers(EventHandler.Event.SESSION_FINISH, row.connector_id if row else None))
-    if not handlers:
+    closed = list(
+        ConversationEvent.objects.filter(
+            pk__in=[event_id for event_id, _conversation in committed.events],
+            from_status__lt=OPEN_BELOW,
+            to_status__gte=OPEN_BELOW,
+        ).values_list("conversation_id", "at")
+    )
+    if not closed:
         return
-    if row is None:  # a handler for one connector hears only its conversations
-        handlers = [h for h in handlers if h.connector_id is None]
-    data = session_data(conversation)
-    ids = [
-        EventDelivery.objects.create(
-            handler=h,
-            conversation=conversation,
-            body=form_body(event_payload(h, data)).decode(),
-            next_attempt_at=event.at,
-        ).pk
-        for h in handlers
-    ]
+    conversations = Conversation.objects.select_related("connection").in_bulk(
+        [conversation_id for conversation_id, _at in closed]
+    )
+    ids = []
+    with transaction.atomic():
+        for conversation_id, at in closed:
+            conversation = conversations[conversation_id]
+            row = _connector_line(conversation.connection)
+            handlers = list(
+                _handlers(EventHandler.Event.SESSION_FINISH, row.connector_id if row else None)
+            )
+            if row is None:  # a handler for one connector hears only its conversations
+                handlers = [h for h in handlers if h.connector_id is None]
+            if not handlers:
+                continue
+            data = session_data(conversation)
+            ids += [
+                EventDelivery.objects.create(
+                    handler=h,
+                    conversation=conversation,
+                    body=form_body(event_payload(h, data)).decode(),
+                    next_attempt_at=at,
+                ).pk
+                for h in handlers
+            ]
     transaction.on_commit(lambda: [_enqueue(pk) for pk in ids])
 
 

@@ -2,7 +2,7 @@
 
 A socket remembers the last event id it delivered (a `Cursor`) and, whenever it is woken,
 reads the events after it from `ConversationEvent`. The wake-up comes from the channel layer:
-the services publish after commit (`realtime.publish`), and on the embedded default the `Hub`
+the services publish once per transaction after commit (`realtime.publish_events`), and on the embedded default the `Hub`
 of each web process also polls the event table, so events committed by another process (the task
 worker, the timers loop) still arrive. The layer message is only a hint; the table is the truth,
 so a lost hint delays an event but never loses it, and a duplicate hint sends nothing twice.
@@ -181,7 +181,7 @@ class Hub:
                 await asyncio.sleep(1)
                 continue
             if message.get("type") == "conversation.event":
-                self.announced.add(message.get("event"))
+                self.announced.update(message.get("events") or [message.get("event")])
                 self.wake()
             if time.monotonic() - renewed > 3600:  # groups expire in Redis; stay a member
                 await self.layer.group_add(realtime.EVENTS_GROUP, self.channel)

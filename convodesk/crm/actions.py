@@ -109,7 +109,7 @@ def convert_lead(
         records = [r for r in (contact, deal, company) if r is not None]
         for conversation_id in conversation_ids:
             Conversation.objects.select_for_update().filter(pk=conversation_id).first()
-            binding.write_links(conversation_id, records)
+            services.write_links(conversation_id, records)
             Activity.objects.filter(conversation_id=conversation_id).update(
                 owner_type=primary.entity_type, owner_id=primary.pk
             )
@@ -164,8 +164,8 @@ def rebind(conversation_id: int, user, entity_type: str, entity_id: int) -> Conv
                 external_id=identity.external_id,
                 defaults={"contact": target},
             )
-        binding.write_links(conversation.pk, binding.related_records(target))
-        activity = binding.ensure_activity(conversation, target)
+        services.write_links(conversation.pk, binding.related_records(target))
+        activity = services.ensure_activity(conversation, target)
         services.record_crm_change(
             conversation,
             services.Actor.of(user),

@@ -1,14 +1,15 @@
-"""Binding conversations to CRM records (the open channel's CRM rules).
+"""Binding conversations to CRM records (the open channel's CRM rules): the decision only.
 
-Everything here runs inside the services' transaction (called from `conversations/hooks.py`),
-so a conversation never exists half-bound: an error here rolls the incoming message back.
-Link rows are written here; the denormalised list columns and the history event go through
-`services.record_crm_change`, the one place CRM changes reach a conversation.
+`decide_new_conversation` looks records up and says what a new conversation is bound to: the
+records to link (primary first), or a new lead or contact to make, a phone or e-mail match to
+suggest, the history payload. It writes nothing. The services (`conversations/services/crm.py`)
+write the decision inside their transaction, so a conversation never exists half-bound, and
+nothing here imports or calls them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import phonenumbers
 from django.db import connection
@@ -16,21 +17,16 @@ from django.db.models import Count
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
-from convodesk.conversations import services
-from convodesk.conversations.lifecycle import OPEN_BELOW
-from convodesk.conversations.models import ConversationCrmLink
 from convodesk.conversations.normalize import normalize_email, normalize_phone
 from convodesk.lines.models import Connection, Line
 
 from .models import (
-    Activity,
     Contact,
     ContactEmail,
     ContactIdentity,
     ContactPhone,
     Deal,
     Lead,
-    MatchSuggestion,
 )
 
 
@@ -172,28 +168,6 @@ def related_records(primary) -> list:
     return records
 
 
-def write_links(conversation_id: int, records: list, new: bool = False) -> None:
-    """Replace the conversation's links (a new conversation has none): the first record is primary."""
-    if not new:
-        ConversationCrmLink.objects.filter(conversation_id=conversation_id).delete()
-    rows, seen = [], set()
-    for record in records:
-        key = (record.entity_type, record.pk)
-        if key in seen:
-            continue
-        seen.add(key)
-        rows.append(
-            ConversationCrmLink(
-                conversation_id=conversation_id,
-                entity_type=record.entity_type,
-                entity_id=record.pk,
-                title=record.display_title[:255],
-                is_primary=not rows,
-            )
-        )
-    ConversationCrmLink.objects.bulk_create(rows)
-
-
 def activity_subject(conversation) -> str:
     return _("Open channel conversation #%(id)s — %(client)s") % {
         "id": conversation.pk,
@@ -201,27 +175,34 @@ def activity_subject(conversation) -> str:
     }
 
 
-def ensure_activity(conversation, owner, new: bool = False) -> Activity:
-    activity = None if new else Activity.objects.filter(conversation_id=conversation.pk).first()
-    if activity is None:
-        closed = conversation.status >= OPEN_BELOW
-        activity = Activity.objects.create(
-            subject=activity_subject(conversation)[:255],
-            direction=Activity.Direction.OUTGOING
-            if conversation.type == "outgoing"
-            else Activity.Direction.INCOMING,
-            start_at=conversation.started_at,
-            end_at=conversation.closed_at if closed else None,
-            responsible_id=conversation.responsible_id,
-            completed=closed,
-            conversation_id=conversation.pk,
-            owner_type=owner.entity_type,
-            owner_id=owner.pk,
-        )
-    elif (activity.owner_type, activity.owner_id) != (owner.entity_type, owner.pk):
-        activity.owner_type, activity.owner_id = owner.entity_type, owner.pk
-        activity.save(update_fields=["owner_type", "owner_id"])
-    return activity
+@dataclass
+class NewContact:
+    """A contact to make for the client: unsaved, with the identity, phone and e-mail to add."""
+
+    contact: Contact
+    connection_id: int
+    external_id: str
+    phone: str
+    email: str
+    country: str
+    verified: bool
+
+    @property
+    def entity_type(self) -> str:
+        return "contact"
+
+
+@dataclass
+class Decision:
+    """What a new conversation is bound to. `records`: existing records to link, primary first
+    (empty when `new` is to be made and linked alone). `add_identity`: the matched contact
+    learns the client's channel identity. `suggest`: a record the client's typed data points at."""
+
+    records: list = field(default_factory=list)
+    new: Lead | NewContact | None = None
+    add_identity: Contact | None = None
+    suggest: Match | None = None
+    payload: dict = field(default_factory=dict)
 
 
 def _new_lead(conversation, country: str) -> Lead:
@@ -237,20 +218,20 @@ def _new_lead(conversation, country: str) -> Lead:
     lead.title = lead.title[:255]
     lead.set_contact_data(client.phone, client.email, country)
     lead.contact_data_verified = not typed_by_client(conversation)
-    lead.save()
     return lead
 
 
-def _new_contact(conversation, country: str) -> Contact:
+def _new_contact(conversation, country: str, responsible_id) -> NewContact:
     client, identity = conversation.client, conversation.identity
-    contact = Contact.objects.create(name=client.name, responsible_id=conversation.responsible_id)
-    contact.add_identity(identity.connection_id, identity.external_id)
-    verified = not typed_by_client(conversation)
-    if client.phone:
-        contact.add_phone(client.phone, country, verified=verified)
-    if client.email:
-        contact.add_email(client.email, verified=verified)
-    return contact
+    return NewContact(
+        contact=Contact(name=client.name, responsible_id=responsible_id),
+        connection_id=identity.connection_id,
+        external_id=identity.external_id,
+        phone=client.phone,
+        email=client.email,
+        country=country,
+        verified=not typed_by_client(conversation),
+    )
 
 
 def typed_by_client(conversation) -> bool:
@@ -260,24 +241,20 @@ def typed_by_client(conversation) -> bool:
     return conversation.connection.kind == Connection.Kind.LIVECHAT
 
 
-def suggest_match(conversation, phones: list[str], email: str) -> MatchSuggestion | None:
-    """Keep a record the client's typed data points at, for an employee to confirm."""
+def _suggestion(phones: list[str], email: str) -> Match | None:
+    """A record the client's typed data points at, for an employee to confirm."""
     if not phones and not email:
         return None
-    match = find_contact(None, "", phones, email) or find_open_lead(None, "", phones, email)
-    if match is None:
-        return None
-    return MatchSuggestion.objects.create(
-        conversation_id=conversation.pk,
-        entity_type=match.record.entity_type,
-        entity_id=match.record.pk,
-        matched_by=match.by,
-    )
+    return find_contact(None, "", phones, email) or find_open_lead(None, "", phones, email)
 
 
-def bind_new_conversation(conversation) -> Activity | None:
-    """Bind a just-created conversation by the line's rules; returns its activity, or None when
-    the line says to create nothing and no record matches.
+def decide_new_conversation(conversation, unassigned_responsible=None) -> Decision | None:
+    """How a just-started conversation is bound by its line's rules; None when the line says
+    to create nothing and no record matches.
+
+    `conversation.responsible_id` is who holds it once offered (a new lead is theirs, as the
+    activity is); `unassigned_responsible` is the responsible a new contact gets (the
+    conversation's before its first offer).
 
     Data the client typed in (`typed_by_client`) binds by the channel identity alone: a phone
     or e-mail that belongs to an existing record is only suggested (`MatchSuggestion`), and a
@@ -286,7 +263,7 @@ def bind_new_conversation(conversation) -> Activity | None:
     country = line.default_country
     phones = phone_keys(client.phone, country)
     email = client.email_normalized or normalize_email(client.email)
-    payload = {}
+    decision = Decision()
     typed = typed_by_client(conversation)
     # Typed data looks records up by the channel identity alone (see the docstring).
     lookup_phones, lookup_email = ([], "") if typed else (phones, email)
@@ -294,60 +271,30 @@ def bind_new_conversation(conversation) -> Activity | None:
     if match is not None:
         contact = match.record
         if match.by != "identity":
-            contact.add_identity(identity.connection_id, identity.external_id)
-        records = related_records(contact)
+            decision.add_identity = contact
+        decision.records = related_records(contact)
         if line.crm_bind_open_deal:
             deal = open_deal(contact)
             if deal is not None:
-                records.insert(1, deal)
-        payload["matched_by"] = match.by
+                decision.records.insert(1, deal)
+        decision.payload["matched_by"] = match.by
+        return decision
+    match = find_open_lead(
+        identity.connection_id, identity.external_id, lookup_phones, lookup_email
+    )
+    if match is None and typed:
+        decision.suggest = _suggestion(phones, email)
+        if decision.suggest is not None:
+            decision.payload["suggested"] = True
+    if match is not None:
+        decision.records, decision.payload["matched_by"] = [match.record], match.by
+    elif line.crm_binding == Line.CrmBinding.LEAD:
+        decision.new, decision.payload["created"] = _new_lead(conversation, country), "lead"
+    elif line.crm_binding == Line.CrmBinding.CONTACT:
+        decision.new = _new_contact(conversation, country, unassigned_responsible)
+        decision.payload["created"] = "contact"
+    elif decision.suggest is not None:
+        return Decision(suggest=decision.suggest)  # a suggestion kept, nothing bound
     else:
-        match = find_open_lead(
-            identity.connection_id, identity.external_id, lookup_phones, lookup_email
-        )
-        if match is None and typed and suggest_match(conversation, phones, email):
-            payload["suggested"] = True
-        if match is not None:
-            records, payload["matched_by"] = [match.record], match.by
-        elif line.crm_binding == Line.CrmBinding.LEAD:
-            records, payload["created"] = [_new_lead(conversation, country)], "lead"
-        elif line.crm_binding == Line.CrmBinding.CONTACT:
-            records, payload["created"] = [_new_contact(conversation, country)], "contact"
-        else:
-            return None
-    primary = records[0]
-    write_links(conversation.pk, records, new=True)
-    activity = ensure_activity(conversation, primary, new=True)
-    payload.update(
-        type=primary.entity_type, id=primary.pk, title=primary.display_title, activity=activity.pk
-    )
-    services.record_crm_change(
-        conversation,
-        services.SYSTEM,
-        "crm_bound",
-        payload,
-        activity_id=activity.pk,
-        at=conversation.started_at,
-        primary=primary,  # the new conversation is ours (locked in this transaction)
-    )
-    return activity
-
-
-def sync_activity(conversation, before) -> None:
-    """Keep the activity in step: responsible employee, end time, completed when closed."""
-    if not conversation.crm_activity_id:
-        return
-    closed = conversation.status >= OPEN_BELOW
-    was_closed = before.status >= OPEN_BELOW
-    if before.responsible == conversation.responsible_id and closed == was_closed:
-        return
-    Activity.objects.filter(pk=conversation.crm_activity_id).update(
-        responsible_id=conversation.responsible_id,
-        completed=closed,
-        start_at=conversation.started_at,
-        end_at=(conversation.closed_at or conversation.updated_at) if closed else None,
-    )
-    if conversation.responsible_id and conversation.crm_entity_type == "lead":
-        Lead.objects.filter(pk=conversation.crm_entity_id, responsible__isnull=True).update(
-            responsible_id=conversation.responsible_id
-        )
+        return None
+    return decision

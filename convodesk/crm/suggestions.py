@@ -1,7 +1,7 @@
 """Possible matches from contact data a client typed in (issue 15, item 7).
 
-`binding.bind_new_conversation` stores them (`MatchSuggestion`) instead of binding; here the
-card lists them and an employee confirms one. Confirming is a re-binding (`actions.rebind`):
+`binding.decide_new_conversation` suggests them and the services store them (`MatchSuggestion`)
+instead of binding; here the card lists them and an employee confirms one. Confirming is a re-binding (`actions.rebind`):
 it needs the right to act on the conversation and to edit the suggested record, and it moves
 the client's channel identity to the contact, so their next conversation binds there by itself.
 Only suggestions whose conversation and record the viewer may see are ever shown or accepted;

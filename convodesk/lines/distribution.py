@@ -1,4 +1,8 @@
-"""Which employees a queued conversation is offered to (SPEC "Distribution modes")."""
+"""Which employees a queued conversation is offered to (SPEC "Distribution modes").
+
+The decision only: `choose` reads the line's available members and returns whom to offer to.
+The services (`conversations/services/queue.py`) write the offer; nothing here calls them.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ def _available_members(line: Line) -> list[LineMember]:
 
 def choose(line: Line, exclude: list[int]) -> tuple[list[int], bool]:
     """The employees to offer to, and whether the first becomes responsible at offer time."""
+    exclude = list(exclude)
     members = _available_members(line)
     if not members:
         return [], False
@@ -45,40 +50,3 @@ def choose(line: Line, exclude: list[int]) -> tuple[list[int], bool]:
         after = [m for m in members[last + 1 :] if m.user_id not in exclude]
         chosen = (after or others)[0]
     return [chosen.user_id], True
-
-
-def distribute(conversation, exclude: list[int], now) -> None:
-    """Offer a conversation waiting in the queue; when nobody is available it stays queued."""
-    from convodesk.conversations import services
-
-    if conversation.status >= Status.AGENT_REPLIED or conversation.responsible_id:
-        return
-    employees, assign = choose(conversation.line, exclude)
-    if employees:
-        services.offer(conversation, employees, assign, now)
-
-
-def offer_queued(user_ids, now=None, limit: int = 200) -> int:
-    """Offer what waits in the queues of these employees' lines once they become available
-    (a deactivated line too: it starts no new conversations, the waiting ones carry on).
-
-    Each conversation is re-checked under its row lock by the service, so several processes
-    (two operators coming online at once) cannot offer the same one twice.
-    """
-    from convodesk.conversations import services
-    from convodesk.conversations.models import Conversation
-
-    waiting = (
-        Conversation.objects.filter(
-            line__memberships__user_id__in=list(user_ids),
-            status__in=(Status.NEW, Status.SKIPPED),
-            responsible__isnull=True,
-        )
-        .exclude(participants__employee_id__in=list(user_ids), participants__offered_now=True)
-        .order_by("started_at", "id")
-        .values_list("id", flat=True)
-        .distinct()[:limit]
-    )
-    return sum(
-        1 for conversation_id in list(waiting) if services.offer_waiting(conversation_id, now)
-    )

@@ -3,13 +3,13 @@
 A conversation contributes to exactly one tier-0 `Rollup` row (its key: UTC hour of `started_at`,
 open channel, channel kind, responsible employee, type, current status), to that key's projection
 in every other tier (tiers.py), and to at most one `RollupBucket` per time metric in each tier
-that keeps buckets. `conversations.hooks` calls `conversation_created` and `conversation_changed`;
-each subtracts the old contribution and adds the new one, all tiers in one upsert statement per
-table, rows in a fixed key order (so two transactions never wait on each other in opposite orders).
+that keeps buckets. Each service transaction collects its moves in one `Deltas` (subtract the
+old contribution, add the new one) and writes them at its end: one upsert statement per table
+for all the changes of the transaction, rows in a fixed key order (so two transactions never
+wait on each other in opposite orders).
 
 The per-employee figures go to `Participation` (one row per span of 1, 4 and 16 days): the
-services report each participant row's change and each reply period where they write them
-(`participation_changed`).
+services report each participant row's change and each reply period in the same `Deltas`.
 
 Rows written without the services (the data generator's bulk inserts, imports) are brought in by
 `rebuild(start, end)`, which recomputes whole 16-day spans: tier 0 from the conversation table, the
@@ -150,57 +150,75 @@ def of_state(state: lifecycle.State, conv, line_id: int) -> Contribution:
     )
 
 
-# Hooks ----------------------------------------------------------------------------------
+# Deltas of one transaction -----------------------------------------------------------
 
 
-def conversation_created(conversation) -> None:
-    apply(None, of_conversation(conversation))
+class Deltas:
+    """The rollup and participation changes of one service transaction, written at its end.
 
+    `move` and `participation` only add up in memory; `write` sends one multi-row upsert per
+    table (Rollup, RollupBucket, Participation), rows in a fixed key order so two transactions
+    never wait on each other in opposite orders. Moves that cancel out write nothing.
+    """
 
-def conversation_changed(conversation, before: lifecycle.State, event) -> None:
-    line_id = (event.payload or {}).get("from_line") or conversation.line_id
-    apply(of_state(before, conversation, line_id), of_conversation(conversation))
+    def __init__(self):
+        self.rows: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.buckets: dict[tuple, int] = defaultdict(int)
+        self.people: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def move(self, old: Contribution | None, new: Contribution | None) -> None:
+        """Move a conversation's contribution from its old key to its new one, in every tier."""
+        for contribution, sign in ((old, -1), (new, 1)):
+            if contribution is None:
+                continue
+            for tier in tiers.TIERS:
+                key = tiers.project(tier, contribution.key)
+                row = self.rows[key]
+                for name, value in contribution.values.items():
+                    row[name] += sign * value
+                if tier.buckets:
+                    for metric, bucket in contribution.buckets.items():
+                        self.buckets[(*key, metric, bucket)] += sign
+
+    def participation(self, conversation, deltas: dict[int, dict[str, int]]) -> None:
+        """Add employees' changed figures ({employee: {"taken": 1, ...}}) to the conversation's spans."""
+        for span in PARTICIPATION_SPANS:
+            period = tiers.floor_span(conversation.started_at, span)
+            for employee, delta in deltas.items():
+                row = self.people[(span, period, conversation.channel, conversation.type, employee)]
+                for name, value in delta.items():
+                    row[name] += value
+
+    def statements(self) -> list[tuple[str, list]]:
+        """The upserts that write these deltas (one per table that changes), then forget them."""
+        statements = []
+        for model, key_fields, deltas in (
+            (Rollup, KEY, self.rows),
+            (
+                RollupBucket,
+                (*KEY, "metric", "bucket"),
+                {k: {"n": v} for k, v in self.buckets.items()},
+            ),
+            (Participation, PARTICIPATION_KEY, self.people),
+        ):
+            rows = [(k, {c: v for c, v in d.items() if v}) for k, d in deltas.items()]
+            rows = [(k, d) for k, d in rows if d]
+            if rows:
+                statements.append(upsert_sql(model, key_fields, sorted(rows, key=_sort_key)))
+        self.__init__()
+        return statements
+
+    def write(self) -> None:
+        with connection.cursor() as cursor:
+            for sql, params in self.statements():
+                cursor.execute(sql, params)
 
 
 def apply(old: Contribution | None, new: Contribution | None) -> None:
-    """Move a conversation's contribution from its old key to its new one, in every tier."""
-    rows: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    buckets: dict[tuple, int] = defaultdict(int)
-    for contribution, sign in ((old, -1), (new, 1)):
-        if contribution is None:
-            continue
-        for tier in tiers.TIERS:
-            key = tiers.project(tier, contribution.key)
-            for name, value in contribution.values.items():
-                rows[key][name] += sign * value
-            if tier.buckets:
-                for metric, bucket in contribution.buckets.items():
-                    buckets[(*key, metric, bucket)] += sign
-    row_deltas = [(k, {c: v for c, v in d.items() if v}) for k, d in rows.items()]
-    row_deltas = [(k, d) for k, d in row_deltas if d]
-    bucket_deltas = [(k, {"n": v}) for k, v in buckets.items() if v]
-    # One statement per table, rows in a fixed key order (so two transactions never wait on
-    # each other in opposite orders); nothing at all when the contribution did not change.
-    if row_deltas:
-        _upsert(Rollup, KEY, sorted(row_deltas, key=_sort_key))
-    if bucket_deltas:
-        _upsert(RollupBucket, (*KEY, "metric", "bucket"), sorted(bucket_deltas, key=_sort_key))
-
-
-def participation_changed(conversation, deltas: dict[int, dict[str, int]]) -> None:
-    """Add employees' changed figures ({employee: {"taken": 1, ...}}) to the conversation's spans."""
-    rows = [
-        (
-            (span, tiers.floor_span(conversation.started_at, span))
-            + (conversation.channel, conversation.type, employee),
-            {k: v for k, v in d.items() if v},
-        )
-        for span in PARTICIPATION_SPANS
-        for employee, d in sorted(deltas.items())
-    ]
-    rows = [(k, d) for k, d in rows if d]
-    if rows:
-        _upsert(Participation, PARTICIPATION_KEY, rows)
+    """Move one conversation's contribution and write it at once (outside a service's batch)."""
+    deltas = Deltas()
+    deltas.move(old, new)
+    deltas.write()
 
 
 def participant_figures(participant) -> dict[str, int]:
@@ -218,11 +236,12 @@ def _sort_key(item):
     return tuple(str(part) if not isinstance(part, int) else f"{part:020d}" for part in key)
 
 
-def _upsert(model, key_fields: tuple[str, ...], deltas: list[tuple[tuple, dict[str, int]]]) -> None:
+def upsert_sql(model, key_fields: tuple[str, ...], deltas: list[tuple[tuple, dict[str, int]]]):
     """Add each (key, delta) to its row, inserting rows that do not exist yet, in one statement.
 
     Every row of the statement names the same measure columns (the union of the deltas');
     a measure a delta does not touch adds 0, which is also the column's value on insert.
+    Returns (sql, params).
     """
     table = connection.ops.quote_name(model._meta.db_table)
     quote = connection.ops.quote_name
@@ -242,8 +261,7 @@ def _upsert(model, key_fields: tuple[str, ...], deltas: list[tuple[tuple, dict[s
         f"VALUES {', '.join([row] * len(deltas))} "
         f"ON CONFLICT ({', '.join(quote(c) for c in key_fields)}) DO UPDATE SET {sets}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
 
 
 # Rebuild ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from convodesk.accounts.models import User
-from convodesk.lines import distribution
+from convodesk.conversations import services
 
 from .models import OperatorPresence
 
@@ -51,7 +51,7 @@ def socket_opened(user_id: int, now=None) -> None:
         row = OperatorPresence.objects.get(user_id=user_id)
         came_online = not row.chose_away and _set(user_id, User.Availability.ONLINE, now)
     if came_online:
-        distribution.offer_queued([user_id], now)
+        services.offer_queued([user_id], now)
 
 
 def socket_closed(user_id: int, now=None) -> dt.datetime | None:
@@ -80,7 +80,7 @@ def choose(user_id: int, availability: str, now=None) -> None:
         )
         came_online = _set(user_id, availability, now)
     if came_online:
-        distribution.offer_queued([user_id], now)
+        services.offer_queued([user_id], now)
 
 
 def sweep(now=None) -> int:

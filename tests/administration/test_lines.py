@@ -336,11 +336,10 @@ def test_a_deactivated_channel_starts_no_new_conversation_but_the_waiting_one_ca
         f.client_message(conn, "c2", "Hello")
     assert line.conversations.count() == 1
     # The member comes online: the waiting conversation is offered to them as before.
-    from convodesk.lines import distribution
 
     op.availability = "online"
     op.save()
-    assert distribution.offer_queued([op.pk]) == 1
+    assert conv_services.offer_queued([op.pk]) == 1
     waiting.refresh_from_db()
     assert waiting.status == Status.NEW
 

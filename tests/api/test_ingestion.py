@@ -136,10 +136,10 @@ def test_twenty_concurrent_posts_of_one_message_store_it_once(live_server):
 def test_a_failure_inside_the_crm_binding_answers_a_clear_503_and_writes_nothing(org, monkeypatch):
     from convodesk.crm import binding
 
-    def broken(conversation):
+    def broken(conversation, **kwargs):
         raise RuntimeError("CRM is down")
 
-    monkeypatch.setattr(binding, "bind_new_conversation", broken)
+    monkeypatch.setattr(binding, "decide_new_conversation", broken)
     status, body = Api(org.conn.secret).post(f"/connectors/{org.conn.pk}/messages", payload())
     assert status == 503 and body["error"]["code"] == "ingestion_failed"
     assert "nothing was written" in body["error"]["message"]

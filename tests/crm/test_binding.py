@@ -184,10 +184,10 @@ def test_an_outgoing_conversation_gets_an_outgoing_activity_with_its_employee(or
 
 
 def test_a_failure_inside_binding_rolls_the_whole_incoming_message_back(org, monkeypatch):
-    def broken(conversation):
+    def broken(conversation, **kwargs):
         raise RuntimeError("CRM is broken")
 
-    monkeypatch.setattr(binding, "bind_new_conversation", broken)
+    monkeypatch.setattr(binding, "decide_new_conversation", broken)
     with pytest.raises(RuntimeError, match="CRM is broken"):
         f.client_message(org.conn, "c1", phone="600112233", external_message_id="m-1")
     for model in (

@@ -1,4 +1,4 @@
-"""Row actions: every write goes through services.py, every refusal is shown, never a 500."""
+"""Row actions: every write goes through the services, every refusal is shown, never a 500."""
 
 from __future__ import annotations
 

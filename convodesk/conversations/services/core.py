@@ -1,0 +1,488 @@
+"""The transition core: who acts, the row lock, and one transaction's batch of writes.
+
+Every service runs in `unit()`: one transaction and one `Batch`. The conversation row is locked
+first; the pure state machine (`lifecycle.apply`) decides; what the change implies besides the
+row is collected in the batch and written once when the unit ends:
+
+- the conversation rows' changed columns, one UPDATE per conversation;
+- the participant rows, one multi-row upsert (read once per conversation, changed in memory);
+- the history events, one multi-row INSERT;
+- the statistics, one upsert per rollup table (`stats.rollups.Deltas`);
+- after commit, one call of `hooks.after_commit` (one live-event hint, the deliveries).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from convodesk.accounts.models import User
+from convodesk.connectors import delivery
+from convodesk.crm.models import Activity, Lead
+from convodesk.stats import rollups
+
+from .. import hooks, lifecycle, visibility
+from ..lifecycle import IllegalTransition, Rules, Status
+from ..models import Conversation, ConversationEvent, ConversationParticipant, Message, ReplyPeriod
+from ..normalize import clean, clean_data
+
+log = logging.getLogger("convodesk.services")
+
+EXCERPT_LENGTH = 200
+
+
+class NotFound(Exception):
+    """The conversation does not exist or the actor may not see it (the same answer for both)."""
+
+
+class LineInactive(IllegalTransition, ValueError):
+    """A message that would start a conversation on a deactivated open channel. The API answers
+    409; Telegram and e-mail record it as a skipped message (a ValueError is the message's own
+    fault) and go on with the next one."""
+
+    def __init__(self):
+        super().__init__(
+            "line_inactive",
+            _("This open channel is deactivated: it starts no new conversations."),
+        )
+
+
+class NotAllowed(Exception):
+    """The actor sees the conversation but their role does not allow this action."""
+
+    def __init__(self, message=None):
+        self.message = message or _("You are not allowed to do this.")
+        super().__init__(str(self.message))
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an employee (UI or own token), an integration's token, the system or a timer."""
+
+    kind: str  # "employee", "integration", "system", "timer", "client"
+    user: User | None = None
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls("integration" if user.is_integration else "employee", user)
+
+    @property
+    def is_employee(self) -> bool:
+        return self.kind == "employee"
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.pk if self.user else None
+
+
+SYSTEM = Actor("system")
+TIMER = Actor("timer")
+CLIENT = Actor("client")
+
+
+def now_or(now: dt.datetime | None) -> dt.datetime:
+    return now or timezone.now()
+
+
+# The batch ------------------------------------------------------------------------------
+
+PARTICIPANT_FLAGS = (
+    "is_responsible",
+    "was_responsible",
+    "wrote",
+    "offered_now",
+    "ever_offered",
+    "took",
+    "joined",
+    "skip_count",
+    "sees",
+)
+
+_current: contextvars.ContextVar[Batch | None] = contextvars.ContextVar(
+    "convodesk_batch", default=None
+)
+
+
+class Batch:
+    """The writes of one service transaction besides the message and conversation inserts."""
+
+    def __init__(self):
+        self.rows: dict[int, tuple[Conversation, set[str]]] = {}
+        self.people: dict[int, tuple[Conversation, dict[int, ConversationParticipant]]] = {}
+        self.events: list[ConversationEvent] = []
+        self.deltas = rollups.Deltas()
+        self.deliveries: list[int] = []
+
+    # Conversation rows
+
+    def touch(self, conversation: Conversation, fields) -> None:
+        """These columns of the (locked or just inserted) row changed; written at the end."""
+        _conv, dirty = self.rows.setdefault(id(conversation), (conversation, set()))
+        dirty.update(fields)
+
+    # Participants
+
+    def participants(
+        self, conversation: Conversation, new: bool = False
+    ) -> dict[int, ConversationParticipant]:
+        """Every participant row of the conversation by employee, read once per transaction
+        (none for a conversation inserted in it: `new`). Change them in memory (`participant`
+        adds one); the batch writes the changed ones."""
+        entry = self.people.get(conversation.pk)
+        if entry is None:
+            rows = {}
+            if not new:
+                found = ConversationParticipant.objects.filter(conversation_id=conversation.pk)
+                rows = {p.employee_id: p for p in found}
+                for p in rows.values():
+                    p._loaded = {f: getattr(p, f) for f in PARTICIPANT_FLAGS}
+            entry = self.people[conversation.pk] = (conversation, rows)
+        return entry[1]
+
+    def participant(self, conversation: Conversation, user_id: int) -> ConversationParticipant:
+        rows = self.participants(conversation)
+        if user_id not in rows:
+            rows[user_id] = ConversationParticipant(
+                conversation_id=conversation.pk,
+                employee_id=user_id,
+                started_at=conversation.started_at,
+            )
+        return rows[user_id]
+
+    # Events and deliveries
+
+    def record(self, conversation, kind, actor: Actor, at, from_status=None, payload=None):
+        event = ConversationEvent(
+            conversation_id=conversation.pk,
+            kind=kind,
+            actor=actor.user,
+            actor_kind=actor.kind,
+            from_status=from_status,
+            to_status=conversation.status,
+            at=at,
+            payload=clean_data(payload or {}),
+        )
+        self.events.append(event)
+        return event
+
+    # Writing
+
+    def flush(self) -> None:
+        """Write the batch: the rows' changed columns, the participants, the events and the
+        statistics; on PostgreSQL in one statement (data-modifying WITH clauses), on SQLite
+        one statement each. Then hand the summary to the after-commit subscribers."""
+        statements = [_update_sql(c, sorted(f)) for c, f in self.rows.values() if f]
+        self.rows = {}
+        participants = self._changed_participants()
+        if participants:
+            statements.append(_participants_sql(participants))
+        events = self.events
+        statements += self.deltas.statements()
+        ids = _execute(statements, _events_sql(events) if events else None)
+        for event, event_id in zip(events, ids, strict=True):
+            event.pk = event_id
+            event._state.adding = False
+        committed = hooks.Committed([(e.pk, e.conversation_id) for e in events], self.deliveries)
+        self.events, self.deliveries = [], []
+        if hooks.publishing() and (committed.events or committed.deliveries):
+            transaction.on_commit(lambda: hooks.after_commit(committed))
+
+    def _changed_participants(self) -> list[ConversationParticipant]:
+        """The participant rows that changed; their change in the figures goes to the deltas."""
+        changed = []
+        for conversation, rows in self.people.values():
+            figures = {}
+            for participant in rows.values():
+                participant.refresh_sees()
+                loaded = getattr(participant, "_loaded", None)
+                if loaded is None:
+                    before = dict.fromkeys(("assigned", "taken", "skipped", "answered"), 0)
+                elif all(getattr(participant, f) == loaded[f] for f in PARTICIPANT_FLAGS):
+                    continue
+                else:
+                    before = rollups.participant_figures(SimpleNamespace(**loaded))
+                after = rollups.participant_figures(participant)
+                delta = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+                if delta:
+                    figures[participant.employee_id] = delta
+                participant._loaded = {f: getattr(participant, f) for f in PARTICIPANT_FLAGS}
+                changed.append(participant)
+            if figures:
+                self.deltas.participation(conversation, figures)
+        return sorted(changed, key=lambda p: (p.conversation_id, p.employee_id))
+
+
+def _values(model, objects, names) -> tuple[str, list]:
+    """`(…), (…)` rows of these objects' fields, adapted for the database as Django would."""
+    fields = [model._meta.get_field(n) for n in names]
+    row = f"({', '.join(['%s'] * len(fields))})"
+    params = [
+        f.get_db_prep_save(getattr(o, f.attname), connection) for o in objects for f in fields
+    ]
+    return ", ".join([row] * len(objects)), params
+
+
+def _columns(model, names) -> str:
+    return ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
+
+
+def _update_sql(conversation: Conversation, names: list[str]) -> tuple[str, list]:
+    quote = connection.ops.quote_name
+    fields = [Conversation._meta.get_field(n) for n in names]
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    params = [f.get_db_prep_save(getattr(conversation, f.attname), connection) for f in fields]
+    table = quote(Conversation._meta.db_table)
+    return f"UPDATE {table} SET {sets} WHERE {quote('id')} = %s", [*params, conversation.pk]
+
+
+_PARTICIPANT_COLUMNS = ("conversation", "employee", "started_at", *PARTICIPANT_FLAGS)
+
+
+def _participants_sql(participants) -> tuple[str, list]:
+    """One upsert for new and known rows alike, by (conversation, employee)."""
+    quote = connection.ops.quote_name
+    rows, params = _values(ConversationParticipant, participants, _PARTICIPANT_COLUMNS)
+    sets = ", ".join(f"{quote(f)} = excluded.{quote(f)}" for f in PARTICIPANT_FLAGS)
+    return (
+        f"INSERT INTO {quote(ConversationParticipant._meta.db_table)} "
+        f"({_columns(ConversationParticipant, _PARTICIPANT_COLUMNS)}) VALUES {rows} "
+        f"ON CONFLICT ({quote('conversation_id')}, {quote('employee_id')}) DO UPDATE SET {sets}",
+        params,
+    )
+
+
+_EVENT_COLUMNS = ("conversation", "kind", "actor", "actor_kind", "from_status", "to_status", "at")
+
+
+def _events_sql(events) -> tuple[str, list]:
+    rows, params = _values(ConversationEvent, events, (*_EVENT_COLUMNS, "payload"))
+    table = connection.ops.quote_name(ConversationEvent._meta.db_table)
+    columns = _columns(ConversationEvent, (*_EVENT_COLUMNS, "payload"))
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES {rows} RETURNING {connection.ops.quote_name('id')}",
+        params,
+    )
+
+
+def _execute(statements, events) -> list[int]:
+    """Run the writes; return the new events' ids in their order."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(statements) + bool(events) > 1:
+            clauses = [f"w{i} AS ({sql})" for i, (sql, _p) in enumerate(statements)]
+            params = [p for _sql, ps in statements for p in ps]
+            last = "SELECT 0 WHERE FALSE"
+            if events:
+                clauses.append(f"e AS ({events[0]})")
+                params += events[1]
+                last = "SELECT id FROM e"
+            cursor.execute(f"WITH {', '.join(clauses)} {last}", params)
+            return sorted(row[0] for row in cursor.fetchall())
+        for sql, params in statements:
+            cursor.execute(sql, params)
+        if not events:
+            return []
+        cursor.execute(*events)
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def batch() -> Batch:
+    current = _current.get()
+    assert current is not None, "only inside a service's unit()"
+    return current
+
+
+@contextmanager
+def unit(savepoint: bool = True):
+    """One service transaction with its batch; joins the enclosing unit when there is one.
+    `savepoint=False` inside an outer transaction: a refusal rolls the outer one back too."""
+    if _current.get() is not None:
+        with transaction.atomic(savepoint=savepoint):
+            yield _current.get()
+        return
+    with transaction.atomic(savepoint=savepoint):
+        current = Batch()
+        token = _current.set(current)
+        try:
+            yield current
+            current.flush()
+        finally:
+            _current.reset(token)
+
+
+# Locking --------------------------------------------------------------------------------
+
+
+def lock(conversation_id: int) -> Conversation:
+    try:
+        return (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("line", "connection")
+            .get(pk=conversation_id)
+        )
+    except Conversation.DoesNotExist:
+        raise NotFound(conversation_id) from None
+
+
+def lock_if_free(conversation_id: int) -> Conversation | None:
+    # of=("self",): lock the conversation row only, not its line and connection (joined by
+    # select_related), or two timer loops skip each other's conversations on the same line.
+    rows = Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+    rows = rows.select_related("line", "connection")
+    return rows.filter(pk=conversation_id).first()
+
+
+def load_for(actor: Actor, conversation_id: int, action: str = "act") -> Conversation:
+    """Lock the row, then make sure the actor may see it (else NotFound) and act on it (else NotAllowed)."""
+    conversation = lock(conversation_id)
+    if actor.user is None:
+        return conversation
+    if not visibility.can(actor.user, conversation_id, "view"):
+        raise NotFound(conversation_id)
+    if visibility.scope_for(actor.user, action) == visibility.scope_for(actor.user, "view"):
+        return conversation  # the same rule as for seeing it, which it just passed
+    if not visibility.can(actor.user, conversation_id, action):
+        raise NotAllowed()
+    return conversation
+
+
+# Writing a change ----------------------------------------------------------------------
+
+
+def record(conversation, kind, actor: Actor, at, from_status=None, payload=None):
+    return batch().record(conversation, kind, actor, at, from_status, payload)
+
+
+def add_message(conversation, author_kind, text, at, author=None, **extra) -> Message:
+    """Store a message; an employee's or automatic one on a channel that delivers is marked
+    pending and handed to delivery after commit."""
+    message = Message(
+        conversation=conversation,
+        author_kind=author_kind,
+        author=author,
+        text=clean(text),
+        created_at=at,
+        **extra,
+    )
+    deliver = (
+        author_kind in delivery.DELIVERED_AUTHORS
+        and hooks.publishing()
+        and delivery.delivers(conversation.connection)
+    )
+    if deliver:
+        message.delivery_state, message.next_attempt_at = Message.Delivery.PENDING, at
+    message.save(force_insert=True)
+    if deliver:
+        batch().deliveries.append(message.pk)
+    return message
+
+
+def sync_responsible(rows, previous: int | None, current: int | None, kind: str, conversation):
+    if previous == current:
+        return
+    current_batch = batch()
+    if previous is not None:
+        old = rows.get(previous) or current_batch.participant(conversation, previous)
+        old.is_responsible = False
+        # "Responsible before a transfer" keeps seeing it; an offer passed on by a skip or a
+        # queue time-out (never taken) does not.
+        old.was_responsible = old.was_responsible or old.took or kind == "transferred"
+    if current is not None:
+        current_batch.participant(conversation, current).is_responsible = True
+
+
+def clear_offers(conversation: Conversation, except_user: int | None = None) -> None:
+    for participant in batch().participants(conversation).values():
+        if participant.offered_now and participant.employee_id != except_user:
+            participant.offered_now = False
+
+
+def transition(
+    conversation: Conversation,
+    event: lifecycle.Event,
+    actor: Actor,
+    kind: str,
+    payload=None,
+    *,
+    also: tuple[str, ...] = (),
+    writer: int | None = None,
+    from_line: int | None = None,
+):
+    """Apply one lifecycle event to a locked conversation and collect everything it implies.
+
+    `also`: columns the caller changed on the row besides the state (a transfer's `line`).
+    `writer`: the employee whose message this is (their participant row records it).
+    `from_line`: the line the conversation counted under before (a transfer to another line).
+    """
+    before = conversation.to_state()
+    state, outcome = lifecycle.apply(before, event, Rules.for_line(conversation.line))
+    current_batch = batch()
+    changed = conversation.set_state(state)
+    conversation.updated_at = event.at
+    current_batch.touch(conversation, [*changed, *also, "updated_at"])
+    current = conversation.responsible_id
+    if before.responsible != current or outcome.took is not None or writer is not None:
+        rows = current_batch.participants(conversation)
+        sync_responsible(rows, before.responsible, current, kind, conversation)
+        if outcome.took is not None:
+            current_batch.participant(conversation, outcome.took).took = True
+        if writer is not None:
+            current_batch.participant(conversation, writer).wrote = True
+    if outcome.took is not None:
+        clear_offers(conversation)
+    if outcome.reply_period is not None:
+        start, end, seconds, employee = outcome.reply_period
+        ReplyPeriod.objects.create(
+            conversation=conversation,
+            employee_id=employee,
+            started_at=start,
+            ended_at=end,
+            seconds=seconds,
+        )
+        if employee is not None:
+            current_batch.deltas.participation(
+                conversation, {employee: {"reply_n": 1, "reply_sum": seconds}}
+            )
+    if state.status >= Status.CLOSING and before.status < Status.CLOSING:
+        clear_offers(conversation)
+    recorded = record(conversation, kind, actor, event.at, before.status, payload)
+    sync_activity(conversation, before)
+    current_batch.deltas.move(
+        rollups.of_state(before, conversation, from_line or conversation.line_id),
+        rollups.of_conversation(conversation),
+    )
+    return recorded
+
+
+def sync_activity(conversation: Conversation, before: lifecycle.State) -> None:
+    """Keep the conversation's CRM activity in step: responsible, end time, completed when closed."""
+    if not conversation.crm_activity_id:
+        return
+    closed = conversation.status >= lifecycle.OPEN_BELOW
+    was_closed = before.status >= lifecycle.OPEN_BELOW
+    if before.responsible == conversation.responsible_id and closed == was_closed:
+        return
+    Activity.objects.filter(pk=conversation.crm_activity_id).update(
+        responsible_id=conversation.responsible_id,
+        completed=closed,
+        start_at=conversation.started_at,
+        end_at=(conversation.closed_at or conversation.updated_at) if closed else None,
+    )
+    if conversation.responsible_id and conversation.crm_entity_type == "lead":
+        Lead.objects.filter(pk=conversation.crm_entity_id, responsible__isnull=True).update(
+            responsible_id=conversation.responsible_id
+        )
+
+
+def send_automatic(conversation: Conversation, text: str, at) -> Message:
+    """An automatic text (closing text, rating request, greeting): stored and delivered, never a reply."""
+    message = add_message(conversation, Message.Author.BOT, text, at)
+    record(conversation, "bot_message", SYSTEM, at, conversation.status, {"message": message.pk})
+    return message

@@ -1,0 +1,186 @@
+"""CRM writes that reach a conversation: binding a new one, re-linking, the history event.
+
+`crm.binding` decides what a new conversation is bound to; `bind` writes that decision inside
+the starting service's transaction. `write_links` and `ensure_activity` are also what the CRM's
+own actions (re-binding, lead conversion) write through, and `record_crm_change` is the one place
+a CRM change reaches a conversation's list columns and history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from convodesk.crm import binding
+from convodesk.crm.models import Activity, ContactEmail, ContactPhone, MatchSuggestion
+
+from ..lifecycle import OPEN_BELOW
+from ..models import Conversation, ConversationCrmLink
+from ..normalize import normalize_email, normalize_phone
+from .core import SYSTEM, Actor, batch, lock, now_or, record, unit
+
+_KEEP = object()
+
+
+def write_links(conversation_id: int, records: list, new: bool = False) -> None:
+    """Replace the conversation's links (a new conversation has none): the first record is primary."""
+    if not new:
+        ConversationCrmLink.objects.filter(conversation_id=conversation_id).delete()
+    rows, seen = [], set()
+    for record_ in records:
+        key = (record_.entity_type, record_.pk)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            ConversationCrmLink(
+                conversation_id=conversation_id,
+                entity_type=record_.entity_type,
+                entity_id=record_.pk,
+                title=record_.display_title[:255],
+                is_primary=not rows,
+            )
+        )
+    ConversationCrmLink.objects.bulk_create(rows)
+
+
+def ensure_activity(conversation, owner, new: bool = False) -> Activity:
+    """The conversation's activity, made when it has none, owned by `owner`."""
+    activity = None if new else Activity.objects.filter(conversation_id=conversation.pk).first()
+    if activity is None:
+        closed = conversation.status >= OPEN_BELOW
+        activity = Activity.objects.create(
+            subject=binding.activity_subject(conversation)[:255],
+            direction=Activity.Direction.OUTGOING
+            if conversation.type == "outgoing"
+            else Activity.Direction.INCOMING,
+            start_at=conversation.started_at,
+            end_at=conversation.closed_at if closed else None,
+            responsible_id=conversation.responsible_id,
+            completed=closed,
+            conversation_id=conversation.pk,
+            owner_type=owner.entity_type,
+            owner_id=owner.pk,
+        )
+    elif (activity.owner_type, activity.owner_id) != (owner.entity_type, owner.pk):
+        activity.owner_type, activity.owner_id = owner.entity_type, owner.pk
+        activity.save(update_fields=["owner_type", "owner_id"])
+    return activity
+
+
+def _make(new):
+    """Save the record a binding decided to make; return it."""
+    if isinstance(new, binding.NewContact):
+        contact = new.contact
+        contact.save(force_insert=True)
+        contact.add_identity(new.connection_id, new.external_id)
+        if new.phone:
+            normalized = normalize_phone(new.phone, new.country)
+            if normalized:
+                ContactPhone.objects.create(
+                    contact=contact,
+                    value=new.phone.strip()[:64],
+                    normalized=normalized,
+                    verified=new.verified,
+                )
+        if new.email:
+            normalized = normalize_email(new.email)
+            if normalized:
+                ContactEmail.objects.create(
+                    contact=contact,
+                    value=new.email.strip()[:254],
+                    normalized=normalized,
+                    verified=new.verified,
+                )
+        return contact
+    new.save(force_insert=True)
+    return new
+
+
+def bind(conversation: Conversation, decision: binding.Decision | None) -> None:
+    """Write a new conversation's binding (inside the starting service's unit): the record made
+    or matched, the links, the activity, the list columns and the `crm_bound` event."""
+    if decision is None:
+        return
+    if decision.suggest is not None:
+        MatchSuggestion.objects.create(
+            conversation_id=conversation.pk,
+            entity_type=decision.suggest.record.entity_type,
+            entity_id=decision.suggest.record.pk,
+            matched_by=decision.suggest.by,
+        )
+    if decision.add_identity is not None:
+        identity = conversation.identity
+        decision.add_identity.add_identity(identity.connection_id, identity.external_id)
+    records = list(decision.records)
+    if decision.new is not None:
+        records = [_make(decision.new)]
+    if not records:
+        return
+    primary = records[0]
+    write_links(conversation.pk, records, new=True)
+    activity = ensure_activity(conversation, primary, new=True)
+    payload = {
+        **decision.payload,
+        "type": primary.entity_type,
+        "id": primary.pk,
+        "title": primary.display_title,
+        "activity": activity.pk,
+    }
+    _set_columns(conversation, primary.entity_type, primary.pk, primary.display_title, activity.pk)
+    record(
+        conversation,
+        "crm_bound",
+        SYSTEM,
+        conversation.started_at,
+        conversation.status,
+        payload,
+    )
+
+
+def _set_columns(conversation, entity_type, entity_id, title, activity_id, at=None) -> None:
+    values = {
+        "crm_entity_type": entity_type,
+        "crm_entity_id": entity_id,
+        "crm_title": title[:255],
+        "crm_activity_id": activity_id,
+    }
+    if at is not None:
+        values["updated_at"] = max(conversation.updated_at, at)
+    for name, value in values.items():
+        setattr(conversation, name, value)
+    batch().touch(conversation, values)
+
+
+def record_crm_change(
+    conversation,
+    actor: Actor,
+    kind: str,
+    payload: dict | None = None,
+    *,
+    activity_id=_KEEP,
+    at: dt.datetime | None = None,
+):
+    """A change of the conversation's CRM records (re-binding, lead conversion), after the caller
+    has written its link rows: lock the row, copy the primary link onto the list columns, record
+    the event and publish it after commit. `conversation` is a conversation or its id; a
+    conversation object passed in gets the new column values too."""
+    at = now_or(at)
+    conversation_id = getattr(conversation, "pk", conversation)
+    with unit():
+        row = lock(conversation_id)
+        link = ConversationCrmLink.objects.filter(
+            conversation_id=conversation_id, is_primary=True
+        ).first()
+        _set_columns(
+            row,
+            link.entity_type if link else "",
+            link.entity_id if link else None,
+            link.title if link else "",
+            row.crm_activity_id if activity_id is _KEEP else activity_id,
+            at,
+        )
+        if isinstance(conversation, Conversation) and conversation is not row:
+            for name in ("crm_entity_type", "crm_entity_id", "crm_title", "crm_activity_id"):
+                setattr(conversation, name, getattr(row, name))
+            conversation.updated_at = row.updated_at
+        return record(row, kind, actor, at, from_status=row.status, payload=payload)

@@ -1,0 +1,259 @@
+"""The client side: a client's message (continuing, reopening or starting a conversation) and
+a client's rating."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import dataclass
+
+from django.db import IntegrityError
+from django.db.models import Exists, OuterRef
+
+from convodesk.lines.models import Connection, Line
+
+from .. import lifecycle
+from ..attachments import clean as clean_attachments
+from ..lifecycle import Status
+from ..models import Client, ClientIdentity, Conversation, Message
+from . import queue
+from .core import (
+    CLIENT,
+    EXCERPT_LENGTH,
+    LineInactive,
+    add_message,
+    lock,
+    now_or,
+    transition,
+    unit,
+)
+from .start import start
+
+
+@dataclass(frozen=True)
+class Received:
+    conversation: Conversation
+    message: Message
+    created: bool
+
+
+def _complete_client(client: Client, connection: Connection, name: str, phone: str, email: str):
+    """Fill in what a known client lacks (a name, a phone, an e-mail) from a new message."""
+    changed = False
+    if name and not client.name:
+        client.name, changed = name, True
+    if phone and not client.phone:
+        client.set_contact(phone=phone, country=connection.line.default_country)
+        changed = True
+    if email and not client.email:
+        client.set_contact(email=email)
+        changed = True
+    if changed:
+        client.save()
+
+
+def _identity(
+    connection: Connection, external_id: str, name: str, phone: str, email: str
+) -> tuple[ClientIdentity, bool]:
+    """The client's identity on this connection, made (with a new client) when unknown. A known
+    one comes with `returning`: whether the client wrote to this line before."""
+    identity = (
+        ClientIdentity.objects.select_related("client")
+        .filter(connection=connection, external_id=external_id)
+        .annotate(
+            returning=Exists(
+                Conversation.objects.filter(
+                    client_id=OuterRef("client_id"), line_id=connection.line_id
+                )
+            )
+        )
+        .first()
+    )
+    if identity is not None:
+        _complete_client(identity.client, connection, name, phone, email)
+        return identity, False
+    client = Client(name=name or external_id)
+    client.set_contact(phone=phone, email=email, country=connection.line.default_country)
+    client.save()
+    identity = ClientIdentity.objects.create(
+        client=client, connection=connection, external_id=external_id, display_name=name or ""
+    )
+    identity.returning = False  # a client met just now wrote to no line before
+    return identity, True
+
+
+def _existing(connection, external_message_id) -> Received | None:
+    if not external_message_id:
+        return None
+    existing = (
+        Message.objects.select_related("conversation")
+        .filter(connection=connection, external_id=external_message_id)
+        .first()
+    )
+    return Received(existing.conversation, existing, False) if existing is not None else None
+
+
+def receive_client_message(
+    connection: Connection,
+    *,
+    client_external_id: str,
+    text: str,
+    client_name: str = "",
+    phone: str = "",
+    email: str = "",
+    external_message_id: str | None = None,
+    attachments: list | None = None,
+    sent_at: dt.datetime | None = None,
+    source_url: str = "",
+    now: dt.datetime | None = None,
+) -> Received:
+    """Store a client's message: continue their open conversation, reopen one, or start a new one.
+
+    Idempotent by (connection, external message id): a retry returns the stored message. The
+    unique index says so (a retry's insert fails and the transaction rolls back), so a first
+    delivery reads nothing to check it.
+    """
+    attachments = clean_attachments(attachments)
+    for attempt in range(3):
+        try:
+            with unit():
+                return _receive(
+                    connection,
+                    client_external_id,
+                    text,
+                    client_name,
+                    phone,
+                    email,
+                    external_message_id,
+                    attachments or [],
+                    sent_at,
+                    source_url,
+                    now_or(now),
+                )
+        except (IntegrityError, LineInactive):
+            # A retry of a stored message, a concurrent delivery of the same message, or a
+            # concurrent first message of the same client: the winner's rows are committed now.
+            existing = _existing(connection, external_message_id)
+            if existing is not None:
+                return existing
+            if attempt == 2 or not isinstance(sys.exc_info()[1], IntegrityError):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _receive(
+    connection,
+    external_id,
+    text,
+    name,
+    phone,
+    email,
+    external_message_id,
+    attachments,
+    sent_at,
+    source_url,
+    now,
+) -> Received:
+    message_fields = {
+        "connection": connection,
+        "external_id": external_message_id,
+        "attachments": attachments,
+        "channel_sent_at": sent_at,
+    }
+    # The client's open conversation, found by their channel identity in one query.
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("line", "connection", "identity__client")
+        .filter(
+            identity__connection=connection,
+            identity__external_id=external_id,
+            connection=connection,
+            status__lt=lifecycle.OPEN_BELOW,
+        )
+        .first()
+    )
+    if conversation is not None:
+        _complete_client(conversation.identity.client, connection, name, phone, email)
+        message = add_message(conversation, Message.Author.CLIENT, text, now, **message_fields)
+        transition(
+            conversation,
+            lifecycle.ClientMessage(now),
+            CLIENT,
+            "client_message",
+            {"message": message.pk},
+        )
+        return Received(conversation, message, True)
+
+    identity, new_client = _identity(connection, external_id, name, phone, email)
+    # A client met just now has no earlier conversation to reopen or to be returning from.
+    reopenable = None if new_client else _reopenable(identity, connection, now)
+    if reopenable is not None:
+        message = add_message(reopenable, Message.Author.CLIENT, text, now, **message_fields)
+        transition(reopenable, lifecycle.Reopen(now), CLIENT, "reopened", {"message": message.pk})
+        if reopenable.responsible_id is None:  # closed while still queued: back to the queue
+            queue.distribute(reopenable, exclude=[], now=now)
+        return Received(reopenable, message, True)
+
+    # Read fresh, not from the connection: a long-lived socket or poll loop holds an old copy,
+    # and a deactivation (or new working hours) must apply from the next conversation on.
+    line = Line.objects.get(pk=connection.line_id)
+    if not line.active:
+        raise LineInactive()
+    conversation = Conversation(
+        line=line,
+        connection=connection,
+        channel=connection.kind,
+        client=identity.client,
+        identity=identity,
+        started_at=now,
+        updated_at=now,
+        source_url=source_url[:1000],
+        excerpt=text[:EXCERPT_LENGTH],
+        business_hours=line.within_working_hours(now),
+        returning=identity.returning,
+    )
+    message = start(
+        conversation,
+        lifecycle.StartIncoming(now),
+        CLIENT,
+        "created",
+        text=text,
+        author_kind=Message.Author.CLIENT,
+        **message_fields,
+    )
+    return Received(conversation, message, True)
+
+
+def _reopenable(identity: ClientIdentity, connection: Connection, now) -> Conversation | None:
+    window = connection.line.reopen_window_minutes
+    if not window:
+        return None
+    last = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("line", "connection")
+        .filter(identity=identity, connection=connection)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if (
+        last is None
+        or last.status not in (Status.CLOSED, Status.AUTO_CLOSED)
+        or last.closed_at is None
+    ):
+        return None
+    if last.closed_at < now - dt.timedelta(minutes=window):
+        return None
+    return last
+
+
+def client_rate(conversation_id: int, like: bool, now=None) -> Conversation:
+    with unit():
+        conversation = lock(conversation_id)
+        transition(
+            conversation,
+            lifecycle.ClientRate(now_or(now), 1 if like else -1),
+            CLIENT,
+            "client_rated",
+            {"rating": "like" if like else "dislike"},
+        )
+        return conversation

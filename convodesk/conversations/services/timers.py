@@ -1,0 +1,69 @@
+"""Timers: queue time-outs, auto-close and the full close of closing mode."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from .. import lifecycle
+from ..lifecycle import IllegalTransition
+from ..models import Conversation
+from . import queue
+from .core import TIMER, lock_if_free, now_or, transition, unit
+from .operator import closing_texts
+
+_TIMERS = (
+    ("offer_expires_at", lifecycle.QueueTimeout, "queue_timeout"),
+    ("auto_close_at", lifecycle.AutoClose, "auto_closed"),
+    ("full_close_at", lifecycle.FullClose, "full_closed"),
+)
+
+
+def run_due_timers(now=None, batch: int = 500) -> int:
+    """Fire every due queue time-out, auto-close and full close. Safe to run from many processes:
+    each conversation is re-checked under its row lock, so a timer fires once."""
+    at = now_or(now)
+    fired = 0
+    for field, _event_class, _kind in _TIMERS:
+        due = Conversation.objects.filter(**{f"{field}__lte": at}).order_by(field)
+        for conversation_id in list(due.values_list("id", flat=True)[:batch]):
+            fired += fire_due(conversation_id, at, only=field)
+    return fired
+
+
+def fire_due(conversation_id: int, now=None, only: str | None = None) -> int:
+    """Fire the timers of one conversation that are due at `now`; returns how many fired.
+
+    One transaction and one row lock for all of them, in timer order (a fired timer can make
+    the next one due or moot); each firing is a unit of its own (a savepoint with its own batch),
+    so one refused by the state machine leaves the others standing. A single timer needs no
+    savepoint: a refusal rolls the whole transaction back.
+    """
+    at = now_or(now)
+    timers = [t for t in _TIMERS if only is None or t[0] == only]
+    fired = 0
+    try:
+        with transaction.atomic():
+            conversation = lock_if_free(conversation_id)
+            for field, event_class, kind in timers:
+                if conversation is None:
+                    break
+                due_at = getattr(conversation, field)
+                if due_at is None or due_at > at:
+                    continue
+                try:
+                    with unit(savepoint=len(timers) > 1):
+                        transition(conversation, event_class(at), TIMER, kind)
+                        if event_class is lifecycle.QueueTimeout:
+                            exclude = queue.timed_out(conversation)
+                            queue.distribute(conversation, exclude=exclude, now=at)
+                        elif event_class is lifecycle.AutoClose:
+                            closing_texts(conversation, at)
+                    fired += 1
+                except IllegalTransition:
+                    if len(timers) == 1:
+                        raise
+                    # The unit is rolled back: read the row again for the next timer.
+                    conversation = lock_if_free(conversation_id)
+    except IllegalTransition:
+        return 0  # another process got there first, or the client wrote just in time
+    return fired
