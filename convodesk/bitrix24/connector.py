@@ -113,6 +113,10 @@ def activate(ctx, params) -> Result:
                 line, "api", connector.name[:200], {}, actor=ctx.user
             )
             ConnectorLine.objects.create(connector=connector, line=line, connection=connection)
+            # Kept on the connection (a key the product writes, like a bot's name) so that the
+            # reply path knows it without a query: see events.api_delivers.
+            connection.config = {**connection.config, "connector": connector.code}
+            connection.save(update_fields=["config"])
         elif row is not None:
             setup.update_connection(row.connection, active=active, actor=ctx.user)
             if row.active != active:

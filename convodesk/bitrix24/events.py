@@ -126,6 +126,8 @@ def _handlers(event: str, connector_id: int | None):
 
 
 def api_delivers(connection) -> bool:
+    if not (connection.config or {}).get("connector"):
+        return bool((connection.config or {}).get("webhook_url"))  # the signed webhook
     row = _connector_line(connection)
     if row is None:
         return bool((connection.config or {}).get("webhook_url"))  # the signed webhook

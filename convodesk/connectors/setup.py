@@ -37,7 +37,11 @@ from . import mail, telegram
 MASK, is_secret_key, mask_secrets = crypto.MASK, crypto.is_secret_key, crypto.mask_secrets
 SECURITY = ("ssl", "starttls", "none")
 # Settings the product writes itself; accepted back unchanged from a GET, never taken from input.
-READ_ONLY = {"telegram": {"bot", "poll_offset", "last_update_at"}, "email": {"state"}}
+READ_ONLY = {
+    "telegram": {"bot", "poll_offset", "last_update_at"},
+    "email": {"state"},
+    "api": {"connector"},  # the Bitrix24 custom connector whose line this connection is
+}
 MAIL_KEYS = {
     "imap": {"host", "port", "security", "user", "password", "folder", "ca_file"},
     "smtp": {"host", "port", "security", "user", "password", "ca_file"},
@@ -227,7 +231,7 @@ def _check_livechat(config: dict, errors: dict) -> None:
 
 
 def _check_api(config: dict, errors: dict) -> None:
-    errors.update(_unknown(config, {"webhook_url"}))
+    errors.update(_unknown(config, {"webhook_url"} | READ_ONLY["api"]))
     url = config.get("webhook_url")
     if url not in (None, ""):
         try:

@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from convodesk.accounts.access import department_subtree, level
 from convodesk.accounts.models import Level
+from convodesk.conversations.refusals import NotAllowed, NotFound
 
 ACTION_PERMISSION = {
     "view": "view_conversations",
@@ -122,9 +123,6 @@ def access(user, pk: int, action: str = "view", queryset=None):
     hidden conversation cannot be told from a missing one) and NotAllowed when it is visible
     but `action` is not allowed. Views answer them 404/403, the API's error handlers too.
     """
-    # The exceptions are the services' (views and the API already answer those); they are
-    # defined there, so they are imported when called, as crm/visibility.record_for does.
-    from convodesk.conversations.services import NotAllowed, NotFound
 
     if queryset is None:
         queryset = apps.get_model("conversations", "Conversation").objects.all()

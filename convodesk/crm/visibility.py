@@ -26,6 +26,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from convodesk.accounts.access import level
 from convodesk.accounts.models import Level
+from convodesk.conversations.refusals import NotAllowed, NotFound
 from convodesk.conversations.visibility import department_employee_ids, scope_for
 
 ACTIONS = ("view", "edit")
@@ -112,7 +113,6 @@ def record_for(user, model_or_queryset, pk: int, action: str = "view"):
     """The record if `user` may see it (else NotFound, as for a missing one) and may do `action`
     on it (else NotAllowed). Pass a queryset (e.g. `select_for_update()`) to read through it."""
     # Imported here: crm.models loads this module before the services can be imported.
-    from convodesk.conversations.services import NotAllowed, NotFound
 
     queryset = (
         model_or_queryset

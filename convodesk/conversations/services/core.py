@@ -33,14 +33,11 @@ from .. import hooks, lifecycle, visibility
 from ..lifecycle import IllegalTransition, Rules, Status
 from ..models import Conversation, ConversationEvent, ConversationParticipant, Message, ReplyPeriod
 from ..normalize import clean, clean_data
+from ..refusals import NotAllowed, NotFound  # noqa: F401 - the services' public names
 
 log = logging.getLogger("convodesk.services")
 
 EXCERPT_LENGTH = 200
-
-
-class NotFound(Exception):
-    """The conversation does not exist or the actor may not see it (the same answer for both)."""
 
 
 class LineInactive(IllegalTransition, ValueError):
@@ -53,14 +50,6 @@ class LineInactive(IllegalTransition, ValueError):
             "line_inactive",
             _("This open channel is deactivated: it starts no new conversations."),
         )
-
-
-class NotAllowed(Exception):
-    """The actor sees the conversation but their role does not allow this action."""
-
-    def __init__(self, message=None):
-        self.message = message or _("You are not allowed to do this.")
-        super().__init__(str(self.message))
 
 
 @dataclass(frozen=True)
