@@ -156,6 +156,9 @@ def test_every_matrix_check_requests_the_route_it_is_filed_under():
             "preset",
             "telegram",
             "connection",
+            "deal",
+            "pipeline",
+            "crm_preset",
         ),
         1,
     )
@@ -169,6 +172,7 @@ def test_every_matrix_check_requests_the_route_it_is_filed_under():
         api_token=1,
         client=1,
         owner_segment="leads",
+        owner_type="lead",
         export="00000000-0000-0000-0000-000000000000",
         bulk="00000000-0000-0000-0000-000000000000",
         widget_key="k",

@@ -34,6 +34,8 @@ EVENT_LABELS = {
     "crm_bound": _("Bound to a CRM record"),
     "crm_rebound": _("CRM record changed"),
     "crm_lead_converted": _("Lead converted"),
+    "crm_unlinked": _("CRM record deleted, link removed"),
+    "crm_deal_created": _("Deal created from the conversation"),
     "joined": _("Joined as an extra participant"),
     "note": _("Note"),
     "delivery_failed": _("Reply not delivered"),
