@@ -263,7 +263,7 @@ def create_record(request, kind: str, payload: dict[str, Any] = Body(...)):  # n
     }
     data = {k: ("" if v is None else getattr(v, "pk", v)) for k, v in data.items()}
     if kind == "deal":
-        data.setdefault("stage", "new")
+        data["stage"] = data.get("stage") or "new"
         data["currency"] = data.get("currency") or "EUR"
         data["amount"] = data.get("amount") if data.get("amount") not in ("", None) else "0"
     data.update(_form_data(payload))

@@ -184,7 +184,13 @@ class DealForm(CrmForm):
         self.fields["pipeline"].empty_label = None
         if not self.instance.pipeline_id and not self.is_bound:
             default = next((p for p in pipelines if p.is_default), pipelines[0])
-            self.initial["pipeline"] = default.pk
+            self.initial.setdefault("pipeline", default.pk)
+            chosen = next(
+                (p for p in pipelines if str(p.pk) == str(self.initial["pipeline"])), default
+            )
+            first = next((s for s in chosen.ordered_stages() if s.outcome == "open"), None)
+            if first is not None and self.instance.pk is None:
+                self.initial["stage"] = first.code
         if len(pipelines) == 1:
             self.fields["stage"].choices = [(s.code, s.name) for s in pipelines[0].ordered_stages()]
         else:  # codes repeat across pipelines; clean() checks the pair
