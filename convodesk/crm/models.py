@@ -104,6 +104,10 @@ class Company(Searchable, CrmRecord):
 
 class Contact(Searchable, CrmRecord):
     name = models.CharField(_("name"), max_length=255)
+    # The folded name (`fold`): possible duplicates by name are contacts with the same key.
+    name_key = models.CharField(
+        max_length=255, blank=True, default="", db_index=True, editable=False
+    )
     company = models.ForeignKey(
         Company,
         null=True,
@@ -122,6 +126,13 @@ class Contact(Searchable, CrmRecord):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        self.name_key = fold(self.name)[:255]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
     @property
     def display_title(self) -> str:
@@ -618,6 +629,30 @@ class CrmEvent(models.Model):
 
     def __str__(self):
         return f"{self.entity_type} #{self.entity_id} · {self.kind}"
+
+
+class CrmMerge(models.Model):
+    """A merge of two contacts, kept for 30 days so it can be undone: the removed contact's
+    fields, the kept one's fields before, and the ids of every row the merge moved."""
+
+    UNDO_DAYS = 30
+
+    kept = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges")
+    removed_id = models.BigIntegerField()
+    removed = models.JSONField(default=dict)
+    kept_before = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"#{self.removed_id} → #{self.kept_id}"
 
 
 class CrmPreset(models.Model):

@@ -17,7 +17,8 @@ from django.utils.translation import gettext_lazy as _l
 from convodesk.conversations.columns import humanize_duration
 from convodesk.conversations.models import Conversation, ConversationCrmLink
 
-from .models import Activity, CrmEvent
+from . import merge as merging
+from .models import Activity, CrmEvent, CrmMerge
 
 PER_PAGE = 20
 EVENT_LABELS = {
@@ -44,6 +45,7 @@ class Entry:
     url: str = ""
     actor: str = ""
     obj: object = None
+    undo: int | None = None  # the CrmMerge an "Undo" button posts for
 
 
 def _event_detail(event: CrmEvent) -> str:
@@ -89,6 +91,13 @@ def entries(user, record, page: int = 1) -> tuple[list[Entry], bool]:
     events = CrmEvent.objects.filter(
         entity_type=record.entity_type, entity_id=record.pk
     ).select_related("actor")[:want]
+    events = list(events)
+    merge_ids = [e.payload.get("merge") for e in events if e.kind == "merged"]
+    undoable = {
+        m.pk
+        for m in CrmMerge.objects.filter(pk__in=[i for i in merge_ids if i])
+        if merging.can_undo(m)
+    }
     for e in events:
         found.append(
             Entry(
@@ -98,6 +107,7 @@ def entries(user, record, page: int = 1) -> tuple[list[Entry], bool]:
                 _event_detail(e),
                 actor=e.actor.name if e.actor_id and e.actor else "",
                 obj=e,
+                undo=e.payload.get("merge") if e.payload.get("merge") in undoable else None,
             )
         )
     if record.entity_type != "activity":

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views, views_pipeline
+from . import views, views_merge, views_pipeline
 
 app_name = "crm"
 
@@ -16,6 +16,9 @@ urlpatterns = [
         name="deal_from_conversation",
     ),
     path("matches/<int:pk>/confirm/", views.confirm_match, name="confirm_match"),
+    path("contacts/duplicates/", views_merge.duplicates, name="duplicates"),
+    path("contacts/merge/", views_merge.merge, name="merge"),
+    path("merges/<int:pk>/undo/", views_merge.undo_merge, name="undo_merge"),
     path("deals/board/", views_pipeline.board, name="board"),
     path("deals/statistics/", views_pipeline.statistics, name="statistics"),
     path("deals/<int:pk>/move/", views_pipeline.move, name="move"),

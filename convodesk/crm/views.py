@@ -30,6 +30,7 @@ from convodesk.conversations.views.params import PER_PAGE_CHOICES
 from convodesk.conversations.views.prefs import safe_next
 
 from . import actions, export, lists, services, suggestions, timeline
+from . import merge as merging
 from .forms import FORMS, ConvertForm, RebindForm
 from .models import (
     KINDS,
@@ -624,6 +625,7 @@ def card(request, segment, pk):
             "activity_types": kind != "activity" and editable,
             "deletable": editable and not (kind == "activity" and record.conversation_id),
             "can_make_deal": kind == "contact" and editable,
+            "duplicates": merging.duplicates_of(user, record) if kind == "contact" else [],
             "activity_choices": [
                 (code, label)
                 for code, label in Activity.Type.choices

@@ -1129,6 +1129,17 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
         page("/crm/{owner_segment}/{owner}/delete/", SEE_A),
         page("/crm/deals/{deal}/delete/", SEE_A, method="post"),
     ],
+    "crm/contacts/duplicates/": [page("/crm/contacts/duplicates/", STAFF)],
+    "crm/contacts/merge/": [
+        page("/crm/contacts/merge/?kept={contact_a}&removed={contact_a2}", SEE_A),
+        page(
+            "/crm/contacts/merge/",
+            SEE_A,
+            method="post",
+            data={"kept": "{contact_a}", "removed": "{contact_a2}", "name": "removed"},
+        ),
+    ],
+    "crm/merges/<int:pk>/undo/": [page("/crm/merges/{crm_merge}/undo/", SEE_A, method="post")],
     "crm/deals/board/": [page("/crm/deals/board/", STAFF)],
     "crm/deals/statistics/": [page("/crm/deals/statistics/", STAFF)],
     "crm/deals/<int:pk>/move/": [
@@ -1406,8 +1417,31 @@ def route_ids(world: World, export_root) -> dict:
     from convodesk.conversations.models import ConversationCrmLink
     from convodesk.crm.models import CrmPreset, Deal, Pipeline
 
+    from django.utils import timezone
+
+    from convodesk.crm.models import Contact, CrmMerge
+
     deal = Deal.objects.create(title="Matrix deal of A", pipeline=Pipeline.default())
     ConversationCrmLink.objects.create(conversation=conv, entity_type="deal", entity_id=deal.pk)
+    contact_a, contact_a2 = (Contact.objects.create(name=n) for n in ("Ann of A", "Ann of A"))
+    for contact in (contact_a, contact_a2):
+        ConversationCrmLink.objects.create(
+            conversation=conv, entity_type="contact", entity_id=contact.pk
+        )
+    crm_merge = CrmMerge.objects.create(
+        kept=contact_a,
+        removed_id=987654,
+        removed={
+            "name": "Gone",
+            "company_id": None,
+            "responsible_id": None,
+            "comment": "",
+            "created_at": timezone.now().isoformat(),
+        },
+        kept_before={},
+        moved={},
+        at=timezone.now(),
+    )
     widget = f.connection(world.lines["a"], "livechat", name="route-widget")
     telegram = f.connection(world.lines["a"], "telegram", name="route-telegram")
     return {
@@ -1420,6 +1454,9 @@ def route_ids(world: World, export_root) -> dict:
         "owner": activity.owner_id,
         "owner_type": activity.owner_type,
         "deal": deal.pk,
+        "contact_a": contact_a.pk,
+        "contact_a2": contact_a2.pk,
+        "crm_merge": crm_merge.pk,
         "pipeline": Pipeline.default().pk,
         "crm_preset": CrmPreset.objects.create(owner=users["op_a"], kind="contact", name="M").pk,
         "lead": activity.owner_id if activity.owner_type == "lead" else 0,

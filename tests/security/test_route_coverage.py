@@ -159,6 +159,9 @@ def test_every_matrix_check_requests_the_route_it_is_filed_under():
             "deal",
             "pipeline",
             "crm_preset",
+            "contact_a",
+            "contact_a2",
+            "crm_merge",
         ),
         1,
     )

@@ -36,6 +36,8 @@ EVENT_LABELS = {
     "crm_lead_converted": _("Lead converted"),
     "crm_unlinked": _("CRM record deleted, link removed"),
     "crm_deal_created": _("Deal created from the conversation"),
+    "crm_merged": _("Contacts merged"),
+    "crm_merge_undone": _("Contact merge undone"),
     "joined": _("Joined as an extra participant"),
     "note": _("Note"),
     "delivery_failed": _("Reply not delivered"),
