@@ -117,3 +117,34 @@ def test_drag_a_deal_to_won_on_the_board(transactional_db, live_server, org, pag
     page.goto(f"{live_server.url}/settings/pipelines/{pipeline.pk}/")
     screenshots(page, "crm-settings-pipeline")
     assert not page.errors, page.errors
+
+
+@pytest.mark.browser
+def test_merge_two_duplicates_from_the_duplicates_list(transactional_db, live_server, org, page):
+    ana = Contact.objects.create(name="Ana Martínez", responsible=org.admin)
+    ana.add_phone("+34 600 11 22 33", "ES")
+    twin = Contact.objects.create(name="ana martinez", comment="Met at the fair")
+    twin.add_phone("600112233", "ES")
+    twin.add_email("ana.m@gmail.example")
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/crm/contacts/")
+    page.click("a[href='/crm/contacts/duplicates/']")
+    page.wait_for_url("**/crm/contacts/duplicates/")
+    screenshots(page, "crm-duplicates")
+    page.locator("#crm-duplicates a.btn", has_text="Merge").first.click()
+    page.wait_for_url("**/crm/contacts/merge/**")
+    kept_id = int(page.locator("#crm-merge-form input[name=kept]").input_value())
+    removed_id = int(page.locator("#crm-merge-form input[name=removed]").input_value())
+    page.check("#crm-merge-form input[name=comment][value=removed]")
+    screenshots(page, "crm-merge")
+    page.click("#crm-merge-form button[type=submit]")
+    page.wait_for_url(f"**/crm/contacts/{kept_id}/")
+    assert not Contact.objects.filter(pk=removed_id).exists()
+    kept = Contact.objects.get(pk=kept_id)
+    assert kept.comment == "Met at the fair" and kept.emails.count() == 1
+    assert page.locator("[data-undo-merge]").count() == 1
+    screenshots(page, "crm-contact-merged")
+    page.click("[data-undo-merge]")
+    page.wait_for_url(f"**/crm/contacts/{removed_id}/")
+    assert Contact.objects.filter(pk=removed_id).exists()
+    assert not page.errors, page.errors
