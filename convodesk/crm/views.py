@@ -19,7 +19,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_POST
 
-from convodesk.conversations.columns import COLUMNS, CRM_LABELS, crm_url, related_for
+from convodesk.conversations.columns import (
+    CHANNEL_LABELS,
+    COLUMNS,
+    CRM_LABELS,
+    crm_url,
+    related_for,
+)
 from convodesk.conversations.export import can_export
 from convodesk.conversations.models import Conversation, ConversationCrmLink
 from convodesk.conversations.normalize import clean_text, parse_id
@@ -145,9 +151,19 @@ def _facts(record) -> list[tuple[str, str]]:
     """Read-only facts shown above the form."""
     facts = [(_("ID"), f"#{record.pk}")]
     if isinstance(record, Contact):
+        identities = record.identities.select_related("connection").order_by("id")
         facts += [
             (_("Phones"), ", ".join(_unverified(p) for p in record.phones.all()) or "–"),
             (_("E-mails"), ", ".join(_unverified(e) for e in record.emails.all()) or "–"),
+            (
+                _("Channel identities"),
+                ", ".join(
+                    f"{CHANNEL_LABELS.get(i.connection.kind, i.connection.kind)} · "
+                    f"{i.connection.name} · {i.external_id}"
+                    for i in identities
+                )
+                or "–",
+            ),
         ]
     if isinstance(record, Lead):
         facts += [

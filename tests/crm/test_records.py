@@ -248,3 +248,27 @@ def test_the_api_refuses_hidden_records_like_missing_ones(api, org):
     assert api.delete(f"/contacts/{sven.pk}").status_code == 404
     assert api.post(f"/deals/{deal.pk}/move", {"stage": "won"}).status_code == 404
     assert Contact.objects.filter(pk=sven.pk).exists()
+
+
+def test_binding_a_conversation_brings_the_clients_data_and_identity_to_the_contact(client, org):
+    """Item 3: the client's phone, e-mail and channel identity appear on the contact, with
+    their source; data the channel vouches for is verified."""
+    conv = f.client_message(
+        org.conn, "ext-77", "Hi", name="Luis", phone="+34 622 33 44 55", email="luis@x.example"
+    ).conversation
+    conv_services.take(conv.pk, f.act(org.admin))
+    luis = Contact.objects.create(name="Luis Pérez", responsible=org.admin)
+    client.force_login(org.admin)
+    response = client.post(
+        f"/crm/conversations/{conv.pk}/rebind/", {"entity_type": "contact", "entity_id": luis.pk}
+    )
+    assert response.status_code == 302
+    assert [(p.value, p.verified) for p in luis.phones.all()] == [("+34 622 33 44 55", True)]
+    assert [(e.value, e.verified) for e in luis.emails.all()] == [("luis@x.example", True)]
+    card = client.get(f"/crm/contacts/{luis.pk}/").content.decode()
+    assert "ext-77" in card and org.conn.name in card
+    assert "+34 622 33 44 55" in card and "luis@x.example" in card
+    # Found by the new data in the list (the search text is kept in step).
+    assert [r.pk for r in client.get("/crm/contacts/", {"q": "622 33 44"}).context["rows"]] == [
+        luis.pk
+    ]
