@@ -655,6 +655,50 @@ class CrmMerge(models.Model):
         return f"#{self.removed_id} → #{self.kept_id}"
 
 
+class CrmImport(models.Model):
+    """An import of contacts or companies from a CSV or .xlsx file: its column mapping, how
+    duplicates are handled, progress, and the per-row error report (crm/imports.py)."""
+
+    class Status(models.TextChoices):
+        MAPPING = "mapping", _("Waiting for the column mapping")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    class Duplicates(models.TextChoices):
+        SKIP = "skip", _("Skip rows that match an existing record")
+        CREATE = "create", _("Create them anyway")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="crm_imports"
+    )
+    kind = models.CharField(max_length=20)  # contact or company
+    file_path = models.CharField(max_length=500)
+    file_name = models.CharField(max_length=255)
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)  # column index (as text) -> field
+    duplicates = models.CharField(
+        max_length=10, choices=Duplicates.choices, default=Duplicates.SKIP
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.MAPPING)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    report_path = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.file_name
+
+
 class CrmPreset(models.Model):
     """A saved filter of one CRM list (`kind`), like the conversation list's presets."""
 

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views, views_merge, views_pipeline
+from . import views, views_import, views_merge, views_pipeline
 
 app_name = "crm"
 
@@ -16,6 +16,9 @@ urlpatterns = [
         name="deal_from_conversation",
     ),
     path("matches/<int:pk>/confirm/", views.confirm_match, name="confirm_match"),
+    path("imports/", views_import.imports_home, name="imports"),
+    path("imports/<int:pk>/", views_import.import_detail, name="import"),
+    path("imports/<int:pk>/report/", views_import.import_report, name="import_report"),
     path("contacts/duplicates/", views_merge.duplicates, name="duplicates"),
     path("contacts/merge/", views_merge.merge, name="merge"),
     path("merges/<int:pk>/undo/", views_merge.undo_merge, name="undo_merge"),

@@ -1140,6 +1140,10 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
         ),
     ],
     "crm/merges/<int:pk>/undo/": [page("/crm/merges/{crm_merge}/undo/", SEE_A, method="post")],
+    # Imports: every employee with a CRM edit level starts one; an import is its owner's alone.
+    "crm/imports/": [page("/crm/imports/", STAFF)],
+    "crm/imports/<int:pk>/": [page("/crm/imports/{crm_import}/", {"op_a"})],
+    "crm/imports/<int:pk>/report/": [page("/crm/imports/{crm_import}/report/", {"op_a"})],
     "crm/deals/board/": [page("/crm/deals/board/", STAFF)],
     "crm/deals/statistics/": [page("/crm/deals/statistics/", STAFF)],
     "crm/deals/<int:pk>/move/": [
@@ -1414,12 +1418,10 @@ def route_ids(world: World, export_root) -> dict:
         file_path="a.xlsx",
         total=1,
     )
-    from convodesk.conversations.models import ConversationCrmLink
-    from convodesk.crm.models import CrmPreset, Deal, Pipeline
-
     from django.utils import timezone
 
-    from convodesk.crm.models import Contact, CrmMerge
+    from convodesk.conversations.models import ConversationCrmLink
+    from convodesk.crm.models import Contact, CrmMerge, CrmPreset, Deal, Pipeline
 
     deal = Deal.objects.create(title="Matrix deal of A", pipeline=Pipeline.default())
     ConversationCrmLink.objects.create(conversation=conv, entity_type="deal", entity_id=deal.pk)
@@ -1428,6 +1430,20 @@ def route_ids(world: World, export_root) -> dict:
         ConversationCrmLink.objects.create(
             conversation=conv, entity_type="contact", entity_id=contact.pk
         )
+    from convodesk.crm.models import CrmImport
+
+    (export_root / "import.csv").write_text("name\nAnn\n")
+    (export_root / "import.errors.csv").write_text("row,problem\n")
+    crm_import = CrmImport.objects.create(
+        owner=users["op_a"],
+        kind="contact",
+        file_path=str(export_root / "import.csv"),
+        file_name="import.csv",
+        headers=["name"],
+        mapping={"0": "name"},
+        status="done",
+        report_path=str(export_root / "import.errors.csv"),
+    )
     crm_merge = CrmMerge.objects.create(
         kept=contact_a,
         removed_id=987654,
@@ -1457,6 +1473,7 @@ def route_ids(world: World, export_root) -> dict:
         "contact_a": contact_a.pk,
         "contact_a2": contact_a2.pk,
         "crm_merge": crm_merge.pk,
+        "crm_import": crm_import.pk,
         "pipeline": Pipeline.default().pk,
         "crm_preset": CrmPreset.objects.create(owner=users["op_a"], kind="contact", name="M").pk,
         "lead": activity.owner_id if activity.owner_type == "lead" else 0,

@@ -162,6 +162,7 @@ def test_every_matrix_check_requests_the_route_it_is_filed_under():
             "contact_a",
             "contact_a2",
             "crm_merge",
+            "crm_import",
         ),
         1,
     )
