@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import ngettext
 
 from convodesk.conversations.columns import humanize_duration
 from convodesk.conversations.models import Conversation, ConversationCrmLink
@@ -64,7 +65,7 @@ def _event_detail(event: CrmEvent) -> str:
         return (p.get("activity") or {}).get("title", "")
     if event.kind in ("merged", "merge_undone"):
         gone = p.get("merged") or {}
-        return _("%(title)s (#%(id)s)") % {"title": gone.get("title", ""), "id": gone.get("id", "")}
+        return f"{gone.get('title', '')} (#{gone.get('id', '')})"
     if event.kind == "created" and p.get("conversation"):
         return _("from conversation #%(id)s") % {"id": p["conversation"]}
     return ""
@@ -73,7 +74,8 @@ def _event_detail(event: CrmEvent) -> str:
 def _conversation_detail(conv) -> str:
     parts = [
         conv.line.name if conv.line_id else "",
-        _("%(count)s messages") % {"count": conv.message_count},
+        ngettext("%(count)s message", "%(count)s messages", conv.message_count)
+        % {"count": conv.message_count},
     ]
     if conv.first_answer_wait is not None:
         parts.append(
