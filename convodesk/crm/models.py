@@ -481,6 +481,14 @@ class Deal(Searchable, CrmRecord):
     def __str__(self):
         return self.title
 
+    def save(self, *args, **kwargs):
+        if self.pipeline_id is None:  # every deal is on a board: the default pipeline's
+            self.pipeline = Pipeline.default()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "pipeline"}
+        super().save(*args, **kwargs)
+
     @property
     def display_title(self) -> str:
         return self.title
