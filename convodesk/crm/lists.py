@@ -354,22 +354,34 @@ def params_of(kind: str) -> tuple[str, ...]:
     return COMMON_PARAMS + KIND_PARAMS[kind]
 
 
-def search_q(text: str, kind: str = "contact") -> Q:
+SEARCH_LISTED = 1000
+
+
+def search_q(text: str, kind: str = "contact", probe: bool = False) -> Q:
     """Accent-insensitive "contains" over the folded search text; a phone typed with spaces or
-    dashes also matches by its digits; a number also matches the ID. Activities by subject."""
+    dashes also matches by its digits; a number also matches the ID. Activities by subject.
+
+    `probe` (the lists): one capped read of the matching ids first, as the conversation list's
+    client-name filter does. A rare fragment (an e-mail, a phone) then reaches the page by
+    primary key, instead of a newest-first walk that would test every row for a text only one
+    of them holds; a common one keeps the plain condition, which that walk answers at once."""
     folded = fold(text)
+    number = parse_id(text.strip().lstrip("#"), max_digits=17)
+    by_id = Q(pk=number) if number is not None else None
     if kind == "activity":
         q = Q(subject__icontains=text)
-        number = parse_id(text.strip().lstrip("#"), max_digits=17)
-        return q | Q(pk=number) if number is not None else q
+        return q | by_id if by_id is not None else q
     q = Q(search__contains=folded)
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 5 and re.fullmatch(r"[\d\s()+\-./]+", text.strip()):
         q |= Q(search__contains=digits)
-    number = parse_id(text.strip().lstrip("#"), max_digits=17)
-    if number is not None:
-        q |= Q(pk=number)
-    return q
+    if probe:
+        found = list(
+            MODELS[kind].objects.filter(q).values_list("pk", flat=True)[: SEARCH_LISTED + 1]
+        )
+        if len(found) <= SEARCH_LISTED:
+            q = Q(pk__in=found)
+    return q | by_id if by_id is not None else q
 
 
 def open_conversation_q(kind: str) -> Q:
@@ -503,7 +515,7 @@ class CrmFilter:
         q = self._get("q")
         if q:
             self.cleaned["q"] = q
-            self.where["q"] = search_q(q, self.kind)
+            self.where["q"] = search_q(q, self.kind, probe=True)
         ids = self._ids("responsible", allow_none=True)
         if ids is not None:
             self.cleaned["responsible"] = ids
