@@ -12,5 +12,6 @@ SECTIONS = [
     ("administration:roles", _("Roles")),
     ("administration:quick_replies", _("Quick replies")),
     ("administration:api_tokens", _("API tokens")),
+    ("administration:pipelines", _("Pipelines")),
     ("administration:audit", _("Audit log")),
 ]

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from . import views, views_bitrix24, views_connections, views_lines, views_people, views_replies
+from . import (
+    views,
+    views_bitrix24,
+    views_connections,
+    views_lines,
+    views_people,
+    views_pipelines,
+    views_replies,
+)
 
 app_name = "administration"
 
@@ -92,4 +100,8 @@ urlpatterns = [
     path("api-tokens/", views_replies.api_tokens, name="api_tokens"),
     path("api-tokens/new/", views_replies.api_token_create, name="api_token_create"),
     path("api-tokens/<int:pk>/revoke/", views_replies.api_token_revoke, name="api_token_revoke"),
+    # Deal pipelines (issue 20 item 5)
+    path("pipelines/", views_pipelines.pipeline_list, name="pipelines"),
+    path("pipelines/<int:pk>/", views_pipelines.pipeline_edit, name="pipeline"),
+    path("pipelines/<int:pk>/delete/", views_pipelines.pipeline_delete, name="pipeline_delete"),
 ]

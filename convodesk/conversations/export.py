@@ -128,8 +128,9 @@ def _needs_crm_links(keys) -> bool:
 class _Sheets:
     """Worksheets of at most ROWS_PER_SHEET data rows, each with the same header."""
 
-    def __init__(self, workbook, columns, tzname):
+    def __init__(self, workbook, columns, tzname, title=None):
         self.workbook = workbook
+        self.title = title  # the sheet name; the conversation export's when None
         self.columns = columns
         self.header = [
             f"{c.label} ({tzname})" if c.kind == KIND_DATETIME else str(c.label) for c in columns
@@ -160,7 +161,7 @@ class _Sheets:
 
     def open(self):
         self.count += 1
-        name = _("Conversations")[:25]
+        name = str(self.title or _("Conversations"))[:25]
         self.sheet = self.workbook.add_worksheet(
             name if self.count == 1 else f"{name} {self.count}"
         )

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -66,12 +67,16 @@ def exact_count(queryset) -> int:
 def _encode_value(value):
     if isinstance(value, dt.datetime):
         return {"t": value.isoformat()}
+    if isinstance(value, Decimal):  # the CRM lists sort deals by amount
+        return {"d": str(value)}
     return value
 
 
 def _decode_value(value):
     if isinstance(value, dict) and "t" in value:
         return dt.datetime.fromisoformat(value["t"])
+    if isinstance(value, dict) and "d" in value:
+        return Decimal(str(value["d"]))
     return value
 
 
@@ -91,7 +96,7 @@ def read_cursor(cursor: str):
         if not isinstance(pk, int):
             raise ValueError
         return _decode_value(value), pk
-    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, ArithmeticError, UnicodeDecodeError) as exc:
         raise BadCursor("invalid cursor") from exc
 
 

@@ -164,6 +164,15 @@ def rebind(conversation_id: int, user, entity_type: str, entity_id: int) -> Conv
                 external_id=identity.external_id,
                 defaults={"contact": target},
             )
+            # The client's phone and e-mail join the contact: verified when the channel vouches
+            # for them, shown as unverified (never matched on) when the client typed them.
+            client = conversation.client
+            verified = not binding.typed_by_client(conversation)
+            country = conversation.line.default_country if conversation.line_id else ""
+            if client.phone:
+                target.add_phone(client.phone, country, verified=verified)
+            if client.email:
+                target.add_email(client.email, verified=verified)
         services.write_links(conversation.pk, binding.related_records(target))
         activity = services.ensure_activity(conversation, target)
         services.record_crm_change(

@@ -18,6 +18,7 @@ from ninja import Body, Field, Query, Router, Schema
 from convodesk.api.errors import invalid, not_found
 from convodesk.conversations.columns import crm_url
 
+from . import lists, services
 from .forms import FORMS
 from .models import MODELS, TYPE_BY_SEGMENT, Company, Contact, Deal, Lead
 from .views import search_records
@@ -27,7 +28,12 @@ router = Router(tags=["crm"])
 
 MAX_ID = 2**62
 # API field -> form field, where they differ
-FORM_NAMES = {"responsible_id": "responsible", "company_id": "company", "contact_id": "contact"}
+FORM_NAMES = {
+    "responsible_id": "responsible",
+    "company_id": "company",
+    "contact_id": "contact",
+    "pipeline_id": "pipeline",
+}
 EDITABLE = {
     kind: [
         next((api for api, form in FORM_NAMES.items() if form == name), name)
@@ -84,7 +90,12 @@ def record_out(record) -> dict[str, Any]:
         }
     elif isinstance(record, Deal):
         specific = {
+            "pipeline_id": record.pipeline_id,
             "stage": record.stage,
+            "stage_name": record.get_stage_display(),
+            "outcome": record.outcome,
+            "lost_reason": record.lost_reason,
+            "closed_at": _iso(record.closed_at),
             "amount": str(record.amount),
             "currency": record.currency,
             "contact_id": record.contact_id,
@@ -127,6 +138,11 @@ def _get(user, kind: str, record_id: int, action: str = "view"):
     return record_for(user, MODELS[kind], record_id, action)
 
 
+def _raise_field_errors(exc) -> None:
+    reverse = {form_name: api for api, form_name in FORM_NAMES.items()}
+    raise invalid({reverse.get(k, k): v for k, v in exc.errors.items()})
+
+
 class ListParams(Schema):
     q: str | None = Field(
         None, max_length=100, description="Name, title, phone, e-mail or ID contains"
@@ -144,11 +160,24 @@ class RecordList(Schema):
 
 @router.get("/{kind}", response=RecordList, summary="List CRM records of one kind, newest first")
 def list_records(request, kind: str, params: Query[ListParams]):
-    """`kind` is contacts, companies, leads, deals or activities."""
+    """`kind` is contacts, companies, leads, deals or activities. Besides `q`, the lists'
+    filters: `responsible`, `created_from`, `created_to`, `has_open_conversation`, and
+    `company` (contacts, deals), `pipeline` and `stage` (deals), `status` (leads), `type` and
+    `completed` (activities)."""
     kind = _kind(kind)
     if params.q and "\x00" in params.q:
         raise invalid({"q": _("Invalid text.")})
     qs = search_records(kind, params.q or "", request.auth)
+    filters = {
+        k: v
+        for k, v in request.GET.items()
+        if k in lists.params_of(kind) and k not in ("q", "sort")
+    }
+    if filters:
+        flt = lists.CrmFilter(kind, filters)
+        if not flt.is_valid():
+            raise invalid(flt.errors)
+        qs = flt.filter(qs)
     if params.before_id:
         qs = qs.filter(pk__lt=params.before_id)
     if kind == "contact":
@@ -181,6 +210,16 @@ def patch_record(request, kind: str, record_id: int, payload: dict[str, Any] = B
     for name in form.fields:
         value = form.initial.get(name, model_to_dict(record).get(name))
         data[name] = value if value is not None else ""
+    data.update(_form_data(payload))
+    form = form_class(data, instance=record, user=request.auth)
+    try:
+        return record_out(services.save_form(request.auth, form))
+    except services.FieldErrors as exc:
+        _raise_field_errors(exc)
+
+
+def _form_data(payload: dict) -> dict:
+    data = {}
     for api_name, value in payload.items():
         name = FORM_NAMES.get(api_name, api_name)
         if name in ("phones", "emails"):
@@ -191,9 +230,87 @@ def patch_record(request, kind: str, record_id: int, payload: dict[str, Any] = B
             raise invalid({api_name: _("A single value is expected.")})
         if isinstance(value, str) and "\x00" in value:
             raise invalid({api_name: _("Invalid text.")})
+        if isinstance(value, bool):
+            value = "on" if value else ""
         data[name] = "" if value is None else value
-    form = form_class(data, instance=record, user=request.auth)
-    if not form.is_valid():
-        reverse = {form_name: api for api, form_name in FORM_NAMES.items()}
-        raise invalid({reverse.get(k, k): " ".join(v) for k, v in form.errors.items()})
-    return record_out(form.save())
+    return data
+
+
+@router.post("/{kind}", response={201: dict[str, Any]}, summary="Create a CRM record")
+def create_record(request, kind: str, payload: dict[str, Any] = Body(...)):  # noqa: B008
+    """The fields of the record's card (as PATCH takes them). An activity names the record it
+    belongs to: `owner_type` (contact, company, lead, deal) and `owner_id`."""
+    kind = _kind(kind)
+    user = request.auth
+    payload = dict(payload)
+    owner = None
+    if kind == "activity":
+        owner_type, owner_id = payload.pop("owner_type", None), payload.pop("owner_id", None)
+        if owner_type not in ("contact", "company", "lead", "deal") or not isinstance(
+            owner_id, int
+        ):
+            raise invalid({"owner_type": _("Name the contact, company, lead or deal.")})
+        owner = _get(user, owner_type, owner_id, "edit")
+    unknown = sorted(set(payload) - set(EDITABLE[kind]))
+    if unknown:
+        raise invalid({name: _("This field cannot be set.") for name in unknown})
+    form_class = FORMS[kind]
+    defaults = form_class(user=user, **({"owner": owner} if owner else {}))
+    data = {
+        name: defaults.initial.get(name, defaults.fields[name].initial) for name in defaults.fields
+    }
+    data = {k: ("" if v is None else getattr(v, "pk", v)) for k, v in data.items()}
+    if kind == "deal":
+        data["stage"] = data.get("stage") or "new"
+        data["currency"] = data.get("currency") or "EUR"
+        data["amount"] = data.get("amount") if data.get("amount") not in ("", None) else "0"
+    data.update(_form_data(payload))
+    form = form_class(data, user=user, **({"owner": owner} if owner else {}))
+    try:
+        record = services.save_form(user, form)
+    except services.FieldErrors as exc:
+        _raise_field_errors(exc)
+    return 201, record_out(record)
+
+
+@router.delete(
+    "/{kind}/{record_id}",
+    response=dict[str, Any],
+    summary="Delete a CRM record (its conversations stay, their link to it removed)",
+)
+def delete_record(request, kind: str, record_id: int):
+    kind = _kind(kind)
+    record = _get(request.auth, kind, record_id, "edit")
+    try:
+        return services.delete_record(request.auth, MODELS[kind], record.pk)
+    except services.FieldErrors as exc:
+        raise invalid(exc.errors) from None
+
+
+class MoveIn(Schema):
+    stage: str = Field(..., max_length=20, description="The code of a stage of the deal's pipeline")
+    reason: str = Field("", max_length=255, description="Why it was won or lost (needed for lost)")
+
+
+@router.post(
+    "/deals/{record_id}/move", response=dict[str, Any], summary="Move a deal to another stage"
+)
+def move_deal(request, record_id: int, payload: MoveIn):
+    _get(request.auth, "deal", record_id, "edit")
+    try:
+        return record_out(
+            services.move_deal(request.auth, record_id, payload.stage, payload.reason)
+        )
+    except services.FieldErrors as exc:
+        raise invalid(exc.errors) from None
+
+
+@router.post(
+    "/conversations/{conversation_id}/deal",
+    response={201: dict[str, Any]},
+    summary="Create a deal from a conversation, bound to it and to its client's contact",
+)
+def deal_from_conversation(request, conversation_id: int):
+    if not 0 < conversation_id <= MAX_ID:
+        raise not_found()
+    return 201, record_out(services.deal_from_conversation(request.auth, conversation_id))

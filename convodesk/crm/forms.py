@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from convodesk.conversations.normalize import normalize_email, normalize_phone
 
 from . import binding
-from .models import Activity, Company, Contact, Deal, Lead
+from .models import Activity, Company, Contact, Deal, Lead, Pipeline, PipelineStage
 
 
 def _employees():
@@ -28,6 +28,9 @@ class CrmForm(forms.ModelForm):
         if "responsible" in self.fields:
             self.fields["responsible"].queryset = _employees()
             self.fields["responsible"].label_from_instance = lambda u: u.name
+            if self.instance.pk is None and not self.is_bound and user is not None:
+                if not getattr(user, "is_integration", False):
+                    self.initial.setdefault("responsible", user.pk)
 
     def limit_choice(self, name: str, model, order: str) -> None:
         """Offer only visible records. A current choice the user may not see stays as it is,
@@ -106,6 +109,7 @@ class ContactForm(CrmForm):
         contact.emails.exclude(normalized__in=keep_emails).delete()
         for value in self.cleaned_data["emails"]:
             contact.add_email(value)
+        contact.refresh_search()
         return contact
 
 
@@ -150,13 +154,17 @@ class LeadForm(CrmForm):
 
 
 class DealForm(CrmForm):
+    stage = forms.ChoiceField(label=_("Stage"))
+
     class Meta:
         model = Deal
         fields = [
             "title",
+            "pipeline",
             "stage",
             "amount",
             "currency",
+            "lost_reason",
             "contact",
             "company",
             "responsible",
@@ -168,6 +176,29 @@ class DealForm(CrmForm):
         super().__init__(*args, **kwargs)
         self.limit_choice("contact", Contact, "name")
         self.limit_choice("company", Company, "title")
+        pipelines = list(Pipeline.objects.prefetch_related("stages"))
+        if not pipelines:
+            pipelines = [Pipeline.default()]
+        self.fields["pipeline"].queryset = Pipeline.objects.all()
+        self.fields["pipeline"].required = False  # empty: the deal's own, else the default
+        self.fields["pipeline"].empty_label = None
+        if not self.instance.pipeline_id and not self.is_bound:
+            default = next((p for p in pipelines if p.is_default), pipelines[0])
+            self.initial.setdefault("pipeline", default.pk)
+            chosen = next(
+                (p for p in pipelines if str(p.pk) == str(self.initial["pipeline"])), default
+            )
+            first = next((s for s in chosen.ordered_stages() if s.outcome == "open"), None)
+            if first is not None and self.instance.pk is None:
+                self.initial["stage"] = first.code
+        if len(pipelines) == 1:
+            self.fields["stage"].choices = [(s.code, s.name) for s in pipelines[0].ordered_stages()]
+        else:  # codes repeat across pipelines; clean() checks the pair
+            self.fields["stage"].choices = [
+                (p.name, [(s.code, s.name) for s in p.ordered_stages()]) for p in pipelines
+            ]
+        self.fields["currency"].help_text = _("Three letters (ISO 4217), e.g. EUR, USD.")
+        self.fields["lost_reason"].help_text = _("Why the deal was won or lost.")
 
     def clean_amount(self):
         amount = self.cleaned_data["amount"]
@@ -175,14 +206,81 @@ class DealForm(CrmForm):
             raise forms.ValidationError(_("The amount cannot be negative."))
         return amount
 
+    def clean_currency(self):
+        currency = (self.cleaned_data["currency"] or "").strip().upper()
+        if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
+            raise forms.ValidationError(_("Three letters, e.g. EUR."))
+        return currency
+
+    def clean(self):
+        data = super().clean()
+        if "pipeline" in data and data["pipeline"] is None:
+            data["pipeline"] = (
+                self.instance.pipeline if self.instance.pipeline_id else Pipeline.default()
+            )
+        pipeline, code = data.get("pipeline"), data.get("stage")
+        if pipeline is not None and code:
+            stage = PipelineStage.objects.filter(pipeline=pipeline, code=code).first()
+            if stage is None:
+                self.add_error("stage", _("This pipeline has no such stage."))
+            elif stage.outcome == "lost" and not (data.get("lost_reason") or "").strip():
+                self.add_error("lost_reason", _("Say why the deal was lost."))
+        return data
+
 
 class ActivityForm(CrmForm):
-    """Times, responsible employee and completion follow the conversation; the text is the employee's."""
+    """An open channel activity follows its conversation (times, responsible employee,
+    completion): only its text is the employee's. A hand-made one (call, meeting, task,
+    e-mail, note) is the employee's entirely."""
 
     class Meta:
         model = Activity
-        fields = ["subject", "description"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        fields = [
+            "type",
+            "subject",
+            "direction",
+            "start_at",
+            "end_at",
+            "completed",
+            "responsible",
+            "description",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "start_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "end_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        }
+
+    def __init__(self, *args, owner=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if owner is not None:
+            self.instance.owner_type, self.instance.owner_id = owner.entity_type, owner.pk
+        if self.instance.conversation_id:
+            for name in ("type", "direction", "start_at", "end_at", "completed", "responsible"):
+                del self.fields[name]
+            return
+        self.fields["type"].choices = [
+            c for c in Activity.Type.choices if c[0] in Activity.MANUAL_TYPES
+        ]
+        for name in ("start_at", "end_at"):
+            self.fields[name].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+        if self.instance.pk is None and not self.is_bound:
+            from django.utils import timezone
+
+            self.initial.setdefault(
+                "start_at", timezone.localtime().replace(second=0, microsecond=0)
+            )
+
+    def clean(self):
+        data = super().clean()
+        if not self.instance.owner_type:
+            raise forms.ValidationError(
+                _("An activity belongs to a contact, company, lead or deal.")
+            )
+        start, end = data.get("start_at"), data.get("end_at")
+        if start and end and end < start:
+            self.add_error("end_at", _("The end is before the start."))
+        return data
 
 
 FORMS = {

@@ -4,6 +4,10 @@ Matching keys (channel identities, normalised phones and e-mails) live in their 
 tables or columns, so binding a new conversation is a handful of index look-ups.
 """
 
+from __future__ import annotations
+
+import unicodedata
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -22,6 +26,34 @@ KINDS = {
     "activity": "activities",
 }
 TYPE_BY_SEGMENT = {segment: kind for kind, segment in KINDS.items()}
+
+
+def fold(text: str) -> str:
+    """Text as the accent-insensitive search stores and compares it: lower case, accents
+    dropped ("Martínez" -> "martinez"), runs of white space as one space."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())
+
+
+class Searchable(models.Model):
+    """A record with a folded search text (`fold`) kept in step on every save: the list's
+    accent-insensitive search reads this one column (a trigram index on PostgreSQL)."""
+
+    search = models.TextField(blank=True, default="", editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        self.search = fold(" ".join(p for p in self.search_parts() if p))
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "search"}
+        super().save(*args, **kwargs)
+
+    def search_parts(self) -> list[str]:
+        return []
 
 
 class CrmRecord(models.Model):
@@ -45,7 +77,7 @@ class CrmRecord(models.Model):
         abstract = True
 
 
-class Company(CrmRecord):
+class Company(Searchable, CrmRecord):
     title = models.CharField(_("name"), max_length=255)
     phone = models.CharField(_("phone"), max_length=64, blank=True)
     email = models.CharField(_("e-mail"), max_length=254, blank=True)
@@ -65,9 +97,16 @@ class Company(CrmRecord):
     def display_title(self) -> str:
         return self.title
 
+    def search_parts(self):
+        return [self.title, self.phone, self.email, self.website]
 
-class Contact(CrmRecord):
+
+class Contact(Searchable, CrmRecord):
     name = models.CharField(_("name"), max_length=255)
+    # The folded name (`fold`): possible duplicates by name are contacts with the same key.
+    name_key = models.CharField(
+        max_length=255, blank=True, default="", db_index=True, editable=False
+    )
     company = models.ForeignKey(
         Company,
         null=True,
@@ -87,9 +126,28 @@ class Contact(CrmRecord):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        self.name_key = fold(self.name)[:255]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
+
     @property
     def display_title(self) -> str:
         return self.name
+
+    def search_parts(self):
+        parts = [self.name]
+        if self.pk:
+            parts += [p for p in self.phones.values_list("value", "normalized") for p in p]
+            parts += list(self.emails.values_list("normalized", flat=True))
+        return parts
+
+    def refresh_search(self) -> None:
+        """Re-fold the search text after a phone or e-mail row changed."""
+        self.search = fold(" ".join(p for p in self.search_parts() if p))
+        Contact.objects.filter(pk=self.pk).update(search=self.search)
 
     def add_phone(self, raw: str, country: str = "", verified: bool = True) -> None:
         """Keep a phone; `verified=False` for one the client only typed (never matched on). A
@@ -101,6 +159,7 @@ class Contact(CrmRecord):
             ContactPhone.objects.create(
                 contact=self, value=raw.strip()[:64], normalized=normalized, verified=verified
             )
+            self.refresh_search()
 
     def add_email(self, raw: str, verified: bool = True) -> None:
         """Keep an e-mail; `verified=False` for one the client only typed (never matched on). An
@@ -112,6 +171,7 @@ class Contact(CrmRecord):
             ContactEmail.objects.create(
                 contact=self, value=raw.strip()[:254], normalized=normalized, verified=verified
             )
+            self.refresh_search()
 
     def add_identity(self, connection_id: int, external_id: str) -> None:
         ContactIdentity.objects.get_or_create(
@@ -167,7 +227,7 @@ class ContactIdentity(models.Model):
 _OPEN_LEAD = Q(status__in=["new", "in_work"])
 
 
-class Lead(CrmRecord):
+class Lead(Searchable, CrmRecord):
     class Status(models.TextChoices):
         NEW = "new", _("New")
         IN_WORK = "in_work", _("In work")
@@ -237,6 +297,16 @@ class Lead(CrmRecord):
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
 
+    def search_parts(self):
+        return [
+            self.title,
+            self.name,
+            self.company_title,
+            self.phone,
+            self.phone_normalized,
+            self.email_normalized,
+        ]
+
     def set_contact_data(self, phone: str | None, email: str | None, country: str = "") -> None:
         if phone is not None:
             self.phone = phone.strip()[:64]
@@ -246,18 +316,127 @@ class Lead(CrmRecord):
             self.email_normalized = normalize_email(email)
 
 
-class Deal(CrmRecord):
+class Pipeline(models.Model):
+    """A sales pipeline: its ordered stages (`PipelineStage`), edited in Settings › Pipelines."""
+
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_default = models.BooleanField(_("default"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pipeline")
+        verbose_name_plural = _("pipelines")
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="crm_one_default_pipeline"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def default(cls) -> Pipeline:
+        """The pipeline new deals go to; made with the standard stages when there is none."""
+        found = cls.objects.filter(is_default=True).first() or cls.objects.first()
+        if found is None:
+            found = cls.objects.create(name=str(_("Sales")), is_default=True)
+            found.add_standard_stages()
+        return found
+
+    def add_standard_stages(self) -> None:
+        for position, (code, name, outcome) in enumerate(STANDARD_STAGES):
+            PipelineStage.objects.create(
+                pipeline=self, code=code, name=str(name), position=position, outcome=outcome
+            )
+
+    def ordered_stages(self) -> list[PipelineStage]:
+        """Open stages in their order, then won, then lost (the board's columns)."""
+        order = {"open": 0, "won": 1, "lost": 2}
+        return sorted(self.stages.all(), key=lambda s: (order[s.outcome], s.position, s.pk))
+
+
+class PipelineStage(models.Model):
+    """A column of a pipeline. `code` is what a deal stores (stable when the stage is renamed);
+    `outcome` says whether a deal here is still open, won or lost. Every pipeline has exactly
+    one won and one lost stage (codes "won" and "lost")."""
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", _("Open")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    code = models.SlugField(max_length=20)
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.OPEN
+    )
+
+    class Meta:
+        verbose_name = _("stage")
+        verbose_name_plural = _("stages")
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "code"], name="crm_stage_code_unique")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+STANDARD_STAGES = [
+    ("new", _("New"), "open"),
+    ("preparation", _("Preparation"), "open"),
+    ("negotiation", _("Negotiation"), "open"),
+    ("won", _("Won"), "won"),
+    ("lost", _("Lost"), "lost"),
+]
+CLOSED_STAGES = ("won", "lost")
+
+
+class _OpenStageCodes:
+    """The codes of every open stage of every pipeline, read when a query is built:
+    `Deal.objects.filter(stage__in=Deal.OPEN_STAGES)` keeps meaning "open deals" when
+    stages are added in the settings."""
+
+    def __iter__(self):
+        codes = set(
+            PipelineStage.objects.filter(outcome=PipelineStage.Outcome.OPEN).values_list(
+                "code", flat=True
+            )
+        )
+        return iter(sorted(codes or {"new", "preparation", "negotiation"}))
+
+    def __contains__(self, code):
+        return bool(code) and code not in CLOSED_STAGES
+
+
+class Deal(Searchable, CrmRecord):
     class Stage(models.TextChoices):
+        """The standard pipeline's stages; a pipeline's own are its `PipelineStage` rows."""
+
         NEW = "new", _("New")
         PREPARATION = "preparation", _("Preparation")
         NEGOTIATION = "negotiation", _("Negotiation")
         WON = "won", _("Won")
         LOST = "lost", _("Lost")
 
-    OPEN_STAGES = (Stage.NEW, Stage.PREPARATION, Stage.NEGOTIATION)
+    OPEN_STAGES = _OpenStageCodes()
 
     title = models.CharField(_("title"), max_length=255)
-    stage = models.CharField(_("stage"), max_length=20, choices=Stage.choices, default=Stage.NEW)
+    pipeline = models.ForeignKey(
+        Pipeline,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deals",
+        verbose_name=_("pipeline"),
+    )
+    stage = models.CharField(_("stage"), max_length=20, default=Stage.NEW)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=0)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     contact = models.ForeignKey(
@@ -276,6 +455,16 @@ class Deal(CrmRecord):
         related_name="deals",
         verbose_name=_("company"),
     )
+    lost_reason = models.CharField(_("reason"), max_length=255, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # The conversation the deal was made from (one click in the history), if any.
+    source_conversation = models.ForeignKey(
+        "conversations.Conversation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     entity_type = "deal"
 
@@ -285,10 +474,19 @@ class Deal(CrmRecord):
         indexes = [
             models.Index(fields=["contact", "stage", "-id"], name="crm_deal_contact"),
             models.Index(fields=["title"], name="crm_deal_title"),
+            models.Index(fields=["pipeline", "stage", "-id"], name="crm_deal_board"),
         ]
 
     def __str__(self):
         return self.title
+
+    def save(self, *args, **kwargs):
+        if self.pipeline_id is None:  # every deal is on a board: the default pipeline's
+            self.pipeline = Pipeline.default()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "pipeline"}
+        super().save(*args, **kwargs)
 
     @property
     def display_title(self) -> str:
@@ -296,7 +494,25 @@ class Deal(CrmRecord):
 
     @property
     def is_open(self) -> bool:
-        return self.stage in self.OPEN_STAGES
+        return self.stage not in CLOSED_STAGES
+
+    @property
+    def outcome(self) -> str:
+        return self.stage if self.stage in CLOSED_STAGES else "open"
+
+    def search_parts(self):
+        return [self.title]
+
+    def stage_object(self) -> PipelineStage | None:
+        if not self.pipeline_id:
+            return None
+        return self.pipeline.stages.filter(code=self.stage).first()
+
+    def get_stage_display(self) -> str:
+        stage = self.stage_object()
+        if stage is not None:
+            return stage.name
+        return str(dict(self.Stage.choices).get(self.stage, self.stage))
 
 
 class Activity(models.Model):
@@ -304,6 +520,14 @@ class Activity(models.Model):
 
     class Type(models.TextChoices):
         OPEN_CHANNEL = "open_channel", _("Open channel conversation")
+        CALL = "call", _("Call")
+        MEETING = "meeting", _("Meeting")
+        TASK = "task", _("Task")
+        EMAIL = "email", _("E-mail")
+        NOTE = "note", _("Note")
+
+    # The types an employee creates by hand; an open channel activity comes with its conversation.
+    MANUAL_TYPES = (Type.CALL, Type.MEETING, Type.TASK, Type.EMAIL, Type.NOTE)
 
     class Direction(models.TextChoices):
         INCOMING = "incoming", _("Incoming")
@@ -313,7 +537,9 @@ class Activity(models.Model):
         _("type"), max_length=20, choices=Type.choices, default=Type.OPEN_CHANNEL
     )
     subject = models.CharField(_("subject"), max_length=255)
-    direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices)
+    direction = models.CharField(
+        _("direction"), max_length=10, choices=Direction.choices, default=Direction.OUTGOING
+    )
     start_at = models.DateTimeField(_("start"))
     end_at = models.DateTimeField(_("end"), null=True, blank=True)
     responsible = models.ForeignKey(
@@ -386,6 +612,118 @@ class MatchSuggestion(models.Model):
 
     def __str__(self):
         return f"{self.entity_type} #{self.entity_id} ({self.matched_by})"
+
+
+class CrmEvent(models.Model):
+    """One line of a CRM record's timeline: created, changed, stage moves, won or lost, merges,
+    deletions and the conversations a deletion let go. Written only by crm/services.py, in the
+    transaction of the change it records."""
+
+    entity_type = models.CharField(max_length=20)
+    entity_id = models.BigIntegerField()
+    kind = models.CharField(max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    payload = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["entity_type", "entity_id", "-at", "-id"], name="crm_event_entity")
+        ]
+
+    def __str__(self):
+        return f"{self.entity_type} #{self.entity_id} · {self.kind}"
+
+
+class CrmMerge(models.Model):
+    """A merge of two contacts, kept for 30 days so it can be undone: the removed contact's
+    fields, the kept one's fields before, and the ids of every row the merge moved."""
+
+    UNDO_DAYS = 30
+
+    kept = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges")
+    removed_id = models.BigIntegerField()
+    removed = models.JSONField(default=dict)
+    kept_before = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"#{self.removed_id} → #{self.kept_id}"
+
+
+class CrmImport(models.Model):
+    """An import of contacts or companies from a CSV or .xlsx file: its column mapping, how
+    duplicates are handled, progress, and the per-row error report (crm/imports.py)."""
+
+    class Status(models.TextChoices):
+        MAPPING = "mapping", _("Waiting for the column mapping")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    class Duplicates(models.TextChoices):
+        SKIP = "skip", _("Skip rows that match an existing record")
+        CREATE = "create", _("Create them anyway")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="crm_imports"
+    )
+    kind = models.CharField(max_length=20)  # contact or company
+    file_path = models.CharField(max_length=500)
+    file_name = models.CharField(max_length=255)
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)  # column index (as text) -> field
+    duplicates = models.CharField(
+        max_length=10, choices=Duplicates.choices, default=Duplicates.SKIP
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.MAPPING)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    report_path = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.file_name
+
+
+class CrmPreset(models.Model):
+    """A saved filter of one CRM list (`kind`), like the conversation list's presets."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="crm_presets"
+    )
+    kind = models.CharField(max_length=20)
+    name = models.CharField(_("name"), max_length=100)
+    query = models.TextField(_("filter"), blank=True)
+    shared = models.BooleanField(_("shared with everyone"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["kind", "owner"], name="crm_preset_kind")]
+
+    def __str__(self):
+        return self.name
 
 
 MODELS = {"contact": Contact, "company": Company, "lead": Lead, "deal": Deal, "activity": Activity}

@@ -4,28 +4,53 @@ card shows come only from `Conversation.objects.visible_to(user, "view")`."""
 
 from __future__ import annotations
 
+import tempfile
 from contextlib import contextmanager
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q
-from django.http import Http404
+from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_POST
 
 from convodesk.conversations import visibility
-from convodesk.conversations.columns import COLUMNS, CRM_LABELS, crm_url, related_for
+from convodesk.conversations.columns import (
+    CHANNEL_LABELS,
+    COLUMNS,
+    CRM_LABELS,
+    crm_url,
+    related_for,
+)
+from convodesk.conversations.export import can_export
 from convodesk.conversations.models import Conversation, ConversationCrmLink
 from convodesk.conversations.normalize import clean_text, parse_id
+from convodesk.conversations.paging import Count, bounded_count, exact_count
 from convodesk.conversations.services import NotAllowed, NotFound
+from convodesk.conversations.views.paging import fetch_page
+from convodesk.conversations.views.params import PER_PAGE_CHOICES
+from convodesk.conversations.views.prefs import safe_next
 
-from . import actions, suggestions
+from . import actions, export, lists, services, suggestions, timeline
+from . import merge as merging
 from .forms import FORMS, ConvertForm, RebindForm
-from .models import KINDS, MODELS, TYPE_BY_SEGMENT, Activity, Company, Contact, Deal, Lead
+from .models import (
+    KINDS,
+    MODELS,
+    TYPE_BY_SEGMENT,
+    Activity,
+    Company,
+    Contact,
+    CrmPreset,
+    Deal,
+    Lead,
+)
 from .visibility import can, record_for
 
 CARD_COLUMNS = [
@@ -41,30 +66,7 @@ CARD_COLUMNS = [
     "message_count",
 ]
 CARD_LIMIT = 50
-LIST_LIMIT = 50
-LIST_TITLES = {
-    "contact": _l("Contacts"),
-    "company": _l("Companies"),
-    "lead": _l("Leads"),
-    "deal": _l("Deals"),
-    "activity": _l("Activities"),
-}
-SEARCH = {
-    "contact": lambda q: (
-        Q(name__icontains=q)
-        | Q(phones__normalized__contains=q)
-        | Q(emails__normalized__contains=q.lower())
-    ),
-    "company": lambda q: Q(title__icontains=q) | Q(email__icontains=q) | Q(phone__icontains=q),
-    "lead": lambda q: (
-        Q(title__icontains=q)
-        | Q(name__icontains=q)
-        | Q(phone_normalized__contains=q)
-        | Q(email_normalized__contains=q.lower())
-    ),
-    "deal": lambda q: Q(title__icontains=q),
-    "activity": lambda q: Q(subject__icontains=q),
-}
+LIST_TITLES = lists.LIST_TITLES
 
 
 def _employee(request):
@@ -79,11 +81,7 @@ def search_records(kind: str, q: str, user):
     qs = MODELS[kind].objects.visible_to(user, "view").order_by("-id")
     q = clean_text(q, 100)
     if q:
-        cond = SEARCH[kind](q)
-        number = parse_id(q.lstrip("#"), max_digits=17)
-        if number is not None:
-            cond |= Q(pk=number)
-        qs = qs.filter(cond).distinct()
+        qs = qs.filter(lists.search_q(q, kind))
     return qs
 
 
@@ -155,9 +153,19 @@ def _facts(record) -> list[tuple[str, str]]:
     """Read-only facts shown above the form."""
     facts = [(_("ID"), f"#{record.pk}")]
     if isinstance(record, Contact):
+        identities = record.identities.select_related("connection").order_by("id")
         facts += [
             (_("Phones"), ", ".join(_unverified(p) for p in record.phones.all()) or "–"),
             (_("E-mails"), ", ".join(_unverified(e) for e in record.emails.all()) or "–"),
+            (
+                _("Channel identities"),
+                ", ".join(
+                    f"{CHANNEL_LABELS.get(i.connection.kind, i.connection.kind)} · "
+                    f"{i.connection.name} · {i.external_id}"
+                    for i in identities
+                )
+                or "–",
+            ),
         ]
     if isinstance(record, Lead):
         facts += [
@@ -209,25 +217,150 @@ def crm_home(request):
     return redirect("crm:list", segment="leads")
 
 
-@login_required
-def record_list(request, segment):
+def _kind_of(segment) -> str:
     kind = TYPE_BY_SEGMENT.get(segment)
     if kind is None:
         raise Http404
-    user = _employee(request)
-    q = request.GET.get("q", "")
-    rows = list(search_records(kind, q, user)[:LIST_LIMIT])
-    for row in rows:
-        row.card_url = crm_url(kind, row.pk)
-    if kind == "contact":
-        # The company column names only companies the viewer may see.
-        visible = set(
-            Company.objects.visible_to(user, "view")
-            .filter(pk__in={r.company_id for r in rows if r.company_id})
-            .values_list("pk", flat=True)
+    return kind
+
+
+def _tabs():
+    return [(s, LIST_TITLES[k]) for k, s in KINDS.items()]
+
+
+def _headers(kind, columns, flt, params):
+    current, descending = flt.sort_key, flt.sort_descending
+    base = {k: v for k, v in params.items() if k != "sort"}
+    headers = []
+    for col in columns:
+        entry = {"col": col, "sorted": "", "url": ""}
+        if col.sortable:
+            if col.key == current:
+                entry["sorted"] = "desc" if descending else "asc"
+                new = col.key if descending else f"-{col.key}"
+            else:
+                new = f"-{col.key}" if col.kind in ("datetime", "int") else col.key
+            entry["url"] = "?" + urlencode({**base, "sort": new})
+        headers.append(entry)
+    return headers
+
+
+def _list_params(request, kind) -> dict[str, str]:
+    """The list's filter parameters from the URL (repeated keys joined by commas)."""
+    params = {}
+    for key in lists.params_of(kind):
+        values = [v.strip() for v in request.GET.getlist(key) if v.strip()]
+        if values:
+            params[key] = ",".join(values)
+    return params
+
+
+def _filter_fields(kind, params, user):
+    """The filter panel's fields: (name, label, widget kind, options, value)."""
+    from .models import Pipeline, PipelineStage
+
+    employees = [
+        (str(u.pk), u.name)
+        for u in get_user_model()
+        .objects.filter(is_active=True, is_integration=False)
+        .order_by("username")[:500]
+    ]
+    fields = [
+        ("responsible", _("Responsible employee"), "select", [("none", _("Nobody"))] + employees),
+        ("created_from", _("Created from") if kind != "activity" else _("Starts from"), "date", []),
+        ("created_to", _("Created to") if kind != "activity" else _("Starts to"), "date", []),
+        (
+            "has_open_conversation",
+            _("Has an open conversation"),
+            "select",
+            [("true", _("Yes")), ("false", _("No"))],
+        ),
+    ]
+    if kind in ("contact", "deal"):
+        companies = Company.objects.visible_to(user, "view").order_by("title")[:200]
+        fields.append(
+            (
+                "company",
+                _("Company"),
+                "select",
+                [("none", _("None"))] + [(str(c.pk), c.title) for c in companies],
+            )
         )
-        for row in rows:
-            row.visible_company = row.company if row.company_id in visible else None
+    if kind == "deal":
+        fields.append(
+            (
+                "pipeline",
+                _("Pipeline"),
+                "select",
+                [(str(p.pk), p.name) for p in Pipeline.objects.all()],
+            )
+        )
+        stages, seen = [], set()
+        for stage in PipelineStage.objects.select_related("pipeline").order_by(
+            "pipeline__position", "position"
+        ):
+            if stage.code not in seen:
+                seen.add(stage.code)
+                stages.append((stage.code, stage.name))
+        fields.append(("stage", _("Stage"), "select", stages))
+    if kind == "lead":
+        fields.append(("status", _("Status"), "select", list(Lead.Status.choices)))
+    if kind == "activity":
+        fields.append(("type", _("Type"), "select", list(Activity.Type.choices)))
+        fields.append(
+            ("completed", _("Completed"), "select", [("true", _("Yes")), ("false", _("No"))])
+        )
+    return [
+        {
+            "name": n,
+            "label": label,
+            "widget": w,
+            "options": [(str(v), str(t)) for v, t in o],
+            "value": params.get(n, ""),
+        }
+        for n, label, w, o in fields
+    ]
+
+
+@login_required
+def record_list(request, segment):
+    """One CRM list: columns per user, sorting, filters, search, keyset pages, bounded count."""
+    kind = _kind_of(segment)
+    user = _employee(request)
+    params = _list_params(request, kind)
+    flt = lists.CrmFilter(kind, params)
+    keys = lists.user_column_keys(user, kind)
+    columns = [lists.COLUMNS[kind][k] for k in keys]
+    per_page = PER_PAGE_CHOICES[1]
+    raw_per_page = parse_id(request.GET.get("per_page", ""))
+    if raw_per_page in PER_PAGE_CHOICES:
+        per_page = raw_per_page
+    page_number = max(1, min(parse_id(request.GET.get("page", "")) or 1, 100_000))
+    rows, page, count = [], None, None
+    if flt.is_valid():
+        qs = flt.filter(lists.base_queryset(user, kind))
+        if request.GET.get("count") == "exact":
+            count = Count(exact_count(qs), True)
+        else:
+            count = bounded_count(qs)
+        page = fetch_page(
+            qs,
+            flt,
+            per_page=per_page,
+            page=page_number,
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+            related=lists.related_for(kind, keys, flt.sort_field),
+        )
+        prefetch = lists.prefetches_for(kind, keys)
+        if prefetch:
+            prefetch_related_objects(page.rows, *prefetch)
+        lists.decorate(user, kind, page.rows)
+        rows = page.rows
+    keep = dict(params)
+    if per_page != PER_PAGE_CHOICES[1]:
+        keep["per_page"] = str(per_page)
+    presets = CrmPreset.objects.filter(kind=kind).filter(Q(owner=user) | Q(shared=True))
     return render(
         request,
         "crm/list.html",
@@ -236,18 +369,227 @@ def record_list(request, segment):
             "segment": segment,
             "title": LIST_TITLES[kind],
             "rows": rows,
-            "q": q,
-            "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()],
-            "limit": LIST_LIMIT,
+            "table": [(r, [c.render_html(r) for c in columns]) for r in rows],
+            "columns": columns,
+            "headers": _headers(kind, columns, flt, keep),
+            "params": params,
+            "query": urlencode(keep),
+            "q": params.get("q", ""),
+            "errors": list(flt.errors.items()),
+            "count": count,
+            "count_exact_url": "?" + urlencode({**keep, "count": "exact"}),
+            "page": page,
+            "next_url": "?"
+            + urlencode({**keep, "page": page_number + 1, "after": page.next_cursor})
+            if page and page.has_next
+            else "",
+            "prev_url": "?"
+            + urlencode({**keep, "page": page_number - 1, "before": page.prev_cursor})
+            if page and page.has_prev and page_number > 2
+            else ("?" + urlencode(keep) if page and page_number == 2 else ""),
+            "first_row": (page_number - 1) * per_page + 1 if rows else 0,
+            "last_row": (page_number - 1) * per_page + len(rows),
+            "per_page": per_page,
+            "per_page_choices": PER_PAGE_CHOICES,
+            "fields": _filter_fields(kind, params, user),
+            "picker": lists.picker_entries(kind, keys),
+            "presets": presets,
+            "can_create": services.may_create(user) and kind != "activity",
+            "new_label": lists.NEW_LABELS[kind],
+            "view_name": "list",
+            "can_export": can_export(user),
+            "tabs": _tabs(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def save_columns(request, segment):
+    kind = _kind_of(segment)
+    user = _employee(request)
+    lists.save_column_keys(
+        user, kind, request.POST.getlist("col"), reset=bool(request.POST.get("reset"))
+    )
+    return redirect(safe_next(request, f"/crm/{segment}/"))
+
+
+@login_required
+@require_POST
+def save_preset(request, segment):
+    kind = _kind_of(segment)
+    user = _employee(request)
+    name = clean_text(request.POST.get("name", ""), 100)
+    query = clean_text(request.POST.get("query", ""), 2000)
+    if not name:
+        messages.error(request, _("Give the preset a name."))
+    else:
+        CrmPreset.objects.create(
+            owner=user, kind=kind, name=name, query=query, shared=bool(request.POST.get("shared"))
+        )
+        messages.success(request, _("Preset saved."))
+    return redirect(f"/crm/{segment}/" + (f"?{query}" if query else ""))
+
+
+@login_required
+@require_POST
+def delete_preset(request, segment, pk):
+    kind = _kind_of(segment)
+    user = _employee(request)
+    preset = CrmPreset.objects.filter(pk=pk, kind=kind, owner=user).first()
+    if preset is None:
+        raise Http404
+    preset.delete()
+    messages.success(request, _("Preset deleted."))
+    return redirect(f"/crm/{segment}/")
+
+
+@login_required
+def export_list(request, segment):
+    """Every record of the list as filtered (not only the page), in its sort, as .xlsx."""
+    kind = _kind_of(segment)
+    user = _employee(request)
+    if not can_export(user):
+        raise PermissionDenied
+    params = _list_params(request, kind)
+    flt = lists.CrmFilter(kind, params)
+    if not flt.is_valid():
+        messages.error(request, " ".join(flt.errors.values()))
+        return redirect(f"/crm/{segment}/")
+    keys = lists.user_column_keys(user, kind)
+    qs = flt.filter(lists.base_queryset(user, kind)).order_by(*flt.ordering())
+    handle = tempfile.TemporaryFile()
+    export.write_crm_xlsx(user, kind, qs, keys, handle)
+    handle.seek(0)
+    name = f"{segment}-{timezone.localtime().strftime('%Y%m%d-%H%M')}.xlsx"
+    return FileResponse(handle, as_attachment=True, filename=name)
+
+
+@login_required
+def new_record(request, segment):
+    kind = _kind_of(segment)
+    user = _employee(request)
+    if not services.may_create(user):
+        raise PermissionDenied
+    owner = None
+    if kind == "activity":
+        owner = _owner_of(user, request.GET.get("owner") or request.POST.get("owner", ""))
+    form_class = FORMS[kind]
+    extra = {"owner": owner} if kind == "activity" else {}
+    status = 200
+    if request.method == "POST":
+        form = form_class(request.POST, user=user, **extra)
+        try:
+            record = services.save_form(user, form)
+        except services.FieldErrors as exc:
+            for name, message in exc.errors.items():
+                if name in form.fields and name not in form.errors:
+                    form.add_error(name, message)
+                elif name not in form.errors:
+                    form.add_error(None, message)
+            status = 400
+        except NotAllowed:
+            raise PermissionDenied from None
+        else:
+            messages.success(request, _("Created."))
+            if kind == "activity":
+                return redirect(crm_url(owner.entity_type, owner.pk))
+            return redirect(crm_url(kind, record.pk))
+    else:
+        initial = {
+            key: request.GET[key]
+            for key in ("contact", "company", "type", "pipeline")
+            if key in form_class.base_fields
+            and parse_id(request.GET.get(key, "")) is not None
+            or (key == "type" and request.GET.get(key) in Activity.MANUAL_TYPES)
+        }
+        form = form_class(user=user, initial=initial, **extra)
+    return render(
+        request,
+        "crm/new.html",
+        {
+            "kind": kind,
+            "segment": segment,
+            "form": form,
+            "owner": owner,
+            "kind_label": MODELS[kind]._meta.verbose_name,
+            "tabs": _tabs(),
+        },
+        status=status,
+    )
+
+
+def _owner_of(user, value: str):
+    """The record a new activity belongs to ("contact:12"), if the user may edit it."""
+    kind, _sep, raw = value.partition(":")
+    pk = parse_id(raw)
+    if kind not in ("contact", "company", "lead", "deal") or pk is None:
+        raise Http404
+    return _record_or_404(user, MODELS[kind], pk, "edit")
+
+
+@login_required
+def delete_record(request, segment, pk):
+    """GET asks first (what goes, what stays); POST deletes."""
+    kind = _kind_of(segment)
+    user = _employee(request)
+    record = _record_or_404(user, MODELS[kind], pk, "edit")
+    linked = (
+        ConversationCrmLink.objects.filter(entity_type=kind, entity_id=record.pk).count()
+        if kind != "activity"
+        else 0
+    )
+    if request.method == "POST":
+        owner_url = (
+            crm_url(record.owner_type, record.owner_id)
+            if kind == "activity"
+            else f"/crm/{segment}/"
+        )
+        try:
+            gone = services.delete_record(user, MODELS[kind], record.pk)
+        except NotFound:
+            raise Http404 from None
+        except NotAllowed as exc:
+            messages.error(request, exc.message)
+            return redirect(
+                crm_url(kind, record.pk) if kind != "activity" else f"/crm/activities/{record.pk}/"
+            )
+        except services.FieldErrors as exc:
+            messages.error(request, " ".join(exc.errors.values()))
+            return redirect(f"/crm/{segment}/{record.pk}/")
+        messages.success(
+            request,
+            _("“%(title)s” was deleted.") % {"title": gone["title"]}
+            + (
+                " "
+                + ngettext(
+                    "Its %(count)s conversation was kept, without the link.",
+                    "Its %(count)s conversations were kept, without the link.",
+                    len(gone["conversations"]),
+                )
+                % {"count": len(gone["conversations"])}
+                if gone["conversations"]
+                else ""
+            ),
+        )
+        return redirect(owner_url)
+    return render(
+        request,
+        "crm/delete.html",
+        {
+            "kind": kind,
+            "segment": segment,
+            "record": record,
+            "linked": linked,
+            "kind_label": MODELS[kind]._meta.verbose_name,
+            "tabs": _tabs(),
         },
     )
 
 
 @login_required
 def card(request, segment, pk):
-    kind = TYPE_BY_SEGMENT.get(segment)
-    if kind is None:
-        raise Http404
+    kind = _kind_of(segment)
     user = _employee(request)
     record = _record_or_404(user, MODELS[kind], pk)
     editable = can(user, record, "edit")
@@ -256,8 +598,14 @@ def card(request, segment, pk):
         if not editable:
             raise PermissionDenied
         form = form_class(request.POST, instance=record, user=user)
-        if form.is_valid():
-            form.save()
+        try:
+            services.save_form(user, form)
+        except services.FieldErrors as exc:
+            for name, message in exc.errors.items():
+                if name not in form.errors:
+                    form.add_error(name if name in form.fields else None, message)
+            record.refresh_from_db()
+        else:
             messages.success(request, _("Saved."))
             return redirect(request.path)
         status = 400
@@ -287,10 +635,30 @@ def card(request, segment, pk):
         if convertible
         else None
     )
+    try:
+        timeline_page = max(1, min(int(request.GET.get("timeline", "1")), 1000))
+    except ValueError:
+        timeline_page = 1
+    entries, older = timeline.entries(user, record, timeline_page)
     return render(
         request,
         "crm/card.html",
         {
+            "timeline": entries,
+            "timeline_page": timeline_page,
+            "timeline_older": older,
+            "activity_types": kind != "activity" and editable,
+            "deletable": editable and not (kind == "activity" and record.conversation_id),
+            "can_make_deal": kind == "contact" and editable,
+            "duplicates": merging.duplicates_of(user, record) if kind == "contact" else [],
+            "activity_choices": [
+                (code, label)
+                for code, label in Activity.Type.choices
+                if code in Activity.MANUAL_TYPES
+            ],
+            "stages": record.pipeline.ordered_stages()
+            if kind == "deal" and record.pipeline_id
+            else [],
             "kind": kind,
             "segment": segment,
             "record": record,
@@ -304,7 +672,7 @@ def card(request, segment, pk):
             "convert_form": convert_form,
             "possible_matches": possible_matches,
             "kind_label": MODELS[kind]._meta.verbose_name,
-            "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()],
+            "tabs": _tabs(),
         },
         status=status,
     )
@@ -393,7 +761,7 @@ def rebind(request, conversation_id):
             "links": links,
             "q": q,
             "found": found,
-            "tabs": [(s, LIST_TITLES[k]) for k, s in KINDS.items()],
+            "tabs": _tabs(),
         },
         status=status,
     )

@@ -873,6 +873,8 @@ def api(method, url, reach, data=None, **kw):
 CRM_SEGMENTS = ("contacts", "companies", "leads", "deals", "activities")
 CRM_CARD = "crm/(?P<segment>contacts|companies|leads|deals|activities)/(?P<pk>[0-9]{1,18})/$"
 CRM_LIST = "crm/(?P<segment>contacts|companies|leads|deals|activities)/$"
+CRM_SEG = "crm/(?P<segment>contacts|companies|leads|deals|activities)/"
+CRM_PK = "(?P<pk>[0-9]{1,18})/"
 
 ROUTE_MATRIX: dict[str, list[Check]] = {
     # Public: the log-in, the language switch, the widget, the API's documents.
@@ -1137,6 +1139,60 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
     # A possible match typed into the widget, on conversation A: confirmed by who may act on A
     # and see the record.
     "crm/matches/<int:pk>/confirm/": [page("/crm/matches/{match}/confirm/", SEE_A, method="post")],
+    # Issue 20: creating needs a CRM edit level (every employee here has "own"); a new activity
+    # belongs to a record the employee may edit; deleting and moving need edit on the record;
+    # a deal from a conversation needs act on it; the export needs the export permission.
+    CRM_SEG + "new/$": [
+        page("/crm/contacts/new/", STAFF),
+        page("/crm/companies/new/", STAFF, method="post", data={"title": "Matrix Co"}),
+        page("/crm/activities/new/?owner={owner_type}:{owner}", SEE_A),
+    ],
+    CRM_SEG + "columns/$": [
+        page("/crm/contacts/columns/", STAFF, method="post", data={"col": ["id", "name"]})
+    ],
+    CRM_SEG + "export/$": [page("/crm/contacts/export/", STAFF)],
+    CRM_SEG + "presets/$": [
+        page("/crm/deals/presets/", STAFF, method="post", data={"name": "P", "query": "q=x"})
+    ],
+    CRM_SEG + "presets/" + CRM_PK + "delete/$": [
+        page("/crm/contacts/presets/{crm_preset}/delete/", {"op_a"}, method="post")
+    ],
+    CRM_SEG + CRM_PK + "delete/$": [
+        page("/crm/{owner_segment}/{owner}/delete/", SEE_A),
+        page("/crm/deals/{deal}/delete/", SEE_A, method="post"),
+    ],
+    "crm/contacts/duplicates/": [page("/crm/contacts/duplicates/", STAFF)],
+    "crm/contacts/merge/": [
+        page("/crm/contacts/merge/?kept={contact_a}&removed={contact_a2}", SEE_A),
+        page(
+            "/crm/contacts/merge/",
+            SEE_A,
+            method="post",
+            data={"kept": "{contact_a}", "removed": "{contact_a2}", "name": "removed"},
+        ),
+    ],
+    "crm/merges/<int:pk>/undo/": [page("/crm/merges/{crm_merge}/undo/", SEE_A, method="post")],
+    # Imports: every employee with a CRM edit level starts one; an import is its owner's alone.
+    "crm/imports/": [page("/crm/imports/", STAFF)],
+    "crm/imports/<int:pk>/": [page("/crm/imports/{crm_import}/", {"op_a"})],
+    "crm/imports/<int:pk>/report/": [page("/crm/imports/{crm_import}/report/", {"op_a"})],
+    "crm/deals/board/": [page("/crm/deals/board/", STAFF)],
+    "crm/deals/statistics/": [page("/crm/deals/statistics/", STAFF)],
+    "crm/deals/<int:pk>/move/": [
+        page("/crm/deals/{deal}/move/", SEE_A, method="post", data={"stage": "won"})
+    ],
+    "crm/conversations/<int:conversation_id>/deal/": [
+        page("/crm/conversations/{conv}/deal/", SEE_A, method="post")
+    ],
+    # Settings › Pipelines (issue 20, item 5)
+    "settings/pipelines/": [
+        page("/settings/pipelines/", SETTINGS_ADMIN),
+        page("/settings/pipelines/", SETTINGS_ADMIN, method="post", data={"name": "Matrix"}),
+    ],
+    "settings/pipelines/<int:pk>/": [page("/settings/pipelines/{pipeline}/", SETTINGS_ADMIN)],
+    "settings/pipelines/<int:pk>/delete/": [
+        page("/settings/pipelines/{pipeline}/delete/", SETTINGS_ADMIN, method="post")
+    ],
 }
 
 # The REST API, one entry per operation of the OpenAPI document ("METHOD /api/v1/path").
@@ -1242,6 +1298,14 @@ API_MATRIX: dict[str, list[Check]] = {
     ],
     "PATCH /api/v1/crm/{kind}/{record_id}": [
         api("patch", "/crm/activities/{activity}", SEE_A, {"subject": "changed"})
+    ],
+    "POST /api/v1/crm/{kind}": [api("post", "/crm/contacts", TOKENS, {"name": "Matrix"})],
+    "DELETE /api/v1/crm/{kind}/{record_id}": [api("delete", "/crm/deals/{deal}", SEE_A)],
+    "POST /api/v1/crm/deals/{record_id}/move": [
+        api("post", "/crm/deals/{deal}/move", SEE_A, {"stage": "won"})
+    ],
+    "POST /api/v1/crm/conversations/{conversation_id}/deal": [
+        api("post", "/crm/conversations/{conv}/deal", SEE_A)
     ],
 }
 
@@ -1389,6 +1453,46 @@ def route_ids(world: World, export_root) -> dict:
     )
     picture = "ab" * 32  # a Telegram bot's picture as the token check keeps it
     default_storage.save(f"telegram-bots/{picture}", io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"0" * 64))
+    from django.utils import timezone
+
+    from convodesk.conversations.models import ConversationCrmLink
+    from convodesk.crm.models import Contact, CrmMerge, CrmPreset, Deal, Pipeline
+
+    deal = Deal.objects.create(title="Matrix deal of A", pipeline=Pipeline.default())
+    ConversationCrmLink.objects.create(conversation=conv, entity_type="deal", entity_id=deal.pk)
+    contact_a, contact_a2 = (Contact.objects.create(name=n) for n in ("Ann of A", "Ann of A"))
+    for contact in (contact_a, contact_a2):
+        ConversationCrmLink.objects.create(
+            conversation=conv, entity_type="contact", entity_id=contact.pk
+        )
+    from convodesk.crm.models import CrmImport
+
+    (export_root / "import.csv").write_text("name\nAnn\n")
+    (export_root / "import.errors.csv").write_text("row,problem\n")
+    crm_import = CrmImport.objects.create(
+        owner=users["op_a"],
+        kind="contact",
+        file_path=str(export_root / "import.csv"),
+        file_name="import.csv",
+        headers=["name"],
+        mapping={"0": "name"},
+        status="done",
+        report_path=str(export_root / "import.errors.csv"),
+    )
+    crm_merge = CrmMerge.objects.create(
+        kept=contact_a,
+        removed_id=987654,
+        removed={
+            "name": "Gone",
+            "company_id": None,
+            "responsible_id": None,
+            "comment": "",
+            "created_at": timezone.now().isoformat(),
+        },
+        kept_before={},
+        moved={},
+        at=timezone.now(),
+    )
     widget = f.connection(world.lines["a"], "livechat", name="route-widget")
     telegram = f.connection(world.lines["a"], "telegram", name="route-telegram")
     return {
@@ -1399,6 +1503,14 @@ def route_ids(world: World, export_root) -> dict:
         "activity": activity.pk,
         "owner_segment": owner_segment,
         "owner": activity.owner_id,
+        "owner_type": activity.owner_type,
+        "deal": deal.pk,
+        "contact_a": contact_a.pk,
+        "contact_a2": contact_a2.pk,
+        "crm_merge": crm_merge.pk,
+        "crm_import": crm_import.pk,
+        "pipeline": Pipeline.default().pk,
+        "crm_preset": CrmPreset.objects.create(owner=users["op_a"], kind="contact", name="M").pk,
         "lead": activity.owner_id if activity.owner_type == "lead" else 0,
         "preset": FilterPreset.objects.create(owner=users["op_a"], name="Mine", query="").pk,
         "export": export.pk,

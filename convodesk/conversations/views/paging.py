@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from django.db.models import F, Q
 
 from ..columns import with_crm_links as prefetch_crm_links
-from ..models import Conversation
 from ..paging import BadCursor, after_cursor, make_cursor, read_cursor, sort_value_of
 
 
@@ -99,7 +98,8 @@ def fetch_page(
         rel = set(related)
         if "__" in field_name:
             rel.add(field_name.split("__")[0])
-        rows_qs = Conversation.objects.filter(pk__in=ids).select_related(*sorted(rel))
+        # The queryset's own model: the CRM lists page through this function too.
+        rows_qs = queryset.model._default_manager.filter(pk__in=ids).select_related(*sorted(rel))
         if with_crm_links:
             rows_qs = prefetch_crm_links(rows_qs)
         by_id = {row.pk: row for row in rows_qs}
