@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
@@ -411,7 +412,7 @@ def save_columns(request, segment):
     lists.save_column_keys(
         user, kind, request.POST.getlist("col"), reset=bool(request.POST.get("reset"))
     )
-    return redirect(safe_next(request, f"/crm/{segment}/"))
+    return redirect(safe_next(request, reverse("crm:list", args=[segment])))
 
 
 @login_required

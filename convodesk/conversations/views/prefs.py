@@ -27,14 +27,14 @@ def picker_entries(keys: list[str]) -> list[tuple[str, object, bool]]:
     return shown + hidden
 
 
-def safe_next(request) -> str:
-    """The `next` address if it is this site's, else the conversation list."""
+def safe_next(request, fallback: str | None = None) -> str:
+    """The `next` address if it is this site's, else `fallback` (the conversation list)."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, {request.get_host()}, request.is_secure()
     ):
         return target
-    return reverse("conversations:list")
+    return fallback or reverse("conversations:list")
 
 
 @login_required
