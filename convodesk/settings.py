@@ -189,6 +189,8 @@ AXES_LOCKOUT_CALLABLE = "convodesk.accounts.views.login_locked_out"
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
 LOCALE_PATHS = [PROJECT_DIR / "locale"]
+# One way to show dates and numbers per language (convodesk/formats, convodesk/display.py).
+FORMAT_MODULE_PATH = ["convodesk.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

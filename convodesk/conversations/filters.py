@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from convodesk import display
+
 from . import lifecycle
 from .columns import METRIC_KEYS, REPLY_TIME_KEYS, SORTABLE
 from .normalize import looks_like_email, normalize_email, normalize_phone, parse_id
@@ -325,7 +327,8 @@ class ConversationFilter:
                 if timezone.is_naive(moment):
                     moment = timezone.make_aware(moment, self.tz)
                 return moment
-            day = parse_date(raw)
+            # ISO (links, the API) or a date as the date fields show it (convodesk.display)
+            day = parse_date(raw) or display.parse_day(raw)
         except ValueError:
             day = None
         if day is None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import display
 from convodesk.lines.models import Line
 
 from .. import lifecycle
@@ -205,7 +206,7 @@ def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
             f.values[f.key] = params.get(f.params[0], "")
         f.error = " ".join(str(errors[p]) for p in f.params if p in errors)
         if f.kind == "daterange":
-            f.hints = {k: (a.isoformat(), b.isoformat()) for k, (a, b) in range_hints.items()}
+            f.hints = {k: (display.day(a), display.day(b)) for k, (a, b) in range_hints.items()}
             prefix = f.key
             f.range = params.get(f"{prefix}_range") or (
                 "custom" if params.get(f"{prefix}_from") or params.get(f"{prefix}_to") else ""

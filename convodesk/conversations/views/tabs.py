@@ -19,6 +19,8 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import display
+
 from ..filters import ConversationFilter
 from ..models import Conversation, FilterPreset
 from .params import encode, filter_only, normalize
@@ -44,7 +46,7 @@ class Tab:
     def count_label(self) -> str:
         if self.count is None:
             return ""
-        return f"{self.count:,}" + ("" if self.exact else "+")
+        return display.number(self.count) + ("" if self.exact else "+")
 
 
 def builtin_tabs(user) -> list[Tab]:
