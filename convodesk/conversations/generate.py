@@ -42,6 +42,7 @@ from .models import (
     Message,
     ReplyPeriod,
 )
+from .normalize import fold_name
 
 PREFIX = "gen"
 N_DEPARTMENTS, N_EMPLOYEES, N_LINES = 20, 300, 25
@@ -1039,7 +1040,17 @@ class Generator:
         self.t_conv = Table(Conversation, self.CONV_COLUMNS)
         self.t_client = Table(
             Client,
-            ("id", "name", "phone", "email", "phone_normalized", "email_normalized", "created_at"),
+            # name_search: the accent-free name the client search matches (issue 22)
+            (
+                "id",
+                "name",
+                "phone",
+                "email",
+                "phone_normalized",
+                "email_normalized",
+                "created_at",
+                "name_search",
+            ),
         )
         self.t_identity = Table(
             ClientIdentity,
@@ -1216,7 +1227,9 @@ class Generator:
                 cid, ident = client_id, identity_id
                 client_id += 1
                 identity_id += 1
-                clients.append((cid, name, phone, email, "+34" + digits, email, created))
+                clients.append(
+                    (cid, name, phone, email, "+34" + digits, email, created, fold_name(name))
+                )
                 identities.append((ident, cid, conn["id"], f"{PREFIX}-{seq}", name, created))
                 self.clients.append((ident, cid, conn["id"]))
             line = org.lines[conn["line"]]

@@ -128,9 +128,9 @@ def _cell(col, value, grouping: dict | None = None):
     if col.kind == DURATION:
         return humanize_duration(round(value))
     if col.kind == PERCENT:
-        return f"{value:.1f} %"
+        return f"{numberformat.format(value, decimal_pos=1, **(grouping or _grouping()))} %"
     if col.kind == NUMBER:
-        return f"{value:.1f}"
+        return numberformat.format(value, decimal_pos=1, **(grouping or _grouping()))
     return value
 
 

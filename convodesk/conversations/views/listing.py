@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from ..columns import COLUMNS, related_for
@@ -95,6 +96,15 @@ def _part(request, part, params, flt, keys, today):
     else:
         context["picker"] = picker_entries(keys)
     return render(request, PARTS[part], context)
+
+
+def new_rows_texts() -> dict[str, str]:
+    """The live "N new — show" button in each plural form the browser may pick (live.js reads
+    them through Intl.PluralRules): one, many (Spanish millions) and other."""
+    return {
+        form: ngettext("%(n)s new — show", "%(n)s new — show", n)
+        for form, n in (("one", 1), ("many", 1000000), ("other", 2))
+    }
 
 
 def sticky_class(keys) -> str:
@@ -195,6 +205,7 @@ def conversation_list(request):
         + ("?" + encode(current_filter) if current_filter else ""),
         "list_path": LIST_PATH,
         "sticky": sticky_class(keys),
+        "new_rows": new_rows_texts(),
         "threshold": settings.CONVODESK["COUNT_THRESHOLD"],
         "last_event": ConversationEvent.objects.order_by("-id").values_list("id", flat=True).first()
         or 0,

@@ -59,7 +59,7 @@ class Field:
 
 PARAM_LABELS = {
     "status": _("Status"),
-    "status_detail": _("Detailed status"),
+    "status_detail": _("Status (detailed)"),
     "channel": _("Channel"),
     "line": _("Open channel"),
     "responsible": _("Responsible employee"),
@@ -159,7 +159,7 @@ def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
         ),
         Field(
             "status_detail",
-            _("Detailed status"),
+            _("Status (detailed)"),
             "multi",
             ("status_detail",),
             [(lifecycle.STATUS_KEYS[s], lifecycle.STATUS_LABELS[s]) for s in lifecycle.Status],
