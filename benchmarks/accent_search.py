@@ -98,6 +98,8 @@ def main() -> None:
     cap = NAMED_CLIENTS_LISTED + 1
     total = fill(args.clients)
     vendor = connection.vendor
+    with connection.cursor() as cursor:  # fresh planner statistics after the fill
+        cursor.execute("ANALYZE conversations_client" if vendor == "postgresql" else "ANALYZE")
     print(f"{vendor}, {total:,} clients, {args.runs} runs after a warm-up\n")
     print(
         "| typed | old probe (name) ms median / p95 | found | new probe (name_search) ms "
