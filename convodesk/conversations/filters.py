@@ -18,8 +18,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from convodesk import display
-
 from . import lifecycle
 from .columns import METRIC_KEYS, REPLY_TIME_KEYS, SORTABLE
 from .normalize import fold_name, looks_like_email, normalize_email, normalize_phone, parse_id
@@ -327,8 +325,7 @@ class ConversationFilter:
                 if timezone.is_naive(moment):
                     moment = timezone.make_aware(moment, self.tz)
                 return moment
-            # ISO (links, the API) or a date as the date fields show it (convodesk.display)
-            day = parse_date(raw) or display.parse_day(raw)
+            day = parse_date(raw)
         except ValueError:
             day = None
         if day is None:
