@@ -61,9 +61,11 @@ def _conditions(spec: Spec, vendor: str) -> tuple[list[str], list]:
         )
         params += spec.employees
     if spec.name:
-        op = "ILIKE" if vendor == "postgresql" else "LIKE"
-        where.append(f"cl.name {op} %s")
-        params.append(f"%{spec.name}%")
+        # The accent- and case-free name the list matches (Client.name_search, issue 22).
+        from convodesk.conversations.normalize import fold_name
+
+        where.append("cl.name_search LIKE %s")
+        params.append(f"%{fold_name(spec.name)}%")
     return where, params
 
 

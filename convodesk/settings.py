@@ -202,6 +202,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Convodesk <convodesk@
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600  # an invitation link works for three days
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
 LOCALE_PATHS = [PROJECT_DIR / "locale"]
+# One way to show dates and numbers per language (convodesk/formats, convodesk/display.py).
+FORMAT_MODULE_PATH = ["convodesk.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from convodesk import crypto
@@ -93,7 +93,7 @@ def _summary(connection: Connection) -> str:
         count = len(connection.allowed_origins or [])
         if not count:
             return _("This installation's pages only")
-        return _("%(n)s website(s) allowed") % {"n": count}
+        return ngettext("%(n)s website allowed", "%(n)s websites allowed", count) % {"n": count}
     url = crypto.mask_url(config.get("webhook_url"))
     return url or _("No webhook: replies are read through the API")
 

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from convodesk import links
+from convodesk import display, links
 from convodesk.lines.models import Connection
 
 from . import lifecycle
@@ -77,9 +77,8 @@ def label_text(label) -> str:
 
 
 def format_local(value: dt.datetime | None) -> str:
-    if value is None:
-        return EMPTY
-    return local(value).strftime("%Y-%m-%d %H:%M")
+    """The one way a date and time reads on every screen (convodesk.display.when)."""
+    return display.when(value)
 
 
 def ref(obj, name_attr: str = "name") -> dict | None:
@@ -160,9 +159,7 @@ class Column:
         if self.kind == KIND_DURATION:
             return humanize_duration(value)
         if self.kind == KIND_DATETIME:
-            return format_html(
-                '<time datetime="{}">{}</time>', value.isoformat(), format_local(value)
-            )
+            return format_local(value)
         if self.kind == KIND_BOOL:
             return _g("Yes") if value else _g("No")
         if self.kind == KIND_REF:
@@ -276,18 +273,40 @@ def _rating_label(conv) -> str:
     return label_text(label) if label is not None else ""
 
 
+def icon(name: str, label: str = "") -> str:
+    """An SVG icon (static/convodesk/icons/, drawn by app.css): no emoji, which a machine without
+    an emoji font shows as boxes. Labelled for screen readers when it stands for a value."""
+    if label:
+        return format_html(
+            '<i class="icon icon-{}" role="img" aria-label="{}" title="{}"></i>', name, label, label
+        )
+    return format_html('<i class="icon icon-{}" aria-hidden="true"></i>', name)
+
+
+def stars_icons(rating: int, comment: str = "") -> str:
+    """0–5 stars as one element (app.css draws filled and empty stars as SVG)."""
+    label = _g("%(n)s of 5 stars") % {"n": rating} if rating else _g("Not rated")
+    if comment:
+        return format_html(
+            '<i class="stars stars-{}" role="img" aria-label="{}" title="{} — {}"></i>',
+            rating,
+            label,
+            label,
+            comment,
+        )
+    return format_html('<i class="stars stars-{}" role="img" aria-label="{}"></i>', rating, label)
+
+
 def _rating_html(conv) -> str:
     if conv.client_rating is None:
         return EMPTY
-    icon = "👍" if conv.client_rating == 1 else "👎"
-    return format_html('<span title="{}">{}</span>', _rating_label(conv), icon)
+    return icon("like" if conv.client_rating == 1 else "dislike", _rating_label(conv))
 
 
 def _stars_html(conv) -> str:
     if conv.supervisor_rating is None:
         return EMPTY
-    stars = "★" * conv.supervisor_rating + "☆" * (5 - conv.supervisor_rating)
-    return format_html('<span class="stars" title="{}">{}</span>', conv.supervisor_comment, stars)
+    return stars_icons(conv.supervisor_rating, conv.supervisor_comment)
 
 
 def _choice(label_map):
@@ -590,21 +609,18 @@ _COLUMN_LIST = [
 
 COLUMNS: dict[str, Column] = {c.key: c for c in _COLUMN_LIST}
 
+# What a new employee's list shows (issue 22): the ID and the client (sticky), the status, and
+# the four metrics in view at 1440 px without scrolling; every other column is one tick away in the
+# column picker. The export and the API use the same default.
 DEFAULT_COLUMNS = [
     "id",
-    "type",
+    "client",
     "status",
     "channel",
-    "line",
-    "client",
-    "crm_record",
     "responsible",
-    "started_at",
-    "first_reply_at",
-    "last_message_at",
-    "agent_closed_at",
     *METRIC_KEYS,
-    "message_count",
+    "started_at",
+    "line",
     "client_rating",
     "supervisor_rating",
 ]

@@ -22,7 +22,7 @@ from convodesk.lines.models import Connection
 
 from . import lifecycle
 from .columns import METRIC_KEYS, REPLY_TIME_KEYS, SORTABLE
-from .normalize import looks_like_email, normalize_email, normalize_phone, parse_id
+from .normalize import fold_name, looks_like_email, normalize_email, normalize_phone, parse_id
 
 CHANNELS = tuple(Connection.Kind.values)
 CRM_TYPES = ("lead", "contact", "deal", "company")
@@ -433,12 +433,16 @@ def client_name_q(text: str) -> Q:
 
     from .models import Client
 
-    matching = Client.objects.filter(name__icontains=text).values_list("id", flat=True)
+    # Accents and case do not matter: "luis perez" finds "Luis Pérez" (Client.name_search).
+    folded = fold_name(text)
+    if not folded:
+        return Q(client__name__icontains=text)
+    matching = Client.objects.filter(name_search__contains=folded).values_list("id", flat=True)
     found = list(matching[: NAMED_CLIENTS_LISTED + 1])
     if len(found) <= NAMED_CLIENTS_LISTED:
         return Q(client_id__in=found)
     if connection.vendor == "postgresql":
-        return Q(client__name__icontains=text)
+        return Q(client__name_search__contains=folded)
     return Q(client_id__in=matching)
 
 
@@ -463,8 +467,10 @@ def free_text_q(text: str) -> Q:
     """Client and employee names, contact data, CRM titles, source URL, the ID, and closed transcripts."""
     from .models import Message
 
+    folded = fold_name(text)
+    name = Q(client__name_search__contains=folded) if folded else Q(client__name__icontains=text)
     q = (
-        Q(client__name__icontains=text)
+        name
         | Q(client__email_normalized__icontains=text.lower())
         | Q(responsible__username__icontains=text)
         | Q(responsible__display_name__icontains=text)

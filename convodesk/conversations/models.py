@@ -18,15 +18,30 @@ class Client(models.Model):
     email = models.CharField(_("e-mail"), max_length=254, blank=True)
     phone_normalized = models.CharField(max_length=32, blank=True, db_index=True)
     email_normalized = models.CharField(max_length=254, blank=True, db_index=True)
+    # The name without accents or case (normalize.fold_name): what the client search matches.
+    name_search = models.CharField(max_length=255, blank=True, db_default="", default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("client")
         verbose_name_plural = _("clients")
-        indexes = [models.Index(fields=["name"], name="client_name_idx")]
+        indexes = [
+            models.Index(fields=["name"], name="client_name_idx"),
+            models.Index(fields=["name_search"], name="client_name_search_idx"),
+        ]
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        """Every write of the name keeps its searchable form beside it."""
+        from .normalize import fold_name
+
+        self.name_search = fold_name(self.name)
+        fields = kwargs.get("update_fields")
+        if fields is not None and "name" in fields and "name_search" not in fields:
+            kwargs["update_fields"] = [*fields, "name_search"]
+        super().save(*args, **kwargs)
 
     def set_contact(
         self, phone: str | None = None, email: str | None = None, country: str = ""

@@ -1,6 +1,7 @@
 """The one normaliser of client contact data, used when storing and when searching."""
 
 import re
+import unicodedata
 
 import phonenumbers
 
@@ -96,3 +97,15 @@ def parse_id(value, max_digits: int = 18) -> int | None:
     if not ASCII_NUMBER_RE.fullmatch(value):
         return None
     return int(value)
+
+
+def fold_name(value: str) -> str:
+    """A name as the client search compares it: accents and case gone, spaces collapsed.
+
+    "Luis  PÉREZ" and "luis perez" both read "luis perez"; ß reads "ss", ñ reads "n" (what
+    people type on a keyboard without it). Stored beside the name (Client.name_search), so both
+    databases match with a plain LIKE and PostgreSQL's trigram index serves it.
+    """
+    decomposed = unicodedata.normalize("NFKD", value or "")
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())[:255]

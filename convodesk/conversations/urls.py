@@ -20,6 +20,7 @@ urlpatterns = [
     path("conversations/<int:pk>/end/", views.end_conversation, name="end"),
     path("conversations/<int:pk>/spam/", views.spam_conversation, name="spam"),
     path("conversations/<int:pk>/rate/", views.rate_conversation, name="rate"),
+    path("conversations/<int:pk>/menu/", views.row_menu, name="row_menu"),
     path("conversations/<int:pk>/start/", views.start_conversation, name="start"),
     path("conversations/export/", views_export.export_conversations, name="export"),
     path("conversations/exports/", views_export.export_jobs, name="export_jobs"),

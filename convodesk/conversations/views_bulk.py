@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseRedirect, QueryDict
+from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from . import bulk
+from .columns import related_for, with_crm_links
 from .jobs import BulkJob
+from .models import Conversation
 from .views.params import normalize
+from .views.prefs import user_column_keys
+from .views.rows import build_rows, row_texts
 from .views_export import list_url
 
 
@@ -60,13 +67,86 @@ def bulk_action(request):
             back_query=query,
         )
     except bulk.InvalidBulk as exc:
+        if request.htmx:
+            text = " ".join(str(m) for m in exc.errors.values())
+            return render(
+                request,
+                "conversations/_bulk_response.html",
+                {"toast": text, "level": "error", "rows": []},
+                status=400,
+            )
         return render(
             request,
             "conversations/bulk_error.html",
             {"errors": exc.errors, "back_url": list_url(query)},
             status=400,
         )
-    return HttpResponseRedirect(reverse("conversations:bulk_job", args=[job.pk]))
+    job_url = reverse("conversations:bulk_job", args=[job.pk])
+    if request.htmx:
+        return _in_place(request, job, job_url, all_matching)
+    return HttpResponseRedirect(job_url)
+
+
+def _in_place(request, job, job_url: str, all_matching: bool):
+    """The grid's answer to a bulk action: the changed rows in place and a toast, as single
+    actions do; a job still running in the background opens its progress page instead."""
+    if not job.finished:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = job_url
+        return response
+    keys = user_column_keys(request.user)
+    rows = []
+    if not all_matching:
+        ids = list(job.ids)
+        qs = (
+            Conversation.objects.visible_to(request.user, "view")
+            .filter(pk__in=ids)
+            .select_related(*related_for(keys))
+        )
+        if "crm_record" in keys:
+            qs = with_crm_links(qs)
+        rows = build_rows(request.user, list(qs), keys)
+    response = render(
+        request,
+        "conversations/_bulk_response.html",
+        {
+            "toast": bulk_summary(job),
+            "level": "error" if job.status == "failed" or not job.succeeded else "success",
+            "job": job,
+            "job_url": job_url,
+            "rows": rows,
+            "oob": True,
+            "t": row_texts(),
+        },
+    )
+    response["HX-Trigger"] = json.dumps({"convodesk:bulk-done": {"reload": all_matching}})
+    return response
+
+
+def bulk_summary(job) -> str:
+    """What the toast says: how many changed, could not be changed, were left out."""
+    n = job.succeeded
+    if job.action == "close":
+        done = ngettext("%(n)s conversation closed.", "%(n)s conversations closed.", n)
+    elif job.action == "spam":
+        done = ngettext(
+            "%(n)s conversation marked as spam.", "%(n)s conversations marked as spam.", n
+        )
+    else:
+        done = ngettext("%(n)s conversation transferred.", "%(n)s conversations transferred.", n)
+    parts = [done % {"n": n} if n else _("No conversation was changed.")]
+    failed = len(job.failures or [])
+    if failed:
+        parts.append(
+            ngettext("%(n)s could not be changed", "%(n)s could not be changed", failed)
+            % {"n": failed}
+        )
+    if job.skipped_count:
+        parts.append(
+            ngettext("%(n)s left out", "%(n)s left out", job.skipped_count)
+            % {"n": job.skipped_count}
+        )
+    return " · ".join(parts)
 
 
 @login_required

@@ -40,6 +40,7 @@ from convodesk.conversations.models import (
     Message,
     ReplyPeriod,
 )
+from convodesk.conversations.normalize import fold_name
 from convodesk.lines.models import Connection, Line, LineMember
 
 PREFIX = "gen"
@@ -1038,7 +1039,17 @@ class Generator:
         self.t_conv = Table(Conversation, self.CONV_COLUMNS)
         self.t_client = Table(
             Client,
-            ("id", "name", "phone", "email", "phone_normalized", "email_normalized", "created_at"),
+            # name_search: the accent-free name the client search matches (issue 22)
+            (
+                "id",
+                "name",
+                "phone",
+                "email",
+                "phone_normalized",
+                "email_normalized",
+                "created_at",
+                "name_search",
+            ),
         )
         self.t_identity = Table(
             ClientIdentity,
@@ -1215,7 +1226,9 @@ class Generator:
                 cid, ident = client_id, identity_id
                 client_id += 1
                 identity_id += 1
-                clients.append((cid, name, phone, email, "+34" + digits, email, created))
+                clients.append(
+                    (cid, name, phone, email, "+34" + digits, email, created, fold_name(name))
+                )
                 identities.append((ident, cid, conn["id"], f"{PREFIX}-{seq}", name, created))
                 self.clients.append((ident, cid, conn["id"]))
             line = org.lines[conn["line"]]

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from convodesk import display
 from convodesk.conversations import lifecycle
 from convodesk.conversations.columns import COLUMNS, INCOMING_METRIC_KEYS
 from convodesk.conversations.filters import ConversationFilter, scope_tz
@@ -503,11 +504,12 @@ def _count_points(start, end, interval, tz) -> int:
 
 
 def _label(moment: dt.datetime, interval: str) -> str:
+    """The axis label in the viewer's language (convodesk.display), like every other date."""
     if interval == "hour":
-        return moment.strftime("%d.%m %H:00")
+        return display.hour(moment)
     if interval in ("day", "week"):
-        return moment.strftime("%d.%m.%Y")
-    return moment.strftime("%m.%Y")
+        return display.day(moment.date())
+    return display.year_month(moment)
 
 
 def heatmap(slots: list[dict], tz) -> list[list[int]]:

@@ -10,6 +10,8 @@ import math
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from convodesk import display
+
 PALETTE = ("#2f5bea", "#12b76a", "#f79009", "#7a5af8", "#229ed9", "#ee46bc", "#667085", "#f04438")
 CHANNEL_COLORS = {
     "livechat": "#2f5bea",
@@ -73,11 +75,12 @@ def _count_peak(highest: float) -> int:
 
 
 def _fmt(value: float) -> str:
+    """An axis tick: 950, 1.5k, 12k, with the language's decimal mark (convodesk.display)."""
     if value >= 10000:
-        return f"{value / 1000:.0f}k"
+        return f"{display.number(round(value / 1000))}k"
     if value >= 1000:
-        return f"{value / 1000:.1f}k"
-    return f"{value:g}"
+        return f"{display.number(value / 1000, 1)}k"
+    return display.number(value, 0 if float(value).is_integer() else 1)
 
 
 def _duration_tick(seconds: float) -> str:
@@ -123,7 +126,7 @@ def time_series(points, series, secondary=None, width=760, height=240, title="")
                 x = left + i * step + step * 0.1 + j * bar_w
                 out.append(
                     f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                    f'fill="{colour}" rx="1.5"><title>{escape(p["label"])} · {escape(label)}: {p[key]}</title></rect>'
+                    f'fill="{colour}" rx="1.5"><title>{escape(p["label"])} · {escape(label)}: {display.number(p[key])}</title></rect>'
                 )
     else:
         base_y = top + plot_h
@@ -198,7 +201,7 @@ def donut(items, size=200, title="") -> str:
         out.append(
             f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="{colour}" stroke-width="{stroke}" '
             f'stroke-dasharray="{length:.2f} {circumference - length:.2f}" stroke-dashoffset="{-offset:.2f}" '
-            f'transform="rotate(-90 {c} {c})"><title>{escape(label)}: {value} ({value * 100 / total:.1f} %)</title></circle>'
+            f'transform="rotate(-90 {c} {c})"><title>{escape(label)}: {display.number(value)} ({display.number(value * 100 / total, 1)} %)</title></circle>'
         )
         offset += length
     out.append(
@@ -227,7 +230,7 @@ def hbars(items, width=420, title="") -> str:
         )
         out.append(
             f'<rect x="{label_w}" y="{y + 4}" width="{max(w, 1):.1f}" height="{row - 10}" rx="3" fill="{colour}">'
-            f"<title>{escape(label)}: {value}</title></rect>"
+            f"<title>{escape(label)}: {display.number(value)}</title></rect>"
         )
         out.append(
             f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" class="tick">{_fmt(value)}</text>'
@@ -261,7 +264,7 @@ def heatmap(grid, day_labels, width=760, title="") -> str:
             fill = "#f2f4f7" if not value else f"rgba(47,91,234,{0.12 + 0.88 * share:.3f})"
             out.append(
                 f'<rect x="{left + h * cell_w + 1:.1f}" y="{y + 1:.1f}" width="{cell_w - 2:.1f}" height="{cell_h - 2:.1f}" '
-                f'rx="3" fill="{fill}"><title>{escape(day_labels[d])} {h:02d}:00 · {value}</title></rect>'
+                f'rx="3" fill="{fill}"><title>{escape(day_labels[d])} {h:02d}:00 · {display.number(value)}</title></rect>'
             )
     out.append("</svg>")
     return mark_safe("".join(out))

@@ -17,6 +17,7 @@ from django.utils.formats import get_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from convodesk import display
 from convodesk.accounts.access import level
 from convodesk.accounts.models import Level
 from convodesk.conversations.columns import humanize_duration
@@ -128,9 +129,9 @@ def _cell(col, value, grouping: dict | None = None):
     if col.kind == DURATION:
         return humanize_duration(round(value))
     if col.kind == PERCENT:
-        return f"{value:.1f} %"
+        return f"{numberformat.format(value, decimal_pos=1, **(grouping or _grouping()))} %"
     if col.kind == NUMBER:
-        return f"{value:.1f}"
+        return numberformat.format(value, decimal_pos=1, **(grouping or _grouping()))
     return value
 
 
@@ -173,7 +174,7 @@ def _table(key: str, report: dict) -> dict:
 @login_required
 def statistics(request):
     _refuse_without_permission(request.user)
-    scope = aggregates.build_scope(request.user, request.GET)
+    scope = aggregates.build_scope(request.user, display.iso_dates(request.GET))
     context = {
         "errors": scope.errors,
         "query": _filter_query(request),
@@ -289,7 +290,7 @@ def export_table(request, table: str):
     _refuse_without_permission(request.user)
     if table not in TABLES:
         raise Http404
-    scope = aggregates.build_scope(request.user, request.GET)
+    scope = aggregates.build_scope(request.user, display.iso_dates(request.GET))
     if scope.errors:
         return HttpResponse(
             "; ".join(f"{k}: {v}" for k, v in scope.errors.items()),

@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from convodesk.conversations.columns import DISLIKE, LIKE
 from convodesk.conversations.lifecycle import Status
 from convodesk.conversations.models import Conversation, ConversationEvent, Message
 
@@ -160,7 +161,8 @@ def transcript(conv: Conversation) -> list[dict]:
             "actor": event.actor.name if event.actor else _("The system"),
             "employees": ", ".join(names.get(i, "?") for i in payload.get("employees") or []),
             "target": target,
-            "rating": "👍" if payload.get("rating") == "like" else "👎",
+            # words, not emoji: a machine without an emoji font shows boxes (issue 22)
+            "rating": str(LIKE if payload.get("rating") == "like" else DISLIKE),
         }
         text = str(template) % values if template else event.kind.replace("_", " ").capitalize()
         comment = payload.get("comment") or ""

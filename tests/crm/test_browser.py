@@ -39,7 +39,9 @@ def test_from_the_list_open_the_crm_card_convert_the_lead_and_find_the_conversat
     page.fill("#id_password", "pass12345")
     page.click("button[type=submit]")
     page.goto(f"{live_server.url}/contact-center/conversations/")
-    page.locator(f"a[href='/crm/leads/{lead.pk}/']").first.click()
+    # The row's menu (loaded when opened) leads to the bound CRM card.
+    page.locator(f"#row-{conv.pk} details.menu > summary").click()
+    page.locator(f"#row-{conv.pk} .menu-pop a[href='/crm/leads/{lead.pk}/']").click()
     page.wait_for_url(f"**/crm/leads/{lead.pk}/")
     assert page.locator("h1.crm-title").inner_text() == lead.title
     assert page.locator(f"tr[data-conversation='{conv.pk}']").count() == 1

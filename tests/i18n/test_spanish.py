@@ -254,8 +254,8 @@ PAGES = {
             "Esperando a que el agente responda",
             "Duración de la conversación",
             "Duración antes del cierre del agente",
-            "Agregar campo",
-            "Estado (detallado)",
+            "Filtros guardados",  # the filter form and the column picker load when opened
+            "Amplia",
             "Empleado responsable",
             "Canal abierto",
             "Exportar a Excel",
@@ -265,8 +265,8 @@ PAGES = {
             "The client is waiting for the agent's answer",
             "The agent responded",
             "Agent response time",
-            "Add field",
-            "Status (detailed)",
+            "Presets",
+            "Comfortable",
             "Responsible employee",
             "Export to Excel",
             "Log out",
@@ -325,9 +325,9 @@ def test_an_employee_without_a_language_gets_the_browser_language(spanish_desk, 
     client.force_login(spanish_desk.supervisor)
     spanish = client.get("/contact-center/conversations/", HTTP_ACCEPT_LANGUAGE="es-ES,es;q=0.9")
     english = client.get("/contact-center/conversations/", HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.9")
-    assert "Agregar campo" in spanish.content.decode()
-    assert "Add field" in english.content.decode()
-    assert "Agregar campo" not in english.content.decode()
+    assert "Filtros guardados" in spanish.content.decode()
+    assert "Presets" in english.content.decode()
+    assert "Filtros guardados" not in english.content.decode()
 
 
 def test_the_login_page_follows_the_browser_language(db, client):

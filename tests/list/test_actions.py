@@ -11,26 +11,41 @@ from .. import factories as f
 LIST = "/contact-center/conversations/"
 
 
-def _menu(html, pk):
+def _row(html, pk):
     row = html.split(f'<tr id="row-{pk}"')[1].split("</tr>")[0]
     return re.sub(r"\s+", " ", row)
 
 
+def _menu(client, pk):
+    """A row's menu, as the grid loads it when it is opened (it is not part of the page)."""
+    response = client.get(f"{LIST}{pk}/menu/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
 def test_end_is_worded_by_who_holds_the_conversation(convs, client):
     client.force_login(convs.org.admin)
-    html = client.get(LIST + "?view=all").content.decode()
-    assert "Take and end" in _menu(html, convs.unassigned.pk)
-    assert "End for the current employee" in _menu(html, convs.op1.pk)
+    assert "Take and end" in _menu(client, convs.unassigned.pk)
+    assert "End for the current employee" in _menu(client, convs.op1.pk)
     client.force_login(convs.org.op1)
-    html = client.get(LIST + "?view=all").content.decode()
-    row = _menu(html, convs.op1.pk)
-    assert '">End</button>' in row and "current employee" not in row
+    menu = _menu(client, convs.op1.pk)
+    assert '">End</button>' in menu and "current employee" not in menu
+
+
+def test_the_row_menu_is_loaded_when_opened_not_carried_by_every_row(convs, client):
+    client.force_login(convs.org.admin)
+    row = _row(client.get(LIST + "?view=all").content.decode(), convs.unassigned.pk)
+    assert 'data-load="menu"' in row and "Take and end" not in row and "hx-post" not in row
+    client.force_login(convs.org.op1)
+    hidden = client.get(f"{LIST}{convs.op2.pk}/menu/", HTTP_HX_REQUEST="true")
+    assert hidden.status_code == 404  # not visible to op1: the same rule as the grid
 
 
 def test_closed_rows_offer_neither_end_nor_spam_and_cannot_be_selected(convs, client):
     client.force_login(convs.org.admin)
-    row = _menu(client.get(LIST + "?view=all").content.decode(), convs.op3.pk)
-    assert 'data-action="end"' not in row and 'data-action="spam"' not in row
+    menu = _menu(client, convs.op3.pk)
+    assert 'data-action="end"' not in menu and 'data-action="spam"' not in menu
+    row = _row(client.get(LIST + "?view=all").content.decode(), convs.op3.pk)
     assert (
         f'name="ids" value="{convs.op3.pk}" form="bulk-form" aria-label' in row
         and "disabled" in row
@@ -119,12 +134,14 @@ def test_supervisor_rating_is_offered_and_accepted_only_where_allowed(convs, cli
     client.force_login(convs.org.supervisor)
     html = client.get(LIST + "?view=all").content.decode()
     assert f'id="rate-box-{convs.op1.pk}"' in html
+    editor = client.get(f"{LIST}{convs.op1.pk}/rate/", HTTP_HX_REQUEST="true").content.decode()
+    assert f'name="rating-{convs.op1.pk}"' in editor and "<html" not in editor
     response = client.post(
         f"{LIST}{convs.op1.pk}/rate/",
         {f"rating-{convs.op1.pk}": "4", f"comment-{convs.op1.pk}": "Kind and quick"},
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 200 and "★★★★☆" in response.content.decode()
+    assert response.status_code == 200 and "4 of 5 stars" in response.content.decode()
     convs.op1.refresh_from_db()
     assert (convs.op1.supervisor_rating, convs.op1.supervisor_comment) == (4, "Kind and quick")
     bad = client.post(f"{LIST}{convs.op1.pk}/rate/", {"rating": "9"})

@@ -88,7 +88,7 @@ def test_a_supervisor_filters_picks_a_column_sorts_saves_a_preset_reads_history_
     page.click(f'label[for="r{convs.op1.pk}-4"]')
     page.fill(f"#rate-box-{convs.op1.pk} textarea", "Clear answer")
     page.click(f'#rate-box-{convs.op1.pk} button[data-action="rate"]')
-    page.wait_for_selector(f'#row-{convs.op1.pk} .stars:has-text("★★★★☆")')
+    page.wait_for_selector(f'#row-{convs.op1.pk} .stars-4[aria-label="4 of 5 stars"]')
     assert "Rating saved" in page.locator("#toast").inner_text()
     conv = Conversation.objects.get(pk=convs.op1.pk)
     assert (conv.supervisor_rating, conv.supervisor_comment) == (4, "Clear answer")

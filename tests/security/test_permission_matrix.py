@@ -1066,6 +1066,10 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
     "contact-center/conversations/<int:pk>/start/": [
         page("/contact-center/conversations/{conv}/start/", SEE_A)
     ],
+    # A row's menu, loaded when it is opened: whoever sees the row.
+    "contact-center/conversations/<int:pk>/menu/": [
+        page("/contact-center/conversations/{conv}/menu/", SEE_A, htmx=True)
+    ],
     # Export: every employee (export permission: Managers export their own rows).
     "contact-center/conversations/export/": [page("/contact-center/conversations/export/", STAFF)],
     "contact-center/conversations/exports/": [

@@ -138,7 +138,7 @@ def test_client_and_operator_hold_a_whole_conversation_live(tdb, org, server, br
     row.wait_for(timeout=10000)
     listing.wait_for_function(
         "id => { const r = document.querySelector('tr[data-id=\"' + id + '\"]');"
-        " return r && r.innerText.includes('\\u{1F44D}') && /closed/i.test(r.innerText); }",
+        " return r && r.querySelector('.icon-like[aria-label=Like]') && /closed/i.test(r.innerText); }",
         arg=conv.pk,
         timeout=10000,
     )

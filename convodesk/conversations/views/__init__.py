@@ -3,7 +3,7 @@
 from .actions import end_conversation, rate_conversation, spam_conversation, start_conversation
 from .history import conversation_history
 from .listing import conversation_list
-from .live import live_rows
+from .live import live_rows, row_menu
 from .prefs import save_columns, user_column_keys
 from .presets import change_preset, create_preset
 
@@ -15,6 +15,7 @@ __all__ = [
     "end_conversation",
     "live_rows",
     "rate_conversation",
+    "row_menu",
     "save_columns",
     "spam_conversation",
     "start_conversation",

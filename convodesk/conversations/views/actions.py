@@ -20,7 +20,7 @@ from ..models import ClientIdentity, Conversation
 from ..services import Actor, NotAllowed, NotFound
 from .params import clean_text
 from .prefs import safe_next, user_column_keys
-from .rows import allowed_ids, load_row, row_texts
+from .rows import allowed_ids, load_row, rate_editor, row_texts
 
 
 def _respond(request, pk: int, level: str, text: str):
@@ -92,6 +92,9 @@ def rate_conversation(request, pk: int):
             )
         raise Http404
     error = ""
+    if request.method == "GET" and request.htmx:
+        # The grid's rating popover loads its editor when it is opened (rows.rate_summary).
+        return HttpResponse(rate_editor(conv))
     if request.method == "POST":
         # The inline editor names its fields per row (they share the grid's form); the page uses plain names.
         raw = request.POST.get(f"rating-{pk}", request.POST.get("rating", ""))

@@ -4,7 +4,7 @@ user may see (the same filter set and visibility rule as the grid)."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -15,7 +15,7 @@ from ..models import Conversation
 from ..normalize import parse_id
 from .params import normalize
 from .prefs import user_column_keys
-from .rows import build_rows, row_texts
+from .rows import build_rows, load_row, row_texts
 
 MAX_IDS = 200
 
@@ -40,3 +40,14 @@ def live_rows(request):
         "conversations/_live_rows.html",
         {"rows": rows, "t": row_texts(), "columns": [COLUMNS[k] for k in keys]},
     )
+
+
+@login_required
+@require_GET
+def row_menu(request, pk: int):
+    """One row's action menu, loaded when it is opened: a page of rows does not carry 50 menus.
+    The same visibility rule and per-action permissions as the grid (load_row, build_rows)."""
+    row = load_row(request.user, pk, ["crm_record"])
+    if row is None:
+        raise Http404
+    return render(request, "conversations/_row_menu.html", {"row": row, "t": row_texts()})

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import display
 from convodesk.lines.models import Line
 
 from .. import lifecycle
@@ -58,7 +59,7 @@ class Field:
 
 PARAM_LABELS = {
     "status": _("Status"),
-    "status_detail": _("Detailed status"),
+    "status_detail": _("Status (detailed)"),
     "channel": _("Channel"),
     "line": _("Open channel"),
     "responsible": _("Responsible employee"),
@@ -158,7 +159,7 @@ def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
         ),
         Field(
             "status_detail",
-            _("Detailed status"),
+            _("Status (detailed)"),
             "multi",
             ("status_detail",),
             [(lifecycle.STATUS_KEYS[s], lifecycle.STATUS_LABELS[s]) for s in lifecycle.Status],
@@ -205,7 +206,7 @@ def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
             f.values[f.key] = params.get(f.params[0], "")
         f.error = " ".join(str(errors[p]) for p in f.params if p in errors)
         if f.kind == "daterange":
-            f.hints = {k: (a.isoformat(), b.isoformat()) for k, (a, b) in range_hints.items()}
+            f.hints = {k: (display.day(a), display.day(b)) for k, (a, b) in range_hints.items()}
             prefix = f.key
             f.range = params.get(f"{prefix}_range") or (
                 "custom" if params.get(f"{prefix}_from") or params.get(f"{prefix}_to") else ""

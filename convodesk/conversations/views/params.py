@@ -15,6 +15,8 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import display
+
 from ..filters import FILTER_PARAMS, RANGE_KEYS
 from ..normalize import (
     clean_text,  # noqa: F401 - used by the list views
@@ -65,6 +67,7 @@ def _scaled(raw: str, unit: str) -> str:
 def normalize(query: QueryDict, today: dt.date | None = None) -> dict[str, str]:
     """The filter parameters plus the screen's own ones, each one string, empty ones dropped."""
     today = today or timezone.localdate()
+    query = display.iso_dates(query)  # the date fields show the language's form (convodesk.display)
     params: dict[str, str] = {}
     for key in sorted(FILTER_PARAMS):
         value = _join(query, key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +14,7 @@ from convodesk.accounts.access import level
 from convodesk.accounts.models import Level
 
 from .. import lifecycle
-from ..columns import COLUMNS, CRM_LABELS, crm_url, related_for, with_crm_links
+from ..columns import COLUMNS, CRM_LABELS, crm_url, related_for, stars_icons, with_crm_links
 from ..models import Conversation
 from ..visibility import ACTION_PERMISSION, scope_for
 
@@ -77,6 +77,7 @@ class Row:
             "end": links.id_path("conversations:end", pk),
             "spam": links.id_path("conversations:spam", pk),
             "rate": links.id_path("conversations:rate", pk),
+            "menu": links.id_path("conversations:row_menu", pk),
             "client": f"{links.path('conversations:list')}?client_id={self.conv.client_id}",
         }
 
@@ -134,10 +135,20 @@ def crm_entries(conv) -> list[tuple[str, str]]:
     return entries
 
 
-def rate_inline(conv) -> str:
+def rate_summary(conv) -> str:
+    """The rating cell of a row the viewer may rate: the stars, and a popover whose editor is
+    loaded when it is opened (GET rate/ over htmx, list.js), so a page does not carry 50 forms."""
+    return format_html(
+        '<details class="rate-inline" data-rate data-load="rate"><summary>{}</summary>'
+        '<div class="rate-pop" id="rate-box-{}"></div></details>',
+        stars_icons(conv.supervisor_rating or 0, conv.supervisor_comment),
+        conv.pk,
+    )
+
+
+def rate_editor(conv) -> str:
     """The inline 1–5 stars and comment editor (htmx posts it; the row comes back refreshed)."""
     pk, current = conv.pk, conv.supervisor_rating or 0
-    shown = "★" * current + "☆" * (5 - current)
     radios = format_html_join(
         "",
         '<input type="radio" id="r{0}-{1}" name="rating-{0}" value="{1}"{2}><label for="r{0}-{1}" title="{1}">★</label>',
@@ -153,15 +164,10 @@ def rate_inline(conv) -> str:
             gettext("Clear"),
         )
     return format_html(
-        '<details class="rate-inline" data-rate><summary title="{title}"><span class="stars{empty}">{shown}</span></summary>'
-        '<div class="rate-pop" id="rate-box-{pk}"><div class="star-input" role="radiogroup" aria-label="{label}">{radios}</div>'
+        '<div class="star-input" role="radiogroup" aria-label="{label}">{radios}</div>'
         '<textarea name="comment-{pk}" rows="2" placeholder="{placeholder}" aria-label="{comment_label}">{comment}</textarea>'
         '<div class="rate-actions"><button type="button" class="btn btn-sm btn-primary" hx-post="{url}" '
-        'hx-include="#rate-box-{pk}" hx-target="#row-{pk}" hx-swap="outerHTML" data-action="rate">{save}</button>{clear}</div>'
-        "</div></details>",
-        title=gettext("Rate this conversation"),
-        empty="" if current else " stars-empty",
-        shown=shown,
+        'hx-include="#rate-box-{pk}" hx-target="#row-{pk}" hx-swap="outerHTML" data-action="rate">{save}</button>{clear}</div>',
         pk=pk,
         label=gettext("Supervisor rating"),
         radios=radios,
@@ -174,20 +180,36 @@ def rate_inline(conv) -> str:
     )
 
 
-def _cells_html(columns, conv, can_rate: bool) -> str:
+# Cells carry a class only where the stylesheet needs one (list.css): the sticky and clipped
+# columns by key, right-aligned figures as "r". A 50-row page stays light (issue 22).
+STYLED_CELLS = {"id", "client", "crm_record", "excerpt", "source_url", "supervisor_comment"}
+
+
+def cell_classes(columns) -> list[str]:
+    classes = []
+    for col in columns:
+        names = [f"col-{col.key}"] if col.key in STYLED_CELLS else []
+        if col.align == "right":
+            names.append("r")
+        classes.append(format_html(' class="{}"', " ".join(names)) if names else "")
+    return classes
+
+
+def _cells_html(columns, conv, can_rate: bool, classes) -> str:
     """The row's cells in one string: 50 rows × 20 cells through template tags cost more than the queries."""
     parts = []
-    for col in columns:
+    for col, cls in zip(columns, classes, strict=True):
         if col.key == "supervisor_rating" and can_rate:
-            inner = rate_inline(conv)
+            inner = rate_summary(conv)
         else:
             inner = col.render_html(conv)
-        parts.append(format_html('<td class="col-{} align-{}">{}</td>', col.key, col.align, inner))
-    return mark_safe("".join(parts))  # every part went through format_html
+        parts.append(f"<td{cls}>{conditional_escape(inner)}</td>")
+    return mark_safe("".join(parts))  # every value escaped (conditional_escape, format_html)
 
 
 def build_rows(user, convs, keys) -> list[Row]:
     columns = [COLUMNS[k] for k in keys]
+    classes = cell_classes(columns)
     ids = [c.pk for c in convs]
     history, act, rate = (allowed_ids(user, a, ids) for a in ("history", "act", "rate"))
     rows = []
@@ -195,7 +217,7 @@ def build_rows(user, convs, keys) -> list[Row]:
         can_rate = conv.pk in rate
         row = Row(
             conv,
-            _cells_html(columns, conv, can_rate),
+            _cells_html(columns, conv, can_rate, classes),
             can_history=conv.pk in history,
             can_act=conv.pk in act,
             can_rate=can_rate,

@@ -19,7 +19,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from convodesk import links
+from convodesk import display, links
 
 from ..filters import ConversationFilter
 from ..models import Conversation, FilterPreset
@@ -49,7 +49,7 @@ class Tab:
     def count_label(self) -> str:
         if self.count is None:
             return ""
-        return f"{self.count:,}" + ("" if self.exact else "+")
+        return display.number(self.count) + ("" if self.exact else "+")
 
 
 def builtin_tabs(user) -> list[Tab]:

@@ -162,13 +162,53 @@
       pop.style.top = (r.bottom + 4) + "px";
     }
   }
+  // Row menus and rating editors come on demand (details[data-load]): the first time one is
+  // opened its content is fetched through htmx, which also wires its buttons.
+  function loadOnce(details) {
+    // data-load-url, or data-load="menu" / "rate": <conversations base>/<row id>/<kind>/ (the tbody
+    // carries the base, so a row does not repeat its URLs).
+    var url = details.getAttribute("data-load-url") || "";
+    var kind = details.getAttribute("data-load");
+    var row = details.closest("tr[data-id]");
+    var tbody = details.closest("[data-row-base]");
+    if (!url && row && tbody && /^[a-z]+$/.test(kind)) url = tbody.getAttribute("data-row-base") + row.getAttribute("data-id") + "/" + kind + "/";
+    var pop = details.querySelector(":scope > .menu-pop, :scope > .rate-pop, :scope > [data-lazy]");
+    if (!url || !pop || details.hasAttribute("data-loaded") || !window.htmx) return;
+    details.setAttribute("data-loaded", "");
+    pop.setAttribute("aria-busy", "true");
+    window.htmx.ajax("GET", url, { target: pop, swap: "innerHTML" }).then(function () {
+      pop.removeAttribute("aria-busy");
+      if (details.closest(".grid-wrap")) placePopover(details);
+      var first = pop.querySelector("a, button, input");
+      if (first && details.hasAttribute("data-menu")) first.focus();
+    }, function () { details.removeAttribute("data-loaded"); pop.removeAttribute("aria-busy"); });
+  }
   document.addEventListener("toggle", function (ev) {
     var d = ev.target;
-    if (d.tagName === "DETAILS" && d.closest(".grid-wrap")) placePopover(d);
+    if (d.tagName !== "DETAILS") return;
+    if (d.open && d.hasAttribute("data-load")) loadOnce(d);
+    if (d.closest(".grid-wrap")) placePopover(d);
   }, true);
   function replaceOpen() { document.querySelectorAll(".grid-wrap details[open]").forEach(placePopover); }
   document.addEventListener("scroll", replaceOpen, true);
   window.addEventListener("resize", replaceOpen);
+
+  // Density: compact by default; "Comfortable" is remembered in this browser.
+  function applyDensity() {
+    var comfortable = false;
+    try { comfortable = localStorage.getItem("convodesk:density") === "comfortable"; } catch (e) { /* private mode */ }
+    document.querySelectorAll("[data-density]").forEach(function (t) { t.classList.toggle("comfortable", comfortable); });
+    document.querySelectorAll("[data-density-toggle]").forEach(function (b) { b.setAttribute("aria-pressed", comfortable ? "true" : "false"); });
+  }
+  document.addEventListener("click", function (ev) {
+    var b = ev.target instanceof Element ? ev.target.closest("[data-density-toggle]") : null;
+    if (!b) return;
+    var next = b.getAttribute("aria-pressed") === "true" ? "compact" : "comfortable";
+    try { localStorage.setItem("convodesk:density", next); } catch (e) { /* private mode */ }
+    applyDensity();
+  });
+  document.addEventListener("DOMContentLoaded", applyDensity);
+  document.addEventListener("htmx:afterSwap", applyDensity);
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:afterSwap", function () { init(document); });

@@ -11,7 +11,8 @@
  * the user asks for them. The page's filter, selection (checked boxes) and scroll are kept.
  * The rows endpoint answers only rows that match the filter and that the user may see.
  * Optional on the tbody: data-last-event="<id>" (the newest event id when the page was rendered),
- * data-new-template="%(n)s new — show" (translated).
+ * data-new-one / data-new-many / data-new-other="%(n)s new — show" (each plural form, translated;
+ * Intl.PluralRules picks one for the count).
  */
 (function () {
   "use strict";
@@ -105,7 +106,10 @@
     function showBar() {
       var node = bar();
       if (!node) return;
-      var template = node.getAttribute("data-template") || (body() && body().getAttribute("data-new-template")) || "%(n)s new — show";
+      var tbody = body();
+      var rule = "other";
+      try { rule = new Intl.PluralRules(document.documentElement.lang || "en").select(pending.size); } catch (e) { rule = pending.size === 1 ? "one" : "other"; }
+      var template = (tbody && (tbody.getAttribute("data-new-" + rule) || tbody.getAttribute("data-new-other"))) || "%(n)s new — show";
       node.hidden = pending.size === 0;
       node.textContent = template.replace("%(n)s", String(pending.size));
     }

@@ -24,6 +24,15 @@
     tick();
   }
 
+  // The header's availability dot says what the workspace switch says (base.html, [data-avail-dot]).
+  function syncAvailability() {
+    var on = document.querySelector(".ws-switch button.on");
+    var dot = document.querySelector("[data-avail-dot]");
+    if (!on || !dot) return;
+    dot.className = "avail avail-" + on.value;
+    dot.title = on.textContent.trim();
+  }
+
   function request(method, url, body) {
     var options = { method: method, credentials: "same-origin", headers: { "X-Requested-With": "fetch" } };
     if (body) { options.body = body; options.headers["X-CSRFToken"] = csrf; }
@@ -102,7 +111,7 @@
       e.preventDefault();
       var body = new FormData(form);
       if (e.submitter) body.set("status", e.submitter.value);
-      request("POST", form.action, body).then(function (r) { replaceParts(r.text); });
+      request("POST", form.action, body).then(function (r) { replaceParts(r.text); syncAvailability(); });
       return;
     }
     if (!form.matches("[data-action]")) return;

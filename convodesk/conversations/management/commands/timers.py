@@ -26,6 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, interval=None, once=False, **options):
         interval = interval or settings.CONVODESK["TIMER_INTERVAL_SECONDS"]
+        verbose = options.get("verbosity", 1) > 1
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
@@ -34,7 +35,9 @@ class Command(BaseCommand):
             try:
                 fired = services.run_due_timers()
                 if fired:
-                    log.info("timers: %s fired", fired)
+                    # A line per sweep only when asked (-v 2 or LOG_LEVEL=DEBUG): the console of
+                    # `make run` is not a log of every queue time-out.
+                    (log.info if verbose else log.debug)("timers: %s fired", fired)
                 # The safety net of outbound delivery: retries whose task was lost (worker crash).
                 delivery.deliver_due()
                 bitrix24_events.deliver_due()  # OnOpenLineSessionFinish retries

@@ -1,0 +1,22 @@
+"""`{% load display %}`: the template side of convodesk.display, the one way dates and numbers
+are shown (`|when`, `|day`, `|number`, `|day_input`)."""
+
+from django import template
+
+from convodesk import display
+
+register = template.Library()
+
+register.filter("when", display.when)
+register.filter("day", display.day)
+register.filter("day_input", display.day_input)
+
+
+@register.filter
+def number(value, decimals=None):
+    return display.number(value, None if decimals in (None, "") else int(decimals))
+
+
+@register.simple_tag
+def day_placeholder():
+    return display.day_placeholder()

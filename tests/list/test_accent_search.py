@@ -1,0 +1,91 @@
+"""Client search ignores accents and case (issue 22): most names are Spanish, keyboards are not."""
+
+import pytest
+
+from convodesk.conversations.filters import NAMED_CLIENTS_LISTED
+from convodesk.conversations.models import Client
+from convodesk.conversations.normalize import fold_name
+
+from .. import factories as f
+from ..api.conftest import token_for
+
+LIST = "/contact-center/conversations/"
+API = "/api/v1/conversations"
+
+
+def _ids(response):
+    return {
+        int(x)
+        for x in response.content.decode().split('data-id="')[1:]
+        for x in [x[: x.index('"')]]
+    }
+
+
+@pytest.fixture
+def named(org):
+    convs = {
+        "luis": f.client_message(org.conn, "c-luis", "Hola", name="Luis Pérez").conversation,
+        "muller": f.client_message(org.conn, "c-mu", "Hallo", name="Jürgen MÜLLER").conversation,
+        "nino": f.client_message(org.conn, "c-ni", "Hi", name="Íñigo  Núñez").conversation,
+        "other": f.client_message(org.conn, "c-ot", "Hi", name="Lucía Gómez").conversation,
+    }
+    return convs
+
+
+def test_the_folded_name_drops_accents_case_and_extra_spaces():
+    assert fold_name("Luis  PÉREZ ") == "luis perez"
+    assert fold_name("Íñigo Núñez") == "inigo nunez"
+    assert fold_name("Straße") == "strasse"
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("luis perez", {"luis"}),
+        ("LUIS PÉREZ", {"luis"}),
+        ("pérez", {"luis"}),
+        ("juergen", set()),  # no transliteration beyond accents
+        ("jurgen muller", {"muller"}),
+        ("inigo nunez", {"nino"}),
+        ("Núñez", {"nino"}),
+        ("gomez", {"other"}),
+    ],
+)
+def test_the_client_filter_finds_names_whatever_the_accents_and_case(
+    org, named, client, typed, expected
+):
+    client.force_login(org.admin)
+    found = _ids(client.get(LIST, {"client": typed}))
+    assert found == {named[k].pk for k in expected}
+
+
+def test_the_free_text_search_and_the_api_ignore_accents_too(org, named, client):
+    client.force_login(org.admin)
+    assert _ids(client.get(LIST, {"q": "luis perez"})) == {named["luis"].pk}
+    response = client.get(
+        API, {"client": "luis perez"}, HTTP_AUTHORIZATION=f"Bearer {token_for(org.admin)}"
+    )
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["items"]] == [named["luis"].pk]
+
+
+def test_a_renamed_client_is_found_by_the_new_name(org, named, client):
+    c = Client.objects.get(pk=named["other"].client_id)
+    c.name = "Lucía Ibáñez"
+    c.save(update_fields=["name"])
+    client.force_login(org.admin)
+    assert _ids(client.get(LIST, {"client": "ibanez"})) == {named["other"].pk}
+    assert _ids(client.get(LIST, {"client": "gomez"})) == set()
+
+
+def test_a_common_fragment_past_the_listed_ids_still_matches_without_accents(
+    org, client, monkeypatch
+):
+    """Many matching clients: the join (PostgreSQL) or the subquery (SQLite) path, not the id list."""
+    monkeypatch.setattr("convodesk.conversations.filters.NAMED_CLIENTS_LISTED", 2)
+    for i in range(4):
+        f.client_message(org.conn, f"p{i}", "Hola", name=f"Ana Pérez {i}")
+    f.client_message(org.conn, "x", "Hola", name="Ana Ruiz")
+    client.force_login(org.admin)
+    assert len(_ids(client.get(LIST, {"client": "ana perez"}))) == 4
+    assert NAMED_CLIENTS_LISTED >= 2
