@@ -182,6 +182,8 @@ def list_records(request, kind: str, params: Query[ListParams]):
         qs = qs.filter(pk__lt=params.before_id)
     if kind == "contact":
         qs = qs.prefetch_related("phones", "emails")
+    elif kind == "deal":
+        qs = qs.select_related("pipeline").prefetch_related("pipeline__stages")
     rows = list(qs[: params.limit + 1])
     more = len(rows) > params.limit
     rows = rows[: params.limit]

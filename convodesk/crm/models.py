@@ -506,7 +506,8 @@ class Deal(Searchable, CrmRecord):
     def stage_object(self) -> PipelineStage | None:
         if not self.pipeline_id:
             return None
-        return self.pipeline.stages.filter(code=self.stage).first()
+        # .all(): a list that prefetched the pipelines' stages reads them without a query each.
+        return next((s for s in self.pipeline.stages.all() if s.code == self.stage), None)
 
     def get_stage_display(self) -> str:
         stage = self.stage_object()

@@ -67,6 +67,7 @@ CARD_COLUMNS = [
     "message_count",
 ]
 CARD_LIMIT = 50
+EXPORT_LIMIT = 100_000  # records one CRM export writes
 LIST_TITLES = lists.LIST_TITLES
 
 
@@ -459,6 +460,16 @@ def export_list(request, segment):
         return redirect(f"/crm/{segment}/")
     keys = lists.user_column_keys(user, kind)
     qs = flt.filter(lists.base_queryset(user, kind)).order_by(*flt.ordering())
+    # Written while the request waits (constant memory, but time grows with the rows): past
+    # EXPORT_LIMIT the employee narrows the list first.
+    count = bounded_count(qs, EXPORT_LIMIT)
+    if not count.exact:
+        messages.error(
+            request,
+            _("More than %(limit)s records: narrow the list with filters to export it.")
+            % {"limit": f"{EXPORT_LIMIT:,}"},
+        )
+        return redirect(f"/crm/{segment}/?{urlencode(params)}")
     handle = tempfile.TemporaryFile()
     export.write_crm_xlsx(user, kind, qs, keys, handle)
     handle.seek(0)

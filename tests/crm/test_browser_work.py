@@ -148,3 +148,36 @@ def test_merge_two_duplicates_from_the_duplicates_list(transactional_db, live_se
     page.wait_for_url(f"**/crm/contacts/{removed_id}/")
     assert Contact.objects.filter(pk=removed_id).exists()
     assert not page.errors, page.errors
+
+
+@pytest.mark.browser
+def test_import_contacts_with_a_mapping_and_a_preview(
+    transactional_db, live_server, org, page, tmp_path, settings
+):
+    settings.EXPORT_ROOT = tmp_path / "exports"
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    existing = Contact.objects.create(name="Olga")
+    existing.add_email("olga@x.example")
+    source = tmp_path / "people.csv"
+    source.write_text(
+        "Nombre;Teléfono;Email\n"
+        "Ana Martínez;+34 600 11 22 33;ana@acme.example\n"
+        "Luis;622334455;not-an-email\n"
+        "Olga N.;;olga@x.example\n"
+    )
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/crm/contacts/")
+    page.click("a[href='/crm/imports/?kind=contact']")
+    page.set_input_files("#import-file", str(source))
+    screenshots(page, "crm-import-upload")
+    page.click("#crm-import-upload button[type=submit]")
+    page.wait_for_selector("#crm-import-preview")
+    assert page.locator("#crm-import-preview tr[data-row]").count() == 3
+    screenshots(page, "crm-import-preview")
+    page.click("#crm-import-mapping button[value=start]")
+    page.wait_for_selector("#crm-import-report")
+    assert "Done" in page.locator("#crm-import-progress h2").inner_text()
+    screenshots(page, "crm-import-done")
+    assert Contact.objects.filter(name="Ana Martínez").exists()
+    assert not Contact.objects.filter(name="Olga N.").exists()  # a duplicate: skipped
+    assert not page.errors, page.errors

@@ -146,3 +146,16 @@ def test_the_export_holds_every_filtered_visible_row_in_the_chosen_columns(clien
     assert "Ana Exportable" in text and "ana@example.com" in text
     assert "Olga" not in text and "Sven" not in text
     assert re.search(r"Contacts", text)
+
+
+def test_an_export_past_the_limit_asks_to_narrow_the_list(client, org, monkeypatch):
+    from convodesk.crm import views
+
+    monkeypatch.setattr(views, "EXPORT_LIMIT", 2)
+    for name in ("A", "B", "C"):
+        Contact.objects.create(name=name, responsible=org.op1)
+    client.force_login(org.op1)
+    response = client.get("/crm/contacts/export/", follow=True)
+    assert response.redirect_chain[-1][0] == "/crm/contacts/?"
+    assert "narrow the list" in response.content.decode()
+    assert client.get("/crm/contacts/export/", {"q": "A"}).status_code == 200
