@@ -24,4 +24,6 @@ urlpatterns = [
     path("contact-center/workspace/", include("convodesk.workspace.urls")),
     path("widget/", include("convodesk.connectors.livechat_urls")),
     path("connectors/", include("convodesk.connectors.urls")),
+    # /healthz, /readyz, /metrics: probes and Prometheus (convodesk/ops).
+    path("", include("convodesk.ops.urls")),
 ]
