@@ -19,8 +19,9 @@ log = logging.getLogger("convodesk.ops")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class Stop(Exception):
-    """Raised inside an `abortable()` block when a stop is asked for."""
+class Stop(BaseException):
+    """Raised inside an `abortable()` block when a stop is asked for (a BaseException, like
+    KeyboardInterrupt, so that no `except Exception` on the way swallows it)."""
 
 
 class Stopping:

@@ -82,8 +82,14 @@ class Command(BaseCommand):
         if role in ("web", "all") and not options["no_collectstatic"]:
             call_command("collectstatic", interactive=False, verbosity=0)
         children = role_children(role, python, manage, host, port, workers, grace)
-        if role == "all" and (settings.VAR_DIR / "demo-conversations-pending").exists():
-            children.append(Child("demo", [*manage, "demo", "--conversations-only"], restart=False))
+        pending = settings.VAR_DIR / "demo-conversations-pending"
+        if role == "all" and pending.exists():
+            # The count `demo --organisation-only --conversations N` left there.
+            count = pending.read_text().strip()
+            demo_command = [*manage, "demo", "--conversations-only"]
+            if count.isdigit():
+                demo_command += ["--conversations", count]
+            children.append(Child("demo", demo_command, restart=False))
         supervisor = Supervisor(children, grace=grace, max_restarts=max_restarts)
         supervisor.install_signals()
         if role in ("web", "all"):
