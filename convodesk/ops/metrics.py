@@ -114,6 +114,10 @@ class DatabaseCollector:
                         connection.close_if_unusable_or_obsolete()
             return self.cached[1]
 
+    def forget(self) -> None:
+        with self.lock:
+            self.cached = None
+
     def describe(self):
         return []
 
@@ -213,4 +217,5 @@ def _event_stream(latest: int):
     yield seconds
 
 
-REGISTRY.register(DatabaseCollector())
+DATABASE = DatabaseCollector()
+REGISTRY.register(DATABASE)
