@@ -20,8 +20,44 @@ context: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
+# URL arguments that name a conversation (the list's row actions, the workspace, the API).
+CONVERSATION_KWARGS = ("conversation_id", "conversation")
+
+
+def _conversation_of(match) -> object:
+    kwargs = match.kwargs if match is not None else {}
+    for name in CONVERSATION_KWARGS:
+        if name in kwargs:
+            return kwargs[name]
+    route = match.route if match is not None else ""
+    if "pk" in kwargs and ("conversations/" in route or "workspace/c/" in route):
+        return kwargs["pk"]
+    return None
+
+
+def _user_id(request):
+    """The user the request already loaded (session or API token); never a query from here."""
+    auth = getattr(request, "auth", None)  # django-ninja's token user
+    if getattr(auth, "pk", None) is not None:
+        return auth.pk
+    from django.utils.functional import empty
+
+    user = request.__dict__.get("user")
+    wrapped = getattr(user, "_wrapped", user)
+    if wrapped is None or wrapped is empty:  # no user, or a lazy one not read yet
+        return None
+    return getattr(wrapped, "pk", None) if getattr(wrapped, "is_authenticated", False) else None
+
+
 def current() -> dict:
-    return context.get() or {}
+    found = dict(context.get() or {})
+    request = found.pop("_request", None)
+    if request is not None:
+        found.setdefault("user_id", _user_id(request))
+        found.setdefault(
+            "conversation_id", _conversation_of(getattr(request, "resolver_match", None))
+        )
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def bind(**fields) -> None:
