@@ -291,7 +291,6 @@ def test_two_nodes_behind_nginx_survive_a_killed_node_and_timers_fire_once(pg_da
         REDIS_PREFIX=prefix,
         TIMER_INTERVAL_SECONDS="0.5",
         FORWARDED_ALLOW_IPS="127.0.0.1",
-        OUTBOX_LAG_IDS="500",
     )
     (tmp_path / "var").mkdir()
     setup = procs.manage(
