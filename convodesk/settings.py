@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "django_tasks",
+    # Before django_tasks_db: its `db_worker` command is the package's with a heartbeat.
+    "convodesk.ops",
     "django_tasks_db",
     "ninja",  # serves its Swagger UI from its own static files, not a CDN
     "csp",
@@ -77,6 +79,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a request id for the logs and the request's latency for /metrics (convodesk/ops).
+    "convodesk.ops.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
     "csp.middleware.CSPMiddleware",
@@ -209,7 +213,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve from the apps' static folders too, so a fresh checkout works before collectstatic.
 WHITENOISE_USE_FINDERS = True
@@ -264,7 +268,11 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 reads with a 5 s socket time-out by default, the same as channels-redis's
             # blocking pop: a quiet socket then dies with "Timeout reading". Give the read room.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                # Several installations may share one Redis server.
+                "prefix": os.environ.get("REDIS_PREFIX", "asgi"),
+            },
         }
     }
 else:
@@ -279,11 +287,36 @@ TASKS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # LOG_FORMAT=json: one JSON object per line, with the request id, user id and conversation
+    # id where known (convodesk/ops/logs.py).
+    "formatters": {"json": {"()": "convodesk.ops.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            **({"formatter": "json"} if os.environ.get("LOG_FORMAT") == "json" else {}),
+        }
+    },
     "loggers": {
         "convodesk": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+        **(
+            {
+                "django": {"handlers": ["console"], "level": "WARNING"},
+                "django_tasks": {"handlers": ["console"], "level": "INFO"},
+            }
+            if os.environ.get("LOG_FORMAT") == "json"
+            else {}
+        ),
     },
 }
+
+# /metrics (convodesk/ops): open to a bearer token (METRICS_TOKEN) and/or to client addresses in
+# METRICS_ALLOWED_NETWORKS (comma-separated CIDRs; default the machine itself). Neither set: 404.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = [
+    n.strip()
+    for n in os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128").split(",")
+    if n.strip()
+]
 
 CONVODESK = {
     # A bounded count stops at this many rows; beyond it the page shows an estimate.
@@ -313,4 +346,6 @@ CONVODESK = {
         ).split(":")
         if d
     ],
+    # /readyz: a worker or timers heartbeat older than this is a stopped role.
+    "HEARTBEAT_MAX_AGE_SECONDS": float(os.environ.get("HEARTBEAT_MAX_AGE_SECONDS", "60")),
 }

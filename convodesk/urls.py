@@ -32,4 +32,6 @@ urlpatterns = [
     # The seed product's incoming webhooks (/rest/{user_id}/{code}/{method}.json): README
     # "Moving from Bitrix24".
     path("rest/", include("convodesk.bitrix24.urls")),
+    # /healthz, /readyz, /metrics: probes and Prometheus (convodesk/ops).
+    path("", include("convodesk.ops.urls")),
 ]

@@ -442,13 +442,22 @@ def bot_picture(connection: Connection, bot_id: int) -> str | None:
 def poll_once(connection: Connection, timeout: int = 25) -> int:
     """One getUpdates round from the stored offset; the offset is saved after each update, so a
     restart resumes where it stopped and a retried update is idempotent anyway."""
+    return handle_updates(connection, get_updates(connection, timeout))
+
+
+def get_updates(connection: Connection, timeout: int = 25) -> list:
+    """The updates after the stored offset (a long poll: waits up to `timeout` seconds)."""
     offset = int((connection.config or {}).get("poll_offset", 0))
-    updates = call(
+    return call(
         connection,
         "getUpdates",
         {"offset": offset, "timeout": timeout, "allowed_updates": ALLOWED_UPDATES},
         timeout=timeout + 10,
     )
+
+
+def handle_updates(connection: Connection, updates) -> int:
+    """Store each update, then move the offset past it; returns how many were handled."""
     handled = 0
     for update in updates or []:
         try:

@@ -889,6 +889,12 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
     "account/welcome/<uidb64>/<token>/": [
         Check("public", EVERYONE - {"integ"}, "/account/welcome/MQ/set-password/")
     ],
+    # Probes (convodesk/ops): no session needed; /readyz names no data. /metrics is open to the
+    # allowed networks (by default the machine itself, where the test client comes from) or a
+    # token; tests/ops/test_health.py proves the refusal from anywhere else.
+    "healthz": [Check("public", EVERYONE - {"integ"}, "/healthz")],
+    "readyz": [Check("public", EVERYONE - {"integ"}, "/readyz")],
+    "metrics": [Check("public", EVERYONE - {"integ"}, "/metrics")],
     "widget/<str:key>.js": [Check("public", EVERYONE - {"integ"}, "/widget/{widget_key}.js")],
     "api/v1/openapi.json": [Check("public", EVERYONE, "/api/v1/openapi.json")],
     "api/v1/docs": [Check("public", EVERYONE, "/api/v1/docs")],
@@ -1429,6 +1435,10 @@ def route_ids(world: World, export_root) -> dict:
     from convodesk.conversations.models import Message
 
     users, conv = world.users, Conversation.objects.get(pk=world.pk("a"))
+    from convodesk.ops.heartbeat import Beat
+
+    for role in ("worker", "timers"):  # a running installation: /readyz answers 200
+        Beat(role).tick(force=True)
     activity = _activity(world, "a")
     owner_segment = {"company": "companies"}.get(activity.owner_type, f"{activity.owner_type}s")
     # A file the e-mail connector stored, on the client's message of A: served behind history.
