@@ -15,7 +15,8 @@ from convodesk.conversations import attachments
 from convodesk.conversations.services import LineInactive
 
 from .auth import ConnectionSecretAuth, connection_for
-from .errors import ApiError, Status, invalid
+from .errors import ApiError, Status, also, invalid
+from .schemas import IsoDateTimeIn
 
 router = Router(tags=["connectors"])
 
@@ -56,7 +57,7 @@ class MessageIn(Schema):
     client: ClientIn
     text: str = Field("", max_length=20000)
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
-    sent_at: dt.datetime | None = Field(
+    sent_at: IsoDateTimeIn | None = Field(
         None, description="Your timestamp, kept for display; metrics use receipt"
     )
     source_url: str = Field("", max_length=1000)
@@ -72,6 +73,7 @@ class Ingested(Schema):
     "/connectors/{connection_id}/messages",
     auth=ConnectionSecretAuth(),
     response={200: Ingested, 201: Ingested},
+    openapi_extra=also(409, 503),
     summary="Post a client's message (Authorization: Bearer <connection secret>)",
 )
 def post_message(request, connection_id: int, payload: MessageIn):

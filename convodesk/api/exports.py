@@ -16,7 +16,7 @@ from convodesk.conversations.filters import FILTER_PARAMS, scope_tz
 from convodesk.conversations.jobs import ExportJob
 
 from .conversations import FILTER_HELP, filter_params
-from .errors import ApiError, Status, invalid, not_found
+from .errors import ApiError, Status, also, invalid, not_found
 
 router = Router(tags=["export"])
 
@@ -124,7 +124,9 @@ def export_status(request, export_id: uuid.UUID):
 
 
 @router.get(
-    "/exports/{export_id}/file", openapi_extra=XLSX_DOC, summary="Download a finished export"
+    "/exports/{export_id}/file",
+    openapi_extra={**XLSX_DOC, "responses": {**XLSX_DOC["responses"], **also(409)["responses"]}},
+    summary="Download a finished export",
 )
 def export_file(request, export_id: uuid.UUID):
     job = _job(request, export_id)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
+from pydantic import StrictBool
 
 from convodesk.accounts import services as people
 from convodesk.accounts.models import TIME_ZONE_CHOICES, Department, Role, User
@@ -192,7 +193,7 @@ class EmployeeIn(Schema):
     )
     departments: list[int] = Field(default_factory=list)
     roles: list[int | str] | None = Field(None, description="Role ids or names; default: Manager")
-    active: bool = True
+    active: StrictBool = True
     time_zone: str | None = None
 
 
@@ -202,7 +203,7 @@ class EmployeePatch(Schema):
     password: str | None = Field(None, max_length=128)
     departments: list[int] | None = None
     roles: list[int | str] | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
     time_zone: str | None = None
 
 
@@ -308,15 +309,15 @@ class LineIn(Schema):
     full_close_minutes: int = Field(10, ge=0, le=10**6)
     max_open_per_employee: int = Field(0, ge=0, le=10**6)
     closing_text: str = Field("", max_length=5000)
-    ask_rating: bool = False
+    ask_rating: StrictBool = False
     greeting_text: str = Field("", max_length=5000)
     out_of_hours_text: str = Field("", max_length=5000)
     crm_binding: CrmBinding = "lead"
-    crm_bind_open_deal: bool = False
+    crm_bind_open_deal: StrictBool = False
     time_zone: str = Field("UTC", description=TZ_HELP)
     working_hours: dict = Field(default_factory=dict, description=HOURS_HELP)
     holidays: list = Field(default_factory=list, description=HOLIDAYS_HELP)
-    active: bool = True
+    active: StrictBool = True
 
 
 class LinePatch(Schema):
@@ -329,15 +330,15 @@ class LinePatch(Schema):
     full_close_minutes: int | None = Minutes
     max_open_per_employee: int | None = Minutes
     closing_text: str | None = Field(None, max_length=5000)
-    ask_rating: bool | None = None
+    ask_rating: StrictBool | None = None
     greeting_text: str | None = Field(None, max_length=5000)
     out_of_hours_text: str | None = Field(None, max_length=5000)
     crm_binding: CrmBinding | None = None
-    crm_bind_open_deal: bool | None = None
+    crm_bind_open_deal: StrictBool | None = None
     time_zone: str | None = Field(None, description=TZ_HELP)
     working_hours: dict | None = Field(None, description=HOURS_HELP)
     holidays: list | None = Field(None, description=HOLIDAYS_HELP)
-    active: bool | None = Field(
+    active: StrictBool | None = Field(
         None, description="false deactivates: no new conversations start on its connections"
     )
 
@@ -431,14 +432,14 @@ class ConnectionIn(Schema):
     name: str = Name
     config: dict = Field(default_factory=dict, description=CONFIG_HELP)
     allowed_origins: list[str] = Field(default_factory=list, description=ORIGINS_HELP)
-    active: bool = True
+    active: StrictBool = True
 
 
 class ConnectionPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=200)
     config: dict | None = Field(None, description=CONFIG_HELP)
     allowed_origins: list[str] | None = Field(None, description=ORIGINS_HELP)
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class ConnectionOut(Schema):

@@ -11,7 +11,6 @@ from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, Phase, settings
 from ninja.responses import NinjaJSONEncoder
 from openapi_spec_validator import validate
-from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from convodesk.api.v1 import api
 from tests import factories as f
@@ -20,8 +19,16 @@ from .conftest import token_for
 
 IS_SQLITE = django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
 
-schema = schemathesis.openapi.from_dict(api.get_openapi_schema())
 wsgi_app = get_wsgi_application()
+# The served document (not the in-process one), and the app every check's own calls go to.
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", wsgi_app)
+# Every check schemathesis has. A schema-valid request may still name something that does not
+# exist or break a business rule (an unknown department, a full queue): the API answers those
+# with its documented 422 naming the field, so 422 is an acceptable answer to valid data too.
+schema.config.checks.positive_data_acceptance.expected_statuses = [
+    *schema.config.checks.positive_data_acceptance.expected_statuses,
+    "422",
+]
 
 
 def _no_duplicate_keys(pairs):
@@ -111,7 +118,9 @@ def fuzz_world(db):
 
 def _aim(case, ids: dict) -> None:
     """Swap about half of the generated path ids for existing ones (decided by the generated
-    value itself, so the run stays reproducible)."""
+    value itself, so the run stays reproducible). A negative case keeps its invalid values."""
+    if case.meta is not None and case.meta.generation.mode.is_negative:
+        return
     params = case.path_parameters or {}
     for name, value in list(params.items()):
         heads = zlib.crc32(str(value).encode()) % 2 == 0
@@ -127,11 +136,7 @@ def _fuzz(case, world, who: str) -> None:
     token = world["secret"] if ingestion else world["tokens"][who]
     headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
     FUZZ_RUN["cases"] += 1
-    case.call_and_validate(
-        app=wsgi_app,
-        headers=headers,
-        checks=[not_a_server_error, response_schema_conformance],
-    )
+    case.call_and_validate(app=wsgi_app, headers=headers)
 
 
 @pytest.mark.fuzz
