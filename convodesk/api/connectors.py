@@ -16,14 +16,14 @@ from convodesk.conversations.services import LineInactive
 
 from .auth import ConnectionSecretAuth, connection_for
 from .errors import ApiError, Status, also, invalid
-from .schemas import IsoDateTimeIn
+from .schemas import Input, IsoDateTimeIn
 
 router = Router(tags=["connectors"])
 
 log = logging.getLogger("convodesk.api.connectors")
 
 
-class ClientIn(Schema):
+class ClientIn(Input):
     external_id: str = Field(
         ..., min_length=1, max_length=255, description="The client's id in your system"
     )
@@ -32,7 +32,7 @@ class ClientIn(Schema):
     email: str = Field("", max_length=254)
 
 
-class Attachment(Schema):
+class Attachment(Input):
     url: str = Field(..., min_length=1, max_length=2000, description="An http:// or https:// link")
     name: str = Field("", max_length=255)
     content_type: str = Field("", max_length=255)
@@ -47,7 +47,7 @@ class Attachment(Schema):
         return url
 
 
-class MessageIn(Schema):
+class MessageIn(Input):
     external_message_id: str = Field(
         ...,
         min_length=1,

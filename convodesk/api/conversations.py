@@ -34,7 +34,7 @@ from convodesk.conversations.visibility import countable
 from convodesk.lines.models import Connection, Line
 
 from .errors import ApiError, Status, also, invalid, not_found
-from .schemas import DateTime, IsoDateTimeIn, Item, OptionalDateTime, Ref
+from .schemas import DateTime, Input, IsoDateTimeIn, Item, OptionalDateTime, Ref
 from .serializers import event_out, message_out
 
 router = Router(tags=["conversations"])
@@ -142,23 +142,23 @@ class EventPage(Schema):
     last_id: int | None
 
 
-class ReplyIn(Schema):
+class ReplyIn(Input):
     text: str = Field(..., min_length=1, max_length=20000)
     attachments: list[dict] = Field(default_factory=list, max_length=20)
 
 
-class TransferIn(Schema):
+class TransferIn(Input):
     employee: int | None = Field(None, description="Target employee id")
     line: int | None = Field(None, description="Target open channel id")
     comment: str = Field("", max_length=2000)
 
 
-class RatingIn(Schema):
+class RatingIn(Input):
     rating: int | None = Field(..., ge=1, le=5, description="1-5 stars; null clears the rating")
     comment: str = Field("", max_length=2000)
 
 
-class StartIn(Schema):
+class StartIn(Input):
     client: int = Field(..., description="Client id")
     connection: int = Field(..., description="Connection id the client is known on")
     text: str = Field(..., min_length=1, max_length=20000)

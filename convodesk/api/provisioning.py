@@ -18,6 +18,7 @@ from convodesk.lines.models import Connection, Line
 
 from .auth import require_admin
 from .errors import Status, invalid, not_found
+from .schemas import Input
 
 router = Router(tags=["provisioning"])
 
@@ -62,12 +63,12 @@ def _ids_exist(model, ids, param, **extra) -> list[int]:
 # Departments ---------------------------------------------------------------------------
 
 
-class DepartmentIn(Schema):
+class DepartmentIn(Input):
     name: str = Name
     parent: int | None = None
 
 
-class DepartmentPatch(Schema):
+class DepartmentPatch(Input):
     name: str | None = Field(None, min_length=1, max_length=200)
     parent: int | None = None
 
@@ -120,14 +121,14 @@ def patch_department(request, department_id: int, payload: DepartmentPatch):
 # Roles ---------------------------------------------------------------------------------
 
 
-class RoleIn(Schema):
+class RoleIn(Input):
     name: str = Field(..., min_length=1, max_length=100)
     levels: dict[str, int] = Field(
         default_factory=dict, description="Level per permission: 0, 10, 20 or 30"
     )
 
 
-class RolePatch(Schema):
+class RolePatch(Input):
     name: str | None = Field(None, min_length=1, max_length=100)
     levels: dict[str, int] | None = None
 
@@ -184,7 +185,7 @@ def patch_role(request, role_id: int, payload: RolePatch):
 # Employees -----------------------------------------------------------------------------
 
 
-class EmployeeIn(Schema):
+class EmployeeIn(Input):
     username: str = Field(..., min_length=1, max_length=150)
     name: str = Field("", max_length=200)
     email: str = Field("", max_length=254)
@@ -197,7 +198,7 @@ class EmployeeIn(Schema):
     time_zone: str | None = None
 
 
-class EmployeePatch(Schema):
+class EmployeePatch(Input):
     name: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=254)
     password: str | None = Field(None, max_length=128)
@@ -299,7 +300,7 @@ HOLIDAYS_HELP = "Dates (YYYY-MM-DD) when the open channel is closed all day."
 TZ_HELP = "An IANA time zone name, e.g. Europe/Madrid."
 
 
-class LineIn(Schema):
+class LineIn(Input):
     name: str = Name
     members: list[int] = Field(default_factory=list, description="Employee ids, in offering order")
     distribution: Distribution = "all_at_once"
@@ -320,7 +321,7 @@ class LineIn(Schema):
     active: StrictBool = True
 
 
-class LinePatch(Schema):
+class LinePatch(Input):
     name: str | None = Field(None, min_length=1, max_length=200)
     members: list[int] | None = None
     distribution: Distribution | None = None
@@ -427,7 +428,7 @@ CONFIG_HELP = (
 ORIGINS_HELP = "Exact origins (scheme://host[:port]) whose pages may embed the web chat widget."
 
 
-class ConnectionIn(Schema):
+class ConnectionIn(Input):
     kind: Literal["livechat", "telegram", "email", "api"]
     name: str = Name
     config: dict = Field(default_factory=dict, description=CONFIG_HELP)
@@ -435,7 +436,7 @@ class ConnectionIn(Schema):
     active: StrictBool = True
 
 
-class ConnectionPatch(Schema):
+class ConnectionPatch(Input):
     name: str | None = Field(None, min_length=1, max_length=200)
     config: dict | None = Field(None, description=CONFIG_HELP)
     allowed_origins: list[str] | None = Field(None, description=ORIGINS_HELP)

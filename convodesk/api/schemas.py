@@ -62,6 +62,13 @@ class ErrorOut(Schema):
 # Shared shapes -------------------------------------------------------------------------
 
 
+class Input(Schema):
+    """A request body: values of the declared JSON type only (no 0 for false, no "5" or 5.0 for
+    5), so what the document promises to refuse is refused with a 422 naming the field."""
+
+    model_config = ConfigDict(strict=True)
+
+
 class Ref(Schema):
     """An employee, open channel, connection or client: its id and display name."""
 
