@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 
-from django.http import FileResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from pydantic import create_model
@@ -92,11 +92,12 @@ def export_xlsx(request, params: Query[ExportParams]):
         return Status(202, {"export_id": job.pk, "status": job.status})
     tz = scope_tz(user)
     target = tempfile.TemporaryFile(suffix=".xlsx")
-    export.write_xlsx(queryset, keys, tz, target)
+    # In the employee's language, as the list's button and the background export write it (the
+    # API's own messages follow the request's Accept-Language).
+    with translation.override(user.language or translation.get_language()):
+        export.write_xlsx(queryset, keys, tz, target)
     target.seek(0)
-    return FileResponse(
-        target, as_attachment=True, filename=export.export_filename(user, tz), content_type=XLSX
-    )
+    return export.download(request, target, export.export_filename(user, tz))
 
 
 def _job(request, export_id: uuid.UUID) -> ExportJob:
@@ -132,6 +133,4 @@ def export_file(request, export_id: uuid.UUID):
     job = _job(request, export_id)
     if not job.ready:
         raise ApiError(409, "not_ready", _("The export is not finished yet."))
-    return FileResponse(
-        open(job.path, "rb"), as_attachment=True, filename=job.filename, content_type=XLSX
-    )
+    return export.download(request, open(job.path, "rb"), job.filename)  # noqa: SIM115
