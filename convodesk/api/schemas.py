@@ -117,7 +117,7 @@ KIND_SHAPES: dict[str, Any] = {
     registry.KIND_REF: Ref | None,
     registry.KIND_CHOICE: str | None,
     registry.KIND_RATING: Literal["like", "dislike"] | None,
-    registry.KIND_STARS: Annotated[int, Field(ge=1, le=5)] | None,
+    registry.KIND_STARS: int | None,
 }
 
 # The keys a hand-written `api=` value of a column answers with, and their shapes.
