@@ -15,14 +15,15 @@ from convodesk.conversations import attachments
 from convodesk.conversations.services import LineInactive
 
 from .auth import ConnectionSecretAuth, connection_for
-from .errors import ApiError, Status, invalid
+from .errors import ApiError, Status, also, invalid
+from .schemas import Input, IsoDateTimeIn
 
 router = Router(tags=["connectors"])
 
 log = logging.getLogger("convodesk.api.connectors")
 
 
-class ClientIn(Schema):
+class ClientIn(Input):
     external_id: str = Field(
         ..., min_length=1, max_length=255, description="The client's id in your system"
     )
@@ -31,7 +32,7 @@ class ClientIn(Schema):
     email: str = Field("", max_length=254)
 
 
-class Attachment(Schema):
+class Attachment(Input):
     url: str = Field(..., min_length=1, max_length=2000, description="An http:// or https:// link")
     name: str = Field("", max_length=255)
     content_type: str = Field("", max_length=255)
@@ -46,7 +47,7 @@ class Attachment(Schema):
         return url
 
 
-class MessageIn(Schema):
+class MessageIn(Input):
     external_message_id: str = Field(
         ...,
         min_length=1,
@@ -56,7 +57,7 @@ class MessageIn(Schema):
     client: ClientIn
     text: str = Field("", max_length=20000)
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
-    sent_at: dt.datetime | None = Field(
+    sent_at: IsoDateTimeIn | None = Field(
         None, description="Your timestamp, kept for display; metrics use receipt"
     )
     source_url: str = Field("", max_length=1000)
@@ -72,6 +73,7 @@ class Ingested(Schema):
     "/connectors/{connection_id}/messages",
     auth=ConnectionSecretAuth(),
     response={200: Ingested, 201: Ingested},
+    openapi_extra=also(409, 503),
     summary="Post a client's message (Authorization: Bearer <connection secret>)",
 )
 def post_message(request, connection_id: int, payload: MessageIn):

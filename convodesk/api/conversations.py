@@ -4,12 +4,12 @@ messages and events, and the operator actions, all through the services and `vis
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
-from pydantic import create_model
+from pydantic import ConfigDict, create_model
 
 from convodesk.accounts.models import User
 from convodesk.conversations import attachments, services, visibility
@@ -33,7 +33,8 @@ from convodesk.conversations.services import Actor
 from convodesk.conversations.visibility import countable
 from convodesk.lines.models import Connection, Line
 
-from .errors import ApiError, Status, invalid, not_found
+from .errors import ApiError, Status, also, invalid, not_found
+from .schemas import DateTime, Input, IsoDateTimeIn, Item, OptionalDateTime, Ref
 from .serializers import event_out, message_out
 
 router = Router(tags=["conversations"])
@@ -74,7 +75,7 @@ ListParams = create_model(
         Field(None, max_length=500, description="next_cursor of the previous page"),
     ),
     updated_since=(
-        dt.datetime | None,
+        IsoDateTimeIn | None,
         Field(None, description="Only conversations changed after this instant"),
     ),
     columns=(str | None, Field(None, description="Column keys to return (default: every column)")),
@@ -82,26 +83,41 @@ ListParams = create_model(
 
 
 class ConversationPage(Schema):
-    items: list[dict[str, Any]]
+    items: list[Item]
     next_cursor: str | None
     count: int
     count_exact: bool
 
 
+class AttachmentOut(Schema):
+    """An attachment as stored: a link or a file the product serves (name, type, size)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    url: str | None = None
+    name: str | None = None
+    content_type: str | None = None
+    size: int | float | None = None
+
+
 class MessageOut(Schema):
     id: int
     conversation_id: int
-    author_kind: str
-    author: dict | None
+    author_kind: Literal[tuple(Message.Author.values)] = Field(  # type: ignore[valid-type]
+        ..., description="Who wrote it: the client, an employee, the system or an automatic text"
+    )
+    author: Ref | None = Field(..., description="The employee who wrote it, if any")
     text: str
-    attachments: list
-    created_at: str
-    channel_sent_at: str | None
+    attachments: list[AttachmentOut]
+    created_at: DateTime
+    channel_sent_at: OptionalDateTime = Field(..., description="When the channel says it was sent")
     external_id: str | None
-    delivery_state: str | None
+    delivery_state: Literal["pending", "sent", "failed"] | None = Field(
+        ..., description="For messages to the client: its delivery through the channel"
+    )
     delivery_attempts: int
     delivery_error: str | None
-    next_attempt_at: str | None
+    next_attempt_at: OptionalDateTime
 
 
 class MessagePage(Schema):
@@ -114,11 +130,11 @@ class EventOut(Schema):
     conversation_id: int
     kind: str
     actor_kind: str
-    actor: dict | None
-    from_status: str | None
-    to_status: str | None
-    at: str
-    payload: dict
+    actor: Ref | None
+    from_status: str | None = Field(..., description="A detailed status name")
+    to_status: str | None = Field(..., description="A detailed status name")
+    at: DateTime
+    payload: dict[str, Any] = Field(..., description="What changed; its keys depend on the kind")
 
 
 class EventPage(Schema):
@@ -126,29 +142,26 @@ class EventPage(Schema):
     last_id: int | None
 
 
-class ReplyIn(Schema):
+class ReplyIn(Input):
     text: str = Field(..., min_length=1, max_length=20000)
     attachments: list[dict] = Field(default_factory=list, max_length=20)
 
 
-class TransferIn(Schema):
+class TransferIn(Input):
     employee: int | None = Field(None, description="Target employee id")
     line: int | None = Field(None, description="Target open channel id")
     comment: str = Field("", max_length=2000)
 
 
-class RatingIn(Schema):
+class RatingIn(Input):
     rating: int | None = Field(..., ge=1, le=5, description="1-5 stars; null clears the rating")
     comment: str = Field("", max_length=2000)
 
 
-class StartIn(Schema):
+class StartIn(Input):
     client: int = Field(..., description="Client id")
     connection: int = Field(..., description="Connection id the client is known on")
     text: str = Field(..., min_length=1, max_length=20000)
-
-
-Item = dict[str, Any]
 
 
 # Helpers ------------------------------------------------------------------------------
@@ -264,7 +277,10 @@ def page_after(queryset, conv_filter: ConversationFilter, cursor: str | None):
 
 
 @router.get(
-    "/conversations", response=ConversationPage, summary="List, filter, sort and page conversations"
+    "/conversations",
+    response=ConversationPage,
+    exclude_unset=True,
+    summary="List, filter, sort and page conversations",
 )
 def list_conversations(request, params: Query[ListParams]):
     user = _user(request)
@@ -302,7 +318,13 @@ def list_conversations(request, params: Query[ListParams]):
     }
 
 
-@router.post("/conversations", response={201: Item}, summary="Start an outgoing conversation")
+@router.post(
+    "/conversations",
+    response={201: Item},
+    exclude_unset=True,
+    openapi_extra=also(409),
+    summary="Start an outgoing conversation",
+)
 def start_conversation(request, payload: StartIn):
     user = _user(request)
     errors = {}
@@ -334,7 +356,10 @@ def start_conversation(request, payload: StartIn):
 
 
 @router.get(
-    "/conversations/{conversation_id}", response=Item, summary="One conversation with its metrics"
+    "/conversations/{conversation_id}",
+    response=Item,
+    exclude_unset=True,
+    summary="One conversation with its metrics",
 )
 def get_conversation(request, conversation_id: int):
     return item(_user(request), conversation_id)
@@ -393,7 +418,11 @@ def conversation_events(
 
 
 @router.post(
-    "/conversations/{conversation_id}/take", response=Item, summary="Take (Answer) a conversation"
+    "/conversations/{conversation_id}/take",
+    response=Item,
+    exclude_unset=True,
+    openapi_extra=also(409),
+    summary="Take (Answer) a conversation",
 )
 def take(request, conversation_id: int):
     user = _user(request)
@@ -404,6 +433,8 @@ def take(request, conversation_id: int):
 @router.post(
     "/conversations/{conversation_id}/skip",
     response=Item,
+    exclude_unset=True,
+    openapi_extra=also(409),
     summary="Skip a conversation offered to you",
 )
 def skip(request, conversation_id: int):
@@ -415,6 +446,7 @@ def skip(request, conversation_id: int):
 @router.post(
     "/conversations/{conversation_id}/messages",
     response={201: MessageOut},
+    openapi_extra=also(409),
     summary="Write to the client (an integration's token writes an automatic text)",
 )
 def post_reply(request, conversation_id: int, payload: ReplyIn):
@@ -433,6 +465,8 @@ def post_reply(request, conversation_id: int, payload: ReplyIn):
 @router.post(
     "/conversations/{conversation_id}/transfer",
     response=Item,
+    exclude_unset=True,
+    openapi_extra=also(409),
     summary="Transfer to an employee or an open channel",
 )
 def transfer(request, conversation_id: int, payload: TransferIn):
@@ -471,7 +505,11 @@ def transfer(request, conversation_id: int, payload: TransferIn):
 
 
 @router.post(
-    "/conversations/{conversation_id}/close", response=Item, summary="Close a conversation"
+    "/conversations/{conversation_id}/close",
+    response=Item,
+    exclude_unset=True,
+    openapi_extra=also(409),
+    summary="Close a conversation",
 )
 def close(request, conversation_id: int):
     user = _user(request)
@@ -480,7 +518,11 @@ def close(request, conversation_id: int):
 
 
 @router.post(
-    "/conversations/{conversation_id}/spam", response=Item, summary="Close a conversation as spam"
+    "/conversations/{conversation_id}/spam",
+    response=Item,
+    exclude_unset=True,
+    openapi_extra=also(409),
+    summary="Close a conversation as spam",
 )
 def spam(request, conversation_id: int):
     user = _user(request)
@@ -491,6 +533,8 @@ def spam(request, conversation_id: int):
 @router.post(
     "/conversations/{conversation_id}/rating",
     response=Item,
+    exclude_unset=True,
+    openapi_extra=also(409),
     summary="The supervisor's rating (1-5) and comment",
 )
 def rate(request, conversation_id: int, payload: RatingIn):

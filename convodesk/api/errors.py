@@ -116,6 +116,73 @@ def _server_error(request, exc: Exception):
     return respond(500, "server_error", _("Something went wrong on our side."))
 
 
+# The OpenAPI document: every error an operation can answer, with the error body's schema ----
+
+ERROR_DESCRIPTIONS = {
+    400: "The body is not JSON the API can read (bad_request)",
+    401: "No valid bearer token (unauthenticated)",
+    403: "The token's user may not do this (forbidden)",
+    404: "No such object, or not visible to the token's user (not_found)",
+    409: "The object's state does not allow this now (e.g. already closed, not offered to you)",
+    413: "The request body is larger than the server accepts (too_large)",
+    422: "A parameter or field is invalid; details names each (validation_error)",
+    429: "Too many requests: retry after the Retry-After header's seconds (throttled)",
+    503: "Not stored, nothing written: retry later (ingestion_failed)",
+}
+ERROR_SCHEMA_REF = "#/components/schemas/ErrorOut"
+# Operations (by operationId) whose answer does not depend on a permission: never a 403.
+NEVER_FORBIDDEN = {"me", "put_availability", "events", "list_conversations", "export_status"}
+
+
+def also(*statuses: int) -> dict:
+    """openapi_extra for an operation that can answer these errors besides the ones its shape
+    implies (a 409 from a state check, a 503 from storage)."""
+    return {"responses": {status: _error_response(status) for status in statuses}}
+
+
+def _error_response(status: int) -> dict:
+    return {
+        "description": ERROR_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": ERROR_SCHEMA_REF}}},
+    }
+
+
+def implied_statuses(operation: dict) -> set[int]:
+    """The errors an operation's shape implies: every call can lack a token (401); a body can be
+    unreadable (400), too large (413) or invalid (422); parameters can be invalid (422); a path id
+    can name nothing (404); the rest is permission-checked (403)."""
+    statuses = set()
+    if operation.get("security"):
+        statuses.add(401)
+    parameters = operation.get("parameters", [])
+    if "requestBody" in operation:
+        statuses |= {400, 413, 422}
+    if parameters:
+        statuses.add(422)
+    if any(p.get("in") == "path" for p in parameters):
+        statuses.add(404)
+    if operation.get("operationId") not in NEVER_FORBIDDEN:
+        statuses.add(403)
+    return statuses
+
+
+def document_errors(schema: dict) -> dict:
+    """Adds the error answers to every operation of an OpenAPI document, and the error schema."""
+    from .schemas import ErrorOut
+
+    error_schema = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(error_schema.pop("$defs", {}))
+    components["ErrorOut"] = error_schema
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status in sorted(implied_statuses(operation)):
+                responses.setdefault(status, _error_response(status))
+            operation["responses"] = dict(sorted(responses.items(), key=lambda kv: int(kv[0])))
+    return schema
+
+
 def install(api) -> None:
     api.add_exception_handler(ValidationError, _validation)
     api.add_exception_handler(HttpError, _http_error)

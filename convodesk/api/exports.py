@@ -5,8 +5,8 @@ from __future__ import annotations
 import tempfile
 import uuid
 
-from django.http import FileResponse
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from pydantic import create_model
@@ -17,7 +17,7 @@ from convodesk.conversations.filters import FILTER_PARAMS, scope_tz
 from convodesk.conversations.jobs import ExportJob
 
 from .conversations import FILTER_HELP, filter_params
-from .errors import ApiError, Status, invalid, not_found
+from .errors import ApiError, Status, also, invalid, not_found
 
 router = Router(tags=["export"])
 
@@ -93,11 +93,12 @@ def export_xlsx(request, params: Query[ExportParams]):
         return Status(202, {"export_id": job.pk, "status": job.status})
     tz = scope_tz(user)
     target = tempfile.TemporaryFile(suffix=".xlsx")
-    export.write_xlsx(queryset, keys, tz, target)
+    # In the employee's language, as the list's button and the background export write it (the
+    # API's own messages follow the request's Accept-Language).
+    with translation.override(user.language or translation.get_language()):
+        export.write_xlsx(queryset, keys, tz, target)
     target.seek(0)
-    return FileResponse(
-        target, as_attachment=True, filename=export.export_filename(user, tz), content_type=XLSX
-    )
+    return export.download(request, target, export.export_filename(user, tz))
 
 
 def _job(request, export_id: uuid.UUID) -> ExportJob:
@@ -125,12 +126,12 @@ def export_status(request, export_id: uuid.UUID):
 
 
 @router.get(
-    "/exports/{export_id}/file", openapi_extra=XLSX_DOC, summary="Download a finished export"
+    "/exports/{export_id}/file",
+    openapi_extra={**XLSX_DOC, "responses": {**XLSX_DOC["responses"], **also(409)["responses"]}},
+    summary="Download a finished export",
 )
 def export_file(request, export_id: uuid.UUID):
     job = _job(request, export_id)
     if not job.ready:
         raise ApiError(409, "not_ready", _("The export is not finished yet."))
-    return FileResponse(
-        open(job.path, "rb"), as_attachment=True, filename=job.filename, content_type=XLSX
-    )
+    return export.download(request, open(job.path, "rb"), job.filename)  # noqa: SIM115

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Literal
 
 from ninja import Field, Router, Schema
+from pydantic import StrictBool
 
 from convodesk.accounts import services as people
 from convodesk.accounts.models import Department, Role, User
@@ -16,6 +17,7 @@ from convodesk.lines.models import Connection, Line
 
 from .auth import require_admin
 from .errors import Status, invalid, not_found
+from .schemas import Input
 
 router = Router(tags=["provisioning"])
 
@@ -46,12 +48,12 @@ def _service_errors():
 # Departments ---------------------------------------------------------------------------
 
 
-class DepartmentIn(Schema):
+class DepartmentIn(Input):
     name: str = Name
     parent: int | None = None
 
 
-class DepartmentPatch(Schema):
+class DepartmentPatch(Input):
     name: str | None = Field(None, min_length=1, max_length=200)
     parent: int | None = None
 
@@ -104,14 +106,14 @@ def patch_department(request, department_id: int, payload: DepartmentPatch):
 # Roles ---------------------------------------------------------------------------------
 
 
-class RoleIn(Schema):
+class RoleIn(Input):
     name: str = Field(..., min_length=1, max_length=100)
     levels: dict[str, int] = Field(
         default_factory=dict, description="Level per permission: 0, 10, 20 or 30"
     )
 
 
-class RolePatch(Schema):
+class RolePatch(Input):
     name: str | None = Field(None, min_length=1, max_length=100)
     levels: dict[str, int] | None = None
 
@@ -168,7 +170,7 @@ def patch_role(request, role_id: int, payload: RolePatch):
 # Employees -----------------------------------------------------------------------------
 
 
-class EmployeeIn(Schema):
+class EmployeeIn(Input):
     username: str = Field(..., min_length=1, max_length=150)
     name: str = Field("", max_length=200)
     email: str = Field("", max_length=254)
@@ -177,17 +179,17 @@ class EmployeeIn(Schema):
     )
     departments: list[int] = Field(default_factory=list)
     roles: list[int | str] | None = Field(None, description="Role ids or names; default: Manager")
-    active: bool = True
+    active: StrictBool = True
     time_zone: str | None = None
 
 
-class EmployeePatch(Schema):
+class EmployeePatch(Input):
     name: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=254)
     password: str | None = Field(None, max_length=128)
     departments: list[int] | None = None
     roles: list[int | str] | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
     time_zone: str | None = None
 
 
@@ -283,7 +285,7 @@ HOLIDAYS_HELP = "Dates (YYYY-MM-DD) when the open channel is closed all day."
 TZ_HELP = "An IANA time zone name, e.g. Europe/Madrid."
 
 
-class LineIn(Schema):
+class LineIn(Input):
     name: str = Name
     members: list[int] = Field(default_factory=list, description="Employee ids, in offering order")
     distribution: Distribution = "all_at_once"
@@ -293,18 +295,18 @@ class LineIn(Schema):
     full_close_minutes: int = Field(10, ge=0, le=10**6)
     max_open_per_employee: int = Field(0, ge=0, le=10**6)
     closing_text: str = Field("", max_length=5000)
-    ask_rating: bool = False
+    ask_rating: StrictBool = False
     greeting_text: str = Field("", max_length=5000)
     out_of_hours_text: str = Field("", max_length=5000)
     crm_binding: CrmBinding = "lead"
-    crm_bind_open_deal: bool = False
+    crm_bind_open_deal: StrictBool = False
     time_zone: str = Field("UTC", description=TZ_HELP)
     working_hours: dict = Field(default_factory=dict, description=HOURS_HELP)
     holidays: list = Field(default_factory=list, description=HOLIDAYS_HELP)
-    active: bool = True
+    active: StrictBool = True
 
 
-class LinePatch(Schema):
+class LinePatch(Input):
     name: str | None = Field(None, min_length=1, max_length=200)
     members: list[int] | None = None
     distribution: Distribution | None = None
@@ -314,15 +316,15 @@ class LinePatch(Schema):
     full_close_minutes: int | None = Minutes
     max_open_per_employee: int | None = Minutes
     closing_text: str | None = Field(None, max_length=5000)
-    ask_rating: bool | None = None
+    ask_rating: StrictBool | None = None
     greeting_text: str | None = Field(None, max_length=5000)
     out_of_hours_text: str | None = Field(None, max_length=5000)
     crm_binding: CrmBinding | None = None
-    crm_bind_open_deal: bool | None = None
+    crm_bind_open_deal: StrictBool | None = None
     time_zone: str | None = Field(None, description=TZ_HELP)
     working_hours: dict | None = Field(None, description=HOURS_HELP)
     holidays: list | None = Field(None, description=HOLIDAYS_HELP)
-    active: bool | None = Field(
+    active: StrictBool | None = Field(
         None, description="false deactivates: no new conversations start on its connections"
     )
 
@@ -411,19 +413,19 @@ CONFIG_HELP = (
 ORIGINS_HELP = "Exact origins (scheme://host[:port]) whose pages may embed the web chat widget."
 
 
-class ConnectionIn(Schema):
+class ConnectionIn(Input):
     kind: Literal[tuple(Connection.Kind.values)]  # type: ignore[valid-type]
     name: str = Name
     config: dict = Field(default_factory=dict, description=CONFIG_HELP)
     allowed_origins: list[str] = Field(default_factory=list, description=ORIGINS_HELP)
-    active: bool = True
+    active: StrictBool = True
 
 
-class ConnectionPatch(Schema):
+class ConnectionPatch(Input):
     name: str | None = Field(None, min_length=1, max_length=200)
     config: dict | None = Field(None, description=CONFIG_HELP)
     allowed_origins: list[str] | None = Field(None, description=ORIGINS_HELP)
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class ConnectionOut(Schema):

@@ -29,7 +29,19 @@ class StrictJsonParser(Parser):
         return clean_data(data)
 
 
-api = NinjaAPI(
+class ConvodeskAPI(NinjaAPI):
+    """The published document names each operation by its view (`take`, `list_conversations`:
+    a generated client's function names) and declares every error it can answer."""
+
+    def get_openapi_operation_id(self, operation) -> str:
+        return operation.view_func.__name__
+
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return errors.document_errors(schema)
+
+
+api = ConvodeskAPI(
     title="Convodesk API",
     version="1",
     description=(

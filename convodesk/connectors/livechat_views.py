@@ -11,7 +11,7 @@ from django.templatetags.static import static
 from django.utils import translation
 from django.utils.html import _json_script_escapes
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from convodesk.lines.models import Connection
 
@@ -71,7 +71,7 @@ def _widget_config(request, connection: Connection, language: str) -> dict:
     }
 
 
-@require_GET
+@require_safe  # HEAD answers like GET (uptime checks and caches ask with HEAD)
 def widget_script(request, key):
     connection = _connection(key)
     if connection is None:

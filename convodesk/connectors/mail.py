@@ -16,13 +16,16 @@ import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
+from email.header import Header
 from email.message import EmailMessage as MimeMessage
+from email.message import Message as PlainMessage
 from html.parser import HTMLParser
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
@@ -77,22 +80,43 @@ def _tls_context(part: dict) -> ssl.SSLContext:
 
 
 class _TextExtractor(HTMLParser):
-    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "blockquote", "table"}
+    """HTML to text: blocks become lines; a table's rows become lines and its cells are kept
+    apart by " | " (an order table reads "Item | Qty | Price", not "ItemQtyPrice")."""
+
+    BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "blockquote"}
+    CELLS = {"td", "th"}
+    SEPARATOR = " | "
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skip = 0
+        self._cells: list[int] = []  # per open table: the cells seen in its current row
 
     def handle_starttag(self, tag, attrs):
         if tag in ("script", "style", "head"):
             self._skip += 1
+        elif tag == "table":
+            self._cells.append(0)
+        elif tag == "tr":
+            if self._cells:
+                self._cells[-1] = 0
+            self.parts.append("\n")
+        elif tag in self.CELLS:
+            if self._cells:
+                if self._cells[-1]:
+                    self.parts.append(self.SEPARATOR)
+                self._cells[-1] += 1
         elif tag in self.BLOCKS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag):
         if tag in ("script", "style", "head") and self._skip:
             self._skip -= 1
+        elif tag == "table":
+            if self._cells:
+                self._cells.pop()
+            self.parts.append("\n")
         elif tag in self.BLOCKS:
             self.parts.append("\n")
 
@@ -106,6 +130,7 @@ def html_to_text(html: str) -> str:
     parser.feed(html)
     text = "".join(parser.parts)
     lines = [re.sub(r"[ \t\xa0]+", " ", line).strip() for line in text.splitlines()]
+    lines = ["" if re.fullmatch(r"[|\s]*", line) else line for line in lines]  # empty rows
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
@@ -364,6 +389,23 @@ def _subject(message: Message) -> str:
     return f"{base} [#{conversation.pk}]"
 
 
+class _Reply(EmailMessage):
+    """Django's message with the Subject folded knowing its header name.
+
+    Django encodes a non-ASCII subject without the name "Subject: " in front, and the old email
+    policy then breaks the header before its first word: readers show a subject that starts with
+    a space. The same text as a Header that knows its name folds after the first word."""
+
+    def message(self, *args, **kwargs):
+        msg = super().message(*args, **kwargs)
+        del msg["Subject"]
+        text = str(self.subject)
+        charset = "us-ascii" if text.isascii() else "utf-8"
+        subject = Header(text, charset, header_name="Subject")
+        PlainMessage.__setitem__(msg, "Subject", subject)  # past Django's re-encoding
+        return msg
+
+
 def deliver(message: Message) -> str:
     """Send an employee's reply by SMTP with Message-ID, In-Reply-To and References."""
     conversation = message.conversation
@@ -382,7 +424,12 @@ def deliver(message: Message) -> str:
     references = [h for h, _kind in thread][-20:]
     domain = address.split("@", 1)[1]
     header_id = email.utils.make_msgid(idstring=f"cd{message.pk}", domain=domain)
-    headers = {"Message-ID": header_id, "Auto-Submitted": "no"}
+    # An RFC 5322 date with its real offset (Django's default says "-0000": zone unknown).
+    headers = {
+        "Message-ID": header_id,
+        "Date": email.utils.format_datetime(timezone.now()),
+        "Auto-Submitted": "no",
+    }
     if client_ids:
         headers["In-Reply-To"] = client_ids[-1]
     if references:
@@ -400,7 +447,7 @@ def deliver(message: Message) -> str:
         fail_silently=False,
     )
     sender_name = message.author.name if message.author else conversation.line.name
-    mail = EmailMessage(
+    mail = _Reply(
         subject=_subject(message),
         body=message.text,
         from_email=email.utils.formataddr((sender_name, address)),
@@ -433,7 +480,7 @@ def as_mime(parsed_from: str, to: str, subject: str, body: str, **headers) -> by
     msg = MimeMessage()
     msg["From"], msg["To"], msg["Subject"] = parsed_from, to, subject
     msg["Message-ID"] = headers.pop("message_id", email.utils.make_msgid())
-    msg["Date"] = email.utils.formatdate()
+    msg["Date"] = email.utils.format_datetime(timezone.now())
     for key, value in headers.items():
         msg[key.replace("_", "-")] = value
     msg.set_content(body)

@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from convodesk import crypto
 from convodesk.conversations import services
-from convodesk.conversations.models import ClientIdentity, Conversation
+from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.lines.models import Connection
 
 from . import skipped
@@ -493,15 +493,21 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 
 
 def deliver(message) -> str:
-    """sendMessage to the client's private chat; 429 waits `retry_after`, 403 (blocked) is final."""
+    """sendMessage to the client's private chat; 429 waits `retry_after`, 403 (blocked) is final.
+
+    A long text goes out in chunks. Each chunk sent is recorded on the message at once (its
+    Telegram id in `channel_message_id`), so a retry after a 429 on chunk 2, or after a crash,
+    starts from the first chunk not yet sent: the client never reads a chunk twice."""
     conversation = message.conversation
     connection = conversation.connection
     chat_id = conversation.identity.external_id
-    sent_ids = []
+    chunks = split_text(message.text)
+    sent_ids = [i for i in (message.channel_message_id or "").split(",") if i][: len(chunks)]
     try:
-        for chunk in split_text(message.text):
+        for chunk in chunks[len(sent_ids) :]:
             result = call(connection, "sendMessage", {"chat_id": chat_id, "text": chunk})
-            sent_ids.append(str(result.get("message_id", "")))
+            sent_ids.append(str(result.get("message_id") or "?"))
+            Message.objects.filter(pk=message.pk).update(channel_message_id=",".join(sent_ids))
     except TelegramError as exc:
         if exc.code == 429:
             raise DeliveryFailed(

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import xlsxwriter
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone, translation
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 from convodesk.accounts.access import level
@@ -255,6 +260,45 @@ def write_xlsx(
     if progress is not None:
         progress(written)
     return written
+
+
+# Downloads ----------------------------------------------------------------------------
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOWNLOAD_CHUNK = 256 * 1024
+
+
+async def _read_async(fileobj, chunk_size: int = DOWNLOAD_CHUNK):
+    """The file in chunks, each read in a worker thread: under ASGI the server sends one chunk
+    while the next is read, and never holds more than a chunk or two."""
+    try:
+        while True:
+            data = await sync_to_async(fileobj.read, thread_sensitive=False)(chunk_size)
+            if not data:
+                break
+            yield data
+    finally:
+        fileobj.close()
+
+
+def download(request, fileobj, filename: str) -> HttpResponseBase:
+    """An .xlsx file as an attachment, streamed in constant memory under WSGI and ASGI alike.
+
+    Django serves a synchronous file iterator under ASGI by reading it whole into a list first
+    ("must consume synchronous iterators"): the server then held the entire file. Under ASGI the
+    body is an asynchronous iterator instead; under WSGI the plain FileResponse streams already.
+    """
+    if not isinstance(request, ASGIRequest):
+        response = FileResponse(
+            fileobj, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE
+        )
+    else:
+        response = StreamingHttpResponse(_read_async(fileobj), content_type=XLSX_CONTENT_TYPE)
+        response["Content-Length"] = str(os.fstat(fileobj.fileno()).st_size - fileobj.tell())
+        response["Content-Disposition"] = content_disposition_header(True, filename)
+        response._resource_closers.append(fileobj.close)  # a client that hangs up early
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # Background exports -------------------------------------------------------------------

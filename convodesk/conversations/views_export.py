@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -82,14 +82,7 @@ def export_conversations(request):
     target = tempfile.TemporaryFile(dir=settings.EXPORT_ROOT, suffix=".xlsx")  # gone once closed
     export.write_xlsx(queryset, columns, tz, target)
     target.seek(0)
-    response = FileResponse(
-        target,
-        as_attachment=True,
-        filename=export.export_filename(tz=tz),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Cache-Control"] = "no-store"
-    return response
+    return export.download(request, target, export.export_filename(tz=tz))
 
 
 def _own_job(request, job_id) -> ExportJob:
@@ -126,14 +119,7 @@ def export_download(request, job_id):
         ExportJob.objects.filter(pk=job.pk, downloaded_at__isnull=True).update(
             downloaded_at=timezone.now()
         )
-    response = FileResponse(
-        open(job.path, "rb"),
-        as_attachment=True,
-        filename=job.filename,  # noqa: SIM115 - closed by Django
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Cache-Control"] = "no-store"
-    return response
+    return export.download(request, open(job.path, "rb"), job.filename)  # noqa: SIM115
 
 
 @login_required

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from ninja import Body, Field, Query, Router, Schema
 
 from convodesk.api.errors import invalid, not_found
+from convodesk.api.schemas import OptionalDateTime, Partial
 from convodesk.conversations.columns import crm_url
 
 from . import lists, services
@@ -153,12 +154,75 @@ class ListParams(Schema):
     )
 
 
+class Converted(Schema):
+    contact_id: int | None
+    company_id: int | None
+    deal_id: int | None
+
+
+class Owner(Schema):
+    type: str
+    id: int | None
+
+
+class CrmRecord(Partial):
+    """A CRM record: the common fields, then those of its type (absent for other types)."""
+
+    id: int
+    type: str = Field(..., description="contact, company, lead, deal or activity")
+    title: str
+    url: str = Field(..., description="The record's card")
+    created_at: OptionalDateTime
+    updated_at: OptionalDateTime
+    # contact, lead
+    name: str | None = None
+    # contact
+    phones: list[str] | None = None
+    emails: list[str] | None = None
+    # company, lead
+    phone: str | None = None
+    email: str | None = None
+    # company
+    website: str | None = None
+    # lead
+    status: str | None = None
+    source: str | None = None
+    line_id: int | None = None
+    company_title: str | None = None
+    converted: Converted | None = None
+    # deal
+    stage: str | None = None
+    amount: str | None = Field(None, description="A decimal number as text")
+    currency: str | None = None
+    contact_id: int | None = None
+    # contact, deal
+    company_id: int | None = None
+    # every type but activities
+    responsible_id: int | None = None
+    comment: str | None = None
+    # activity
+    activity_type: str | None = None
+    subject: str | None = None
+    direction: str | None = None
+    start_at: OptionalDateTime = None
+    end_at: OptionalDateTime = None
+    completed: bool | None = None
+    description: str | None = None
+    conversation_id: int | None = None
+    owner: Owner | None = None
+
+
 class RecordList(Schema):
-    items: list[dict[str, Any]]
+    items: list[CrmRecord]
     next_before_id: int | None
 
 
-@router.get("/{kind}", response=RecordList, summary="List CRM records of one kind, newest first")
+@router.get(
+    "/{kind}",
+    response=RecordList,
+    exclude_unset=True,
+    summary="List CRM records of one kind, newest first",
+)
 def list_records(request, kind: str, params: Query[ListParams]):
     """`kind` is contacts, companies, leads, deals or activities. Besides `q`, the lists'
     filters: `responsible`, `created_from`, `created_to`, `has_open_conversation`, and
@@ -190,13 +254,16 @@ def list_records(request, kind: str, params: Query[ListParams]):
     return {"items": [record_out(r) for r in rows], "next_before_id": rows[-1].pk if more else None}
 
 
-@router.get("/{kind}/{record_id}", response=dict[str, Any], summary="One CRM record")
+@router.get("/{kind}/{record_id}", response=CrmRecord, exclude_unset=True, summary="One CRM record")
 def get_record(request, kind: str, record_id: int):
     return record_out(_get(request.auth, _kind(kind), record_id))
 
 
 @router.patch(
-    "/{kind}/{record_id}", response=dict[str, Any], summary="Change fields of one CRM record"
+    "/{kind}/{record_id}",
+    response=CrmRecord,
+    exclude_unset=True,
+    summary="Change fields of one CRM record",
 )
 def patch_record(request, kind: str, record_id: int, payload: dict[str, Any] = Body(...)):  # noqa: B008
     """Send only the fields to change. Contacts take `phones` and `emails` as lists of strings."""
