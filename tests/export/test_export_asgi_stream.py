@@ -2,10 +2,11 @@
 
 Django serves a synchronous file iterator under ASGI by reading it whole into memory first; the
 downloads answer with an asynchronous iterator instead. The server's resident memory is sampled
-from /proc while it sends the ~20 MB workbook: it may not grow by more than a few megabytes.
+from /proc while it sends the ~15 MB workbook: it may not grow by more than a few megabytes.
 """
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -171,11 +172,12 @@ def test_a_200000_row_export_downloads_from_uvicorn_in_constant_memory(tmp_path)
     assert size == int(response.headers["Content-Length"])
     with zipfile.ZipFile(target) as book:
         sheet = book.read("xl/worksheets/sheet1.xml")[:1000].decode()
-    assert f':S{ROWS + 1}"' in sheet  # the dimension: a header and 200,000 rows, 19 columns
+    # The dimension: a header and 200,000 rows (as many columns as the list's defaults).
+    assert re.search(rf':[A-Z]+{ROWS + 1}"', sheet), sheet[:300]
     growth = (peak - before) / MB
     print(
         f"\nuvicorn download of a {ROWS:,}-row export: {size / MB:.1f} MB in {seconds:.1f} s; "
         f"server RSS {before / MB:.0f} MB before, +{growth:.1f} MB at most while sending"
     )
-    assert size > 15 * MB  # held whole in memory, the file would show
+    assert size > 10 * MB  # held whole in memory, the file would show (the limit is 5 MB)
     assert growth < 5, f"sending grew the server by {growth:.1f} MB"
