@@ -371,7 +371,15 @@ class Message(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["conversation", "created_at", "id"], name="message_conversation")
+            models.Index(fields=["conversation", "created_at", "id"], name="message_conversation"),
+            # Messages still to send or given up on: the timers' delivery sweep and /metrics read
+            # only these (a few rows), never the whole table.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="message_delivery_open",
+                # Written as an OR so that SQLite, too, sees a query on one state implied by it.
+                condition=Q(delivery_state="pending") | Q(delivery_state="failed"),
+            ),
         ]
 
     def __str__(self):
