@@ -13,7 +13,7 @@ import re
 import zoneinfo
 
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -23,6 +23,7 @@ from convodesk.lines.models import Connection
 from . import lifecycle
 from .columns import METRIC_KEYS, REPLY_TIME_KEYS, SORTABLE
 from .normalize import fold_name, looks_like_email, normalize_email, normalize_phone, parse_id
+from .paging import keyset_ordering
 
 CHANNELS = tuple(Connection.Kind.values)
 CRM_TYPES = ("lead", "contact", "deal", "company")
@@ -114,17 +115,9 @@ class ConversationFilter:
         return SORTABLE[self.sort_key]
 
     def ordering(self) -> list:
-        """Sort field then id in the same direction; empty values last either way. NULLS LAST is
-        only said for columns that can be empty: on a NOT NULL column it would keep PostgreSQL
-        from walking the (column, id) index."""
-        pk = F("id")
-        if self.sort_key == "id":
-            return [pk.desc() if self.sort_descending else pk.asc()]
-        field = F(self.sort_field)
-        nulls = {"nulls_last": True} if self.sort_field not in NEVER_EMPTY_SORTS else {}
-        if self.sort_descending:
-            return [field.desc(**nulls), pk.desc()]
-        return [field.asc(**nulls), pk.asc()]
+        """Sort field then id in the same direction, empty values last (paging.keyset_ordering)."""
+        field = "id" if self.sort_key == "id" else self.sort_field
+        return keyset_ordering(field, self.sort_descending, field in NEVER_EMPTY_SORTS)
 
     # Parsing ------------------------------------------------------------------------
 

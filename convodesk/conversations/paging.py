@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.utils import OperationalError
 
 
@@ -119,3 +119,17 @@ def sort_value_of(obj, field: str):
         if value is None:
             return None
     return value
+
+
+def keyset_ordering(sort_field: str, descending: bool, never_empty: bool) -> list:
+    """The order keyset paging walks: the sort field, then id, in the same direction; empty values
+    last either way. NULLS LAST is only said for a column that can be empty: on a NOT NULL column
+    it would keep PostgreSQL from walking the (column, id) index. Sorting by id is id alone."""
+    pk = F("id")
+    if sort_field == "id":
+        return [pk.desc() if descending else pk.asc()]
+    field = F(sort_field)
+    nulls = {} if never_empty else {"nulls_last": True}
+    if descending:
+        return [field.desc(**nulls), pk.desc()]
+    return [field.asc(**nulls), pk.asc()]

@@ -22,7 +22,7 @@ import functools
 import operator
 import re
 
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
@@ -45,6 +45,7 @@ from convodesk.conversations.columns import (
 from convodesk.conversations.lifecycle import OPEN_BELOW
 from convodesk.conversations.models import ConversationCrmLink
 from convodesk.conversations.normalize import parse_id
+from convodesk.conversations.paging import keyset_ordering
 
 from .models import KINDS, MODELS, Activity, Lead, PipelineStage, fold
 
@@ -433,14 +434,8 @@ class CrmFilter:
         return COLUMNS[self.kind][self.sort_key].sort
 
     def ordering(self) -> list:
-        pk = F("id")
-        if self.sort_key == "id":
-            return [pk.desc() if self.sort_descending else pk.asc()]
-        field = F(self.sort_field)
-        nulls = {"nulls_last": True} if self.sort_field not in NEVER_EMPTY else {}
-        if self.sort_descending:
-            return [field.desc(**nulls), pk.desc()]
-        return [field.asc(**nulls), pk.asc()]
+        field = "id" if self.sort_key == "id" else self.sort_field
+        return keyset_ordering(field, self.sort_descending, field in NEVER_EMPTY)
 
     def query_items(self) -> list[tuple[str, str]]:
         return [
