@@ -48,6 +48,13 @@ def test_an_operator_types_a_shortcut_and_sends_the_filled_reply(
             break
         page.wait_for_timeout(100)
     assert Message.objects.filter(conversation=conv, author_kind="employee", text=filled).exists()
+    # The composer empties itself once the server has answered; typing before that would be
+    # wiped by it.
+    for _ in range(100):
+        if box.input_value() == "":
+            break
+        page.wait_for_timeout(100)
+    assert box.input_value() == ""
     # Escape closes the list and leaves what was typed.
     box.type("/b")
     options.first.wait_for()
