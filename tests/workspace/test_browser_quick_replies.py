@@ -43,18 +43,16 @@ def test_an_operator_types_a_shortcut_and_sends_the_filled_reply(
     assert page.locator("#ws-suggest").count() == 0
     assert not Message.objects.filter(conversation=conv, text=filled).exists()  # not sent yet
     box.press("Enter")
+    # Wait on the page, not the database: the live server writes the reply while this thread
+    # would read the same shared in-memory SQLite database ("table is locked"). The transcript
+    # shows the reply once the server has answered, and the composer is emptied then.
+    page.locator("#ws-transcript .ws-msg-employee").filter(has_text=filled).wait_for()
     for _ in range(100):  # (wait_for_function evaluates a string: the CSP forbids it)
-        if Message.objects.filter(conversation=conv, author_kind="employee", text=filled).exists():
-            break
-        page.wait_for_timeout(100)
-    assert Message.objects.filter(conversation=conv, author_kind="employee", text=filled).exists()
-    # The composer empties itself once the server has answered; typing before that would be
-    # wiped by it.
-    for _ in range(100):
         if box.input_value() == "":
             break
         page.wait_for_timeout(100)
     assert box.input_value() == ""
+    assert Message.objects.filter(conversation=conv, author_kind="employee", text=filled).exists()
     # Escape closes the list and leaves what was typed.
     box.type("/b")
     options.first.wait_for()
