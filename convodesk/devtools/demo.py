@@ -368,7 +368,13 @@ class Simulation:
                     now=earlier,
                 )
                 conv = received.conversation
-                helper = Actor.of(self.offered_to(conv, operators[0]))
+                helper_user = self.offered_to(conv, operators[0])
+                helper = Actor.of(helper_user)
+                script.agent = helper_user.display_name
+                services.reply(
+                    conv.pk, helper, script.greeting(), now=earlier + dt.timedelta(minutes=1)
+                )
+                script.agent = agent.display_name
                 services.reply(
                     conv.pk, helper, script.answer(), now=earlier + dt.timedelta(minutes=3)
                 )
@@ -432,7 +438,7 @@ class Simulation:
             return conv
         if target == Status.CLIENT_WROTE:
             later(30)
-            client_says(script.detail())
+            client_says(script.meanwhile(rng))
             return conv
         if rng.random() < 0.12:  # a transfer to a colleague, who takes it
             colleague = rng.choice([o for o in operators if o.pk != agent.pk] or operators)

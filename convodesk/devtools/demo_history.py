@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
+from django.utils.translation import gettext_noop
 
 from convodesk.conversations import lifecycle
 from convodesk.conversations.lifecycle import Status
@@ -50,6 +51,7 @@ OUTGOING_SHARE = 0.05
 CONTACT_SHARE = 0.6
 # Clients write mostly in the day (Madrid time): the weight of each hour of the day.
 HOUR_WEIGHTS = [1, 1, 1, 1, 1, 1, 2, 4, 8, 10, 10, 10, 9, 8, 8, 9, 10, 10, 9, 7, 6, 4, 3, 2]
+RATE = gettext_noop("Please rate this conversation: 👍 or 👎")
 CRM_COLUMNS = ("crm_entity_type", "crm_entity_id", "crm_title")
 
 
@@ -131,7 +133,12 @@ class Player:
         s, before = self.sim, int(self.sim.status)
         s.close(by, self.line.closing_mode, employee.pk if employee else None)
         if s.status == Status.CLOSING:
-            self.bodies.append(self.line.closing_text)
+            # The automatic texts of closing mode (services.operator.closing_texts): the Sim
+            # wrote one bot message; the rating request is a second one at the same instant.
+            self.bodies.append(self.line.closing_text or RATE)
+            if self.line.closing_text and self.line.ask_rating:
+                s.messages.append((s.t, "bot", None))
+                self.bodies.append(RATE)
             self.event("closing", before, employee.pk if employee else None, _kind(by))
             if self.line.ask_rating and self.rng.random() < 0.4:
                 self.wait(40)
@@ -154,11 +161,9 @@ class Player:
         else:
             self.client_says(script.question())
         self.event("created", None, None, "client")
-        detail_given = False
-        if target in (Status.CLOSED, Status.AUTO_CLOSED) and rng.random() < 0.3:
+        if target in (Status.CLOSED, Status.AUTO_CLOSED) and rng.random() < 0.25:
             self.wait(25)
-            self.client_says(script.detail())
-            detail_given = True
+            self.client_says(script.meanwhile(rng))
         s.t += 1
         evenly = self.line.distribution != "all_at_once"
         offered = [agent] if evenly else rng.sample(self.members, min(3, len(self.members)))
@@ -193,11 +198,10 @@ class Player:
             script.agent = colleague.display_name
         self.wait(20)
         self.employee_says(agent, script.greeting())
-        if not detail_given:
-            self.wait(15)
-            self.employee_says(agent, script.ask())
-            self.wait(60)
-            self.client_says(script.detail())
+        self.wait(15)
+        self.employee_says(agent, script.ask())
+        self.wait(60)
+        self.client_says(script.detail())
         self.wait(90)
         self.employee_says(agent, script.answer())
         if rng.random() < 0.7:

@@ -133,7 +133,15 @@ TOPICS = {
         ),
     ],
 }
-HELLO = {"en": ["Hi,", "Hello,", "Good morning,", "Hi there,"], "es": ["Hola,", "Buenas,", "Hola:"]}
+HELLO = {
+    "en": ["Hi!", "Hello!", "Good morning!", "Hi there."],
+    "es": ["¡Hola!", "Buenas.", "Hola."],
+}
+# A second message the client sometimes sends before anyone answers.
+MEANWHILE = {
+    "en": ["Thanks in advance.", "It's a bit urgent.", "I'm on the website now."],
+    "es": ["Gracias de antemano.", "Es algo urgente.", "Estoy ahora en la web."],
+}
 AGENT_HELLO = {
     "en": "Hello {client}, this is {agent}. Let me check that for you.",
     "es": "Hola, {client}, soy {agent}. Déjame comprobarlo.",
@@ -192,6 +200,9 @@ class Script:
 
     def question(self) -> str:
         return f"{self.hello} {self.topic[0]}"
+
+    def meanwhile(self, rng: random.Random) -> str:
+        return rng.choice(MEANWHILE[self.lang])
 
     def greeting(self) -> str:
         return AGENT_HELLO[self.lang].format(

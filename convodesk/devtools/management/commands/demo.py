@@ -11,7 +11,10 @@ PENDING = "demo-conversations-pending"
 
 
 class Command(BaseCommand):
-    help = "Load the demo organisation and two months of conversations (made by the real services)."
+    help = (
+        "Load the demo organisation (made by the services) and two months of conversations "
+        "(the history in bulk, today's through the services)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -96,8 +99,7 @@ class Command(BaseCommand):
         )
 
     def progress(self, done, total):
-        if done % 500 < 25 or done >= total:
-            self.stdout.write(f"  demo: {done}/{total} conversations")
+        self.stdout.write(f"  demo: {done}/{total} conversations")
 
     def print_logins(self):
         self.stdout.write(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")
