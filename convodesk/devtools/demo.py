@@ -527,10 +527,10 @@ def organisation_from_db() -> DemoOrg:
 # employee (new, transferred, client wrote) started or last wrote minutes ago; the older ones of
 # today were answered (waiting for the client) or closed. Closing mode: see _closing_examples.
 TODAY = [
-    *[(150 - i * 7, Status.CLOSED, i == 5) for i in range(18)],
     *[(140 - i * 15, Status.AGENT_REPLIED, False) for i in range(8)],
-    (55, Status.SPAM, False),
     (40, Status.DUPLICATE, False),
+    (25, Status.CLOSED, True),
+    (15, Status.CLOSED, False),
     (12, Status.CLIENT_WROTE_AFTER_AGENT, False),
     (9, Status.CLIENT_WROTE_AFTER_AGENT, False),
     (8, Status.CLIENT_WROTE_AFTER_AGENT, False),
@@ -545,6 +545,7 @@ TODAY = [
     (3, Status.NEW, False),
     (1, Status.NEW, False),
 ]
+CLOSED_MIX = demo_history.CLOSED_MIX
 HISTORY_CHUNK = 600  # conversations per transaction of the bulk history
 
 
@@ -567,12 +568,24 @@ class Run:
             self.progress(min(self.done, self.conversations), self.conversations)
 
 
+TODAY_CLOSED = 20  # closed by an employee in the last few hours (bulk, with the history)
+
+
 def _history(run: Run) -> None:
-    """The weeks before today, closed, written in bulk (demo_history)."""
-    count = max(0, run.conversations - len(TODAY) - 4)
-    start = run.now - dt.timedelta(days=run.days)
-    end = run.now - dt.timedelta(hours=6)  # every auto-close and full close lies in the past
-    stories = demo_history.plan(run.org, run.rng, count, start, end)
+    """The weeks before today and the conversations already closed today, written in bulk
+    (demo_history); whatever would still be open (an auto-close or full close to come) is not."""
+    count = max(0, run.conversations - len(TODAY) - 4 - TODAY_CLOSED)
+    now = run.now
+    segments = [
+        (count, now - dt.timedelta(days=run.days), now - dt.timedelta(hours=6), CLOSED_MIX),
+        (
+            TODAY_CLOSED,
+            now - dt.timedelta(hours=3),
+            now - dt.timedelta(minutes=20),
+            [(Status.CLOSED, 0.9), (Status.SPAM, 0.1)],
+        ),
+    ]
+    stories = demo_history.plan(run.org, run.rng, segments, now - dt.timedelta(minutes=1))
     for first in range(0, len(stories), HISTORY_CHUNK):
         demo_history.write(run.org, stories[first : first + HISTORY_CHUNK], run.rng)
         run.report(len(stories[first : first + HISTORY_CHUNK]))
@@ -621,11 +634,13 @@ def simulate(
     now: dt.datetime | None = None,
     progress=None,
     pause: float = 0.0,
+    timings: dict | None = None,
 ) -> None:
     """`conversations` conversations over the last `days` days: the bulk of the history written
     through the generator's path, today's conversations (every open status, all recent) through
     the services, then the statistics rollups rebuilt. `pause` (seconds) between transactions
-    lets other writers in when the server runs alongside."""
+    lets other writers in when the server runs alongside. `timings` (a dict) receives each
+    step's wall time in seconds."""
     run = Run(
         org,
         random.Random(seed + 1),
@@ -638,7 +653,10 @@ def simulate(
     _ADMIN.clear()
     with hooks.publishing_suspended():
         for step in CONVERSATION_STEPS:
+            started = time.monotonic()
             step(run)
+            if timings is not None:
+                timings[step.__name__.strip("_")] = time.monotonic() - started
 
 
 def load(
@@ -647,10 +665,22 @@ def load(
     seed: int = 7,
     now: dt.datetime | None = None,
     progress=None,
+    timings: dict | None = None,
 ) -> DemoOrg:
     """Build the organisation and simulate `conversations` over the last `days` days."""
+    started = time.monotonic()
     org = load_organisation(seed)
-    simulate(org, conversations=conversations, days=days, seed=seed, now=now, progress=progress)
+    if timings is not None:
+        timings["organisation"] = time.monotonic() - started
+    simulate(
+        org,
+        conversations=conversations,
+        days=days,
+        seed=seed,
+        now=now,
+        progress=progress,
+        timings=timings,
+    )
     return org
 
 

@@ -254,64 +254,81 @@ def _kind(closed_by: str) -> str:
     }.get(closed_by, "system")
 
 
-def plan(org, rng: random.Random, count: int, start: dt.datetime, end: dt.datetime) -> list[Story]:
-    """The stories of `count` closed conversations starting in [start, end], oldest first; every
-    one of them ends before `end` plus the open channel's auto-close and full-close delays."""
+def plan(org, rng: random.Random, segments: list[tuple], latest: dt.datetime) -> list[Story]:
+    """The stories of closed conversations, oldest first: for each segment (count, start, end,
+    mix of final statuses), `count` of them starting in [start, end]. A story that would end
+    after `latest` (its auto-close or full close still to come) is played again, then dropped."""
     connections = list(org.connections)
     stories: list[Story] = []
     clients: list[HistoryClient] = []
-    for epoch in _starts(rng, count, start, end):
+    starts = sorted(
+        (epoch, tuple(mix))
+        for count, start, end, mix in segments
+        for epoch in _starts(rng, count, start, end)
+    )
+    last = int(latest.timestamp())
+    for epoch, mix in starts:
         sec = int(epoch)
         micro = int((epoch - sec) * 1e6)
-        target = rng.choices([s for s, _ in CLOSED_MIX], [w for _, w in CLOSED_MIX])[0]
-        client = None
-        if clients and rng.random() < RETURNING_SHARE:
-            candidate = rng.choice(clients)
-            if candidate.busy_until < sec - 3600:
-                client = candidate
-        returning = client is not None
-        if client is None:
-            client = _new_client(rng, len(clients) + 1, rng.choice(connections), sec)
-            clients.append(client)
-        connection = client.connection
-        line = connection.line
-        members = org.operators_by_line[line.pk]
-        agent = rng.choice(members)
-        outgoing = (
-            returning
-            and connection.allows_outgoing
-            and target in (Status.CLOSED, Status.AUTO_CLOSED)
-            and rng.random() < OUTGOING_SHARE / RETURNING_SHARE
-        )
-        player = Player(rng, line, members, incoming=not outgoing)
-        script = Script.pick(rng, client.lang, client.name, agent.display_name)
-        if outgoing:
-            player.outgoing(target, script, agent)
+        for _attempt in range(4):
+            story = _story(org, rng, clients, connections, sec, micro, mix)
+            if sec + max(story.sim.t, story.sim.last_message) <= last:
+                break
         else:
-            player.incoming(target, script, agent)
-        sim = player.sim
-        if sim.status != Status.DUPLICATE and sim.client_rating is None and rng.random() < 0.3:
-            sim.client_rating = 1 if rng.random() < 0.78 else -1
-        client.busy_until = sec + max(sim.t, sim.last_message)
-        at = dt.datetime.fromtimestamp(sec, dt.UTC)
-        stories.append(
-            Story(
-                client=client,
-                sec=sec,
-                micro=micro,
-                sim=sim,
-                bodies=player.bodies,
-                events=player.events,
-                returning=returning,
-                business=line.within_working_hours(at),
-                supervisor_rating=(
-                    rng.choice([2, 3, 4, 4, 5, 5])
-                    if sim.status in (Status.CLOSED, Status.AUTO_CLOSED) and rng.random() < 0.08
-                    else None
-                ),
-            )
-        )
+            continue
+        client = story.client
+        if not story.returning:
+            clients.append(client)
+        client.busy_until = sec + max(story.sim.t, story.sim.last_message)
+        stories.append(story)
     return stories
+
+
+def _story(org, rng, clients, connections, sec: int, micro: int, mix) -> Story:
+    target = rng.choices([s for s, _ in mix], [w for _, w in mix])[0]
+    client = None
+    if clients and rng.random() < RETURNING_SHARE:
+        candidate = rng.choice(clients)
+        if candidate.busy_until < sec - 3600:
+            client = candidate
+    returning = client is not None
+    if client is None:
+        client = _new_client(rng, len(clients) + 1, rng.choice(connections), sec)
+    connection = client.connection
+    line = connection.line
+    members = org.operators_by_line[line.pk]
+    agent = rng.choice(members)
+    outgoing = (
+        returning
+        and connection.allows_outgoing
+        and target in (Status.CLOSED, Status.AUTO_CLOSED)
+        and rng.random() < OUTGOING_SHARE / RETURNING_SHARE
+    )
+    player = Player(rng, line, members, incoming=not outgoing)
+    script = Script.pick(rng, client.lang, client.name, agent.display_name)
+    if outgoing:
+        player.outgoing(target, script, agent)
+    else:
+        player.incoming(target, script, agent)
+    sim = player.sim
+    if sim.status != Status.DUPLICATE and sim.client_rating is None and rng.random() < 0.3:
+        sim.client_rating = 1 if rng.random() < 0.78 else -1
+    at = dt.datetime.fromtimestamp(sec, dt.UTC)
+    return Story(
+        client=client,
+        sec=sec,
+        micro=micro,
+        sim=sim,
+        bodies=player.bodies,
+        events=player.events,
+        returning=returning,
+        business=line.within_working_hours(at),
+        supervisor_rating=(
+            rng.choice([2, 3, 4, 4, 5, 5])
+            if sim.status in (Status.CLOSED, Status.AUTO_CLOSED) and rng.random() < 0.08
+            else None
+        ),
+    )
 
 
 def _new_client(rng: random.Random, n: int, connection, sec: int) -> HistoryClient:

@@ -179,9 +179,10 @@ def test_the_history_is_written_in_bulk_not_conversation_by_conversation(db):
     import random
 
     rng = random.Random(3)
-    stories = demo_history.plan(
-        org, rng, 1000, NOW - dt.timedelta(days=30), NOW - dt.timedelta(hours=6)
-    )
+    segments = [
+        (1000, NOW - dt.timedelta(days=30), NOW - dt.timedelta(hours=6), demo_history.CLOSED_MIX)
+    ]
+    stories = demo_history.plan(org, rng, segments, NOW)
     with CaptureQueriesContext(connection) as queries:
         demo_history.write(org, stories, rng)
     assert Conversation.objects.count() == 1000

@@ -68,9 +68,14 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"Loading the demo organisation and {conversations} conversations…")
-            demo.load(conversations=conversations, seed=seed, progress=self.progress)
+            timings = {}
+            demo.load(
+                conversations=conversations, seed=seed, progress=self.progress, timings=timings
+            )
             self.stdout.write(
-                self.style.SUCCESS(f"Demo data loaded in {time.monotonic() - started:.1f} s.")
+                self.style.SUCCESS(
+                    f"Demo data loaded in {time.monotonic() - started:.1f} s ({self.steps(timings)})."
+                )
             )
         self.print_logins()
 
@@ -85,18 +90,24 @@ class Command(BaseCommand):
             return
         pending.unlink(missing_ok=True)  # once: an interrupted load is not started again
         started = time.monotonic()
+        timings = {}
         demo.simulate(
             demo.organisation_from_db(),
             conversations=conversations,
             seed=seed,
             progress=self.progress,
             pause=0.15,
+            timings=timings,
         )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo conversations loaded in {time.monotonic() - started:.1f} s ({conversations})."
+                f"Demo conversations loaded in {time.monotonic() - started:.1f} s "
+                f"({conversations}; {self.steps(timings)})."
             )
         )
+
+    def steps(self, timings):
+        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
 
     def progress(self, done, total):
         self.stdout.write(f"  demo: {done}/{total} conversations")
