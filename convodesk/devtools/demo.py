@@ -1,7 +1,11 @@
-"""A believable organisation and two months of conversations, made by the real services.
+"""A believable organisation and two months of conversations.
 
-Every conversation is driven through `services` with a controlled clock, so its statuses,
-events, participants and metrics are exactly what production would store.
+The organisation (people, open channels, connections, quick replies) is made through the services
+as the settings screens make it. The weeks of closed history are written in bulk through the
+generator's path (demo_history), and today's conversations, in every open status, are driven
+through `services` with a controlled clock; the statistics rollups are rebuilt at the end. Both
+writers pass `invariants.check`, and every transcript follows `demo_transcripts.Script`.
+The load is a list of steps (ORGANISATION_STEPS, CONVERSATION_STEPS).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.conversations.services import Actor
 from convodesk.lines.models import Connection, Line
 
-from . import crm_demo
+from . import crm_demo, demo_history, demo_quick_replies
+from .demo_transcripts import Script
 
 DEMO_PASSWORD = "convodesk"
 
@@ -80,62 +85,6 @@ LAST = [
     "Torres",
     "Hall",
 ]
-
-CLIENT_LINES = {
-    "en": [
-        "Hi, I ordered last week and the parcel hasn't arrived yet.",
-        "Can I change the delivery address for order 4821?",
-        "Your app keeps logging me out, any idea why?",
-        "I was charged twice for the same subscription.",
-        "Do you ship to Portugal?",
-        "How do I reset my password?",
-        "Is the premium plan billed monthly or yearly?",
-        "The invoice has the wrong company name on it.",
-        "I'd like to return a pair of shoes, they're too small.",
-        "Hello? Is anyone there?",
-        "Thanks, that worked!",
-        "Great, thank you very much.",
-        "One more question: can I pay by bank transfer?",
-    ],
-    "es": [
-        "Hola, hice un pedido la semana pasada y todavía no ha llegado.",
-        "¿Puedo cambiar la dirección de entrega del pedido 4821?",
-        "La aplicación me cierra la sesión todo el rato.",
-        "Me han cobrado dos veces la misma suscripción.",
-        "¿Hacéis envíos a Canarias?",
-        "¿Cómo restablezco mi contraseña?",
-        "La factura tiene mal el nombre de la empresa.",
-        "Quiero devolver unas zapatillas, me quedan pequeñas.",
-        "¿Hola? ¿Hay alguien?",
-        "¡Gracias, ya funciona!",
-        "Perfecto, muchas gracias.",
-        "Una pregunta más: ¿puedo pagar por transferencia?",
-    ],
-}
-AGENT_LINES = {
-    "en": [
-        "Hello! Let me check that for you.",
-        "Thanks for waiting. I can see your order, it left our warehouse yesterday.",
-        "I've updated the address, you'll get a confirmation e-mail shortly.",
-        "I've refunded the duplicate charge; it takes 3–5 working days.",
-        "Yes, we ship to Portugal, delivery takes 2–4 days.",
-        "You can reset it from the login page with “Forgot password”.",
-        "Is there anything else I can help you with?",
-    ],
-    "es": [
-        "¡Hola! Déjame comprobarlo.",
-        "Gracias por esperar. Veo tu pedido, salió ayer del almacén.",
-        "He actualizado la dirección, recibirás un correo de confirmación.",
-        "He devuelto el cargo duplicado; tarda de 3 a 5 días hábiles.",
-        "Sí, enviamos a Canarias, tarda de 3 a 5 días.",
-        "Puedes restablecerla desde la página de acceso con «He olvidado mi contraseña».",
-        "¿Puedo ayudarte en algo más?",
-    ],
-}
-OUTGOING_LINES = {
-    "en": "Hi! Following up on your request from yesterday — is everything sorted?",
-    "es": "¡Hola! Te escribo por tu consulta de ayer, ¿quedó todo resuelto?",
-}
 
 
 @dataclass
@@ -312,8 +261,9 @@ def _key():
 class Simulation:
     """Drives conversations through the services, oldest first, with a simulated clock."""
 
-    def __init__(self, org: DemoOrg, rng: random.Random, now: dt.datetime):
+    def __init__(self, org: DemoOrg, rng: random.Random, now: dt.datetime, cap: float = 3600):
         self.org, self.rng, self.now = org, rng, now
+        self.cap = cap  # the longest pause between two steps, in seconds
         self.clients: list[dict] = []
         self.free_at: dict[int, dt.datetime] = {}
 
@@ -378,6 +328,8 @@ class Simulation:
             services.fire_due(conversation_id, now=conv.full_close_at)
 
     def run_one(self, start: dt.datetime, target: int, outgoing: bool = False) -> Conversation:
+        """One conversation through the services, from `start`, ending at status `target`; its
+        lines follow a `Script` (question, greeting, detail, answer, thanks, goodbye)."""
         rng = self.rng
         connection = rng.choice(self.org.connections)
         client = self._client_for(connection, start)
@@ -385,166 +337,148 @@ class Simulation:
         operators = self.org.operators_by_line[connection.line_id]
         agent = rng.choice(operators)
         actor = Actor.of(agent)
+        script = Script.pick(rng, lang, client["name"], agent.display_name)
         t = start
         if outgoing and not connection.allows_outgoing:
             outgoing = False  # e.g. an API connection without a webhook cannot start one
+
+        def later(median: float, spread: float = 1.0) -> dt.datetime:
+            nonlocal t
+            t += dt.timedelta(seconds=min(self.cap, self._seconds(median, spread)))
+            return t
+
+        def client_says(text: str, **extra):
+            return services.receive_client_message(
+                connection, client_external_id=client["ext"], text=text, now=t, **extra
+            )
 
         if outgoing:
             identity = ClientIdentity.objects.filter(
                 connection=connection, external_id=client["ext"]
             ).first()
-            if identity is None:
-                services.receive_client_message(
+            if identity is None:  # a first conversation the day before, to follow up on
+                earlier = t - dt.timedelta(days=1)
+                received = services.receive_client_message(
                     connection,
                     client_external_id=client["ext"],
                     client_name=client["name"],
                     phone=client["phone"],
                     email=client["email"],
-                    text=rng.choice(CLIENT_LINES[lang]),
-                    now=t - dt.timedelta(days=1),
+                    text=script.question(),
+                    now=earlier,
                 )
-                conv = Conversation.objects.filter(
-                    identity__external_id=client["ext"], connection=connection
-                ).latest("id")
-                services.close(
-                    conv.pk,
-                    Actor.of(self.offered_to(conv, operators[0])),
-                    now=t - dt.timedelta(days=1) + dt.timedelta(minutes=5),
+                conv = received.conversation
+                helper_user = self.offered_to(conv, operators[0])
+                helper = Actor.of(helper_user)
+                script.agent = helper_user.display_name
+                services.reply(
+                    conv.pk, helper, script.greeting(), now=earlier + dt.timedelta(minutes=1)
                 )
+                script.agent = agent.display_name
+                services.reply(
+                    conv.pk, helper, script.answer(), now=earlier + dt.timedelta(minutes=3)
+                )
+                services.close(conv.pk, helper, now=earlier + dt.timedelta(minutes=5))
                 self.settle(conv.pk)
-                identity = conv.identity
-            conv = services.start_outgoing(actor, identity, OUTGOING_LINES[lang], now=t)
+                identity = ClientIdentity.objects.get(pk=conv.identity_id)
+            first, reply, bye = script.outgoing()
+            conv = services.start_outgoing(actor, identity, first, now=t)
             if target >= Status.CLOSED:
-                t += dt.timedelta(seconds=self._seconds(600))
-                services.receive_client_message(
-                    connection,
-                    client_external_id=client["ext"],
-                    text=rng.choice(CLIENT_LINES[lang][-3:]),
-                    now=t,
-                )
-                t += dt.timedelta(seconds=self._seconds(60))
-                services.reply(conv.pk, actor, rng.choice(AGENT_LINES[lang][-1:]), now=t)
-                t += dt.timedelta(seconds=self._seconds(120))
-                services.close(conv.pk, actor, now=t)
+                later(600)
+                client_says(reply)
+                services.reply(conv.pk, actor, bye, now=later(60))
+                services.close(conv.pk, actor, now=later(60))
                 self.settle(conv.pk)
             self.free_at[client["n"]] = t + dt.timedelta(hours=5)
             return conv
 
-        received = services.receive_client_message(
-            connection,
-            client_external_id=client["ext"],
+        first_text = {Status.SPAM: script.spam(), Status.DUPLICATE: script.duplicate()}.get(
+            target, script.question()
+        )
+        received = client_says(
+            first_text,
             client_name=client["name"],
             phone=client["phone"],
             email=client["email"],
-            text=rng.choice(CLIENT_LINES[lang][:10]),
-            now=t,
             source_url="https://shop.example.com/orders" if connection.kind == "livechat" else "",
         )
         conv = received.conversation
         self.free_at[client["n"]] = start + dt.timedelta(days=2)
-        if target in (Status.NEW,):
+        if target == Status.NEW:
             return conv
         if target == Status.SKIPPED:
-            t += dt.timedelta(seconds=self._seconds(40))
-            other = rng.choice(self.org.lines)
+            other = next(line for line in self.org.lines if line.pk != connection.line_id)
             services.transfer(
-                conv.pk, Actor.of(_admin()), to_line=other, comment="Better handled there", now=t
+                conv.pk,
+                Actor.of(_admin()),
+                to_line=other,
+                comment="Better handled there",
+                now=later(40),
             )
             return conv
-        if target == Status.SPAM and rng.random() < 0.5:
-            t += dt.timedelta(seconds=self._seconds(30))
-            services.mark_spam(conv.pk, Actor.of(self.offered_to(conv, agent)), now=t)
+        if target == Status.SPAM:
+            services.mark_spam(conv.pk, Actor.of(self.offered_to(conv, agent)), now=later(30))
             return conv
         if target == Status.DUPLICATE:
-            t += dt.timedelta(seconds=self._seconds(20))
             services.mark_duplicate(
-                conv.pk, Actor.of(_admin()), of_conversation_id=max(conv.pk - 1, 1), now=t
+                conv.pk, Actor.of(_admin()), of_conversation_id=max(conv.pk - 1, 1), now=later(20)
             )
             return conv
 
-        # Someone takes it after a while (minutes when the queue is busy).
-        t += dt.timedelta(seconds=self._seconds(45, 1.2))
+        # Someone takes it after a while.
+        later(45, 1.2)
         if connection.line.distribution != "all_at_once":
             conv.refresh_from_db()
             if conv.responsible_id:
                 agent = User.objects.get(pk=conv.responsible_id)
                 actor = Actor.of(agent)
+                script.agent = agent.display_name
         services.take(conv.pk, actor, now=t)
         if target == Status.TAKEN:
             return conv
         if target == Status.CLIENT_WROTE:
-            t += dt.timedelta(seconds=self._seconds(30))
-            services.receive_client_message(
-                connection, client_external_id=client["ext"], text="?", now=t
-            )
+            later(30)
+            client_says(script.meanwhile(rng))
             return conv
         if rng.random() < 0.12:  # a transfer to a colleague, who takes it
             colleague = rng.choice([o for o in operators if o.pk != agent.pk] or operators)
-            t += dt.timedelta(seconds=self._seconds(60))
             services.transfer(
-                conv.pk, actor, to_employee=colleague, comment="Can you take this one?", now=t
-            )
-            agent, actor = colleague, Actor.of(colleague)
-            t += dt.timedelta(seconds=self._seconds(40))
-            services.take(conv.pk, actor, now=t)
-
-        exchanges = 1 + int(rng.expovariate(0.8))
-        for i in range(exchanges):
-            t += dt.timedelta(seconds=self._seconds(70, 1.1))
-            services.reply(
                 conv.pk,
                 actor,
-                rng.choice(AGENT_LINES[lang][:-1] if i == 0 else AGENT_LINES[lang]),
-                now=t,
+                to_employee=colleague,
+                comment="Can you take this one?",
+                now=later(60),
             )
-            if i < exchanges - 1 or target == Status.CLIENT_WROTE_AFTER_AGENT:
-                t += dt.timedelta(seconds=self._seconds(90))
-                services.receive_client_message(
-                    connection,
-                    client_external_id=client["ext"],
-                    text=rng.choice(CLIENT_LINES[lang][-4:]),
-                    now=t,
-                )
-        if target == Status.CLIENT_WROTE_AFTER_AGENT or target == Status.AGENT_REPLIED:
+            agent, actor = colleague, Actor.of(colleague)
+            script.agent = colleague.display_name
+            services.take(conv.pk, actor, now=later(40))
+        services.reply(conv.pk, actor, script.greeting(), now=later(20))
+        services.reply(conv.pk, actor, script.ask(), now=later(15))
+        later(60)
+        client_says(script.detail())
+        if target == Status.CLIENT_WROTE_AFTER_AGENT:
             return conv
-        if target == Status.SPAM:
-            t += dt.timedelta(seconds=self._seconds(60))
-            services.mark_spam(conv.pk, actor, now=t)
+        services.reply(conv.pk, actor, script.answer(), now=later(90))
+        if target == Status.AGENT_REPLIED:
             return conv
         if rng.random() < 0.06:
             services.pin(conv.pk, actor, True, now=t)
-        if target == Status.AUTO_CLOSED:
-            conv.refresh_from_db()
-            due = conv.auto_close_at
-            services.fire_due(conv.pk, now=due)
-            conv.refresh_from_db()
-            if conv.status == Status.CLOSING:
-                if rng.random() < 0.5:
-                    services.client_rate(
-                        conv.pk, rng.random() < 0.8, now=due + dt.timedelta(minutes=2)
-                    )
-                else:
-                    services.fire_due(conv.pk, now=conv.full_close_at)
-        else:
-            t += dt.timedelta(seconds=self._seconds(120))
-            services.close(conv.pk, actor, now=t)
-            conv.refresh_from_db()
-            if conv.status == Status.CLOSING and target != Status.CLOSING:
-                services.client_rate(conv.pk, rng.random() < 0.8, now=t + dt.timedelta(minutes=1))
-            if target == Status.CLOSING:
-                return conv
+        later(60)
+        client_says(script.thanks(rng))
+        services.reply(conv.pk, actor, script.goodbye(rng), now=later(25))
+        services.close(conv.pk, actor, now=later(30))
         conv.refresh_from_db()
-        if conv.client_rating is None and rng.random() < 0.35:
-            services.client_rate(
-                conv.pk, rng.random() < 0.78, now=(conv.closed_at or t) + dt.timedelta(minutes=1)
-            )
+        if conv.status == Status.CLOSING:
+            services.client_rate(conv.pk, rng.random() < 0.8, now=t + dt.timedelta(minutes=1))
+        elif rng.random() < 0.35:
+            services.client_rate(conv.pk, rng.random() < 0.78, now=t + dt.timedelta(minutes=1))
         if rng.random() < 0.08:
             services.supervisor_rate(
                 conv.pk,
                 Actor.of(_admin()),
                 rng.choice([3, 4, 4, 5, 5, 2]),
                 rng.choice(["Good tone", "Could be faster", "Excellent", ""]),
-                now=t + dt.timedelta(hours=1),
+                now=t + dt.timedelta(minutes=2),
             )
         return conv
 
@@ -558,33 +492,21 @@ def _admin() -> User:
     return _ADMIN["u"]
 
 
-CLOSED_MIX = [
-    (Status.AUTO_CLOSED, 0.55),
-    (Status.CLOSED, 0.35),
-    (Status.SPAM, 0.05),
-    (Status.DUPLICATE, 0.05),
-]
-OPEN_MIX = [
-    Status.NEW,
-    Status.SKIPPED,
-    Status.TAKEN,
-    Status.CLIENT_WROTE,
-    Status.CLIENT_WROTE_AFTER_AGENT,
-    Status.AGENT_REPLIED,
-    Status.CLOSING,
-]
-
-
 def load_organisation(seed: int = 7) -> DemoOrg:
-    """The departments, employees, roles, open channels and CRM contacts (a few seconds)."""
+    """The departments, employees, roles, open channels, CRM companies and quick replies, made
+    through the services (a few seconds): `build_organisation`, then each of ORGANISATION_STEPS."""
     rng = random.Random(seed)
     _ADMIN.clear()
     with hooks.publishing_suspended(), transaction.atomic():
         org = build_organisation()
-        crm_demo.seed(
-            rng, [], lines=[org.lines[2], org.lines[4]]
-        )  # Sales binds open deals; Partners makes contacts
+        for step in ORGANISATION_STEPS:
+            step(org, rng)
     return org
+
+
+def _crm(org: DemoOrg, rng: random.Random) -> None:
+    """CRM companies; Sales binds open deals, Partners makes contacts instead of leads."""
+    crm_demo.seed(rng, [], lines=[org.lines[2], org.lines[4]])
 
 
 def organisation_from_db() -> DemoOrg:
@@ -600,6 +522,110 @@ def organisation_from_db() -> DemoOrg:
     return DemoOrg(lines, connections, operators, User.objects.get(username="maria"))
 
 
+# The last couple of hours, made through the services: (minutes ago, target status, outgoing).
+# Nobody's queue holds a conversation older than a quarter of an hour: the ones waiting for an
+# employee (new, transferred, client wrote) started or last wrote minutes ago; the older ones of
+# today were answered (waiting for the client) or closed. Closing mode: see _closing_examples.
+TODAY = [
+    *[(140 - i * 15, Status.AGENT_REPLIED, False) for i in range(8)],
+    (40, Status.DUPLICATE, False),
+    (25, Status.CLOSED, True),
+    (15, Status.CLOSED, False),
+    (12, Status.CLIENT_WROTE_AFTER_AGENT, False),
+    (9, Status.CLIENT_WROTE_AFTER_AGENT, False),
+    (8, Status.CLIENT_WROTE_AFTER_AGENT, False),
+    (9, Status.TAKEN, False),
+    (6, Status.TAKEN, False),
+    (4, Status.TAKEN, False),
+    (8, Status.CLIENT_WROTE, False),
+    (5, Status.CLIENT_WROTE, False),
+    (7, Status.SKIPPED, False),
+    (3, Status.SKIPPED, False),
+    (6, Status.NEW, False),
+    (3, Status.NEW, False),
+    (1, Status.NEW, False),
+]
+CLOSED_MIX = demo_history.CLOSED_MIX
+HISTORY_CHUNK = 600  # conversations per transaction of the bulk history
+
+
+@dataclass
+class Run:
+    """What the steps of one demo load share."""
+
+    org: DemoOrg
+    rng: random.Random
+    now: dt.datetime
+    conversations: int
+    days: int
+    progress: object = None
+    pause: float = 0.0
+    done: int = 0
+
+    def report(self, n: int) -> None:
+        self.done += n
+        if self.progress:
+            self.progress(min(self.done, self.conversations), self.conversations)
+
+
+TODAY_CLOSED = 20  # closed by an employee in the last few hours (bulk, with the history)
+
+
+def _history(run: Run) -> None:
+    """The weeks before today and the conversations already closed today, written in bulk
+    (demo_history); whatever would still be open (an auto-close or full close to come) is not."""
+    count = max(0, run.conversations - len(TODAY) - 4 - TODAY_CLOSED)
+    now = run.now
+    segments = [
+        (count, now - dt.timedelta(days=run.days), now - dt.timedelta(hours=6), CLOSED_MIX),
+        (
+            TODAY_CLOSED,
+            now - dt.timedelta(hours=3),
+            now - dt.timedelta(minutes=20),
+            [(Status.CLOSED, 0.9), (Status.SPAM, 0.1)],
+        ),
+    ]
+    stories = demo_history.plan(run.org, run.rng, segments, now - dt.timedelta(minutes=1))
+    for first in range(0, len(stories), HISTORY_CHUNK):
+        demo_history.write(run.org, stories[first : first + HISTORY_CHUNK], run.rng)
+        run.report(len(stories[first : first + HISTORY_CHUNK]))
+        if run.pause:
+            # SQLite has one writer and its waiting is not first come, first served: leave a
+            # gap longer than its longest retry sleep (100 ms) so the server and worker get in.
+            time.sleep(run.pause)
+
+
+def _today(run: Run) -> None:
+    """Today's conversations, through the services on a controlled clock, one transaction each."""
+    sim = Simulation(run.org, run.rng, run.now, cap=90)
+    for minutes, target, outgoing in sorted(TODAY, key=lambda p: -p[0]):
+        with transaction.atomic():
+            sim.run_one(run.now - dt.timedelta(minutes=minutes), target, outgoing=outgoing)
+    with transaction.atomic():
+        _closing_examples(sim, run.now)
+    run.report(len(TODAY) + 4)
+
+
+def _delivered(run: Run) -> None:
+    """The simulated past was delivered at the time: nothing is waiting to go out."""
+    Message.objects.filter(author_kind__in=["employee", "bot"]).exclude(
+        conversation__channel="livechat"
+    ).update(delivery_state=Message.Delivery.SENT)
+
+
+def _rollups(run: Run) -> None:
+    """The statistics rollups, computed once over everything (the bulk rows bypass them)."""
+    from convodesk.stats import rollups
+
+    rollups.rebuild()
+
+
+# The steps of a demo load, in order; each takes the shared state. A new part of the demo (tags,
+# SLA, notes…) is a small module `demo_<topic>.py` with a step added to one of these lists.
+ORGANISATION_STEPS = [_crm, demo_quick_replies.seed]
+CONVERSATION_STEPS = [_history, _today, _delivered, _rollups]
+
+
 def simulate(
     org: DemoOrg,
     conversations: int = 2100,
@@ -607,58 +633,30 @@ def simulate(
     seed: int = 7,
     now: dt.datetime | None = None,
     progress=None,
-    chunk: int = 25,
     pause: float = 0.0,
+    timings: dict | None = None,
 ) -> None:
-    """Simulate `conversations` over the last `days` days, oldest first, a few conversations per
-    transaction: each conversation's whole story commits at once, so the server and its timers
-    can run meanwhile and never see half of one. `pause` (seconds) between transactions lets
-    other writers in when the server runs alongside."""
-    rng = random.Random(seed + 1)
-    now = now or timezone.now()
-    _ADMIN.clear()
-    sim = Simulation(org, rng, now)
-    history_end = now - dt.timedelta(hours=6)
-    history_start = now - dt.timedelta(days=days)
-    recent = 70
-    older = conversations - recent
-    starts = sorted(
-        history_start
-        + dt.timedelta(seconds=rng.random() * (history_end - history_start).total_seconds())
-        for _ in range(older)
+    """`conversations` conversations over the last `days` days: the bulk of the history written
+    through the generator's path, today's conversations (every open status, all recent) through
+    the services, then the statistics rollups rebuilt. `pause` (seconds) between transactions
+    lets other writers in when the server runs alongside. `timings` (a dict) receives each
+    step's wall time in seconds."""
+    run = Run(
+        org,
+        random.Random(seed + 1),
+        (now or timezone.now()).replace(microsecond=0),
+        conversations,
+        days,
+        progress,
+        pause,
     )
-    weights = [w for _, w in CLOSED_MIX]
-    plan = [
-        (start, rng.choices([s for s, _ in CLOSED_MIX], weights)[0], rng.random() < 0.05)
-        for start in starts
-    ]
-    # The last hours: conversations still in every open status (closing mode: see below).
-    for i in range(recent):
-        target = OPEN_MIX[i % len(OPEN_MIX)]
-        plan.append(
-            (
-                now - dt.timedelta(minutes=170 - i * 2.4),
-                Status.CLOSED if target == Status.CLOSING else target,
-                i % 23 == 0,
-            )
-        )
+    _ADMIN.clear()
     with hooks.publishing_suspended():
-        for first in range(0, len(plan), chunk):
-            with transaction.atomic():
-                for start, target, outgoing in plan[first : first + chunk]:
-                    sim.run_one(start, target, outgoing=outgoing)
-            if progress:
-                progress(min(first + chunk, len(plan)), conversations)
-            if pause:
-                # SQLite has one writer and its waiting is not first come, first served: leave a
-                # gap longer than its longest retry sleep (100 ms) so the server and worker get in.
-                time.sleep(pause)
-        with transaction.atomic():
-            _closing_examples(sim, now)
-            # The simulated history was delivered at the time; nothing is waiting to go out.
-            Message.objects.filter(author_kind__in=["employee", "bot"]).exclude(
-                conversation__channel="livechat"
-            ).update(delivery_state=Message.Delivery.SENT)
+        for step in CONVERSATION_STEPS:
+            started = time.monotonic()
+            step(run)
+            if timings is not None:
+                timings[step.__name__.strip("_")] = time.monotonic() - started
 
 
 def load(
@@ -667,10 +665,22 @@ def load(
     seed: int = 7,
     now: dt.datetime | None = None,
     progress=None,
+    timings: dict | None = None,
 ) -> DemoOrg:
     """Build the organisation and simulate `conversations` over the last `days` days."""
+    started = time.monotonic()
     org = load_organisation(seed)
-    simulate(org, conversations=conversations, days=days, seed=seed, now=now, progress=progress)
+    if timings is not None:
+        timings["organisation"] = time.monotonic() - started
+    simulate(
+        org,
+        conversations=conversations,
+        days=days,
+        seed=seed,
+        now=now,
+        progress=progress,
+        timings=timings,
+    )
     return org
 
 
@@ -682,22 +692,30 @@ def _closing_examples(sim: Simulation, now: dt.datetime) -> None:
     for i in range(4):
         t = now - dt.timedelta(minutes=30 - i * 5)
         ext = f"closing-demo-{i}"
+        name = f"{FIRST[i]} {LAST[i]}"
         received = services.receive_client_message(
             connection,
             client_external_id=ext,
-            client_name=f"{FIRST[i]} {LAST[i]}",
-            text="Where is my invoice?",
+            client_name=name,
+            text="Hello, where is my invoice for November?",
             now=t,
             email=f"{ext}@example.net",
         )
         conv = received.conversation
         conv.refresh_from_db()
-        actor = Actor.of(User.objects.get(pk=conv.responsible_id) if conv.responsible_id else agent)
+        employee = User.objects.get(pk=conv.responsible_id) if conv.responsible_id else agent
+        actor = Actor.of(employee)
         services.take(conv.pk, actor, now=t + dt.timedelta(seconds=40))
         services.reply(
             conv.pk,
             actor,
-            "I've just sent it again to your e-mail.",
+            f"Hello {name.split()[0]}, I've just sent it again to your e-mail.",
             now=t + dt.timedelta(seconds=95),
+        )
+        services.receive_client_message(
+            connection,
+            client_external_id=ext,
+            text="Got it, thank you!",
+            now=t + dt.timedelta(seconds=130),
         )
         services.close(conv.pk, actor, now=t + dt.timedelta(seconds=150))

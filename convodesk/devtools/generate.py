@@ -454,6 +454,8 @@ class Sim:
     full_close: int | None = None
     offer_expires: int | None = None
     t: int = 0
+    auto_close_after: int = AUTO_CLOSE  # the open channel's timers, in seconds
+    full_close_after: int = FULL_CLOSE
 
     def person(self, emp: int) -> dict:
         p = self.people.get(emp)
@@ -531,7 +533,7 @@ class Sim:
         self.last_message = self.t
         self.count += 1
         self.offer_expires = None
-        self.auto_close = self.t + AUTO_CLOSE
+        self.auto_close = self.t + self.auto_close_after
         self.messages.append((self.t, "employee", emp))
         self.person(emp)["wrote"] = True
 
@@ -557,7 +559,11 @@ class Sim:
                 self.set_responsible(employee)
         self.clear_offers()
         if closing_mode:
-            self.status, self.pending, self.full_close = Status.CLOSING, by, self.t + FULL_CLOSE
+            self.status, self.pending, self.full_close = (
+                Status.CLOSING,
+                by,
+                self.t + self.full_close_after,
+            )
             self.messages.append((self.t, "bot", None))
         else:
             self.status, self.closed, self.closed_by = final, self.t, by
@@ -849,7 +855,6 @@ def generate(
         with transaction.atomic():
             _skip_fk_triggers()
             written = gen.chunk(done, n)
-            gen.fix_sequences()
         done += n
         progress.done = done
         progress.messages += written
@@ -983,7 +988,12 @@ def after_load(log=print) -> None:
         log(f"Vacuumed and analysed in {time.monotonic() - started:.0f} s.")
 
 
-class Generator:
+class Rows:
+    """The rows of played conversations (`Sim`s), written at once by `Table` (multi-row inserts on
+    SQLite, COPY on PostgreSQL). Ids are handed out from the tables' current maximum, so call
+    `start()` inside the transaction that `write()`s them. The generator and the demo's history
+    (devtools/demo_history.py) both write through this."""
+
     CONV_COLUMNS = (
         "id",
         "type",
@@ -1026,17 +1036,21 @@ class Generator:
         "full_close_at",
         "offer_expires_at",
     )
+    MODELS = (
+        Client,
+        ClientIdentity,
+        Conversation,
+        ConversationParticipant,
+        ReplyPeriod,
+        Message,
+        ConversationEvent,
+    )
 
-    def __init__(self, org: Org, total: int, messages_for: int, seed: int, events: bool):
-        self.org, self.total, self.messages_for, self.seed, self.events = (
-            org,
-            total,
-            messages_for,
-            seed,
-            events,
-        )
+    def __init__(self, conv_extra: tuple[str, ...] = ()):
+        """`conv_extra`: more conversation columns, given to `conversation(extra=...)`."""
         self.fmt = _ts_formatter(connection.vendor)
-        self.t_conv = Table(Conversation, self.CONV_COLUMNS)
+        self.conv_extra = conv_extra
+        self.t_conv = Table(Conversation, self.CONV_COLUMNS + conv_extra)
         self.t_client = Table(
             Client,
             # name_search: the accent-free name the client search matches (issue 22)
@@ -1102,6 +1116,213 @@ class Generator:
             ),
         )
 
+    def start(self) -> None:
+        """Begin a batch: the next free id of every table, empty row lists."""
+        ids = {}
+        for model in self.MODELS:
+            value = model.objects.aggregate(m=models.Max("id"))["m"]
+            ids[model] = (value or 0) + 1
+        self.client_id, self.identity_id, self.conv_id = (
+            ids[Client],
+            ids[ClientIdentity],
+            ids[Conversation],
+        )
+        self.part_id, self.period_id, self.msg_id, self.event_id = (
+            ids[ConversationParticipant],
+            ids[ReplyPeriod],
+            ids[Message],
+            ids[ConversationEvent],
+        )
+        self.clients, self.identities, self.convs = [], [], []
+        self.parts, self.periods, self.msgs, self.events = [], [], [], []
+
+    def client(
+        self,
+        *,
+        name: str,
+        phone: str,
+        email: str,
+        phone_normalized: str,
+        email_normalized: str,
+        created: str,
+        connection_id: int,
+        external_id: str,
+    ) -> tuple[int, int]:
+        """A new client with one identity on `connection_id`; returns (client id, identity id)."""
+        cid, ident = self.client_id, self.identity_id
+        self.client_id += 1
+        self.identity_id += 1
+        self.clients.append(
+            (cid, name, phone, email, phone_normalized, email_normalized, created, fold_name(name))
+        )
+        self.identities.append((ident, cid, connection_id, external_id, name, created))
+        return cid, ident
+
+    def conversation(
+        self,
+        sim: Sim,
+        *,
+        sec: int,
+        micro: int,
+        line_id: int,
+        connection_id: int,
+        kind: str,
+        client_id: int,
+        identity_id: int,
+        returning: bool,
+        business: bool,
+        excerpt: str,
+        supervisor_rating: int | None = None,
+        bodies: list[str] | None = None,
+        events: list[tuple] | None = None,
+        extra: tuple = (),
+    ) -> int:
+        """Add one played conversation starting at epoch `sec`.`micro`; returns its id.
+
+        `bodies`: the texts of `sim.messages` in order (None: no message rows). `events`: rows
+        (offset, kind, actor id, actor kind, from status, to status); None: none."""
+        fmt = self.fmt
+        cv = self.conv_id
+        self.conv_id += 1
+
+        def ts(off):
+            return None if off is None else fmt(sec + off, micro)
+
+        incoming = sim.incoming
+        started = fmt(sec, micro)
+        reply_secs = [e - s for s, e, _emp in sim.periods]
+        rc = len(reply_secs)
+        total = sum(reply_secs) if rc else None
+        updated = max(sim.t, sim.last_message)
+        self.convs.append(
+            (
+                cv,
+                "incoming" if incoming else "outgoing",
+                int(sim.status),
+                line_id,
+                connection_id,
+                kind,
+                client_id,
+                identity_id,
+                sim.responsible,
+                started,
+                ts(sim.assigned),
+                ts(sim.taken),
+                ts(sim.first_reply),
+                ts(sim.last_message),
+                ts(sim.agent_closed),
+                ts(sim.closed),
+                ts(updated),
+                ts(sim.waiting),
+                sim.closed_by,
+                sim.pending,
+                sim.count,
+                sim.transfers,
+                sim.client_rating,
+                supervisor_rating,
+                sim.status == Status.SPAM,
+                business,
+                returning,
+                excerpt,
+                sim.taken if incoming else None,
+                sim.first_reply if incoming else None,
+                sim.last_message,
+                sim.agent_closed,
+                rc,
+                reply_secs[0] if rc else None,
+                total,
+                (total // rc) if rc else None,
+                max(reply_secs) if rc else None,
+                ts(sim.auto_close),
+                ts(sim.full_close),
+                ts(sim.offer_expires),
+                *extra,
+            )
+        )
+        for emp, p in sim.people.items():
+            sees = p["is_responsible"] or p["was_responsible"] or p["wrote"] or p["offered_now"]
+            self.parts.append(
+                (
+                    self.part_id,
+                    cv,
+                    emp,
+                    started,
+                    p["is_responsible"],
+                    p["was_responsible"],
+                    p["wrote"],
+                    p["offered_now"],
+                    p["ever_offered"],
+                    p["took"],
+                    p["skips"],
+                    sees,
+                )
+            )
+            self.part_id += 1
+        for (ps, pe, emp), secs in zip(sim.periods, reply_secs, strict=True):
+            self.periods.append((self.period_id, cv, emp, ts(ps), ts(pe), secs))
+            self.period_id += 1
+        if bodies is not None:
+            for (off, author, emp), body in zip(sim.messages, bodies, strict=True):
+                self.msgs.append(
+                    (
+                        self.msg_id,
+                        cv,
+                        author,
+                        emp,
+                        body,
+                        ts(off),
+                        connection_id if author == "client" else None,
+                    )
+                )
+                self.msg_id += 1
+        for off, event_kind, actor, actor_kind, from_status, to_status in events or ():
+            self.events.append(
+                (self.event_id, cv, event_kind, actor, actor_kind, from_status, to_status, ts(off))
+            )
+            self.event_id += 1
+        return cv
+
+    def write(self) -> int:
+        """Write the batch's rows; returns how many messages were written."""
+        self.t_client.write(self.clients)
+        self.t_identity.write(self.identities)
+        self.t_conv.write(self.convs)
+        self.t_part.write(self.parts)
+        self.t_period.write(self.periods)
+        self.t_msg.write(self.msgs)
+        self.t_event.write(self.events)
+        fix_sequences()
+        return len(self.msgs)
+
+
+def fix_sequences() -> None:
+    """PostgreSQL: move the id sequences of the bulk tables past the ids written by hand."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in Rows.MODELS:
+            table = model._meta.db_table
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence(%s, 'id'), COALESCE((SELECT MAX(id) FROM "
+                f"{connection.ops.quote_name(table)}), 1))",
+                [table],
+            )
+
+
+class Generator:
+    CONV_COLUMNS = Rows.CONV_COLUMNS
+
+    def __init__(self, org: Org, total: int, messages_for: int, seed: int, events: bool):
+        self.org, self.total, self.messages_for, self.seed, self.events = (
+            org,
+            total,
+            messages_for,
+            seed,
+            events,
+        )
+        self.fmt = _ts_formatter(connection.vendor)
+        self.rows = Rows()
+
     def resume(self, done: int) -> None:
         """Read back what earlier runs made: the time axis, the clients and which have an open conversation."""
         lines = [line["id"] for line in self.org.lines]
@@ -1131,52 +1352,9 @@ class Generator:
         )
         self.rng = random.Random(f"{self.seed}-{done}")
 
-    def _next_ids(self, model) -> int:
-        value = model.objects.aggregate(m=models.Max("id"))["m"]
-        return (value or 0) + 1
-
-    def fix_sequences(self) -> None:
-        if connection.vendor != "postgresql":
-            return
-        with connection.cursor() as cursor:
-            for model in (
-                Client,
-                ClientIdentity,
-                Conversation,
-                ConversationParticipant,
-                ReplyPeriod,
-                Message,
-                ConversationEvent,
-            ):
-                table = model._meta.db_table
-                cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence(%s, 'id'), COALESCE((SELECT MAX(id) FROM "
-                    f"{connection.ops.quote_name(table)}), 1))",
-                    [table],
-                )
-
     def chunk(self, start: int, n: int) -> int:
-        rng, org, fmt = self.rng, self.org, self.fmt
-        ids = {
-            m: self._next_ids(m)
-            for m in (
-                Client,
-                ClientIdentity,
-                Conversation,
-                ConversationParticipant,
-                ReplyPeriod,
-                Message,
-                ConversationEvent,
-            )
-        }
-        client_id, identity_id, conv_id = ids[Client], ids[ClientIdentity], ids[Conversation]
-        part_id, period_id, msg_id, event_id = (
-            ids[ConversationParticipant],
-            ids[ReplyPeriod],
-            ids[Message],
-            ids[ConversationEvent],
-        )
-        clients, identities, convs, parts, periods, msgs, events = [], [], [], [], [], [], []
+        rng, org, fmt, rows = self.rng, self.org, self.fmt, self.rows
+        rows.start()
         end_epoch = self.begin + SPAN.total_seconds()
         messages_from = self.total - self.messages_for
         conns, weights = org.connections, org.kind_weights
@@ -1222,14 +1400,16 @@ class Generator:
                 digits = f"6{(seq * 2654435761 + 12345) % 100000000:08d}"
                 phone = f"+34 {digits[:3]} {digits[3:6]} {digits[6:]}"
                 email = f"client{seq}@mail.example" if conn["kind"] in ("email", "livechat") else ""
-                created = fmt(sec, micro)
-                cid, ident = client_id, identity_id
-                client_id += 1
-                identity_id += 1
-                clients.append(
-                    (cid, name, phone, email, "+34" + digits, email, created, fold_name(name))
+                cid, ident = rows.client(
+                    name=name,
+                    phone=phone,
+                    email=email,
+                    phone_normalized="+34" + digits,
+                    email_normalized=email,
+                    created=fmt(sec, micro),
+                    connection_id=conn["id"],
+                    external_id=f"{PREFIX}-{seq}",
                 )
-                identities.append((ident, cid, conn["id"], f"{PREFIX}-{seq}", name, created))
                 self.clients.append((ident, cid, conn["id"]))
             line = org.lines[conn["line"]]
             incoming = rng.random() >= 0.05
@@ -1253,16 +1433,6 @@ class Generator:
             incoming = sim.incoming
             if sim.status < Status.CLOSED:
                 self.open_identities.add(ident)
-            cv = conv_id
-            conv_id += 1
-
-            def ts(off, _sec=sec, _micro=micro):
-                return None if off is None else fmt(_sec + off, _micro)
-
-            started = fmt(sec, micro)
-            reply_secs = [e - s for s, e, _emp in sim.periods]
-            rc = len(reply_secs)
-            total = sum(reply_secs) if rc else None
             updated = max(sim.t, sim.last_message)
             if line["hours"]:
                 tm = time.gmtime(sec)
@@ -1279,129 +1449,45 @@ class Generator:
                 and sim.status != Status.DUPLICATE
             ):
                 sim.client_rating = 1 if rng.random() < 0.75 else -1
-            convs.append(
-                (
-                    cv,
-                    "incoming" if incoming else "outgoing",
-                    int(sim.status),
-                    line["id"],
-                    conn["id"],
-                    conn["kind"],
-                    cid,
-                    ident,
-                    sim.responsible,
-                    started,
-                    ts(sim.assigned),
-                    ts(sim.taken),
-                    ts(sim.first_reply),
-                    ts(sim.last_message),
-                    ts(sim.agent_closed),
-                    ts(sim.closed),
-                    ts(updated),
-                    ts(sim.waiting),
-                    sim.closed_by,
-                    sim.pending,
-                    sim.count,
-                    sim.transfers,
-                    sim.client_rating,
-                    (rng.randint(1, 5) if closed and rng.random() < 0.03 else None),
-                    sim.status == Status.SPAM,
-                    business,
-                    returning,
-                    text,
-                    sim.taken if incoming else None,
-                    sim.first_reply if incoming else None,
-                    sim.last_message,
-                    sim.agent_closed,
-                    rc,
-                    reply_secs[0] if rc else None,
-                    total,
-                    (total // rc) if rc else None,
-                    max(reply_secs) if rc else None,
-                    ts(sim.auto_close),
-                    ts(sim.full_close),
-                    ts(sim.offer_expires),
-                )
-            )
-            for emp, p in sim.people.items():
-                sees = p["is_responsible"] or p["was_responsible"] or p["wrote"] or p["offered_now"]
-                parts.append(
-                    (
-                        part_id,
-                        cv,
-                        emp,
-                        started,
-                        p["is_responsible"],
-                        p["was_responsible"],
-                        p["wrote"],
-                        p["offered_now"],
-                        p["ever_offered"],
-                        p["took"],
-                        p["skips"],
-                        sees,
-                    )
-                )
-                part_id += 1
-            for (ps, pe, emp), secs in zip(sim.periods, reply_secs, strict=True):
-                periods.append((period_id, cv, emp, ts(ps), ts(pe), secs))
-                period_id += 1
+            supervisor_rating = rng.randint(1, 5) if closed and rng.random() < 0.03 else None
+            bodies = None
             if with_messages:
-                first = True
-                for off, kind, emp in sim.messages:
-                    if first:
-                        body = text
-                        first = False
-                    elif kind == "client":
-                        body = rng.choice(CLIENT_TEXTS)
+                bodies = [text]
+                for _off, kind, _emp in sim.messages[1:]:
+                    if kind == "client":
+                        bodies.append(rng.choice(CLIENT_TEXTS))
                     elif kind == "employee":
-                        body = rng.choice(EMPLOYEE_TEXTS)
+                        bodies.append(rng.choice(EMPLOYEE_TEXTS))
                     else:
-                        body = CLOSING_TEXT
-                    msgs.append(
-                        (
-                            msg_id,
-                            cv,
-                            kind,
-                            emp,
-                            body,
-                            ts(off),
-                            conn["id"] if kind == "client" else None,
-                        )
-                    )
-                    msg_id += 1
+                        bodies.append(CLOSING_TEXT)
+            events = None
             if self.events:
-                events.append(
+                events = [
                     (
-                        event_id,
-                        cv,
+                        0,
                         "created" if incoming else "created_outgoing",
                         None if incoming else sim.responsible,
                         "client" if incoming else "employee",
                         None,
                         int(Status.NEW if incoming else Status.AGENT_REPLIED),
-                        started,
                     )
-                )
-                event_id += 1
+                ]
                 if int(sim.status) not in (Status.NEW, Status.AGENT_REPLIED) or not incoming:
-                    events.append(
-                        (
-                            event_id,
-                            cv,
-                            "generated",
-                            None,
-                            "system",
-                            None,
-                            int(sim.status),
-                            ts(updated),
-                        )
-                    )
-                    event_id += 1
-        self.t_client.write(clients)
-        self.t_identity.write(identities)
-        self.t_conv.write(convs)
-        self.t_part.write(parts)
-        self.t_period.write(periods)
-        self.t_msg.write(msgs)
-        self.t_event.write(events)
-        return len(msgs)
+                    events.append((updated, "generated", None, "system", None, int(sim.status)))
+            rows.conversation(
+                sim,
+                sec=sec,
+                micro=micro,
+                line_id=line["id"],
+                connection_id=conn["id"],
+                kind=conn["kind"],
+                client_id=cid,
+                identity_id=ident,
+                returning=returning,
+                business=business,
+                excerpt=text,
+                supervisor_rating=supervisor_rating,
+                bodies=bodies,
+                events=events,
+            )
+        return rows.write()

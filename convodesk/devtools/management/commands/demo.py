@@ -11,7 +11,10 @@ PENDING = "demo-conversations-pending"
 
 
 class Command(BaseCommand):
-    help = "Load the demo organisation and two months of conversations (made by the real services)."
+    help = (
+        "Load the demo organisation (made by the services) and two months of conversations "
+        "(the history in bulk, today's through the services)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -65,9 +68,14 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"Loading the demo organisation and {conversations} conversations…")
-            demo.load(conversations=conversations, seed=seed, progress=self.progress)
+            timings = {}
+            demo.load(
+                conversations=conversations, seed=seed, progress=self.progress, timings=timings
+            )
             self.stdout.write(
-                self.style.SUCCESS(f"Demo data loaded in {time.monotonic() - started:.1f} s.")
+                self.style.SUCCESS(
+                    f"Demo data loaded in {time.monotonic() - started:.1f} s ({self.steps(timings)})."
+                )
             )
         self.print_logins()
 
@@ -82,22 +90,27 @@ class Command(BaseCommand):
             return
         pending.unlink(missing_ok=True)  # once: an interrupted load is not started again
         started = time.monotonic()
+        timings = {}
         demo.simulate(
             demo.organisation_from_db(),
             conversations=conversations,
             seed=seed,
             progress=self.progress,
             pause=0.15,
+            timings=timings,
         )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo conversations loaded in {time.monotonic() - started:.1f} s ({conversations})."
+                f"Demo conversations loaded in {time.monotonic() - started:.1f} s "
+                f"({conversations}; {self.steps(timings)})."
             )
         )
 
+    def steps(self, timings):
+        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
+
     def progress(self, done, total):
-        if done % 500 < 25 or done >= total:
-            self.stdout.write(f"  demo: {done}/{total} conversations")
+        self.stdout.write(f"  demo: {done}/{total} conversations")
 
     def print_logins(self):
         self.stdout.write(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")
