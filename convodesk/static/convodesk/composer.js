@@ -29,7 +29,7 @@
       var li = document.createElement("li");
       li.className = "ws-chip";
       var label = document.createElement("span");
-      label.textContent = "📎 " + file.name;
+      label.textContent = file.name;
       var remove = document.createElement("button");
       remove.type = "button";
       remove.className = "ws-chip-remove";

@@ -141,7 +141,7 @@
     (m.files || []).forEach(function (f) {
       var href = fileUrl(f.url);
       if (!href) return;
-      var link = el("a", { "class": "file", href: href, target: "_blank", rel: "noopener noreferrer" }, "📎 " + (f.name || "file"));
+      var link = el("a", { "class": "file", href: href, target: "_blank", rel: "noopener noreferrer" }, f.name || "file");
       node.appendChild(link);
     });
     log.appendChild(node);
