@@ -4,8 +4,9 @@ safely, kept through Django's storage API (local disk by default, any S3-compati
 the channels bring in (`attachments.open_file`).
 
 The limits are `CONVODESK["ATTACHMENT_MAX_BYTES"]` and `CONVODESK["ATTACHMENT_TYPES"]` (file
-extensions and the type the product stores and sends them as). The type is decided from the
-extension on this list, never from what the browser claims.
+extensions and the type the product stores and sends them as; `ATTACHMENT_EXTENSIONS` narrows
+the default list from the environment). The type is decided from the extension on this list,
+never from what the browser claims.
 """
 
 from __future__ import annotations
@@ -57,7 +58,13 @@ def max_bytes() -> int:
 
 
 def allowed_types() -> dict[str, str]:
-    return dict(settings.CONVODESK.get("ATTACHMENT_TYPES") or DEFAULT_TYPES)
+    """Extension -> the type it is stored and sent as. `ATTACHMENT_TYPES` replaces the map;
+    `ATTACHMENT_EXTENSIONS` (the environment's list) narrows the default one."""
+    types = dict(settings.CONVODESK.get("ATTACHMENT_TYPES") or DEFAULT_TYPES)
+    only = settings.CONVODESK.get("ATTACHMENT_EXTENSIONS") or []
+    if only:
+        types = {ext: kind for ext, kind in types.items() if ext in only}
+    return types
 
 
 def accept_attribute() -> str:

@@ -163,8 +163,12 @@ def _reply(request, pk: int, actor: Actor):
     if len(text) > MAX_REPLY:
         conv = queries.conversation(request.user, pk)
         return _parts(request, conv, flash=_("The message is too long."), level="error", status=400)
-    if queries.conversation(request.user, pk) is None:
-        return _run(request, pk, lambda: services.reply(pk, actor, text), "")  # the same 404
+    if queries.conversation(request.user, pk) is None:  # store nothing for a hidden one
+
+        def hidden():
+            raise NotFound(pk)
+
+        return _run(request, pk, hidden, "")
     try:
         files = uploads.store_all(request.FILES.getlist("files"))
     except uploads.UploadRefused as refusal:

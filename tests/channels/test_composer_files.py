@@ -228,3 +228,29 @@ def test_a_name_with_control_characters_is_stored_and_sent_safe(client, org):
     assert item["name"] == "badname.pdf"
     assert item["content_type"] == "application/pdf"  # from the extension, not the browser
     assert item["stored"].startswith("uploads/") and "bad" not in item["stored"]
+
+
+@pytest.mark.django_db
+def test_the_accepted_types_come_from_settings(client, org, settings):
+    settings.CONVODESK = {**settings.CONVODESK, "ATTACHMENT_EXTENSIONS": ["pdf"]}
+    conv = f.client_message(org.conn, "c-types", "Hi", when=timezone.now()).conversation
+    refused = send(client, org.op1, conv, SimpleUploadedFile("shop.png", PNG, "image/png"))
+    assert refused.status_code == 400
+    assert "(accepted: pdf)" in refused.content.decode()
+    page = client.get(f"/contact-center/workspace/?c={conv.pk}").content.decode()
+    assert 'accept=".pdf"' in page  # the picker offers what the server accepts
+    accepted = send(client, org.op1, conv, SimpleUploadedFile("quote.pdf", PDF, "x/y"))
+    assert accepted.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_file_sent_to_a_hidden_conversation_answers_404_and_is_not_kept(client, org, media):
+    conv = f.client_message(org.conn, "c-hid", "Hi", when=timezone.now()).conversation
+    outsider = f.employee("outsider2", departments=[org.support], roles=["Manager"])
+    client.force_login(outsider)
+    response = client.post(
+        f"/contact-center/workspace/c/{conv.pk}/reply/",
+        {"text": "x", "files": [SimpleUploadedFile("a.pdf", PDF, "application/pdf")]},
+    )
+    assert response.status_code == 404
+    assert stored_files(media) == [] and not Message.objects.exclude(author_kind="client")
