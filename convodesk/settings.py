@@ -223,6 +223,22 @@ STORAGES = {
 }
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = VAR_DIR / "media"
+# Files (channels' inbound parts, the composer's uploads) go through the default storage: local
+# disk under MEDIA_ROOT, or any S3-compatible store with `pip install convodesk[s3]` and S3_BUCKET.
+# Nothing there is public: the product serves every file itself, behind the visibility rule.
+if os.environ.get("S3_BUCKET"):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["S3_BUCKET"],
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("S3_REGION") or None,
+            "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    }
 EXPORT_ROOT = VAR_DIR / "exports"
 
 SESSION_COOKIE_HTTPONLY = True
@@ -346,6 +362,16 @@ CONVODESK = {
         ).split(":")
         if d
     ],
+    # The composer's files: the largest accepted, the accepted extensions (comma-separated; the
+    # type each is stored and sent as comes from conversations/uploads.py), and how long the
+    # signed link a widget client or a REST integration gets for one keeps working.
+    "ATTACHMENT_MAX_BYTES": int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024))),
+    "ATTACHMENT_EXTENSIONS": [
+        e.strip().lower().lstrip(".")
+        for e in os.environ.get("ATTACHMENT_EXTENSIONS", "").split(",")
+        if e.strip()
+    ],
+    "ATTACHMENT_LINK_MAX_AGE": int(os.environ.get("ATTACHMENT_LINK_MAX_AGE", str(7 * 24 * 3600))),
     # /readyz: a worker or timers heartbeat older than this is a stopped role.
     "HEARTBEAT_MAX_AGE_SECONDS": float(os.environ.get("HEARTBEAT_MAX_AGE_SECONDS", "60")),
 }

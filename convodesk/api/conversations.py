@@ -104,7 +104,11 @@ class MessageOut(Schema):
     id: int
     conversation_id: int
     author_kind: Literal[tuple(Message.Author.values)] = Field(  # type: ignore[valid-type]
-        ..., description="Who wrote it: the client, an employee, the system or an automatic text"
+        ...,
+        description=(
+            "Who wrote it: the client, an employee, the system, an automatic text, or `note`: "
+            "an employee's private note, which is never sent to the client"
+        ),
     )
     author: Ref | None = Field(..., description="The employee who wrote it, if any")
     text: str
@@ -145,6 +149,13 @@ class EventPage(Schema):
 class ReplyIn(Input):
     text: str = Field(..., min_length=1, max_length=20000)
     attachments: list[dict] = Field(default_factory=list, max_length=20)
+    note: bool = Field(
+        False,
+        description=(
+            "A private note for employees: never sent to the client or any channel, and not "
+            "counted as a reply in any metric"
+        ),
+    )
 
 
 class TransferIn(Input):
@@ -447,17 +458,19 @@ def skip(request, conversation_id: int):
     "/conversations/{conversation_id}/messages",
     response={201: MessageOut},
     openapi_extra=also(409),
-    summary="Write to the client (an integration's token writes an automatic text)",
+    summary=(
+        "Write to the client (an integration's token writes an automatic text), "
+        "or a private note for employees (`note`)"
+    ),
 )
 def post_reply(request, conversation_id: int, payload: ReplyIn):
     user = _user(request)
     try:
-        files = attachments.clean(payload.attachments)
+        files = attachments.clean(attachments.from_outside(payload.attachments))
     except attachments.AttachmentError as exc:
         raise invalid({exc.field: exc.message_text}) from None
-    message = services.reply(
-        _check_id(conversation_id), Actor.of(user), payload.text, attachments=files
-    )
+    write = services.add_private_note if payload.note else services.reply
+    message = write(_check_id(conversation_id), Actor.of(user), payload.text, attachments=files)
     message.refresh_from_db()
     return Status(201, message_out(message))
 

@@ -411,6 +411,7 @@ def history_get(ctx, params) -> Result:
     conv = visible(ctx, conversation_id, "history")
     messages = list(
         Message.objects.filter(conversation=conv)
+        .exclude(author_kind=Message.Author.NOTE)  # employees' private notes stay here
         .select_related("author")
         .order_by("-created_at", "-id")
     )

@@ -44,6 +44,7 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from convodesk import crypto
+from convodesk.conversations import uploads
 from convodesk.conversations.models import Message
 
 log = logging.getLogger("convodesk.delivery")
@@ -90,11 +91,25 @@ def webhook_body(message: Message) -> bytes:
             if message.author is None
             else {"id": message.author.pk, "name": message.author.name},
             "text": message.text,
-            "attachments": message.attachments or [],
+            "attachments": _sent_attachments(message),
             "created_at": message.created_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
         },
     }
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _sent_attachments(message: Message) -> list[dict]:
+    """Links stay as they are; a file from the composer becomes a signed link that expires
+    (connectors.files), never the product's storage name."""
+    from . import files
+
+    sent = files.outgoing(message)
+    links = [
+        item
+        for item in message.attachments or []
+        if isinstance(item, dict) and not uploads.is_upload(item)
+    ]
+    return links + sent
 
 
 def signature(secret: str, body: bytes, timestamp: int) -> str:

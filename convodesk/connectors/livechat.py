@@ -27,7 +27,7 @@ from convodesk.conversations.lifecycle import IllegalTransition, Status
 from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.lines.models import Connection
 
-from . import origins, skipped
+from . import files, origins, skipped
 from .clean import clean
 
 log = logging.getLogger("convodesk.livechat")
@@ -43,6 +43,8 @@ MESSAGE_KINDS = {
     "created_outgoing",
 }
 HISTORY_MESSAGES = 100
+# What the client's own transcript shows: never system lines, never employees' private notes.
+CLIENT_SEES = (Message.Author.CLIENT, Message.Author.EMPLOYEE, Message.Author.BOT)
 
 DEFAULTS = {
     "max_length": 2000,  # characters per message
@@ -126,6 +128,9 @@ def _message_item(message: Message, event_id: int | None = None) -> dict:
         "author": author,
         "name": name,
         "text": message.text,
+        # A reply's files as signed links that expire; a path when PUBLIC_URL is unset (the
+        # widget puts its own server in front).
+        "files": files.outgoing(message),
         "at": message.created_at.isoformat(),
         "client_id": client_id,
     }
@@ -380,7 +385,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
             if last is None:
                 rows = list(
                     Message.objects.filter(conversation__identity_id=self.identity_id)
-                    .exclude(author_kind=Message.Author.SYSTEM)
+                    .filter(author_kind__in=CLIENT_SEES)
                     .select_related("author")
                     .order_by("-created_at", "-id")[:HISTORY_MESSAGES]
                 )[::-1]

@@ -30,7 +30,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from convodesk import crypto
-from convodesk.conversations import services
+from convodesk.conversations import services, uploads
 from convodesk.conversations.models import Message
 from convodesk.lines.models import Connection
 
@@ -455,6 +455,9 @@ def deliver(message: Message) -> str:
         headers=headers,
         connection=smtp,
     )
+    for item in message.attachments or []:
+        if uploads.is_upload(item):  # a file from the composer: a MIME part of its own
+            mail.attach(item.get("name") or "file", uploads.read(item), item.get("content_type"))
     try:
         mail.send()
     except smtplib.SMTPRecipientsRefused as exc:

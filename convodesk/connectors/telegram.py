@@ -12,6 +12,7 @@ import http.client
 import json
 import logging
 import re
+import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from convodesk import crypto
-from convodesk.conversations import services
+from convodesk.conversations import services, uploads
 from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.lines.models import Connection
 
@@ -124,22 +125,45 @@ def webhook_secret(connection: Connection) -> str:
 # The Bot API --------------------------------------------------------------------------
 
 
+def multipart(params: dict, field: str, name: str, content: bytes, content_type: str):
+    """(body, content type) of a form upload: how the Bot API takes a file (sendDocument)."""
+    boundary = secrets.token_hex(16)
+    quoted = "".join(c for c in name if c not in '"\\\r\n') or "file"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in params.items()
+    ]
+    parts.append(
+        f"--{boundary}\r\nContent-Disposition: form-data; "
+        f'name="{field}"; filename="{quoted}"\r\nContent-Type: {content_type}\r\n\r\n'.encode()
+        + content
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
 def call(
-    connection: Connection, method: str, params: dict | None = None, timeout: float = 30
+    connection: Connection,
+    method: str,
+    params: dict | None = None,
+    timeout: float = 30,
+    upload: tuple[bytes, str] | None = None,
 ) -> object:
+    """One Bot API method; `upload` is a ready (body, content type) from `multipart`."""
     token = bot_token(connection)
     if not token:
         raise TelegramError(str(_("The connection has no bot token.")))
     if not valid_bot_token(token):
         raise TelegramError(str(BAD_TOKEN_MESSAGE))
     base = settings.CONVODESK["TELEGRAM_API_BASE"].rstrip("/")
-    body = json.dumps(params or {}).encode()
+    body, content_type = upload or (json.dumps(params or {}).encode(), "application/json")
     try:
         request = urllib.request.Request(
             f"{base}/bot{token}/{method}",
             data=body,
             method="POST",
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": content_type},
         )
         with urllib.request.urlopen(request, timeout=timeout) as response:
             payload = json.loads(response.read() or b"{}")
@@ -492,6 +516,21 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return chunks
 
 
+def send_file(connection: Connection, chat_id: str, item: dict) -> dict:
+    """A file from the composer: a picture as sendPhoto (Telegram shows it inline), anything
+    else as sendDocument, uploaded from the product's storage."""
+    photo = item.get("content_type") in ("image/jpeg", "image/png")
+    method, field = ("sendPhoto", "photo") if photo else ("sendDocument", "document")
+    upload = multipart(
+        {"chat_id": chat_id},
+        field,
+        item.get("name") or "file",
+        uploads.read(item),
+        item.get("content_type") or "application/octet-stream",
+    )
+    return call(connection, method, upload=upload, timeout=120)
+
+
 def deliver(message) -> str:
     """sendMessage to the client's private chat; 429 waits `retry_after`, 403 (blocked) is final.
 
@@ -501,11 +540,16 @@ def deliver(message) -> str:
     conversation = message.conversation
     connection = conversation.connection
     chat_id = conversation.identity.external_id
-    chunks = split_text(message.text)
-    sent_ids = [i for i in (message.channel_message_id or "").split(",") if i][: len(chunks)]
+    files = [item for item in message.attachments or [] if uploads.is_upload(item)]
+    chunks = split_text(message.text) if message.text or not files else []
+    parts = [(None, chunk) for chunk in chunks] + [(item, "") for item in files]
+    sent_ids = [i for i in (message.channel_message_id or "").split(",") if i][: len(parts)]
     try:
-        for chunk in chunks[len(sent_ids) :]:
-            result = call(connection, "sendMessage", {"chat_id": chat_id, "text": chunk})
+        for item, chunk in parts[len(sent_ids) :]:
+            if item is None:
+                result = call(connection, "sendMessage", {"chat_id": chat_id, "text": chunk})
+            else:
+                result = send_file(connection, chat_id, item)
             sent_ids.append(str(result.get("message_id") or "?"))
             Message.objects.filter(pk=message.pk).update(channel_message_id=",".join(sent_ids))
     except TelegramError as exc:

@@ -16,6 +16,8 @@ from django.core.validators import URLValidator
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from . import uploads
+
 MAX_ATTACHMENTS = 20
 MAX_URL_LENGTH = 2000
 MAX_FETCHED_FILE = 20 * 1024 * 1024  # the Bot API's own download limit
@@ -103,6 +105,17 @@ def clean_one(item, field: str = "attachments.0") -> dict:
     return cleaned
 
 
+def from_outside(items):
+    """Attachments posted through the API: never a `stored` name, which only the product's own
+    connectors and composer set (it names a file in the product's storage)."""
+    if not isinstance(items, list | tuple):
+        return items
+    return [
+        {k: v for k, v in item.items() if k != "stored"} if isinstance(item, dict) else item
+        for item in items
+    ]
+
+
 def clean(items, field: str = "attachments") -> list[dict]:
     """The attachments to store; AttachmentError (a ValidationError) names the bad one."""
     if items is None:
@@ -148,8 +161,11 @@ def for_display(message) -> list[dict]:
 
 
 def servable(message, item: dict) -> bool:
-    """Whether the product serves this attachment itself: only what its own connectors stored."""
-    if message.author_kind != "client" or not message.connection_id:
+    """Whether the product serves this attachment itself: only what its own connectors stored,
+    and the files employees attached in the composer (`uploads`)."""
+    if message.author_kind != "client":
+        return message.author_kind in ("employee", "note") and uploads.is_upload(item)
+    if not message.connection_id:
         return False
     kind = message.connection.kind
     if kind == "email":
@@ -174,7 +190,7 @@ def open_file(message, index: int):
     if not isinstance(item, dict) or not servable(message, item):
         raise NotServable
     name = item.get("file_name") or item.get("name")
-    if message.connection.kind == "email":
+    if message.author_kind != "client" or message.connection.kind == "email":
         from django.core.files.storage import default_storage
 
         try:

@@ -331,6 +331,7 @@ class Message(models.Model):
         EMPLOYEE = "employee", _("Employee")
         SYSTEM = "system", _("System")
         BOT = "bot", _("Automatic")
+        NOTE = "note", _("Private note")
 
     class Delivery(models.TextChoices):
         NONE = "", "—"

@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from convodesk.conversations.attachments import for_display
 from convodesk.conversations.columns import DISLIKE, LIKE
 from convodesk.conversations.lifecycle import Status
 from convodesk.conversations.models import Conversation, ConversationEvent, Message
@@ -86,6 +87,7 @@ EVENT_LINES = {
     "client_message": None,
     "employee_message": None,
     "bot_message": None,
+    "private_note": None,
     "offered": gettext_lazy("Offered to %(employees)s"),
     "taken": gettext_lazy("%(actor)s took the conversation"),
     "skipped": gettext_lazy("%(actor)s skipped the conversation"),
@@ -121,9 +123,10 @@ def transcript(conv: Conversation) -> list[dict]:
     lines = []
     for message in (
         Message.objects.filter(conversation=conv)
-        .select_related("author")
+        .select_related("author", "connection")
         .order_by("created_at", "id")
     ):
+        message.files = for_display(message) if message.attachments else []
         lines.append(
             {
                 "kind": "message",

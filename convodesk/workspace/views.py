@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from convodesk.accounts.models import User
-from convodesk.conversations import outbox, services
+from convodesk.conversations import outbox, services, uploads
 from convodesk.conversations.columns import crm_url
 from convodesk.conversations.lifecycle import IllegalTransition, Status
 from convodesk.conversations.models import ConversationParticipant
@@ -49,6 +49,8 @@ def _context(request, conv=None, flash=None, flash_level="info"):
             can_act=conv.is_open,
             in_queue=conv.status < Status.TAKEN,
             before_closing=conv.status < Status.CLOSING,
+            upload_max_bytes=uploads.max_bytes(),
+            upload_accept=uploads.accept_attribute(),
         )
     return context
 
@@ -146,17 +148,37 @@ def action(request, pk: int, name: str):
         call, done = simple[name]
         return _run(request, pk, call, done)
     if name == "reply":
-        text = request.POST.get("text", "")
-        if len(text) > MAX_REPLY:
-            conv = queries.conversation(request.user, pk)
-            return _parts(
-                request, conv, flash=_("The message is too long."), level="error", status=400
-            )
-        return _run(request, pk, lambda: services.reply(pk, actor, text), "")
+        return _reply(request, pk, actor)
     if name == "transfer":
         return _transfer(request, pk, actor)
     conv = queries.conversation(request.user, pk)
     return _parts(request, conv, flash=_("Unknown action."), level="error", status=404)
+
+
+def _reply(request, pk: int, actor: Actor):
+    """A reply to the client, or with `note` a private note; files from the composer are
+    stored first and removed again if the message is refused."""
+    text = request.POST.get("text", "")
+    note = request.POST.get("note") == "1"
+    if len(text) > MAX_REPLY:
+        conv = queries.conversation(request.user, pk)
+        return _parts(request, conv, flash=_("The message is too long."), level="error", status=400)
+    if queries.conversation(request.user, pk) is None:  # store nothing for a hidden one
+
+        def hidden():
+            raise NotFound(pk)
+
+        return _run(request, pk, hidden, "")
+    try:
+        files = uploads.store_all(request.FILES.getlist("files"))
+    except uploads.UploadRefused as refusal:
+        conv = queries.conversation(request.user, pk)
+        return _parts(request, conv, flash=refusal.message, level="error", status=400)
+    write = services.add_private_note if note else services.reply
+    response = _run(request, pk, lambda: write(pk, actor, text, attachments=files), "")
+    if response.status_code != 200:
+        uploads.discard(files)
+    return response
 
 
 def _transfer(request, pk: int, actor: Actor):

@@ -1,9 +1,31 @@
 """A small local server speaking the Telegram Bot API's request and response shapes."""
 
+import email
+import email.policy
 import json
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def _form(content_type: str, raw: bytes) -> dict:
+    """A multipart form as the Bot API reads it: fields as text, a file as
+    {"filename", "content_type", "content"}."""
+    parsed = email.message_from_bytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw, policy=email.policy.HTTP
+    )
+    params = {}
+    for part in parsed.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if part.get_filename() is not None:
+            params[name] = {
+                "filename": part.get_filename(),
+                "content_type": part.get_content_type(),
+                "content": part.get_payload(decode=True),
+            }
+        else:
+            params[name] = part.get_payload(decode=True).decode()
+    return params
 
 
 class FakeBotApi:
@@ -52,6 +74,16 @@ class FakeBotApi:
             }
         if method in ("setWebhook", "deleteWebhook"):
             return 200, {"ok": True, "result": True, "description": "Webhook was set"}
+        if method in ("sendDocument", "sendPhoto"):
+            self.next_message_id += 1
+            return 200, {
+                "ok": True,
+                "result": {
+                    "message_id": self.next_message_id,
+                    "date": 1700000000,
+                    "chat": {"id": int(params["chat_id"]), "type": "private"},
+                },
+            }
         if method == "sendMessage":
             self.next_message_id += 1
             return 200, {
@@ -100,6 +132,8 @@ class FakeBotApi:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.headers.get("Content-Type", "").startswith("application/json"):
                     params = json.loads(raw or b"{}")
+                elif self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+                    params = _form(self.headers["Content-Type"], raw)
                 else:
                     params = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
                 api.calls.append((method, params))

@@ -906,6 +906,9 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
     "connectors/telegram/<int:connection_id>/webhook/": [
         Check("secret", NOBODY, "/connectors/telegram/{telegram}/webhook/", "post", {})
     ],
+    # A reply's file for a client without an account: the signed link is the key (issue 19);
+    # a made-up one opens nothing, for anyone (tests/channels/test_composer_files.py).
+    "connectors/files/<str:token>/": [Check("secret", NOBODY, "/connectors/files/1.0:made-up/")],
     # Own account pages: every employee, about themselves.
     "account/language/": [
         page("/account/language/", STAFF, method="post", data={"language": "es"})

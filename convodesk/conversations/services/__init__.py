@@ -27,6 +27,7 @@ from .core import (
 )
 from .crm import ensure_activity, record_crm_change, write_links
 from .operator import (
+    add_private_note,
     add_system_note,
     close,
     join,
@@ -55,6 +56,7 @@ __all__ = [
     "NotAllowed",
     "NotFound",
     "Received",
+    "add_private_note",
     "add_system_note",
     "client_rate",
     "close",

@@ -99,9 +99,9 @@ def join(conversation_id: int, actor: Actor, now=None) -> Conversation:
 def reply(conversation_id: int, actor: Actor, text: str, now=None, attachments=None) -> Message:
     """An employee's message (counts as a reply), or an integration's automatic text (never does)."""
     text = clean_text(text)
-    if not text:
-        raise IllegalTransition("empty", _("The message is empty."))
     attachments = clean_attachments(attachments)
+    if not text and not attachments:
+        raise IllegalTransition("empty", _("The message is empty."))
     at = now_or(now)
     with unit() as current:
         conversation = load_for(actor, conversation_id)
@@ -136,6 +136,34 @@ def reply(conversation_id: int, actor: Actor, text: str, now=None, attachments=N
             "employee_message",
             {"message": message.pk},
             writer=actor.user_id,
+        )
+        return message
+
+
+def add_private_note(
+    conversation_id: int, actor: Actor, text: str, now=None, attachments=None
+) -> Message:
+    """A note for employees only: never delivered, no state change, counted as no reply.
+
+    It is its own author kind (`note`), so every reader that lists the client's or the
+    employees' messages (delivery, the widget, metrics, rollups) leaves it out by construction.
+    """
+    if actor.user is None:
+        raise NotAllowed(_("Only an employee can write a private note."))
+    text = clean_text(text)
+    attachments = clean_attachments(attachments)
+    if not text and not attachments:
+        raise IllegalTransition("empty", _("The note is empty."))
+    at = now_or(now)
+    with unit() as current:
+        conversation = load_for(actor, conversation_id)
+        message = add_message(
+            conversation, Message.Author.NOTE, text, at, author=actor.user, attachments=attachments
+        )
+        conversation.updated_at = at
+        current.touch(conversation, ["updated_at"])
+        record(
+            conversation, "private_note", actor, at, conversation.status, {"message": message.pk}
         )
         return message
 
@@ -344,6 +372,7 @@ def start_outgoing(actor: Actor, identity: ClientIdentity, text: str, now=None) 
 
 
 __all__ = [
+    "add_private_note",
     "add_system_note",
     "close",
     "join",

@@ -43,7 +43,7 @@ EVENT_LABELS = {
     "delivery_failed": _("Reply not delivered"),
 }
 # Events that only mirror a message already shown in the transcript.
-MESSAGE_EVENTS = {"client_message", "employee_message", "bot_message"}
+MESSAGE_EVENTS = {"client_message", "employee_message", "bot_message", "private_note"}
 ACTOR_LABELS = {
     "client": _("Client"),
     "system": _("System"),

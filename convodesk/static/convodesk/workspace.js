@@ -72,9 +72,10 @@
     });
   }
 
-  function post(actionName, form) {
+  function post(actionName, form, files) {
     if (!current) return;
     var body = form ? new FormData(form) : new FormData();
+    (files || []).forEach(function (file) { body.append("files", file, file.name || "pasted.png"); });
     return request("POST", convUrl(current, actionName + "/"), body).then(function (r) {
       replaceParts(r.text);
       return r;
@@ -119,13 +120,16 @@
     var name = form.getAttribute("data-action");
     if (name === "reply") {
       var text = form.querySelector("textarea");
-      if (!text.value.trim()) return;
+      var composer = window.convodeskComposer;
+      var files = composer ? composer.files() : [];
+      if (!text.value.trim() && !files.length) return;
       var button = form.querySelector("button[type=submit]");
       button.disabled = true;
-      post("reply", form).then(function (r) {
+      post("reply", form, files).then(function (r) {
         if (r && r.ok) {
           var fresh = document.getElementById("ws-text");
           if (fresh) { fresh.value = ""; fresh.focus(); }
+          if (composer) composer.clear();
         }
       }).then(function () { var b = document.querySelector(".ws-reply button[type=submit]"); if (b) b.disabled = false; });
     } else if (name === "transfer") {
@@ -144,6 +148,8 @@
   var lastTyping = 0;
   document.addEventListener("input", function (e) {
     if (e.target.id !== "ws-text" || !current) return;
+    // A private note is not something the client may see being typed.
+    if (window.convodeskComposer && window.convodeskComposer.isNote()) return;
     var now = Date.now();
     if (now - lastTyping > 2000) { lastTyping = now; live.send({ type: "typing", conversation: Number(current) }); }
   });

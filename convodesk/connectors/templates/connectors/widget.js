@@ -115,6 +115,14 @@
     errorLine.style.display = text ? "block" : "none";
   }
 
+  // A reply's file: a signed link from this chat's own server (a path gets its origin).
+  var serverOrigin = String(CONFIG.socket).replace(/^ws(s?):\/\/([^\/]+).*$/, "http$1://$2");
+  function fileUrl(url) {
+    if (typeof url !== "string") return "";
+    if (/^\/[^\/\\]/.test(url)) return serverOrigin + url;
+    return /^https?:\/\//.test(url) ? url : "";
+  }
+
   function addMessage(m) {
     if (m.id && seen[m.id]) return;
     if (m.id) seen[m.id] = true;
@@ -130,6 +138,12 @@
     var node = el("div", { "class": "msg " + m.author, "data-id": m.id || "" });
     if (m.author !== "client") node.appendChild(el("span", { "class": "who" }, m.name || T.operator));
     node.appendChild(document.createTextNode(m.text));
+    (m.files || []).forEach(function (f) {
+      var href = fileUrl(f.url);
+      if (!href) return;
+      var link = el("a", { "class": "file", href: href, target: "_blank", rel: "noopener noreferrer" }, f.name || "file");
+      node.appendChild(link);
+    });
     log.appendChild(node);
     log.scrollTop = log.scrollHeight;
     hasHistory = true;
