@@ -27,7 +27,7 @@ from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.conversations.services import Actor
 from convodesk.lines.models import Connection, Line
 
-from . import crm_demo, demo_history, demo_quick_replies
+from . import crm_demo, demo_composer, demo_history, demo_quick_replies
 from .demo_transcripts import Script
 
 DEMO_PASSWORD = "convodesk"
@@ -606,6 +606,12 @@ def _today(run: Run) -> None:
     run.report(len(TODAY) + 4)
 
 
+def _notes(run: Run) -> None:
+    """Private notes, some with a file, on a few conversations an employee holds (demo_composer)."""
+    with transaction.atomic():
+        demo_composer.add_notes_and_files(run.now)
+
+
 def _delivered(run: Run) -> None:
     """The simulated past was delivered at the time: nothing is waiting to go out."""
     Message.objects.filter(author_kind__in=["employee", "bot"]).exclude(
@@ -623,7 +629,7 @@ def _rollups(run: Run) -> None:
 # The steps of a demo load, in order; each takes the shared state. A new part of the demo (tags,
 # SLA, notes…) is a small module `demo_<topic>.py` with a step added to one of these lists.
 ORGANISATION_STEPS = [_crm, demo_quick_replies.seed]
-CONVERSATION_STEPS = [_history, _today, _delivered, _rollups]
+CONVERSATION_STEPS = [_history, _today, _notes, _delivered, _rollups]
 
 
 def simulate(
