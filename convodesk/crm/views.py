@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
@@ -344,7 +345,7 @@ def record_list(request, segment):
         if request.GET.get("count") == "exact":
             count = Count(exact_count(qs), True)
         else:
-            count = bounded_count(qs)
+            count = lists.list_count(flt, qs)
         page = fetch_page(
             qs,
             flt,
@@ -380,6 +381,10 @@ def record_list(request, segment):
             "errors": list(flt.errors.items()),
             "count": count,
             "count_exact_url": "?" + urlencode({**keep, "count": "exact"}),
+            # SQLite has no planner estimate: a capped count is "more than N" there.
+            "count_more_than": count.value - 1
+            if count and not count.exact and connection.vendor != "postgresql"
+            else None,
             "page": page,
             "next_url": "?"
             + urlencode({**keep, "page": page_number + 1, "after": page.next_cursor})
