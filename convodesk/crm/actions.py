@@ -82,9 +82,16 @@ def convert_lead(
             comment=lead.comment,
         )
         if lead.phone:
-            contact.add_phone(lead.phone, country, verified=lead.contact_data_verified)
+            contact.add_phone(
+                lead.phone,
+                country,
+                verified=lead.contact_data_verified,
+                source_id=lead.connection_id,
+            )
         if lead.email:
-            contact.add_email(lead.email, verified=lead.contact_data_verified)
+            contact.add_email(
+                lead.email, verified=lead.contact_data_verified, source_id=lead.connection_id
+            )
         if lead.connection_id and lead.external_id:
             contact.add_identity(lead.connection_id, lead.external_id)
         company = None
@@ -169,10 +176,11 @@ def rebind(conversation_id: int, user, entity_type: str, entity_id: int) -> Conv
             client = conversation.client
             verified = not binding.typed_by_client(conversation)
             country = conversation.line.default_country if conversation.line_id else ""
+            source = conversation.connection_id
             if client.phone:
-                target.add_phone(client.phone, country, verified=verified)
+                target.add_phone(client.phone, country, verified=verified, source_id=source)
             if client.email:
-                target.add_email(client.email, verified=verified)
+                target.add_email(client.email, verified=verified, source_id=source)
         services.write_links(conversation.pk, binding.related_records(target))
         activity = services.ensure_activity(conversation, target)
         services.record_crm_change(

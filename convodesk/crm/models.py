@@ -146,6 +146,8 @@ class Contact(Searchable, CrmRecord):
 
     def search_parts(self):
         parts = [self.name]
+        # A new contact's phone and e-mail written right after its row (the binding's).
+        parts += getattr(self, "pending_search", [])
         if self.pk:
             parts += [p for p in self.phones.values_list("value", "normalized") for p in p]
             parts += list(self.emails.values_list("normalized", flat=True))
@@ -156,7 +158,7 @@ class Contact(Searchable, CrmRecord):
         self.search = fold(" ".join(p for p in self.search_parts() if p))
         Contact.objects.filter(pk=self.pk).update(search=self.search)
 
-    def add_phone(self, raw: str, country: str = "", verified: bool = True) -> None:
+    def add_phone(self, raw: str, country: str = "", verified: bool = True, source_id=None) -> None:
         """Keep a phone; `verified=False` for one the client only typed (never matched on). A
         number already kept stays as it is: saving a card never vouches for a typed claim."""
         normalized = normalize_phone(raw, country)
@@ -164,11 +166,15 @@ class Contact(Searchable, CrmRecord):
             return
         if not self.phones.filter(normalized=normalized).exists():
             ContactPhone.objects.create(
-                contact=self, value=raw.strip()[:64], normalized=normalized, verified=verified
+                contact=self,
+                value=raw.strip()[:64],
+                normalized=normalized,
+                verified=verified,
+                source_id=source_id,
             )
             self.refresh_search()
 
-    def add_email(self, raw: str, verified: bool = True) -> None:
+    def add_email(self, raw: str, verified: bool = True, source_id=None) -> None:
         """Keep an e-mail; `verified=False` for one the client only typed (never matched on). An
         address already kept stays as it is: saving a card never vouches for a typed claim."""
         normalized = normalize_email(raw)
@@ -176,7 +182,11 @@ class Contact(Searchable, CrmRecord):
             return
         if not self.emails.filter(normalized=normalized).exists():
             ContactEmail.objects.create(
-                contact=self, value=raw.strip()[:254], normalized=normalized, verified=verified
+                contact=self,
+                value=raw.strip()[:254],
+                normalized=normalized,
+                verified=verified,
+                source_id=source_id,
             )
             self.refresh_search()
 
@@ -192,6 +202,16 @@ class ContactPhone(models.Model):
     normalized = models.CharField(max_length=32, db_index=True)
     # False when the client typed it into the web chat: shown, never matched on (issue 15).
     verified = models.BooleanField(_("verified"), default=True)
+    # The channel connection it came from (a bound conversation's); empty when an employee
+    # typed it or a file imported it.
+    source = models.ForeignKey(
+        "lines.Connection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("source"),
+    )
 
     class Meta:
         ordering = ["id"]
@@ -205,6 +225,14 @@ class ContactEmail(models.Model):
     value = models.CharField(_("e-mail"), max_length=254)
     normalized = models.CharField(max_length=254, db_index=True)
     verified = models.BooleanField(_("verified"), default=True)
+    source = models.ForeignKey(  # as ContactPhone.source
+        "lines.Connection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("source"),
+    )
 
     class Meta:
         ordering = ["id"]

@@ -147,9 +147,19 @@ def _related(record, user) -> list[tuple[str, list]]:
 
 
 def _unverified(item) -> str:
+    """A phone or e-mail as the card shows it: with its source channel, and unverified data
+    (typed by the client in the web chat) marked as such."""
+    value = item.value
+    if item.source_id is not None:
+        source = item.source
+        value = _("%(value)s (from %(channel)s · %(connection)s)") % {
+            "value": value,
+            "channel": CHANNEL_LABELS.get(source.kind, source.kind),
+            "connection": source.name,
+        }
     if item.verified:
-        return item.value
-    return _("%(value)s (typed in the web chat, unverified)") % {"value": item.value}
+        return value
+    return _("%(value)s (typed in the web chat, unverified)") % {"value": value}
 
 
 def _facts(record) -> list[tuple[str, str]]:
@@ -158,8 +168,14 @@ def _facts(record) -> list[tuple[str, str]]:
     if isinstance(record, Contact):
         identities = record.identities.select_related("connection").order_by("id")
         facts += [
-            (_("Phones"), ", ".join(_unverified(p) for p in record.phones.all()) or "–"),
-            (_("E-mails"), ", ".join(_unverified(e) for e in record.emails.all()) or "–"),
+            (
+                _("Phones"),
+                ", ".join(_unverified(p) for p in record.phones.select_related("source")) or "–",
+            ),
+            (
+                _("E-mails"),
+                ", ".join(_unverified(e) for e in record.emails.select_related("source")) or "–",
+            ),
             (
                 _("Channel identities"),
                 ", ".join(
