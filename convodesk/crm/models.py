@@ -82,6 +82,10 @@ class Company(Searchable, CrmRecord):
     phone = models.CharField(_("phone"), max_length=64, blank=True)
     email = models.CharField(_("e-mail"), max_length=254, blank=True)
     website = models.CharField(_("website"), max_length=255, blank=True)
+    # The folded name (`fold`), as Contact.name_key: possible duplicates by name.
+    name_key = models.CharField(
+        max_length=255, blank=True, default="", db_index=True, editable=False
+    )
 
     entity_type = "company"
 
@@ -92,6 +96,13 @@ class Company(Searchable, CrmRecord):
 
     def __str__(self):
         return self.title
+
+    def save(self, *args, **kwargs):
+        self.name_key = fold(self.title)[:255]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
     @property
     def display_title(self) -> str:
@@ -675,12 +686,19 @@ class CrmEvent(models.Model):
 
 
 class CrmMerge(models.Model):
-    """A merge of two contacts, kept for 30 days so it can be undone: the removed contact's
-    fields, the kept one's fields before, and the ids of every row the merge moved."""
+    """A merge of two contacts or two companies, kept for 30 days so it can be undone: the
+    removed record's fields, the kept one's fields before, and the ids of every row the merge
+    moved. `kept` holds a kept contact, `kept_company` a kept company (`entity_type` says which)."""
 
     UNDO_DAYS = 30
 
-    kept = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges")
+    entity_type = models.CharField(max_length=20, default="contact")
+    kept = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="merges"
+    )
+    kept_company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.CASCADE, related_name="merges"
+    )
     removed_id = models.BigIntegerField()
     removed = models.JSONField(default=dict)
     kept_before = models.JSONField(default=dict)
@@ -695,7 +713,11 @@ class CrmMerge(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self):
-        return f"#{self.removed_id} → #{self.kept_id}"
+        return f"{self.entity_type} #{self.removed_id} → #{self.kept_record_id}"
+
+    @property
+    def kept_record_id(self):
+        return self.kept_company_id if self.entity_type == "company" else self.kept_id
 
 
 class CrmImport(models.Model):

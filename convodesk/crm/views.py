@@ -683,7 +683,7 @@ def card(request, segment, pk):
             "activity_types": kind != "activity" and editable,
             "deletable": editable and not (kind == "activity" and record.conversation_id),
             "can_make_deal": kind == "contact" and editable,
-            "duplicates": merging.duplicates_of(user, record) if kind == "contact" else [],
+            "duplicates": merging.duplicates_of(user, record) if kind in merging.SPECS else [],
             "activity_choices": [
                 (code, label)
                 for code, label in Activity.Type.choices
