@@ -20,6 +20,7 @@ from convodesk.conversations.models import Conversation, ConversationCrmLink
 
 from . import binding
 from .models import MODELS, Activity, Company, Contact, ContactIdentity, Deal, Lead
+from .services import record_event
 from .visibility import can, record_for
 
 
@@ -112,6 +113,12 @@ def convert_lead(
         lead.status = Lead.Status.CONVERTED
         lead.contact, lead.company, lead.deal = contact, company, deal
         lead.save()
+        made = [r for r in (contact, company, deal) if r is not None]
+        for record in made:  # each timeline starts with where it came from
+            record_event(
+                record, "created", user, {"title": record.display_title, "lead": _ref(lead)}
+            )
+        record_event(lead, "converted", user, {"records": [_ref(r) for r in made]})
         primary = contact
         records = [r for r in (contact, deal, company) if r is not None]
         for conversation_id in conversation_ids:
