@@ -100,8 +100,14 @@ def read_cursor(cursor: str):
         raise BadCursor("invalid cursor") from exc
 
 
-def after_cursor(queryset, field: str, descending: bool, sort_value, pk: int):
-    """Rows after (sort_value, pk) in the order field (nulls last) then id, both in one direction."""
+def after_cursor(
+    queryset, field: str, descending: bool, sort_value, pk: int, never_empty: bool = False
+):
+    """Rows after (sort_value, pk) in the order field (nulls last) then id, both in one direction.
+
+    `never_empty` (a NOT NULL sort column): the condition also says `field >= value` (`<=`
+    descending), a range both databases start the (field, id) index walk at, so a deep next
+    page reads only its own rows instead of filtering every row before the cursor."""
     if field == "id":
         return queryset.filter(pk__lt=pk) if descending else queryset.filter(pk__gt=pk)
     id_after = Q(pk__lt=pk) if descending else Q(pk__gt=pk)
@@ -109,6 +115,9 @@ def after_cursor(queryset, field: str, descending: bool, sort_value, pk: int):
         return queryset.filter(Q(**{f"{field}__isnull": True}) & id_after)
     beyond = Q(**{f"{field}__lt" if descending else f"{field}__gt": sort_value})
     tie = Q(**{field: sort_value}) & id_after
+    if never_empty:
+        bound = Q(**{f"{field}__lte" if descending else f"{field}__gte": sort_value})
+        return queryset.filter(bound & (beyond | tie))
     return queryset.filter(beyond | tie | Q(**{f"{field}__isnull": True}))
 
 

@@ -20,6 +20,7 @@ from convodesk.conversations.models import Conversation, ConversationCrmLink
 
 from . import binding
 from .models import MODELS, Activity, Company, Contact, ContactIdentity, Deal, Lead
+from .services import record_event
 from .visibility import can, record_for
 
 
@@ -82,9 +83,16 @@ def convert_lead(
             comment=lead.comment,
         )
         if lead.phone:
-            contact.add_phone(lead.phone, country, verified=lead.contact_data_verified)
+            contact.add_phone(
+                lead.phone,
+                country,
+                verified=lead.contact_data_verified,
+                source_id=lead.connection_id,
+            )
         if lead.email:
-            contact.add_email(lead.email, verified=lead.contact_data_verified)
+            contact.add_email(
+                lead.email, verified=lead.contact_data_verified, source_id=lead.connection_id
+            )
         if lead.connection_id and lead.external_id:
             contact.add_identity(lead.connection_id, lead.external_id)
         company = None
@@ -105,6 +113,12 @@ def convert_lead(
         lead.status = Lead.Status.CONVERTED
         lead.contact, lead.company, lead.deal = contact, company, deal
         lead.save()
+        made = [r for r in (contact, company, deal) if r is not None]
+        for record in made:  # each timeline starts with where it came from
+            record_event(
+                record, "created", user, {"title": record.display_title, "lead": _ref(lead)}
+            )
+        record_event(lead, "converted", user, {"records": [_ref(r) for r in made]})
         primary = contact
         records = [r for r in (contact, deal, company) if r is not None]
         for conversation_id in conversation_ids:
@@ -169,10 +183,11 @@ def rebind(conversation_id: int, user, entity_type: str, entity_id: int) -> Conv
             client = conversation.client
             verified = not binding.typed_by_client(conversation)
             country = conversation.line.default_country if conversation.line_id else ""
+            source = conversation.connection_id
             if client.phone:
-                target.add_phone(client.phone, country, verified=verified)
+                target.add_phone(client.phone, country, verified=verified, source_id=source)
             if client.email:
-                target.add_email(client.email, verified=verified)
+                target.add_email(client.email, verified=verified, source_id=source)
         services.write_links(conversation.pk, binding.related_records(target))
         activity = services.ensure_activity(conversation, target)
         services.record_crm_change(

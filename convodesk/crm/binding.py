@@ -58,12 +58,37 @@ def default_country() -> str:
 
 
 def find_contact(
-    connection_id: int, external_id: str, phones: list[str], email: str
+    connection_id: int,
+    external_id: str,
+    phones: list[str],
+    email: str,
+    *,
+    holds_phones: list[str] = (),
+    holds_email: str = "",
 ) -> Match | None:
     """Channel identity first, then phone, then e-mail: one query, each branch an index look-up.
-    Without an external id, by phone and e-mail only (a suggestion); without either, by identity."""
+    Without an external id, by phone and e-mail only (a suggestion); without either, by identity.
+
+    `holds_phones` / `holds_email`: the same query also says whether the contact found already
+    keeps that phone (any of its stored forms) or e-mail, verified or not (`record.has_phone`,
+    `record.has_email`), so the binding knows what the contact is to learn without a read more."""
     q = connection.ops.quote_name
     branches, params = [], []
+    contact = q(Contact._meta.db_table)
+    holds, holds_params = [], []
+    for name, model, values in (
+        ("has_phone", ContactPhone, list(holds_phones)),
+        ("has_email", ContactEmail, [holds_email] if holds_email else []),
+    ):
+        if values:
+            holds.append(
+                f"EXISTS(SELECT 1 FROM {q(model._meta.db_table)} held WHERE held.contact_id = "
+                f"{contact}.id AND held.normalized IN ({', '.join(['%s'] * len(values))})) "
+                f"AS {name}"
+            )
+            holds_params += values
+        else:
+            holds.append(f"0 AS {name}")
     if external_id:
         branches.append(
             f"SELECT 1 AS prio, id AS row_id, contact_id FROM {q(ContactIdentity._meta.db_table)} "
@@ -84,13 +109,12 @@ def find_contact(
         params.append(email)
     if not branches:
         return None
-    contact = q(Contact._meta.db_table)
     sql = (
-        f"SELECT {contact}.*, found.prio AS match_prio FROM {contact} "
+        f"SELECT {contact}.*, found.prio AS match_prio, {', '.join(holds)} FROM {contact} "
         f"INNER JOIN ({' UNION ALL '.join(branches)}) found ON found.contact_id = {contact}.id "
         f"ORDER BY found.prio, found.row_id LIMIT 1"
     )
-    for row in Contact.objects.raw(sql, params):
+    for row in Contact.objects.raw(sql, holds_params + params):
         return Match(row, _MATCHED_BY[row.match_prio])
     return None
 
@@ -193,16 +217,58 @@ class NewContact:
 
 
 @dataclass
+class ClientData:
+    """What a matched contact learns from the client, as a manual bind adds it: the channel
+    identity it does not hold yet, and the phone and e-mail it lacks. Verified channels add
+    them as verified; data the client typed (`typed_by_client`) is proposed: kept, shown as
+    unverified, never matched on. `source_id`: the connection they came from."""
+
+    contact: Contact
+    source_id: int
+    external_id: str = ""  # the identity to add; empty when the contact already holds it
+    phone: tuple[str, str] | None = None  # (as written, normalised)
+    email: tuple[str, str] | None = None
+    verified: bool = True
+
+    def __bool__(self) -> bool:
+        return bool(self.external_id or self.phone or self.email)
+
+    def learned(self) -> dict:
+        """For the `crm_bound` event: what the contact was given."""
+        return {
+            "identity": bool(self.external_id),
+            "phone": self.phone[0] if self.phone else "",
+            "email": self.email[0] if self.email else "",
+            "verified": self.verified,
+        }
+
+
+@dataclass
 class Decision:
     """What a new conversation is bound to. `records`: existing records to link, primary first
-    (empty when `new` is to be made and linked alone). `add_identity`: the matched contact
-    learns the client's channel identity. `suggest`: a record the client's typed data points at."""
+    (empty when `new` is to be made and linked alone). `learn`: the client's data the matched
+    contact is to be given. `suggest`: a record the client's typed data points at."""
 
     records: list = field(default_factory=list)
     new: Lead | NewContact | None = None
-    add_identity: Contact | None = None
+    learn: ClientData | None = None
     suggest: Match | None = None
     payload: dict = field(default_factory=dict)
+
+
+def _client_data(contact, match, conversation, phones, email, verified) -> ClientData | None:
+    """The client's identity, phone and e-mail the matched contact does not keep yet."""
+    client, identity = conversation.client, conversation.identity
+    data = ClientData(contact=contact, source_id=identity.connection_id, verified=verified)
+    if match.by != "identity" and identity.external_id:
+        data.external_id = identity.external_id
+    if phones and not contact.has_phone:
+        # Stored as `Contact.add_phone` stores it (the line's country for a national number).
+        normalized = normalize_phone(client.phone, conversation.line.default_country)
+        data.phone = (client.phone.strip()[:64], normalized)
+    if email and not contact.has_email:
+        data.email = (client.email.strip()[:254], email)
+    return data or None
 
 
 def _new_lead(conversation, country: str) -> Lead:
@@ -267,11 +333,17 @@ def decide_new_conversation(conversation, unassigned_responsible=None) -> Decisi
     typed = typed_by_client(conversation)
     # Typed data looks records up by the channel identity alone (see the docstring).
     lookup_phones, lookup_email = ([], "") if typed else (phones, email)
-    match = find_contact(identity.connection_id, identity.external_id, lookup_phones, lookup_email)
+    match = find_contact(
+        identity.connection_id,
+        identity.external_id,
+        lookup_phones,
+        lookup_email,
+        holds_phones=phones,
+        holds_email=email,
+    )
     if match is not None:
         contact = match.record
-        if match.by != "identity":
-            decision.add_identity = contact
+        decision.learn = _client_data(contact, match, conversation, phones, email, not typed)
         decision.records = related_records(contact)
         if line.crm_bind_open_deal:
             deal = open_deal(contact)

@@ -14,6 +14,7 @@ Imported records belong to the importing employee (responsible), so they stay in
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterator
@@ -72,6 +73,57 @@ def import_root() -> Path:
     return Path(settings.EXPORT_ROOT).parent / "imports"
 
 
+# An upload whose import never starts (left at the column mapping) is removed after this.
+ABANDONED_AFTER = dt.timedelta(days=1)
+IMPORT_OPEN = ("mapping", "queued", "running")
+
+
+def sweep_abandoned_uploads(now: dt.datetime | None = None) -> int:
+    """Remove uploads nobody imported: the file of a job still waiting for its column mapping
+    a day after the upload (the job then says so, failed), and any upload in the imports
+    folder older than a day that no open job holds (a crash between writing and recording
+    it). Error reports stay for their jobs. Run by every upload and every import job, as the
+    export job purges old exports. Returns the number of files removed."""
+    now = now or timezone.now()
+    cutoff = now - ABANDONED_AFTER
+    removed = 0
+    stale = CrmImport.objects.filter(status=CrmImport.Status.MAPPING, created_at__lt=cutoff)
+    for job in stale.exclude(file_path=""):
+        Path(job.file_path).unlink(missing_ok=True)
+        CrmImport.objects.filter(pk=job.pk, status=CrmImport.Status.MAPPING).update(
+            status=CrmImport.Status.FAILED,
+            file_path="",
+            error=_("The uploaded file was removed: its import was not started within a day."),
+            finished_at=now,
+        )
+        removed += 1
+    root = import_root()
+    if not root.is_dir():
+        return removed
+    held = set(
+        CrmImport.objects.filter(status__in=IMPORT_OPEN)
+        .exclude(file_path="")
+        .values_list("file_path", flat=True)
+    )
+    for path in root.iterdir():
+        if path.name.endswith(".errors.csv") or path.suffix not in (".csv", ".xlsx"):
+            continue
+        try:
+            old = path.stat().st_mtime < cutoff.timestamp()
+        except FileNotFoundError:
+            continue
+        if old and str(path) not in held:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _drop_upload(job: CrmImport) -> None:
+    """The job is over (done or failed): its uploaded file goes, its error report stays."""
+    if job.file_path:
+        Path(job.file_path).unlink(missing_ok=True)
+
+
 # Reading the file -------------------------------------------------------------------------
 
 
@@ -126,6 +178,7 @@ def start(user, kind: str, upload) -> CrmImport:
         raise FieldErrors({"file": _("The file is larger than 50 MB.")})
     root = import_root()
     root.mkdir(parents=True, exist_ok=True)
+    sweep_abandoned_uploads()
     path = root / f"{uuid.uuid4().hex}{suffix}"
     with open(path, "wb") as target:
         for chunk in upload.chunks():
@@ -411,9 +464,25 @@ def _count_rows(path: Path) -> int:
 def run_import(job_id, after_batch=None) -> None:
     """The background task's body: import the whole file, tracking progress.
     `after_batch(rows_read)` is called after each batch (the tests watch memory with it)."""
+    sweep_abandoned_uploads()
     job = CrmImport.objects.select_related("owner").filter(pk=job_id).first()
     if job is None or job.status != CrmImport.Status.QUEUED:
         return
+    try:
+        _run(job, after_batch)
+    except Exception as exc:  # noqa: BLE001 - e.g. the file unreadable before the rows: failed
+        log.exception("CRM import %s failed", job.pk)
+        CrmImport.objects.filter(pk=job.pk).update(
+            status=CrmImport.Status.FAILED,
+            error=str(exc)[:2000] or exc.__class__.__name__,
+            file_path="",
+            finished_at=timezone.now(),
+        )
+    finally:
+        _drop_upload(job)
+
+
+def _run(job: CrmImport, after_batch) -> None:
     path = Path(job.file_path)
     report = path.with_suffix(".errors.csv")
     job.status, job.report_path = CrmImport.Status.RUNNING, str(report)
@@ -476,11 +545,13 @@ def run_import(job_id, after_batch=None) -> None:
         CrmImport.objects.filter(pk=job.pk).update(
             status=CrmImport.Status.FAILED,
             error=str(exc)[:2000] or exc.__class__.__name__,
+            file_path="",
             finished_at=timezone.now(),
         )
         return
     CrmImport.objects.filter(pk=job.pk).update(
         status=CrmImport.Status.DONE,
+        file_path="",
         processed=counts["processed"],
         created_count=counts["created"],
         duplicate_count=counts["duplicates"],

@@ -22,7 +22,9 @@ import functools
 import operator
 import re
 
-from django.db.models import Exists, OuterRef, Q
+from django.conf import settings
+from django.db import connection
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
@@ -45,7 +47,7 @@ from convodesk.conversations.columns import (
 from convodesk.conversations.lifecycle import OPEN_BELOW
 from convodesk.conversations.models import ConversationCrmLink
 from convodesk.conversations.normalize import parse_id
-from convodesk.conversations.paging import keyset_ordering
+from convodesk.conversations.paging import Count, bounded_count, estimate, keyset_ordering
 
 from .models import KINDS, MODELS, Activity, Lead, PipelineStage, fold
 
@@ -143,11 +145,17 @@ def _values(items) -> str | None:
 
 
 def _contact_phones(r):
-    return _values(p.value for p in r.phones.all())
+    return _values(p.value for p in _listed(r, "phones"))
 
 
 def _contact_emails(r):
-    return _values(e.value for e in r.emails.all())
+    return _values(e.value for e in _listed(r, "emails"))
+
+
+def _listed(record, relation: str):
+    """A relation's rows as `prefetches_for` put them on the record (a plain list), else read."""
+    rows = getattr(record, f"listed_{relation}", None)
+    return rows if rows is not None else getattr(record, relation).all()
 
 
 def _stage_name(r) -> str:
@@ -358,14 +366,16 @@ def params_of(kind: str) -> tuple[str, ...]:
 SEARCH_LISTED = 1000
 
 
-def search_q(text: str, kind: str = "contact", probe: bool = False) -> Q:
+def search_q(text: str, kind: str = "contact", probe: bool = False, flt=None) -> Q:
     """Accent-insensitive "contains" over the folded search text; a phone typed with spaces or
     dashes also matches by its digits; a number also matches the ID. Activities by subject.
 
     `probe` (the lists): one capped read of the matching ids first, as the conversation list's
     client-name filter does. A rare fragment (an e-mail, a phone) then reaches the page by
     primary key, instead of a newest-first walk that would test every row for a text only one
-    of them holds; a common one keeps the plain condition, which that walk answers at once."""
+    of them holds; a common one keeps the plain condition, which that walk answers at once, and
+    marks `flt.search_overflow`: more than SEARCH_LISTED match, so the list shows the planner's
+    "≈" instead of counting them again (10,000 of "martinez" took 68 ms at 1,000,000)."""
     folded = fold(text)
     number = parse_id(text.strip().lstrip("#"), max_digits=17)
     by_id = Q(pk=number) if number is not None else None
@@ -382,7 +392,25 @@ def search_q(text: str, kind: str = "contact", probe: bool = False) -> Q:
         )
         if len(found) <= SEARCH_LISTED:
             q = Q(pk__in=found)
+        elif flt is not None:
+            flt.search_overflow = True
     return q | by_id if by_id is not None else q
+
+
+def list_count(flt, queryset) -> Count:
+    """The list's count: exact up to CRM_COUNT_THRESHOLD, else the planner's "≈"; a search the
+    probe found common (`search_overflow`) goes straight to the "≈" (its rows are not counted
+    twice)."""
+    threshold = settings.CONVODESK["CRM_COUNT_THRESHOLD"]
+    if flt.search_overflow:
+        known = SEARCH_LISTED + 1
+        if connection.vendor != "postgresql":
+            return Count(known, False)  # "more than 1,000": SQLite has no estimate
+        return Count(max(estimate(queryset), known), False)
+    count = bounded_count(queryset, threshold)
+    if not count.exact and connection.vendor != "postgresql":
+        return Count(threshold + 1, False)  # "more than 10,000"
+    return count
 
 
 def open_conversation_q(kind: str) -> Q:
@@ -407,6 +435,7 @@ class CrmFilter:
         self.errors: dict[str, str] = {}
         self.cleaned: dict[str, object] = {}
         self.where: dict[str, Q] = {}
+        self.search_overflow = False  # the search alone matches more than SEARCH_LISTED
         self._parse()
 
     def is_valid(self) -> bool:
@@ -432,6 +461,11 @@ class CrmFilter:
     @property
     def sort_field(self) -> str:
         return COLUMNS[self.kind][self.sort_key].sort
+
+    @property
+    def sort_never_empty(self) -> bool:
+        """A NOT NULL sort column: the keyset cursors bound it as a range (paging.after_cursor)."""
+        return self.sort_field in NEVER_EMPTY
 
     def ordering(self) -> list:
         field = "id" if self.sort_key == "id" else self.sort_field
@@ -510,7 +544,7 @@ class CrmFilter:
         q = self._get("q")
         if q:
             self.cleaned["q"] = q
-            self.where["q"] = search_q(q, self.kind, probe=True)
+            self.where["q"] = search_q(q, self.kind, probe=True, flt=self)
         ids = self._ids("responsible", allow_none=True)
         if ids is not None:
             self.cleaned["responsible"] = ids
@@ -592,9 +626,14 @@ def related_for(kind: str, keys, sort_field: str = "") -> list[str]:
     return sorted(paths)
 
 
-def prefetches_for(kind: str, keys) -> list[str]:
+def prefetches_for(kind: str, keys) -> list[Prefetch]:
+    """One query per related list the columns show, kept as plain lists (`listed_<relation>`):
+    a page of 50 contacts then builds no related manager and queryset per row, which cost more
+    than the query itself (≈ 20 ms a page at 1,000,000 contacts)."""
     return [
-        COLUMNS[kind][k].extra["prefetch"] for k in keys if "prefetch" in COLUMNS[kind][k].extra
+        Prefetch(relation, to_attr=f"listed_{relation}")
+        for k in keys
+        if (relation := COLUMNS[kind][k].extra.get("prefetch"))
     ]
 
 

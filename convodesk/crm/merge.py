@@ -1,22 +1,28 @@
-"""Possible duplicate contacts and their merge (issue 20, item 4).
+"""Possible duplicate contacts and companies, and their merge (issue 20, item 4).
 
-Duplicates: contacts sharing a normalised phone, a normalised e-mail, or the same folded name
-(`fold`: case and accents ignored), among the contacts the viewer may see.
+One mechanism for both kinds, described per kind by a `Spec` (the fields picked one by one,
+the rows that point at the record and move with it, the contact data kept without doubles).
 
-A merge keeps one contact and removes the other. The employee picks each field's value; every
-phone, e-mail, channel identity, conversation link, activity, deal and lead of the removed
-contact moves to the kept one; each moved conversation gets an event, both timelines a "merged"
-line. The merge is kept (`CrmMerge`) for 30 days: undoing it brings the removed contact back
-with its id and fields and moves back exactly what the merge moved. Both need the right to edit
-both contacts and to act on the removed contact's conversations.
+Duplicates: records sharing a phone, an e-mail, or the same folded name (`fold`: case and
+accents ignored), among the records the viewer may see (contacts: their normalised phone and
+e-mail rows; companies: their phone and e-mail fields).
+
+A merge keeps one record and removes the other. The employee picks each field's value; every
+phone, e-mail, channel identity (contacts), contact (companies), conversation link, activity,
+deal and lead of the removed record moves to the kept one; each moved conversation gets an
+event, both timelines a "merged" line. The merge is kept (`CrmMerge`) for 30 days: undoing it
+brings the removed record back with its id and fields and moves back exactly what the merge
+moved. Both need the right to edit both records and to act on the removed one's conversations.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Count, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,6 +33,7 @@ from convodesk.fielderrors import FieldErrors
 
 from .models import (
     Activity,
+    Company,
     Contact,
     ContactEmail,
     ContactIdentity,
@@ -39,65 +46,139 @@ from .models import (
 from .services import record_event, ref
 from .visibility import record_for
 
-FIELDS = ("name", "company", "responsible", "comment")
-CANNOT_MOVE = _("The contact has conversations you may not act on, so you cannot merge it.")
+
+@dataclass(frozen=True)
+class Spec:
+    """How one kind of record merges."""
+
+    kind: str
+    model: type
+    fields: tuple[str, ...]  # picked one by one; foreign keys by their name
+    foreign: frozenset  # which of `fields` are foreign keys
+    kept_field: str  # CrmMerge's field holding the kept record
+    moved_by_key: tuple  # (name, model) of contact data moved unless the kept one has it
+    moved_by_fk: tuple  # (name, model, field) of rows pointing at the record
+
+
+SPECS = {
+    "contact": Spec(
+        kind="contact",
+        model=Contact,
+        fields=("name", "company", "responsible", "comment"),
+        foreign=frozenset({"company", "responsible"}),
+        kept_field="kept",
+        moved_by_key=(("phones", ContactPhone), ("emails", ContactEmail)),
+        moved_by_fk=(
+            ("identities", ContactIdentity, "contact"),
+            ("deals", Deal, "contact"),
+            ("leads", Lead, "contact"),
+        ),
+    ),
+    "company": Spec(
+        kind="company",
+        model=Company,
+        fields=("title", "phone", "email", "website", "responsible", "comment"),
+        foreign=frozenset({"responsible"}),
+        kept_field="kept_company",
+        moved_by_key=(),
+        moved_by_fk=(
+            ("contacts", Contact, "company"),
+            ("deals", Deal, "company"),
+            ("leads", Lead, "company"),
+        ),
+    ),
+}
+FIELDS = SPECS["contact"].fields  # the contact merge's fields (kept for its callers)
+CANNOT_MOVE = _("The record has conversations you may not act on, so you cannot merge it.")
 LIMIT = 200
 
 
-def duplicates_of(user, contact: Contact) -> list[tuple[Contact, list[str]]]:
-    """Visible contacts that may be the same person as `contact`, with why."""
-    phones = list(contact.phones.values_list("normalized", flat=True))
-    emails = list(contact.emails.values_list("normalized", flat=True))
-    cond = Q(name_key=contact.name_key) if contact.name_key else Q(pk__in=[])
-    if phones:
-        cond |= Q(phones__normalized__in=phones)
-    if emails:
-        cond |= Q(emails__normalized__in=emails)
-    found = (
-        Contact.objects.visible_to(user, "view")
-        .filter(cond)
-        .exclude(pk=contact.pk)
+def spec_of(kind: str) -> Spec:
+    spec = SPECS.get(kind)
+    if spec is None:
+        raise FieldErrors({"__all__": _("Only contacts and companies can be merged.")})
+    return spec
+
+
+def _shared_conditions(record) -> list[tuple[str, Q]]:
+    """(why, condition) of the records that may be the same as `record`."""
+    conds = []
+    if record.name_key:
+        conds.append((str(_("the same name")), Q(name_key=record.name_key)))
+    if isinstance(record, Contact):
+        phones = list(record.phones.values_list("normalized", flat=True))
+        emails = list(record.emails.values_list("normalized", flat=True))
+        if phones:
+            conds.append((str(_("the same phone")), Q(phones__normalized__in=phones)))
+        if emails:
+            conds.append((str(_("the same e-mail")), Q(emails__normalized__in=emails)))
+    else:
+        if record.phone.strip():
+            conds.append((str(_("the same phone")), Q(phone=record.phone.strip())))
+        if record.email.strip():
+            conds.append((str(_("the same e-mail")), Q(email__iexact=record.email.strip())))
+    return conds
+
+
+def duplicates_of(user, record) -> list[tuple[object, list[str]]]:
+    """Visible records of the same kind that may be the same as `record`, with why."""
+    conds = _shared_conditions(record)
+    if not conds:
+        return []
+    model = type(record)
+    any_of = Q(pk__in=[])
+    for _why, cond in conds:
+        any_of |= cond
+    found = list(
+        model.objects.visible_to(user, "view")
+        .filter(any_of)
+        .exclude(pk=record.pk)
         .distinct()
         .order_by("-id")[:20]
     )
-    result = []
-    for other in found:
-        why = []
-        if contact.name_key and other.name_key == contact.name_key:
-            why.append(str(_("the same name")))
-        if phones and other.phones.filter(normalized__in=phones).exists():
-            why.append(str(_("the same phone")))
-        if emails and other.emails.filter(normalized__in=emails).exists():
-            why.append(str(_("the same e-mail")))
-        result.append((other, why))
-    return result
+    whys = {
+        why: set(
+            model.objects.filter(cond, pk__in=[o.pk for o in found]).values_list("pk", flat=True)
+        )
+        for why, cond in conds
+    }
+    return [(other, [why for why, ids in whys.items() if other.pk in ids]) for other in found]
 
 
-def duplicate_groups(user) -> list[dict]:
-    """Groups of visible contacts sharing a phone, an e-mail or a name, largest first."""
-    visible = Contact.objects.visible_to(user, "view")
+def duplicate_groups(user, kind: str = "contact") -> list[dict]:
+    """Groups of visible records sharing a phone, an e-mail or a name, largest first."""
+    spec = spec_of(kind)
+    visible = spec.model.objects.visible_to(user, "view")
     groups = []
-    sources = (
-        (
-            str(_("Phone")),
-            ContactPhone.objects.filter(contact__in=visible, verified=True),
-            "normalized",
-        ),
-        (
-            str(_("E-mail")),
-            ContactEmail.objects.filter(contact__in=visible, verified=True),
-            "normalized",
-        ),
-    )
-    for label, rows, key in sources:
+    if kind == "contact":
+        sources = (
+            (
+                str(_("Phone")),
+                ContactPhone.objects.filter(contact__in=visible, verified=True),
+                "normalized",
+                "contact_id",
+            ),
+            (
+                str(_("E-mail")),
+                ContactEmail.objects.filter(contact__in=visible, verified=True),
+                "normalized",
+                "contact_id",
+            ),
+        )
+    else:
+        sources = (
+            (str(_("Phone")), visible.exclude(phone="").annotate(key=Lower("phone")), "key", "pk"),
+            (str(_("E-mail")), visible.exclude(email="").annotate(key=Lower("email")), "key", "pk"),
+        )
+    for label, rows, key, owner in sources:
         shared = (
             rows.values(key)
-            .annotate(n=Count("contact", distinct=True))
+            .annotate(n=Count(owner, distinct=True))
             .filter(n__gt=1)
             .order_by("-n")[:LIMIT]
         )
         for row in shared:
-            ids = rows.filter(**{key: row[key]}).values_list("contact_id", flat=True)
+            ids = rows.filter(**{key: row[key]}).values_list(owner, flat=True)
             groups.append({"by": label, "value": row[key], "ids": sorted(set(ids))})
     names = (
         visible.exclude(name_key="")
@@ -109,30 +190,29 @@ def duplicate_groups(user) -> list[dict]:
     for row in names:
         ids = visible.filter(name_key=row["name_key"]).values_list("pk", flat=True)
         groups.append({"by": str(_("Name")), "value": row["name_key"], "ids": sorted(ids)})
-    contacts = {
-        c.pk: c
-        for c in Contact.objects.filter(
+    records = {
+        r.pk: r
+        for r in spec.model.objects.filter(
             pk__in={i for g in groups for i in g["ids"]}
         ).select_related("responsible")
     }
     for group in groups:
-        group["contacts"] = [contacts[i] for i in group["ids"] if i in contacts]
+        group["records"] = group["contacts"] = [records[i] for i in group["ids"] if i in records]
     groups.sort(key=lambda g: -len(g["ids"]))
     return groups
 
 
-def _fields(contact: Contact) -> dict:
-    return {
-        "name": contact.name,
-        "company_id": contact.company_id,
-        "responsible_id": contact.responsible_id,
-        "comment": contact.comment,
-    }
+def _attr(spec: Spec, name: str) -> str:
+    return f"{name}_id" if name in spec.foreign else name
 
 
-def _conversations_of(contact_id: int) -> list[int]:
+def _fields(spec: Spec, record) -> dict:
+    return {_attr(spec, name): getattr(record, _attr(spec, name)) for name in spec.fields}
+
+
+def _conversations_of(kind: str, record_id: int) -> list[int]:
     return list(
-        ConversationCrmLink.objects.filter(entity_type="contact", entity_id=contact_id)
+        ConversationCrmLink.objects.filter(entity_type=kind, entity_id=record_id)
         .order_by("conversation_id")
         .values_list("conversation_id", flat=True)
     )
@@ -142,69 +222,73 @@ def _may_act_on_all(user, ids) -> bool:
     return Conversation.objects.visible_to(user, "act").filter(pk__in=ids).count() == len(set(ids))
 
 
-def merge(user, kept_id: int, removed_id: int, choices: dict[str, str]) -> CrmMerge:
-    """Merge `removed_id` into `kept_id`; `choices` maps each of FIELDS to "kept" or
-    "removed" (whose value the kept contact takes; "kept" when not said)."""
+def _refresh_search(record) -> None:
+    refresh = getattr(record, "refresh_search", None)
+    if refresh is not None:
+        refresh()  # a contact's search text holds its phones and e-mails
+
+
+def merge(user, kept_id: int, removed_id: int, choices: dict[str, str], kind: str = "contact"):
+    """Merge record `removed_id` into `kept_id` (both of `kind`); `choices` maps each of the
+    kind's fields to "kept" or "removed" (whose value the kept record takes; "kept" when not
+    said). Returns the CrmMerge."""
+    spec = spec_of(kind)
     if kept_id == removed_id:
-        raise FieldErrors({"__all__": _("Choose two different contacts.")})
+        raise FieldErrors({"__all__": _("Choose two different records.")})
     with transaction.atomic():
         first, second = sorted([kept_id, removed_id])
         locked = {
-            pk: record_for(user, Contact.objects.select_for_update(), pk, "edit")
+            pk: record_for(user, spec.model.objects.select_for_update(), pk, "edit")
             for pk in (first, second)
         }
         kept, removed = locked[kept_id], locked[removed_id]
-        conversation_ids = _conversations_of(removed.pk)
+        conversation_ids = _conversations_of(kind, removed.pk)
         if not _may_act_on_all(user, conversation_ids):
             raise NotAllowed(CANNOT_MOVE)
-        before = _fields(kept)
-        snapshot = {**_fields(removed), "created_at": removed.created_at.isoformat()}
-        for name in FIELDS:
+        before = _fields(spec, kept)
+        snapshot = {**_fields(spec, removed), "created_at": removed.created_at.isoformat()}
+        for name in spec.fields:
             if choices.get(name) == "removed":
-                attr = f"{name}_id" if name in ("company", "responsible") else name
-                setattr(kept, attr, getattr(removed, attr))
+                setattr(kept, _attr(spec, name), getattr(removed, _attr(spec, name)))
         kept.save()
         moved: dict[str, list] = {}
-        known_phones = set(kept.phones.values_list("normalized", flat=True))
-        phones = list(removed.phones.all())
-        moved["phones"] = [p.pk for p in phones if p.normalized not in known_phones]
-        moved["dropped_phones"] = [
-            {"value": p.value, "normalized": p.normalized, "verified": p.verified}
-            for p in phones
-            if p.normalized in known_phones
-        ]
-        ContactPhone.objects.filter(pk__in=moved["phones"]).update(contact=kept)
-        known_emails = set(kept.emails.values_list("normalized", flat=True))
-        emails = list(removed.emails.all())
-        moved["emails"] = [e.pk for e in emails if e.normalized not in known_emails]
-        moved["dropped_emails"] = [
-            {"value": e.value, "normalized": e.normalized, "verified": e.verified}
-            for e in emails
-            if e.normalized in known_emails
-        ]
-        ContactEmail.objects.filter(pk__in=moved["emails"]).update(contact=kept)
-        moved["identities"] = list(removed.identities.values_list("pk", flat=True))
-        ContactIdentity.objects.filter(pk__in=moved["identities"]).update(contact=kept)
+        for name, model in spec.moved_by_key:
+            known = set(model.objects.filter(contact=kept).values_list("normalized", flat=True))
+            rows = list(model.objects.filter(contact=removed))
+            moved[name] = [r.pk for r in rows if r.normalized not in known]
+            moved[f"dropped_{name}"] = [
+                {
+                    "value": r.value,
+                    "normalized": r.normalized,
+                    "verified": r.verified,
+                    "source_id": r.source_id,
+                }
+                for r in rows
+                if r.normalized in known
+            ]
+            model.objects.filter(pk__in=moved[name]).update(contact=kept)
+        for name, model, field in spec.moved_by_fk:
+            moved[name] = list(
+                model.objects.filter(**{field: removed}).values_list("pk", flat=True)
+            )
+            model.objects.filter(pk__in=moved[name]).update(**{field: kept})
         moved["activities"] = list(
-            Activity.objects.filter(owner_type="contact", owner_id=removed.pk).values_list(
+            Activity.objects.filter(owner_type=kind, owner_id=removed.pk).values_list(
                 "pk", flat=True
             )
         )
         Activity.objects.filter(pk__in=moved["activities"]).update(owner_id=kept.pk)
-        moved["deals"] = list(removed.deals.values_list("pk", flat=True))
-        Deal.objects.filter(pk__in=moved["deals"]).update(contact=kept)
-        moved["leads"] = list(removed.leads.values_list("pk", flat=True))
-        Lead.objects.filter(pk__in=moved["leads"]).update(contact=kept)
         moved["suggestions"] = list(
-            MatchSuggestion.objects.filter(entity_type="contact", entity_id=removed.pk).values_list(
+            MatchSuggestion.objects.filter(entity_type=kind, entity_id=removed.pk).values_list(
                 "pk", flat=True
             )
         )
         MatchSuggestion.objects.filter(pk__in=moved["suggestions"]).update(entity_id=kept.pk)
+        title = kept.display_title[:255]
         moved["links"], moved["dropped_links"] = [], []
-        for link in ConversationCrmLink.objects.filter(entity_type="contact", entity_id=removed.pk):
+        for link in ConversationCrmLink.objects.filter(entity_type=kind, entity_id=removed.pk):
             if ConversationCrmLink.objects.filter(
-                conversation_id=link.conversation_id, entity_type="contact", entity_id=kept.pk
+                conversation_id=link.conversation_id, entity_type=kind, entity_id=kept.pk
             ).exists():
                 moved["dropped_links"].append(
                     {
@@ -218,19 +302,18 @@ def merge(user, kept_id: int, removed_id: int, choices: dict[str, str]) -> CrmMe
                 if was_primary:
                     ConversationCrmLink.objects.filter(
                         conversation_id=link.conversation_id,
-                        entity_type="contact",
+                        entity_type=kind,
                         entity_id=kept.pk,
                     ).update(is_primary=True)
             else:
                 moved["links"].append(link.pk)
-                link.entity_id, link.title = kept.pk, kept.name[:255]
+                link.entity_id, link.title = kept.pk, title
                 link.save(update_fields=["entity_id", "title"])
-        ConversationCrmLink.objects.filter(entity_type="contact", entity_id=kept.pk).update(
-            title=kept.name[:255]
-        )
+        ConversationCrmLink.objects.filter(entity_type=kind, entity_id=kept.pk).update(title=title)
         at = timezone.now()
         record = CrmMerge.objects.create(
-            kept=kept,
+            entity_type=kind,
+            **{spec.kept_field: kept},
             removed_id=removed.pk,
             removed=snapshot,
             kept_before=before,
@@ -242,7 +325,7 @@ def merge(user, kept_id: int, removed_id: int, choices: dict[str, str]) -> CrmMe
         record_event(kept, "merged", user, {"merged": gone, "merge": record.pk}, at=at)
         record_event(removed, "merged", user, {"merged": gone, "into": ref(kept)}, at=at)
         removed.delete()
-        kept.refresh_search()
+        _refresh_search(kept)
         for conversation_id in conversation_ids:
             conversation_services.record_crm_change(
                 conversation_id,
@@ -260,14 +343,18 @@ def can_undo(merge_record: CrmMerge, now=None) -> bool:
     )
 
 
-def undo(user, merge_id: int, now=None) -> Contact:
-    """Bring the removed contact back (same id and fields) and move back what the merge moved;
-    the kept contact's merged fields return to what they were."""
+def undo(user, merge_id: int, now=None):
+    """Bring the removed record back (same id and fields) and move back what the merge moved;
+    the kept record's merged fields return to what they were. Returns the restored record."""
     with transaction.atomic():
         merge_record = CrmMerge.objects.select_for_update().filter(pk=merge_id).first()
         if merge_record is None:
             raise NotFound(merge_id)
-        kept = record_for(user, Contact.objects.select_for_update(), merge_record.kept_id, "edit")
+        kind = merge_record.entity_type
+        spec = spec_of(kind)
+        kept = record_for(
+            user, spec.model.objects.select_for_update(), merge_record.kept_record_id, "edit"
+        )
         if not can_undo(merge_record, now):
             raise FieldErrors(
                 {"__all__": _("This merge can no longer be undone (30 days, or undone already).")}
@@ -280,45 +367,31 @@ def undo(user, merge_id: int, now=None) -> Contact:
         )
         if not _may_act_on_all(user, conversation_ids):
             raise NotAllowed(CANNOT_MOVE)
-        data = merge_record.removed
-        removed = Contact(
-            pk=merge_record.removed_id,
-            name=data["name"],
-            company_id=data["company_id"],
-            responsible_id=data["responsible_id"],
-            comment=data["comment"],
-        )
+        data = dict(merge_record.removed)
+        created_at = dt.datetime.fromisoformat(data.pop("created_at"))
+        removed = spec.model(pk=merge_record.removed_id, **data)
         removed.save(force_insert=True)
-        Contact.objects.filter(pk=removed.pk).update(
-            created_at=dt.datetime.fromisoformat(data["created_at"])
-        )
+        spec.model.objects.filter(pk=removed.pk).update(created_at=created_at)
         for name, value in merge_record.kept_before.items():
             setattr(kept, name, value)
         kept.save()
-        ContactPhone.objects.filter(pk__in=moved.get("phones", []), contact=kept).update(
-            contact=removed
-        )
-        for row in moved.get("dropped_phones", []):
-            ContactPhone.objects.create(contact=removed, **row)
-        ContactEmail.objects.filter(pk__in=moved.get("emails", []), contact=kept).update(
-            contact=removed
-        )
-        for row in moved.get("dropped_emails", []):
-            ContactEmail.objects.create(contact=removed, **row)
-        ContactIdentity.objects.filter(pk__in=moved.get("identities", []), contact=kept).update(
-            contact=removed
-        )
+        for name, model in spec.moved_by_key:
+            model.objects.filter(pk__in=moved.get(name, []), contact=kept).update(contact=removed)
+            for row in moved.get(f"dropped_{name}", []):
+                model.objects.create(contact=removed, **row)
+        for name, model, field in spec.moved_by_fk:
+            model.objects.filter(pk__in=moved.get(name, []), **{field: kept}).update(
+                **{field: removed}
+            )
         Activity.objects.filter(
-            pk__in=moved.get("activities", []), owner_type="contact", owner_id=kept.pk
+            pk__in=moved.get("activities", []), owner_type=kind, owner_id=kept.pk
         ).update(owner_id=removed.pk)
-        Deal.objects.filter(pk__in=moved.get("deals", []), contact=kept).update(contact=removed)
-        Lead.objects.filter(pk__in=moved.get("leads", []), contact=kept).update(contact=removed)
         MatchSuggestion.objects.filter(pk__in=moved.get("suggestions", [])).update(
             entity_id=removed.pk
         )
         for link in links:
-            if (link.entity_type, link.entity_id) == ("contact", kept.pk):
-                link.entity_id, link.title = removed.pk, removed.name[:255]
+            if (link.entity_type, link.entity_id) == (kind, kept.pk):
+                link.entity_id, link.title = removed.pk, removed.display_title[:255]
                 link.save(update_fields=["entity_id", "title"])
         for row in moved.get("dropped_links", []):
             if row["is_primary"]:
@@ -327,19 +400,19 @@ def undo(user, merge_id: int, now=None) -> Contact:
                 ).update(is_primary=False)
             ConversationCrmLink.objects.get_or_create(
                 conversation_id=row["conversation_id"],
-                entity_type="contact",
+                entity_type=kind,
                 entity_id=removed.pk,
                 defaults={"title": row["title"], "is_primary": row["is_primary"]},
             )
-        ConversationCrmLink.objects.filter(entity_type="contact", entity_id=kept.pk).update(
-            title=kept.name[:255]
+        ConversationCrmLink.objects.filter(entity_type=kind, entity_id=kept.pk).update(
+            title=kept.display_title[:255]
         )
         merge_record.undone_at = timezone.now()
         merge_record.save(update_fields=["undone_at"])
         record_event(kept, "merge_undone", user, {"merged": ref(removed)})
         record_event(removed, "merge_undone", user, {"merged": ref(removed), "from": ref(kept)})
-        removed.refresh_search()
-        kept.refresh_search()
+        _refresh_search(removed)
+        _refresh_search(kept)
         for conversation_id in conversation_ids:
             conversation_services.record_crm_change(
                 conversation_id,

@@ -82,16 +82,27 @@ class Company(Searchable, CrmRecord):
     phone = models.CharField(_("phone"), max_length=64, blank=True)
     email = models.CharField(_("e-mail"), max_length=254, blank=True)
     website = models.CharField(_("website"), max_length=255, blank=True)
+    # The folded name (`fold`), as Contact.name_key: possible duplicates by name.
+    name_key = models.CharField(
+        max_length=255, blank=True, default="", db_index=True, editable=False
+    )
 
     entity_type = "company"
 
     class Meta:
         verbose_name = _("company")
         verbose_name_plural = _("companies")
-        indexes = [models.Index(fields=["title"], name="crm_company_title")]
+        indexes = [models.Index(fields=["title", "id"], name="crm_company_title_id")]
 
     def __str__(self):
         return self.title
+
+    def save(self, *args, **kwargs):
+        self.name_key = fold(self.title)[:255]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
     @property
     def display_title(self) -> str:
@@ -121,7 +132,14 @@ class Contact(Searchable, CrmRecord):
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
-        indexes = [models.Index(fields=["name"], name="crm_contact_name")]
+        # The list's walks (issue 20, 1,000,000 contacts): by name then id (sort and keyset
+        # cursor), and one responsible's contacts newest first (filter and own scope).
+        indexes = [
+            models.Index(fields=["name", "id"], name="crm_contact_name_id"),
+            models.Index(fields=["responsible", "id"], name="crm_contact_responsible_id"),
+            models.Index(fields=["created_at", "id"], name="crm_contact_created_id"),
+            models.Index(fields=["updated_at", "id"], name="crm_contact_updated_id"),
+        ]
 
     def __str__(self):
         return self.name
@@ -139,6 +157,8 @@ class Contact(Searchable, CrmRecord):
 
     def search_parts(self):
         parts = [self.name]
+        # A new contact's phone and e-mail written right after its row (the binding's).
+        parts += getattr(self, "pending_search", [])
         if self.pk:
             parts += [p for p in self.phones.values_list("value", "normalized") for p in p]
             parts += list(self.emails.values_list("normalized", flat=True))
@@ -149,7 +169,7 @@ class Contact(Searchable, CrmRecord):
         self.search = fold(" ".join(p for p in self.search_parts() if p))
         Contact.objects.filter(pk=self.pk).update(search=self.search)
 
-    def add_phone(self, raw: str, country: str = "", verified: bool = True) -> None:
+    def add_phone(self, raw: str, country: str = "", verified: bool = True, source_id=None) -> None:
         """Keep a phone; `verified=False` for one the client only typed (never matched on). A
         number already kept stays as it is: saving a card never vouches for a typed claim."""
         normalized = normalize_phone(raw, country)
@@ -157,11 +177,15 @@ class Contact(Searchable, CrmRecord):
             return
         if not self.phones.filter(normalized=normalized).exists():
             ContactPhone.objects.create(
-                contact=self, value=raw.strip()[:64], normalized=normalized, verified=verified
+                contact=self,
+                value=raw.strip()[:64],
+                normalized=normalized,
+                verified=verified,
+                source_id=source_id,
             )
             self.refresh_search()
 
-    def add_email(self, raw: str, verified: bool = True) -> None:
+    def add_email(self, raw: str, verified: bool = True, source_id=None) -> None:
         """Keep an e-mail; `verified=False` for one the client only typed (never matched on). An
         address already kept stays as it is: saving a card never vouches for a typed claim."""
         normalized = normalize_email(raw)
@@ -169,7 +193,11 @@ class Contact(Searchable, CrmRecord):
             return
         if not self.emails.filter(normalized=normalized).exists():
             ContactEmail.objects.create(
-                contact=self, value=raw.strip()[:254], normalized=normalized, verified=verified
+                contact=self,
+                value=raw.strip()[:254],
+                normalized=normalized,
+                verified=verified,
+                source_id=source_id,
             )
             self.refresh_search()
 
@@ -185,6 +213,16 @@ class ContactPhone(models.Model):
     normalized = models.CharField(max_length=32, db_index=True)
     # False when the client typed it into the web chat: shown, never matched on (issue 15).
     verified = models.BooleanField(_("verified"), default=True)
+    # The channel connection it came from (a bound conversation's); empty when an employee
+    # typed it or a file imported it.
+    source = models.ForeignKey(
+        "lines.Connection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("source"),
+    )
 
     class Meta:
         ordering = ["id"]
@@ -198,6 +236,14 @@ class ContactEmail(models.Model):
     value = models.CharField(_("e-mail"), max_length=254)
     normalized = models.CharField(max_length=254, db_index=True)
     verified = models.BooleanField(_("verified"), default=True)
+    source = models.ForeignKey(  # as ContactPhone.source
+        "lines.Connection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("source"),
+    )
 
     class Meta:
         ordering = ["id"]
@@ -640,12 +686,19 @@ class CrmEvent(models.Model):
 
 
 class CrmMerge(models.Model):
-    """A merge of two contacts, kept for 30 days so it can be undone: the removed contact's
-    fields, the kept one's fields before, and the ids of every row the merge moved."""
+    """A merge of two contacts or two companies, kept for 30 days so it can be undone: the
+    removed record's fields, the kept one's fields before, and the ids of every row the merge
+    moved. `kept` holds a kept contact, `kept_company` a kept company (`entity_type` says which)."""
 
     UNDO_DAYS = 30
 
-    kept = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges")
+    entity_type = models.CharField(max_length=20, default="contact")
+    kept = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="merges"
+    )
+    kept_company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.CASCADE, related_name="merges"
+    )
     removed_id = models.BigIntegerField()
     removed = models.JSONField(default=dict)
     kept_before = models.JSONField(default=dict)
@@ -660,7 +713,11 @@ class CrmMerge(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self):
-        return f"#{self.removed_id} → #{self.kept_id}"
+        return f"{self.entity_type} #{self.removed_id} → #{self.kept_record_id}"
+
+    @property
+    def kept_record_id(self):
+        return self.kept_company_id if self.entity_type == "company" else self.kept_id
 
 
 class CrmImport(models.Model):

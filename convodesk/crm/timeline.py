@@ -33,6 +33,7 @@ EVENT_LABELS = {
     "merged": _l("Merged"),
     "merge_undone": _l("Merge undone"),
     "imported": _l("Imported"),
+    "converted": _l("Converted"),
     "deleted": _l("Deleted"),
 }
 
@@ -68,6 +69,10 @@ def _event_detail(event: CrmEvent) -> str:
         return f"{gone.get('title', '')} (#{gone.get('id', '')})"
     if event.kind == "created" and p.get("conversation"):
         return _("from conversation #%(id)s") % {"id": p["conversation"]}
+    if event.kind == "created" and p.get("lead"):
+        return _("from lead “%(title)s” (#%(id)s)") % p["lead"]
+    if event.kind == "converted":
+        return ", ".join(f"{r.get('title', '')} (#{r.get('id', '')})" for r in p.get("records", []))
     return ""
 
 

@@ -21,6 +21,13 @@ urlpatterns = [
     path("imports/<int:pk>/report/", views_import.import_report, name="import_report"),
     path("contacts/duplicates/", views_merge.duplicates, name="duplicates"),
     path("contacts/merge/", views_merge.merge, name="merge"),
+    path(
+        "companies/duplicates/",
+        views_merge.duplicates,
+        {"kind": "company"},
+        name="duplicates_companies",
+    ),
+    path("companies/merge/", views_merge.merge, {"kind": "company"}, name="merge_companies"),
     path("merges/<int:pk>/undo/", views_merge.undo_merge, name="undo_merge"),
     path("deals/board/", views_pipeline.board, name="board"),
     path("deals/statistics/", views_pipeline.statistics, name="statistics"),

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
@@ -146,9 +147,19 @@ def _related(record, user) -> list[tuple[str, list]]:
 
 
 def _unverified(item) -> str:
+    """A phone or e-mail as the card shows it: with its source channel, and unverified data
+    (typed by the client in the web chat) marked as such."""
+    value = item.value
+    if item.source_id is not None:
+        source = item.source
+        value = _("%(value)s (from %(channel)s · %(connection)s)") % {
+            "value": value,
+            "channel": CHANNEL_LABELS.get(source.kind, source.kind),
+            "connection": source.name,
+        }
     if item.verified:
-        return item.value
-    return _("%(value)s (typed in the web chat, unverified)") % {"value": item.value}
+        return value
+    return _("%(value)s (typed in the web chat, unverified)") % {"value": value}
 
 
 def _facts(record) -> list[tuple[str, str]]:
@@ -157,8 +168,14 @@ def _facts(record) -> list[tuple[str, str]]:
     if isinstance(record, Contact):
         identities = record.identities.select_related("connection").order_by("id")
         facts += [
-            (_("Phones"), ", ".join(_unverified(p) for p in record.phones.all()) or "–"),
-            (_("E-mails"), ", ".join(_unverified(e) for e in record.emails.all()) or "–"),
+            (
+                _("Phones"),
+                ", ".join(_unverified(p) for p in record.phones.select_related("source")) or "–",
+            ),
+            (
+                _("E-mails"),
+                ", ".join(_unverified(e) for e in record.emails.select_related("source")) or "–",
+            ),
             (
                 _("Channel identities"),
                 ", ".join(
@@ -344,7 +361,7 @@ def record_list(request, segment):
         if request.GET.get("count") == "exact":
             count = Count(exact_count(qs), True)
         else:
-            count = bounded_count(qs)
+            count = lists.list_count(flt, qs)
         page = fetch_page(
             qs,
             flt,
@@ -380,6 +397,10 @@ def record_list(request, segment):
             "errors": list(flt.errors.items()),
             "count": count,
             "count_exact_url": "?" + urlencode({**keep, "count": "exact"}),
+            # SQLite has no planner estimate: a capped count is "more than N" there.
+            "count_more_than": count.value - 1
+            if count and not count.exact and connection.vendor != "postgresql"
+            else None,
             "page": page,
             "next_url": "?"
             + urlencode({**keep, "page": page_number + 1, "after": page.next_cursor})
@@ -662,7 +683,7 @@ def card(request, segment, pk):
             "activity_types": kind != "activity" and editable,
             "deletable": editable and not (kind == "activity" and record.conversation_id),
             "can_make_deal": kind == "contact" and editable,
-            "duplicates": merging.duplicates_of(user, record) if kind == "contact" else [],
+            "duplicates": merging.duplicates_of(user, record) if kind in merging.SPECS else [],
             "activity_choices": [
                 (code, label)
                 for code, label in Activity.Type.choices

@@ -300,3 +300,81 @@ def test_demo_seed_makes_contacts_that_demo_clients_bind_to(org):
     assert org.line.crm_bind_open_deal
     conv = f.client_message(org.conn, "p5", name="Person 5", phone="611000005").conversation
     assert bound(conv) == ("contact", Contact.objects.get(name="Person 5").pk)
+
+
+def _data(contact_):
+    """(value, verified, source connection id) of a contact's phones and e-mails, in order."""
+    return (
+        [(p.value, p.verified, p.source_id) for p in contact_.phones.order_by("id")],
+        [(e.value, e.verified, e.source_id) for e in contact_.emails.order_by("id")],
+    )
+
+
+def test_automatic_binding_adds_the_clients_verified_data_to_the_contact_with_its_source(
+    org, client
+):
+    # A verified channel (the API connector) matches Ana by her channel identity; the phone
+    # and e-mail the channel gives are added to her card as a manual bind adds them: verified,
+    # with the connection they came from, and her search finds her by them.
+    ana = contact("Ana Ruiz", identity=(org.conn, "c1"))
+    conv = f.client_message(
+        org.conn, "c1", phone="600 11 22 33", email="Ana@Example.com"
+    ).conversation
+    assert bound(conv) == ("contact", ana.pk)
+    assert _data(ana) == (
+        [("600 11 22 33", True, org.conn.pk)],
+        [("Ana@Example.com", True, org.conn.pk)],
+    )
+    ana.refresh_from_db()
+    assert "+34600112233" in ana.search and "ana@example.com" in ana.search
+    event = ConversationEvent.objects.get(conversation=conv, kind="crm_bound")
+    assert event.payload["learned"] == {
+        "identity": False,
+        "phone": "600 11 22 33",
+        "email": "Ana@Example.com",
+        "verified": True,
+    }
+    # Her next conversation adds nothing twice.
+    services.close(conv.pk, f.act(org.admin))
+    f.client_message(org.conn, "c1", phone="+34600112233", email="ana@example.com")
+    assert len(_data(ana)[0]) == 1 and len(_data(ana)[1]) == 1
+    # The card shows where each came from.
+    client.force_login(org.admin)
+    html = client.get(f"/crm/contacts/{ana.pk}/").content.decode()
+    assert f"600 11 22 33 (from API · {org.conn.name})" in html
+
+
+def test_a_contact_matched_by_phone_learns_the_channel_identity_and_the_email(org):
+    ana = contact("Ana", phone="+34 600 11 22 33")
+    conv = f.client_message(org.conn, "tg-9", phone="600112233", email="ana@x.es").conversation
+    assert bound(conv) == ("contact", ana.pk)
+    identity = ana.identities.get()
+    assert (identity.connection_id, identity.external_id) == (org.conn.pk, "tg-9")
+    assert _data(ana) == (
+        [("+34 600 11 22 33", True, None)],  # kept as it was, not added again
+        [("ana@x.es", True, org.conn.pk)],
+    )
+
+
+def test_data_the_client_typed_is_only_proposed_on_the_contact_and_never_matched_on(org):
+    # The web chat: Ana is known by her widget identity; what she types is added unverified
+    # (shown as proposed, as a manual bind does) and never binds anyone else's conversation.
+    chat = f.connection(org.line, "livechat", name="Site chat")
+    ana = contact("Ana", identity=(chat, "visitor-1"))
+    conv = f.client_message(chat, "visitor-1", phone="600 99 88 77", email="a@b.es").conversation
+    assert bound(conv) == ("contact", ana.pk)
+    assert _data(ana) == ([("600 99 88 77", False, chat.pk)], [("a@b.es", False, chat.pk)])
+    other = f.client_message(org.conn, "c5", phone="600998877").conversation
+    assert bound(other)[0] == "lead"  # not bound to Ana by an unverified number
+
+
+def test_a_new_contact_keeps_the_clients_data_with_its_source_and_is_found_by_it(org, client):
+    org.line.crm_binding = "contact"
+    org.line.save()
+    f.client_message(org.conn, "c1", name="Ana", phone="600112233", email="ana@x.es")
+    new = Contact.objects.get()
+    assert _data(new) == ([("600112233", True, org.conn.pk)], [("ana@x.es", True, org.conn.pk)])
+    client.force_login(org.admin)
+    for q in ("600112233", "ana@x.es"):
+        page = client.get("/crm/contacts/", {"q": q})
+        assert [r.pk for r in page.context["rows"]] == [new.pk], q

@@ -181,3 +181,32 @@ def test_import_contacts_with_a_mapping_and_a_preview(
     assert Contact.objects.filter(name="Ana Martínez").exists()
     assert not Contact.objects.filter(name="Olga N.").exists()  # a duplicate: skipped
     assert not page.errors, page.errors
+
+
+@pytest.mark.browser
+def test_merge_two_duplicate_companies_and_undo(transactional_db, live_server, org, page):
+    from convodesk.crm.models import Company
+
+    acme = Company.objects.create(title="Acme, S.L.", responsible=org.admin)
+    twin = Company.objects.create(title="ACME, s.l.", website="acme.example")
+    worker = Contact.objects.create(name="Luis", company=twin)
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/crm/companies/")
+    page.click("a[href='/crm/companies/duplicates/']")
+    page.wait_for_url("**/crm/companies/duplicates/")
+    screenshots(page, "crm-company-duplicates")
+    page.locator("#crm-duplicates a.btn", has_text="Merge").first.click()
+    page.wait_for_url("**/crm/companies/merge/**")
+    kept_id = int(page.locator("#crm-merge-form input[name=kept]").input_value())
+    removed_id = int(page.locator("#crm-merge-form input[name=removed]").input_value())
+    assert {kept_id, removed_id} == {acme.pk, twin.pk}
+    screenshots(page, "crm-company-merge")
+    page.click("#crm-merge-form button[type=submit]")
+    page.wait_for_url(f"**/crm/companies/{kept_id}/")
+    assert not Company.objects.filter(pk=removed_id).exists()
+    assert Contact.objects.get(pk=worker.pk).company_id == kept_id
+    page.click("[data-undo-merge]")
+    page.wait_for_url(f"**/crm/companies/{removed_id}/")
+    assert Company.objects.filter(pk=removed_id).exists()
+    assert Contact.objects.get(pk=worker.pk).company_id == twin.pk
+    assert not page.errors, page.errors

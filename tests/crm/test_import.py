@@ -143,3 +143,66 @@ def test_a_100000_row_file_imports_in_constant_memory(org, tmp_path):
     # keep several blocks per row: well over 300,000).
     growth = samples[100_000] - samples[10_000]
     assert growth < 20_000, f"{growth} more blocks after 90,000 more rows"
+
+
+def _uploads():
+    root = imports.import_root()
+    return sorted(p.name for p in root.iterdir() if not p.name.endswith(".errors.csv"))
+
+
+def test_the_uploaded_file_is_deleted_when_the_import_finishes_and_its_report_kept(client, org):
+    client.force_login(org.op1)
+    client.post("/crm/imports/", {"kind": "contact", "file": upload("people.csv", CSV)})
+    job = CrmImport.objects.get()
+    assert _uploads() == [job.file_path.rsplit("/", 1)[-1]]  # kept while it waits for a mapping
+    data = {f"col-{i}": field for i, field in job.mapping.items()}
+    client.post(f"/crm/imports/{job.pk}/", {**data, "action": "start"})
+    job.refresh_from_db()
+    assert job.status == "done" and job.file_path == "" and _uploads() == []
+    report = client.get(f"/crm/imports/{job.pk}/report/")
+    assert report.status_code == 200 and b"Luis" in b"".join(report.streaming_content)
+
+
+def test_the_uploaded_file_is_deleted_when_the_import_fails(client, org, monkeypatch):
+    client.force_login(org.op1)
+    client.post("/crm/imports/", {"kind": "contact", "file": upload("people.csv", CSV)})
+    job = CrmImport.objects.get()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(imports, "_create", broken)
+    data = {f"col-{i}": field for i, field in job.mapping.items()}
+    client.post(f"/crm/imports/{job.pk}/", {**data, "action": "start"})
+    job.refresh_from_db()
+    assert (job.status, job.error, job.file_path) == ("failed", "disk full", "")
+    assert _uploads() == []
+
+
+def test_uploads_left_at_the_mapping_for_a_day_are_swept_with_stray_files(client, org):
+    import datetime as dt
+    import os
+
+    from django.utils import timezone
+
+    client.force_login(org.op1)
+    client.post("/crm/imports/", {"kind": "contact", "file": upload("old.csv", CSV)})
+    old = CrmImport.objects.get()
+    stray = imports.import_root() / "stray.csv"  # written, never recorded (a crash)
+    stray.write_text("Name\nX\n")
+    day_ago = (timezone.now() - dt.timedelta(days=1, minutes=5)).timestamp()
+    os.utime(stray, (day_ago, day_ago))
+    CrmImport.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=1, minutes=5)
+    )
+    old_path = old.file_path
+    # A fresh upload (or any import job) sweeps: the abandoned upload and the stray file go,
+    # the fresh upload stays, and the abandoned job says why it can no longer be started.
+    client.post("/crm/imports/", {"kind": "contact", "file": upload("new.csv", CSV)})
+    new = CrmImport.objects.exclude(pk=old.pk).get()
+    assert _uploads() == [new.file_path.rsplit("/", 1)[-1]]
+    assert not os.path.exists(old_path) and not stray.exists()
+    old.refresh_from_db()
+    assert old.status == "failed" and "within a day" in old.error
+    page = client.get(f"/crm/imports/{old.pk}/")
+    assert page.status_code == 200 and "within a day" in page.content.decode()

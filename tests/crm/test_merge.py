@@ -18,6 +18,7 @@ from convodesk.crm.models import (
     CrmEvent,
     CrmMerge,
     Deal,
+    Lead,
 )
 from convodesk.fielderrors import FieldErrors
 
@@ -147,3 +148,85 @@ def test_a_merge_needs_edit_on_both_and_act_on_the_conversations(client, org, tw
     assert Contact.objects.filter(pk=again.pk).exists()
     client.force_login(org.op2)  # sees neither
     assert client.get(f"/crm/contacts/merge/?kept={ana.pk}&removed={again.pk}").status_code == 404
+
+
+def test_companies_merge_and_undo_through_the_same_mechanism(client, org):
+    # "Acme, S.L." and "ACME, s.l." are the same company: found by name (case and accents
+    # ignored) and e-mail, on the card and in the companies' Duplicates list; merged field by
+    # field, their contacts, deals, leads, activities and conversation links move; the undo
+    # from the kept company's timeline brings the other back with everything it had.
+    acme = Company.objects.create(
+        title="Acme, S.L.", email="info@acme.example", responsible=org.admin
+    )
+    again = Company.objects.create(
+        title="ACME, s.l.", email="INFO@acme.example", website="acme.example", responsible=org.admin
+    )
+    worker = Contact.objects.create(name="Luis", company=again, responsible=org.admin)
+    deal = Deal.objects.create(title="Desks", company=again, responsible=org.admin)
+    lead = Lead.objects.create(title="More desks", company=again, responsible=org.admin)
+    call = Activity.objects.create(
+        type="call",
+        subject="Call",
+        start_at=timezone.now(),
+        owner_type="company",
+        owner_id=again.pk,
+        responsible=org.admin,
+    )
+    conv = f.client_message(org.conn, "tg-acme", "Hello").conversation
+    ConversationCrmLink.objects.filter(conversation=conv).delete()
+    ConversationCrmLink.objects.create(
+        conversation=conv, entity_type="company", entity_id=again.pk, is_primary=True
+    )
+    client.force_login(org.admin)
+    card = client.get(f"/crm/companies/{acme.pk}/")
+    assert [(o.pk, why) for o, why in card.context["duplicates"]] == [
+        (again.pk, ["the same name", "the same e-mail"])
+    ]
+    groups = client.get("/crm/companies/duplicates/").context["groups"]
+    assert {(g["by"], tuple(g["ids"])) for g in groups} >= {("Name", (acme.pk, again.pk))}
+    form = client.get(f"/crm/companies/merge/?kept={acme.pk}&removed={again.pk}")
+    assert form.status_code == 200 and "Merge companies" in form.content.decode()
+    done = client.post(
+        "/crm/companies/merge/",
+        {"kept": acme.pk, "removed": again.pk, "website": "removed", "title": "kept"},
+    )
+    assert done.status_code == 302 and done["Location"] == f"/crm/companies/{acme.pk}/"
+    assert not Company.objects.filter(pk=again.pk).exists()
+    acme.refresh_from_db()
+    assert (acme.title, acme.website) == ("Acme, S.L.", "acme.example")
+    assert Contact.objects.get(pk=worker.pk).company_id == acme.pk
+    assert Deal.objects.get(pk=deal.pk).company_id == acme.pk
+    assert Lead.objects.get(pk=lead.pk).company_id == acme.pk
+    assert Activity.objects.get(pk=call.pk).owner_id == acme.pk
+    link = ConversationCrmLink.objects.get(conversation=conv)
+    assert (link.entity_type, link.entity_id, link.title) == ("company", acme.pk, "Acme, S.L.")
+    assert ConversationEvent.objects.filter(conversation=conv, kind="crm_merged").exists()
+    record = CrmMerge.objects.get()
+    assert (record.entity_type, record.kept_company_id, record.kept_id) == (
+        "company",
+        acme.pk,
+        None,
+    )
+    timeline = client.get(f"/crm/companies/{acme.pk}/").context["timeline"]
+    assert any(e.undo == record.pk for e in timeline)
+    back = client.post(f"/crm/merges/{record.pk}/undo/")
+    assert back["Location"] == f"/crm/companies/{again.pk}/"
+    again.refresh_from_db()
+    acme.refresh_from_db()
+    assert (again.title, again.website, acme.website) == ("ACME, s.l.", "acme.example", "")
+    assert Contact.objects.get(pk=worker.pk).company_id == again.pk
+    assert Deal.objects.get(pk=deal.pk).company_id == again.pk
+    assert Lead.objects.get(pk=lead.pk).company_id == again.pk
+    assert Activity.objects.get(pk=call.pk).owner_id == again.pk
+    assert ConversationCrmLink.objects.get(conversation=conv).entity_id == again.pk
+
+
+def test_a_company_merge_needs_edit_on_both(client, org):
+    mine = Company.objects.create(title="Mine", responsible=org.op1)
+    theirs = Company.objects.create(title="Mine", responsible=org.op3)
+    client.force_login(org.op1)
+    assert (
+        client.get(f"/crm/companies/merge/?kept={mine.pk}&removed={theirs.pk}").status_code == 404
+    )
+    response = client.post("/crm/companies/merge/", {"kept": mine.pk, "removed": theirs.pk})
+    assert response.status_code == 404 and Company.objects.count() == 2

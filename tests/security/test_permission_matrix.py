@@ -1184,6 +1184,16 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
             data={"kept": "{contact_a}", "removed": "{contact_a2}", "name": "removed"},
         ),
     ],
+    "crm/companies/duplicates/": [page("/crm/companies/duplicates/", STAFF)],
+    "crm/companies/merge/": [
+        page("/crm/companies/merge/?kept={company_a}&removed={company_a2}", SEE_A),
+        page(
+            "/crm/companies/merge/",
+            SEE_A,
+            method="post",
+            data={"kept": "{company_a}", "removed": "{company_a2}", "title": "removed"},
+        ),
+    ],
     "crm/merges/<int:pk>/undo/": [page("/crm/merges/{crm_merge}/undo/", SEE_A, method="post")],
     # Imports: every employee with a CRM edit level starts one; an import is its owner's alone.
     "crm/imports/": [page("/crm/imports/", STAFF)],
@@ -1482,7 +1492,13 @@ def route_ids(world: World, export_root) -> dict:
         ConversationCrmLink.objects.create(
             conversation=conv, entity_type="contact", entity_id=contact.pk
         )
-    from convodesk.crm.models import CrmImport
+    from convodesk.crm.models import Company, CrmImport
+
+    company_a, company_a2 = (Company.objects.create(title=n) for n in ("Acme of A", "Acme of A"))
+    for company in (company_a, company_a2):
+        ConversationCrmLink.objects.create(
+            conversation=conv, entity_type="company", entity_id=company.pk
+        )
 
     (export_root / "import.csv").write_text("name\nAnn\n")
     (export_root / "import.errors.csv").write_text("row,problem\n")
@@ -1524,6 +1540,8 @@ def route_ids(world: World, export_root) -> dict:
         "deal": deal.pk,
         "contact_a": contact_a.pk,
         "contact_a2": contact_a2.pk,
+        "company_a": company_a.pk,
+        "company_a2": company_a2.pk,
         "crm_merge": crm_merge.pk,
         "crm_import": crm_import.pk,
         "pipeline": Pipeline.default().pk,

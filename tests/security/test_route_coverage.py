@@ -161,6 +161,8 @@ def test_every_matrix_check_requests_the_route_it_is_filed_under():
             "crm_preset",
             "contact_a",
             "contact_a2",
+            "company_a",
+            "company_a2",
             "crm_merge",
             "crm_import",
         ),

@@ -11,7 +11,15 @@ from __future__ import annotations
 import datetime as dt
 
 from convodesk.crm import binding
-from convodesk.crm.models import Activity, ContactEmail, ContactPhone, MatchSuggestion
+from convodesk.crm.models import (
+    Activity,
+    Contact,
+    ContactEmail,
+    ContactIdentity,
+    ContactPhone,
+    MatchSuggestion,
+    fold,
+)
 
 from ..lifecycle import OPEN_BELOW
 from ..models import Conversation, ConversationCrmLink
@@ -67,30 +75,68 @@ def ensure_activity(conversation, owner, new: bool = False) -> Activity:
     return activity
 
 
+def _keep_client_data(contact, data: binding.ClientData) -> None:
+    """Write what a contact learns from its client: at most one statement per kind (identity,
+    phone, e-mail), each row with its source (the connection) and verified or proposed."""
+    if data.external_id:
+        ContactIdentity.objects.bulk_create(
+            [
+                ContactIdentity(
+                    contact=contact, connection_id=data.source_id, external_id=data.external_id
+                )
+            ],
+            ignore_conflicts=True,  # already someone's: the first holder keeps it
+        )
+    for model, value in ((ContactPhone, data.phone), (ContactEmail, data.email)):
+        if value:
+            model.objects.bulk_create(
+                [
+                    model(
+                        contact=contact,
+                        value=value[0],
+                        normalized=value[1],
+                        verified=data.verified,
+                        source_id=data.source_id,
+                    )
+                ]
+            )
+
+
+def _searchable(data: binding.ClientData) -> list[str]:
+    """The words a contact's search text gains with `data` (Contact.search_parts' order)."""
+    return [*(data.phone or ()), *(data.email[1:] if data.email else ())]
+
+
+def _learn(data: binding.ClientData) -> None:
+    """A matched contact learns the client's data (a manual bind's, `crm.actions.rebind`)."""
+    contact = data.contact
+    _keep_client_data(contact, data)
+    words = _searchable(data)
+    if words:
+        contact.search = fold(" ".join([contact.search, *words]))
+        Contact.objects.filter(pk=contact.pk).update(search=contact.search)
+
+
 def _make(new):
     """Save the record a binding decided to make; return it."""
     if isinstance(new, binding.NewContact):
         contact = new.contact
+        data = binding.ClientData(
+            contact=contact,
+            source_id=new.connection_id,
+            external_id=new.external_id,
+            verified=new.verified,
+        )
+        phone = normalize_phone(new.phone, new.country) if new.phone else ""
+        if phone:
+            data.phone = (new.phone.strip()[:64], phone)
+        email = normalize_email(new.email) if new.email else ""
+        if email:
+            data.email = (new.email.strip()[:254], email)
+        contact.pending_search = _searchable(data)  # searchable from its first row
         contact.save(force_insert=True)
-        contact.add_identity(new.connection_id, new.external_id)
-        if new.phone:
-            normalized = normalize_phone(new.phone, new.country)
-            if normalized:
-                ContactPhone.objects.create(
-                    contact=contact,
-                    value=new.phone.strip()[:64],
-                    normalized=normalized,
-                    verified=new.verified,
-                )
-        if new.email:
-            normalized = normalize_email(new.email)
-            if normalized:
-                ContactEmail.objects.create(
-                    contact=contact,
-                    value=new.email.strip()[:254],
-                    normalized=normalized,
-                    verified=new.verified,
-                )
+        del contact.pending_search
+        _keep_client_data(contact, data)
         return contact
     new.save(force_insert=True)
     return new
@@ -108,9 +154,8 @@ def bind(conversation: Conversation, decision: binding.Decision | None) -> None:
             entity_id=decision.suggest.record.pk,
             matched_by=decision.suggest.by,
         )
-    if decision.add_identity is not None:
-        identity = conversation.identity
-        decision.add_identity.add_identity(identity.connection_id, identity.external_id)
+    if decision.learn is not None:
+        _learn(decision.learn)
     records = list(decision.records)
     if decision.new is not None:
         records = [_make(decision.new)]
@@ -121,6 +166,7 @@ def bind(conversation: Conversation, decision: binding.Decision | None) -> None:
     activity = ensure_activity(conversation, primary, new=True)
     payload = {
         **decision.payload,
+        **({"learned": decision.learn.learned()} if decision.learn is not None else {}),
         "type": primary.entity_type,
         "id": primary.pk,
         "title": primary.display_title,

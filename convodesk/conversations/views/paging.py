@@ -31,11 +31,18 @@ class Page:
     ids: list = field(default_factory=list)
 
 
-def before_cursor(queryset, field_name: str, descending: bool, sort_value, pk: int):
-    """Rows that come before (sort_value, pk) in the list order (sort field nulls last, then id)."""
+def before_cursor(
+    queryset, field_name: str, descending: bool, sort_value, pk: int, never_empty: bool = False
+):
+    """Rows that come before (sort_value, pk) in the list order (sort field nulls last, then id).
+    `never_empty`: a NOT NULL column, bounded as a range (see `paging.after_cursor`)."""
     id_before = Q(pk__gt=pk) if descending else Q(pk__lt=pk)
     if field_name == "id":
         return queryset.filter(id_before)
+    if never_empty and sort_value is not None:
+        bound = Q(**{f"{field_name}__gte" if descending else f"{field_name}__lte": sort_value})
+        ahead = Q(**{f"{field_name}__gt" if descending else f"{field_name}__lt": sort_value})
+        return queryset.filter(bound & (ahead | (Q(**{field_name: sort_value}) & id_before)))
     if sort_value is None:
         return queryset.filter(
             Q(**{f"{field_name}__isnull": False})
@@ -45,11 +52,13 @@ def before_cursor(queryset, field_name: str, descending: bool, sort_value, pk: i
     return queryset.filter(ahead | (Q(**{field_name: sort_value}) & id_before))
 
 
-def reversed_ordering(field_name: str, descending: bool) -> list:
+def reversed_ordering(field_name: str, descending: bool, never_empty: bool = False) -> list:
     pk = F("id")
     if field_name == "id":
         return [pk.asc() if descending else pk.desc()]
     sort = F(field_name)
+    if never_empty:  # no NULLS FIRST: it would keep PostgreSQL off the (field, id) index
+        return [sort.asc(), pk.asc()] if descending else [sort.desc(), pk.desc()]
     if descending:
         return [sort.asc(nulls_first=True), pk.asc()]
     return [sort.desc(nulls_first=True), pk.desc()]
@@ -67,18 +76,19 @@ def fetch_page(
     with_crm_links=False,
 ) -> Page:
     field_name, descending = flt.sort_field, flt.sort_descending
+    never_empty = getattr(flt, "sort_never_empty", False)
     reverse = False
     ids_qs = None
     try:
         if after:
             value, pk = read_cursor(after)
-            ids_qs = after_cursor(queryset, field_name, descending, value, pk).order_by(
-                *flt.ordering()
-            )
+            ids_qs = after_cursor(
+                queryset, field_name, descending, value, pk, never_empty
+            ).order_by(*flt.ordering())
         elif before:
             value, pk = read_cursor(before)
-            ids_qs = before_cursor(queryset, field_name, descending, value, pk)
-            ids_qs = ids_qs.order_by(*reversed_ordering(field_name, descending))
+            ids_qs = before_cursor(queryset, field_name, descending, value, pk, never_empty)
+            ids_qs = ids_qs.order_by(*reversed_ordering(field_name, descending, never_empty))
             reverse = True
     except (BadCursor, ValueError, TypeError):
         ids_qs = None
