@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.db.utils import OperationalError
 
@@ -25,8 +25,13 @@ class Count:
 
 
 def bounded_count(queryset, threshold: int | None = None) -> Count:
+    """`queryset` may also be a MergedWalk (visibility.countable gives one for a department)."""
     threshold = threshold or settings.CONVODESK["COUNT_THRESHOLD"]
-    limited = queryset.order_by().values("pk")[: threshold + 1]
+    walk = queryset if isinstance(queryset, MergedWalk) else None
+    if walk is not None:
+        limited = _WalkCount(walk, threshold + 1)
+    else:
+        limited = queryset.order_by().values("pk")[: threshold + 1]
     if connection.vendor == "postgresql":
         try:
             with transaction.atomic():
@@ -36,11 +41,15 @@ def bounded_count(queryset, threshold: int | None = None) -> Count:
                     )
                 value = limited.count()
         except OperationalError:
+            if walk is not None:
+                return Count(max(walk.rows.order_by().count(), threshold + 1), False)
             return Count(max(estimate(queryset), threshold + 1), False)
     else:
         value = limited.count()
     if value <= threshold:
         return Count(value, True)
+    if walk is not None:
+        return Count(value, False)  # the granting rows' number (MergedWalk.count)
     return Count(max(estimate(queryset), value), False)
 
 
@@ -58,7 +67,18 @@ def estimate(queryset) -> int:
 
 
 def exact_count(queryset) -> int:
+    if isinstance(queryset, MergedWalk):
+        return queryset.count()
     return queryset.order_by().count()
+
+
+@dataclass(frozen=True)
+class _WalkCount:
+    walk: MergedWalk
+    limit: int
+
+    def count(self) -> int:
+        return self.walk.count(self.limit)
 
 
 # Keyset cursors ---------------------------------------------------------------------
@@ -133,3 +153,108 @@ def keyset_ordering(sort_field: str, descending: bool, never_empty: bool) -> lis
     if descending:
         return [field.desc(**nulls), pk.desc()]
     return [field.asc(**nulls), pk.asc()]
+
+
+# The merged walk of several employees' participant rows ---------------------------------
+
+
+def _as_datetime(value):
+    """A started_at read by a raw statement: SQLite hands back its text, PostgreSQL a datetime."""
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.fromisoformat(str(value))
+    if value.tzinfo is None and settings.USE_TZ:
+        value = value.replace(tzinfo=dt.UTC)  # SQLite stores UTC without an offset
+    return value
+
+
+class MergedWalk:
+    """The conversations a viewer sees through several employees' participant rows, in list order.
+
+    A department supervisor sees what any of the ~16 employees of their subtree sees. Probing every
+    conversation of the table for one of those rows (`visible_to`'s EXISTS shape) walks the whole
+    started_at index past everything the department never touched; reading the rows themselves
+    (`id IN (...)`) reads all of them before ordering. The rows carry the conversation's
+    `started_at`, and the partial index `participant_own` (employee, started_at desc,
+    conversation desc) holds each employee's rows in list order, so each employee's newest-first
+    range of that index is walked and the ranges are merged: a compound SELECT of one arm per
+    employee, merged in order and de-duplicated on (started_at, conversation) — a conversation
+    seen through two employees has the same pair in both rows, so it comes once. SQLite merges
+    the arms lazily (a compound SELECT with ORDER BY is a merge of co-routines), PostgreSQL
+    through a Merge Append of the arms' index scans; each arm is also LIMITed to what the page
+    needs, so neither reads further than offset + page rows per employee.
+
+    `arms` are each employee's granting rows as (sql, params) selecting (started_at,
+    conversation_id), compiled by `visibility.merged_walk` from the one rule; `rows` are all of
+    them as one queryset (`visibility.granting_rows`), which the count reads.
+    """
+
+    def __init__(self, arms, rows, descending: bool = True):
+        self.arms = list(arms)
+        self.rows = rows
+        self.descending = descending
+
+    def _arm_sql(self, sql, params, descending, after, limit):
+        op = "<" if descending else ">"
+        if after is not None:
+            value = connection.ops.adapt_datetimefield_value(after[0])
+            if connection.vendor == "postgresql":
+                # A row-value comparison: one index range, where the OR form made PostgreSQL
+                # filter the rows of the first key (issue 23: 2–5 ms against 12–122 ms).
+                sql += f' AND ("{self.table}"."started_at", "{self.table}"."conversation_id")'
+                sql += f" {op} (%s, %s)"
+                params = [*params, value, after[1]]
+            else:
+                sql += (
+                    f' AND ("{self.table}"."started_at" {op} %s OR ("{self.table}"."started_at"'
+                    f' = %s AND "{self.table}"."conversation_id" {op} %s))'
+                )
+                params = [*params, value, value, after[1]]
+        if connection.vendor == "postgresql" and limit is not None:
+            direction = "DESC" if descending else "ASC"
+            sql = f"({sql} ORDER BY 1 {direction}, 2 {direction} LIMIT {int(limit)})"
+        return sql, list(params)
+
+    @property
+    def table(self) -> str:
+        from django.apps import apps
+
+        return apps.get_model("conversations", "ConversationParticipant")._meta.db_table
+
+    def _merged(self, descending, after, per_arm):
+        direction = "DESC" if descending else "ASC"
+        parts, params = [], []
+        for sql, arm_params in self.arms:
+            arm, arm_params = self._arm_sql(sql, arm_params, descending, after, per_arm)
+            parts.append(arm)
+            params += arm_params
+        if connection.vendor == "postgresql":
+            sql = (
+                "SELECT DISTINCT walk.started_at, walk.conversation_id FROM ("
+                + " UNION ALL ".join(parts)
+                + ") AS walk"
+                + f" ORDER BY walk.started_at {direction}, walk.conversation_id {direction}"
+            )
+        else:
+            sql = " UNION ".join(parts) + f" ORDER BY 1 {direction}, 2 {direction}"
+        return sql, params
+
+    def keys(self, *, limit: int, offset: int = 0, after=None, reverse: bool = False) -> list:
+        """(started_at, conversation id) of rows offset .. offset + limit of the walk, after the
+        (started_at, id) `after` when given; in the reverse order when `reverse`."""
+        descending = self.descending != reverse
+        sql, params = self._merged(descending, after, offset + limit)
+        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [(_as_datetime(s), pk) for s, pk in cursor.fetchall()]
+
+    def count(self, limit: int | None = None) -> int:
+        """How many conversations the walk holds: the distinct conversations of the granting
+        rows. Above `limit` rows it answers their number, which bounds the distinct count from
+        above (a conversation transferred inside the department has two rows) and is read off
+        the index alone; bounded_count labels that an estimate."""
+        if limit is not None:
+            rows = self.rows.order_by().count()
+            if rows >= limit:
+                return rows
+        return self.rows.order_by().aggregate(n=models.Count("conversation_id", distinct=True))["n"]
