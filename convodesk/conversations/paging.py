@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models, transaction
 from django.db.models import F, Q
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.db.utils import OperationalError
 
 
@@ -120,10 +122,29 @@ def read_cursor(cursor: str):
         raise BadCursor("invalid cursor") from exc
 
 
+def row_values(queryset, field: str) -> bool:
+    """Whether a cursor on `field` is said as a row-value comparison `(field, id) < (x, y)`.
+
+    On PostgreSQL, for a column of the queryset's own table that is never empty: the planner
+    reads the row value as one range of the (field, id) index, where the OR form (field < x OR
+    field = x AND id < y) made it filter the first key's rows (issue 23: a department page by
+    cursor took 12–122 ms in the OR form and 2–5 ms as a row value). SQLite keeps the OR form.
+    """
+    if connection.vendor != "postgresql" or "__" in field:
+        return False
+    try:
+        return not queryset.model._meta.get_field(field).null
+    except FieldDoesNotExist:
+        return False
+
+
 def after_cursor(queryset, field: str, descending: bool, sort_value, pk: int):
     """Rows after (sort_value, pk) in the order field (nulls last) then id, both in one direction."""
     if field == "id":
         return queryset.filter(pk__lt=pk) if descending else queryset.filter(pk__gt=pk)
+    if sort_value is not None and row_values(queryset, field):
+        beyond = TupleLessThan if descending else TupleGreaterThan
+        return queryset.filter(beyond(Tuple(F(field), F("pk")), (sort_value, pk)))
     id_after = Q(pk__lt=pk) if descending else Q(pk__gt=pk)
     if sort_value is None:
         return queryset.filter(Q(**{f"{field}__isnull": True}) & id_after)

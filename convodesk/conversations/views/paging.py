@@ -21,9 +21,17 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import F, Q
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
 from ..columns import with_crm_links as prefetch_crm_links
-from ..paging import BadCursor, after_cursor, make_cursor, read_cursor, sort_value_of
+from ..paging import (
+    BadCursor,
+    after_cursor,
+    make_cursor,
+    read_cursor,
+    row_values,
+    sort_value_of,
+)
 
 
 @dataclass
@@ -42,6 +50,9 @@ def before_cursor(queryset, field_name: str, descending: bool, sort_value, pk: i
     id_before = Q(pk__gt=pk) if descending else Q(pk__lt=pk)
     if field_name == "id":
         return queryset.filter(id_before)
+    if sort_value is not None and row_values(queryset, field_name):
+        ahead = TupleGreaterThan if descending else TupleLessThan
+        return queryset.filter(ahead(Tuple(F(field_name), F("pk")), (sort_value, pk)))
     if sort_value is None:
         return queryset.filter(
             Q(**{f"{field_name}__isnull": False})
