@@ -31,6 +31,7 @@ from ..paging import (
     read_cursor,
     row_values,
     sort_value_of,
+    typed,
 )
 
 
@@ -52,7 +53,8 @@ def before_cursor(queryset, field_name: str, descending: bool, sort_value, pk: i
         return queryset.filter(id_before)
     if sort_value is not None and row_values(queryset, field_name):
         ahead = TupleGreaterThan if descending else TupleLessThan
-        return queryset.filter(ahead(Tuple(F(field_name), F("pk")), (sort_value, pk)))
+        value = typed(queryset, field_name, sort_value)
+        return queryset.filter(ahead(Tuple(F(field_name), F("pk")), (value, pk)))
     if sort_value is None:
         return queryset.filter(
             Q(**{f"{field_name}__isnull": False})
