@@ -29,9 +29,10 @@ class Count:
 def bounded_count(queryset, threshold: int | None = None) -> Count:
     """`queryset` may also be a MergedWalk (visibility.countable gives one for a department)."""
     threshold = threshold or settings.CONVODESK["COUNT_THRESHOLD"]
-    walk = queryset if isinstance(queryset, MergedWalk) else None
-    if walk is not None:
-        limited = _WalkCount(walk, threshold + 1)
+    if isinstance(queryset, MergedWalk):
+        # Counted off the granting rows; the estimate beyond the threshold is the planner's
+        # for those rows (a conversation shared by two employees has two).
+        limited, queryset = _WalkCount(queryset, threshold + 1), queryset.rows
     else:
         limited = queryset.order_by().values("pk")[: threshold + 1]
     if connection.vendor == "postgresql":
@@ -43,15 +44,11 @@ def bounded_count(queryset, threshold: int | None = None) -> Count:
                     )
                 value = limited.count()
         except OperationalError:
-            if walk is not None:
-                return Count(max(walk.rows.order_by().count(), threshold + 1), False)
             return Count(max(estimate(queryset), threshold + 1), False)
     else:
         value = limited.count()
     if value <= threshold:
         return Count(value, True)
-    if walk is not None:
-        return Count(value, False)  # the granting rows' number (MergedWalk.count)
     return Count(max(estimate(queryset), value), False)
 
 
@@ -289,11 +286,10 @@ class MergedWalk:
 
     def count(self, limit: int | None = None) -> int:
         """How many conversations the walk holds: the distinct conversations of the granting
-        rows. Above `limit` rows it answers their number, which bounds the distinct count from
-        above (a conversation transferred inside the department has two rows) and is read off
-        the index alone; bounded_count labels that an estimate."""
+        rows. With `limit`, the rows are first counted up to it (off the index alone); when
+        there are that many, `limit` is the answer and bounded_count shows an estimate."""
         if limit is not None:
-            rows = self.rows.order_by().count()
+            rows = self.rows.order_by().values("pk")[:limit].count()
             if rows >= limit:
                 return rows
         return self.rows.order_by().aggregate(n=models.Count("conversation_id", distinct=True))["n"]
