@@ -105,7 +105,9 @@ def merged_walk(user, action: str = "view", flt=None):
     It applies without conversation-level conditions and to the sorts the participant rows carry
     (started_at, either way). With a filter the list keeps the probe: the filter's own index
     (status, line, channel, responsible with started_at) finds the page without the walk, which
-    would have to read the department's rows until enough of them pass the filter.
+    would have to read the department's rows until enough of them pass the filter (measured:
+    joining the walk to the conversations lost on page 1 for every filter tried, BENCHMARKS.md
+    "Issue 23 item 1").
     """
     kind, ids = scope_for(user, action)
     if kind != "employees" or len(ids) < 2:
@@ -115,12 +117,15 @@ def merged_walk(user, action: str = "view", flt=None):
     from convodesk.conversations.paging import MergedWalk
 
     participant = apps.get_model("conversations", "ConversationParticipant")
-    arms = [
-        participant.objects.filter(_grants(kind, [pk]))
-        .values_list("started_at", "conversation_id")
-        .query.sql_with_params()
-        for pk in sorted(ids)
-    ]
+    cache = user.__dict__.setdefault("_convodesk_walk_arms", {})  # a request asks up to 3 times
+    arms = cache.get(action)
+    if arms is None:
+        arms = cache[action] = [
+            participant.objects.filter(_grants(kind, [pk]))
+            .values_list("started_at", "conversation_id")
+            .query.sql_with_params()
+            for pk in sorted(ids)
+        ]
     rows = participant.objects.filter(_grants(kind, ids))
     return MergedWalk(arms, rows, descending=flt.sort_descending if flt is not None else True)
 
