@@ -30,7 +30,7 @@ from convodesk.conversations.paging import (
     read_cursor,
 )
 from convodesk.conversations.services import Actor
-from convodesk.conversations.visibility import countable
+from convodesk.conversations.visibility import countable, merged_walk
 from convodesk.lines.models import Connection, Line
 
 from .errors import ApiError, Status, also, invalid, not_found
@@ -271,9 +271,10 @@ def _cursor_value(path: str, value):
     raise BadCursor("type")
 
 
-def page_after(queryset, conv_filter: ConversationFilter, cursor: str | None):
+def cursor_key(conv_filter: ConversationFilter, cursor: str | None):
+    """The (sort value, id) a cursor names, checked against the sort; None without a cursor."""
     if not cursor:
-        return queryset
+        return None
     try:
         value, pk = read_cursor(cursor)
         if not 0 < pk < MAX_ID:
@@ -281,7 +282,15 @@ def page_after(queryset, conv_filter: ConversationFilter, cursor: str | None):
         value = _cursor_value(conv_filter.sort_field, value)
     except (BadCursor, ValueError, TypeError, OverflowError):
         raise invalid({"cursor": _("This cursor is not valid for this sort.")}) from None
-    return after_cursor(queryset, conv_filter.sort_field, conv_filter.sort_descending, value, pk)
+    return value, pk
+
+
+def page_after(queryset, conv_filter: ConversationFilter, cursor: str | None):
+    key = cursor_key(conv_filter, cursor)
+    if key is None:
+        return queryset
+    field, descending = conv_filter.sort_field, conv_filter.sort_descending
+    return after_cursor(queryset, field, descending, *key)
 
 
 # The list ----------------------------------------------------------------------------
@@ -310,8 +319,16 @@ def list_conversations(request, params: Query[ListParams]):
     # Ids first, then their rows with the joins (as the list page does): ordering the joined
     # rows made the database sort every match with its joins (110 ms for 13,000 waiting
     # conversations at 1,000,000), the ids alone come off the index.
-    ordered = page_after(queryset, conv_filter, params.cursor).order_by(*conv_filter.ordering())
-    ids = list(ordered.values_list("pk", flat=True)[: params.limit + 1])
+    walk = merged_walk(user, "view", conv_filter) if params.updated_since is None else None
+    if walk is not None:
+        # A department supervisor's page off the merge of their employees' participant rows
+        # (the list page's walk, visibility.merged_walk), after the cursor when there is one.
+        after = cursor_key(conv_filter, params.cursor)
+        ids = [pk for _, pk in walk.keys(limit=params.limit + 1, after=after)]
+    else:
+        ordered = page_after(queryset, conv_filter, params.cursor)
+        ids = list(ordered.order_by(*conv_filter.ordering()).values_list("pk", flat=True))
+        ids = ids[: params.limit + 1]
     by_id = _with_related(Conversation.objects.filter(pk__in=ids), keys).in_bulk()
     rows = [by_id[pk] for pk in ids if pk in by_id]
     next_cursor = None

@@ -66,7 +66,8 @@ class ConversationQuerySet(models.QuerySet):
         walked in index order, one conversation by id. shape="set" (id IN the viewer's
         participant rows) suits reads over everything visible: counts and aggregates, which
         would otherwise probe every conversation of the table (1.6 s against 16 ms for an
-        operator's count at 1,000,000 conversations on SQLite).
+        operator's count at 1,000,000 conversations on SQLite). A viewer who sees through several
+        employees has a third shape, for pages and counts: `merged_walk` below.
         """
         kind, ids = scope_for(user, action)
         if kind in ("all", "nothing"):
@@ -96,12 +97,50 @@ def granting_rows(user, action: str = "view"):
     return participant.objects.filter(_grants(kind, ids)), len(ids) == 1
 
 
+def merged_walk(user, action: str = "view", flt=None):
+    """The third SQL shape of `visible_to`, for a viewer who sees through several employees (a
+    department supervisor): each employee's granting rows walked newest first along
+    `participant_own` and merged (paging.MergedWalk); None where it does not apply.
+
+    It applies without conversation-level conditions and to the sorts the participant rows carry
+    (started_at, either way). With a filter the list keeps the probe: the filter's own index
+    (status, line, channel, responsible with started_at) finds the page without the walk, which
+    would have to read the department's rows until enough of them pass the filter (measured:
+    joining the walk to the conversations lost on page 1 for every filter tried, BENCHMARKS.md
+    "Issue 23 item 1").
+    """
+    kind, ids = scope_for(user, action)
+    if kind != "employees" or len(ids) < 2:
+        return None
+    if flt is not None and (flt.conditions or flt.sort_key != "started_at"):
+        return None
+    from convodesk.conversations.paging import MergedWalk
+
+    participant = apps.get_model("conversations", "ConversationParticipant")
+    cache = user.__dict__.setdefault("_convodesk_walk_arms", {})  # a request asks up to 3 times
+    arms = cache.get(action)
+    if arms is None:
+        arms = cache[action] = [
+            participant.objects.filter(_grants(kind, [pk]))
+            .values_list("started_at", "conversation_id")
+            .query.sql_with_params()
+            for pk in sorted(ids)
+        ]
+    rows = participant.objects.filter(_grants(kind, ids))
+    return MergedWalk(arms, rows, descending=flt.sort_descending if flt is not None else True)
+
+
 def countable(user, flt, action: str = "view"):
     """What the list and the API count for `user` under filter `flt`: the filtered visible set,
-    or, without a filter, the participant rows of a viewer who sees only their own."""
+    or, without a filter, the participant rows of a viewer who sees only their own, or the
+    merged walk of a viewer who sees through several employees (bounded_count reads both)."""
     rows, one_each = granting_rows(user, action)
     if rows is not None and one_each and not flt.conditions:
         return rows
+    if not flt.conditions:
+        walk = merged_walk(user, action)
+        if walk is not None:
+            return walk
     conversation = apps.get_model("conversations", "Conversation")
     return flt.filter(conversation.objects.visible_to(user, action, shape="set"))
 

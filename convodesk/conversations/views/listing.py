@@ -24,7 +24,7 @@ from ..columns import COLUMNS, related_for
 from ..filters import ConversationFilter
 from ..models import Conversation, ConversationEvent
 from ..paging import Count, bounded_count, exact_count
-from ..visibility import countable, granting_rows
+from ..visibility import countable, granting_rows, merged_walk
 from .paging import fetch_page
 from .panel import build_fields, param_label
 from .params import PER_PAGE_CHOICES, encode, filter_only, normalize, page_of, per_page_of
@@ -144,7 +144,7 @@ def conversation_list(request):
     granting = granting_rows(user, "view")
 
     tabs = all_tabs(user, presets)
-    count_tabs(visible_set, tabs, granting)
+    count_tabs(visible_set, tabs, granting, walk=merged_walk(user, "view"))
     current_filter = filter_only(params)
     for tab in tabs:
         tab.active = tab.params == current_filter
@@ -169,6 +169,7 @@ def conversation_list(request):
             before=request.GET.get("before", ""),
             related=related_for(keys),
             with_crm_links="crm_record" in keys,
+            walk=merged_walk(user, "view", flt),
         )
         rows = build_rows(user, page.rows, keys)
 

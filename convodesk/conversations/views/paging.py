@@ -8,16 +8,31 @@ Two ways to reach a page, both ending in the same "ids first, rows by id" shape:
   selecting only ids (an index-only walk, no row fetches, no joins for the columns), and only
   the page's ids are then fetched as full rows with their select_related joins. The expensive
   part of a deep OFFSET, materialising and joining every skipped row, never happens.
+
+A viewer who sees through several employees (a department supervisor) reaches the page's ids
+through `walk` instead (visibility.merged_walk: the merge of each employee's participant rows in
+list order); the cursors and the OFFSET then apply to the merged walk, and the rows are fetched by
+id the same way.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import F, Q
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
 from ..columns import with_crm_links as prefetch_crm_links
-from ..paging import BadCursor, after_cursor, make_cursor, read_cursor, sort_value_of
+from ..paging import (
+    BadCursor,
+    after_cursor,
+    make_cursor,
+    read_cursor,
+    row_values,
+    sort_value_of,
+    typed,
+)
 
 
 @dataclass
@@ -39,6 +54,10 @@ def before_cursor(
     id_before = Q(pk__gt=pk) if descending else Q(pk__lt=pk)
     if field_name == "id":
         return queryset.filter(id_before)
+    if sort_value is not None and row_values(queryset, field_name):
+        ahead = TupleGreaterThan if descending else TupleLessThan
+        value = typed(queryset, field_name, sort_value)
+        return queryset.filter(ahead(Tuple(F(field_name), F("pk")), (value, pk)))
     if never_empty and sort_value is not None:
         bound = Q(**{f"{field_name}__gte" if descending else f"{field_name}__lte": sort_value})
         ahead = Q(**{f"{field_name}__gt" if descending else f"{field_name}__lt": sort_value})
@@ -74,33 +93,13 @@ def fetch_page(
     before: str = "",
     related=(),
     with_crm_links=False,
+    walk=None,
 ) -> Page:
-    field_name, descending = flt.sort_field, flt.sort_descending
-    never_empty = getattr(flt, "sort_never_empty", False)
-    reverse = False
-    ids_qs = None
-    try:
-        if after:
-            value, pk = read_cursor(after)
-            ids_qs = after_cursor(
-                queryset, field_name, descending, value, pk, never_empty
-            ).order_by(*flt.ordering())
-        elif before:
-            value, pk = read_cursor(before)
-            ids_qs = before_cursor(queryset, field_name, descending, value, pk, never_empty)
-            ids_qs = ids_qs.order_by(*reversed_ordering(field_name, descending, never_empty))
-            reverse = True
-    except (BadCursor, ValueError, TypeError):
-        ids_qs = None
-        after = before = ""
-    if ids_qs is None:
-        offset = (page - 1) * per_page
-        ids_qs = queryset.order_by(*flt.ordering())[offset : offset + per_page + 1]
-        ids = list(ids_qs.values_list("pk", flat=True))
+    field_name = flt.sort_field
+    if walk is not None:
+        ids, more, reverse, after = _walk_ids(walk, per_page, page, after, before)
     else:
-        ids = list(ids_qs.values_list("pk", flat=True)[: per_page + 1])
-    more = len(ids) > per_page
-    ids = ids[:per_page]
+        ids, more, reverse, after = _ids(queryset, flt, per_page, page, after, before)
     if reverse:
         ids.reverse()
     rows = []
@@ -127,3 +126,63 @@ def fetch_page(
         result.prev_cursor = make_cursor(sort_value_of(first, field_name), first.pk)
         result.next_cursor = make_cursor(sort_value_of(last, field_name), last.pk)
     return result
+
+
+def _ids(queryset, flt, per_page, page, after, before):
+    """The page's ids (one more, to know whether there is a next page) off the sort index."""
+    field_name, descending = flt.sort_field, flt.sort_descending
+    never_empty = getattr(flt, "sort_never_empty", False)
+    reverse = False
+    ids_qs = None
+    try:
+        if after:
+            value, pk = read_cursor(after)
+            ids_qs = after_cursor(
+                queryset, field_name, descending, value, pk, never_empty
+            ).order_by(*flt.ordering())
+        elif before:
+            value, pk = read_cursor(before)
+            ids_qs = before_cursor(queryset, field_name, descending, value, pk, never_empty)
+            ids_qs = ids_qs.order_by(*reversed_ordering(field_name, descending, never_empty))
+            reverse = True
+    except (BadCursor, ValueError, TypeError):
+        ids_qs = None
+        after = ""
+    if ids_qs is None:
+        offset = (page - 1) * per_page
+        ids_qs = queryset.order_by(*flt.ordering())[offset : offset + per_page + 1]
+        ids = list(ids_qs.values_list("pk", flat=True))
+    else:
+        ids = list(ids_qs.values_list("pk", flat=True)[: per_page + 1])
+    more = len(ids) > per_page
+    return ids[:per_page], more, reverse, after
+
+
+def _walk_ids(walk, per_page, page, after, before):
+    """The same off a merged walk (visibility.merged_walk): cursors and OFFSET apply to it."""
+    reverse = False
+    keys = None
+    try:
+        if after:
+            value, pk = read_cursor(after)
+            keys = walk.keys(limit=per_page + 1, after=(_cursor_time(value), pk))
+        elif before:
+            value, pk = read_cursor(before)
+            keys = walk.keys(limit=per_page + 1, after=(_cursor_time(value), pk), reverse=True)
+            reverse = True
+    except (BadCursor, ValueError, TypeError):
+        keys = None
+        after = ""
+        reverse = False
+    if keys is None:
+        keys = walk.keys(limit=per_page + 1, offset=(page - 1) * per_page)
+    ids = [pk for _, pk in keys]
+    more = len(ids) > per_page
+    return ids[:per_page], more, reverse, after
+
+
+def _cursor_time(value):
+    """A cursor's started_at; anything else is a cursor from another sort."""
+    if not isinstance(value, dt.datetime):
+        raise BadCursor("not a time")
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

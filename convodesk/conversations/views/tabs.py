@@ -86,14 +86,16 @@ def all_tabs(user, presets) -> list[Tab]:
     return tabs
 
 
-def count_tabs(base, tabs: list[Tab], granting=(None, False)) -> None:
+def count_tabs(base, tabs: list[Tab], granting=(None, False), walk=None) -> None:
     """Count every tab over the viewer's latest `threshold + 1` visible conversations.
 
     Two statements: the edge of that window (the (started_at, id) of its oldest row), then one
     aggregate with a conditional COUNT per tab over the window. A range keeps both engines on
     the `started_at` index (an `id IN (newest N)` semi-join let PostgreSQL hash-join the whole
     table). `granting` (visibility.granting_rows) lets a viewer below level all read the edge
-    (when each conversation has one of their rows) and the window from their participant rows.
+    (when each conversation has one of their rows) and the window from their participant rows;
+    a viewer who sees through several employees reads the edge off their merged walk
+    (visibility.merged_walk), the same walk as their list's pages and total.
     """
     threshold = settings.CONVODESK.get("TAB_COUNT_THRESHOLD", 10000)
     aggregates = {}
@@ -108,13 +110,17 @@ def count_tabs(base, tabs: list[Tab], granting=(None, False)) -> None:
     if not aggregates:
         return
     rows, one_each = granting
-    if rows is not None and one_each:
+    if walk is not None:
+        newest = None
+        edge = next(iter(walk.keys(limit=1, offset=threshold)), None)
+    elif rows is not None and one_each:
         newest = rows.order_by("-started_at", "-conversation_id").values_list(
             "started_at", "conversation_id"
         )
     else:
         newest = base.order_by("-started_at", "-id").values_list("started_at", "id")
-    edge = next(iter(newest[threshold : threshold + 1]), None)
+    if newest is not None:
+        edge = next(iter(newest[threshold : threshold + 1]), None)
     window = base
     if edge is not None:
         started_at, pk = edge
