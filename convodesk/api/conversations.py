@@ -13,7 +13,14 @@ from pydantic import ConfigDict, create_model
 
 from convodesk.accounts.models import User
 from convodesk.conversations import attachments, services, visibility
-from convodesk.conversations.columns import COLUMNS, SORTABLE, api_item, related_for, with_crm_links
+from convodesk.conversations.columns import (
+    COLUMNS,
+    SORTABLE,
+    api_item,
+    prefetch_for,
+    related_for,
+    with_crm_links,
+)
 from convodesk.conversations.filters import FILTER_PARAMS, ConversationFilter, scope_tz
 from convodesk.conversations.models import (
     Client,
@@ -181,7 +188,7 @@ def _with_related(queryset, keys):
     queryset = queryset.select_related(*related_for(keys))
     if "crm_record" in keys:
         queryset = with_crm_links(queryset)
-    return queryset
+    return prefetch_for(queryset, keys)
 
 
 def visible(user, conversation_id: int, action: str = "view") -> Conversation:

@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from . import bulk
-from .columns import related_for, with_crm_links
+from .columns import prefetch_for, related_for, with_crm_links
 from .jobs import BulkJob
 from .models import Conversation
 from .views.params import normalize
@@ -105,6 +105,7 @@ def _in_place(request, job, job_url: str, all_matching: bool):
         )
         if "crm_record" in keys:
             qs = with_crm_links(qs)
+        qs = prefetch_for(qs, keys)
         rows = build_rows(request.user, list(qs), keys)
     response = render(
         request,

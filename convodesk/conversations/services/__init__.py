@@ -6,6 +6,7 @@
 - `operator`: what employees do (take, skip, reply, transfer, close, …);
 - `queue`: offers (whom `lines.distribution` chose);
 - `timers`: queue time-outs, auto-close, full close;
+- `labels`: tags and close reasons;
 - `crm`: what `crm.binding` decided, re-binding, the CRM history event.
 
 Views, the API, connectors, the CRM's actions and the timers loop call these; the helpers they
@@ -26,6 +27,7 @@ from .core import (
     unit,
 )
 from .crm import ensure_activity, record_crm_change, write_links
+from .labels import change_tags, choose_close_reason
 from .operator import (
     add_system_note,
     close,
@@ -56,6 +58,8 @@ __all__ = [
     "NotFound",
     "Received",
     "add_system_note",
+    "change_tags",
+    "choose_close_reason",
     "client_rate",
     "close",
     "distribute",
