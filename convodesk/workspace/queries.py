@@ -63,6 +63,23 @@ def conversation(user, pk: int) -> Conversation | None:
     )
 
 
+def labels(conv: Conversation) -> dict:
+    """The tags on the conversation and those that can be put on it; its open channel's close
+    reasons and whether closing needs one (issue 19 item 3)."""
+    from convodesk.conversations.models import Tag
+    from convodesk.lines.models import CloseReason
+
+    on = list(conv.tags.order_by("name", "id"))
+    ids = {t.pk for t in on}
+    offered = [t for t in Tag.objects.order_by("name", "id") if not t.archived or t.pk in ids]
+    return {
+        "conv_tags": on,
+        "tag_choices": [(t, t.pk in ids) for t in offered],
+        "close_reasons": list(CloseReason.objects.filter(line_id=conv.line_id, archived=False)),
+        "reason_required": conv.line.close_reason_required,
+    }
+
+
 def mark_read(user, conv: Conversation) -> None:
     last = (
         Message.objects.filter(conversation=conv)
