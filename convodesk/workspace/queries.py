@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from convodesk.conversations.columns import DISLIKE, LIKE
 from convodesk.conversations.lifecycle import Status
 from convodesk.conversations.models import Conversation, ConversationEvent, Message
+from convodesk.conversations.views.history import tags_detail
 
 from .models import QuickReply, ReadMark
 
@@ -120,6 +121,7 @@ EVENT_LINES = {
     "client_rated": gettext_lazy("The client rated the conversation: %(rating)s"),
     "supervisor_rated": gettext_lazy("%(actor)s rated the conversation"),
     "crm_bound": gettext_lazy("Bound to the CRM"),
+    "tags_changed": gettext_lazy("%(actor)s changed the tags: %(tags)s"),
 }
 
 
@@ -180,9 +182,12 @@ def transcript(conv: Conversation) -> list[dict]:
             "target": target,
             # words, not emoji: a machine without an emoji font shows boxes (issue 22)
             "rating": str(LIKE if payload.get("rating") == "like" else DISLIKE),
+            "tags": tags_detail(payload) if event.kind == "tags_changed" else "",
         }
         text = str(template) % values if template else event.kind.replace("_", " ").capitalize()
         comment = payload.get("comment") or ""
+        if payload.get("close_reason"):
+            comment = _("Close reason: %(reason)s") % {"reason": payload["close_reason"]}
         lines.append(
             {
                 "kind": "event",

@@ -78,6 +78,12 @@ PARAM_LABELS = {
     "business_hours": _("Business hours"),
     "returning": _("Returning"),
     "has_crm": _("Has CRM record"),
+    "tag": _("Tags: any of"),
+    "tag_all": _("Tags: all of"),
+    "tag_none": _("Tags: none of"),
+    "close_reason": _("Close reason: any of"),
+    "close_reason_all": _("Close reason: all of"),
+    "close_reason_none": _("Close reason: none of"),
     "started_from": _("Started from"),
     "started_to": _("Started to"),
     "closed_from": _("Closed from"),
@@ -102,6 +108,25 @@ def param_label(key: str) -> str:
 def _employees():
     users = get_user_model().objects.filter(is_active=True, is_integration=False)
     return [(str(u.pk), u.name) for u in users.order_by("display_name", "username")]
+
+
+def _label_fields() -> list[Field]:
+    """Tags and close reasons: any of, all of, none of (issue 19 item 3)."""
+    from convodesk.lines.models import CloseReason
+
+    from ..models import Tag
+
+    tags = [(str(pk), name) for pk, name in Tag.objects.order_by("name").values_list("pk", "name")]
+    reasons = [
+        (str(r.pk), f"{r.name} ({r.line.name})")
+        for r in CloseReason.objects.select_related("line").order_by("line__name", "position")
+    ]
+    fields = []
+    for key, options in (("tag", tags), ("close_reason", reasons)):
+        for mode in ("", "_all", "_none"):
+            name = f"{key}{mode}"
+            fields.append(Field(name, PARAM_LABELS[name], "multi", (name,), options))
+    return fields
 
 
 def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
@@ -197,6 +222,7 @@ def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
         Field(
             "transfer_count", _("Transfers"), "range", ("transfer_count_min", "transfer_count_max")
         ),
+        *_label_fields(),
     ]
     for key in METRIC_KEYS + REPLY_TIME_KEYS:
         fields.append(Field(key, COLUMNS[key].label, "duration", (f"{key}_min", f"{key}_max")))
