@@ -122,6 +122,7 @@ EVENT_LINES = {
     "supervisor_rated": gettext_lazy("%(actor)s rated the conversation"),
     "crm_bound": gettext_lazy("Bound to the CRM"),
     "tags_changed": gettext_lazy("%(actor)s changed the tags: %(tags)s"),
+    "close_reason_changed": gettext_lazy("%(actor)s changed the close reason"),
 }
 
 

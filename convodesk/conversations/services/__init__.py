@@ -27,7 +27,7 @@ from .core import (
     unit,
 )
 from .crm import ensure_activity, record_crm_change, write_links
-from .labels import change_tags, choose_close_reason
+from .labels import change_close_reason, change_tags, choose_close_reason
 from .operator import (
     add_system_note,
     close,
@@ -58,6 +58,7 @@ __all__ = [
     "NotFound",
     "Received",
     "add_system_note",
+    "change_close_reason",
     "change_tags",
     "choose_close_reason",
     "client_rate",

@@ -17,8 +17,19 @@ from ..models import Conversation, ConversationTag, Tag
 from .core import Actor, batch, load_for, now_or, record, unit
 
 
-def _tags(ids, *, field: str) -> list[Tag]:
+MAX_ID = 2**62  # a larger number is no row's id (and overflows the database's integers)
+
+
+def _ids(ids, field: str) -> list[int]:
     wanted = sorted({int(i) for i in ids})
+    for i in wanted:
+        if not 0 < i < MAX_ID:
+            raise ValidationError({field: _("Unknown tag %(id)s.") % {"id": i}})
+    return wanted
+
+
+def _tags(ids, *, field: str) -> list[Tag]:
+    wanted = _ids(ids, field)
     found = {t.pk: t for t in Tag.objects.filter(pk__in=wanted)}
     missing = [i for i in wanted if i not in found]
     if missing:
@@ -45,7 +56,7 @@ def change_tags(
             wanted = {t.pk for t in _tags(replace, field="tags")}
         else:
             adding = {t.pk for t in _tags(add, field="add")}
-            removing = {int(i) for i in remove}
+            removing = set(_ids(remove, "remove"))
             wanted = (current | adding) - removing
         added, removed = sorted(wanted - current), sorted(current - wanted)
         if not added and not removed:
@@ -106,6 +117,8 @@ def choose_close_reason(conversation: Conversation, reason_id) -> CloseReason | 
         number = int(reason_id)
     except (TypeError, ValueError):
         number = None
+    if number is not None and not 0 < number < MAX_ID:
+        number = None
     reason = (
         CloseReason.objects.filter(pk=number, line_id=line.pk, archived=False).first()
         if number is not None
@@ -125,3 +138,28 @@ def set_close_reason(conversation: Conversation, reason: CloseReason, actor: Act
     current_batch = batch()
     current_batch.touch(conversation, ["close_reason"])
     current_batch.deltas.move(before, rollups.of_conversation(conversation))
+
+
+def change_close_reason(conversation_id: int, actor: Actor, reason_id, now=None) -> Conversation:
+    """Correct the close reason of a conversation already closed (a supervisor's afterthought,
+    the demo's history): one of its open channel's reasons. Records `close_reason_changed`."""
+    at = now_or(now)
+    with unit():
+        conversation = load_for(actor, conversation_id)
+        if conversation.is_open:
+            raise ValidationError(
+                {"close_reason": _("The conversation is still open: close it with a reason.")}
+            )
+        reason = choose_close_reason(conversation, reason_id)
+        if reason is None or reason.pk == conversation.close_reason_id:
+            return conversation
+        set_close_reason(conversation, reason, actor, at)
+        record(
+            conversation,
+            "close_reason_changed",
+            actor,
+            at,
+            conversation.status,
+            {"close_reason": reason.name},
+        )
+        return conversation

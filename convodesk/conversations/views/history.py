@@ -42,6 +42,7 @@ EVENT_LABELS = {
     "note": _("Note"),
     "delivery_failed": _("Reply not delivered"),
     "tags_changed": _("Tags changed"),
+    "close_reason_changed": _("Close reason changed"),
 }
 # Events that only mirror a message already shown in the transcript.
 MESSAGE_EVENTS = {"client_message", "employee_message", "bot_message"}
