@@ -16,7 +16,6 @@ from convodesk.stats import rollups
 from ..models import Conversation, ConversationTag, Tag
 from .core import Actor, batch, load_for, now_or, record, unit
 
-
 MAX_ID = 2**62  # a larger number is no row's id (and overflows the database's integers)
 
 
