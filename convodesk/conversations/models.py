@@ -479,10 +479,12 @@ class ConversationTag(models.Model):
     """A tag on a conversation. Indexed by tag then the list's default order (newest first), so
     a tag filter reads only the tagged conversations' rows in the order the list pages them."""
 
+    # No single-column indexes: the unique (conversation, tag) and (tag, started_at, conversation)
+    # cover them, and PostgreSQL picked a bare tag_id index over the ordered one.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="tag_links"
+        Conversation, on_delete=models.CASCADE, related_name="tag_links", db_index=False
     )
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="links")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="links", db_index=False)
     started_at = models.DateTimeField()  # the conversation's, as ConversationParticipant's
     added_at = models.DateTimeField()
     added_by = models.ForeignKey(

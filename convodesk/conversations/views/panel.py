@@ -111,16 +111,25 @@ def _employees():
 
 
 def _label_fields() -> list[Field]:
-    """Tags and close reasons: any of, all of, none of (issue 19 item 3)."""
+    """Tags and close reasons: any of, all of, none of (issue 19 item 3). Both option lists in
+    one query (the panel is read on every list page)."""
+    from django.db.models import CharField, Value
+
     from convodesk.lines.models import CloseReason
 
     from ..models import Tag
 
-    tags = [(str(pk), name) for pk, name in Tag.objects.order_by("name").values_list("pk", "name")]
-    reasons = [
-        (str(r.pk), f"{r.name} ({r.line.name})")
-        for r in CloseReason.objects.select_related("line").order_by("line__name", "position")
-    ]
+    kind = Value("", output_field=CharField())
+    tags = Tag.objects.order_by().values_list(
+        Value("t", output_field=CharField()), "pk", "name", kind
+    )
+    reasons = CloseReason.objects.order_by().values_list(
+        Value("r", output_field=CharField()), "pk", "name", "line__name"
+    )
+    found = tags.union(reasons, all=True)
+    rows = sorted(found, key=lambda r: (r[0], r[3].lower(), r[2].lower(), r[1]))
+    tags = [(str(pk), name) for what, pk, name, _line in rows if what == "t"]
+    reasons = [(str(pk), f"{name} ({line})") for what, pk, name, line in rows if what == "r"]
     fields = []
     for key, options in (("tag", tags), ("close_reason", reasons)):
         for mode in ("", "_all", "_none"):
