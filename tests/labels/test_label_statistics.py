@@ -103,3 +103,18 @@ def test_a_tag_filter_is_answered_from_the_conversations_and_counts_each_tag(org
         .annotate(n=Count("pk"))
     )
     assert by_tag == counts
+
+
+def test_the_statistics_page_and_api_show_the_tag_and_reason_breakdowns(org, client):
+    from tests.api.conftest import token_for
+
+    _connections, tags, _reasons = labelled_history(org, 16, conversations=15)
+    client.force_login(org.admin)
+    page = client.get("/contact-center/statistics/").content.decode()
+    assert 'id="stats-tags"' in page and 'id="stats-close-reasons"' in page
+    assert tags[0].name in page and "Avg duration" in page
+    response = client.get("/api/v1/stats", HTTP_AUTHORIZATION=f"Bearer {token_for(org.admin)}")
+    body = response.json()
+    assert response.status_code == 200
+    assert {r["name"] for r in body["tags"]} <= {t.name for t in tags}
+    assert all("time_to_agent_close_avg" in r for r in body["close_reasons"])
