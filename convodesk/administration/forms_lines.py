@@ -25,6 +25,7 @@ SERVICE_FIELDS = (
     "out_of_hours_text",
     "crm_binding",
     "crm_bind_open_deal",
+    "close_reason_required",
     "time_zone",
 )
 
@@ -91,6 +92,11 @@ class LineForm(forms.Form):
         label=_("Bind the conversation to the contact's open deal"), required=False
     )
     time_zone = forms.CharField(label=_("Time zone"), widget=forms.Select())
+    close_reason_required = forms.BooleanField(
+        label=_("Require a close reason"),
+        required=False,
+        help_text=_("Employees choose one of the close reasons below to close a conversation."),
+    )
 
     def __init__(self, data=None, *, line: Line | None = None):
         self.line = line or Line()
@@ -133,6 +139,28 @@ class LineForm(forms.Form):
         data["members"] = self.member_ids()
         return data
 
+    def close_reason_changes(self) -> tuple[dict[int, tuple[str, bool]], list[str]]:
+        """What the close reasons part posts: {id: (name, archived)} and the names to add."""
+        existing = {}
+        for key in self.data:
+            if key.startswith("reason_") and not key.endswith("_archived"):
+                pk = parse_id(key.removeprefix("reason_"))
+                if pk is not None:
+                    existing[pk] = (self.data.get(key, ""), bool(self.data.get(f"{key}_archived")))
+        new = [n for n in self.data.get("new_reasons", "").splitlines() if n.strip()]
+        return existing, new
+
+    def close_reason_rows(self) -> list[tuple[int, str, bool, str]]:
+        """(id, name, archived, error) of each close reason, as posted when it was."""
+        if not self.line.pk:
+            return []
+        rows = list(self.line.close_reasons.values_list("pk", "name", "archived"))
+        posted = self.close_reason_changes()[0] if self.data else {}
+        return [
+            (pk, *posted.get(pk, (name, archived)), self.extra_errors.get(f"reason_{pk}", ""))
+            for pk, name, archived in rows
+        ]
+
     def refuse(self, errors: dict[str, str]) -> None:
         """Put the service's refusals beside their fields."""
         for name, message in errors.items():
@@ -167,6 +195,7 @@ class LineForm(forms.Form):
                 "ask_rating",
                 "full_close_minutes",
                 "reopen_window_minutes",
+                "close_reason_required",
             )
         ]
 

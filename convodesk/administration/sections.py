@@ -11,6 +11,7 @@ SECTIONS = [
     ("administration:departments", _("Departments")),
     ("administration:roles", _("Roles")),
     ("administration:quick_replies", _("Quick replies")),
+    ("administration:tags", _("Tags")),
     ("administration:api_tokens", _("API tokens")),
     ("administration:pipelines", _("Pipelines")),
     ("administration:audit", _("Audit log")),

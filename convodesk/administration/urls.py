@@ -4,6 +4,7 @@ from . import (
     views,
     views_bitrix24,
     views_connections,
+    views_labels,
     views_lines,
     views_people,
     views_pipelines,
@@ -97,6 +98,10 @@ urlpatterns = [
         views_replies.quick_reply_delete,
         name="quick_reply_delete",
     ),
+    # Tags (issue 19 item 3); close reasons are edited on their open channel's screen
+    path("tags/", views_labels.tag_list, name="tags"),
+    path("tags/new/", views_labels.tag_form, name="tag_create"),
+    path("tags/<int:pk>/", views_labels.tag_form, name="tag"),
     path("api-tokens/", views_replies.api_tokens, name="api_tokens"),
     path("api-tokens/new/", views_replies.api_token_create, name="api_token_create"),
     path("api-tokens/<int:pk>/revoke/", views_replies.api_token_revoke, name="api_token_revoke"),

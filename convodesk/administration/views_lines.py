@@ -6,6 +6,7 @@ rules and the audit log are the same whichever way a change comes in."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from convodesk.conversations.normalize import clean_text
 from convodesk.lines import services
 from convodesk.lines.models import Line
 
+from . import labels
 from .access import settings_required
 from .forms_lines import LineForm
 
@@ -49,8 +51,10 @@ def line_create(request):
     form = LineForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            line = services.create_line(request.user, **form.changes())
-        except services.LineInvalid as exc:
+            with transaction.atomic():
+                line = services.create_line(request.user, **form.changes())
+                labels.save_close_reasons(request.user, line, {}, form.close_reason_changes()[1])
+        except (services.LineInvalid, labels.Invalid) as exc:
             form.refuse(exc.errors)
         else:
             messages.success(request, _("Open channel “%(name)s” created.") % {"name": line.name})
@@ -65,8 +69,10 @@ def line_edit(request, pk: int):
     form = LineForm(request.POST if request.method == "POST" else None, line=line)
     if request.method == "POST" and form.is_valid():
         try:
-            line = services.update_line(request.user, line, **form.changes())
-        except services.LineInvalid as exc:
+            with transaction.atomic():  # the open channel and its close reasons, or neither
+                line = services.update_line(request.user, line, **form.changes())
+                labels.save_close_reasons(request.user, line, *form.close_reason_changes())
+        except (services.LineInvalid, labels.Invalid) as exc:
             form.refuse(exc.errors)
         else:
             messages.success(request, _("Changes saved."))

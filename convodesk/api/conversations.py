@@ -4,16 +4,25 @@ messages and events, and the operator actions, all through the services and `vis
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from typing import Any, Literal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Body, Field, Query, Router, Schema
 from pydantic import ConfigDict, create_model
 
 from convodesk.accounts.models import User
 from convodesk.conversations import attachments, services, visibility
-from convodesk.conversations.columns import COLUMNS, SORTABLE, api_item, related_for, with_crm_links
+from convodesk.conversations.columns import (
+    COLUMNS,
+    SORTABLE,
+    api_item,
+    prefetch_for,
+    related_for,
+    with_crm_links,
+)
 from convodesk.conversations.filters import FILTER_PARAMS, ConversationFilter, scope_tz
 from convodesk.conversations.models import (
     Client,
@@ -21,6 +30,7 @@ from convodesk.conversations.models import (
     Conversation,
     ConversationEvent,
     Message,
+    Tag,
 )
 from convodesk.conversations.paging import (
     BadCursor,
@@ -31,7 +41,7 @@ from convodesk.conversations.paging import (
 )
 from convodesk.conversations.services import Actor
 from convodesk.conversations.visibility import countable, merged_walk
-from convodesk.lines.models import Connection, Line
+from convodesk.lines.models import CloseReason, Connection, Line
 
 from .errors import ApiError, Status, also, invalid, not_found
 from .schemas import DateTime, Input, IsoDateTimeIn, Item, OptionalDateTime, Ref
@@ -164,6 +174,31 @@ class TransferIn(Input):
     comment: str = Field("", max_length=2000)
 
 
+class CloseIn(Input):
+    close_reason: int | None = Field(
+        None,
+        description="One of the open channel's close reasons (GET /lines/{id}/close-reasons); "
+        "required when the open channel requires one",
+    )
+
+
+class TagsIn(Input):
+    add: list[int] = Field(default_factory=list, description="Tag ids to add", max_length=100)
+    remove: list[int] = Field(default_factory=list, description="Tag ids to remove", max_length=100)
+
+
+class TagOut(Schema):
+    id: int
+    name: str
+    colour: str
+    archived: bool
+
+
+class CloseReasonOut(Schema):
+    id: int
+    name: str
+
+
 class RatingIn(Input):
     rating: int | None = Field(..., ge=1, le=5, description="1-5 stars; null clears the rating")
     comment: str = Field("", max_length=2000)
@@ -182,6 +217,15 @@ def _user(request) -> User:
     return request.auth
 
 
+@contextmanager
+def _field_errors():
+    """A service's ValidationError as the API's 422: {field: message}."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise invalid({k: str(v[0]) for k, v in exc.message_dict.items()}) from None
+
+
 def _check_id(conversation_id: int) -> int:
     if not 0 < conversation_id < MAX_ID:
         raise not_found()
@@ -192,7 +236,7 @@ def _with_related(queryset, keys):
     queryset = queryset.select_related(*related_for(keys))
     if "crm_record" in keys:
         queryset = with_crm_links(queryset)
-    return queryset
+    return prefetch_for(queryset, keys)
 
 
 def visible(user, conversation_id: int, action: str = "view") -> Conversation:
@@ -539,12 +583,50 @@ def transfer(request, conversation_id: int, payload: TransferIn):
     response=Item,
     exclude_unset=True,
     openapi_extra=also(409),
-    summary="Close a conversation",
+    summary="Close a conversation (with a close reason where the open channel asks for one)",
 )
-def close(request, conversation_id: int):
+def close(request, conversation_id: int, payload: Body[CloseIn | None] = None):
+    """The body is optional; a conversation whose open channel requires a close reason answers
+    422 (`close_reason`) without one."""
     user = _user(request)
-    services.close(_check_id(conversation_id), Actor.of(user))
+    reason = payload.close_reason if payload is not None else None
+    with _field_errors():
+        services.close(_check_id(conversation_id), Actor.of(user), reason=reason)
     return after_action(user, conversation_id)
+
+
+@router.post(
+    "/conversations/{conversation_id}/tags",
+    response=Item,
+    exclude_unset=True,
+    summary="Add and remove tags",
+)
+def change_tags(request, conversation_id: int, payload: TagsIn):
+    """Archived tags cannot be added (422); unknown tag ids answer 422."""
+    user = _user(request)
+    with _field_errors():
+        services.change_tags(
+            _check_id(conversation_id), Actor.of(user), add=payload.add, remove=payload.remove
+        )
+    return after_action(user, conversation_id)
+
+
+@router.get("/tags", response=list[TagOut], summary="The tags (archived ones too)")
+def tag_list(request):
+    _user(request)
+    return list(Tag.objects.order_by("name", "id"))
+
+
+@router.get(
+    "/lines/{line_id}/close-reasons",
+    response=list[CloseReasonOut],
+    summary="An open channel's close reasons that can be chosen",
+)
+def close_reasons(request, line_id: int):
+    _user(request)
+    if not 0 < line_id < MAX_ID:
+        raise not_found()
+    return list(CloseReason.objects.filter(line_id=line_id, archived=False))
 
 
 @router.post(

@@ -95,6 +95,14 @@ class CrmLink(Schema):
     title: str
 
 
+class TagRef(Schema):
+    """A tag on a conversation (managed in settings)."""
+
+    id: int
+    name: str
+    colour: str = Field(..., description="grey, blue, green, yellow, orange, red or purple")
+
+
 # The conversation item, from the column registry ---------------------------------------
 
 SimpleStatus = Literal[tuple(str(k) for k in SIMPLE_LABELS)]  # type: ignore[misc]
@@ -134,6 +142,7 @@ CUSTOM_API_SHAPES: dict[str, dict[str, tuple[Any, str]]] = {
         "crm_records": (list[CrmLink], "Every bound CRM record, primary first"),
     },
     "crm_activity": {"crm_activity_id": (int | None, "The conversation's CRM activity")},
+    "tags": {"tags": (list[TagRef], "The conversation's tags, by name")},
 }
 
 DESCRIPTIONS = {

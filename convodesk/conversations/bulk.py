@@ -1,7 +1,9 @@
-"""Bulk actions of the conversation list: close, mark as spam, transfer.
+"""Bulk actions of the conversation list: close (with a close reason), mark as spam, transfer,
+add or remove a tag.
 
 A selection is explicit row ids or "all matching the filter". Conversations already closing or
-closed (status 50 and above) are never acted on: they are left out and reported. Every other row
+closed (status 50 and above) are never closed, marked or transferred again: they are left out
+and reported (tags go on closed conversations too). Every other row
 goes through the services one by one, as its own transaction with its own event, so a refusal
 on one row (IllegalTransition, NotAllowed, NotFound) is reported and the rest go on. Selections
 larger than CONVODESK["BULK_BACKGROUND_ROWS"] (default 200) run as a background task.
@@ -14,23 +16,25 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from convodesk.fielderrors import FieldErrors
-from convodesk.lines.models import Line
+from convodesk.lines.models import CloseReason, Line
 
 from . import services
 from .filters import ConversationFilter, scope_tz
 from .jobs import BulkJob, JobStatus
 from .lifecycle import IllegalTransition, Status
-from .models import Conversation
+from .models import Conversation, Tag
 from .normalize import parse_id
 from .services import Actor, NotAllowed, NotFound
 
 log = logging.getLogger("convodesk.bulk")
 
 ACTIONS = tuple(BulkJob.Action.values)
+TAG_ACTIONS = (BulkJob.Action.TAG, BulkJob.Action.UNTAG)
 NOT_SELECTABLE_FROM = Status.CLOSING  # closing and closed rows cannot be selected
 MAX_EXPLICIT_IDS = 5000
 PROGRESS_EVERY = 20
@@ -81,6 +85,31 @@ def parse_target(action: str, value: str) -> tuple[Line | None, object | None]:
     raise InvalidBulk({"transfer_to": _("Choose the open channel or the employee to transfer to.")})
 
 
+def parse_choice(action: str, post) -> dict:
+    """The tag to add or remove (its id), or the close reason to close with (its name: each open
+    channel has its own list, so a selection over several closes each with its own "Solved")."""
+    if action in TAG_ACTIONS:
+        pk = parse_id(post.get("bulk_tag", ""))
+        tag = Tag.objects.filter(pk=pk).first() if pk is not None and pk < 2**62 else None
+        if tag is None:
+            raise InvalidBulk({"bulk_tag": _("Choose the tag.")})
+        if action == BulkJob.Action.TAG and tag.archived:
+            raise InvalidBulk(
+                {"bulk_tag": _("The tag “%(name)s” is archived.") % {"name": tag.name}}
+            )
+        return {"tag": tag.pk}
+    if action == BulkJob.Action.CLOSE:
+        name = (post.get("close_reason") or "").strip()[:100]
+        return {"close_reason": name} if name else {}
+    return {}
+
+
+def close_reason_names() -> list[str]:
+    """The names of every open channel's close reasons in use, for the bulk close."""
+    names = CloseReason.objects.filter(archived=False).values_list("name", flat=True)
+    return sorted(set(names), key=str.lower)
+
+
 def parse_ids(values) -> list[int]:
     ids, seen = [], set()
     for raw in values:
@@ -113,16 +142,24 @@ def _not_selectable_reason(status: int) -> str:
 
 
 def select(
-    user, *, ids=(), all_matching=False, params=None, target_line: Line | None = None
+    user,
+    *,
+    ids=(),
+    all_matching=False,
+    params=None,
+    target_line: Line | None = None,
+    closed_too: bool = False,
 ) -> Selection:
-    """Resolve what to act on. Rows the user cannot see are kept: the services answer NotFound."""
+    """Resolve what to act on. Rows the user cannot see are kept: the services answer NotFound.
+    `closed_too`: closing and closed rows are acted on too (tags)."""
     visible = Conversation.objects.visible_to(user, "view")
+    limit = 2**15 if closed_too else NOT_SELECTABLE_FROM
     if all_matching:
         flt = ConversationFilter(params or {}, tz=scope_tz(user))
         if not flt.is_valid():
             raise InvalidBulk(dict(flt.errors))
         matching = flt.filter(visible)
-        selectable = matching.filter(status__lt=NOT_SELECTABLE_FROM)
+        selectable = matching.filter(status__lt=limit)
         if target_line is not None:
             selectable = selectable.exclude(line=target_line)
         chosen = list(selectable.order_by(*flt.ordering()).values_list("pk", flat=True))
@@ -137,7 +174,7 @@ def select(
     chosen, skipped = [], []
     for pk in ids:
         status, line_id = known.get(pk, (None, None))
-        if status is not None and status >= NOT_SELECTABLE_FROM:
+        if status is not None and status >= limit:
             skipped.append({"id": pk, "reason": _not_selectable_reason(status)})
         elif target_line is not None and line_id == target_line.pk:
             skipped.append({"id": pk, "reason": _("Already in this open channel.")})
@@ -146,10 +183,26 @@ def select(
     return Selection(chosen, skipped, len(skipped))
 
 
-def act(user, action: str, conversation_id: int, *, target_line=None, target_employee=None) -> None:
+def act(
+    user,
+    action: str,
+    conversation_id: int,
+    *,
+    target_line=None,
+    target_employee=None,
+    choice=None,
+) -> None:
     actor = Actor.of(user)
+    choice = choice or {}
     if action == BulkJob.Action.CLOSE:
-        services.close(conversation_id, actor)
+        reason = None
+        if choice.get("close_reason"):
+            reason = _reason_named(conversation_id, choice["close_reason"])
+        services.close(conversation_id, actor, reason=reason)
+    elif action == BulkJob.Action.TAG:
+        services.change_tags(conversation_id, actor, add=[choice["tag"]])
+    elif action == BulkJob.Action.UNTAG:
+        services.change_tags(conversation_id, actor, remove=[choice["tag"]])
     elif action == BulkJob.Action.SPAM:
         services.mark_spam(conversation_id, actor)
     elif action == BulkJob.Action.TRANSFER:
@@ -158,9 +211,21 @@ def act(user, action: str, conversation_id: int, *, target_line=None, target_emp
         raise InvalidBulk({"action": _("Unknown action.")})
 
 
+def _reason_named(conversation_id: int, name: str) -> int:
+    line_id = Conversation.objects.filter(pk=conversation_id).values_list("line_id", flat=True)
+    found = CloseReason.objects.filter(line_id__in=line_id, name=name, archived=False).first()
+    if found is None:
+        raise ValidationError(
+            _("Its open channel has no close reason “%(name)s”.") % {"name": name}
+        )
+    return found.pk
+
+
 def failure_reason(exc: Exception) -> str:
     if isinstance(exc, NotFound):
         return _("Not found, or not visible to you.")
+    if isinstance(exc, ValidationError):
+        return " ".join(str(m) for m in exc.messages)
     if isinstance(exc, NotAllowed | IllegalTransition):
         return str(exc.message)
     return _("Unexpected error; the administrators can find it in the log.")
@@ -175,6 +240,7 @@ def start_bulk(
     target_employee=None,
     params=None,
     back_query: str = "",
+    choice=None,
 ) -> BulkJob:
     """Record the job, then run it here (small) or enqueue it (above the threshold)."""
     if action not in ACTIONS:
@@ -194,6 +260,7 @@ def start_bulk(
         target_employee=target_employee,
         params=params or {},
         back_query=back_query[:4000],
+        choice=choice or {},
     )
     if len(selection.ids) > background_threshold():
         from .tasks import run_bulk
@@ -228,8 +295,9 @@ def run_bulk_job(job_id) -> None:
                         conversation_id,
                         target_line=job.target_line,
                         target_employee=job.target_employee,
+                        choice=job.choice,
                     )
-                except (IllegalTransition, NotAllowed, NotFound) as exc:
+                except (IllegalTransition, NotAllowed, NotFound, ValidationError) as exc:
                     failures.append({"id": conversation_id, "reason": failure_reason(exc)})
                 except Exception as exc:  # noqa: BLE001 - one broken row must not stop the others
                     log.exception("bulk %s on conversation %s failed", job.action, conversation_id)

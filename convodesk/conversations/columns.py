@@ -101,6 +101,33 @@ def with_crm_links(queryset):
     )
 
 
+def with_tags(queryset):
+    """Each row's tags by name (`prefetched_tags`), where the tags column reads them."""
+    from django.db.models import Prefetch
+
+    from .models import Tag
+
+    return queryset.prefetch_related(
+        Prefetch("tags", queryset=Tag.objects.order_by("name", "id"), to_attr="prefetched_tags")
+    )
+
+
+def tags_of(conv) -> list:
+    tags = getattr(conv, "prefetched_tags", None)
+    if tags is None:
+        tags = list(conv.tags.order_by("name", "id")) if conv.pk else []
+    return tags
+
+
+def _tags_html(conv) -> str:
+    tags = tags_of(conv)
+    if not tags:
+        return EMPTY
+    return format_html_join(
+        " ", '<span class="tag tag-{}">{}</span>', ((t.colour, t.name) for t in tags)
+    )
+
+
 def crm_text(conv) -> str:
     if not conv.crm_entity_type:
         return ""
@@ -145,6 +172,7 @@ class Column:
     api: Callable[[Any], dict] | None = None
     align: str = "left"
     extra: dict = field(default_factory=dict)
+    prefetch: tuple = ()  # prefetch_related lookups the value needs (prefetch_for)
 
     @property
     def sortable(self) -> bool:
@@ -537,6 +565,25 @@ _COLUMN_LIST = [
     ),
     _col("spam", _("Spam"), KIND_BOOL, lambda c: c.spam),
     _col(
+        "tags",
+        _("Tags"),
+        KIND_TEXT,
+        lambda c: ", ".join(t.name for t in tags_of(c)) or None,
+        html=_tags_html,
+        api=lambda c: {
+            "tags": [{"id": t.pk, "name": t.name, "colour": t.colour} for t in tags_of(c)]
+        },
+        prefetch=("tags",),
+    ),
+    _col(
+        "close_reason",
+        _("Close reason"),
+        KIND_REF,
+        lambda c: ref(c.close_reason),
+        related=("close_reason",),
+        description=_("Why an employee closed the conversation"),
+    ),
+    _col(
         "transfer_count",
         _("Transfers"),
         KIND_INT,
@@ -643,6 +690,20 @@ def related_for(keys) -> list[str]:
     for key in keys:
         paths.update(COLUMNS[key].related)
     return sorted(paths)
+
+
+PREFETCHERS = {"tags": with_tags}
+
+
+def prefetch_for(queryset, keys):
+    """The queryset with what the requested columns read from other tables prefetched."""
+    done = set()
+    for key in keys:
+        for name in COLUMNS[key].prefetch:
+            if name not in done:
+                done.add(name)
+                queryset = PREFETCHERS[name](queryset)
+    return queryset
 
 
 def api_item(conv, keys=None) -> dict:

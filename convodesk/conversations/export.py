@@ -34,6 +34,7 @@ from .columns import (
     KIND_DATETIME,
     KIND_DURATION,
     clean_columns,
+    prefetch_for,
     related_for,
     with_crm_links,
 )
@@ -230,6 +231,7 @@ def write_xlsx(
     queryset = queryset.select_related(*related) if related else queryset.select_related(None)
     if _needs_crm_links(keys):
         queryset = with_crm_links(queryset)
+    queryset = prefetch_for(queryset, keys)
     if isinstance(target, str | Path):
         target = str(target)
     workbook = xlsxwriter.Workbook(

@@ -43,8 +43,13 @@ MULTI_PARAMS = (
     "client_id",
 )
 TEXT_PARAMS = ("client", "contact", "q", "source_url")
+# Tags and close reasons: any of (`tag`), all of (`tag_all`), none of (`tag_none`) the listed ids.
+LABEL_PARAMS = tuple(
+    f"{name}{mode}" for name in ("tag", "close_reason") for mode in ("", "_all", "_none")
+)
 FILTER_PARAMS = frozenset(
     MULTI_PARAMS
+    + LABEL_PARAMS
     + TEXT_PARAMS
     + BOOL_PARAMS
     + DATE_PARAMS
@@ -138,6 +143,7 @@ class ConversationFilter:
     def _parse(self):
         self._parse_choices()
         self._parse_ids()
+        self._parse_labels()
         self._parse_text()
         self._parse_bools()
         self._parse_dates()
@@ -258,6 +264,32 @@ class ConversationFilter:
                 self.where["id"] = Q(pk=number)
             else:
                 self._error("id", _("The conversation ID must be a number."))
+
+    def _parse_labels(self):
+        """Tags through their links (indexed by tag, then the list's order); the close reason is
+        one column, so "all of" two different reasons matches nothing."""
+        for mode in ("", "_all", "_none"):
+            key = f"tag{mode}"
+            ids = self._int_list(key)
+            if ids is not None:
+                self.cleaned[key] = ids
+                tagged = [Q(pk__in=_tag_links(ids))] if mode != "_all" else []
+                if mode == "_all":
+                    tagged = [Q(pk__in=_tag_links([i])) for i in sorted(set(ids))]
+                q = functools.reduce(operator.and_, tagged)
+                self.where[key] = ~q if mode == "_none" else q
+            key = f"close_reason{mode}"
+            ids = self._int_list(key)
+            if ids is not None:
+                self.cleaned[key] = ids
+                if mode == "":
+                    self.where[key] = Q(close_reason_id__in=ids)
+                elif mode == "_all":
+                    self.where[key] = functools.reduce(
+                        operator.and_, (Q(close_reason_id=i) for i in sorted(set(ids)))
+                    )
+                else:
+                    self.where[key] = ~Q(close_reason_id__in=ids) | Q(close_reason_id__isnull=True)
 
     def _parse_text(self):
         client = self._get("client")
@@ -400,6 +432,12 @@ class ConversationFilter:
             self._error("sort", _("Cannot sort by “%(value)s”.") % {"value": raw})
             return
         self.cleaned["sort"] = raw
+
+
+def _tag_links(ids):
+    from .models import ConversationTag
+
+    return ConversationTag.objects.filter(tag_id__in=ids).values("conversation_id")
 
 
 def _crm_links():

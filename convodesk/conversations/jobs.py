@@ -87,6 +87,8 @@ class BulkJob(_Job):
         CLOSE = "close", _("Close")
         SPAM = "spam", _("Mark as spam")
         TRANSFER = "transfer", _("Transfer")
+        TAG = "tag", _("Add a tag")
+        UNTAG = "untag", _("Remove a tag")
 
     action = models.CharField(_("action"), max_length=10, choices=Action.choices)
     ids = models.JSONField(default=list)  # the conversations to act on, resolved when started
@@ -96,6 +98,8 @@ class BulkJob(_Job):
     target_employee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The action's own choice: {"tag": id} to add or remove, {"close_reason": name} to close with.
+    choice = models.JSONField(default=dict, blank=True, db_default={})
     succeeded = models.PositiveIntegerField(default=0)
     failures = models.JSONField(default=list)  # [{"id": 12, "reason": "…"}]
     skipped = models.JSONField(default=list)  # [{"id": 12, "reason": "…"}]: not selectable

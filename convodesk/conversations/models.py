@@ -82,6 +82,32 @@ class ClientIdentity(models.Model):
         return f"{self.connection_id}:{self.external_id}"
 
 
+class Tag(models.Model):
+    """A label employees put on conversations; managed in settings, archived rather than deleted."""
+
+    class Colour(models.TextChoices):
+        GREY = "grey", _("Grey")
+        BLUE = "blue", _("Blue")
+        GREEN = "green", _("Green")
+        YELLOW = "yellow", _("Yellow")
+        ORANGE = "orange", _("Orange")
+        RED = "red", _("Red")
+        PURPLE = "purple", _("Purple")
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    colour = models.CharField(_("colour"), max_length=10, choices=Colour.choices, default="grey")
+    archived = models.BooleanField(_("archived"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
 class Conversation(models.Model):
     class Type(models.TextChoices):
         INCOMING = lifecycle.INCOMING, _("Incoming")
@@ -142,6 +168,20 @@ class Conversation(models.Model):
     crm_entity_id = models.BigIntegerField(null=True, blank=True)
     crm_title = models.CharField(max_length=255, blank=True)
     crm_activity_id = models.BigIntegerField(null=True, blank=True)
+
+    # Tags and the close reason (issue 19 item 3). `tag_ids` repeats the ConversationTag rows'
+    # tag ids, sorted, so a transition moves the statistics per tag without reading them.
+    tags = models.ManyToManyField(
+        Tag, through="ConversationTag", related_name="conversations", blank=True
+    )
+    tag_ids = models.JSONField(default=list, db_default=[], blank=True)
+    close_reason = models.ForeignKey(
+        "lines.CloseReason",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="conversations",
+    )
 
     agent_response_time = models.PositiveIntegerField(null=True, blank=True)
     first_answer_wait = models.PositiveIntegerField(null=True, blank=True)
@@ -434,6 +474,36 @@ class ConversationCrmLink(models.Model):
 
     def __str__(self):
         return f"#{self.conversation_id} → {self.entity_type} {self.entity_id}"
+
+
+class ConversationTag(models.Model):
+    """A tag on a conversation. Indexed by tag then the list's default order (newest first), so
+    a tag filter reads only the tagged conversations' rows in the order the list pages them."""
+
+    # No single-column indexes: the unique (conversation, tag) and (tag, started_at, conversation)
+    # cover them, and PostgreSQL picked a bare tag_id index over the ordered one.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="tag_links", db_index=False
+    )
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="links", db_index=False)
+    started_at = models.DateTimeField()  # the conversation's, as ConversationParticipant's
+    added_at = models.DateTimeField()
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "tag"], name="conversation_tag_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["tag", "-started_at", "-conversation"], name="conversation_tag_by_tag"
+            )
+        ]
+
+    def __str__(self):
+        return f"#{self.conversation_id} · {self.tag_id}"
 
 
 class FilterPreset(models.Model):

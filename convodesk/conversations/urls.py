@@ -33,5 +33,6 @@ urlpatterns = [
     ),
     path("conversations/bulk/", views_bulk.bulk_action, name="bulk"),
     path("conversations/bulk/targets/", views_bulk.bulk_targets, name="bulk_targets"),
+    path("conversations/bulk/labels/", views_bulk.bulk_labels, name="bulk_labels"),
     path("conversations/bulk/<uuid:job_id>/", views_bulk.bulk_job, name="bulk_job"),
 ]

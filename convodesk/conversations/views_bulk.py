@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from . import bulk
-from .columns import related_for, with_crm_links
+from .columns import prefetch_for, related_for, with_crm_links
 from .jobs import BulkJob
 from .models import Conversation
 from .views.params import normalize
@@ -44,7 +44,10 @@ def bulk_action(request):
     action = request.POST.get("action", "")
     try:
         if action not in bulk.ACTIONS:
-            raise bulk.InvalidBulk({"action": _("Choose close, mark as spam or transfer.")})
+            raise bulk.InvalidBulk(
+                {"action": _("Choose close, mark as spam, transfer, or add or remove a tag.")}
+            )
+        choice = bulk.parse_choice(action, request.POST)
         target_line, target_employee = bulk.parse_target(
             action, request.POST.get("transfer_to", "")
         )
@@ -56,6 +59,7 @@ def bulk_action(request):
             all_matching=all_matching,
             params=params,
             target_line=target_line,
+            closed_too=action in bulk.TAG_ACTIONS,
         )
         job = bulk.start_bulk(
             request.user,
@@ -65,6 +69,7 @@ def bulk_action(request):
             target_employee=target_employee,
             params=params if all_matching else {},
             back_query=query,
+            choice=choice,
         )
     except bulk.InvalidBulk as exc:
         if request.htmx:
@@ -105,6 +110,7 @@ def _in_place(request, job, job_url: str, all_matching: bool):
         )
         if "crm_record" in keys:
             qs = with_crm_links(qs)
+        qs = prefetch_for(qs, keys)
         rows = build_rows(request.user, list(qs), keys)
     response = render(
         request,
@@ -131,6 +137,14 @@ def bulk_summary(job) -> str:
     elif job.action == "spam":
         done = ngettext(
             "%(n)s conversation marked as spam.", "%(n)s conversations marked as spam.", n
+        )
+    elif job.action == "tag":
+        done = ngettext("%(n)s conversation tagged.", "%(n)s conversations tagged.", n)
+    elif job.action == "untag":
+        done = ngettext(
+            "A tag was removed from %(n)s conversation.",
+            "A tag was removed from %(n)s conversations.",
+            n,
         )
     else:
         done = ngettext("%(n)s conversation transferred.", "%(n)s conversations transferred.", n)
@@ -177,3 +191,19 @@ def bulk_targets(request):
             "employees": bulk.transfer_employees(),
         },
     )
+
+
+@login_required
+@require_GET
+def bulk_labels(request):
+    """The tags and close reasons of the bulk menus, loaded when a menu first opens."""
+    from .models import Tag
+
+    what = request.GET.get("what", "")
+    if what == "reasons":
+        options = [("", _("No reason"))] + [(n, n) for n in bulk.close_reason_names()]
+    else:
+        options = [("", _("Choose a tag"))] + list(
+            Tag.objects.filter(archived=False).order_by("name").values_list("pk", "name")
+        )
+    return render(request, "conversations/bulk_options.html", {"options": options})

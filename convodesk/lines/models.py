@@ -78,6 +78,12 @@ class Line(models.Model):
         _("CRM binding"), max_length=20, choices=CrmBinding.choices, default=CrmBinding.LEAD
     )
     crm_bind_open_deal = models.BooleanField(_("bind to the contact's open deal"), default=False)
+    close_reason_required = models.BooleanField(
+        _("require a close reason"),
+        default=False,
+        db_default=False,
+        help_text=_("An employee chooses one of this open channel's close reasons to close."),
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -109,6 +115,26 @@ class Line(models.Model):
             if start <= hhmm < end:
                 return True
         return False
+
+
+class CloseReason(models.Model):
+    """Why a conversation was closed: each open channel has its own list (issue 19 item 3)."""
+
+    line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="close_reasons")
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    archived = models.BooleanField(_("archived"), default=False)
+
+    class Meta:
+        verbose_name = _("close reason")
+        verbose_name_plural = _("close reasons")
+        ordering = ["position", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["line", "name"], name="close_reason_unique_name")
+        ]
+
+    def __str__(self):
+        return self.name
 
 
 class LineMember(models.Model):

@@ -37,7 +37,7 @@ NUMBERS = {
     "reopen_window_minutes": 0,
 }
 TEXTS = ("closing_text", "greeting_text", "out_of_hours_text")
-FLAGS = ("ask_rating", "crm_bind_open_deal", "active")
+FLAGS = ("ask_rating", "crm_bind_open_deal", "close_reason_required", "active")
 CHOICES = {"distribution": Line.Distribution, "crm_binding": Line.CrmBinding}
 FIELDS = (
     "name",

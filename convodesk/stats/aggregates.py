@@ -30,7 +30,7 @@ from convodesk.conversations.visibility import scope_for
 from convodesk.lines.models import Connection, Line
 
 from . import histogram
-from .models import METRICS
+from .models import METRICS, LabelRollup
 from .sources import CLOSED_CODES, SPAM, DirectSource, RollupFilter, RollupSource, materialized
 
 Status = lifecycle.Status
@@ -275,6 +275,8 @@ def _compute(scope: Scope, source) -> dict:
         "metrics": metric_stats(totals, hist),
         "lines": breakdown_lines(by_line),
         "channels": breakdown_channels(by_channel),
+        "tags": breakdown_labels(source, LabelRollup.KIND_TAG),
+        "close_reasons": breakdown_labels(source, LabelRollup.KIND_REASON),
         "employees": employee_table(scope, by_responsible, source),
     }
     interval, points = timeline(slots, scope, source.slot_size)
@@ -359,6 +361,32 @@ def breakdown_lines(by_line: dict) -> list[dict]:
         {"id": pk, "name": names.get(pk, f"#{pk}"), **_breakdown_row(t)}
         for pk, t in by_line.items()
     ]
+    return sorted(rows, key=lambda r: (-r["conversations"], r["name"]))
+
+
+def breakdown_labels(source, kind: str) -> list[dict]:
+    """Per tag or per close reason: the breakdown's counts and the four time metrics' averages."""
+    from convodesk.conversations.models import Tag
+    from convodesk.lines.models import CloseReason
+
+    by_label: dict = defaultdict(Tally)
+    for row in source.label_rows(kind):
+        by_label[row["label"]].add(row)
+    if kind == LabelRollup.KIND_TAG:
+        found = Tag.objects.filter(pk__in=list(by_label)).values_list("pk", "name", "colour")
+        names = {pk: (name, colour) for pk, name, colour in found}
+    else:
+        found = CloseReason.objects.filter(pk__in=list(by_label)).select_related("line")
+        names = {r.pk: (f"{r.name} ({r.line.name})", "") for r in found}
+    rows = []
+    for pk, t in by_label.items():
+        name, colour = names.get(pk, (f"#{pk}", ""))
+        row = {"id": pk, "name": name, **_breakdown_row(t)}
+        if kind == LabelRollup.KIND_TAG:
+            row["colour"] = colour
+        for m in METRICS:
+            row[f"{m}_avg"] = Tally.mean(t[f"{m}_sum"], t[f"{m}_n"])
+        rows.append(row)
     return sorted(rows, key=lambda r: (-r["conversations"], r["name"]))
 
 

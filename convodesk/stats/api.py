@@ -108,6 +108,18 @@ class ChannelFigures(Summary):
     in_work: int
 
 
+class LabelFigures(Summary):
+    id: int = Field(..., description="The tag or close reason")
+    name: str
+    in_work: int
+    duration_avg: Figure = Field(..., description="Seconds")
+    time_to_agent_close_avg: Figure = Field(..., description="Seconds")
+
+
+class TagFigures(LabelFigures):
+    colour: str
+
+
 class EmployeeFigures(Summary):
     id: int
     name: str
@@ -136,6 +148,8 @@ class StatisticsOut(Schema):
     metrics: list[MetricFigures]
     lines: list[LineFigures]
     channels: list[ChannelFigures]
+    tags: list[TagFigures] = Field(..., description="Per tag: a conversation counts under each")
+    close_reasons: list[LabelFigures] = Field(..., description="Per close reason")
     employees: list[EmployeeFigures]
     interval: str = Field(..., description="The timeline's step: hour, day, week or month")
     timeline: list[TimelinePoint]

@@ -128,3 +128,65 @@ class Participation(models.Model):
 
     def __str__(self):
         return f"{self.span} h from {self.period:%Y-%m-%d} {self.channel} {self.type} employee {self.employee_id}"
+
+
+class LabelRollup(models.Model):
+    """The hourly rollup rows per tag and per close reason (issue 19 item 3).
+
+    A conversation contributes one row per tag it carries and one for its close reason, each
+    with the tier-0 key (UTC hour of `started_at`, open channel, channel kind, responsible, type,
+    status) and the same measures as `Rollup`; the services move them in the same `Deltas`.
+    """
+
+    KIND_TAG, KIND_REASON = "tag", "reason"
+
+    period = models.DateTimeField()
+    kind = models.CharField(max_length=6)
+    label_id = models.BigIntegerField()
+    line = models.ForeignKey(
+        "lines.Line",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    channel = models.CharField(max_length=20)
+    responsible_key = models.BigIntegerField(default=0)
+    type = models.CharField(max_length=10)
+    status = models.PositiveSmallIntegerField()
+    n = models.BigIntegerField(db_default=0)
+    returning = models.BigIntegerField(db_default=0)
+    likes = models.BigIntegerField(db_default=0)
+    dislikes = models.BigIntegerField(db_default=0)
+    supervisor_rating_n = models.BigIntegerField(db_default=0)
+    supervisor_rating_sum = models.BigIntegerField(db_default=0)
+    reply_n = models.BigIntegerField(db_default=0)
+    reply_sum = models.BigIntegerField(db_default=0)
+    agent_response_time_n = models.BigIntegerField(db_default=0)
+    agent_response_time_sum = models.BigIntegerField(db_default=0)
+    first_answer_wait_n = models.BigIntegerField(db_default=0)
+    first_answer_wait_sum = models.BigIntegerField(db_default=0)
+    duration_n = models.BigIntegerField(db_default=0)
+    duration_sum = models.BigIntegerField(db_default=0)
+    time_to_agent_close_n = models.BigIntegerField(db_default=0)
+    time_to_agent_close_sum = models.BigIntegerField(db_default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "period",
+                    "kind",
+                    "label_id",
+                    "line",
+                    "channel",
+                    "responsible_key",
+                    "type",
+                    "status",
+                ],
+                name="label_rollup_key",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.label_id} {self.period:%Y-%m-%d %H}h: {self.n}"

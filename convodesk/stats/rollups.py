@@ -30,7 +30,7 @@ from convodesk.conversations import lifecycle
 
 from . import tiers
 from .histogram import EDGES, bucket_of
-from .models import METRICS, Participation, Rollup, RollupBucket
+from .models import METRICS, LabelRollup, Participation, Rollup, RollupBucket
 
 COLUMNS = (
     "n",
@@ -44,6 +44,17 @@ COLUMNS = (
     *[f"{m}_{s}" for m in METRICS for s in ("n", "sum")],
 )
 KEY = ("tier", "period", "line_id", "channel", "responsible_key", "type", "status")
+# The per-tag and per-close-reason rows: tier 0's key with the label in front of the open channel.
+LABEL_KEY = (
+    "period",
+    "kind",
+    "label_id",
+    "line_id",
+    "channel",
+    "responsible_key",
+    "type",
+    "status",
+)
 PARTICIPATION_KEY = ("span", "period", "channel", "type", "employee_id")
 PARTICIPATION_SPANS = tiers.SPANS[1:]
 PARTICIPATION_COLUMNS = ("assigned", "taken", "skipped", "answered", "reply_n", "reply_sum")
@@ -78,6 +89,16 @@ class Contribution:
     key: tuple
     values: dict[str, int] = field(default_factory=dict)
     buckets: dict[int, int] = field(default_factory=dict)  # metric index -> bucket
+    labels: tuple[tuple[str, int], ...] = ()  # ("tag", id) per tag, ("reason", id)
+
+
+def labels_of(conv) -> tuple[tuple[str, int], ...]:
+    """The conversation's tags and close reason as LabelRollup keys (read from the row itself:
+    `tag_ids` repeats its tag links, so no query)."""
+    labels = tuple((LabelRollup.KIND_TAG, int(t)) for t in conv.tag_ids or ())
+    if conv.close_reason_id:
+        labels += ((LabelRollup.KIND_REASON, conv.close_reason_id),)
+    return labels
 
 
 def _contribution(
@@ -93,6 +114,7 @@ def _contribution(
     reply_count,
     reply_total,
     metric_values,
+    labels=(),
 ) -> Contribution:
     key = (floor_hour(started_at), line_id, channel, responsible_id or 0, type_, int(status))
     values = {
@@ -112,7 +134,7 @@ def _contribution(
         values[f"{name}_sum"] = value or 0
         if value is not None:
             buckets[index] = bucket_of(value)
-    return Contribution(key, values, buckets)
+    return Contribution(key, values, buckets, tuple(labels))
 
 
 def of_conversation(conv) -> Contribution:
@@ -129,11 +151,14 @@ def of_conversation(conv) -> Contribution:
         conv.reply_count,
         conv.reply_time_total,
         {m: getattr(conv, m) for m in METRICS},
+        labels_of(conv),
     )
 
 
 def of_state(state: lifecycle.State, conv, line_id: int) -> Contribution:
-    """The contribution a conversation had before a transition (`state` is the lifecycle's before)."""
+    """The contribution a conversation had before a transition (`state` is the lifecycle's before).
+    Its tags and close reason are the row's: a transition changes neither (the services move
+    those changes on their own)."""
     return _contribution(
         state.started_at,
         line_id,
@@ -147,6 +172,7 @@ def of_state(state: lifecycle.State, conv, line_id: int) -> Contribution:
         state.reply_count,
         state.reply_time_total,
         lifecycle.metrics(state),
+        labels_of(conv),
     )
 
 
@@ -165,6 +191,7 @@ class Deltas:
         self.rows: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.buckets: dict[tuple, int] = defaultdict(int)
         self.people: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.labels: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def move(self, old: Contribution | None, new: Contribution | None) -> None:
         """Move a conversation's contribution from its old key to its new one, in every tier."""
@@ -179,6 +206,11 @@ class Deltas:
                 if tier.buckets:
                     for metric, bucket in contribution.buckets.items():
                         self.buckets[(*key, metric, bucket)] += sign
+            hour, *rest = contribution.key
+            for kind, label_id in contribution.labels:
+                row = self.labels[(hour, kind, label_id, *rest)]
+                for name, value in contribution.values.items():
+                    row[name] += sign * value
 
     def participation(self, conversation, deltas: dict[int, dict[str, int]]) -> None:
         """Add employees' changed figures ({employee: {"taken": 1, ...}}) to the conversation's spans."""
@@ -200,6 +232,7 @@ class Deltas:
                 {k: {"n": v} for k, v in self.buckets.items()},
             ),
             (Participation, PARTICIPATION_KEY, self.people),
+            (LabelRollup, LABEL_KEY, self.labels),
         ):
             rows = [(k, {c: v for c, v in d.items() if v}) for k, d in deltas.items()]
             rows = [(k, d) for k, d in rows if d]
@@ -319,7 +352,7 @@ def rebuild_derived(using: str = "default") -> None:
 
 
 def _delete(start, end) -> None:
-    for model in (Rollup, RollupBucket, Participation):
+    for model in (Rollup, RollupBucket, Participation, LabelRollup):
         rows = model.objects.all()
         if start is not None:
             rows = rows.filter(period__gte=start)
@@ -407,8 +440,47 @@ def _rebuild_range(start, end) -> int:
                 f"WHERE {where} AND {q(m)} IS NOT NULL GROUP BY 2, 3, 4, 5, 6, 7, 9",
                 params,
             )
+        _rebuild_labels(cursor, measures, where, params)
         cursor.execute(f"SELECT COUNT(*) FROM {source} WHERE {where}", params)
         return cursor.fetchone()[0]
+
+
+def _rebuild_labels(cursor, measures, where, params) -> None:
+    """The per-tag rows (through the tag links) and the per-close-reason rows of the range."""
+    from convodesk.conversations.models import Conversation, ConversationTag
+
+    q = connection.ops.quote_name
+    source = q(Conversation._meta.db_table)
+    links = q(ConversationTag._meta.db_table)
+    table = q(LabelRollup._meta.db_table)
+    columns = ", ".join(q(c) for c in (*LABEL_KEY, *COLUMNS))
+    rest = (
+        f"{q('line_id')}, {q('channel')}, COALESCE({q('responsible_id')}, 0), {q('type')}, "
+        f"{q('status')}"
+    )
+    hour = _hour_sql(connection, q("started_at"))
+    for kind, label, joined, condition in (
+        (
+            LabelRollup.KIND_TAG,
+            q("label_ref"),
+            # A derived table so the conversation's columns keep their plain names.
+            f"(SELECT c.*, t.{q('tag_id')} AS {q('label_ref')} FROM {source} c "
+            f"JOIN {links} t ON t.{q('conversation_id')} = c.{q('id')}) x",
+            "",
+        ),
+        (
+            LabelRollup.KIND_REASON,
+            q("close_reason_id"),
+            source,
+            f" AND {q('close_reason_id')} IS NOT NULL",
+        ),
+    ):
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) "
+            f"SELECT {hour}, '{kind}', {label}, {rest}, {', '.join(measures)} FROM {joined} "
+            f"WHERE {where}{condition} GROUP BY 1, 3, 4, 5, 6, 7, 8",
+            params,
+        )
 
 
 def _project(conn, start, end) -> None:

@@ -23,7 +23,7 @@ from convodesk.conversations.models import ConversationParticipant, ReplyPeriod
 
 from . import tiers
 from .histogram import bucket_of
-from .models import METRICS, Participation, Rollup, RollupBucket
+from .models import METRICS, LabelRollup, Participation, Rollup, RollupBucket
 from .rollups import (
     COLUMNS,
     HOUR,
@@ -117,6 +117,23 @@ class DirectSource:
         result = []
         for row in self.qs.values(**values).annotate(**self.measures()):
             out = {d: row[f"d_{d}"] for d in dims}
+            out.update({c: row[f"x_{c}"] or 0 for c in COLUMNS})
+            result.append(out)
+        return result
+
+    def label_rows(self, kind: str) -> list[dict]:
+        """Rows per tag (through the tag links) or per close reason, each with its status and
+        type, of the same shape as rows(): a conversation counts once under each of its tags."""
+        if kind == LabelRollup.KIND_TAG:
+            qs, label = self.qs.filter(tag_links__isnull=False), F("tag_links__tag_id")
+        else:
+            qs, label = self.qs.filter(close_reason__isnull=False), F("close_reason_id")
+        values = {"d_label": label, "d_status": _dimension("status"), "d_type": F("type")}
+        result = []
+        for row in qs.values(**values).annotate(**self.measures()):
+            if row["d_label"] is None:
+                continue
+            out = {"label": row["d_label"], "status": row["d_status"], "type": row["d_type"]}
             out.update({c: row[f"x_{c}"] or 0 for c in COLUMNS})
             result.append(out)
         return result
@@ -279,6 +296,25 @@ class RollupSource:
                 if "responsible" in out:
                     out["responsible"] = out["responsible"] or None
                 out.update(zip(COLUMNS, row[width:], strict=True))
+                result.append(out)
+        return result
+
+    def label_rows(self, kind: str) -> list[dict]:
+        """The same from the hourly LabelRollup rows (tier 0's key, so every rollup-answerable
+        filter narrows them as it narrows tier 0)."""
+        rows = LabelRollup.objects.filter(self.filter.q, kind=kind)
+        if self.filter.start is not None:
+            rows = rows.filter(period__gte=self.filter.start)
+        if self.filter.end is not None:
+            rows = rows.filter(period__lt=self.filter.end)
+        values = {"d_label": F("label_id"), "d_status": _dimension("status"), "d_type": F("type")}
+        measures = {f"x_{c}": _total(c) for c in COLUMNS}
+        grouped = rows.values(**values).annotate(**measures).values_list(*values, *measures)
+        result = []
+        for label, status, type_, *figures in _fetch(grouped):
+            if figures[0]:  # n
+                out = {"label": label, "status": status, "type": type_}
+                out.update(zip(COLUMNS, figures, strict=True))
                 result.append(out)
         return result
 

@@ -31,9 +31,25 @@ BREAKDOWN_COLUMNS = (
     Col("supervisor_rating_avg", _("Supervisor rating"), NUMBER),
 )
 
+LABEL_COLUMNS = (
+    Col("conversations", _("Conversations")),
+    Col("in_work", _("In work")),
+    Col("closed", _("Closed")),
+    Col("agent_response_time_avg", _("Avg agent response"), DURATION),
+    Col("first_answer_wait_avg", _("Avg wait for answer"), DURATION),
+    Col("duration_avg", _("Avg duration"), DURATION),
+    Col("time_to_agent_close_avg", _("Avg time until agent closed"), DURATION),
+    Col("satisfaction", _("Satisfaction"), PERCENT),
+)
+
 TABLES = {
     "lines": (_("Open channels"), (Col("name", _("Open channel"), TEXT), *BREAKDOWN_COLUMNS)),
     "channels": (_("Channels"), (Col("name", _("Channel"), TEXT), *BREAKDOWN_COLUMNS)),
+    "tags": (_("Tags"), (Col("name", _("Tag"), TEXT), *LABEL_COLUMNS)),
+    "close_reasons": (
+        _("Close reasons"),
+        (Col("name", _("Close reason"), TEXT), *LABEL_COLUMNS),
+    ),
     "employees": (
         _("Employees"),
         (

@@ -260,6 +260,8 @@ def _page(report: dict, request) -> dict:
                 "ratings",
                 "lines",
                 "channels",
+                "tags",
+                "close_reasons",
                 "employees",
                 "heatmap",
             )

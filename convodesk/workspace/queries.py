@@ -11,6 +11,7 @@ from convodesk.conversations.attachments import for_display
 from convodesk.conversations.columns import DISLIKE, LIKE
 from convodesk.conversations.lifecycle import Status
 from convodesk.conversations.models import Conversation, ConversationEvent, Message
+from convodesk.conversations.views.history import tags_detail
 
 from .models import QuickReply, ReadMark
 
@@ -64,6 +65,23 @@ def conversation(user, pk: int) -> Conversation | None:
     )
 
 
+def labels(conv: Conversation) -> dict:
+    """The tags on the conversation and those that can be put on it; its open channel's close
+    reasons and whether closing needs one (issue 19 item 3)."""
+    from convodesk.conversations.models import Tag
+    from convodesk.lines.models import CloseReason
+
+    on = list(conv.tags.order_by("name", "id"))
+    ids = {t.pk for t in on}
+    offered = [t for t in Tag.objects.order_by("name", "id") if not t.archived or t.pk in ids]
+    return {
+        "conv_tags": on,
+        "tag_choices": [(t, t.pk in ids) for t in offered],
+        "close_reasons": list(CloseReason.objects.filter(line_id=conv.line_id, archived=False)),
+        "reason_required": conv.line.close_reason_required,
+    }
+
+
 def mark_read(user, conv: Conversation) -> None:
     last = (
         Message.objects.filter(conversation=conv)
@@ -105,6 +123,8 @@ EVENT_LINES = {
     "client_rated": gettext_lazy("The client rated the conversation: %(rating)s"),
     "supervisor_rated": gettext_lazy("%(actor)s rated the conversation"),
     "crm_bound": gettext_lazy("Bound to the CRM"),
+    "tags_changed": gettext_lazy("%(actor)s changed the tags: %(tags)s"),
+    "close_reason_changed": gettext_lazy("%(actor)s changed the close reason"),
 }
 
 
@@ -166,9 +186,12 @@ def transcript(conv: Conversation) -> list[dict]:
             "target": target,
             # words, not emoji: a machine without an emoji font shows boxes (issue 22)
             "rating": str(LIKE if payload.get("rating") == "like" else DISLIKE),
+            "tags": tags_detail(payload) if event.kind == "tags_changed" else "",
         }
         text = str(template) % values if template else event.kind.replace("_", " ").capitalize()
         comment = payload.get("comment") or ""
+        if payload.get("close_reason"):
+            comment = _("Close reason: %(reason)s") % {"reason": payload["close_reason"]}
         lines.append(
             {
                 "kind": "event",

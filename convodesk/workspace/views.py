@@ -8,6 +8,7 @@ refreshed panes, never as a 500. The browser swaps the returned parts by id (wor
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -51,6 +52,7 @@ def _context(request, conv=None, flash=None, flash_level="info"):
             before_closing=conv.status < Status.CLOSING,
             upload_max_bytes=uploads.max_bytes(),
             upload_accept=uploads.accept_attribute(),
+            **queries.labels(conv),
         )
     return context
 
@@ -125,6 +127,10 @@ def _run(request, pk: int, call, done: str):
     except IllegalTransition as error:
         conv = queries.conversation(request.user, pk)
         return _parts(request, conv, flash=str(error.message), level="error", status=409)
+    except ValidationError as error:  # a close reason missing, an archived tag
+        conv = queries.conversation(request.user, pk)
+        text = " ".join(str(m) for m in error.messages)
+        return _parts(request, conv, flash=text, level="error", status=400)
     conv = queries.conversation(request.user, pk)
     if conv is None:  # e.g. transferred away: no longer visible to me
         return _parts(request, flash=done)
@@ -139,7 +145,14 @@ def action(request, pk: int, name: str):
     simple = {
         "take": (lambda: services.take(pk, actor), _("You took the conversation.")),
         "skip": (lambda: services.skip(pk, actor), _("You skipped the conversation.")),
-        "close": (lambda: services.close(pk, actor), _("The conversation is closed.")),
+        "close": (
+            lambda: services.close(pk, actor, reason=request.POST.get("close_reason") or None),
+            _("The conversation is closed."),
+        ),
+        "tags": (
+            lambda: services.change_tags(pk, actor, replace=_tag_ids(request)),
+            _("Tags saved."),
+        ),
         "spam": (lambda: services.mark_spam(pk, actor), _("The conversation is marked as spam.")),
         "pin": (lambda: services.pin(pk, actor, True), _("The conversation is pinned.")),
         "unpin": (lambda: services.pin(pk, actor, False), _("The conversation is unpinned.")),
@@ -179,6 +192,11 @@ def _reply(request, pk: int, actor: Actor):
     if response.status_code != 200:
         uploads.discard(files)
     return response
+
+
+def _tag_ids(request) -> list[int]:
+    ids = (parse_id(v) for v in request.POST.getlist("tag"))
+    return [i for i in ids if i is not None and i < 2**62][:100]
 
 
 def _transfer(request, pk: int, actor: Actor):

@@ -171,7 +171,7 @@ def test_an_operator_cannot_bulk_close_other_operators_conversations(org, open_o
 @pytest.mark.parametrize(
     "data, field",
     [
-        ({"ids": "1"}, "Choose close, mark as spam or transfer."),
+        ({"ids": "1"}, "Choose close, mark as spam, transfer, or add or remove a tag."),
         ({"action": "close"}, "Select at least one conversation."),
         ({"action": "close", "ids": "12abc"}, "is not a conversation ID"),
         ({"action": "transfer", "ids": "1"}, "Choose the open channel or the employee"),

@@ -203,7 +203,8 @@ def test_the_page_issues_the_same_number_of_queries_whatever_page_size_and_colum
     user.save()
     every, rows_every = _queries(client, LIST + "?per_page=200")
     assert rows_every == rows_large
-    assert every == large + 1  # the CRM links, read only when the CRM column shows
+    # the CRM links and the tags, each read once for the page only when its column shows
+    assert every == large + 2
     # session, user, presets, levels and visibility, tab counts (the window's edge, then one
     # aggregate), total, ids, rows, CRM links, panel options; PostgreSQL adds the bounded
     # count's savepoint and statement timeout.

@@ -1007,6 +1007,16 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
     "settings/quick-replies/<int:pk>/delete/": [
         page("/settings/quick-replies/{quick_reply}/delete/", SETTINGS_ADMIN, method="post")
     ],
+    "settings/tags/": [page("/settings/tags/", SETTINGS_ADMIN)],
+    "settings/tags/new/": [
+        page(
+            "/settings/tags/new/",
+            SETTINGS_ADMIN,
+            method="post",
+            data={"name": "T", "colour": "red"},
+        )
+    ],
+    "settings/tags/<int:pk>/": [page("/settings/tags/{tag}/", SETTINGS_ADMIN)],
     "settings/api-tokens/": [page("/settings/api-tokens/", SETTINGS_ADMIN)],
     "settings/api-tokens/new/": [page("/settings/api-tokens/new/", SETTINGS_ADMIN)],
     "settings/api-tokens/<int:pk>/revoke/": [
@@ -1103,6 +1113,9 @@ ROUTE_MATRIX: dict[str, list[Check]] = {
     ],
     "contact-center/conversations/bulk/targets/": [
         page("/contact-center/conversations/bulk/targets/", STAFF)
+    ],
+    "contact-center/conversations/bulk/labels/": [
+        page("/contact-center/conversations/bulk/labels/?what=tags", STAFF)
     ],
     "contact-center/conversations/bulk/<uuid:job_id>/": [
         page("/contact-center/conversations/bulk/{bulk}/", {"op_a"})
@@ -1298,6 +1311,13 @@ API_MATRIX: dict[str, list[Check]] = {
     "POST /api/v1/conversations/{conversation_id}/close": [
         api("post", "/conversations/{conv}/close", SEE_A)
     ],
+    "POST /api/v1/conversations/{conversation_id}/tags": [
+        api("post", "/conversations/{conv}/tags", SEE_A, {"add": ["{tag}"]})
+    ],
+    "GET /api/v1/tags": [api("get", "/tags", TOKENS)],
+    "GET /api/v1/lines/{line_id}/close-reasons": [
+        api("get", "/lines/{line}/close-reasons", TOKENS)
+    ],
     "POST /api/v1/conversations/{conversation_id}/spam": [
         api("post", "/conversations/{conv}/spam", EMPLOYEES_SEE_A)
     ],
@@ -1434,6 +1454,12 @@ def _quick_reply(world: World) -> int:
     return QuickReply.objects.create(line=world.lines["a"], title="Hello", text="Hi").pk
 
 
+def _tag() -> int:
+    from convodesk.conversations.models import Tag
+
+    return Tag.objects.create(name="Matrix", colour="blue").pk
+
+
 def _api_token(world: World) -> int:
     from convodesk.api.models import ApiToken
 
@@ -1562,6 +1588,7 @@ def route_ids(world: World, export_root) -> dict:
         "role": users["op_a"].roles.first().pk,
         "op_a": users["op_a"].pk,
         "quick_reply": _quick_reply(world),
+        "tag": _tag(),
         "api_token": _api_token(world),
         **_bitrix24(world),
     }

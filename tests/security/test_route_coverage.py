@@ -175,6 +175,7 @@ def test_every_matrix_check_requests_the_route_it_is_filed_under():
         role=1,
         op_a=1,
         quick_reply=1,
+        tag=1,
         api_token=1,
         b24_code=1,
         b24_handler=1,

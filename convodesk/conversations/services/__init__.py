@@ -6,6 +6,7 @@
 - `operator`: what employees do (take, skip, reply, transfer, close, …);
 - `queue`: offers (whom `lines.distribution` chose);
 - `timers`: queue time-outs, auto-close, full close;
+- `labels`: tags and close reasons;
 - `crm`: what `crm.binding` decided, re-binding, the CRM history event.
 
 Views, the API, connectors, the CRM's actions and the timers loop call these; the helpers they
@@ -26,6 +27,7 @@ from .core import (
     unit,
 )
 from .crm import ensure_activity, record_crm_change, write_links
+from .labels import change_close_reason, change_tags, choose_close_reason
 from .operator import (
     add_private_note,
     add_system_note,
@@ -58,6 +60,9 @@ __all__ = [
     "Received",
     "add_private_note",
     "add_system_note",
+    "change_close_reason",
+    "change_tags",
+    "choose_close_reason",
     "client_rate",
     "close",
     "distribute",

@@ -14,7 +14,7 @@ from ..attachments import clean as clean_attachments
 from ..lifecycle import IllegalTransition, Rules, Status
 from ..models import ClientIdentity, Conversation, Message
 from ..normalize import clean_text
-from . import queue
+from . import labels, queue
 from .core import (
     EXCERPT_LENGTH,
     SYSTEM,
@@ -257,17 +257,25 @@ def transfer(
         return conversation
 
 
-def close(conversation_id: int, actor: Actor, now=None) -> Conversation:
+def close(conversation_id: int, actor: Actor, now=None, reason=None) -> Conversation:
+    """Close; `reason` is the id of one of the open channel's close reasons (required when the
+    open channel requires one: a ValidationError naming `close_reason` otherwise)."""
     at = now_or(now)
     with unit():
         conversation = load_for(actor, conversation_id)
+        chosen = None
+        if conversation.status < Status.CLOSING:  # closing twice refuses as it always has
+            chosen = labels.choose_close_reason(conversation, reason)
         by = lifecycle.CLOSED_BY_EMPLOYEE if actor.is_employee else lifecycle.CLOSED_BY_SYSTEM
-        transition(
+        recorded = transition(
             conversation,
             lifecycle.Close(at, by, actor.user_id if actor.is_employee else None),
             actor,
             "closing" if conversation.line.closing_mode else "closed",
         )
+        if chosen is not None:
+            labels.set_close_reason(conversation, chosen, actor, at)
+            recorded.payload = {**recorded.payload, "close_reason": chosen.name}
         closing_texts(conversation, at)
         return conversation
 

@@ -41,6 +41,8 @@ EVENT_LABELS = {
     "joined": _("Joined as an extra participant"),
     "note": _("Note"),
     "delivery_failed": _("Reply not delivered"),
+    "tags_changed": _("Tags changed"),
+    "close_reason_changed": _("Close reason changed"),
 }
 # Events that only mirror a message already shown in the transcript.
 MESSAGE_EVENTS = {"client_message", "employee_message", "bot_message", "private_note"}
@@ -52,8 +54,19 @@ ACTOR_LABELS = {
 }
 
 
+def tags_detail(payload: dict) -> str:
+    """ "+ Billing, + Urgent, − VIP": the tags a tags_changed event added and removed."""
+    added = [f"+ {t.get('name', '')}" for t in payload.get("added") or ()]
+    removed = [f"− {t.get('name', '')}" for t in payload.get("removed") or ()]
+    return ", ".join(added + removed)
+
+
 def _event_detail(event: ConversationEvent) -> str:
     payload = event.payload or {}
+    if event.kind == "tags_changed":
+        return tags_detail(payload)
+    if payload.get("close_reason"):
+        return str(_("Close reason: %(reason)s") % {"reason": payload["close_reason"]})
     if event.kind == "supervisor_rated":
         stars = payload.get("rating")
         text = "★" * stars + "☆" * (5 - stars) if stars else str(_("rating removed"))

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 
 from convodesk import links
 
-from ..columns import COLUMNS, related_for
+from ..columns import COLUMNS, prefetch_for, related_for
 from ..filters import ConversationFilter
 from ..models import Conversation, ConversationEvent
 from ..paging import Count, bounded_count, exact_count
@@ -170,6 +170,7 @@ def conversation_list(request):
             related=related_for(keys),
             with_crm_links="crm_record" in keys,
             walk=merged_walk(user, "view", flt),
+            prefetch=lambda rows: prefetch_for(rows, keys),
         )
         rows = build_rows(user, page.rows, keys)
 

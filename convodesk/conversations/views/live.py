@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from ..columns import COLUMNS, related_for, with_crm_links
+from ..columns import COLUMNS, prefetch_for, related_for, with_crm_links
 from ..filters import ConversationFilter
 from ..models import Conversation
 from ..normalize import parse_id
@@ -34,6 +34,7 @@ def live_rows(request):
     qs = qs.select_related(*related_for(keys))
     if "crm_record" in keys:
         qs = with_crm_links(qs)
+    qs = prefetch_for(qs, keys)
     rows = build_rows(request.user, list(qs.order_by(*flt.ordering())), keys)
     return render(
         request,

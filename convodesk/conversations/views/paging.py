@@ -94,6 +94,7 @@ def fetch_page(
     related=(),
     with_crm_links=False,
     walk=None,
+    prefetch=None,
 ) -> Page:
     field_name = flt.sort_field
     if walk is not None:
@@ -111,6 +112,8 @@ def fetch_page(
         rows_qs = queryset.model._default_manager.filter(pk__in=ids).select_related(*sorted(rel))
         if with_crm_links:
             rows_qs = prefetch_crm_links(rows_qs)
+        if prefetch is not None:
+            rows_qs = prefetch(rows_qs)
         by_id = {row.pk: row for row in rows_qs}
         rows = [by_id[i] for i in ids if i in by_id]
     if reverse:

@@ -78,6 +78,12 @@ PARAM_LABELS = {
     "business_hours": _("Business hours"),
     "returning": _("Returning"),
     "has_crm": _("Has CRM record"),
+    "tag": _("Tags: any of"),
+    "tag_all": _("Tags: all of"),
+    "tag_none": _("Tags: none of"),
+    "close_reason": _("Close reason: any of"),
+    "close_reason_all": _("Close reason: all of"),
+    "close_reason_none": _("Close reason: none of"),
     "started_from": _("Started from"),
     "started_to": _("Started to"),
     "closed_from": _("Closed from"),
@@ -102,6 +108,34 @@ def param_label(key: str) -> str:
 def _employees():
     users = get_user_model().objects.filter(is_active=True, is_integration=False)
     return [(str(u.pk), u.name) for u in users.order_by("display_name", "username")]
+
+
+def _label_fields() -> list[Field]:
+    """Tags and close reasons: any of, all of, none of (issue 19 item 3). Both option lists in
+    one query (the panel is read on every list page)."""
+    from django.db.models import CharField, Value
+
+    from convodesk.lines.models import CloseReason
+
+    from ..models import Tag
+
+    kind = Value("", output_field=CharField())
+    tags = Tag.objects.order_by().values_list(
+        Value("t", output_field=CharField()), "pk", "name", kind
+    )
+    reasons = CloseReason.objects.order_by().values_list(
+        Value("r", output_field=CharField()), "pk", "name", "line__name"
+    )
+    found = tags.union(reasons, all=True)
+    rows = sorted(found, key=lambda r: (r[0], r[3].lower(), r[2].lower(), r[1]))
+    tags = [(str(pk), name) for what, pk, name, _line in rows if what == "t"]
+    reasons = [(str(pk), f"{name} ({line})") for what, pk, name, line in rows if what == "r"]
+    fields = []
+    for key, options in (("tag", tags), ("close_reason", reasons)):
+        for mode in ("", "_all", "_none"):
+            name = f"{key}{mode}"
+            fields.append(Field(name, PARAM_LABELS[name], "multi", (name,), options))
+    return fields
 
 
 def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
@@ -197,6 +231,7 @@ def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
         Field(
             "transfer_count", _("Transfers"), "range", ("transfer_count_min", "transfer_count_max")
         ),
+        *_label_fields(),
     ]
     for key in METRIC_KEYS + REPLY_TIME_KEYS:
         fields.append(Field(key, COLUMNS[key].label, "duration", (f"{key}_min", f"{key}_max")))

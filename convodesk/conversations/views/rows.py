@@ -14,7 +14,15 @@ from convodesk.accounts.access import level
 from convodesk.accounts.models import Level
 
 from .. import lifecycle
-from ..columns import COLUMNS, CRM_LABELS, crm_url, related_for, stars_icons, with_crm_links
+from ..columns import (
+    COLUMNS,
+    CRM_LABELS,
+    crm_url,
+    prefetch_for,
+    related_for,
+    stars_icons,
+    with_crm_links,
+)
 from ..models import Conversation
 from ..visibility import ACTION_PERMISSION, scope_for
 
@@ -237,7 +245,7 @@ def load_row(user, pk, keys) -> Row | None:
     )
     if "crm_record" in keys:
         qs = with_crm_links(qs)
-    conv = qs.first()
+    conv = prefetch_for(qs, keys).first()
     if conv is None:
         return None
     return build_rows(user, [conv], keys)[0]

@@ -38,6 +38,10 @@
       var target = document.getElementById("la-transfer-to");
       if (target && !target.value) { target.focus(); return; }
     }
+    if (button.value === "tag" || button.value === "untag") {
+      var tag = document.getElementById("la-bulk-tag");
+      if (tag && !tag.value) { tag.focus(); return; }
+    }
     var group = button.closest("[data-la-bulk]");
     var what = sel.all ? group.dataset.all : plural(group, "some", sel.n);
     var question = group.dataset.question.replace("__ACTION__", button.dataset.confirm).replace("__WHAT__", what);

@@ -134,6 +134,8 @@
       }).then(function () { var b = document.querySelector(".ws-reply button[type=submit]"); if (b) b.disabled = false; });
     } else if (name === "transfer") {
       post("transfer", form).then(function (r) { if (r && r.ok) { form.reset(); form.closest("dialog").close(); } });
+    } else if (name === "tags" || name === "close") {
+      post(name, form);
     }
   });
 
