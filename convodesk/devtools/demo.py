@@ -27,7 +27,7 @@ from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.conversations.services import Actor
 from convodesk.lines.models import Connection, Line
 
-from . import crm_demo, demo_composer, demo_history, demo_quick_replies
+from . import crm_demo, demo_composer, demo_history, demo_quick_replies, demo_tags
 from .demo_transcripts import Script
 
 DEMO_PASSWORD = "convodesk"
@@ -612,6 +612,12 @@ def _notes(run: Run) -> None:
         demo_composer.add_notes_and_files(run.now)
 
 
+def _tags(run: Run) -> None:
+    """Tags and close reasons (demo_tags), set through the services on about half the
+    conversations; Billing then requires a close reason."""
+    demo_tags.add_tags_and_close_reasons(seed=run.rng.randrange(1 << 30), now=run.now)
+
+
 def _delivered(run: Run) -> None:
     """The simulated past was delivered at the time: nothing is waiting to go out."""
     Message.objects.filter(author_kind__in=["employee", "bot"]).exclude(
@@ -629,7 +635,7 @@ def _rollups(run: Run) -> None:
 # The steps of a demo load, in order; each takes the shared state. A new part of the demo (tags,
 # SLA, notes…) is a small module `demo_<topic>.py` with a step added to one of these lists.
 ORGANISATION_STEPS = [_crm, demo_quick_replies.seed]
-CONVERSATION_STEPS = [_history, _today, _notes, _delivered, _rollups]
+CONVERSATION_STEPS = [_history, _today, _notes, _tags, _delivered, _rollups]
 
 
 def simulate(

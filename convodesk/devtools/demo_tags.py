@@ -44,7 +44,9 @@ REASONS = {
 REQUIRED = ("Billing",)  # this open channel's employees must choose a reason to close
 
 
-def add_tags_and_close_reasons(seed: int = 7, share: float = 0.45) -> dict[str, int]:
+def add_tags_and_close_reasons(
+    seed: int = 7, share: float = 0.45, now: dt.datetime | None = None
+) -> dict[str, int]:
     """Make the demo's tags and close reasons and use them on about `share` of the simulated
     conversations; returns what it did, by kind. Run once, after `demo.simulate`."""
     rng = random.Random(seed + 19)
@@ -73,6 +75,8 @@ def add_tags_and_close_reasons(seed: int = 7, share: float = 0.45) -> dict[str, 
             if rng.random() >= share:
                 continue
             at = updated_at + dt.timedelta(seconds=rng.randint(5, 120))
+            if now is not None:
+                at = min(at, now)  # nothing in the demo is dated after its "now"
             with transaction.atomic():
                 chosen = {t.pk for t in rng.choices(tags, weights, k=rng.randint(1, 2))}
                 services.change_tags(pk, actor, add=sorted(chosen), now=at)
