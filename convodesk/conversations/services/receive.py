@@ -22,6 +22,7 @@ from .core import (
     EXCERPT_LENGTH,
     LineInactive,
     add_message,
+    insert_linked,
     lock,
     now_or,
     transition,
@@ -74,10 +75,11 @@ def _identity(
         return identity, False
     client = Client(name=name or external_id)
     client.set_contact(phone=phone, email=email, country=connection.line.default_country)
-    client.save()
-    identity = ClientIdentity.objects.create(
-        client=client, connection=connection, external_id=external_id, display_name=name or ""
+    identity = ClientIdentity(
+        connection=connection, external_id=external_id, display_name=name or ""
     )
+    insert_linked(client, (identity, "client_id"))
+    identity.client = client
     identity.returning = False  # a client met just now wrote to no line before
     return identity, True
 
