@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError
 from django.db.models import Exists, OuterRef
 
-from convodesk.lines.models import Connection, Line
+from convodesk.lines import distribution
+from convodesk.lines.models import Connection
 
 from .. import lifecycle
 from ..attachments import clean as clean_attachments
@@ -198,7 +199,7 @@ def _receive(
 
     # Read fresh, not from the connection: a long-lived socket or poll loop holds an old copy,
     # and a deactivation (or new working hours) must apply from the next conversation on.
-    line = Line.objects.get(pk=connection.line_id)
+    line, available = distribution.line_and_members(connection.line_id)
     if not line.active:
         raise LineInactive()
     conversation = Conversation(
@@ -221,6 +222,7 @@ def _receive(
         "created",
         text=text,
         author_kind=Message.Author.CLIENT,
+        available=available,
         **message_fields,
     )
     return Received(conversation, message, True)

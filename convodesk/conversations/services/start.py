@@ -38,10 +38,13 @@ def start(
     text: str,
     author_kind: str,
     author=None,
+    available=None,
     **message_fields,
 ) -> Message:
     """Insert `conversation` (unsaved, its row's other columns set) started by `event`, with its
-    first message; bind it, offer it when it waits in the queue, greet the client."""
+    first message; bind it, offer it when it waits in the queue, greet the client. `available`:
+    the line's available members when the caller read them with the line
+    (`distribution.line_and_members`)."""
     line = conversation.line
     rules = Rules.for_line(line)
     state, outcome = lifecycle.apply(lifecycle.State(), event, rules)
@@ -49,7 +52,7 @@ def start(
     unassigned = conversation.responsible_id
     offer_to, assign = [], False
     if state.status < Status.AGENT_REPLIED and state.responsible is None:
-        offer_to, assign = distribution.choose(line, [])
+        offer_to, assign = distribution.choose(line, [], available)
     if offer_to:
         offer = lifecycle.Offer(event.at, offer_to[0] if assign else None, assign)
         conversation.set_state(lifecycle.apply(state, offer, rules)[0])
