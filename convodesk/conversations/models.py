@@ -35,13 +35,17 @@ class Client(models.Model):
 
     def save(self, *args, **kwargs):
         """Every write of the name keeps its searchable form beside it."""
-        from .normalize import fold_name
-
-        self.name_search = fold_name(self.name)
+        self.fill_derived()
         fields = kwargs.get("update_fields")
         if fields is not None and "name" in fields and "name_search" not in fields:
             kwargs["update_fields"] = [*fields, "name_search"]
         super().save(*args, **kwargs)
+
+    def fill_derived(self) -> None:
+        """The columns computed from others (also for inserts written without save())."""
+        from .normalize import fold_name
+
+        self.name_search = fold_name(self.name)
 
     def set_contact(
         self, phone: str | None = None, email: str | None = None, country: str = ""

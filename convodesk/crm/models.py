@@ -46,11 +46,15 @@ class Searchable(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
-        self.search = fold(" ".join(p for p in self.search_parts() if p))
+        self.fill_derived()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "search"}
         super().save(*args, **kwargs)
+
+    def fill_derived(self) -> None:
+        """The columns computed from others (also for inserts written without save())."""
+        self.search = fold(" ".join(p for p in self.search_parts() if p))
 
     def search_parts(self) -> list[str]:
         return []

@@ -6,7 +6,8 @@ The services (`conversations/services/queue.py`) write the offer; nothing here c
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from convodesk.conversations.lifecycle import Status
 
@@ -26,16 +27,65 @@ def _available_members(line: Line) -> list[LineMember]:
                 filter=Q(user__responsible_conversations__status__lt=Status.CLOSING),
             )
         )
-    members = list(members.order_by("position", "id"))
+    return _under_cap(line, list(members.order_by("position", "id")))
+
+
+def _under_cap(line: Line, members: list[LineMember]) -> list[LineMember]:
     if line.max_open_per_employee:
         members = [m for m in members if m.open_count < line.max_open_per_employee]
     return members
 
 
-def choose(line: Line, exclude: list[int]) -> tuple[list[int], bool]:
-    """The employees to offer to, and whether the first becomes responsible at offer time."""
+def line_and_members(line_id: int) -> tuple[Line, list[LineMember]]:
+    """The line, read fresh, and its available members (as `choose` reads them) in one query
+    when any is available: what a new conversation needs before it is inserted."""
+    from convodesk.conversations.models import Conversation
+
+    open_count = (
+        Conversation.objects.filter(responsible_id=OuterRef("user_id"), status__lt=Status.CLOSING)
+        .order_by()
+        .values("responsible_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    members = list(
+        LineMember.objects.filter(
+            line_id=line_id,
+            user__is_active=True,
+            user__is_integration=False,
+            user__availability="online",
+        )
+        .select_related("line")
+        .only("id", "line_id", "user_id", "position", "line")
+        .annotate(
+            # Counted only where the line's mode reads it (evenly, a per-employee cap).
+            open_count=Case(
+                When(
+                    Q(line__distribution=Line.Distribution.EVENLY)
+                    | Q(line__max_open_per_employee__gt=0),
+                    then=Coalesce(Subquery(open_count), 0),
+                ),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("position", "id")
+    )
+    if not members:
+        return Line.objects.get(pk=line_id), []
+    line = members[0].line
+    for member in members:
+        member.line = line
+    return line, _under_cap(line, members)
+
+
+def choose(
+    line: Line, exclude: list[int], available: list[LineMember] | None = None
+) -> tuple[list[int], bool]:
+    """The employees to offer to, and whether the first becomes responsible at offer time.
+    `available`: the line's available members when already read (`line_and_members`)."""
     exclude = list(exclude)
-    members = _available_members(line)
+    members = _available_members(line) if available is None else available
     if not members:
         return [], False
     if line.distribution == Line.Distribution.ALL_AT_ONCE:

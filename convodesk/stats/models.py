@@ -36,6 +36,9 @@ class RollupKey(models.Model):
     responsible_key = models.BigIntegerField(default=0)
     type = models.CharField(max_length=10)
     status = models.PositiveSmallIntegerField()
+    # Concurrent writers of one key add to different rows (rollups.shard): a key's figures are
+    # the sum over its shards. A rebuild writes shard 0 only.
+    shard = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         abstract = True
@@ -62,8 +65,17 @@ class Rollup(RollupKey):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["tier", "period", "line", "channel", "responsible_key", "type", "status"],
-                name="rollup_key",
+                fields=[
+                    "tier",
+                    "period",
+                    "line",
+                    "channel",
+                    "responsible_key",
+                    "type",
+                    "status",
+                    "shard",
+                ],
+                name="rollup_shard_key",
             )
         ]
 
@@ -89,8 +101,9 @@ class RollupBucket(RollupKey):
                     "status",
                     "metric",
                     "bucket",
+                    "shard",
                 ],
-                name="rollup_bucket_key",
+                name="rollup_bucket_shard_key",
             )
         ]
 
@@ -117,12 +130,13 @@ class Participation(models.Model):
     answered = models.BigIntegerField(db_default=0)
     reply_n = models.BigIntegerField(db_default=0)
     reply_sum = models.BigIntegerField(db_default=0)
+    shard = models.PositiveSmallIntegerField(default=0, db_default=0)  # as RollupKey.shard
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["span", "period", "channel", "type", "employee_id"],
-                name="participation_key",
+                fields=["span", "period", "channel", "type", "employee_id", "shard"],
+                name="participation_shard_key",
             )
         ]
 

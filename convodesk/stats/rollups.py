@@ -20,6 +20,8 @@ rows. Run it while nothing else writes conversations of that range.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -176,6 +178,30 @@ def of_state(state: lifecycle.State, conv, line_id: int) -> Contribution:
     )
 
 
+# Shards ----------------------------------------------------------------------------------
+
+# Rows per key that concurrent writers spread over. Every transaction of a channel moves that
+# channel's coarse rows (one 16-day row per channel kind, the hour's row of its queue), and an
+# upsert holds its row locked until commit: with one row per key, the writers of one channel
+# queue behind each other. Each database connection (a thread of a worker) writes its own shard;
+# a key's figures are the sum over its rows, which every read already takes (GROUP BY / SUM).
+# SQLite has one writer at a time anyway: one shard. (benchmarks/hot_rows.py measured this
+# against append-only deltas folded later; see BENCHMARKS.md, issue 17.)
+SHARDS = {"postgresql": 8}
+_next_shard = itertools.count(os.getpid())
+
+
+def shard() -> int:
+    """The rollup shard this thread's database connection writes (0 on SQLite)."""
+    count = SHARDS.get(connection.vendor, 1)
+    if count == 1:
+        return 0
+    value = getattr(connection, "convodesk_shard", None)
+    if value is None:
+        value = connection.convodesk_shard = next(_next_shard) % count
+    return value
+
+
 # Deltas of one transaction -----------------------------------------------------------
 
 
@@ -234,10 +260,13 @@ class Deltas:
             (Participation, PARTICIPATION_KEY, self.people),
             (LabelRollup, LABEL_KEY, self.labels),
         ):
-            rows = [(k, {c: v for c, v in d.items() if v}) for k, d in deltas.items()]
+            part = shard()
+            rows = [((*k, part), {c: v for c, v in d.items() if v}) for k, d in deltas.items()]
             rows = [(k, d) for k, d in rows if d]
             if rows:
-                statements.append(upsert_sql(model, key_fields, sorted(rows, key=_sort_key)))
+                statements.append(
+                    upsert_sql(model, (*key_fields, "shard"), sorted(rows, key=_sort_key))
+                )
         self.__init__()
         return statements
 

@@ -109,6 +109,7 @@ class Batch:
         self.events: list[ConversationEvent] = []
         self.deltas = rollups.Deltas()
         self.deliveries: list[int] = []
+        self.inserts: list = []  # rows nothing in the transaction reads back (a new conversation's links)
 
     # Conversation rows
 
@@ -146,6 +147,11 @@ class Batch:
             )
         return rows[user_id]
 
+    def insert(self, objects) -> None:
+        """Rows to insert with the batch (one multi-row INSERT per call); their ids are not read."""
+        if objects:
+            self.inserts.append(list(objects))
+
     # Events and deliveries
 
     def record(self, conversation, kind, actor: Actor, at, from_status=None, payload=None):
@@ -168,7 +174,9 @@ class Batch:
         """Write the batch: the rows' changed columns, the participants, the events and the
         statistics; on PostgreSQL in one statement (data-modifying WITH clauses), on SQLite
         one statement each. Then hand the summary to the after-commit subscribers."""
-        statements = [_update_sql(c, sorted(f)) for c, f in self.rows.values() if f]
+        statements = [_insert_sql(rows) for rows in self.inserts]
+        self.inserts = []
+        statements += [_update_sql(c, sorted(f)) for c, f in self.rows.values() if f]
         self.rows = {}
         participants = self._changed_participants()
         if participants:
@@ -221,6 +229,65 @@ def _values(model, objects, names) -> tuple[str, list]:
 
 def _columns(model, names) -> str:
     return ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
+
+
+def _insert_sql(objects, linked: str | None = None, parent: str = "p") -> tuple[str, list]:
+    """A multi-row INSERT of these (unsaved, same-model) objects as `save()` would write them:
+    `pre_save` values (auto_now_add), derived columns (`fill_derived`), the primary key from the
+    sequence. `linked`: the attribute that holds the id the `parent` WITH clause returns."""
+    model = type(objects[0])
+    fields = [
+        f
+        for f in model._meta.local_concrete_fields
+        if not f.generated and not (f.primary_key and getattr(objects[0], f.attname) is None)
+    ]
+    rows, params = [], []
+    for obj in objects:
+        getattr(obj, "fill_derived", lambda: None)()
+        values = []
+        for field in fields:
+            if field.attname == linked:
+                values.append(f"(SELECT id FROM {parent})")
+                continue
+            values.append("%s")
+            params.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
+        rows.append(f"({', '.join(values)})")
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    return f"INSERT INTO {table} ({columns}) VALUES {', '.join(rows)}", params
+
+
+def _saved(obj, pk) -> None:
+    obj.pk = pk
+    obj._state.adding, obj._state.db = False, connection.alias
+
+
+def insert_linked(first, *children: tuple) -> None:
+    """Insert `first` and the rows that point at it (`(child, "first_id attribute")` each), as
+    `save(force_insert=True)` would. On PostgreSQL one statement (data-modifying WITH clauses
+    returning the ids); on SQLite one INSERT each."""
+    if connection.vendor != "postgresql":
+        first.save(force_insert=True)
+        for child, attname in children:
+            setattr(child, attname, first.pk)
+            child.save(force_insert=True)
+        return
+    sql, params = _insert_sql([first])
+    clauses = [f"p AS ({sql} RETURNING id)"]
+    for i, (child, attname) in enumerate(children):
+        sql, child_params = _insert_sql([child], linked=attname)
+        clauses.append(f"c{i} AS ({sql} RETURNING id)")
+        params += child_params
+    ids = ", ".join(
+        ["(SELECT id FROM p)", *(f"(SELECT id FROM c{i})" for i in range(len(children)))]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(clauses)} SELECT {ids}", params)
+        row = cursor.fetchone()
+    _saved(first, row[0])
+    for (child, attname), pk in zip(children, row[1:], strict=True):
+        setattr(child, attname, first.pk)
+        _saved(child, pk)
 
 
 def _update_sql(conversation: Conversation, names: list[str]) -> tuple[str, list]:
@@ -352,6 +419,14 @@ def record(conversation, kind, actor: Actor, at, from_status=None, payload=None)
 def add_message(conversation, author_kind, text, at, author=None, **extra) -> Message:
     """Store a message; an employee's or automatic one on a channel that delivers is marked
     pending and handed to delivery after commit."""
+    message = new_message(conversation, author_kind, text, at, author, **extra)
+    message.save(force_insert=True)
+    delivered(message)
+    return message
+
+
+def new_message(conversation, author_kind, text, at, author=None, **extra) -> Message:
+    """A message as `add_message` stores it, not saved yet: insert it, then call `delivered`."""
     message = Message(
         conversation=conversation,
         author_kind=author_kind,
@@ -367,10 +442,13 @@ def add_message(conversation, author_kind, text, at, author=None, **extra) -> Me
     )
     if deliver:
         message.delivery_state, message.next_attempt_at = Message.Delivery.PENDING, at
-    message.save(force_insert=True)
-    if deliver:
-        batch().deliveries.append(message.pk)
     return message
+
+
+def delivered(message: Message) -> None:
+    """Hand a just-inserted pending message to delivery after commit."""
+    if message.delivery_state == Message.Delivery.PENDING:
+        batch().deliveries.append(message.pk)
 
 
 def sync_responsible(rows, previous: int | None, current: int | None, kind: str, conversation):

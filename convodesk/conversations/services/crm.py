@@ -24,7 +24,7 @@ from convodesk.crm.models import (
 from ..lifecycle import OPEN_BELOW
 from ..models import Conversation, ConversationCrmLink
 from ..normalize import normalize_email, normalize_phone
-from .core import SYSTEM, Actor, batch, lock, now_or, record, unit
+from .core import SYSTEM, Actor, batch, insert_linked, lock, now_or, record, unit
 
 _KEEP = object()
 
@@ -33,6 +33,10 @@ def write_links(conversation_id: int, records: list, new: bool = False) -> None:
     """Replace the conversation's links (a new conversation has none): the first record is primary."""
     if not new:
         ConversationCrmLink.objects.filter(conversation_id=conversation_id).delete()
+    ConversationCrmLink.objects.bulk_create(_links(conversation_id, records))
+
+
+def _links(conversation_id: int, records: list) -> list[ConversationCrmLink]:
     rows, seen = [], set()
     for record_ in records:
         key = (record_.entity_type, record_.pk)
@@ -48,27 +52,15 @@ def write_links(conversation_id: int, records: list, new: bool = False) -> None:
                 is_primary=not rows,
             )
         )
-    ConversationCrmLink.objects.bulk_create(rows)
+    return rows
 
 
 def ensure_activity(conversation, owner, new: bool = False) -> Activity:
     """The conversation's activity, made when it has none, owned by `owner`."""
     activity = None if new else Activity.objects.filter(conversation_id=conversation.pk).first()
     if activity is None:
-        closed = conversation.status >= OPEN_BELOW
-        activity = Activity.objects.create(
-            subject=binding.activity_subject(conversation)[:255],
-            direction=Activity.Direction.OUTGOING
-            if conversation.type == "outgoing"
-            else Activity.Direction.INCOMING,
-            start_at=conversation.started_at,
-            end_at=conversation.closed_at if closed else None,
-            responsible_id=conversation.responsible_id,
-            completed=closed,
-            conversation_id=conversation.pk,
-            owner_type=owner.entity_type,
-            owner_id=owner.pk,
-        )
+        activity = _new_activity(conversation, owner)
+        activity.save(force_insert=True)
     elif (activity.owner_type, activity.owner_id) != (owner.entity_type, owner.pk):
         activity.owner_type, activity.owner_id = owner.entity_type, owner.pk
         activity.save(update_fields=["owner_type", "owner_id"])
@@ -117,6 +109,24 @@ def _learn(data: binding.ClientData) -> None:
         Contact.objects.filter(pk=contact.pk).update(search=contact.search)
 
 
+def _new_activity(conversation, owner) -> Activity:
+    """The conversation's activity (not saved yet), owned by `owner`."""
+    closed = conversation.status >= OPEN_BELOW
+    return Activity(
+        subject=binding.activity_subject(conversation)[:255],
+        direction=Activity.Direction.OUTGOING
+        if conversation.type == "outgoing"
+        else Activity.Direction.INCOMING,
+        start_at=conversation.started_at,
+        end_at=conversation.closed_at if closed else None,
+        responsible_id=conversation.responsible_id,
+        completed=closed,
+        conversation_id=conversation.pk,
+        owner_type=owner.entity_type,
+        owner_id=owner.pk,
+    )
+
+
 def _make(new):
     """Save the record a binding decided to make; return it."""
     if isinstance(new, binding.NewContact):
@@ -157,13 +167,19 @@ def bind(conversation: Conversation, decision: binding.Decision | None) -> None:
     if decision.learn is not None:
         _learn(decision.learn)
     records = list(decision.records)
-    if decision.new is not None:
+    activity = None
+    if isinstance(decision.new, binding.NewContact):
         records = [_make(decision.new)]
+    elif decision.new is not None:  # a new lead and its activity, in one statement on PostgreSQL
+        records = [decision.new]
+        activity = _new_activity(conversation, decision.new)
+        insert_linked(decision.new, (activity, "owner_id"))
     if not records:
         return
     primary = records[0]
-    write_links(conversation.pk, records, new=True)
-    activity = ensure_activity(conversation, primary, new=True)
+    batch().insert(_links(conversation.pk, records))
+    if activity is None:
+        activity = ensure_activity(conversation, primary, new=True)
     payload = {
         **decision.payload,
         **({"learned": decision.learn.learned()} if decision.learn is not None else {}),

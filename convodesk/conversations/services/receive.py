@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError
 from django.db.models import Exists, OuterRef
 
-from convodesk.lines.models import Connection, Line
+from convodesk.lines import distribution
+from convodesk.lines.models import Connection
 
 from .. import lifecycle
 from ..attachments import clean as clean_attachments
@@ -22,6 +23,7 @@ from .core import (
     EXCERPT_LENGTH,
     LineInactive,
     add_message,
+    insert_linked,
     lock,
     now_or,
     transition,
@@ -74,10 +76,11 @@ def _identity(
         return identity, False
     client = Client(name=name or external_id)
     client.set_contact(phone=phone, email=email, country=connection.line.default_country)
-    client.save()
-    identity = ClientIdentity.objects.create(
-        client=client, connection=connection, external_id=external_id, display_name=name or ""
+    identity = ClientIdentity(
+        connection=connection, external_id=external_id, display_name=name or ""
     )
+    insert_linked(client, (identity, "client_id"))
+    identity.client = client
     identity.returning = False  # a client met just now wrote to no line before
     return identity, True
 
@@ -196,7 +199,7 @@ def _receive(
 
     # Read fresh, not from the connection: a long-lived socket or poll loop holds an old copy,
     # and a deactivation (or new working hours) must apply from the next conversation on.
-    line = Line.objects.get(pk=connection.line_id)
+    line, available = distribution.line_and_members(connection.line_id)
     if not line.active:
         raise LineInactive()
     conversation = Conversation(
@@ -219,6 +222,7 @@ def _receive(
         "created",
         text=text,
         author_kind=Message.Author.CLIENT,
+        available=available,
         **message_fields,
     )
     return Received(conversation, message, True)

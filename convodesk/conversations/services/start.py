@@ -16,7 +16,16 @@ from .. import lifecycle
 from ..lifecycle import Rules, Status
 from ..models import Conversation, Message
 from . import crm
-from .core import SYSTEM, Actor, add_message, batch, record, send_automatic
+from .core import (
+    SYSTEM,
+    Actor,
+    batch,
+    delivered,
+    insert_linked,
+    new_message,
+    record,
+    send_automatic,
+)
 from .queue import mark_offered
 
 
@@ -29,10 +38,13 @@ def start(
     text: str,
     author_kind: str,
     author=None,
+    available=None,
     **message_fields,
 ) -> Message:
     """Insert `conversation` (unsaved, its row's other columns set) started by `event`, with its
-    first message; bind it, offer it when it waits in the queue, greet the client."""
+    first message; bind it, offer it when it waits in the queue, greet the client. `available`:
+    the line's available members when the caller read them with the line
+    (`distribution.line_and_members`)."""
     line = conversation.line
     rules = Rules.for_line(line)
     state, outcome = lifecycle.apply(lifecycle.State(), event, rules)
@@ -40,16 +52,17 @@ def start(
     unassigned = conversation.responsible_id
     offer_to, assign = [], False
     if state.status < Status.AGENT_REPLIED and state.responsible is None:
-        offer_to, assign = distribution.choose(line, [])
+        offer_to, assign = distribution.choose(line, [], available)
     if offer_to:
         offer = lifecycle.Offer(event.at, offer_to[0] if assign else None, assign)
         conversation.set_state(lifecycle.apply(state, offer, rules)[0])
-    conversation.save(force_insert=True)
-    current = batch()
-    current.participants(conversation, new=True)  # none yet: nothing to read
-    message = add_message(
+    message = new_message(
         conversation, author_kind, text, event.at, author=author, **message_fields
     )
+    insert_linked(conversation, (message, "conversation_id"))
+    delivered(message)
+    current = batch()
+    current.participants(conversation, new=True)  # none yet: nothing to read
     record(conversation, kind, actor, event.at, payload={"message": message.pk})
     decision = binding.decide_new_conversation(conversation, unassigned_responsible=unassigned)
     crm.bind(conversation, decision)
