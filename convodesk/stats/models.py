@@ -184,6 +184,7 @@ class LabelRollup(models.Model):
     duration_sum = models.BigIntegerField(db_default=0)
     time_to_agent_close_n = models.BigIntegerField(db_default=0)
     time_to_agent_close_sum = models.BigIntegerField(db_default=0)
+    shard = models.PositiveSmallIntegerField(default=0, db_default=0)  # as RollupKey.shard
 
     class Meta:
         constraints = [
@@ -197,8 +198,9 @@ class LabelRollup(models.Model):
                     "responsible_key",
                     "type",
                     "status",
+                    "shard",
                 ],
-                name="label_rollup_key",
+                name="label_rollup_shard_key",
             )
         ]
 
