@@ -434,6 +434,7 @@ def transition(
             started_at=start,
             ended_at=end,
             seconds=seconds,
+            business_seconds=outcome.business_seconds,
         )
         if employee is not None:
             current_batch.deltas.participation(
