@@ -693,6 +693,7 @@ DEFAULT_COLUMNS = [
     "status",
     "channel",
     "responsible",
+    "due_at",
     *METRIC_KEYS,
     "started_at",
     "line",

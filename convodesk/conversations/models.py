@@ -233,7 +233,9 @@ class Conversation(models.Model):
             models.Index(fields=["reply_time_avg_bh", "id"], name="conv_rt_avg_bh"),
             # The timers' breach sweep (due, not yet recorded) and the due-time ordering.
             models.Index(
-                fields=["due_at", "id"], name="conv_due_sla", condition=Q(due_at__isnull=False)
+                fields=["due_at", "id"],
+                name="conv_due_sla",
+                condition=Q(due_at__isnull=False, overdue=False),
             ),
         ]
 

@@ -30,9 +30,10 @@ SPEC_KEYS = [
     "due_at",
 ]  # fmt: skip
 # The list's defaults since issue 22 (the SPEC's first list showed the metrics two screens to the
-# right): ID and client first (sticky), the status, then the four metrics in view at 1440 px.
+# right): ID and client first (sticky), the status, then the four metrics in view at 1440 px;
+# issue 19 adds the reply-time target's "due in / overdue by" before the metrics.
 SPEC_DEFAULT = [
-    "id", "client", "status", "channel", "responsible", "agent_response_time",
+    "id", "client", "status", "channel", "responsible", "due_at", "agent_response_time",
     "first_answer_wait", "duration", "time_to_agent_close", "started_at", "line",
     "client_rating", "supervisor_rating",
 ]  # fmt: skip
