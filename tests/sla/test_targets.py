@@ -192,3 +192,52 @@ def test_sla_statistics_equal_direct_aggregation_by_channel_line_and_employee(or
         kpis = report["kpis"]
         assert (kpis["sla_met"], kpis["sla_breaches"]) == (1, 3)
         assert kpis["sla_compliance"] == 25.0
+
+
+@pytest.fixture
+def december_line(org):
+    line = org.line
+    line.working_hours = WEEKDAYS_9_TO_5
+    line.time_zone = "Europe/Madrid"
+    line.holidays = ["2026-12-08"]
+    line.sla_first_seconds = 60 * 60
+    line.sla_first_business = True
+    line.closing_text = ""
+    line.save()
+    return line
+
+
+def test_the_readme_examples_a_night_and_a_weekend_and_a_holiday(org, december_line):
+    conv = f.client_message(org.conn, "c1", "Hi", when=madrid(2026, 12, 4, 16, 30)).conversation
+    services.take(conv.pk, f.act(org.op1), now=madrid(2026, 12, 7, 9, 10))
+    services.reply(conv.pk, f.act(org.op1), "Hello", now=madrid(2026, 12, 7, 9, 25))
+    f.client_message(org.conn, "c1", "Thanks", when=madrid(2026, 12, 7, 10, 0))
+    services.close(conv.pk, f.act(org.op1), now=madrid(2026, 12, 7, 10, 5))
+    conv.refresh_from_db()
+    assert (conv.agent_response_time, conv.agent_response_time_bh) == (232800, 2400)
+    assert (conv.first_answer_wait, conv.first_answer_wait_bh) == (233700, 3300)
+    assert (conv.duration, conv.duration_bh) == (235800, 5400)
+    assert (conv.time_to_agent_close, conv.time_to_agent_close_bh) == (236100, 5700)
+    assert conv.reply_time_first_bh == 3300
+    holiday = f.client_message(org.conn, "c2", "Hi", when=madrid(2026, 12, 7, 16, 45))
+    holiday = holiday.conversation
+    holiday.refresh_from_db()
+    assert holiday.due_at == madrid(2026, 12, 9, 9, 45)
+    services.reply(holiday.pk, f.act(org.op1), "Hello", now=madrid(2026, 12, 9, 9, 15))
+    holiday.refresh_from_db()
+    assert (holiday.first_answer_wait, holiday.first_answer_wait_bh) == (145800, 1800)
+    assert (holiday.sla_met, holiday.sla_breaches) == (1, 0)
+
+
+def test_the_readme_example_a_calendar_change(org, december_line):
+    conv = f.client_message(org.conn, "c1", "Hi", when=madrid(2026, 12, 9, 16, 0)).conversation
+    services.take(conv.pk, f.act(org.op1), now=madrid(2026, 12, 9, 16, 10))
+    december_line.working_hours = {**WEEKDAYS_9_TO_5, "2": [["09:00", "20:00"]]}
+    december_line.save()
+    services.run_due_timers(now=madrid(2026, 12, 9, 17, 0))
+    assert breaches(conv) == 1
+    services.reply(conv.pk, f.act(org.op1), "Hello", now=madrid(2026, 12, 9, 19, 0))
+    conv.refresh_from_db()
+    assert conv.agent_response_time_bh == 600
+    assert conv.first_answer_wait_bh == 10800
+    assert (conv.sla_met, conv.sla_breaches, breaches(conv)) == (0, 1, 1)
