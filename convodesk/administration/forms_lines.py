@@ -30,6 +30,11 @@ SERVICE_FIELDS = (
 )
 
 
+# Reply-time targets: typed in minutes on the screen, stored in seconds.
+SLA_MINUTES = {"sla_first_minutes": "sla_first_seconds", "sla_next_minutes": "sla_next_seconds"}
+SLA_FLAGS = ("sla_first_business", "sla_next_business", "sla_mail")
+
+
 def time_zone_choices():
     return timezones.choices()
 
@@ -97,10 +102,38 @@ class LineForm(forms.Form):
         required=False,
         help_text=_("Employees choose one of the close reasons below to close a conversation."),
     )
+    sla_first_minutes = forms.CharField(
+        label=_("First-answer target (minutes)"),
+        required=False,
+        max_length=20,
+        widget=forms.NumberInput(attrs={"class": "num-input"}),
+        help_text=_("How long a new client may wait for the first answer; empty = no target."),
+    )
+    sla_first_business = forms.BooleanField(
+        label=_("Count the first-answer target in business hours"), required=False
+    )
+    sla_next_minutes = forms.CharField(
+        label=_("Next-reply target (minutes)"),
+        required=False,
+        max_length=20,
+        widget=forms.NumberInput(attrs={"class": "num-input"}),
+        help_text=_("How long a client who wrote again may wait for a reply; empty = no target."),
+    )
+    sla_next_business = forms.BooleanField(
+        label=_("Count the next-reply target in business hours"), required=False
+    )
+    sla_mail = forms.BooleanField(
+        label=_("E-mail the supervisors when a target is missed"), required=False
+    )
 
     def __init__(self, data=None, *, line: Line | None = None):
         self.line = line or Line()
         initial = {name: getattr(self.line, name) for name in SERVICE_FIELDS}
+        for name in SLA_MINUTES:
+            seconds = getattr(self.line, SLA_MINUTES[name])
+            initial[name] = "" if seconds is None else str(seconds // 60)
+        for name in SLA_FLAGS:
+            initial[name] = getattr(self.line, name)
         super().__init__(data, initial=initial)
         self.fields["time_zone"].widget.choices = time_zone_choices()
         self.extra_errors: dict[str, str] = {}
@@ -137,6 +170,13 @@ class LineForm(forms.Form):
         data["working_hours"] = self.working_hours()
         data["holidays"] = self.holidays()
         data["members"] = self.member_ids()
+        for name, field in SLA_MINUTES.items():
+            text = (self.cleaned_data.get(name) or "").strip()
+            minutes = parse_id(text) if text else None
+            # Text the form cannot read goes to the service as is, which names the error.
+            data[field] = None if not text else (minutes * 60 if minutes is not None else text)
+        for name in SLA_FLAGS:
+            data[name] = bool(self.cleaned_data.get(name))
         return data
 
     def close_reason_changes(self) -> tuple[dict[int, tuple[str, bool]], list[str]]:
@@ -164,6 +204,7 @@ class LineForm(forms.Form):
     def refuse(self, errors: dict[str, str]) -> None:
         """Put the service's refusals beside their fields."""
         for name, message in errors.items():
+            name = {field: form_name for form_name, field in SLA_MINUTES.items()}.get(name, name)
             if name in self.fields:
                 self.add_error(name, message)
             else:
@@ -201,6 +242,9 @@ class LineForm(forms.Form):
 
     def text_fields(self):
         return [self[n] for n in ("greeting_text", "out_of_hours_text")]
+
+    def sla_fields(self):
+        return [self[n] for n in (*SLA_MINUTES, *SLA_FLAGS)]
 
     def crm_fields(self):
         return [self[n] for n in ("crm_binding", "crm_bind_open_deal")]

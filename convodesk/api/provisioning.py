@@ -283,6 +283,15 @@ HOURS_HELP = (
 )
 HOLIDAYS_HELP = "Dates (YYYY-MM-DD) when the open channel is closed all day."
 TZ_HELP = "An IANA time zone name, e.g. Europe/Madrid."
+FIRST_TARGET_HELP = (
+    "Reply-time target for the first answer, in seconds (null: none); counted in business "
+    "hours when sla_first_business"
+)
+NEXT_TARGET_HELP = (
+    "Reply-time target for each later reply, in seconds (null: none); counted in business "
+    "hours when sla_next_business"
+)
+SLA_MAIL_HELP = "E-mail the open channel's supervisors when a target is missed"
 
 
 class LineIn(Input):
@@ -303,6 +312,11 @@ class LineIn(Input):
     time_zone: str = Field("UTC", description=TZ_HELP)
     working_hours: dict = Field(default_factory=dict, description=HOURS_HELP)
     holidays: list = Field(default_factory=list, description=HOLIDAYS_HELP)
+    sla_first_seconds: int | None = Field(None, ge=1, le=10**6, description=FIRST_TARGET_HELP)
+    sla_first_business: StrictBool = True
+    sla_next_seconds: int | None = Field(None, ge=1, le=10**6, description=NEXT_TARGET_HELP)
+    sla_next_business: StrictBool = True
+    sla_mail: StrictBool = Field(False, description=SLA_MAIL_HELP)
     active: StrictBool = True
 
 
@@ -324,6 +338,11 @@ class LinePatch(Input):
     time_zone: str | None = Field(None, description=TZ_HELP)
     working_hours: dict | None = Field(None, description=HOURS_HELP)
     holidays: list | None = Field(None, description=HOLIDAYS_HELP)
+    sla_first_seconds: int | None = Field(None, ge=1, le=10**6, description=FIRST_TARGET_HELP)
+    sla_first_business: StrictBool | None = None
+    sla_next_seconds: int | None = Field(None, ge=1, le=10**6, description=NEXT_TARGET_HELP)
+    sla_next_business: StrictBool | None = None
+    sla_mail: StrictBool | None = Field(None, description=SLA_MAIL_HELP)
     active: StrictBool | None = Field(
         None, description="false deactivates: no new conversations start on its connections"
     )
@@ -348,6 +367,11 @@ class LineOut(Schema):
     time_zone: str
     working_hours: dict
     holidays: list[str]
+    sla_first_seconds: int | None
+    sla_first_business: bool
+    sla_next_seconds: int | None
+    sla_next_business: bool
+    sla_mail: bool
     active: bool
 
 
@@ -394,7 +418,12 @@ def get_line(request, line_id: int):
 def patch_line(request, line_id: int, payload: LinePatch):
     admin = _admin(request)
     line = _get(Line, line_id)
-    data = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
+    # A reply-time target set to null removes it; other nulls mean "leave as is".
+    data = {
+        k: v
+        for k, v in payload.dict(exclude_unset=True).items()
+        if v is not None or k in line_services.TARGETS
+    }
     with _line_errors():
         line = line_services.update_line(admin, line, **data)
     return _line_out(line)

@@ -143,6 +143,14 @@ CUSTOM_API_SHAPES: dict[str, dict[str, tuple[Any, str]]] = {
     },
     "crm_activity": {"crm_activity_id": (int | None, "The conversation's CRM activity")},
     "tags": {"tags": (list[TagRef], "The conversation's tags, by name")},
+    "due_at": {
+        "due_at": (
+            OptionalDateTime,
+            "When the reply-time target of the client's current wait runs out (ISO 8601 in "
+            "UTC), or null: nobody waits or the open channel has no target",
+        ),
+        "overdue": (bool, "Past its due instant now"),
+    },
 }
 
 DESCRIPTIONS = {

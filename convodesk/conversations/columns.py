@@ -355,6 +355,24 @@ def _date(key, label, description=""):
 # (stats.models.METRICS, RollupBucket.metric), so new ones go at the end.
 METRIC_KEYS = ["agent_response_time", "first_answer_wait", "duration", "time_to_agent_close"]
 INCOMING_METRIC_KEYS = METRIC_KEYS[:2]  # measured for incoming conversations only
+# The same four counted in business hours (the open channel's calendar, lines/calendar.py).
+BUSINESS_METRIC_KEYS = list(lifecycle.BUSINESS_METRIC_KEYS)
+
+
+def _due_html(conv) -> str:
+    """“in 12 min” or “overdue by 5 min”, against the reply-time target of the current wait."""
+    if conv.due_at is None:
+        return EMPTY
+    seconds = int((conv.due_at - timezone.now()).total_seconds())
+    if seconds > 0:
+        text = _g("in %(time)s") % {"time": humanize_duration(seconds)}
+        return format_html(
+            '<span class="due" title="{}">{}</span>', format_local(conv.due_at), text
+        )
+    text = _g("overdue by %(time)s") % {"time": humanize_duration(-seconds)}
+    return format_html(
+        '<span class="due due-over" title="{}">{}</span>', format_local(conv.due_at), text
+    )
 
 
 def _metric(key, label, description):
@@ -626,6 +644,63 @@ _COLUMN_LIST = [
         _("Maximum reply time"),
         _("The longest ended period in which the client waited"),
     ),
+    _metric(
+        "agent_response_time_bh",
+        _("Agent response time (business hours)"),
+        _("Agent response time counting only the open channel's working hours"),
+    ),
+    _metric(
+        "first_answer_wait_bh",
+        _("Waiting for the agent's answer (business hours)"),
+        _("Waiting for the agent's answer counting only the open channel's working hours"),
+    ),
+    _metric(
+        "duration_bh",
+        _("Conversation duration (business hours)"),
+        _("Conversation duration counting only the open channel's working hours"),
+    ),
+    _metric(
+        "time_to_agent_close_bh",
+        _("Duration until agent closed (business hours)"),
+        _("Duration until agent closed counting only the open channel's working hours"),
+    ),
+    _metric(
+        "reply_time_first_bh",
+        _("First reply time (business hours)"),
+        _("First reply time counting only the open channel's working hours"),
+    ),
+    _metric(
+        "reply_time_total_bh",
+        _("Total reply time (business hours)"),
+        _("Total reply time counting only the open channel's working hours"),
+    ),
+    _metric(
+        "reply_time_avg_bh",
+        _("Average reply time (business hours)"),
+        _("Average reply time counting only the open channel's working hours"),
+    ),
+    _metric(
+        "reply_time_max_bh",
+        _("Maximum reply time (business hours)"),
+        _("Maximum reply time counting only the open channel's working hours"),
+    ),
+    _col(
+        "due_at",
+        _("Due"),
+        KIND_DATETIME,
+        lambda c: c.due_at,
+        sort="due_at",
+        html=_due_html,
+        api=lambda c: {
+            "due_at": c.due_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+            if c.due_at
+            else None,
+            "overdue": c.is_overdue,
+        },
+        description=_(
+            "Due in / overdue by: when the reply-time target of the client's current wait runs out"
+        ),
+    ),
     _col(
         "returning",
         _("Returning"),
@@ -665,6 +740,7 @@ DEFAULT_COLUMNS = [
     "status",
     "channel",
     "responsible",
+    "due_at",
     *METRIC_KEYS,
     "started_at",
     "line",
@@ -672,6 +748,7 @@ DEFAULT_COLUMNS = [
     "supervisor_rating",
 ]
 REPLY_TIME_KEYS = ["reply_time_first", "reply_time_total", "reply_time_avg", "reply_time_max"]
+BUSINESS_REPLY_TIME_KEYS = [f"{k}_bh" for k in REPLY_TIME_KEYS]
 SORTABLE = {c.key: c.sort for c in _COLUMN_LIST if c.sortable}
 
 

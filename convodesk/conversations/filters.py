@@ -21,14 +21,34 @@ from django.utils.translation import gettext as _
 from convodesk.lines.models import Connection
 
 from . import lifecycle
-from .columns import METRIC_KEYS, REPLY_TIME_KEYS, SORTABLE
+from .columns import (
+    BUSINESS_METRIC_KEYS,
+    BUSINESS_REPLY_TIME_KEYS,
+    METRIC_KEYS,
+    REPLY_TIME_KEYS,
+    SORTABLE,
+)
 from .normalize import fold_name, looks_like_email, normalize_email, normalize_phone, parse_id
 from .paging import keyset_ordering
 
 CHANNELS = tuple(Connection.Kind.values)
 CRM_TYPES = ("lead", "contact", "deal", "company")
-BOOL_PARAMS = ("agent_replied", "spam", "pinned", "business_hours", "returning", "has_crm")
-RANGE_KEYS = METRIC_KEYS + REPLY_TIME_KEYS + ["message_count", "transfer_count"]
+BOOL_PARAMS = (
+    "agent_replied",
+    "spam",
+    "pinned",
+    "business_hours",
+    "returning",
+    "has_crm",
+    "overdue",
+)
+RANGE_KEYS = (
+    METRIC_KEYS
+    + REPLY_TIME_KEYS
+    + BUSINESS_METRIC_KEYS
+    + BUSINESS_REPLY_TIME_KEYS
+    + ["message_count", "transfer_count"]
+)
 DATE_PARAMS = ("started_from", "started_to", "closed_from", "closed_to")
 MULTI_PARAMS = (
     "status",
@@ -328,6 +348,10 @@ class ConversationFilter:
             self.cleaned[key] = value
             if key == "agent_replied":
                 self.where[key] = Q(first_reply_at__isnull=not value)
+            elif key == "overdue":
+                # Past its due instant now (whether or not the timers recorded the breach yet).
+                late = Q(due_at__lte=self.now)
+                self.where[key] = late if value else ~late | Q(due_at__isnull=True)
             elif key == "has_crm":
                 self.where[key] = Q(crm_entity_type="") if not value else ~Q(crm_entity_type="")
             else:

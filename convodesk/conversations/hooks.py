@@ -42,6 +42,7 @@ class Committed:
 
     events: list[tuple[int, int]] = field(default_factory=list)  # (event id, conversation id)
     deliveries: list[int] = field(default_factory=list)  # message ids marked pending
+    breaches: list[int] = field(default_factory=list)  # conversations that missed a target now
 
 
 def publish_events(committed: Committed) -> None:
@@ -54,7 +55,20 @@ def enqueue_deliveries(committed: Committed) -> None:
         delivery.enqueue(message_id)
 
 
-SUBSCRIBERS: list[Callable[[Committed], None]] = [publish_events, enqueue_deliveries]
+def mail_breaches(committed: Committed) -> None:
+    """The optional e-mail to the open channel's supervisors at a reply-time breach (sla.py)."""
+    if committed.breaches:
+        from . import sla
+
+        for conversation_id in committed.breaches:
+            sla.mail_breach(conversation_id)
+
+
+SUBSCRIBERS: list[Callable[[Committed], None]] = [
+    publish_events,
+    enqueue_deliveries,
+    mail_breaches,
+]
 
 
 def after_commit(committed: Committed) -> None:

@@ -15,6 +15,8 @@ from enum import IntEnum
 
 from django.utils.translation import gettext_lazy as _
 
+from convodesk.lines.calendar import ALWAYS, Calendar, business_seconds
+
 PINNED_AUTO_CLOSE = dt.timedelta(days=7)
 
 
@@ -101,6 +103,13 @@ class Rules:
     auto_close: dt.timedelta = dt.timedelta(hours=4)
     closing_mode: bool = False
     full_close: dt.timedelta = dt.timedelta(minutes=10)
+    # The business calendar, and the reply-time targets (seconds; None = no target), each
+    # counted in business hours (`*_business`) or calendar time.
+    calendar: Calendar = ALWAYS
+    first_target: int | None = None
+    first_target_business: bool = False
+    next_target: int | None = None
+    next_target_business: bool = False
 
     @classmethod
     def for_line(cls, line) -> Rules:
@@ -110,6 +119,11 @@ class Rules:
             auto_close=dt.timedelta(minutes=line.auto_close_minutes),
             closing_mode=line.closing_mode,
             full_close=dt.timedelta(minutes=line.full_close_minutes),
+            calendar=Calendar.of_line(line),
+            first_target=getattr(line, "sla_first_seconds", None) or None,
+            first_target_business=bool(getattr(line, "sla_first_business", False)),
+            next_target=getattr(line, "sla_next_seconds", None) or None,
+            next_target_business=bool(getattr(line, "sla_next_business", False)),
         )
 
 
@@ -142,6 +156,21 @@ class State:
     auto_close_at: dt.datetime | None = None
     full_close_at: dt.datetime | None = None
     offer_expires_at: dt.datetime | None = None
+    # Business-hours metrics: each computed when its end instant is recorded, with the calendar
+    # in force then (a calendar change applies from then on; see README).
+    agent_response_time_bh: int | None = None
+    first_answer_wait_bh: int | None = None
+    duration_bh: int | None = None
+    time_to_agent_close_bh: int | None = None
+    reply_time_first_bh: int | None = None
+    reply_time_total_bh: int | None = None
+    reply_time_max_bh: int | None = None
+    # Reply-time target (SLA) of the client's current wait, whether it was missed (the breach
+    # is recorded once), and the ended waits that met or missed their target.
+    due_at: dt.datetime | None = None
+    overdue: bool = False
+    sla_met: int = 0
+    sla_breaches: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -247,6 +276,11 @@ class ClientRate(Event):
 
 
 @dataclass(frozen=True)
+class Breach(Event):
+    """The timers noticed that the client's wait passed its due instant."""
+
+
+@dataclass(frozen=True)
 class SupervisorRate(Event):
     rating: int | None
     comment: str = ""
@@ -261,6 +295,8 @@ class Outcome:
     )
     first_take: bool = False
     took: int | None = None
+    breached: bool = False  # the reply-time target was missed, recorded now (once per wait)
+    business_seconds: int | None = None  # of the reply period that ended
 
 
 # Metrics ------------------------------------------------------------------------------
@@ -287,7 +323,77 @@ def metrics(state: State) -> dict[str, int | None]:
         "reply_time_avg": (
             state.reply_time_total // state.reply_count if state.reply_count else None
         ),
+        **{name: getattr(state, name) for name in BUSINESS_METRIC_KEYS},
+        "reply_time_avg_bh": (
+            state.reply_time_total_bh // state.reply_count
+            if state.reply_count and state.reply_time_total_bh is not None
+            else None
+        ),
     }
+
+
+BUSINESS_METRIC_KEYS = (
+    "agent_response_time_bh",
+    "first_answer_wait_bh",
+    "duration_bh",
+    "time_to_agent_close_bh",
+)
+# Each business metric: the state's start and end fields, and whether only incoming have it.
+_BUSINESS_SPANS = {
+    "agent_response_time_bh": ("started_at", "taken_at", True),
+    "first_answer_wait_bh": ("started_at", "first_reply_at", True),
+    "duration_bh": ("started_at", "last_message_at", False),
+    "time_to_agent_close_bh": ("started_at", "agent_closed_at", False),
+}
+
+
+def _business_metrics(before: State, after: State, rules: Rules) -> dict:
+    """Each business metric whose span changed, measured with the calendar in force now."""
+    changes = {}
+    for name, (start, end, incoming_only) in _BUSINESS_SPANS.items():
+        a, b = getattr(after, start), getattr(after, end)
+        if incoming_only and after.type != INCOMING:
+            value = None
+        elif a is None or b is None:
+            value = None
+        elif (a, b) == (getattr(before, start), getattr(before, end)) and (
+            getattr(before, name) is not None
+        ):
+            continue
+        else:
+            value = business_seconds(a, b, rules.calendar)
+        if value != getattr(after, name):
+            changes[name] = value
+    return changes
+
+
+def due_instant(start: dt.datetime, seconds: int, business: bool, calendar: Calendar):
+    """When a wait that began at `start` passes a target of `seconds`."""
+    if business:
+        return calendar.add_business_seconds(start, seconds)
+    return start + dt.timedelta(seconds=seconds)
+
+
+def _due(before: State, after: State, rules: Rules) -> dict:
+    """The due instant of the client's current wait: the first-answer target until the first
+    employee message, the next-reply target after it. Set when the wait begins, with the
+    calendar and targets in force then, and kept until the wait ends."""
+    waiting = after.is_open and after.status != Status.CLOSING and after.waiting_since
+    if not waiting:
+        return {"due_at": None, "overdue": False} if after.due_at or after.overdue else {}
+    first = after.first_reply_at is None
+    same_wait = before.waiting_since == after.waiting_since and (
+        (before.first_reply_at is None) == first
+    )
+    if same_wait and before.is_open and before.status != Status.CLOSING:
+        return {}
+    target, business = (
+        (rules.first_target, rules.first_target_business)
+        if first
+        else (rules.next_target, rules.next_target_business)
+    )
+    due = due_instant(after.waiting_since, target, business, rules.calendar) if target else None
+    return {"due_at": due, "overdue": False}
 
 
 # Transitions --------------------------------------------------------------------------
@@ -304,11 +410,17 @@ def _auto_close_at(state: State, rules: Rules, last: dt.datetime) -> dt.datetime
     return last + (PINNED_AUTO_CLOSE if state.pinned else rules.auto_close)
 
 
-def _end_reply_period(state: State, employee: int, at: dt.datetime):
+def _end_reply_period(state: State, employee: int, at: dt.datetime, rules: Rules = Rules()):
     if state.waiting_since is None:
         return {}, None
     seconds = seconds_between(state.waiting_since, at)
+    business = business_seconds(state.waiting_since, at, rules.calendar)
     changes = {
+        "reply_time_total_bh": (state.reply_time_total_bh or 0) + business,
+        "reply_time_max_bh": max(state.reply_time_max_bh or 0, business),
+        "reply_time_first_bh": state.reply_time_first_bh
+        if state.reply_time_first_bh is not None
+        else business,
         "waiting_since": None,
         "reply_count": state.reply_count + 1,
         "reply_time_total": (state.reply_time_total or 0) + seconds,
@@ -328,7 +440,21 @@ def apply(state: State, event: Event, rules: Rules = Rules()) -> tuple[State, Ou
     if handler is None:
         raise TypeError(f"unknown event {type(event).__name__}")
     changes, outcome = handler(state, event, rules)
-    return replace(state, **changes), outcome or Outcome()
+    outcome = outcome or Outcome()
+    after = replace(state, **changes)
+    if outcome.reply_period is not None and state.due_at is not None:
+        # The wait ended with a reply: in time, or late (a breach the timers had not noticed
+        # yet is recorded now, so every missed target counts once).
+        if state.overdue:
+            pass
+        elif state.due_at >= event.at:
+            after = replace(after, sla_met=after.sla_met + 1)
+        else:
+            after = replace(after, sla_breaches=after.sla_breaches + 1)
+            outcome = replace(outcome, breached=True)
+    after = replace(after, **_due(state, after, rules))
+    after = replace(after, **_business_metrics(state, after, rules))
+    return after, outcome
 
 
 def _start_incoming(state, ev: StartIncoming, rules):
@@ -443,11 +569,15 @@ def _queue_timeout(state, ev: QueueTimeout, rules):
 
 def _employee_message(state, ev: EmployeeMessage, rules):
     _refuse_closed(state, closing_too=False)
-    changes, period = _end_reply_period(state, ev.employee, ev.at)
-    outcome = Outcome()
+    changes, period = _end_reply_period(state, ev.employee, ev.at, rules)
+    outcome = Outcome(
+        business_seconds=changes.get("reply_time_total_bh", 0) - (state.reply_time_total_bh or 0)
+        if period
+        else None
+    )
     if state.status in (Status.NEW, Status.SKIPPED) or state.taken_at is None:
         changes.update(responsible=ev.employee, taken_at=state.taken_at or ev.at)
-        outcome = Outcome(first_take=state.taken_at is None, took=ev.employee)
+        outcome = replace(outcome, first_take=state.taken_at is None, took=ev.employee)
     changes.update(
         status=Status.AGENT_REPLIED,
         first_reply_at=state.first_reply_at or ev.at,
@@ -596,6 +726,12 @@ def _client_rate(state, ev: ClientRate, rules):
     return changes, None
 
 
+def _breach(state, ev: Breach, rules):
+    if not state.is_open or state.due_at is None or state.overdue or state.due_at > ev.at:
+        raise IllegalTransition("not_due", _("The reply-time target is not missed yet."))
+    return {"overdue": True, "sla_breaches": state.sla_breaches + 1}, Outcome(breached=True)
+
+
 def _supervisor_rate(state, ev: SupervisorRate, rules):
     if ev.rating is not None and not 1 <= ev.rating <= 5:
         raise IllegalTransition("invalid_rating", _("The supervisor rating is from 1 to 5 stars."))
@@ -621,4 +757,5 @@ _HANDLERS = {
     Reopen: _reopen,
     ClientRate: _client_rate,
     SupervisorRate: _supervisor_rate,
+    Breach: _breach,
 }

@@ -196,6 +196,21 @@ class Conversation(models.Model):
     reply_time_total = models.PositiveIntegerField(null=True, blank=True)
     reply_time_avg = models.PositiveIntegerField(null=True, blank=True)
     reply_time_max = models.PositiveIntegerField(null=True, blank=True)
+    # The same metrics in business hours (the open channel's calendar, lines/calendar.py).
+    agent_response_time_bh = models.PositiveIntegerField(null=True, blank=True)
+    first_answer_wait_bh = models.PositiveIntegerField(null=True, blank=True)
+    duration_bh = models.PositiveIntegerField(null=True, blank=True)
+    time_to_agent_close_bh = models.PositiveIntegerField(null=True, blank=True)
+    reply_time_first_bh = models.PositiveIntegerField(null=True, blank=True)
+    reply_time_total_bh = models.PositiveIntegerField(null=True, blank=True)
+    reply_time_avg_bh = models.PositiveIntegerField(null=True, blank=True)
+    reply_time_max_bh = models.PositiveIntegerField(null=True, blank=True)
+    # Reply-time targets (SLA): when the client's current wait is due, whether it is overdue
+    # (the breach was recorded), and the ended waits that met or missed their target.
+    due_at = models.DateTimeField(null=True, blank=True)
+    overdue = models.BooleanField(default=False)
+    sla_met = models.PositiveIntegerField(default=0)
+    sla_breaches = models.PositiveIntegerField(default=0)
 
     auto_close_at = models.DateTimeField(null=True, blank=True)
     full_close_at = models.DateTimeField(null=True, blank=True)
@@ -255,6 +270,17 @@ class Conversation(models.Model):
                 condition=Q(offer_expires_at__isnull=False),
             ),
             models.Index(fields=["crm_entity_type", "crm_entity_id"], name="conv_crm"),
+            models.Index(fields=["agent_response_time_bh", "id"], name="conv_art_bh"),
+            models.Index(fields=["first_answer_wait_bh", "id"], name="conv_faw_bh"),
+            models.Index(fields=["duration_bh", "id"], name="conv_duration_bh"),
+            models.Index(fields=["time_to_agent_close_bh", "id"], name="conv_ttac_bh"),
+            models.Index(fields=["reply_time_avg_bh", "id"], name="conv_rt_avg_bh"),
+            # The timers' breach sweep (due, not yet recorded) and the due-time ordering.
+            models.Index(
+                fields=["due_at", "id"],
+                name="conv_due_sla",
+                condition=Q(due_at__isnull=False, overdue=False),
+            ),
         ]
 
     def __str__(self):
@@ -271,6 +297,13 @@ class Conversation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status < lifecycle.OPEN_BELOW
+
+    @property
+    def is_overdue(self) -> bool:
+        """Past the due instant of the client's current wait (SLA)."""
+        from django.utils import timezone
+
+        return self.due_at is not None and self.due_at <= timezone.now()
 
     def to_state(self) -> lifecycle.State:
         values = {}
@@ -361,6 +394,7 @@ class ReplyPeriod(models.Model):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
     seconds = models.PositiveIntegerField()
+    business_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["employee", "ended_at"], name="reply_period_employee")]

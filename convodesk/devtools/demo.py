@@ -27,7 +27,7 @@ from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.conversations.services import Actor
 from convodesk.lines.models import Connection, Line
 
-from . import crm_demo, demo_composer, demo_history, demo_quick_replies, demo_tags
+from . import crm_demo, demo_composer, demo_history, demo_quick_replies, demo_sla, demo_tags
 from .demo_transcripts import Script
 
 DEMO_PASSWORD = "convodesk"
@@ -603,6 +603,7 @@ def _today(run: Run) -> None:
             sim.run_one(run.now - dt.timedelta(minutes=minutes), target, outgoing=outgoing)
     with transaction.atomic():
         _closing_examples(sim, run.now)
+        demo_sla.add_sla(sim.org, run.now)  # calendars, targets, waits in time, late, overdue
     run.report(len(TODAY) + 4)
 
 

@@ -61,6 +61,27 @@ class Line(models.Model):
         blank=True,
         help_text=_("Dates (YYYY-MM-DD) when the open channel is closed all day."),
     )
+    sla_first_seconds = models.PositiveIntegerField(
+        _("first-answer target (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_("How long a client may wait for the first answer; empty means no target."),
+    )
+    sla_first_business = models.BooleanField(
+        _("first-answer target counts business hours only"), default=True
+    )
+    sla_next_seconds = models.PositiveIntegerField(
+        _("next-reply target (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_("How long a client may wait for each later reply; empty means no target."),
+    )
+    sla_next_business = models.BooleanField(
+        _("next-reply target counts business hours only"), default=True
+    )
+    sla_mail = models.BooleanField(
+        _("e-mail the supervisors when a target is missed"), default=False
+    )
     greeting_text = models.TextField(
         _("greeting"),
         blank=True,

@@ -36,13 +36,24 @@ NUMBERS = {
     "full_close_minutes": 0,
     "reopen_window_minutes": 0,
 }
+# Reply-time targets (SLA) in seconds: empty (None) means no target.
+TARGETS = ("sla_first_seconds", "sla_next_seconds")
 TEXTS = ("closing_text", "greeting_text", "out_of_hours_text")
-FLAGS = ("ask_rating", "crm_bind_open_deal", "close_reason_required", "active")
+FLAGS = (
+    "ask_rating",
+    "crm_bind_open_deal",
+    "close_reason_required",
+    "active",
+    "sla_first_business",
+    "sla_next_business",
+    "sla_mail",
+)
 CHOICES = {"distribution": Line.Distribution, "crm_binding": Line.CrmBinding}
 FIELDS = (
     "name",
     *CHOICES,
     *NUMBERS,
+    *TARGETS,
     *TEXTS,
     *FLAGS,
     "time_zone",
@@ -156,6 +167,8 @@ def _clean_field(name: str, value):
         return value
     if name in NUMBERS:
         return _number(value, NUMBERS[name])
+    if name in TARGETS:
+        return None if value in (None, "") else _number(value, 1)
     if name in TEXTS:
         if not isinstance(value, str):
             raise ValueError(_("Enter a text."))

@@ -34,7 +34,7 @@ from .models import METRICS, LabelRollup
 from .sources import CLOSED_CODES, SPAM, DirectSource, RollupFilter, RollupSource, materialized
 
 Status = lifecycle.Status
-INCOMING_ONLY = INCOMING_METRIC_KEYS
+INCOMING_ONLY = (*INCOMING_METRIC_KEYS, *(f"{m}_bh" for m in INCOMING_METRIC_KEYS))
 ROLLUP_PARAMS = frozenset(
     {
         "line",
@@ -76,6 +76,9 @@ class Tally:
         "supervisor_rating_sum",
         "reply_n",
         "reply_sum",
+        "reply_bh_sum",
+        "sla_met",
+        "sla_breaches",
     )
 
     def __init__(self):
@@ -108,6 +111,15 @@ class Tally:
     def mean(total, count):
         return round(total / count, 1) if count else None
 
+    def sla(self) -> dict:
+        """Reply-time targets: waits answered in time, breaches, and the share in time."""
+        met, breaches = self.v["sla_met"], self.v["sla_breaches"]
+        return {
+            "sla_met": met,
+            "sla_breaches": breaches,
+            "sla_compliance": self.ratio(met, met + breaches),
+        }
+
     def summary(self) -> dict:
         v = self.v
         return {
@@ -123,6 +135,8 @@ class Tally:
                 v["supervisor_rating_sum"], v["supervisor_rating_n"]
             ),
             "reply_time_avg": self.mean(v["reply_sum"], v["reply_n"]),
+            "reply_time_avg_bh": self.mean(v["reply_bh_sum"], v["reply_n"]),
+            **self.sla(),
             "agent_response_time_avg": self.mean(
                 v["agent_response_time_sum"], v["agent_response_time_n"]
             ),
@@ -316,6 +330,8 @@ def kpis(t: Tally, hist: dict, open_old: dict, n: int) -> dict:
         "duplicates": t["duplicates"],
         "reply_time_avg": Tally.mean(t["reply_sum"], t["reply_n"]),
         "reply_periods": t["reply_n"],
+        "reply_time_avg_bh": Tally.mean(t["reply_bh_sum"], t["reply_n"]),
+        **t.sla(),
         "service_level_seconds": n,
         "service_level": Tally.ratio(within["agent_response_time"], taken_base),
         "taken_within": within["agent_response_time"],

@@ -69,6 +69,10 @@ class Kpis(Schema):
     answered_within_share: Figure = Field(..., description="Answered within the threshold, %")
     answered_within: int
     answered_within_base: int
+    reply_time_avg_bh: Figure = Field(..., description="Seconds inside business hours")
+    sla_met: int = Field(..., description="Waits answered within their reply-time target")
+    sla_breaches: int = Field(..., description="Waits that missed their reply-time target")
+    sla_compliance: Figure = Field(..., description="Targets met among met and missed, %")
 
 
 class MetricFigures(Schema):
@@ -94,6 +98,10 @@ class Summary(Schema):
     reply_time_avg: Figure
     agent_response_time_avg: Figure
     first_answer_wait_avg: Figure
+    reply_time_avg_bh: Figure
+    sla_met: int
+    sla_breaches: int
+    sla_compliance: Figure
 
 
 class LineFigures(Summary):

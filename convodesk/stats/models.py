@@ -15,9 +15,10 @@ span of the conversation's start × channel kind × type × employee.
 
 from django.db import models
 
-from convodesk.conversations.columns import METRIC_KEYS
+from convodesk.conversations.columns import BUSINESS_METRIC_KEYS, METRIC_KEYS
 
-METRICS = tuple(METRIC_KEYS)  # RollupBucket.metric is an index into this
+# RollupBucket.metric is an index into this: new metrics go at the end.
+METRICS = (*METRIC_KEYS, *BUSINESS_METRIC_KEYS)
 
 
 class RollupKey(models.Model):
@@ -61,6 +62,18 @@ class Rollup(RollupKey):
     duration_sum = models.BigIntegerField(db_default=0)
     time_to_agent_close_n = models.BigIntegerField(db_default=0)
     time_to_agent_close_sum = models.BigIntegerField(db_default=0)
+    # Business hours (the open channel's calendar) and reply-time targets (SLA).
+    reply_bh_sum = models.BigIntegerField(db_default=0)
+    sla_met = models.BigIntegerField(db_default=0)
+    sla_breaches = models.BigIntegerField(db_default=0)
+    agent_response_time_bh_n = models.BigIntegerField(db_default=0)
+    agent_response_time_bh_sum = models.BigIntegerField(db_default=0)
+    first_answer_wait_bh_n = models.BigIntegerField(db_default=0)
+    first_answer_wait_bh_sum = models.BigIntegerField(db_default=0)
+    duration_bh_n = models.BigIntegerField(db_default=0)
+    duration_bh_sum = models.BigIntegerField(db_default=0)
+    time_to_agent_close_bh_n = models.BigIntegerField(db_default=0)
+    time_to_agent_close_bh_sum = models.BigIntegerField(db_default=0)
 
     class Meta:
         constraints = [
@@ -184,6 +197,18 @@ class LabelRollup(models.Model):
     duration_sum = models.BigIntegerField(db_default=0)
     time_to_agent_close_n = models.BigIntegerField(db_default=0)
     time_to_agent_close_sum = models.BigIntegerField(db_default=0)
+    # The business-hours and reply-time target measures, as in Rollup.
+    reply_bh_sum = models.BigIntegerField(db_default=0)
+    sla_met = models.BigIntegerField(db_default=0)
+    sla_breaches = models.BigIntegerField(db_default=0)
+    agent_response_time_bh_n = models.BigIntegerField(db_default=0)
+    agent_response_time_bh_sum = models.BigIntegerField(db_default=0)
+    first_answer_wait_bh_n = models.BigIntegerField(db_default=0)
+    first_answer_wait_bh_sum = models.BigIntegerField(db_default=0)
+    duration_bh_n = models.BigIntegerField(db_default=0)
+    duration_bh_sum = models.BigIntegerField(db_default=0)
+    time_to_agent_close_bh_n = models.BigIntegerField(db_default=0)
+    time_to_agent_close_bh_sum = models.BigIntegerField(db_default=0)
     shard = models.PositiveSmallIntegerField(default=0, db_default=0)  # as RollupKey.shard
 
     class Meta:

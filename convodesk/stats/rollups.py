@@ -43,6 +43,9 @@ COLUMNS = (
     "supervisor_rating_sum",
     "reply_n",
     "reply_sum",
+    "reply_bh_sum",
+    "sla_met",
+    "sla_breaches",
     *[f"{m}_{s}" for m in METRICS for s in ("n", "sum")],
 )
 KEY = ("tier", "period", "line_id", "channel", "responsible_key", "type", "status")
@@ -117,6 +120,7 @@ def _contribution(
     reply_total,
     metric_values,
     labels=(),
+    business_and_targets=(0, 0, 0),
 ) -> Contribution:
     key = (floor_hour(started_at), line_id, channel, responsible_id or 0, type_, int(status))
     values = {
@@ -128,6 +132,9 @@ def _contribution(
         "supervisor_rating_sum": supervisor_rating or 0,
         "reply_n": reply_count or 0,
         "reply_sum": reply_total or 0,
+        "reply_bh_sum": business_and_targets[0] or 0,
+        "sla_met": business_and_targets[1] or 0,
+        "sla_breaches": business_and_targets[2] or 0,
     }
     buckets = {}
     for index, name in enumerate(METRICS):
@@ -154,6 +161,7 @@ def of_conversation(conv) -> Contribution:
         conv.reply_time_total,
         {m: getattr(conv, m) for m in METRICS},
         labels_of(conv),
+        (conv.reply_time_total_bh, conv.sla_met, conv.sla_breaches),
     )
 
 
@@ -175,6 +183,7 @@ def of_state(state: lifecycle.State, conv, line_id: int) -> Contribution:
         state.reply_time_total,
         lifecycle.metrics(state),
         labels_of(conv),
+        (state.reply_time_total_bh, state.sla_met, state.sla_breaches),
     )
 
 
@@ -368,7 +377,7 @@ def rebuild(
     return total
 
 
-def rebuild_derived(using: str = "default") -> None:
+def rebuild_derived(using: str = "default", columns: tuple[str, ...] = COLUMNS) -> None:
     """Recompute the tiers above tier 0 and the participation everywhere (a migration's step)."""
     conn = connections[using]
     table = conn.ops.quote_name
@@ -376,7 +385,7 @@ def rebuild_derived(using: str = "default") -> None:
         for model in (Rollup, RollupBucket):
             cursor.execute(f"DELETE FROM {table(model._meta.db_table)} WHERE {table('tier')} <> 0")
         cursor.execute(f"DELETE FROM {table(Participation._meta.db_table)}")
-    _project(conn, None, None)
+    _project(conn, None, None, columns)
     _participation(conn, None, None)
 
 
@@ -451,6 +460,9 @@ def _rebuild_range(start, end) -> int:
         f"COALESCE(SUM({q('supervisor_rating')}), 0)",
         f"COALESCE(SUM({q('reply_count')}), 0)",
         f"COALESCE(SUM({q('reply_time_total')}), 0)",
+        f"COALESCE(SUM({q('reply_time_total_bh')}), 0)",
+        f"COALESCE(SUM({q('sla_met')}), 0)",
+        f"COALESCE(SUM({q('sla_breaches')}), 0)",
     ]
     for m in METRICS:
         measures += [f"COUNT({q(m)})", f"COALESCE(SUM({q(m)}), 0)"]
@@ -512,13 +524,13 @@ def _rebuild_labels(cursor, measures, where, params) -> None:
         )
 
 
-def _project(conn, start, end) -> None:
+def _project(conn, start, end, columns: tuple[str, ...] = COLUMNS) -> None:
     """The tiers above 0 as GROUP BYs over rows of [start, end) (whole widest spans): each from
     the same projection one span narrower when there is one (a 16-day span from four 4-day
     spans), else from tier 0."""
     q = conn.ops.quote_name
     for model, extra, measures in (
-        (Rollup, (), COLUMNS),
+        (Rollup, (), columns),
         (RollupBucket, ("metric", "bucket"), ("n",)),
     ):
         table = q(model._meta.db_table)

@@ -105,6 +105,9 @@ class DirectSource:
             "x_supervisor_rating_sum": Sum("supervisor_rating"),
             "x_reply_n": Sum("reply_count"),
             "x_reply_sum": Sum("reply_time_total"),
+            "x_reply_bh_sum": Sum("reply_time_total_bh"),
+            "x_sla_met": Sum("sla_met"),
+            "x_sla_breaches": Sum("sla_breaches"),
         }
         for m in METRICS:
             measures[f"x_{m}_n"] = Count(m)

@@ -28,6 +28,9 @@ BREAKDOWN_COLUMNS = (
     Col("agent_response_time_avg", _("Avg agent response"), DURATION),
     Col("first_answer_wait_avg", _("Avg wait for answer"), DURATION),
     Col("reply_time_avg", _("Avg reply time"), DURATION),
+    Col("reply_time_avg_bh", _("Avg reply time (business hours)"), DURATION),
+    Col("sla_compliance", _("Targets met"), PERCENT),
+    Col("sla_breaches", _("Targets missed")),
     Col("supervisor_rating_avg", _("Supervisor rating"), NUMBER),
 )
 
@@ -65,6 +68,8 @@ TABLES = {
             Col("agent_response_time_avg", _("Avg agent response"), DURATION),
             Col("first_answer_wait_avg", _("Avg wait for answer"), DURATION),
             Col("reply_time_avg", _("Avg reply time"), DURATION),
+            Col("sla_compliance", _("Targets met"), PERCENT),
+            Col("sla_breaches", _("Targets missed")),
             Col("satisfaction", _("Satisfaction"), PERCENT),
             Col("supervisor_rating_avg", _("Supervisor rating"), NUMBER),
         ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,7 +28,8 @@ def queue(user):
             status__in=(Status.NEW, Status.SKIPPED),
         )
         .select_related("client", "line")
-        .order_by("started_at", "id")[:LIST_LIMIT]
+        # The most urgent first: by the reply-time target's due instant, then by arrival.
+        .order_by(F("due_at").asc(nulls_last=True), "started_at", "id")[:LIST_LIMIT]
     )
 
 
@@ -50,7 +51,7 @@ def mine(user):
                 ),
             )
         )
-        .order_by("-pinned", "-updated_at", "-id")[:LIST_LIMIT]
+        .order_by("-pinned", F("due_at").asc(nulls_last=True), "-updated_at", "-id")[:LIST_LIMIT]
     )
 
 
@@ -110,6 +111,7 @@ EVENT_LINES = {
     "taken": gettext_lazy("%(actor)s took the conversation"),
     "skipped": gettext_lazy("%(actor)s skipped the conversation"),
     "queue_timeout": gettext_lazy("Queue time-out: nobody took it in time"),
+    "sla_breached": gettext_lazy("The reply-time target was missed"),
     "transferred": gettext_lazy("%(actor)s transferred the conversation to %(target)s"),
     "closing": gettext_lazy("%(actor)s closed the conversation (closing mode)"),
     "closed": gettext_lazy("%(actor)s closed the conversation"),

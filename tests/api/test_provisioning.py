@@ -156,6 +156,30 @@ def test_an_open_channel_is_created_with_members_in_order(org, admin_api):
     assert status == 200 and changed["members"] == [org.op2.pk] and changed["name"] == "Support 2"
 
 
+def test_an_open_channels_reply_time_targets_are_set_and_removed_through_the_api(org, admin_api):
+    status, line = admin_api.post(
+        "/lines",
+        {"name": "Support", "sla_first_seconds": 900, "sla_next_seconds": 3600,
+         "sla_next_business": False, "sla_mail": True},
+    )  # fmt: skip
+    assert status == 201, line
+    assert (line["sla_first_seconds"], line["sla_first_business"]) == (900, True)
+    assert (line["sla_next_seconds"], line["sla_next_business"], line["sla_mail"]) == (
+        3600,
+        False,
+        True,
+    )
+    status, changed = admin_api.patch(f"/lines/{line['id']}", {"sla_first_seconds": None})
+    assert status == 200 and changed["sla_first_seconds"] is None
+    assert changed["sla_next_seconds"] == 3600
+    assert (
+        "sla_next_seconds"
+        in assert_error(admin_api.patch(f"/lines/{line['id']}", {"sla_next_seconds": 0}), 422)[
+            "details"
+        ]
+    )
+
+
 def test_open_channel_validation(org, admin_api):
     assert (
         "distribution"

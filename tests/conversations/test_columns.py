@@ -25,11 +25,16 @@ SPEC_KEYS = [
     "excerpt", "assigned_at", "first_reply_at", "agent_closed_at", "updated_at",
     "reply_time_first", "reply_time_total", "reply_time_avg", "reply_time_max", "returning",
     "pinned", "business_hours", "source_url",
+    # Issue 19: the same metrics in business hours, and the reply-time target's due instant.
+    "agent_response_time_bh", "first_answer_wait_bh", "duration_bh", "time_to_agent_close_bh",
+    "reply_time_first_bh", "reply_time_total_bh", "reply_time_avg_bh", "reply_time_max_bh",
+    "due_at",
 ]  # fmt: skip
 # The list's defaults since issue 22 (the SPEC's first list showed the metrics two screens to the
-# right): ID and client first (sticky), the status, then the four metrics in view at 1440 px.
+# right): ID and client first (sticky), the status, then the four metrics in view at 1440 px;
+# issue 19 adds the reply-time target's "due in / overdue by" before the metrics.
 SPEC_DEFAULT = [
-    "id", "client", "status", "channel", "responsible", "agent_response_time",
+    "id", "client", "status", "channel", "responsible", "due_at", "agent_response_time",
     "first_answer_wait", "duration", "time_to_agent_close", "started_at", "line",
     "client_rating", "supervisor_rating",
 ]  # fmt: skip
@@ -40,12 +45,14 @@ DATES = [
 DURATIONS = [
     "agent_response_time", "first_answer_wait", "duration", "time_to_agent_close",
     "reply_time_first", "reply_time_total", "reply_time_avg", "reply_time_max",
+    "agent_response_time_bh", "first_answer_wait_bh", "duration_bh", "time_to_agent_close_bh",
+    "reply_time_first_bh", "reply_time_total_bh", "reply_time_avg_bh", "reply_time_max_bh",
 ]  # fmt: skip
 # SPEC "Sorting": ID, type, status, detailed status, channel, open channel, responsible, every
 # date, message count, the four metrics, the reply times, ratings, transfer count.
 SPEC_SORTABLE = {
     "id", "type", "status", "status_detail", "channel", "line", "responsible", "message_count",
-    "client_rating", "supervisor_rating", "transfer_count", *DATES, *DURATIONS,
+    "client_rating", "supervisor_rating", "transfer_count", *DATES, *DURATIONS, "due_at",
 }  # fmt: skip
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
 
@@ -239,7 +246,7 @@ def test_api_values_of_an_empty_conversation_are_null(bare):
     assert item["client_rating"] is None
     assert item["closed_at"] is None and item["closed_by"] is None
     assert item["crm_records"] == [] and item["crm_entity_type"] is None
-    assert all(item[k] is None for k in DURATIONS if k != "duration")
+    assert all(item[k] is None for k in DURATIONS if k not in ("duration", "duration_bh"))
     assert item["duration"] == 0
     assert (
         item["status"] == "waiting"

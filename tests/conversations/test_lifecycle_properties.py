@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from convodesk.conversations import lifecycle as lc
 from convodesk.conversations.lifecycle import IllegalTransition, Rules, State, Status
+from convodesk.lines.calendar import Calendar, business_seconds
 
 pytestmark = pytest.mark.nodb
 
@@ -83,7 +84,7 @@ def expected_from_log(log: list[Entry]) -> dict:
         if isinstance(ev, CLIENT_WAIT_STARTS) and waiting is None:
             waiting = ev.at
         elif isinstance(ev, lc.EmployeeMessage) and waiting is not None:
-            periods.append((secs(waiting, ev.at), ev.employee))
+            periods.append((secs(waiting, ev.at), ev.employee, waiting, ev.at))
             waiting = None
         if e.after >= Status.CLOSING and e.before < Status.CLOSING:
             waiting = None
@@ -107,6 +108,15 @@ def expected_from_log(log: list[Entry]) -> dict:
         "reply_time_avg": sum(seconds) // len(seconds) if seconds else None,
         "reply_time_max": max(seconds) if seconds else None,
         "period_employees": [p[1] for p in periods],
+        "period_spans": [(p[2], p[3]) for p in periods],
+        "spans": {
+            "agent_response_time_bh": (start, takes[0].at) if incoming and takes else None,
+            "first_answer_wait_bh": (
+                (start, employee_messages[0].at) if incoming and employee_messages else None
+            ),
+            "duration_bh": (start, messages[-1].at),
+            "time_to_agent_close_bh": (start, agent_closed) if agent_closed else None,
+        },
     }
 
 
@@ -270,8 +280,21 @@ step = st.tuples(
     st.booleans(),
 )
 
+CALENDARS = [
+    lc.ALWAYS,
+    Calendar.of({"0": [["09:00", "17:00"]], "2": [["08:00", "12:00"], ["13:00", "18:00"]],
+                 "4": [["10:00", "24:00"]], "5": [["00:00", "03:00"]]},
+                "Europe/Madrid", ["2026-03-04"]),
+    Calendar.of({}, "America/New_York", ["2026-03-02", "2026-03-03"]),
+]  # fmt: skip
+
 rules_strategy = st.builds(
     Rules,
+    calendar=st.sampled_from(CALENDARS),
+    first_target=st.sampled_from([None, 60, 3600]),
+    first_target_business=st.booleans(),
+    next_target=st.sampled_from([None, 120, 7200]),
+    next_target_business=st.booleans(),
     distribution=st.sampled_from(["all_at_once", "evenly", "strict"]),
     queue_timeout=st.sampled_from([dt.timedelta(seconds=30), dt.timedelta(seconds=60)]),
     auto_close=st.sampled_from([dt.timedelta(minutes=5), dt.timedelta(hours=4)]),
@@ -280,9 +303,33 @@ rules_strategy = st.builds(
 )
 
 
-def check(state: State, log: list[Entry]) -> None:
+DEFAULT_RULES = Rules()
+
+
+def check(state: State, log: list[Entry], rules: Rules = DEFAULT_RULES) -> None:
     want = expected_from_log(log)
     got_metrics = lc.metrics(state)
+    # Business hours: the same spans, counted inside the (fixed) calendar.
+    for key, span in want["spans"].items():
+        expected = business_seconds(*span, rules.calendar) if span else None
+        assert got_metrics[key] == expected, key
+    business = [business_seconds(a, b, rules.calendar) for a, b in want["period_spans"]]
+    assert state.reply_time_first_bh == (business[0] if business else None)
+    assert state.reply_time_total_bh == (sum(business) if business else None)
+    assert state.reply_time_max_bh == (max(business) if business else None)
+    # The due instant: the current wait's start plus its target (first answer until the first
+    # employee message, next reply after it); none when nobody waits or it is closing/closed.
+    waiting = want["waiting_since"]
+    expected_due = None
+    if waiting is not None and state.status < Status.CLOSING:
+        first = state.first_reply_at is None
+        target = rules.first_target if first else rules.next_target
+        business_target = rules.first_target_business if first else rules.next_target_business
+        if target:
+            expected_due = lc.due_instant(waiting, target, business_target, rules.calendar)
+    assert state.due_at == expected_due
+    if state.due_at is None:
+        assert not state.overdue
     for key in ("agent_response_time", "first_answer_wait", "duration", "time_to_agent_close"):
         assert got_metrics[key] == want[key], key
     assert got_metrics["reply_time_avg"] == want["reply_time_avg"]
@@ -321,7 +368,7 @@ def test_random_event_sequences_keep_metrics_reply_times_and_statuses_equal_to_t
     first = lc.StartOutgoing(clock, 1) if outgoing else lc.StartIncoming(clock)
     state, _ = lc.apply(State(), first, rules)
     log = [Entry(first, Status.NEW, state.status)]
-    check(state, log)
+    check(state, log, rules)
     credited = []
     for kind, millis, employee, flag in steps:
         clock = clock + dt.timedelta(milliseconds=millis)
@@ -353,7 +400,7 @@ def test_random_event_sequences_keep_metrics_reply_times_and_statuses_equal_to_t
             start, end, seconds, _employee = outcome.reply_period
             assert seconds == secs(start, end)
         state = new_state
-        check(state, log)
+        check(state, log, rules)
         assert credited == expected_from_log(log)["period_employees"]
 
 

@@ -187,7 +187,11 @@ class Batch:
         for event, event_id in zip(events, ids, strict=True):
             event.pk = event_id
             event._state.adding = False
-        committed = hooks.Committed([(e.pk, e.conversation_id) for e in events], self.deliveries)
+        committed = hooks.Committed(
+            [(e.pk, e.conversation_id) for e in events],
+            self.deliveries,
+            [e.conversation_id for e in events if e.kind == "sla_breached"],
+        )
         self.events, self.deliveries = [], []
         if hooks.publishing() and (committed.events or committed.deliveries):
             transaction.on_commit(lambda: hooks.after_commit(committed))
@@ -512,6 +516,7 @@ def transition(
             started_at=start,
             ended_at=end,
             seconds=seconds,
+            business_seconds=outcome.business_seconds,
         )
         if employee is not None:
             current_batch.deltas.participation(
@@ -520,6 +525,10 @@ def transition(
     if state.status >= Status.CLOSING and before.status < Status.CLOSING:
         clear_offers(conversation)
     recorded = record(conversation, kind, actor, event.at, before.status, payload)
+    if outcome.breached and kind != "sla_breached":
+        # SLA: a reply after the due instant the timers had not reached yet; the breach is
+        # recorded with it, so each missed target is one event (hooks.mail_breaches).
+        record(conversation, "sla_breached", TIMER, event.at, conversation.status)
     sync_activity(conversation, before)
     current_batch.deltas.move(
         rollups.of_state(before, conversation, from_line or conversation.line_id),

@@ -1,4 +1,5 @@
-"""Timers: queue time-outs, auto-close and the full close of closing mode."""
+"""Timers: queue time-outs, auto-close, the full close of closing mode and the breach of a
+reply-time target (recorded once: the lifecycle refuses a second `Breach` of the same wait)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ _TIMERS = (
     ("offer_expires_at", lifecycle.QueueTimeout, "queue_timeout"),
     ("auto_close_at", lifecycle.AutoClose, "auto_closed"),
     ("full_close_at", lifecycle.FullClose, "full_closed"),
+    ("due_at", lifecycle.Breach, "sla_breached"),
 )
+# A wait whose breach is recorded stays due (the list shows it overdue) but fires no more.
+_PENDING = {"due_at": {"overdue": False}}
 
 
 def run_due_timers(now=None, batch: int = 500) -> int:
@@ -24,7 +28,8 @@ def run_due_timers(now=None, batch: int = 500) -> int:
     at = now_or(now)
     fired = 0
     for field, _event_class, _kind in _TIMERS:
-        due = Conversation.objects.filter(**{f"{field}__lte": at}).order_by(field)
+        due = Conversation.objects.filter(**{f"{field}__lte": at}, **_PENDING.get(field, {}))
+        due = due.order_by(field)
         for conversation_id in list(due.values_list("id", flat=True)[:batch]):
             fired += fire_due(conversation_id, at, only=field)
     return fired
@@ -49,6 +54,8 @@ def fire_due(conversation_id: int, now=None, only: str | None = None) -> int:
                     break
                 due_at = getattr(conversation, field)
                 if due_at is None or due_at > at:
+                    continue
+                if any(getattr(conversation, k) != v for k, v in _PENDING.get(field, {}).items()):
                     continue
                 try:
                     with unit(savepoint=len(timers) > 1):

@@ -24,6 +24,7 @@ EVENT_LABELS = {
     "auto_closed": _("Closed automatically"),
     "full_closed": _("Closed"),
     "queue_timeout": _("Queue time-out"),
+    "sla_breached": _("Reply-time target missed"),
     "spam": _("Marked as spam"),
     "duplicate": _("Marked as a duplicate"),
     "reopened": _("Reopened"),

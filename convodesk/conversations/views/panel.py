@@ -15,7 +15,15 @@ from convodesk import display
 from convodesk.lines.models import Line
 
 from .. import lifecycle
-from ..columns import CHANNEL_LABELS, COLUMNS, METRIC_KEYS, REPLY_TIME_KEYS, TYPE_LABELS
+from ..columns import (
+    BUSINESS_METRIC_KEYS,
+    BUSINESS_REPLY_TIME_KEYS,
+    CHANNEL_LABELS,
+    COLUMNS,
+    METRIC_KEYS,
+    REPLY_TIME_KEYS,
+    TYPE_LABELS,
+)
 from ..filters import CRM_TYPES
 from .params import DATE_RANGES, range_dates, seconds_and_unit
 
@@ -227,13 +235,14 @@ def build_fields(params: dict, errors: dict, today: dt.date) -> list[Field]:
         Field("source_url", _("Source page"), "text", ("source_url",)),
         Field("returning", _("Returning client"), "bool", ("returning",), YES_NO),
         Field("agent_replied", _("Agent replied"), "bool", ("agent_replied",), YES_NO),
+        Field("overdue", _("Overdue"), "bool", ("overdue",), YES_NO),
         Field("waiting", _("Waiting more than"), "waiting", ("waiting_min",)),
         Field(
             "transfer_count", _("Transfers"), "range", ("transfer_count_min", "transfer_count_max")
         ),
         *_label_fields(),
     ]
-    for key in METRIC_KEYS + REPLY_TIME_KEYS:
+    for key in METRIC_KEYS + REPLY_TIME_KEYS + BUSINESS_METRIC_KEYS + BUSINESS_REPLY_TIME_KEYS:
         fields.append(Field(key, COLUMNS[key].label, "duration", (f"{key}_min", f"{key}_max")))
     for f in fields:
         f.values = {p: params.get(p, "") for p in f.params}

@@ -58,6 +58,7 @@ def builtin_tabs(user) -> list[Tab]:
         Tab("all", _("All"), {}),
         Tab("mine", _("Mine"), {"responsible": str(user.pk)}),
         Tab("waiting", _("Waiting for answer"), {"status": "waiting"}),
+        Tab("overdue", _("Overdue"), {"overdue": "true"}),
         Tab(
             "closed_today",
             _("Closed today"),
