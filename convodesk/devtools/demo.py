@@ -603,8 +603,18 @@ def _today(run: Run) -> None:
             sim.run_one(run.now - dt.timedelta(minutes=minutes), target, outgoing=outgoing)
     with transaction.atomic():
         _closing_examples(sim, run.now)
-        demo_sla.add_sla(sim.org, run.now)  # calendars, targets, waits in time, late, overdue
     run.report(len(TODAY) + 4)
+
+
+def _targets(run: Run) -> None:
+    """Reply-time targets on every open channel before today's waits begin (demo_sla)."""
+    with transaction.atomic():
+        demo_sla.set_targets(run.org)
+
+
+def _breaches(run: Run) -> None:
+    """The timers' pass at the load's now: overdue waits get their breach (demo_sla)."""
+    demo_sla.record_breaches(run.now)
 
 
 def _notes(run: Run) -> None:
@@ -636,7 +646,7 @@ def _rollups(run: Run) -> None:
 # The steps of a demo load, in order; each takes the shared state. A new part of the demo (tags,
 # SLA, notes…) is a small module `demo_<topic>.py` with a step added to one of these lists.
 ORGANISATION_STEPS = [_crm, demo_quick_replies.seed]
-CONVERSATION_STEPS = [_history, _today, _notes, _tags, _delivered, _rollups]
+CONVERSATION_STEPS = [_history, _targets, _today, _breaches, _notes, _tags, _delivered, _rollups]
 
 
 def simulate(

@@ -1,9 +1,11 @@
-"""The demo's business calendars and reply-time targets (issue 19), with some conversations
-answered in time, some late and some overdue now, so the Overdue tab, the Due column, the
-workspace's order and the statistics' targets have something to show.
+"""The demo's business calendars and reply-time targets (issue 19).
 
-Called once by `demo.simulate` after the simulated history (whose conversations started before
-the targets existed and so have none: a target applies to waits that begin after it is set).
+`set_targets` runs before today's conversations are played through the services, so their waits
+get due instants: some are answered in time, some late, and on VIP (short targets in calendar
+time, whatever the hour of the load) the waiting ones are overdue. `record_breaches` then runs
+the timers once at the load's "now". The Overdue tab, the Due column, the workspace's order and
+the statistics' targets all have something to show. The bulk history started before the targets
+existed and has none: a target applies to waits that begin after it is set.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import datetime as dt
 
 from convodesk.accounts.models import User
 from convodesk.conversations import services
-from convodesk.conversations.services import Actor
 from convodesk.lines import services as lines
 
 SPANISH_HOLIDAYS = ["2026-12-08", "2026-12-25", "2027-01-01", "2027-01-06"]
@@ -22,14 +23,14 @@ TARGETS = {
     "Sales": dict(first=(30, True), next=(60, True), mail=False),
     "Billing": dict(first=(240, True), next=(240, True), mail=False),
     "Partners": dict(first=(60, False), next=(120, False), mail=False),
-    "VIP": dict(first=(5, False), next=(10, False), mail=True),
+    "VIP": dict(first=(3, False), next=(5, False), mail=True),
 }
-CLIENTS = ["Olivia Brandt", "Hugo Lemaire", "Carmen Vidal", "Jonas Berg", "Ines Duarte"]
 
 
-def add_sla(org, now: dt.datetime) -> None:
-    """Calendars and targets on every demo open channel, then on each channel: one wait
-    answered in time, one answered late, one overdue now and one due soon."""
+def set_targets(org) -> None:
+    """Holidays and reply-time targets on every demo open channel, through the open channel
+    service (audited like a real set-up). Run before today's conversations, so their waits get
+    due instants; the history before them started without targets and has none."""
     admin = User.objects.get(username="admin")
     for line in org.lines:
         spec = TARGETS.get(line.name, TARGETS["Sales"])
@@ -43,37 +44,10 @@ def add_sla(org, now: dt.datetime) -> None:
             sla_next_business=spec["next"][1],
             sla_mail=spec["mail"],
         )
-    for index, line in enumerate(org.lines):
         line.refresh_from_db()
-        connection = line.connections.first()
-        fallback = Actor.of(admin)
-        # VIP counts calendar time, so its waits are overdue whatever the hour of the demo.
-        target = dt.timedelta(seconds=line.sla_first_seconds)
-        stories = [
-            ("in-time", now - dt.timedelta(hours=3), target / 2),
-            ("late", now - dt.timedelta(hours=2), target * 2),
-            ("overdue", now - target - dt.timedelta(minutes=7 + index), None),
-            ("due-soon", now - target / 3, None),
-        ]
-        for n, (kind, start, answer_after) in enumerate(stories):
-            name = CLIENTS[(index + n) % len(CLIENTS)]
-            conv = services.receive_client_message(
-                connection,
-                client_external_id=f"sla-demo-{line.pk}-{kind}",
-                client_name=name,
-                text="Hello, I'm still waiting for an answer about my order.",
-                now=start,
-                email=f"sla-{line.pk}-{kind}@example.net",
-            ).conversation
-            if answer_after is not None:
-                conv.refresh_from_db()
-                # Whoever it was offered to answers (the line's distribution chose them).
-                agent = Actor.of(conv.responsible) if conv.responsible_id else fallback
-                services.take(conv.pk, agent, now=start + answer_after / 2)
-                services.reply(
-                    conv.pk,
-                    agent,
-                    "Sorry for the wait: your order left the warehouse this morning.",
-                    now=start + answer_after,
-                )
-    services.run_due_timers(now=now)
+
+
+def record_breaches(now: dt.datetime) -> int:
+    """The timers' pass at the load's "now": waits past their due instant are breached (an
+    event each, once). Returns how many timers fired."""
+    return services.run_due_timers(now=now)
