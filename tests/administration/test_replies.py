@@ -79,13 +79,13 @@ def test_the_composer_fills_in_the_client_and_employee_names(org, client):
     QuickReply.objects.create(
         line=org.line, title="Greeting", text="Hello {client_name}, this is {employee_name}."
     )
-    QuickReply.objects.create(title="Op2 only", text="private {employee_name}", owner=org.op2)
+    QuickReply.objects.create(title="Op2 only", text="op2-personal {employee_name}", owner=org.op2)
     QuickReply.objects.create(title="Op1 own", text="I am {employee_name}", owner=org.op1)
     client.force_login(org.op1)
     page = client.get(f"/contact-center/workspace/?c={conv.pk}").content.decode()
     assert f'data-quick="Hello Ana García, this is {org.op1.name}."' in page
     assert f'data-quick="I am {org.op1.name}"' in page  # own, for every channel
-    assert "private" not in page  # another employee's personal reply is not offered
+    assert "op2-personal" not in page  # another employee's personal reply is not offered
     assert "{client_name}" not in page
 
 

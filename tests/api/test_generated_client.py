@@ -155,9 +155,11 @@ def test_a_generated_client_walks_through_the_readme_with_typed_answers_only(
     assert [m.text for m in transcript.items] == ["Where is my order?", "It ships today."]
 
     # 5. Close it and read the four metrics (integer seconds) back.
-    closed = api("conversations.close").sync(conversation_id, client=op)
+    closed = api("conversations.close").sync(conversation_id, client=op, body=models.CloseIn())
     assert isinstance(closed, models.Item) and closed.status.value == "closed"
-    again_closed = api("conversations.close").sync_detailed(conversation_id, client=op)
+    again_closed = api("conversations.close").sync_detailed(
+        conversation_id, client=op, body=models.CloseIn()
+    )
     assert again_closed.status_code == 409 and isinstance(again_closed.parsed, models.ErrorOut)
 
     final = api("conversations.get_conversation").sync(conversation_id, client=op)
