@@ -3,6 +3,7 @@
 It never binds a conversation to an existing contact or lead by itself and is never added to
 one; it may suggest a match, which an employee confirms from the CRM card."""
 
+import re
 import secrets
 
 from asgiref.sync import async_to_sync
@@ -227,7 +228,11 @@ def test_a_visitors_typed_email_on_a_lead_is_never_matched_and_stays_unverified_
     client = Client()
     client.force_login(org.admin)
     card = client.get(f"/crm/contacts/{contact.pk}/").content.decode()
-    assert "victim@example.org (typed in the web chat, unverified)" in card
+    # with its source channel, then marked as typed by the visitor
+    assert re.search(
+        r"victim@example\.org \(from Live chat[^)]*\) \(typed in the web chat, unverified\)",
+        card,
+    ), card
 
 
 def test_saving_the_card_never_vouches_for_a_typed_email_or_phone(org):
