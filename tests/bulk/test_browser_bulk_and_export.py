@@ -59,6 +59,7 @@ def test_bulk_close_two_rows_then_export_and_read_the_downloaded_file(
     shot(page, "export-bulk-transfer.png")
     page.locator("[data-la-transfer] > summary").click()
     shot(page, "export-bulk-selection.png")
+    page.locator("[data-la-close] > summary").click()  # Close opens its reason choice
     page.locator("[data-la-bulk] button[value=close]").click()
 
     # In place, as a single action: the two rows change on the page and a toast says so.

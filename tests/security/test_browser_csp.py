@@ -91,7 +91,7 @@ def test_the_pages_work_under_the_policy_with_no_violation(
     page = watched.page
 
     page.goto(f"{server.url}/contact-center/conversations/")
-    page.locator(f"tr[data-id='{conv.pk}'], tr#row-{conv.pk}").first.wait_for(timeout=10000)
+    page.locator(f"tr[data-id='{conv.pk}'], tr#row-{conv.pk}").first.wait_for(timeout=30000)
     page.goto(f"{server.url}/contact-center/conversations/{conv.pk}/history/")
     link = page.locator(".msg-files a", has_text="invoice.pdf")
     with page.expect_download() as download:
@@ -105,9 +105,9 @@ def test_the_pages_work_under_the_policy_with_no_violation(
     screenshot(page, "history-attachments-csp.png")
 
     page.goto(f"{server.url}/contact-center/workspace/?c={api_conv.pk}")
-    page.locator("#ws-transcript").filter(has_text="Here is the link").wait_for(timeout=10000)
+    page.locator("#ws-transcript").filter(has_text="Here is the link").wait_for(timeout=30000)
     page.goto(f"{server.url}/contact-center/statistics/")
-    page.locator("svg").first.wait_for(timeout=10000)
+    page.locator("svg.chart").first.wait_for(timeout=30000)  # a loaded machine is slow
     # a style set through the CSSOM from data-css-* (a style attribute would be blocked)
     widths = page.eval_on_selector_all("[data-css-width]", "els => els.map(e => e.style.width)")
     assert widths and all(w.endswith("%") for w in widths), widths
