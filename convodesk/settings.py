@@ -346,6 +346,11 @@ CONVODESK = {
     # The list's preset tabs are counted over the viewer's latest N conversations (shown "N+" past it).
     "TAB_COUNT_THRESHOLD": int(os.environ.get("TAB_COUNT_THRESHOLD", "10000")),
     "EXPORT_BACKGROUND_ROWS": int(os.environ.get("EXPORT_BACKGROUND_ROWS", "100000")),
+    # The REST API's limit per token, per web process: a burst of API_RATE_BURST requests, then
+    # API_RATE_PER_SECOND a second; beyond it 429 with Retry-After. Connectors' ingestion (the
+    # connection secret) is not limited: a feed must not lose messages to a burst.
+    "API_RATE_BURST": int(os.environ.get("API_RATE_BURST", "600")),
+    "API_RATE_PER_SECOND": float(os.environ.get("API_RATE_PER_SECOND", "20")),
     # Bulk actions on more rows than this run as a background task with progress.
     "BULK_BACKGROUND_ROWS": int(os.environ.get("BULK_BACKGROUND_ROWS", "200")),
     "TIMER_INTERVAL_SECONDS": float(os.environ.get("TIMER_INTERVAL_SECONDS", "2")),

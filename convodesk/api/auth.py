@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
@@ -14,11 +15,31 @@ from convodesk import crypto
 from convodesk.accounts.access import level, levels_for
 from convodesk.accounts.models import Level, User
 from convodesk.lines.models import Connection
+from convodesk.ratelimit import LeakyBucket
 
 from .errors import ApiError
 from .models import ApiToken
 
 LAST_USED_GRANULARITY = dt.timedelta(minutes=5)
+
+
+bucket = LeakyBucket()
+
+
+def throttle(token_hash: str) -> None:
+    """The per-token limit: a burst of API_RATE_BURST requests, then API_RATE_PER_SECOND a
+    second, per web process; beyond it 429 with the seconds to wait in Retry-After."""
+    capacity = settings.CONVODESK["API_RATE_BURST"]
+    rate = settings.CONVODESK["API_RATE_PER_SECOND"]
+    key = f"token:{token_hash}"
+    if not bucket.allow(key, capacity, rate):
+        wait = bucket.retry_after(key, capacity, rate)
+        raise ApiError(
+            429,
+            "throttled",
+            _("Too many requests with this token: retry in %(seconds)s s.") % {"seconds": wait},
+            headers={"Retry-After": str(wait)},
+        )
 
 
 class TokenAuth(HttpBearer):
@@ -37,6 +58,7 @@ class TokenAuth(HttpBearer):
         )
         if row is None:
             return None
+        throttle(row.token_hash)
         now = timezone.now()
         if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
             ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)

@@ -39,9 +39,10 @@ HTTP_CODES = {
 class ApiError(Exception):
     """Raised by endpoints for a specific, documented answer."""
 
-    def __init__(self, status: int, code: str, message, details=None):
+    def __init__(self, status: int, code: str, message, details=None, headers=None):
         super().__init__(str(message))
         self.status, self.code, self.message, self.details = status, code, str(message), details
+        self.headers = headers or {}
 
 
 def error_body(code: str, message, details=None) -> dict:
@@ -51,8 +52,8 @@ def error_body(code: str, message, details=None) -> dict:
     return {"error": error}
 
 
-def respond(status: int, code: str, message, details=None) -> JsonResponse:
-    return JsonResponse(error_body(code, message, details), status=status)
+def respond(status: int, code: str, message, details=None, headers=None) -> JsonResponse:
+    return JsonResponse(error_body(code, message, details), status=status, headers=headers)
 
 
 def invalid(param_errors: dict[str, str]) -> ApiError:
@@ -154,6 +155,8 @@ def implied_statuses(operation: dict) -> set[int]:
     statuses = set()
     if operation.get("security"):
         statuses.add(401)
+    if any("TokenAuth" in requirement for requirement in operation.get("security", [])):
+        statuses.add(429)  # the per-token limit (auth.TokenAuth)
     parameters = operation.get("parameters", [])
     if "requestBody" in operation:
         statuses |= {400, 413, 422}
@@ -187,7 +190,7 @@ def install(api) -> None:
     api.add_exception_handler(ValidationError, _validation)
     api.add_exception_handler(HttpError, _http_error)
     api.add_exception_handler(
-        ApiError, lambda r, e: respond(e.status, e.code, e.message, e.details)
+        ApiError, lambda r, e: respond(e.status, e.code, e.message, e.details, e.headers)
     )
     api.add_exception_handler(Http404, lambda r, e: respond(404, "not_found", _("Not found.")))
     api.add_exception_handler(NotFound, lambda r, e: respond(404, "not_found", _("Not found.")))

@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import threading
-import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -23,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from convodesk.conversations.normalize import clean_data
+from convodesk.ratelimit import LeakyBucket
 
 PAGE_SIZE = 50
 MAX_KEYS = 2000  # parameters in one request
@@ -182,29 +181,8 @@ def _read(request) -> dict:
 # Rate limit ---------------------------------------------------------------------------------
 
 
-class LeakyBucket:
-    """The seed product's limit: a bucket of `capacity` requests per webhook code that drains
-    `rate` requests a second; a request into a full bucket is 503 QUERY_LIMIT_EXCEEDED. Per
-    process, like the widget's limiter (each web process limits what it serves)."""
-
-    def __init__(self):
-        self.levels: dict[str, tuple[float, float]] = {}
-        self.lock = threading.Lock()
-
-    def allow(self, key: str, capacity: int, rate: float, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self.lock:
-            level, at = self.levels.get(key, (0.0, now))
-            level = max(0.0, level - (now - at) * rate)
-            if level + 1 > capacity:
-                self.levels[key] = (level, now)
-                return False
-            self.levels[key] = (level + 1, now)
-            if len(self.levels) > 50_000:
-                self.levels.clear()
-            return True
-
-
+# The seed product's limit: a bucket of `capacity` requests per webhook code that drains `rate`
+# requests a second; a request into a full bucket is 503 QUERY_LIMIT_EXCEEDED.
 bucket = LeakyBucket()
 
 
