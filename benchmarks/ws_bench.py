@@ -50,7 +50,7 @@ for i in range(%(lines)d):
         LineMember.objects.create(line=line, user=user, position=j)
         s = SessionStore()
         s[SESSION_KEY] = str(user.pk)
-        s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        s[BACKEND_SESSION_KEY] = "convodesk.accounts.backends.EmployeeBackend"
         s[HASH_SESSION_KEY] = user.get_session_auth_hash()
         s.create()
         sessions.append([i, s.session_key])
