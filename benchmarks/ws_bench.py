@@ -43,6 +43,7 @@ keys, sessions = [], []
 for i in range(%(lines)d):
     line = Line.objects.create(name=f"Bench {i}", crm_binding="nothing")
     conn = Connection.objects.create(line=line, kind="livechat", name=f"Bench chat {i}",
+                                     allowed_origins=["https://shop.example.com"],
                                      config={"per_ip": 10**9, "per_token": 10**6})
     keys.append(conn.public_key)
     for j in range(%(per_line)d):
