@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from convodesk.connectors import delivery
 
-from . import realtime
+from . import realtime, sla
 
 _publishing = contextvars.ContextVar("convodesk_publishing", default=True)
 
@@ -57,11 +57,8 @@ def enqueue_deliveries(committed: Committed) -> None:
 
 def mail_breaches(committed: Committed) -> None:
     """The optional e-mail to the open channel's supervisors at a reply-time breach (sla.py)."""
-    if committed.breaches:
-        from . import sla
-
-        for conversation_id in committed.breaches:
-            sla.mail_breach(conversation_id)
+    for conversation_id in committed.breaches:
+        sla.mail_breach(conversation_id)
 
 
 SUBSCRIBERS: list[Callable[[Committed], None]] = [

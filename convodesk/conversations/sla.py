@@ -16,6 +16,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from convodesk import links
+from convodesk.accounts.models import Department
+from convodesk.accounts.services import supervisors
+
+from .models import Conversation
 
 log = logging.getLogger("convodesk.sla")
 
@@ -23,9 +27,6 @@ log = logging.getLogger("convodesk.sla")
 def supervisors_of(line) -> list:
     """The supervisors of the departments the open channel's members belong to (see
     `accounts.services.supervisors`), each once."""
-    from convodesk.accounts.models import Department
-    from convodesk.accounts.services import supervisors
-
     departments = Department.objects.filter(employees__lines=line).values_list("pk", flat=True)
     people = {}
     for found in supervisors(set(departments)).values():
@@ -37,8 +38,6 @@ def supervisors_of(line) -> list:
 def mail_breach(conversation_id: int) -> int:
     """E-mail the open channel's supervisors that a conversation missed its reply-time target;
     returns how many mails went out. Nothing when mail is off or the channel does not ask."""
-    from .models import Conversation
-
     if not settings.CONVODESK.get("SYSTEM_MAIL"):
         return 0
     conv = Conversation.objects.select_related("line", "client").filter(pk=conversation_id).first()
