@@ -45,7 +45,9 @@ class RollupKey(models.Model):
         abstract = True
 
 
-class Rollup(RollupKey):
+class Measures(models.Model):
+    """What a rollup row adds up: counts and sums of the metrics (Rollup and LabelRollup)."""
+
     n = models.BigIntegerField(db_default=0)
     returning = models.BigIntegerField(db_default=0)
     likes = models.BigIntegerField(db_default=0)
@@ -75,6 +77,11 @@ class Rollup(RollupKey):
     time_to_agent_close_bh_n = models.BigIntegerField(db_default=0)
     time_to_agent_close_bh_sum = models.BigIntegerField(db_default=0)
 
+    class Meta:
+        abstract = True
+
+
+class Rollup(RollupKey, Measures):
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -157,7 +164,7 @@ class Participation(models.Model):
         return f"{self.span} h from {self.period:%Y-%m-%d} {self.channel} {self.type} employee {self.employee_id}"
 
 
-class LabelRollup(models.Model):
+class LabelRollup(Measures):
     """The hourly rollup rows per tag and per close reason (issue 19 item 3).
 
     A conversation contributes one row per tag it carries and one for its close reason, each
@@ -181,34 +188,6 @@ class LabelRollup(models.Model):
     responsible_key = models.BigIntegerField(default=0)
     type = models.CharField(max_length=10)
     status = models.PositiveSmallIntegerField()
-    n = models.BigIntegerField(db_default=0)
-    returning = models.BigIntegerField(db_default=0)
-    likes = models.BigIntegerField(db_default=0)
-    dislikes = models.BigIntegerField(db_default=0)
-    supervisor_rating_n = models.BigIntegerField(db_default=0)
-    supervisor_rating_sum = models.BigIntegerField(db_default=0)
-    reply_n = models.BigIntegerField(db_default=0)
-    reply_sum = models.BigIntegerField(db_default=0)
-    agent_response_time_n = models.BigIntegerField(db_default=0)
-    agent_response_time_sum = models.BigIntegerField(db_default=0)
-    first_answer_wait_n = models.BigIntegerField(db_default=0)
-    first_answer_wait_sum = models.BigIntegerField(db_default=0)
-    duration_n = models.BigIntegerField(db_default=0)
-    duration_sum = models.BigIntegerField(db_default=0)
-    time_to_agent_close_n = models.BigIntegerField(db_default=0)
-    time_to_agent_close_sum = models.BigIntegerField(db_default=0)
-    # The business-hours and reply-time target measures, as in Rollup.
-    reply_bh_sum = models.BigIntegerField(db_default=0)
-    sla_met = models.BigIntegerField(db_default=0)
-    sla_breaches = models.BigIntegerField(db_default=0)
-    agent_response_time_bh_n = models.BigIntegerField(db_default=0)
-    agent_response_time_bh_sum = models.BigIntegerField(db_default=0)
-    first_answer_wait_bh_n = models.BigIntegerField(db_default=0)
-    first_answer_wait_bh_sum = models.BigIntegerField(db_default=0)
-    duration_bh_n = models.BigIntegerField(db_default=0)
-    duration_bh_sum = models.BigIntegerField(db_default=0)
-    time_to_agent_close_bh_n = models.BigIntegerField(db_default=0)
-    time_to_agent_close_bh_sum = models.BigIntegerField(db_default=0)
     shard = models.PositiveSmallIntegerField(default=0, db_default=0)  # as RollupKey.shard
 
     class Meta:
