@@ -1,4 +1,7 @@
+import glob
 import os
+import tempfile
+import uuid
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -20,6 +23,34 @@ hypothesis_settings.load_profile("ci" if IN_CI else "dev")
 def _fast_password_hashing(settings):
     """Test users are created by the dozen; PBKDF2 would spend most of the suite hashing."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request):
+    """SQLite tests run on a database file on a RAM disk, not on Django's shared-cache memory one.
+
+    A shared-cache memory database locks whole tables and answers "database table is locked" at
+    once, without waiting for the busy timeout, when a browser test's server thread writes while
+    another thread reads. A file in WAL mode behaves as an installation does: readers never block
+    the writer, and writers wait their turn. The name is this process's own, so xdist workers
+    and concurrent runs never share one; PostgreSQL keeps pytest-django's worker suffix.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and not database["TEST"].get("NAME"):
+        ram = "/dev/shm"
+        folder = ram if os.access(ram, os.W_OK) else tempfile.gettempdir()
+        name = os.path.join(folder, f"convodesk-test-{uuid.uuid4().hex[:12]}.sqlite3")
+        database["TEST"]["NAME"] = name
+
+        def remove_files():  # Django removes the database file; SQLite leaves -wal and -shm
+            for leftover in glob.glob(f"{name}*"):
+                os.remove(leftover)
+
+        request.addfinalizer(remove_files)
+    else:
+        request.getfixturevalue("django_db_modify_db_settings_parallel_suffix")
 
 
 def pytest_report_header(config):
