@@ -78,6 +78,21 @@ def _default_roles_after_flush(request):
 
 
 @pytest.fixture
+def tdb(transactional_db):
+    """A database committed for real (servers and sockets read it from other threads), with the
+    default roles (put back by `_default_roles_after_flush`) and an empty channel layer."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if hasattr(layer, "flush"):
+        async_to_sync(layer.flush)()
+    yield
+    if hasattr(layer, "flush"):
+        async_to_sync(layer.flush)()
+
+
+@pytest.fixture
 def org(db):
     """A small organisation: two departments (one nested), operators, a supervisor, an admin, one line."""
     from convodesk.accounts.defaults import install_default_roles

@@ -216,3 +216,27 @@ def test_a_hidden_conversation_answers_as_one_that_does_not_exist(desk):
     assert hidden.status_code == missing.status_code and hidden.json() == missing.json()
     listed = rest.call("imopenlines.v2.Session.list")
     assert conv_id not in [s["id"] for s in listed["result"]["sessions"]]
+
+
+def test_a_hidden_crm_record_answers_as_one_that_does_not_exist(desk):
+    """A Manager sees their own CRM records: another employee's lead is absent from every method,
+    with the same answer as a lead that was never made (its existence is not revealed)."""
+    theirs = desk.rest(desk.op2).call(
+        "crm.lead.add",
+        {"fields": {"TITLE": "Op2's lead", "PHONE": [{"VALUE": "+34 600 999 111"}]}},
+    )["result"]
+    rest = desk.rest(desk.op1)
+    hidden = rest.post("crm.lead.get", {"id": theirs})
+    missing = rest.post("crm.lead.get", {"id": 987654321})
+    assert hidden.status_code == missing.status_code == 400
+    assert hidden.json()["error"] == missing.json()["error"] == "NOT_FOUND"
+    assert rest.call("crm.lead.list", {"filter": {"ID": theirs}})["result"] == []
+    update = rest.post("crm.lead.update", {"id": theirs, "fields": {"TITLE": "Mine now"}})
+    assert update.status_code == 400 and update.json()["error"] == "NOT_FOUND"
+    found = rest.call("crm.duplicate.findbycomm", {"type": "PHONE", "values": ["+34600999111"]})
+    assert found["result"] == []
+    # The one who owns it finds it by the same number.
+    owner = desk.rest(desk.op2).call(
+        "crm.duplicate.findbycomm", {"type": "PHONE", "values": ["+34600999111"]}
+    )
+    assert owner["result"] == {"LEAD": [theirs]}

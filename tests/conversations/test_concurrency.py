@@ -1,9 +1,8 @@
-"""Row locking under real concurrency: PostgreSQL only, one connection per thread."""
+"""Real concurrency, one connection per thread: row locks on PostgreSQL, the one writer on SQLite."""
 
 import threading
 
 import pytest
-from django.conf import settings
 from django.db import connections
 
 from convodesk.conversations import services
@@ -13,13 +12,7 @@ from convodesk.conversations.models import Conversation, Message
 from .. import factories as f
 
 pytestmark = [
-    pytest.mark.postgres_only,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not settings.IS_POSTGRES,
-        reason="needs PostgreSQL: row locks across concurrent connections (the SQLite test "
-        "database is in memory, one per connection)",
-    ),
 ]
 
 THREADS = 10

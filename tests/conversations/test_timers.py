@@ -4,7 +4,6 @@ import datetime as dt
 import threading
 
 import pytest
-from django.conf import settings
 from django.db import connections
 
 from convodesk.conversations import services
@@ -152,14 +151,7 @@ def test_no_queue_timeout_after_the_conversation_was_taken(org):
     assert fresh(conv).responsible_id == org.op1.pk
 
 
-@pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    not settings.IS_POSTGRES,
-    reason="needs PostgreSQL: two timer loops at once need concurrent connections and row "
-    "locks (the SQLite test database is in memory, one per connection); "
-    "test_running_the_timers_twice_in_a_row_closes_each_conversation_once covers SQLite",
-)
 def test_two_timer_loops_running_at_once_close_each_conversation_once(org):
     convs = [answered(org.conn, org.op1, client=f"c{i}") for i in range(12)]
     line = f.line("Polite", members=[org.op2], closing_text="Bye")

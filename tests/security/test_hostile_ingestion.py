@@ -17,7 +17,6 @@ from types import SimpleNamespace
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import DataError, models
@@ -31,7 +30,6 @@ from convodesk.conversations.models import Conversation, Message
 from convodesk.lines.models import Connection
 from tests import factories as f
 from tests.channels.fake_telegram import update
-from tests.widget.conftest import install_default_roles
 from tests.workspace.sockets import receive_until, widget
 
 from .hostile import HOSTILE_NAMES, HOSTILE_TEXTS, INVALID_UTF8, assert_storable, is_clean
@@ -306,18 +304,9 @@ def test_a_polled_update_that_cannot_be_stored_is_skipped_and_the_offset_moves_o
 # Widget socket (channels' WebsocketCommunicator over the real routing) ---------------------
 
 
-@pytest.fixture
-def tdb(transactional_db):
-    """A database committed for real (the socket reads it from another thread), with the default
-    roles and an empty in-memory channel layer (as tests/widget/conftest.py)."""
-    install_default_roles()
+@pytest.fixture(autouse=True)
+def _widget_limiter_cleared():
     livechat.limiter.hits.clear()  # other tests' messages from the same address
-    layer = get_channel_layer()
-    if hasattr(layer, "flush"):
-        async_to_sync(layer.flush)()
-    yield
-    if hasattr(layer, "flush"):
-        async_to_sync(layer.flush)()
 
 
 def test_the_widget_socket_takes_the_whole_corpus_and_keeps_working(tdb, org):

@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-from django.conf import settings
 from django.db import close_old_connections
 
 from convodesk.conversations import services
@@ -137,17 +136,8 @@ def test_a_reconnect_within_the_grace_period_keeps_the_employee_online(ops):
     assert op.availability == "online"
 
 
-@pytest.mark.postgres_only
-@pytest.mark.skipif(
-    not settings.IS_POSTGRES,
-    reason="row locks between connections need PostgreSQL "
-    "(the in-memory SQLite test database locks whole tables)",
-)
 @pytest.mark.django_db(transaction=True)
 def test_two_operators_pressing_answer_at_the_same_moment_exactly_one_gets_it():
-    from tests.workspace.conftest import install_default_roles
-
-    install_default_roles()
     a, b = f.employee("racer-a"), f.employee("racer-b")
     line = f.line(members=[a, b])
     conv = message(line)
