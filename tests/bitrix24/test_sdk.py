@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 import requests
 from asgiref.sync import async_to_sync
+from b24pysdk import BitrixWebhook, Client  # a test dependency: missing, this module fails
+from b24pysdk.errors import BitrixAPIError
 from channels.layers import get_channel_layer
 
 from convodesk.accounts.defaults import install_default_roles as _install
@@ -19,10 +21,6 @@ from tests import factories as f
 from tests.api.conftest import token_for
 
 from .tls import TlsUvicorn, self_signed
-
-b24 = pytest.importorskip("b24pysdk")
-from b24pysdk import BitrixWebhook, Client  # noqa: E402
-from b24pysdk.errors import BitrixAPIError  # noqa: E402
 
 
 @pytest.fixture
