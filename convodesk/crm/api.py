@@ -9,19 +9,21 @@ conversation endpoints, which apply `visible_to`.
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, Literal
 
 from django.forms.models import model_to_dict
 from django.utils.translation import gettext as _
 from ninja import Body, Field, Query, Router, Schema
 
-from convodesk.api.errors import invalid, not_found
-from convodesk.api.schemas import OptionalDateTime, Partial
+from convodesk.api.errors import ApiError, also, invalid, not_found
+from convodesk.api.schemas import DateTime, Input, OptionalDateTime, Partial
 from convodesk.conversations.columns import crm_url
 
 from . import lists, services
+from . import merge as merging
 from .forms import FORMS
-from .models import MODELS, TYPE_BY_SEGMENT, Company, Contact, Deal, Lead
+from .models import MODELS, TYPE_BY_SEGMENT, Company, Contact, CrmMerge, Deal, Lead
 from .views import search_records
 from .visibility import record_for
 
@@ -383,3 +385,91 @@ def deal_from_conversation(request, conversation_id: int):
     if not 0 < conversation_id <= MAX_ID:
         raise not_found()
     return 201, record_out(services.deal_from_conversation(request.auth, conversation_id))
+
+
+# Merge (crm/merge.py: the Duplicates screen's merge and its undo) ---------------------------
+
+MERGEABLE = {"contacts": "contact", "companies": "company"}
+Pick = Literal["kept", "removed"]
+
+
+class MergeIn(Input):
+    removed_id: int = Field(
+        ..., ge=1, le=MAX_ID, description="The record merged into this one, then removed"
+    )
+    fields: dict[str, Pick] = Field(
+        default_factory=dict,
+        description=(
+            'Whose value the kept record takes, field by field: "kept" (the default) or '
+            '"removed". Contacts: name, company, responsible, comment. Companies: title, phone, '
+            "email, website, responsible, comment."
+        ),
+    )
+
+
+class MergeOut(Schema):
+    merge_id: int = Field(..., description="Undo it with POST /crm/merges/{merge_id}/undo")
+    removed_id: int
+    kept: CrmRecord
+    undo_until: DateTime = Field(..., description="The merge can be undone until then (30 days)")
+
+
+def _merge_out(record: CrmMerge, kept) -> dict[str, Any]:
+    until = record.at + dt.timedelta(days=CrmMerge.UNDO_DAYS)
+    return {
+        "merge_id": record.pk,
+        "removed_id": record.removed_id,
+        "kept": record_out(kept),
+        "undo_until": _iso(until),
+    }
+
+
+@router.post(
+    "/{kind}/{record_id}/merge",
+    response=MergeOut,
+    exclude_unset=True,
+    summary="Merge another contact or company into this one",
+)
+def merge_records(
+    request, kind: Literal["contacts", "companies"], record_id: int, payload: MergeIn
+):
+    """Keeps this record and removes `removed_id` (same kind). Every phone, e-mail, channel
+    identity (contacts), contact (companies), conversation link, activity, deal and lead of the
+    removed record moves to the kept one; both timelines and each moved conversation record it.
+    Needs the right to edit both records and to act on the removed one's conversations (403),
+    and either hidden answers 404 like a missing one. Undoable for 30 days."""
+    kind = MERGEABLE[kind]
+    user = request.auth
+    spec = merging.spec_of(kind)
+    unknown = sorted(set(payload.fields) - set(spec.fields))
+    if unknown:
+        raise invalid({f"fields.{name}": _("This field cannot be merged.") for name in unknown})
+    kept = _get(user, kind, record_id, "edit")
+    if payload.removed_id == kept.pk:
+        raise invalid({"removed_id": _("Choose two different records.")})
+    try:
+        done = merging.merge(user, kept.pk, payload.removed_id, dict(payload.fields), kind=kind)
+    except services.FieldErrors as exc:
+        raise invalid(exc.errors) from None
+    return _merge_out(done, spec.model.objects.get(pk=kept.pk))
+
+
+@router.post(
+    "/merges/{merge_id}/undo",
+    response=CrmRecord,
+    exclude_unset=True,
+    summary="Undo a merge: the removed record comes back with what it had",
+    openapi_extra=also(409),
+)
+def undo_merge(request, merge_id: int):
+    """Within 30 days of the merge: the removed record is back with its id and fields, what
+    the merge moved goes back to it, and the kept record's merged fields return to what they
+    were. Answers the restored record. A merge whose kept record is hidden is 404; one already
+    undone or older than 30 days is 409."""
+    if not 0 < merge_id <= MAX_ID:
+        raise not_found()
+    try:
+        restored = merging.undo(request.auth, merge_id)
+    except services.FieldErrors as exc:
+        raise ApiError(409, "conflict", " ".join(exc.errors.values())) from None
+    return record_out(restored)

@@ -361,7 +361,7 @@ def record_list(request, segment):
         if request.GET.get("count") == "exact":
             count = Count(exact_count(qs), True)
         else:
-            count = lists.list_count(flt, qs)
+            count = lists.list_count(flt, qs, user)
         page = fetch_page(
             qs,
             flt,

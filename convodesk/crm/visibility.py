@@ -39,6 +39,7 @@ __all__ = [
     "ACTIONS",
     "CrmQuerySet",
     "can",
+    "granted_by_level",
     "record_for",
     "visible_condition",
 ]
@@ -93,6 +94,24 @@ def visible_condition(model, user, action: str = "view"):
         return _ALL
     by_conversation = _conversation_condition(model, user, action)
     return by_level if by_conversation is _NOTHING else by_level | by_conversation
+
+
+def granted_by_level(model, user, action: str = "view"):
+    """The rule's part that reads the record's own row (its responsible employee in the user's
+    scope), when the rule is that part OR the conversation probes: a Q. None when the rule has
+    no such split (every row, no row, or the level part alone). Every row it selects is visible,
+    so counting it first gives a lower bound of the visible rows off the (responsible, id)
+    index; lists.list_count stops there once it passes the threshold."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown CRM action {action!r}")
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    by_level = _responsible_condition(user, action)
+    if by_level is _ALL or by_level is _NOTHING:
+        return None
+    if _conversation_condition(model, user, action) is _NOTHING:
+        return None
+    return by_level
 
 
 class CrmQuerySet(models.QuerySet):

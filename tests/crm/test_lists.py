@@ -91,6 +91,30 @@ def test_pages_follow_keyset_cursors_and_counts_are_bounded(client, org, setting
     assert first.context["next_url"] == ""
 
 
+def test_an_own_scope_count_past_the_threshold_stops_at_the_own_records(client, org, settings):
+    # The own scope is "responsible = me OR a conversation I see": its full count probes the
+    # conversation links of every other record it passes (135 ms at 1,000,000 on SQLite). The
+    # records one is responsible for are counted first off their index; past the threshold
+    # that is the answer, without the probing count.
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(4):
+        Contact.objects.create(name=f"Mine {i}", responsible=org.op1)
+    for i in range(3):
+        Contact.objects.create(name=f"Theirs {i}", responsible=org.op2)
+    client.force_login(org.op1)
+    settings.CONVODESK = {**settings.CONVODESK, "CRM_COUNT_THRESHOLD": 3}
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/crm/contacts/")
+    assert not page.context["count"].exact and len(ids(page)) == 4
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts and not any("conversationcrmlink" in sql for sql in counts), counts
+    # Under the threshold the count stays exact, with the conversation rule.
+    settings.CONVODESK = {**settings.CONVODESK, "CRM_COUNT_THRESHOLD": 10}
+    page = client.get("/crm/contacts/")
+    assert page.context["count"].exact and page.context["count"].value == 4
+
+
 def test_next_and_previous_pages_walk_the_whole_list_once(client, org):
     for i in range(60):
         Contact.objects.create(name=f"P{i:03d}", responsible=org.op1)

@@ -1350,6 +1350,19 @@ API_MATRIX: dict[str, list[Check]] = {
     "POST /api/v1/crm/conversations/{conversation_id}/deal": [
         api("post", "/crm/conversations/{conv}/deal", SEE_A)
     ],
+    # Merge and its undo: whoever may edit both records (bound to A) and act on A.
+    "POST /api/v1/crm/{kind}/{record_id}/merge": [
+        api(
+            "post",
+            "/crm/contacts/{contact_a}/merge",
+            SEE_A,
+            {"removed_id": "{contact_a2}", "fields": {"name": "removed"}},
+        ),
+        api("post", "/crm/companies/{company_a}/merge", SEE_A, {"removed_id": "{company_a2}"}),
+    ],
+    "POST /api/v1/crm/merges/{merge_id}/undo": [
+        api("post", "/crm/merges/{crm_merge}/undo", SEE_A, {})
+    ],
 }
 
 # The settings (Django admin): the superuser only; its log-in page is public. Every pattern under
