@@ -3,7 +3,8 @@
 One path for the list's Export button, the background job and the REST API:
 `export_queryset` (permission + visibility + the one filter set), `write_xlsx` (XlsxWriter in
 constant-memory mode, rows read in chunks), and `start_export` for exports too big to stream
-inside a request. Values come from the column registry (`Column.excel_value`).
+inside a request. Values come from the column registry: each column's `fields`, read as value
+tuples, and its `excel_converter` (the same values as `Column.excel_value` on an instance).
 """
 
 from __future__ import annotations
