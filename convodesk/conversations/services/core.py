@@ -337,7 +337,8 @@ def _rows_update_sql(model, names, rows, where: str = "") -> list[tuple[str, lis
     def prep(values):
         return [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
 
-    if connection.vendor != "sqlite":
+    # UPDATE … FROM needs SQLite 3.33 (2020); an older library writes a row per statement.
+    if connection.vendor != "sqlite" or connection.Database.sqlite_version_info < (3, 33):
         sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
         sql = f"UPDATE {table} SET {sets} WHERE {quote('id')} = %s{condition}"
         return [(sql, [*prep(values), pk]) for pk, values in rows]
