@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
 
 from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
@@ -20,7 +23,8 @@ from convodesk.ratelimit import LeakyBucket
 from .errors import ApiError
 from .models import ApiToken
 
-LAST_USED_GRANULARITY = dt.timedelta(minutes=5)
+LAST_USED_GRANULARITY = dt.timedelta(minutes=5)  # the last-used time is written at most this often
+log = logging.getLogger("convodesk.api")
 
 
 bucket = LeakyBucket()
@@ -42,6 +46,28 @@ def throttle(token_hash: str) -> None:
         )
 
 
+def note_use(row: ApiToken, now: dt.datetime | None = None) -> None:
+    """Record the token's last use, at most once per LAST_USED_GRANULARITY (a status poll every
+    second writes nothing in between), after and outside the request's transaction, if any.
+
+    It is bookkeeping: a database too busy to take it (SQLite's one writer) skips it rather
+    than failing the request; the next use after the granularity writes it.
+    """
+    now = now or timezone.now()
+    if row.last_used_at is not None and now - row.last_used_at <= LAST_USED_GRANULARITY:
+        return
+    row.last_used_at = now
+
+    def write():
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_GRANULARITY)
+        try:
+            ApiToken.objects.filter(stale, pk=row.pk).update(last_used_at=now)
+        except DatabaseError:
+            log.warning("last use of API token %s not recorded", row.prefix, exc_info=True)
+
+    transaction.on_commit(write)
+
+
 class TokenAuth(HttpBearer):
     """An API token; the request then acts as the token's user (`request.auth`)."""
 
@@ -59,9 +85,7 @@ class TokenAuth(HttpBearer):
         if row is None:
             return None
         throttle(row.token_hash)
-        now = timezone.now()
-        if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
-            ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+        note_use(row)
         request.user = row.user
         request.api_token = row
         return row.user

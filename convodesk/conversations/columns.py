@@ -119,6 +119,19 @@ def tags_of(conv) -> list:
     return tags
 
 
+def _tag_names(conversation_ids) -> dict[int, str]:
+    """{conversation id: its tag names, comma-separated, in name order} for a chunk of ids."""
+    from .models import ConversationTag
+
+    names: dict[int, list[str]] = {}
+    links = ConversationTag.objects.filter(conversation_id__in=conversation_ids)
+    for conversation_id, name in links.order_by("tag__name", "tag_id").values_list(
+        "conversation_id", "tag__name"
+    ):
+        names.setdefault(conversation_id, []).append(name)
+    return {conversation_id: ", ".join(tags) for conversation_id, tags in names.items()}
+
+
 def _tags_html(conv) -> str:
     tags = tags_of(conv)
     if not tags:
@@ -129,11 +142,15 @@ def _tags_html(conv) -> str:
 
 
 def crm_text(conv) -> str:
-    if not conv.crm_entity_type:
-        return ""
-    label = CRM_LABELS.get(conv.crm_entity_type, conv.crm_entity_type.title())
-    title = f" — {conv.crm_title}" if conv.crm_title else ""
-    return f"{label} #{conv.crm_entity_id}{title}"
+    return _crm_text_of(conv.crm_entity_type, conv.crm_entity_id, conv.crm_title) or ""
+
+
+def _crm_text_of(entity_type, entity_id, title):
+    """crm_text from the three fields (the export reads values, not instances)."""
+    if not entity_type:
+        return None
+    label = CRM_LABELS.get(entity_type, entity_type.title())
+    return f"{label} #{entity_id}" + (f" — {title}" if title else "")
 
 
 def history_url(conversation_id) -> str:
@@ -173,6 +190,14 @@ class Column:
     align: str = "left"
     extra: dict = field(default_factory=dict)
     prefetch: tuple = ()  # prefetch_related lookups the value needs (prefetch_for)
+    # The export reads value tuples, not model instances (issue 23 item 4): `source` names the
+    # fields the Excel value needs (values_list paths; default: the column's key), and
+    # `excel_from(tz)`, called once per export, returns the function of those values that gives
+    # what `excel_value` gives for the row (default: by kind). `excel_per_chunk(ids)` reads a
+    # value kept in another table for a chunk of conversation ids at once ({id: value}).
+    source: tuple[str, ...] = ()
+    excel_from: Callable[[Any], Callable[..., Any]] | None = None
+    excel_per_chunk: Callable[[list[int]], dict] | None = None
 
     @property
     def sortable(self) -> bool:
@@ -212,6 +237,28 @@ class Column:
             return value["name"] if isinstance(value, dict) else str(value)
         return value
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """What the export reads for this column (values_list paths)."""
+        return self.source or (self.key,)
+
+    def excel_converter(self, tz=None) -> Callable[..., Any]:
+        """A function of `fields`' values giving `excel_value` for the row, built once per export
+        in the active language and `tz` (default: the active zone)."""
+        if self.excel_from is not None:
+            return self.excel_from(tz)
+        if self.kind == KIND_DATETIME:
+            zone = tz or timezone.get_current_timezone()
+            return lambda v: None if v is None else v.astimezone(zone).replace(tzinfo=None)
+        if self.kind == KIND_DURATION:
+            return lambda v: None if v is None else v / 86400
+        if self.kind == KIND_BOOL:
+            yes, no = str(YES), str(NO)
+            return lambda v: None if v is None else yes if v else no
+        if self.kind == KIND_REF:
+            return lambda v: None if v is None else str(v)
+        return _same
+
     def api_value(self, conv) -> dict:
         if self.api is not None:
             return self.api(conv)
@@ -219,6 +266,33 @@ class Column:
         if isinstance(value, dt.datetime):
             value = value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
         return {self.key: value}
+
+
+def _same(value):
+    return value
+
+
+def _labels(mapping, key_of=None, other=None):
+    """excel_from for a choice: the label of the stored value in the active language, the texts
+    made once per export. A value outside `mapping` gives `other(value)` (default: nothing)."""
+
+    def build(tz):
+        texts = {value: str(label) for value, label in mapping.items()}
+        if key_of is not None:  # few stored values: one look-up for each
+            texts = {code: texts[key_of(code)] for code in Status}
+        return lambda v: texts[v] if v in texts else other(v) if other and v else None
+
+    return build
+
+
+def _person_name(display_name, first_name, last_name, username):
+    """User.name from its fields (display name, else the full name, else the username)."""
+    if display_name is None and username is None:
+        return None
+    return display_name or f"{first_name} {last_name}".strip() or username
+
+
+PERSON = ("display_name", "first_name", "last_name", "username")
 
 
 def _status_badge(conv) -> str:
@@ -414,6 +488,7 @@ _COLUMN_LIST = [
         sort="type",
         html=lambda c: _choice(TYPE_LABELS)(c.type),
         excel=lambda c: label_text(TYPE_LABELS[c.type]),
+        excel_from=_labels(TYPE_LABELS),
     ),
     _col(
         "status",
@@ -423,6 +498,7 @@ _COLUMN_LIST = [
         sort="status",
         html=_status_badge,
         excel=lambda c: label_text(SIMPLE_LABELS[lifecycle.simple_status(c.status)]),
+        excel_from=_labels(SIMPLE_LABELS, key_of=lifecycle.simple_status),
     ),
     _col(
         "status_detail",
@@ -432,6 +508,8 @@ _COLUMN_LIST = [
         sort="status",
         html=_detail_badge,
         excel=lambda c: label_text(STATUS_LABELS[Status(c.status)]),
+        source=("status",),
+        excel_from=_labels(STATUS_LABELS, key_of=Status),
         api=lambda c: {
             "status_detail": STATUS_KEYS[Status(c.status)],
             "status_detail_code": c.status,
@@ -451,6 +529,7 @@ _COLUMN_LIST = [
         excel=lambda c: (
             label_text(CHANNEL_LABELS[c.channel]) if c.channel in CHANNEL_LABELS else c.channel
         ),
+        excel_from=_labels(CHANNEL_LABELS, other=_same),
     ),
     _col(
         "connection",
@@ -458,6 +537,7 @@ _COLUMN_LIST = [
         KIND_REF,
         lambda c: ref(c.connection),
         related=("connection",),
+        source=("connection__name",),
     ),
     _col(
         "line",
@@ -466,6 +546,7 @@ _COLUMN_LIST = [
         lambda c: ref(c.line),
         sort="line__name",
         related=("line",),
+        source=("line__name",),
     ),
     _col(
         "client",
@@ -474,6 +555,7 @@ _COLUMN_LIST = [
         lambda c: ref(c.client),
         related=("client",),
         html=_client_html,
+        source=("client__name",),
     ),
     _col(
         "client_phone",
@@ -481,6 +563,7 @@ _COLUMN_LIST = [
         KIND_TEXT,
         lambda c: c.client.phone or None,
         related=("client",),
+        source=("client__phone",),
     ),
     _col(
         "client_email",
@@ -488,6 +571,7 @@ _COLUMN_LIST = [
         KIND_TEXT,
         lambda c: c.client.email or None,
         related=("client",),
+        source=("client__email",),
     ),
     _col(
         "crm_record",
@@ -497,6 +581,8 @@ _COLUMN_LIST = [
         html=_crm_html,
         api=_crm_api,
         excel=lambda c: crm_text(c) or None,
+        source=("crm_entity_type", "crm_entity_id", "crm_title"),
+        excel_from=lambda tz: _crm_text_of,
     ),
     _col(
         "crm_activity",
@@ -506,6 +592,8 @@ _COLUMN_LIST = [
         html=_activity_html,
         api=lambda c: {"crm_activity_id": c.crm_activity_id},
         excel=lambda c: f"#{c.crm_activity_id}" if c.crm_activity_id else None,
+        source=("crm_activity_id",),
+        excel_from=lambda tz: lambda v: f"#{v}" if v else None,
     ),
     _col(
         "responsible",
@@ -514,6 +602,8 @@ _COLUMN_LIST = [
         lambda c: ref(c.responsible),
         sort="responsible__username",
         related=("responsible",),
+        source=tuple(f"responsible__{name}" for name in PERSON),
+        excel_from=lambda tz: _person_name,
     ),
     _date("started_at", _("Started")),
     _date("taken_at", _("Taken")),
@@ -526,6 +616,7 @@ _COLUMN_LIST = [
         lambda c: c.closed_by or None,
         html=lambda c: _choice(CLOSED_BY_LABELS)(c.closed_by),
         excel=lambda c: label_text(CLOSED_BY_LABELS[c.closed_by]) if c.closed_by else None,
+        excel_from=_labels(CLOSED_BY_LABELS),
     ),
     _date(
         "waiting_since", _("Waiting since"), _("Start of the client's current unanswered period")
@@ -566,6 +657,7 @@ _COLUMN_LIST = [
         sort="client_rating",
         html=_rating_html,
         excel=lambda c: _rating_label(c) or None,
+        excel_from=_labels({1: LIKE, -1: DISLIKE}),
     ),
     _col(
         "supervisor_rating",
@@ -592,6 +684,9 @@ _COLUMN_LIST = [
             "tags": [{"id": t.pk, "name": t.name, "colour": t.colour} for t in tags_of(c)]
         },
         prefetch=("tags",),
+        source=("id",),
+        excel_from=lambda tz: _same,
+        excel_per_chunk=lambda ids: _tag_names(ids),
     ),
     _col(
         "close_reason",
@@ -599,6 +694,7 @@ _COLUMN_LIST = [
         KIND_REF,
         lambda c: ref(c.close_reason),
         related=("close_reason",),
+        source=("close_reason__name",),
         description=_("Why an employee closed the conversation"),
     ),
     _col(

@@ -3,7 +3,8 @@
 One path for the list's Export button, the background job and the REST API:
 `export_queryset` (permission + visibility + the one filter set), `write_xlsx` (XlsxWriter in
 constant-memory mode, rows read in chunks), and `start_export` for exports too big to stream
-inside a request. Values come from the column registry (`Column.excel_value`).
+inside a request. Values come from the column registry: each column's `fields`, read as value
+tuples, and its `excel_converter` (the same values as `Column.excel_value` on an instance).
 """
 
 from __future__ import annotations
@@ -11,14 +12,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import xlsxwriter
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db import DatabaseError, connection
 from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
@@ -33,10 +40,8 @@ from .columns import (
     DEFAULT_COLUMNS,
     KIND_DATETIME,
     KIND_DURATION,
+    KIND_INT,
     clean_columns,
-    prefetch_for,
-    related_for,
-    with_crm_links,
 )
 from .filters import FILTER_PARAMS, ConversationFilter, scope_tz
 from .jobs import ExportJob, JobStatus
@@ -51,6 +56,7 @@ PREFERENCE_KEY = "conversation_list"
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 DURATION_FORMAT = "[h]:mm:ss"
 MIN_WIDTH, MAX_WIDTH = 6, 60
+PROGRESS_SECONDS = 1.0  # a background export's progress is written at most this often
 KEEP_EXPORTS = dt.timedelta(days=7)  # background export files are deleted after this
 # Widths of cells whose text length says nothing about what Excel shows.
 KIND_WIDTHS = {KIND_DATETIME: 17, KIND_DURATION: 11}
@@ -127,10 +133,6 @@ def time_zone_name(tz) -> str:
 # Writing ------------------------------------------------------------------------------
 
 
-def _needs_crm_links(keys) -> bool:
-    return any(COLUMNS[k].extra.get("needs_crm_links") for k in keys)
-
-
 class _Sheets:
     """Worksheets of at most ROWS_PER_SHEET data rows, each with the same header."""
 
@@ -189,31 +191,125 @@ class _Sheets:
         self.sheet = None
 
     def write(self, values):
-        if self.sheet is None or self.rows >= ROWS_PER_SHEET:
-            self.close()
-            self.open()
-        self.rows += 1
-        row, sheet, widths, fmts = self.rows, self.sheet, self.widths, self.cell_fmt
+        """One row of Excel values (model-instance exports: the CRM lists)."""
+        self._next_row()
+        row = self.rows
         for col, value in enumerate(values):
             if value is None or value == "":
                 continue
-            fmt = fmts[col]
-            if isinstance(value, dt.datetime):
-                sheet.write_datetime(row, col, value, fmt or self.date_fmt)
-            elif isinstance(value, bool):
-                sheet.write_boolean(row, col, value)
-            elif isinstance(value, int | float):
-                sheet.write_number(row, col, value, fmt)
-                if fmt is None:
-                    n = len(str(value))
-                    if n > widths[col]:
-                        widths[col] = n
-            else:
-                text = str(value)
-                sheet.write_string(row, col, text)
-                n = len(text)
+            self._write_cell(row, col, value)
+
+    def _next_row(self) -> bool:
+        """Move to the next row; True when that opened a new sheet."""
+        opened = self.sheet is None or self.rows >= ROWS_PER_SHEET
+        if opened:
+            self.close()
+            self.open()
+        self.rows += 1
+        return opened
+
+    def _write_cell(self, row, col, value):
+        sheet, widths, fmt = self.sheet, self.widths, self.cell_fmt[col]
+        if isinstance(value, dt.datetime):
+            sheet.write_datetime(row, col, value, fmt or self.date_fmt)
+        elif isinstance(value, bool):
+            sheet.write_boolean(row, col, value)
+        elif isinstance(value, int | float):
+            sheet.write_number(row, col, value, fmt)
+            if fmt is None:
+                n = len(str(value))
                 if n > widths[col]:
                     widths[col] = n
+        else:
+            text = str(value)
+            sheet.write_string(row, col, text)
+            n = len(text)
+            if n > widths[col]:
+                widths[col] = n
+
+    def cell_writers(self) -> list[Callable[[int, Any], None]]:
+        """A function (row, value) per column for the current sheet, chosen once by the column's
+        kind: the same cells `write` makes, without deciding each cell's type again.
+
+        XlsxWriter's undecorated `_write_*` methods skip the A1-notation check of the public
+        ones (one `int()` and a wrapper call per cell); the public ones stand in if they go.
+        """
+        sheet, widths, write_cell = self.sheet, self.widths, self._write_cell
+        write_string = getattr(sheet, "_write_string", sheet.write_string)
+        write_number = getattr(sheet, "_write_number", sheet.write_number)
+        write_datetime = getattr(sheet, "_write_datetime", sheet.write_datetime)
+        writers = []
+        for col, column in enumerate(self.columns):
+            if column.kind == KIND_DATETIME:
+
+                def writer(row, value, col=col, fmt=self.date_fmt):
+                    if value is not None:
+                        write_datetime(row, col, value, fmt)
+
+            elif column.kind == KIND_DURATION:
+
+                def writer(row, value, col=col, fmt=self.duration_fmt):
+                    if value is not None:
+                        write_number(row, col, value, fmt)
+
+            elif column.kind == KIND_INT:
+
+                def writer(row, value, col=col):
+                    if value.__class__ is int:
+                        write_number(row, col, value, None)
+                        n = len(str(value))
+                        if n > widths[col]:
+                            widths[col] = n
+                    elif value is not None and value != "":
+                        write_cell(row, col, value)
+
+            else:
+
+                def writer(row, value, col=col):
+                    if value.__class__ is str:
+                        if value:
+                            write_string(row, col, value)
+                            n = len(value)
+                            if n > widths[col]:
+                                widths[col] = n
+                    elif value is not None:
+                        write_cell(row, col, value)
+
+            writers.append(writer)
+        return writers
+
+
+def _value_plan(columns, tz):
+    """(fields, cells, per_chunk) for reading value tuples: the values_list fields (each once);
+    per column its field positions and its converter, built once; and the columns whose values
+    come from another table, read per chunk of ids."""
+    fields: list[str] = []
+    cells, per_chunk = [], []
+    for column in columns:
+        positions = []
+        for name in column.fields:
+            if name not in fields:
+                fields.append(name)
+            positions.append(fields.index(name))
+        convert = column.excel_converter(tz)
+        if column.excel_per_chunk is not None:
+            found: dict = {}
+            per_chunk.append((column.excel_per_chunk, positions[0], found))
+            convert = found.get  # filled for every chunk
+        cells.append((positions[0] if len(positions) == 1 else tuple(positions), convert))
+    return fields, cells, per_chunk
+
+
+def _chunks(queryset, fields):
+    """The value tuples in the queryset's order, in lists of CHUNK_SIZE. Closing this generator
+    (as write_xlsx does on any exit) closes the cursor: on SQLite an open read statement would
+    hold its snapshot, and turn the next write on this connection into a long one."""
+    rows = queryset.values_list(*fields).iterator(chunk_size=CHUNK_SIZE)
+    try:
+        while chunk := list(islice(rows, CHUNK_SIZE)):
+            yield chunk
+    finally:
+        rows.close()
 
 
 def write_xlsx(
@@ -222,16 +318,12 @@ def write_xlsx(
     """Write every row of `queryset` (in its order) as .xlsx to `target`; return the row count.
 
     `target` is a path or a binary file object. Memory stays flat: XlsxWriter's constant-memory
-    mode flushes each row, rows are read with `.iterator()` in chunks, and joins follow the
-    exported columns. `progress(rows_written)` is called after every chunk.
+    mode flushes each row, and rows are read in chunks as value tuples (`values_list` over the
+    exported columns' fields, joined once), not model instances. Each column's converter and
+    cell writer is chosen once per export. `progress(rows_written)` is called after every chunk.
     """
     keys = clean_columns(column_keys) or list(DEFAULT_COLUMNS)
     columns = [COLUMNS[k] for k in keys]
-    related = related_for(keys)
-    queryset = queryset.select_related(*related) if related else queryset.select_related(None)
-    if _needs_crm_links(keys):
-        queryset = with_crm_links(queryset)
-    queryset = prefetch_for(queryset, keys)
     if isinstance(target, str | Path):
         target = str(target)
     workbook = xlsxwriter.Workbook(
@@ -248,11 +340,32 @@ def write_xlsx(
     sheets = _Sheets(workbook, columns, time_zone_name(tz))
     written = 0
     try:
-        with timezone.override(tz):
-            for conversation in queryset.iterator(chunk_size=CHUNK_SIZE):
-                sheets.write([c.excel_value(conversation, tz) for c in columns])
-                written += 1
-                if progress is not None and written % CHUNK_SIZE == 0:
+        fields, plan, per_chunk = _value_plan(columns, tz)
+        cells: list = []
+        with (
+            timezone.override(tz),
+            closing(_chunks(queryset.prefetch_related(None), fields)) as chunks,
+        ):
+            for chunk in chunks:
+                for read, position, found in per_chunk:
+                    found.clear()
+                    found.update(read([raw[position] for raw in chunk]))
+                for raw in chunk:
+                    if sheets._next_row():
+                        cells = [
+                            (writer, at, convert)
+                            for writer, (at, convert) in zip(
+                                sheets.cell_writers(), plan, strict=True
+                            )
+                        ]
+                    row = sheets.rows
+                    for writer, at, convert in cells:
+                        if at.__class__ is int:
+                            writer(row, convert(raw[at]))
+                        else:
+                            writer(row, convert(*[raw[i] for i in at]))
+                written += len(chunk)
+                if progress is not None:
                     progress(written)
         if sheets.sheet is None:
             sheets.open()  # an empty export still has its header
@@ -340,6 +453,53 @@ def purge_old_exports(now: dt.datetime | None = None) -> int:
     return purged
 
 
+class JobProgress:
+    """A job's progress, written at most every PROGRESS_SECONDS, each write its own short
+    transaction that never waits on the export.
+
+    On SQLite the export's read is one open statement for its whole length. An UPDATE on that
+    same connection fails at once with "database is locked" when another connection committed
+    since the read began (its snapshot is stale), and otherwise holds the write lock until the
+    read ends: SQLite commits an implicit transaction when its last statement finishes, so the
+    timers, the worker and every user waited the export out. The progress goes through a
+    thread of its own (its own connection) instead. A write that fails is skipped: the next
+    one, or the job's final state, carries the count.
+    """
+
+    def __init__(self, model, pk):
+        self.rows = model.objects.filter(pk=pk)
+        self.last = 0.0
+        self.pending = None
+        self.pool = None
+        if connection.vendor == "sqlite" and not connection.in_atomic_block:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-progress")
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, rows: int) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_SECONDS:
+            return
+        self.last = now
+        if self.pool is None:
+            self._write(rows)
+        elif self.pending is None or self.pending.done():  # never a queue of stale counts
+            self.pending = self.pool.submit(self._write, rows)
+
+    def _write(self, rows: int) -> None:
+        try:
+            self.rows.update(progress=rows)
+        except DatabaseError:
+            log.warning("job progress not written (%s rows)", rows, exc_info=True)
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.submit(connection.close)  # the thread's own connection
+            self.pool.shutdown(wait=True)
+        return False
+
+
 def run_export_job(job_id) -> None:
     """The body of the background task: write the file under EXPORT_ROOT, tracking progress."""
     purge_old_exports()
@@ -357,12 +517,11 @@ def run_export_job(job_id) -> None:
             raise InvalidFilter(errors)
         job.total = queryset.order_by().count()
         job.save(update_fields=["total"])
-
-        def progress(rows: int) -> None:
-            ExportJob.objects.filter(pk=job.pk).update(progress=rows)
-
         path.parent.mkdir(parents=True, exist_ok=True)
-        with translation.override(job.owner.language or settings.LANGUAGE_CODE):
+        with (
+            translation.override(job.owner.language or settings.LANGUAGE_CODE),
+            JobProgress(ExportJob, job.pk) as progress,
+        ):
             rows = write_xlsx(
                 queryset, job.columns, scope_tz(job.owner), partial, progress=progress
             )

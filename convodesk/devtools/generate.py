@@ -818,8 +818,10 @@ def generate(
     chunk: int = 50000,
     events: bool = True,
     log=print,
+    rollups: bool = True,
 ) -> Progress:
-    """Make the generated data set hold `conversations` conversations (continuing what exists)."""
+    """Make the generated data set hold `conversations` conversations (continuing what exists).
+    `rollups=False` leaves the statistics rollups unbuilt (a test that never reads them)."""
     messages_for = conversations if messages_for is None else min(messages_for, conversations)
     vendor = connection.vendor
     org = ensure_org(seed)
@@ -862,7 +864,7 @@ def generate(
         log(
             f"  {done:,} / {conversations:,} conversations, {progress.messages:,} messages, {elapsed:.0f} s"
         )
-    after_load(log)
+    after_load(log, rollups=rollups)
     return progress
 
 
@@ -953,14 +955,17 @@ def _skip_fk_triggers() -> None:
         pass
 
 
-def after_load(log=print) -> None:
-    from convodesk.stats import rollups
+def after_load(log=print, rollups: bool = True) -> None:
+    from convodesk.stats import rollups as statistics
     from convodesk.stats.models import Participation, Rollup, RollupBucket
 
     restore_indexes(log)
     started = time.monotonic()
-    rollups.rebuild()
-    log(f"Statistics rollups rebuilt in {time.monotonic() - started:.0f} s.")
+    if rollups:
+        statistics.rebuild()
+        log(f"Statistics rollups rebuilt in {time.monotonic() - started:.0f} s.")
+    else:
+        log("Statistics rollups not rebuilt (--no-rollups).")
     # PostgreSQL: VACUUM, not only ANALYZE. Bulk-loaded pages are not in the visibility map
     # until vacuumed, so every "index-only" scan fetched the heap (90,000 heap fetches for one
     # operator's participant rows at 10,000,000 conversations).

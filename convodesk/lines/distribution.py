@@ -14,6 +14,21 @@ from convodesk.conversations.lifecycle import Status
 from .models import Line, LineMember
 
 
+def available_members(line: Line) -> list[LineMember]:
+    """The line's members an offer may go to now, as `choose` reads them (read once for many
+    conversations of the line: pass them to `choose`, and `took_one` after each assignment)."""
+    return _available_members(line)
+
+
+def took_one(line: Line, members: list[LineMember], user_id: int) -> list[LineMember]:
+    """`members` after `user_id` became responsible for one more conversation: their open count
+    (evenly, the per-employee cap) goes up, and a member at the cap drops out."""
+    for member in members:
+        if member.user_id == user_id and hasattr(member, "open_count"):
+            member.open_count += 1
+    return _under_cap(line, members)
+
+
 def _available_members(line: Line) -> list[LineMember]:
     members = line.memberships.filter(
         user__is_active=True, user__is_integration=False, user__availability="online"

@@ -328,3 +328,40 @@ def test_row_links_come_from_the_url_names_and_follow_the_script_prefix():
     finally:
         set_script_prefix(before)
     assert c.history_url(12) == "/contact-center/conversations/12/history/"
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_exports_value_tuples_give_every_columns_excel_value(rich, bare, language):
+    """The export reads `values_list` over each column's `fields` and converts through the
+    column's converter (issue 23 item 4): the same values as `excel_value` on the instance, in
+    every language and time zone."""
+    from django.utils import translation
+
+    from convodesk.conversations.models import ConversationTag, Tag
+
+    for name in ("zeta", "alpha"):
+        tag = Tag.objects.create(name=name)
+        ConversationTag.objects.create(
+            conversation=rich, tag=tag, started_at=rich.started_at, added_at=rich.started_at
+        )
+    madrid = zoneinfo.ZoneInfo("Europe/Madrid")
+    with translation.override(language), timezone.override(madrid):
+        for key, column in COLUMNS.items():
+            convert = column.excel_converter(madrid)
+            lookup = column.excel_per_chunk([rich.pk, bare.pk]) if column.excel_per_chunk else None
+            for pk in (rich.pk, bare.pk):
+                values = Conversation.objects.filter(pk=pk).values_list(*column.fields).get()
+                got = lookup.get(values[0]) if lookup is not None else convert(*values)
+                expected = column.excel_value(
+                    Conversation.objects.select_related(*column.related)
+                    .prefetch_related(*column.prefetch)
+                    .get(pk=pk),
+                    madrid,
+                )
+                assert (got if got != "" else None) == (expected if expected != "" else None), (
+                    key,
+                    pk,
+                    got,
+                    expected,
+                )
+    assert COLUMNS["tags"].excel_per_chunk([rich.pk]) == {rich.pk: "alpha, zeta"}

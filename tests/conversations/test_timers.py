@@ -179,3 +179,53 @@ def test_two_timer_loops_running_at_once_close_each_conversation_once(org):
     assert {fresh(c).status for c in polite} == {Status.CLOSING}
     for conv in polite:  # the closing text went out once per conversation
         assert Message.objects.filter(conversation=conv, author_kind="bot").count() == 1
+
+
+def waiting(conn, count, start=0) -> list[Conversation]:
+    return [
+        f.client_message(conn, f"w{start + i}", "Hello", when=f.at(i)).conversation
+        for i in range(count)
+    ]
+
+
+def sweep_queries(now) -> tuple[int, int]:
+    """(timers fired, statements run) for one sweep of the timers."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as sweep:
+        fired = services.run_due_timers(now=now)
+    return fired, len(sweep.captured_queries)
+
+
+@pytest.mark.parametrize("mode", ["all_at_once", "evenly", "strict"])
+def test_a_sweep_re_offering_many_waiting_conversations_runs_as_many_statements_as_for_few(
+    org, mode
+):
+    """Issue 23 item 6: thousands waiting must not make each sweep of the timers loop cost
+    thousands of statements. The due queue time-outs are read by their index, locked,
+    re-offered and written together: 4 waiting or 24, the sweep runs the same statements."""
+    line = f.line(
+        "Queue", members=[org.op1, org.op2, org.op3], distribution=mode, queue_timeout_seconds=60
+    )
+    conn = f.connection(line)
+    few = waiting(conn, 4)
+    fired_few, statements_few = sweep_queries(f.at(100))
+    assert fired_few == 4
+    for conv in few:  # out of the queue: the next sweep re-offers the new ones only
+        Conversation.objects.filter(pk=conv.pk).update(offer_expires_at=None)
+    many = waiting(conn, 24, start=200)
+    fired_many, statements_many = sweep_queries(f.at(300))
+    assert fired_many == 24
+    assert statements_many == statements_few, (statements_few, statements_many)
+    assert services.run_due_timers(now=f.at(300)) == 0  # nothing fires twice
+    for conv in many:
+        conv = fresh(conv)
+        assert (
+            ConversationEvent.objects.filter(conversation=conv, kind="queue_timeout").count() == 1
+        )
+        assert offered_to(conv), conv.pk  # offered again to someone
+    if mode != "all_at_once":  # one responsible each, spread over the members
+        responsible = [fresh(conv).responsible_id for conv in many]
+        assert set(responsible) <= {org.op1.pk, org.op2.pk, org.op3.pk}
+        assert None not in responsible

@@ -212,3 +212,18 @@ def test_played_stories_reach_the_status_they_aim_for():
             assert sim.status == target
     sim = generate.play(rng, Status.CLOSING, True, [1, 2], True, True)
     assert sim.status in (Status.CLOSING, Status.AUTO_CLOSED)
+
+
+def test_generation_can_leave_the_statistics_rollups_unbuilt_for_tests_that_never_read_them(db):
+    """`--no-rollups` (issue 23: half the export tests' generation was the rollup rebuild)."""
+    from io import StringIO
+
+    from convodesk.stats.models import Rollup
+
+    out = StringIO()
+    call_command("generate", conversations=300, messages_for=0, no_rollups=True, stdout=out)
+    assert Conversation.objects.count() == 300
+    assert not Rollup.objects.exists()
+    assert "not rebuilt" in out.getvalue()
+    call_command("rebuild_rollups", stdout=StringIO())
+    assert Rollup.objects.exists()

@@ -149,3 +149,70 @@ def test_export_files_older_than_a_week_are_deleted_when_the_next_export_runs(or
     fresh = export.start_export(org.admin, {}, ["id"])
     old.refresh_from_db()
     assert fresh.ready and not old.ready and old.path is None
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def writes_in(queries) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(WRITES)]
+
+
+def test_polling_a_running_export_writes_nothing_and_the_token_is_stamped_once_outside_the_request(
+    org, three, settings, client, django_capture_on_commit_callbacks
+):
+    """A status poll every second beside a running export (issue 23): the web page and the API
+    only read; the token's last-used time is written once per granularity, after the request's
+    transaction (on_commit), and never by the polls in between."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from convodesk.api.models import ApiToken
+
+    from ..api.conftest import Api, token_for
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    job = export.start_export(org.admin, {}, ["id"])
+    ExportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, progress=1, total=3)
+    client.force_login(org.admin)
+    page = f"/contact-center/conversations/exports/{job.pk}/"
+    with CaptureQueriesContext(connection) as web:
+        for _ in range(3):
+            assert client.get(page, headers={"HX-Request": "true"}).status_code == 200
+            assert client.get("/contact-center/conversations/exports/notice/").status_code == 200
+    assert writes_in(web.captured_queries) == []
+
+    api = Api(token_for(org.admin))
+    with django_capture_on_commit_callbacks(execute=False) as first:
+        status, body = api.get(f"/exports/{job.pk}")
+    assert status == 200 and body["status"] == "running"
+    assert len(first) == 1  # the stamp waits for the request's transaction to end
+    assert ApiToken.objects.get().last_used_at is None
+    first[0]()
+    stamped = ApiToken.objects.get().last_used_at
+    assert stamped is not None
+    with CaptureQueriesContext(connection) as polls, django_capture_on_commit_callbacks() as more:
+        for _ in range(5):
+            assert api.get(f"/exports/{job.pk}")[0] == 200
+    assert more == [] and writes_in(polls.captured_queries) == []
+    assert ApiToken.objects.get().last_used_at == stamped
+
+
+def test_a_token_stamp_the_database_refuses_does_not_fail_the_request(org, three, monkeypatch):
+    from django.db import OperationalError
+
+    from convodesk.api import auth
+    from convodesk.api.models import ApiToken
+
+    from ..api.conftest import Api, token_for
+
+    api = Api(token_for(org.admin))
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(auth.ApiToken.objects, "filter", locked)
+    monkeypatch.setattr(auth.transaction, "on_commit", lambda fn: fn())
+    assert api.get("/me")[0] == 200
+    monkeypatch.undo()
+    assert ApiToken.objects.get().last_used_at is None

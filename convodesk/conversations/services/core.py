@@ -110,6 +110,7 @@ class Batch:
         self.deltas = rollups.Deltas()
         self.deliveries: list[int] = []
         self.inserts: list = []  # rows nothing in the transaction reads back (a new conversation's links)
+        self.activities: dict[int, Conversation] = {}  # CRM activity id -> the row it follows
 
     # Conversation rows
 
@@ -136,6 +137,18 @@ class Batch:
                     p._loaded = {f: getattr(p, f) for f in PARTICIPANT_FLAGS}
             entry = self.people[conversation.pk] = (conversation, rows)
         return entry[1]
+
+    def load_participants(self, conversations) -> None:
+        """Read the participant rows of many conversations in one query (a timer sweep)."""
+        wanted = {c.pk: c for c in conversations if c.pk not in self.people}
+        if not wanted:
+            return
+        rows: dict[int, dict[int, ConversationParticipant]] = {pk: {} for pk in wanted}
+        for p in ConversationParticipant.objects.filter(conversation_id__in=list(wanted)):
+            p._loaded = {f: getattr(p, f) for f in PARTICIPANT_FLAGS}
+            rows[p.conversation_id][p.employee_id] = p
+        for pk, conversation in wanted.items():
+            self.people[pk] = (conversation, rows[pk])
 
     def participant(self, conversation: Conversation, user_id: int) -> ConversationParticipant:
         rows = self.participants(conversation)
@@ -176,8 +189,10 @@ class Batch:
         one statement each. Then hand the summary to the after-commit subscribers."""
         statements = [_insert_sql(rows) for rows in self.inserts]
         self.inserts = []
-        statements += [_update_sql(c, sorted(f)) for c, f in self.rows.values() if f]
+        statements += _updates_sql([(c, sorted(f)) for c, f in self.rows.values() if f])
         self.rows = {}
+        statements += _activities_sql(list(self.activities.values()))
+        self.activities = {}
         participants = self._changed_participants()
         if participants:
             statements.append(_participants_sql(participants))
@@ -294,13 +309,86 @@ def insert_linked(first, *children: tuple) -> None:
         _saved(child, pk)
 
 
-def _update_sql(conversation: Conversation, names: list[str]) -> tuple[str, list]:
+UPDATE_ROWS = 200  # rows per grouped UPDATE (SQLite binds at most 32,766 values)
+
+
+def _updates_sql(rows) -> list[tuple[str, list]]:
+    """The conversation rows' UPDATEs: (conversation, changed column names) each."""
+    groups: dict[tuple[str, ...], list] = {}
+    for conversation, names in rows:
+        values = [getattr(conversation, Conversation._meta.get_field(n).attname) for n in names]
+        groups.setdefault(tuple(names), []).append((conversation.pk, values))
+    statements = []
+    for names, group in groups.items():
+        statements += _rows_update_sql(Conversation, list(names), group)
+    return statements
+
+
+def _rows_update_sql(model, names, rows, where: str = "") -> list[tuple[str, list]]:
+    """UPDATEs setting the columns `names` of the rows [(pk, [value per name])], with an extra
+    condition on the table (`where`). On SQLite several rows share one
+    `WITH v(…) AS (VALUES …) UPDATE … FROM v` (a timer sweep writes hundreds in a transaction);
+    on PostgreSQL each is a clause of the batch's one statement already (`_execute`)."""
     quote = connection.ops.quote_name
-    fields = [Conversation._meta.get_field(n) for n in names]
-    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    params = [f.get_db_prep_save(getattr(conversation, f.attname), connection) for f in fields]
-    table = quote(Conversation._meta.db_table)
-    return f"UPDATE {table} SET {sets} WHERE {quote('id')} = %s", [*params, conversation.pk]
+    fields = [model._meta.get_field(n) for n in names]
+    table = quote(model._meta.db_table)
+    condition = f" AND {where}" if where else ""
+
+    def prep(values):
+        return [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+
+    # UPDATE … FROM needs SQLite 3.33 (2020); an older library writes a row per statement.
+    if connection.vendor != "sqlite" or connection.Database.sqlite_version_info < (3, 33):
+        sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        sql = f"UPDATE {table} SET {sets} WHERE {quote('id')} = %s{condition}"
+        return [(sql, [*prep(values), pk]) for pk, values in rows]
+    columns = ", ".join(quote(c) for c in ("id", *(f.column for f in fields)))
+    row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+    sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
+    statements = []
+    for start in range(0, len(rows), UPDATE_ROWS):
+        part = rows[start : start + UPDATE_ROWS]
+        if len(part) == 1:
+            pk, values = part[0]
+            one = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+            sql = f"UPDATE {table} SET {one} WHERE {quote('id')} = %s{condition}"
+            statements.append((sql, [*prep(values), pk]))
+            continue
+        params = [p for pk, values in part for p in (pk, *prep(values))]
+        statements.append(
+            (
+                f"WITH v({columns}) AS (VALUES {', '.join([row] * len(part))}) "
+                f"UPDATE {table} SET {sets} FROM v "
+                f"WHERE {table}.{quote('id')} = v.{quote('id')}{condition}",
+                params,
+            )
+        )
+    return statements
+
+
+def _activities_sql(conversations) -> list[tuple[str, list]]:
+    """The CRM activities following these conversations (`sync_activity`), each written once
+    with the row's final state: responsible, completed when closed, start and end; and a lead
+    with no responsible yet takes the conversation's."""
+    activities, leads = [], []
+    for conversation in conversations:
+        closed = conversation.status >= lifecycle.OPEN_BELOW
+        end = (conversation.closed_at or conversation.updated_at) if closed else None
+        activities.append(
+            (
+                conversation.crm_activity_id,
+                [conversation.responsible_id, closed, conversation.started_at, end],
+            )
+        )
+        if conversation.responsible_id and conversation.crm_entity_type == "lead":
+            leads.append((conversation.crm_entity_id, [conversation.responsible_id]))
+    quote = connection.ops.quote_name
+    table = quote(Lead._meta.db_table)
+    return _rows_update_sql(
+        Activity, ["responsible", "completed", "start_at", "end_at"], activities
+    ) + _rows_update_sql(
+        Lead, ["responsible"], leads, where=f"{table}.{quote('responsible_id')} IS NULL"
+    )
 
 
 _PARTICIPANT_COLUMNS = ("conversation", "employee", "started_at", *PARTICIPANT_FLAGS)
@@ -538,23 +626,15 @@ def transition(
 
 
 def sync_activity(conversation: Conversation, before: lifecycle.State) -> None:
-    """Keep the conversation's CRM activity in step: responsible, end time, completed when closed."""
+    """Keep the conversation's CRM activity in step: responsible, end time, completed when
+    closed. Written with the batch, once per activity whatever the transitions in between."""
     if not conversation.crm_activity_id:
         return
     closed = conversation.status >= lifecycle.OPEN_BELOW
     was_closed = before.status >= lifecycle.OPEN_BELOW
     if before.responsible == conversation.responsible_id and closed == was_closed:
         return
-    Activity.objects.filter(pk=conversation.crm_activity_id).update(
-        responsible_id=conversation.responsible_id,
-        completed=closed,
-        start_at=conversation.started_at,
-        end_at=(conversation.closed_at or conversation.updated_at) if closed else None,
-    )
-    if conversation.responsible_id and conversation.crm_entity_type == "lead":
-        Lead.objects.filter(pk=conversation.crm_entity_id, responsible__isnull=True).update(
-            responsible_id=conversation.responsible_id
-        )
+    batch().activities[conversation.crm_activity_id] = conversation
 
 
 def send_automatic(conversation: Conversation, text: str, at) -> Message:

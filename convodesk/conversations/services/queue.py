@@ -36,13 +36,20 @@ def mark_offered(conversation: Conversation, employee_ids: list[int]) -> None:
         participant.offered_now = participant.ever_offered = True
 
 
-def distribute(conversation: Conversation, exclude: list[int], now) -> None:
-    """Offer a conversation waiting in the queue; when nobody is available it stays queued."""
+def distribute(conversation: Conversation, exclude: list[int], now, available=None):
+    """Offer a conversation waiting in the queue; when nobody is available it stays queued.
+
+    `available`: the line's available members when already read for several conversations
+    (`distribution.available_members`); returned as they are after this offer.
+    """
     if conversation.status >= Status.AGENT_REPLIED or conversation.responsible_id:
-        return
-    employees, assign = distribution.choose(conversation.line, exclude)
+        return available
+    employees, assign = distribution.choose(conversation.line, exclude, available)
     if employees:
         offer(conversation, employees, assign, now)
+        if assign and available is not None:
+            available = distribution.took_one(conversation.line, available, employees[0])
+    return available
 
 
 def passed_over(conversation: Conversation) -> list[int]:

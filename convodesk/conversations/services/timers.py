@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from convodesk.lines import distribution
+
 from .. import lifecycle
 from ..lifecycle import IllegalTransition
 from ..models import Conversation
 from . import queue
-from .core import TIMER, lock_if_free, now_or, transition, unit
+from .core import TIMER, batch, lock_if_free, now_or, transition, unit
 from .operator import closing_texts
 
 _TIMERS = (
@@ -26,12 +28,51 @@ def run_due_timers(now=None, batch: int = 500) -> int:
     """Fire every due queue time-out, auto-close and full close. Safe to run from many processes:
     each conversation is re-checked under its row lock, so a timer fires once."""
     at = now_or(now)
-    fired = 0
+    fired = queue_timeouts(at, batch)
     for field, _event_class, _kind in _TIMERS:
+        if field == "offer_expires_at":
+            continue  # queue_timeouts, all at once
         due = Conversation.objects.filter(**{f"{field}__lte": at}, **_PENDING.get(field, {}))
         due = due.order_by(field)
         for conversation_id in list(due.values_list("id", flat=True)[:batch]):
             fired += fire_due(conversation_id, at, only=field)
+    return fired
+
+
+def queue_timeouts(now=None, limit: int = 500) -> int:
+    """Fire the due queue time-outs (the longest due first, at most `limit`) and offer each
+    conversation again, all in one transaction: a sweep's statements do not grow with the
+    number of waiting conversations (issue 23 item 6).
+
+    The due rows are read and locked in one statement (by the `offer_expires_at` index; rows
+    another process holds are skipped), their participants in one, each line's available
+    members once; the batch then writes every row, offer and event together. A conversation
+    the state machine refuses is left as it is (the refusal changes nothing).
+    """
+    at = now_or(now)
+    with unit():
+        rows = list(
+            Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("line", "connection")
+            .filter(offer_expires_at__lte=at)
+            .order_by("offer_expires_at", "id")[:limit]
+        )
+        if not rows:
+            return 0
+        batch().load_participants(rows)
+        available: dict[int, list] = {}
+        fired = 0
+        for conversation in rows:
+            try:
+                transition(conversation, lifecycle.QueueTimeout(at), TIMER, "queue_timeout")
+            except IllegalTransition:
+                continue  # refused before anything changed
+            line = conversation.line
+            if line.pk not in available:
+                available[line.pk] = distribution.available_members(line)
+            exclude = queue.timed_out(conversation)
+            available[line.pk] = queue.distribute(conversation, exclude, at, available[line.pk])
+            fired += 1
     return fired
 
 

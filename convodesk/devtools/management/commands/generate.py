@@ -33,8 +33,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-events", action="store_true", help="Skip the two event rows per conversation."
         )
+        parser.add_argument(
+            "--no-rollups",
+            action="store_true",
+            help="Leave the statistics rollups unbuilt (for tests that never read statistics; "
+            "`manage.py rebuild_rollups` builds them later).",
+        )
 
-    def handle(self, *args, conversations, messages_for, seed, chunk, no_events, **options):
+    def handle(
+        self, *args, conversations, messages_for, seed, chunk, no_events, no_rollups, **options
+    ):
         if conversations < 0 or chunk < 1:
             raise CommandError("--conversations must be >= 0 and --chunk >= 1.")
         started = time.monotonic()
@@ -46,6 +54,7 @@ class Command(BaseCommand):
                 chunk=chunk,
                 events=not no_events,
                 log=self.stdout.write,
+                rollups=not no_rollups,
             )
         except generate.NotEnoughDisk as exc:
             self.stdout.write(self.style.WARNING(str(exc)))
