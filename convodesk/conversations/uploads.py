@@ -49,9 +49,11 @@ PHOTO_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 class UploadRefused(Exception):
     """A file the product will not take; the message says why, for the person who chose it."""
 
-    def __init__(self, message: str):
+    TOO_LARGE, TYPE, EMPTY, TOO_MANY = "too_large", "unsupported_type", "empty", "too_many"
+
+    def __init__(self, message: str, reason: str = ""):
         super().__init__(message)
-        self.message = message
+        self.message, self.reason = message, reason
 
 
 def max_bytes() -> int:
@@ -110,7 +112,8 @@ def check_name(name: str, declared_type: str = "") -> tuple[str, str]:
     if content_type is None:
         raise UploadRefused(
             _("“%(name)s”: this type of file is not accepted (accepted: %(types)s).")
-            % {"name": name, "types": ", ".join(sorted(types))}
+            % {"name": name, "types": ", ".join(sorted(types))},
+            UploadRefused.TYPE,
         )
     return name, content_type
 
@@ -119,10 +122,11 @@ def check_size(name: str, size: int) -> None:
     if size > max_bytes():
         raise UploadRefused(
             _("“%(name)s” is too large: at most %(size)s per file.")
-            % {"name": name, "size": filesizeformat(max_bytes())}
+            % {"name": name, "size": filesizeformat(max_bytes())},
+            UploadRefused.TOO_LARGE,
         )
     if size == 0:
-        raise UploadRefused(_("“%(name)s” is empty.") % {"name": name})
+        raise UploadRefused(_("“%(name)s” is empty.") % {"name": name}, UploadRefused.EMPTY)
 
 
 def check(upload) -> tuple[str, str]:
@@ -150,7 +154,9 @@ def store_all(files) -> list[dict]:
     """Check every file first, then store them; the attachment items for the message."""
     files = list(files)
     if len(files) > MAX_FILES:
-        raise UploadRefused(_("At most %(count)s files per message.") % {"count": MAX_FILES})
+        raise UploadRefused(
+            _("At most %(count)s files per message.") % {"count": MAX_FILES}, UploadRefused.TOO_MANY
+        )
     checked = [(upload, *check(upload)) for upload in files]
     items = []
     for upload, name, content_type in checked:
