@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -556,7 +556,7 @@ UPLOAD_STATUS = {uploads.UploadRefused.TOO_LARGE: 413, uploads.UploadRefused.TYP
             **also(409, 415)["responses"],
             **errors.worded(
                 400,
-                "A file is empty, or more than 10 files (bad_request)",
+                "A file is empty (bad_request)",
             ),
             **errors.worded(413, "A file is larger than the server accepts (too_large)"),
         }
@@ -570,9 +570,12 @@ def post_reply_with_files(
     request,
     conversation_id: int,
     payload: Form[ReplyFilesIn],
-    files: File[list[UploadedFile]],
+    files: Annotated[
+        list[UploadedFile],
+        File(max_length=uploads.MAX_FILES, description="One or more files, at most 10"),
+    ],
 ):
-    """The files are checked (413 too large, 415 a type not accepted, 400 empty or too many),
+    """The files are checked (413 too large, 415 a type not accepted, 400 empty),
     named safely and stored like the composer's, then sent like `POST …/messages`. Nothing is
     stored for a conversation the caller cannot see, and nothing stays when the reply is
     refused."""
