@@ -226,19 +226,26 @@ MEDIA_ROOT = VAR_DIR / "media"
 # Files (channels' inbound parts, the composer's uploads) go through the default storage: local
 # disk under MEDIA_ROOT, or any S3-compatible store with `pip install convodesk[s3]` and S3_BUCKET.
 # Nothing there is public: the product serves every file itself, behind the visibility rule.
-if os.environ.get("S3_BUCKET"):
-    STORAGES["default"] = {
+
+
+def s3_storage(environ) -> dict:
+    """The default storage on an S3-compatible store, from the environment (README, "Files")."""
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": os.environ["S3_BUCKET"],
-            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
-            "region_name": os.environ.get("S3_REGION") or None,
-            "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
-            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+            "bucket_name": environ["S3_BUCKET"],
+            "endpoint_url": environ.get("S3_ENDPOINT_URL") or None,
+            "region_name": environ.get("S3_REGION") or None,
+            "access_key": environ.get("S3_ACCESS_KEY_ID") or None,
+            "secret_key": environ.get("S3_SECRET_ACCESS_KEY") or None,
             "default_acl": "private",
             "file_overwrite": False,
         },
     }
+
+
+if os.environ.get("S3_BUCKET"):
+    STORAGES["default"] = s3_storage(os.environ)
 EXPORT_ROOT = VAR_DIR / "exports"
 
 SESSION_COOKIE_HTTPONLY = True

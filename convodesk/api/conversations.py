@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Body, Field, Query, Router, Schema
+from ninja import Body, Field, File, Form, Query, Router, Schema, UploadedFile
 from pydantic import ConfigDict, create_model
 
 from convodesk.accounts.models import User
-from convodesk.conversations import attachments, services, visibility
+from convodesk.conversations import attachments, services, uploads, visibility
 from convodesk.conversations.columns import (
     COLUMNS,
     SORTABLE,
@@ -43,8 +43,17 @@ from convodesk.conversations.services import Actor
 from convodesk.conversations.visibility import countable, merged_walk
 from convodesk.lines.models import CloseReason, Connection, Line
 
+from . import errors
 from .errors import ApiError, Status, also, invalid, not_found
-from .schemas import DateTime, Input, IsoDateTimeIn, Item, OptionalDateTime, Ref
+from .schemas import (
+    DateTime,
+    Input,
+    IsoDateTimeIn,
+    Item,
+    OptionalDateTime,
+    Ref,
+    ReplyFilesIn,
+)
 from .serializers import event_out, message_out
 
 router = Router(tags=["conversations"])
@@ -533,6 +542,59 @@ def post_reply(request, conversation_id: int, payload: ReplyIn):
     write = services.add_private_note if payload.note else services.reply
     message = write(_check_id(conversation_id), Actor.of(user), payload.text, attachments=files)
     message.refresh_from_db()
+    return Status(201, message_out(message))
+
+
+UPLOAD_STATUS = {uploads.UploadRefused.TOO_LARGE: 413, uploads.UploadRefused.TYPE: 415}
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages/files",
+    response={201: MessageOut},
+    openapi_extra={
+        "responses": {
+            **also(409, 415)["responses"],
+            **errors.worded(
+                400,
+                "A file is empty (bad_request)",
+            ),
+            **errors.worded(413, "A file is larger than the server accepts (too_large)"),
+        }
+    },
+    summary=(
+        "Write to the client with files attached (multipart/form-data: `files`, one or more; "
+        "`text`; `note`), under the size and type limits of the composer"
+    ),
+)
+def post_reply_with_files(
+    request,
+    conversation_id: int,
+    payload: Form[ReplyFilesIn],
+    files: Annotated[
+        list[UploadedFile],
+        File(max_length=uploads.MAX_FILES, description="One or more files, at most 10"),
+    ],
+):
+    """The files are checked (413 too large, 415 a type not accepted, 400 empty),
+    named safely and stored like the composer's, then sent like `POST …/messages`. Nothing is
+    stored for a conversation the caller cannot see, and nothing stays when the reply is
+    refused."""
+    user = _user(request)
+    visible(user, conversation_id)
+    try:
+        stored = uploads.store_all(files)
+    except uploads.UploadRefused as exc:
+        status = UPLOAD_STATUS.get(exc.reason, 400)
+        raise ApiError(status, errors.HTTP_CODES[status], exc.message) from None
+    write = services.add_private_note if payload.note else services.reply
+    try:
+        message = write(conversation_id, Actor.of(user), payload.text, attachments=stored)
+    except Exception:
+        uploads.discard(stored)
+        raise
+    message.refresh_from_db()
+    if not message.attachments:  # an integration's automatic text carries no files
+        uploads.discard(stored)
     return Status(201, message_out(message))
 
 

@@ -31,6 +31,7 @@ HTTP_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
+    415: "unsupported_type",
     422: "validation_error",
     429: "throttled",
 }
@@ -72,7 +73,8 @@ def not_found() -> ApiError:
 
 
 def _loc_name(loc) -> str:
-    parts = [str(p) for p in loc if p not in ("query", "body", "path", "header", "payload", "data")]
+    skip = ("query", "body", "path", "header", "payload", "data", "file", "form")
+    parts = [str(p) for p in loc if p not in skip]
     return ".".join(parts) or "body"
 
 
@@ -126,6 +128,7 @@ ERROR_DESCRIPTIONS = {
     404: "No such object, or not visible to the token's user (not_found)",
     409: "The object's state does not allow this now (e.g. already closed, not offered to you)",
     413: "The request body is larger than the server accepts (too_large)",
+    415: "A file of a type the server does not accept (unsupported_type)",
     422: "A parameter or field is invalid; details names each (validation_error)",
     429: "Too many requests: retry after the Retry-After header's seconds (throttled)",
     503: "Not stored, nothing written: retry later (ingestion_failed)",
@@ -139,6 +142,12 @@ def also(*statuses: int) -> dict:
     """openapi_extra for an operation that can answer these errors besides the ones its shape
     implies (a 409 from a state check, a 503 from storage)."""
     return {"responses": {status: _error_response(status) for status in statuses}}
+
+
+def worded(status: int, description: str) -> dict:
+    """openapi_extra's answer `status` in an operation's own words (a 400 that is not about
+    JSON, a 413 that is about one file)."""
+    return {status: {**_error_response(status), "description": description}}
 
 
 def _error_response(status: int) -> dict:

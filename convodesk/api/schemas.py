@@ -189,3 +189,19 @@ Item = create_model(
     ),
     **_item_fields(),
 )
+
+
+# Files -----------------------------------------------------------------------------------
+
+
+class ReplyFilesIn(Schema):
+    """The text fields of a reply with files (multipart/form-data; the files are `files`)."""
+
+    text: str = Field("", max_length=20000, description="The message; may be empty with files")
+    note: bool = Field(
+        False,
+        description=(
+            "A private note for employees: never sent to the client or any channel, and not "
+            "counted as a reply in any metric"
+        ),
+    )

@@ -21,12 +21,9 @@ from email.message import EmailMessage as MimeMessage
 from email.message import Message as PlainMessage
 from html.parser import HTMLParser
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from convodesk import crypto
@@ -41,7 +38,6 @@ from .models import EmailHeaders
 
 log = logging.getLogger("convodesk.email")
 
-MAX_STORED_PART = 25 * 1024 * 1024  # bytes of one attachment part kept for download
 QUOTE_HEADER_RE = re.compile(
     r"^(On .{3,200} wrote:|El .{3,200} escribió:|-{2,} ?Original Message ?-{2,}|-{2,} ?Mensaje original ?-{2,}|"
     r"From: .+@.+)\s*$",
@@ -236,20 +232,24 @@ def parse(raw: bytes) -> Parsed:
 
 
 def store_parts(parsed: Parsed) -> list[dict]:
-    """Keep each attachment part's bytes in the default storage (under MEDIA_ROOT, never served
-    directly) and note where; the product serves them behind the visibility rule. The name is a
-    keyed hash of the content: not guessable, and a re-fetched mail reuses the same file."""
+    """Keep each attachment part's bytes in the default storage (never served directly) and
+    note where; the product serves them behind the visibility rule. The same limits as the
+    composer's files (`uploads.keep_inbound`): a part of a type not accepted, or too large, is
+    kept as metadata with the reason it was refused, shown in the transcript."""
     stored = []
     for index, item in enumerate(parsed.attachments):
         content = parsed.contents[index] if index < len(parsed.contents) else None
-        if content is None or len(content) > MAX_STORED_PART:
+        if content is None:
             stored.append(item)
             continue
-        digest = salted_hmac("convodesk.mail-part", content, algorithm="sha256").hexdigest()
-        name = f"mail-parts/{digest[:2]}/{digest}"
-        if not default_storage.exists(name):
-            name = default_storage.save(name, ContentFile(content))
-        stored.append({**item, "stored": name})
+        try:
+            kept = uploads.keep_inbound(
+                "mail-parts", item.get("file_name") or "", content, item.get("mime_type") or ""
+            )
+        except uploads.UploadRefused as exc:
+            stored.append({**item, "refused": exc.message})
+            continue
+        stored.append({**item, "stored": kept["stored"]})
     return stored
 
 
@@ -264,6 +264,8 @@ def ingest(connection: Connection, parsed: Parsed, now=None):
         )
         return None
     body = parsed.text or parsed.subject or "(empty message)"
+    # Stored before the transaction: an S3-compatible storage is a network round trip per part.
+    attachments = store_parts(parsed)
     with transaction.atomic():
         received = services.receive_client_message(
             connection,
@@ -272,7 +274,7 @@ def ingest(connection: Connection, parsed: Parsed, now=None):
             email=parsed.sender,
             text=body,
             external_message_id=parsed.message_id,
-            attachments=store_parts(parsed),
+            attachments=attachments,
             now=now,
         )
         if received.created:

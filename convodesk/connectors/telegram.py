@@ -29,11 +29,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from convodesk import crypto
+from convodesk.conversations import attachments as attachments_
 from convodesk.conversations import services, uploads
 from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.lines.models import Connection
 
-from . import skipped
+from . import skipped, tasks
 from .clean import clean_data
 from .delivery import DeliveryFailed
 
@@ -321,6 +322,11 @@ def handle_update(connection: Connection, update: dict, now: dt.datetime | None 
         now=now,
     )
     _remember_identity(received.conversation.identity_id, sender, text)
+    if received.created and any(attachments_.waiting(i) for i in received.message.attachments):
+        # Fetched by a task once the message is committed: no download while this holds the
+        # transaction, and a webhook that answers Telegram at once.
+        message_id = received.message.pk
+        transaction.on_commit(lambda: tasks.keep_telegram_files.enqueue(message_id))
     return received
 
 
@@ -416,6 +422,73 @@ def download(connection: Connection, file_id: str, max_bytes: int) -> bytes:
     if len(content) > max_bytes:
         raise TelegramError(str(_("The file is too large to download.")), 413)
     return content
+
+
+# Inbound files -------------------------------------------------------------------------
+
+
+def _file_name(item: dict) -> tuple[str, str]:
+    """(name, declared type) of a client's file: a photo is always a JPEG (Telegram re-encodes
+    it); a file without a name (a voice note, a sticker) is named after its kind."""
+    if item.get("type") == "photo":
+        return f"photo-{item.get('file_unique_id') or 'file'}.jpg", "image/jpeg"
+    fallback = f"{item.get('type') or 'file'}-{item.get('file_unique_id') or 'file'}"
+    return str(item.get("file_name") or fallback), str(item.get("mime_type") or "")
+
+
+def keep_file(connection: Connection, item: dict) -> dict:
+    """Fetch one client's file and keep it in the default storage under the composer's limits
+    (`uploads.keep_inbound`): the fields to merge into the attachment, `stored` or `refused`.
+    The type and the size Telegram announced are checked before anything is downloaded.
+    TelegramError when Telegram is away (the file stays waiting, to be fetched again)."""
+    try:
+        name, declared = _file_name(item)
+        name, _kind = uploads.check_name(name, declared)
+        announced = item.get("file_size")
+        if isinstance(announced, int) and not isinstance(announced, bool) and announced > 0:
+            uploads.check_size(name, announced)
+        limit = min(uploads.max_bytes(), attachments_.MAX_FETCHED_FILE)
+        try:
+            content = download(connection, item["file_id"], limit)
+        except TelegramError as exc:
+            if exc.code in (400, 404, 413):  # too big for the Bot API, gone, over our cap
+                raise uploads.UploadRefused(exc.description) from None
+            raise
+        kept = uploads.keep_inbound("telegram-files", name, content, declared)
+    except uploads.UploadRefused as exc:
+        return {"refused": exc.message}
+    return {"stored": kept["stored"], "name": kept["name"], "size": kept["size"]}
+
+
+def keep_files(message_id: int, fail: bool = False) -> list:
+    """Fetch and store every file of a client's Telegram message still waiting; returns its
+    attachments as they are now. The downloads run outside any transaction; the results are
+    recorded by the services in one short one. Idempotent: a stored or refused file is left
+    alone. A file Telegram could not hand over stays waiting (logged; raised with `fail`)."""
+    message = (
+        Message.objects.select_related("connection")
+        .filter(
+            pk=message_id,
+            author_kind=Message.Author.CLIENT,
+            connection__kind=Connection.Kind.TELEGRAM,
+        )
+        .first()
+    )
+    if message is None:
+        return []
+    kept = {}
+    for index, item in enumerate(message.attachments or []):
+        if not attachments_.waiting(item):
+            continue
+        try:
+            kept[index] = keep_file(message.connection, item)
+        except TelegramError as exc:
+            log.warning("telegram message %s: file %s not fetched: %s", message_id, index, exc)
+            if fail:
+                raise
+    if not kept:
+        return list(message.attachments or [])
+    return services.keep_attachment_files(message_id, kept)
 
 
 BOT_PICTURE_BYTES = 1_000_000

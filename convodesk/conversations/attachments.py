@@ -1,15 +1,14 @@
 """Attachments: the one check every ingestion path and every template goes through.
 
 A message's attachments are a JSON list of small dicts in one of three shapes: a link posted by
-an API connector or an employee (`url`, `name`, ...), a Telegram file (`file_id`, ...) and an
-e-mail part whose bytes the product stored itself (`stored`). Only http(s) links are ever kept
+an API connector or an employee (`url`, `name`, ...), a Telegram file (`file_id`, ...; `stored`
+once fetched) and an e-mail part whose bytes the product stored itself (`stored`). A channel's
+file the product would not keep (too large, a type not accepted) carries `refused`: the reason. Only http(s) links are ever kept
 or rendered as links; files the product fetches itself are served by the product
 (`views/files.py`), behind the visibility rule, and never by a third-party address.
 """
 
 from __future__ import annotations
-
-import io
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -37,7 +36,9 @@ KEYS = (
     "width",
     "height",
     "stored",
+    "refused",
 )
+PRODUCT_KEYS = ("stored", "refused")
 _validate_url = URLValidator(schemes=["http", "https"])
 
 
@@ -106,12 +107,12 @@ def clean_one(item, field: str = "attachments.0") -> dict:
 
 
 def from_outside(items):
-    """Attachments posted through the API: never a `stored` name, which only the product's own
-    connectors and composer set (it names a file in the product's storage)."""
+    """Attachments posted through the API: never a `stored` name or a `refused` reason, which
+    only the product's own connectors and composer set (a name is a file in its storage)."""
     if not isinstance(items, list | tuple):
         return items
     return [
-        {k: v for k, v in item.items() if k != "stored"} if isinstance(item, dict) else item
+        {k: v for k, v in item.items() if k not in PRODUCT_KEYS} if isinstance(item, dict) else item
         for item in items
     ]
 
@@ -155,23 +156,43 @@ def for_display(message) -> list[dict]:
                 "href": href,
                 "mime_type": item.get("mime_type") or item.get("content_type") or "",
                 "size": item.get("file_size") or item.get("size"),
+                "refused": refused(item),
             }
         )
     return shown
 
 
+def refused(item: dict) -> str:
+    """Why the product did not keep a file a channel brought in (too large, a type not
+    accepted), or ""."""
+    reason = item.get("refused")
+    return reason if isinstance(reason, str) else ""
+
+
+def waiting(item) -> bool:
+    """A Telegram file not fetched yet: neither stored nor refused."""
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("file_id"), str)
+        and bool(item["file_id"])
+        and not item.get("stored")
+        and not refused(item)
+    )
+
+
 def servable(message, item: dict) -> bool:
-    """Whether the product serves this attachment itself: only what its own connectors stored,
-    and the files employees attached in the composer (`uploads`)."""
+    """Whether the product serves this attachment itself: only what its own connectors stored
+    (or, for Telegram, are still to fetch), and the files employees attached in the composer
+    (`uploads`); never a file it refused."""
     if message.author_kind != "client":
         return message.author_kind in ("employee", "note") and uploads.is_upload(item)
-    if not message.connection_id:
+    if not message.connection_id or refused(item):
         return False
     kind = message.connection.kind
     if kind == "email":
         return isinstance(item.get("stored"), str) and bool(item["stored"])
     if kind == "telegram":
-        return isinstance(item.get("file_id"), str) and bool(item["file_id"])
+        return (isinstance(item.get("stored"), str) and bool(item["stored"])) or waiting(item)
     return False
 
 
@@ -184,24 +205,31 @@ class FetchFailed(Exception):
 
 
 def open_file(message, index: int):
-    """(a binary file object, file name) of attachment `index` of a client's message."""
+    """(a binary file object, file name) of attachment `index` of a message.
+
+    A Telegram file is fetched and stored when its message arrives (a follow-up task); one
+    still waiting (the task has not run yet, Telegram was away, a message older than that
+    task) is fetched and stored now, the same way, and then served from the storage."""
     items = message.attachments or []
     item = items[index] if 0 <= index < len(items) else None
     if not isinstance(item, dict) or not servable(message, item):
         raise NotServable
-    name = item.get("file_name") or item.get("name")
-    if message.author_kind != "client" or message.connection.kind == "email":
-        from django.core.files.storage import default_storage
+    if waiting(item):
+        from convodesk.connectors import telegram
 
         try:
-            return default_storage.open(item["stored"], "rb"), name or "attachment"
-        except (OSError, ValueError) as exc:  # removed from storage, or a name it refuses
-            raise NotServable from exc
-    from convodesk.connectors import telegram
+            items = telegram.keep_files(message.pk, fail=True)
+        except telegram.TelegramError as exc:
+            raise FetchFailed(exc.description) from None
+        item = items[index] if 0 <= index < len(items) else {}
+        if refused(item):
+            raise FetchFailed(refused(item))
+        if not item.get("stored"):
+            raise NotServable
+    name = item.get("file_name") or item.get("name")
+    from django.core.files.storage import default_storage
 
     try:
-        content = telegram.download(message.connection, item["file_id"], MAX_FETCHED_FILE)
-    except telegram.TelegramError as exc:
-        raise FetchFailed(exc.description) from None
-    fallback = f"{item.get('type') or 'file'}-{item.get('file_unique_id') or index}"
-    return io.BytesIO(content), name or fallback
+        return default_storage.open(item["stored"], "rb"), name or "attachment"
+    except (OSError, ValueError) as exc:  # removed from storage, or a name it refuses
+        raise NotServable from exc

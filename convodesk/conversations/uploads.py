@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 UPLOAD_DIR = "uploads"
@@ -48,9 +49,11 @@ PHOTO_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 class UploadRefused(Exception):
     """A file the product will not take; the message says why, for the person who chose it."""
 
-    def __init__(self, message: str):
+    TOO_LARGE, TYPE, EMPTY, TOO_MANY = "too_large", "unsupported_type", "empty", "too_many"
+
+    def __init__(self, message: str, reason: str = ""):
         super().__init__(message)
-        self.message = message
+        self.message, self.reason = message, reason
 
 
 def max_bytes() -> int:
@@ -96,30 +99,64 @@ def extension(name: str) -> str:
     return os.path.splitext(name)[1].lower().lstrip(".")
 
 
-def check(upload) -> tuple[str, str]:
-    """(safe name, content type) of an uploaded file, or UploadRefused saying why."""
-    name = safe_name(getattr(upload, "name", ""))
-    content_type = allowed_types().get(extension(name))
+def check_name(name: str, declared_type: str = "") -> tuple[str, str]:
+    """(safe name, content type) by the name's extension on the accepted list, or UploadRefused.
+    A name without an extension (a channel's voice note, a sticker) takes the first accepted
+    extension of the type the channel declared, so the same list decides."""
+    name = safe_name(name)
+    types = allowed_types()
+    if not extension(name) and declared_type:
+        ext = next((e for e, kind in sorted(types.items()) if kind == declared_type), "")
+        name = f"{name}.{ext}" if ext else name
+    content_type = types.get(extension(name))
     if content_type is None:
         raise UploadRefused(
             _("“%(name)s”: this type of file is not accepted (accepted: %(types)s).")
-            % {"name": name, "types": ", ".join(sorted(allowed_types()))}
+            % {"name": name, "types": ", ".join(sorted(types))},
+            UploadRefused.TYPE,
         )
-    if upload.size > max_bytes():
+    return name, content_type
+
+
+def check_size(name: str, size: int) -> None:
+    if size > max_bytes():
         raise UploadRefused(
             _("“%(name)s” is too large: at most %(size)s per file.")
-            % {"name": name, "size": filesizeformat(max_bytes())}
+            % {"name": name, "size": filesizeformat(max_bytes())},
+            UploadRefused.TOO_LARGE,
         )
-    if upload.size == 0:
-        raise UploadRefused(_("“%(name)s” is empty.") % {"name": name})
+    if size == 0:
+        raise UploadRefused(_("“%(name)s” is empty.") % {"name": name}, UploadRefused.EMPTY)
+
+
+def check(upload) -> tuple[str, str]:
+    """(safe name, content type) of an uploaded file, or UploadRefused saying why."""
+    name, content_type = check_name(getattr(upload, "name", ""))
+    check_size(name, upload.size)
     return name, content_type
+
+
+def keep_inbound(folder: str, name: str, content: bytes, declared_type: str = "") -> dict:
+    """A file a channel brought in (an e-mail part, a Telegram file), under the composer's
+    limits, kept in the default storage: {"stored", "name", "content_type", "size"}, or
+    UploadRefused saying why. The stored name is a keyed hash of the bytes: not guessable, and
+    a second run (a re-fetched mail, a retried task) reuses the same file."""
+    name, content_type = check_name(name, declared_type)
+    check_size(name, len(content))
+    digest = salted_hmac(f"convodesk.{folder}", content, algorithm="sha256").hexdigest()
+    stored = f"{folder}/{digest[:2]}/{digest}"
+    if not default_storage.exists(stored):
+        stored = default_storage.save(stored, ContentFile(content))
+    return {"stored": stored, "name": name, "content_type": content_type, "size": len(content)}
 
 
 def store_all(files) -> list[dict]:
     """Check every file first, then store them; the attachment items for the message."""
     files = list(files)
     if len(files) > MAX_FILES:
-        raise UploadRefused(_("At most %(count)s files per message.") % {"count": MAX_FILES})
+        raise UploadRefused(
+            _("At most %(count)s files per message.") % {"count": MAX_FILES}, UploadRefused.TOO_MANY
+        )
     checked = [(upload, *check(upload)) for upload in files]
     items = []
     for upload, name, content_type in checked:

@@ -449,6 +449,9 @@ def employee_table(scope: Scope, by_responsible: dict, source) -> list[dict]:
                 "answered": p.get("answered", 0),
                 "reply_time_avg": Tally.mean(p.get("reply_sum", 0), p.get("reply_n", 0)),
                 "reply_periods": p.get("reply_n", 0),
+                # The reply periods the employee ended, as reply_time_avg (not the ones of the
+                # conversations they were responsible for).
+                "reply_time_avg_bh": Tally.mean(p.get("reply_bh_sum", 0), p.get("reply_n", 0)),
             }
         )
     return sorted(rows, key=lambda r: (-r["conversations"], r["name"].lower()))

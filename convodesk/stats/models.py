@@ -150,6 +150,8 @@ class Participation(models.Model):
     answered = models.BigIntegerField(db_default=0)
     reply_n = models.BigIntegerField(db_default=0)
     reply_sum = models.BigIntegerField(db_default=0)
+    # The same reply periods' seconds inside the open channel's business hours.
+    reply_bh_sum = models.BigIntegerField(db_default=0)
     shard = models.PositiveSmallIntegerField(default=0, db_default=0)  # as RollupKey.shard
 
     class Meta:

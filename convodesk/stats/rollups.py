@@ -62,7 +62,15 @@ LABEL_KEY = (
 )
 PARTICIPATION_KEY = ("span", "period", "channel", "type", "employee_id")
 PARTICIPATION_SPANS = tiers.SPANS[1:]
-PARTICIPATION_COLUMNS = ("assigned", "taken", "skipped", "answered", "reply_n", "reply_sum")
+PARTICIPATION_COLUMNS = (
+    "assigned",
+    "taken",
+    "skipped",
+    "answered",
+    "reply_n",
+    "reply_sum",
+    "reply_bh_sum",
+)
 HOUR = 3600
 
 
@@ -386,7 +394,8 @@ def rebuild_derived(using: str = "default", columns: tuple[str, ...] = COLUMNS) 
             cursor.execute(f"DELETE FROM {table(model._meta.db_table)} WHERE {table('tier')} <> 0")
         cursor.execute(f"DELETE FROM {table(Participation._meta.db_table)}")
     _project(conn, None, None, columns)
-    _participation(conn, None, None)
+    # Before the business-hours columns exist (an earlier migration's step), without them.
+    _participation(conn, None, None, business="reply_bh_sum" in columns)
 
 
 def _delete(start, end) -> None:
@@ -568,7 +577,7 @@ def _fold_sql(column: str) -> str:
     return f"CASE WHEN {column} IN ({kept}) THEN {column} ELSE {int(lifecycle.Status.CLOSED)} END"
 
 
-def _participation(conn, start, end) -> None:
+def _participation(conn, start, end, business: bool = True) -> None:
     """Participation of the conversations started in [start, end) (whole widest spans): one-day
     spans from the participant and reply-period rows, the wider spans from the one-day rows."""
     from convodesk.conversations.models import (
@@ -584,6 +593,8 @@ def _participation(conn, start, end) -> None:
     day = _span_sql(conn, f"c.{q('started_at')}", narrowest)
     where, params = _range_sql(conn, f"c.{q('started_at')}", start, end)
 
+    business_seconds = f"COALESCE(r.{q('business_seconds')}, 0)" if business else "0"
+
     def flag(column):
         return f"CASE WHEN p.{q(column)} THEN 1 ELSE 0 END"
 
@@ -591,21 +602,24 @@ def _participation(conn, start, end) -> None:
         f"SELECT {day} AS d, c.{q('channel')} AS ch, c.{q('type')} AS ty, p.{q('employee_id')} AS e, "
         f"{flag('ever_offered')} AS a, {flag('took')} AS t, "
         f"CASE WHEN p.{q('skip_count')} > 0 THEN 1 ELSE 0 END AS s, {flag('wrote')} AS w, "
-        "0 AS rn, 0 AS rs "
+        "0 AS rn, 0 AS rs, 0 AS rb "
         f"FROM {q(ConversationParticipant._meta.db_table)} p JOIN {conv} c ON c.{q('id')} = p.{q('conversation_id')} "
         f"WHERE {where}"
     )
     periods = (
-        f"SELECT {day}, c.{q('channel')}, c.{q('type')}, r.{q('employee_id')}, 0, 0, 0, 0, 1, r.{q('seconds')} "
+        f"SELECT {day}, c.{q('channel')}, c.{q('type')}, r.{q('employee_id')}, 0, 0, 0, 0, 1, "
+        f"r.{q('seconds')}, {business_seconds} "
         f"FROM {q(ReplyPeriod._meta.db_table)} r JOIN {conv} c ON c.{q('id')} = r.{q('conversation_id')} "
         f"WHERE r.{q('employee_id')} IS NOT NULL AND {where}"
     )
-    columns = ", ".join(q(c) for c in (*PARTICIPATION_KEY, *PARTICIPATION_COLUMNS))
-    sums = ", ".join(f"SUM({q(c)})" for c in PARTICIPATION_COLUMNS)
+    measures = PARTICIPATION_COLUMNS if business else PARTICIPATION_COLUMNS[:-1]
+    columns = ", ".join(q(c) for c in (*PARTICIPATION_KEY, *measures))
+    sums = ", ".join(f"SUM({q(c)})" for c in measures)
     with conn.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({columns}) "
-            f"SELECT {narrowest}, d, ch, ty, e, SUM(a), SUM(t), SUM(s), SUM(w), SUM(rn), SUM(rs) "
+            f"SELECT {narrowest}, d, ch, ty, e, SUM(a), SUM(t), SUM(s), SUM(w), SUM(rn), SUM(rs)"
+            f"{', SUM(rb)' if business else ''} "
             f"FROM ({participants} UNION ALL {periods}) x GROUP BY d, ch, ty, e",
             params + params,
         )

@@ -495,7 +495,9 @@ def direct_participation(conversations, visible) -> dict[int, dict]:
     for row in flags:
         _add_figures(result, row.pop("employee_id"), row)
     for row in periods.values("employee_id").annotate(
-        reply_n=Count("pk"), reply_sum=Sum("seconds")
+        reply_n=Count("pk"),
+        reply_sum=Sum("seconds"),
+        reply_bh_sum=Coalesce(Sum("business_seconds"), 0),
     ):
         _add_figures(result, row.pop("employee_id"), row)
     return result

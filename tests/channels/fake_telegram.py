@@ -36,6 +36,7 @@ class FakeBotApi:
         self.updates: list[dict] = []
         self.next_message_id = 1000
         self.files: dict[str, bytes] = {}  # file_path -> bytes, served at /file/bot<token>/…
+        self.file_paths: dict[str, str] = {}  # file_id -> file_path getFile answers (a default)
         self.profile_photos: list[list[dict]] = []  # getUserProfilePhotos' "photos"
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -108,10 +109,8 @@ class FakeBotApi:
                 "result": {"total_count": len(self.profile_photos), "photos": photos},
             }
         if method == "getFile":
-            return 200, {
-                "ok": True,
-                "result": {"file_id": params["file_id"], "file_path": "photos/file_1.jpg"},
-            }
+            path = self.file_paths.get(params["file_id"], "photos/file_1.jpg")
+            return 200, {"ok": True, "result": {"file_id": params["file_id"], "file_path": path}}
         return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
 
     def _handler(self):

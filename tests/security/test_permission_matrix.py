@@ -852,10 +852,13 @@ ADMINS = SETTINGS_ADMIN
 class Check:
     """One request of the matrix: `url` is formatted with the route world's ids."""
 
-    def __init__(self, kind, reach, url, method="get", data=None, htmx=False, refusals=()):
+    def __init__(
+        self, kind, reach, url, method="get", data=None, htmx=False, refusals=(), files=False
+    ):
         assert kind in ("page", "public", "admin", "api", "secret"), kind
         self.kind, self.reach, self.url = kind, frozenset(reach), url
         self.method, self.data, self.htmx = method, data, htmx
+        self.files = files  # an API call sent as multipart/form-data with one small file
         self.refusals = tuple(refusals)  # statuses that also mean "refused" on this route
 
     def __repr__(self):
@@ -1299,6 +1302,9 @@ API_MATRIX: dict[str, list[Check]] = {
     "POST /api/v1/conversations/{conversation_id}/messages": [
         api("post", "/conversations/{conv}/messages", SEE_A, {"text": "hello"})
     ],
+    "POST /api/v1/conversations/{conversation_id}/messages/files": [
+        api("post", "/conversations/{conv}/messages/files", SEE_A, {"text": "hi"}, files=True)
+    ],
     "POST /api/v1/conversations/{conversation_id}/take": [
         api("post", "/conversations/{conv}/take", EMPLOYEES_SEE_A)
     ],
@@ -1648,6 +1654,13 @@ def send(world: World, actor: str, check: Check, ids: dict):
     with transaction.atomic():  # each actor meets the same world: undo what the request did
         if check.url.startswith("/api/") and check.kind != "public" or actor == "integ":
             api = world.api(actor)
+            if check.files:
+                from django.core.files.uploadedfile import SimpleUploadedFile
+
+                form = {**(data or {}), "files": SimpleUploadedFile("a.txt", b"a")}
+                response = api.client.post(url, form, **api.headers(None))
+                transaction.set_rollback(True)
+                return response
             body = json.dumps(data) if data is not None else ""
             call = getattr(api.client, check.method)
             kwargs = {"content_type": "application/json"} if check.method != "get" else {}

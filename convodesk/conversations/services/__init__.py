@@ -45,7 +45,7 @@ from .operator import (
     transfer,
 )
 from .queue import distribute, offer, offer_queued, offer_waiting
-from .receive import Received, client_rate, receive_client_message
+from .receive import Received, client_rate, keep_attachment_files, receive_client_message
 from .timers import fire_due, run_due_timers
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "ensure_activity",
     "fire_due",
     "join",
+    "keep_attachment_files",
     "mark_duplicate",
     "mark_spam",
     "offer",

@@ -608,7 +608,14 @@ def transition(
         )
         if employee is not None:
             current_batch.deltas.participation(
-                conversation, {employee: {"reply_n": 1, "reply_sum": seconds}}
+                conversation,
+                {
+                    employee: {
+                        "reply_n": 1,
+                        "reply_sum": seconds,
+                        "reply_bh_sum": outcome.business_seconds or 0,
+                    }
+                },
             )
     if state.status >= Status.CLOSING and before.status < Status.CLOSING:
         clear_offers(conversation)

@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from dataclasses import dataclass
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from convodesk.lines import distribution
@@ -261,3 +261,26 @@ def client_rate(conversation_id: int, like: bool, now=None) -> Conversation:
             {"rating": "like" if like else "dislike"},
         )
         return conversation
+
+
+def keep_attachment_files(message_id: int, kept: dict[int, dict]) -> list:
+    """Record what became of a client message's channel files fetched after it arrived: each
+    `kept[index]` (`stored`, or `refused` with the reason) is merged into that attachment while
+    it still waits, under the message's row lock, so a second run changes nothing. Returns the
+    message's attachments as they are now. Nothing slow happens here: the files were fetched
+    and stored before."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None:
+            return []
+        items = list(message.attachments or [])
+        changed = False
+        for index, fields in kept.items():
+            item = items[index] if 0 <= index < len(items) else None
+            if isinstance(item, dict) and not item.get("stored") and not item.get("refused"):
+                items[index] = {**item, **fields}
+                changed = True
+        if changed:
+            message.attachments = items
+            message.save(update_fields=["attachments"])
+        return items
