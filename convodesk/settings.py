@@ -238,7 +238,7 @@ def s3_storage(environ) -> dict:
             "region_name": environ.get("S3_REGION") or None,
             "access_key": environ.get("S3_ACCESS_KEY_ID") or None,
             "secret_key": environ.get("S3_SECRET_ACCESS_KEY") or None,
-            "default_acl": "private",
+            "default_acl": None,  # no ACL header: buckets with ACLs disabled (the AWS default) refuse one; objects stay private
             "file_overwrite": False,
         },
     }

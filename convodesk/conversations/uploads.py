@@ -42,6 +42,17 @@ DEFAULT_TYPES = {
     "odt": "application/vnd.oasis.opendocument.text",
     "ods": "application/vnd.oasis.opendocument.spreadsheet",
     "zip": "application/zip",
+    # What clients send from their phones: voice notes (Telegram's are Ogg Opus without a
+    # name), audio and short videos.
+    "oga": "audio/ogg",
+    "ogg": "audio/ogg",
+    "opus": "audio/opus",
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "wav": "audio/wav",
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+    "webm": "video/webm",
 }
 PHOTO_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 

@@ -93,6 +93,29 @@ def test_a_photo_and_a_document_are_stored_on_arrival_and_outlive_the_telegram_s
 
 
 @pytest.mark.django_db
+def test_a_voice_note_and_a_video_from_a_phone_are_kept_by_default(
+    client, org, tg, files, media, django_capture_on_commit_callbacks
+):
+    """Telegram sends a voice note as Ogg Opus without a file name, a video as MP4: both are
+    what clients send every day, and the default list keeps them."""
+    files.files.update({"voice/v1.oga": b"OggS voice", "videos/m1.mp4": b"....ftypmp42"})
+    files.file_paths.update({"v1": "voice/v1.oga", "m1": "videos/m1.mp4"})
+    voice = {"file_id": "v1", "file_unique_id": "v1u", "mime_type": "audio/ogg", "duration": 3}
+    video = {"file_id": "m1", "file_unique_id": "m1u", "mime_type": "video/mp4", "duration": 5}
+    _arrive(
+        client,
+        tg,
+        django_capture_on_commit_callbacks,
+        update(1, text=None, voice=voice),
+        update(2, text=None, video=video),
+    )
+    (kept_voice,), (kept_video,) = (m.attachments for m in Message.objects.order_by("id"))
+    assert kept_voice.get("refused") is None and kept_video.get("refused") is None
+    assert (media / kept_voice["stored"]).read_bytes() == b"OggS voice"
+    assert kept_voice["name"] == "voice-v1u.oga" and kept_video["name"] == "video-m1u.mp4"
+
+
+@pytest.mark.django_db
 def test_a_hidden_conversations_telegram_file_answers_404(
     client, org, tg, files, django_capture_on_commit_callbacks
 ):
