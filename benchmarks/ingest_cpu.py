@@ -1,7 +1,7 @@
 """CPU per message of the connector API, in process: N new clients, then one follow-up each.
 
-`python -m benchmarks.ingest_cpu [--count N] [--profile FILE]` with DATABASE_URL set (migrated;
-SQLite when unset: a database of its own under /tmp, migrated here). Each message goes through
+`python -m benchmarks.ingest_cpu [--count N] [--profile FILE]` with DATABASE_URL set (migrated
+here; SQLite when unset: a database of its own under /tmp). Each message goes through
 Django's test Client (`POST /api/v1/connectors/{id}/messages`: middleware, authentication,
 validation, the service transaction, the response); the figure is `time.process_time()` per
 message (CPU of this process: Python and, on SQLite, the database engine). `--profile FILE`
@@ -43,8 +43,7 @@ def main() -> int:
     from django.db import connection
     from django.test import Client
 
-    if connection.vendor == "sqlite":
-        call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)
     from benchmarks.ingest import bench_connection
 
     conn, secret = bench_connection()
