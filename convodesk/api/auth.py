@@ -18,6 +18,7 @@ from convodesk import crypto
 from convodesk.accounts.access import level, levels_for
 from convodesk.accounts.models import Level, User
 from convodesk.lines.models import Connection
+from convodesk.prepared import Prepared
 from convodesk.ratelimit import LeakyBucket
 
 from .errors import ApiError
@@ -100,9 +101,12 @@ class ConnectionSecretAuth(HttpBearer):
         return token  # compared with the connection named in the path by `connection_for`
 
 
+_CONNECTION = Prepared(lambda pk: Connection.objects.select_related("line").filter(pk=pk))
+
+
 def connection_for(connection_id: int, secret: str) -> Connection:
     """A missing connection and a wrong secret answer alike, so no one learns which ids exist."""
-    connection = Connection.objects.select_related("line").filter(pk=connection_id).first()
+    connection = _CONNECTION.first(connection_id)
     given = crypto.hash_token(secret)
     stored = connection.secret_hash if connection is not None else ""
     if not stored or not hmac.compare_digest(stored, given):

@@ -10,6 +10,7 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, V
 from django.db.models.functions import Coalesce
 
 from convodesk.conversations.lifecycle import Status
+from convodesk.prepared import Prepared
 
 from .models import Line, LineMember
 
@@ -51,9 +52,7 @@ def _under_cap(line: Line, members: list[LineMember]) -> list[LineMember]:
     return members
 
 
-def line_and_members(line_id: int) -> tuple[Line, list[LineMember]]:
-    """The line, read fresh, and its available members (as `choose` reads them) in one query
-    when any is available: what a new conversation needs before it is inserted."""
+def _line_with_members(line_id: int):
     from convodesk.conversations.models import Conversation
 
     open_count = (
@@ -63,7 +62,7 @@ def line_and_members(line_id: int) -> tuple[Line, list[LineMember]]:
         .annotate(n=Count("id"))
         .values("n")
     )
-    members = list(
+    return (
         LineMember.objects.filter(
             line_id=line_id,
             user__is_active=True,
@@ -86,6 +85,15 @@ def line_and_members(line_id: int) -> tuple[Line, list[LineMember]]:
         )
         .order_by("position", "id")
     )
+
+
+_LINE_WITH_MEMBERS = Prepared(_line_with_members)
+
+
+def line_and_members(line_id: int) -> tuple[Line, list[LineMember]]:
+    """The line, read fresh, and its available members (as `choose` reads them) in one query
+    when any is available: what a new conversation needs before it is inserted."""
+    members = _LINE_WITH_MEMBERS(line_id)
     if not members:
         return Line.objects.get(pk=line_id), []
     line = members[0].line

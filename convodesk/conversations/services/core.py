@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from convodesk.accounts.models import User
 from convodesk.connectors import delivery
 from convodesk.crm.models import Activity, Lead
+from convodesk.prepared import Prepared
 from convodesk.stats import rollups
 
 from .. import hooks, lifecycle, visibility
@@ -95,6 +96,10 @@ PARTICIPANT_FLAGS = (
     "sees",
 )
 
+_PARTICIPANTS = Prepared(
+    lambda conversation_id: ConversationParticipant.objects.filter(conversation_id=conversation_id)
+)
+
 _current: contextvars.ContextVar[Batch | None] = contextvars.ContextVar(
     "convodesk_batch", default=None
 )
@@ -131,8 +136,7 @@ class Batch:
         if entry is None:
             rows = {}
             if not new:
-                found = ConversationParticipant.objects.filter(conversation_id=conversation.pk)
-                rows = {p.employee_id: p for p in found}
+                rows = {p.employee_id: p for p in _PARTICIPANTS(conversation.pk)}
                 for p in rows.values():
                     p._loaded = {f: getattr(p, f) for f in PARTICIPANT_FLAGS}
             entry = self.people[conversation.pk] = (conversation, rows)
@@ -281,15 +285,26 @@ def _saved(obj, pk) -> None:
     obj._state.adding, obj._state.db = False, connection.alias
 
 
+def insert_row(obj) -> None:
+    """Insert one unsaved row as `save(force_insert=True)` would (`_insert_sql`), its id read
+    back with RETURNING; without the model layer's per-save work (no model here has save
+    signals, and `fill_derived` is what their `save()` adds)."""
+    sql, params = _insert_sql([obj])
+    pk = connection.ops.quote_name(type(obj)._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {pk}", params)
+        _saved(obj, cursor.fetchone()[0])
+
+
 def insert_linked(first, *children: tuple) -> None:
     """Insert `first` and the rows that point at it (`(child, "first_id attribute")` each), as
     `save(force_insert=True)` would. On PostgreSQL one statement (data-modifying WITH clauses
     returning the ids); on SQLite one INSERT each."""
     if connection.vendor != "postgresql":
-        first.save(force_insert=True)
+        insert_row(first)
         for child, attname in children:
             setattr(child, attname, first.pk)
-            child.save(force_insert=True)
+            insert_row(child)
         return
     sql, params = _insert_sql([first])
     clauses = [f"p AS ({sql} RETURNING id)"]
@@ -468,15 +483,20 @@ def unit(savepoint: bool = True):
 # Locking --------------------------------------------------------------------------------
 
 
+_LOCK = Prepared(
+    lambda pk: (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("line", "connection")
+        .filter(pk=pk)
+    )
+)
+
+
 def lock(conversation_id: int) -> Conversation:
-    try:
-        return (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("line", "connection")
-            .get(pk=conversation_id)
-        )
-    except Conversation.DoesNotExist:
-        raise NotFound(conversation_id) from None
+    conversation = _LOCK.first(conversation_id)
+    if conversation is None:
+        raise NotFound(conversation_id)
+    return conversation
 
 
 def lock_if_free(conversation_id: int) -> Conversation | None:
@@ -512,7 +532,7 @@ def add_message(conversation, author_kind, text, at, author=None, **extra) -> Me
     """Store a message; an employee's or automatic one on a channel that delivers is marked
     pending and handed to delivery after commit."""
     message = new_message(conversation, author_kind, text, at, author, **extra)
-    message.save(force_insert=True)
+    insert_row(message)
     delivered(message)
     return message
 

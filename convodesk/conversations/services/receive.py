@@ -8,10 +8,12 @@ import sys
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db import connection as db
+from django.db.models import Exists, FilteredRelation, OuterRef, Q
 
 from convodesk.lines import distribution
 from convodesk.lines.models import Connection
+from convodesk.prepared import Prepared
 
 from .. import lifecycle
 from ..attachments import clean as clean_attachments
@@ -54,23 +56,79 @@ def _complete_client(client: Client, connection: Connection, name: str, phone: s
         client.save()
 
 
-def _identity(
-    connection: Connection, external_id: str, name: str, phone: str, email: str
-) -> tuple[ClientIdentity, bool]:
-    """The client's identity on this connection, made (with a new client) when unknown. A known
-    one comes with `returning`: whether the client wrote to this line before."""
-    identity = (
+def _known_identity(connection_id: int, line_id: int, external_id: str):
+    """The client's identity on this connection with its client, and `returning`: whether the
+    client wrote to this line before."""
+    returning = Exists(
+        Conversation.objects.filter(client_id=OuterRef("client_id"), line_id=line_id)
+    )
+    return (
         ClientIdentity.objects.select_related("client")
-        .filter(connection=connection, external_id=external_id)
+        .filter(connection_id=connection_id, external_id=external_id)
+        .annotate(returning=returning)
+        .order_by()[:1]
+    )
+
+
+_KNOWN_IDENTITY = Prepared(_known_identity)
+# The client's open conversation, locked (`_open_conversation`).
+_OPEN = Prepared(
+    lambda connection_id, external_id: (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("line", "connection", "identity__client")
+        .filter(
+            identity__connection_id=connection_id,
+            identity__external_id=external_id,
+            connection_id=connection_id,
+            status__lt=lifecycle.OPEN_BELOW,
+        )[:1]
+    )
+)
+# Without row locks: the identity, and its open conversation if any (`_open_conversation`).
+_IDENTITY_AND_OPEN = Prepared(
+    lambda connection_id, line_id, external_id: (
+        _known_identity(connection_id, line_id, external_id)
         .annotate(
-            returning=Exists(
-                Conversation.objects.filter(
-                    client_id=OuterRef("client_id"), line_id=connection.line_id
-                )
+            # A conversation's connection is its identity's; at most one is open
+            # (`one_open_conversation_per_identity`).
+            open=FilteredRelation(
+                "conversations", condition=Q(conversations__status__lt=lifecycle.OPEN_BELOW)
             )
         )
-        .first()
+        .select_related("open__line", "open__connection")
     )
+)
+
+
+_UNREAD = object()
+
+
+def _open_conversation(connection: Connection, external_id: str):
+    """The client's open conversation (locked), found by their channel identity in one query,
+    and the identity: `_UNREAD` when not read, else the identity or None (no such client).
+
+    Where the database has no row locks (SQLite: a write transaction locks the whole file) the
+    same query also reads the identity when there is no open conversation (an outer join), so a
+    new conversation of a known or new client does not read it again (`_identity`)."""
+    if db.features.has_select_for_update:
+        return _OPEN.first(connection.pk, external_id), _UNREAD
+    identity = _IDENTITY_AND_OPEN.first(connection.pk, connection.line_id, external_id)
+    if identity is None:
+        return None, None
+    conversation = getattr(identity, "open", None)  # unset when the outer join found none
+    if conversation is not None:
+        conversation.identity = identity
+    return conversation, identity
+
+
+def _identity(
+    connection: Connection, external_id: str, name: str, phone: str, email: str, read=_UNREAD
+) -> tuple[ClientIdentity, bool]:
+    """The client's identity on this connection, made (with a new client) when unknown. A known
+    one comes with `returning` (`_known_identity`). `read`: what `_open_conversation` read."""
+    if read is _UNREAD:
+        read = _KNOWN_IDENTITY.first(connection.pk, connection.line_id, external_id)
+    identity = read
     if identity is not None:
         _complete_client(identity.client, connection, name, phone, email)
         return identity, False
@@ -163,18 +221,7 @@ def _receive(
         "attachments": attachments,
         "channel_sent_at": sent_at,
     }
-    # The client's open conversation, found by their channel identity in one query.
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("line", "connection", "identity__client")
-        .filter(
-            identity__connection=connection,
-            identity__external_id=external_id,
-            connection=connection,
-            status__lt=lifecycle.OPEN_BELOW,
-        )
-        .first()
-    )
+    conversation, identity = _open_conversation(connection, external_id)
     if conversation is not None:
         _complete_client(conversation.identity.client, connection, name, phone, email)
         message = add_message(conversation, Message.Author.CLIENT, text, now, **message_fields)
@@ -187,7 +234,7 @@ def _receive(
         )
         return Received(conversation, message, True)
 
-    identity, new_client = _identity(connection, external_id, name, phone, email)
+    identity, new_client = _identity(connection, external_id, name, phone, email, identity)
     # A client met just now has no earlier conversation to reopen or to be returning from.
     reopenable = None if new_client else _reopenable(identity, connection, now)
     if reopenable is not None:

@@ -1,0 +1,121 @@
+"""Reads of a fixed shape compiled once: the write path's hot look-ups bind new values into the
+SQL Django compiled on their first call instead of compiling the same query on every call.
+
+Compiling a queryset (joins, select_related columns, ORDER BY, expression hashing) costs more CPU
+than running the statement on a warm database; a message's look-ups (its connection, the
+client's open conversation or identity, the line with its members, the row lock) have the same
+shape every time and differ only in a few ids and strings.
+
+`Prepared(build)`: `build(*args)` returns the queryset for those arguments (ints and strings
+only, compared with `=` or `IN`, not transformed by a lookup). The first call per database
+builds it once with marker values, compiles it, and finds where each marker lands in the
+statement's parameters; later calls substitute the arguments there and read the rows as
+`QuerySet.__iter__` would (select_related, annotations, database converters). A query whose
+markers cannot all be found (a value the lookup transformed) is simply built every time.
+"""
+
+from __future__ import annotations
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models.query import get_related_populators
+
+_UNUSABLE = object()
+
+
+def _marker(index: int, value):
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    if isinstance(value, int):
+        return -7_340_000_000 - index  # outside any id range
+    return f"\x00prepared-{index}\x00"
+
+
+class _Compiled:
+    __slots__ = (
+        "sql",
+        "params",
+        "slots",
+        "compiler",
+        "init_list",
+        "bounds",
+        "annotations",
+        "converters",
+    )
+
+    def __init__(self, queryset, markers):
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        slots = []
+        for index, marker in enumerate(markers):
+            found = [n for n, p in enumerate(params) if type(p) is type(marker) and p == marker]
+            if not found or str(marker) in sql:
+                raise LookupError(index)
+            slots.append((index, found))
+        self.sql, self.params, self.slots, self.compiler = sql, list(params), slots, compiler
+        select_fields = compiler.klass_info["select_fields"]
+        self.bounds = (select_fields[0], select_fields[-1] + 1)
+        self.init_list = [
+            f[0].target.attname for f in compiler.select[self.bounds[0] : self.bounds[1]]
+        ]
+        self.annotations = compiler.annotation_col_map
+        self.converters = compiler.get_converters(
+            [s[0] for s in compiler.select[0 : compiler.col_count]]
+        )
+
+
+class Prepared:
+    def __init__(self, build):
+        self.build = build
+        self.compiled: dict[tuple[str, tuple[type, ...]], _Compiled | object] = {}
+
+    def __call__(self, *args) -> list:
+        """The rows of `build(*args)`, as model instances."""
+        alias = DEFAULT_DB_ALIAS
+        key = (alias, tuple(type(a) for a in args))
+        compiled = self.compiled.get(key)
+        if compiled is None:
+            markers = [_marker(n, a) for n, a in enumerate(args)]
+            try:
+                if any(m is None for m in markers):
+                    raise LookupError(args)
+                compiled = _Compiled(self.build(*markers).using(alias), markers)
+            except Exception:  # noqa: BLE001 - e.g. a marker a field cannot take: built every time
+                compiled = _UNUSABLE
+            self.compiled[key] = compiled
+        if compiled is _UNUSABLE:
+            return list(self.build(*args))
+        return self._run(compiled, alias, args)
+
+    def first(self, *args):
+        rows = self(*args)
+        return rows[0] if rows else None
+
+    @staticmethod
+    def _run(compiled: _Compiled, alias: str, args) -> list:
+        params = list(compiled.params)
+        for index, positions in compiled.slots:
+            for n in positions:
+                params[n] = args[index]
+        with connections[alias].cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        if not rows:
+            return []
+        compiler = compiled.compiler
+        klass_info = compiler.klass_info
+        model = klass_info["model"]
+        populators = get_related_populators(klass_info, compiler.select, alias)
+        start, end = compiled.bounds
+        objects = []
+        if compiler.has_extra_select:
+            rows = [r[: compiler.col_count] for r in rows]
+        if compiled.converters:
+            rows = compiler.apply_converters(rows, compiled.converters)
+        for row in rows:
+            obj = model.from_db(alias, compiled.init_list, row[start:end])
+            for populator in populators:
+                populator.populate(row, obj)
+            for name, position in compiled.annotations.items():
+                setattr(obj, name, row[position])
+            objects.append(obj)
+        return objects

@@ -1,0 +1,69 @@
+"""`convodesk.prepared`: a read compiled once returns what the queryset returns, for any values."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from convodesk.conversations.models import ClientIdentity, Conversation
+from convodesk.conversations.services import receive
+from convodesk.lines.models import Connection
+from convodesk.prepared import _UNUSABLE, Prepared
+
+from .. import factories as f
+
+
+def test_a_prepared_read_binds_new_values_into_the_sql_compiled_once(org):
+    line = f.line("Prepared", members=[org.op1])
+    conn = f.connection(line, "api")
+    for n in range(3):
+        f.client_message(conn, f"client-{n}", "Hi", when=f.at(n))
+    build = lambda connection_id, line_id, external_id: (  # noqa: E731
+        receive._known_identity(connection_id, line_id, external_id)
+    )
+    prepared = Prepared(build)
+    for n in range(3):
+        rows = prepared(conn.pk, line.pk, f"client-{n}")
+        expected = list(build(conn.pk, line.pk, f"client-{n}"))
+        assert len(rows) == 1 and rows[0].pk == expected[0].pk
+        assert rows[0].external_id == f"client-{n}" and rows[0].client.pk == expected[0].client_id
+        assert rows[0].returning is True and rows[0]._state.adding is False
+        assert rows[0].client.name == expected[0].client.name
+    assert prepared(conn.pk, line.pk, "nobody") == []
+    assert prepared(conn.pk + 1000, line.pk, "client-0") == []
+    # Compiled once: later calls run one statement each and build no queryset.
+    calls = []
+    prepared.build = lambda *a: calls.append(a) or build(*a)
+    with CaptureQueriesContext(connection) as queries:
+        assert prepared.first(conn.pk, line.pk, "client-1").external_id == "client-1"
+    assert len(queries) == 1 and calls == []
+
+
+def test_select_related_annotations_and_converters_come_back_as_the_queryset_gives_them(org):
+    line = f.line("Prepared", members=[org.op1])
+    conn = f.connection(line, "api")
+    received = f.client_message(conn, "c", "Hi", when=f.at(0))
+    lock = Prepared(
+        lambda pk: Conversation.objects.select_related("line", "connection").filter(pk=pk)
+    )
+    got = lock.first(received.conversation.pk)
+    want = Conversation.objects.select_related("line", "connection").get(
+        pk=received.conversation.pk
+    )
+    assert got.started_at == want.started_at and got.started_at.tzinfo is not None
+    assert got.line.name == "Prepared" and got.connection.pk == conn.pk
+    assert {k: v for k, v in vars(got).items() if k != "_state"} == {
+        k: v for k, v in vars(want).items() if k != "_state"
+    }
+    assert lock.first(received.conversation.pk + 1000) is None
+
+
+def test_values_a_marker_cannot_stand_for_are_read_without_the_cache(org):
+    line = f.line("Prepared", members=[org.op1])
+    conn = f.connection(line, "api", name="Prepared connection")
+    # A transformed value (icontains wraps it in %…%) and a model instance: built every time.
+    by_name = Prepared(lambda name: Connection.objects.filter(name__icontains=name))
+    assert [c.pk for c in by_name("pared conn")] == [conn.pk]
+    assert [c.pk for c in by_name("nothing like it")] == []
+    by_line = Prepared(lambda line_: Connection.objects.filter(line=line_))
+    assert [c.pk for c in by_line(line)] == [conn.pk]
+    assert list(by_name.compiled.values()) == list(by_line.compiled.values()) == [_UNUSABLE]
+    assert ClientIdentity.objects.count() == 0
