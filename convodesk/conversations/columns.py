@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from html import escape as html_escape
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
@@ -173,12 +175,18 @@ class Column:
     align: str = "left"
     extra: dict = field(default_factory=dict)
     prefetch: tuple = ()  # prefetch_related lookups the value needs (prefetch_for)
+    # What the cell's HTML depends on, when two rows with the same such value read the same in
+    # one page (one language, one time zone): the grid renders such a cell once per distinct
+    # value per page (views/rows.PageCells). None: rendered for every row.
+    memo: Callable[[Any], Any] | None = None
 
     @property
     def sortable(self) -> bool:
         return self.sort is not None
 
-    def render_html(self, conv) -> str:
+    def render_html(self, conv, when=None) -> str:
+        """The cell's HTML; `when` is display.when or what display.when_function() made for
+        the page (the same text, with the language and time zone looked up once)."""
         if self.html is not None:
             return self.html(conv)
         value = self.get(conv)
@@ -187,7 +195,7 @@ class Column:
         if self.kind == KIND_DURATION:
             return humanize_duration(value)
         if self.kind == KIND_DATETIME:
-            return format_local(value)
+            return (when or format_local)(value)
         if self.kind == KIND_BOOL:
             return _g("Yes") if value else _g("No")
         if self.kind == KIND_REF:
@@ -238,7 +246,15 @@ def _detail_badge(conv) -> str:
 def _client_html(conv) -> str:
     client = conv.client
     contact = " · ".join(x for x in (client.phone, client.email) if x)
-    return format_html('<span class="client" title="{}">{}</span>', contact, client.name)
+    # format_html's output, with the two texts escaped directly (a cell of every grid row)
+    return mark_safe(
+        f'<span class="client" title="{html_escape(contact)}">{html_escape(client.name)}</span>'
+    )
+
+
+def _id_html(conv) -> str:
+    pk = int(conv.pk)
+    return mark_safe(f'<a href="{html_escape(history_url(pk))}">{pk}</a>')
 
 
 def _crm_html(conv) -> str:
@@ -384,6 +400,7 @@ def _metric(key, label, description):
         sort=key,
         description=description,
         align="right",
+        memo=lambda c, k=key: getattr(c, k),
     )
 
 
@@ -404,7 +421,7 @@ _COLUMN_LIST = [
         lambda c: c.pk,
         sort="id",
         align="right",
-        html=lambda c: format_html('<a href="{}">{}</a>', history_url(c.pk), c.pk),
+        html=_id_html,
     ),
     _col(
         "type",
@@ -413,6 +430,7 @@ _COLUMN_LIST = [
         lambda c: c.type,
         sort="type",
         html=lambda c: _choice(TYPE_LABELS)(c.type),
+        memo=lambda c: c.type,
         excel=lambda c: label_text(TYPE_LABELS[c.type]),
     ),
     _col(
@@ -422,6 +440,7 @@ _COLUMN_LIST = [
         lambda c: lifecycle.simple_status(c.status),
         sort="status",
         html=_status_badge,
+        memo=lambda c: c.status,
         excel=lambda c: label_text(SIMPLE_LABELS[lifecycle.simple_status(c.status)]),
     ),
     _col(
@@ -431,6 +450,7 @@ _COLUMN_LIST = [
         lambda c: STATUS_KEYS[Status(c.status)],
         sort="status",
         html=_detail_badge,
+        memo=lambda c: c.status,
         excel=lambda c: label_text(STATUS_LABELS[Status(c.status)]),
         api=lambda c: {
             "status_detail": STATUS_KEYS[Status(c.status)],
@@ -443,6 +463,7 @@ _COLUMN_LIST = [
         KIND_CHOICE,
         lambda c: c.channel,
         sort="channel",
+        memo=lambda c: c.channel,
         html=lambda c: format_html(
             '<span class="chan chan-{}">{}</span>',
             c.channel,
@@ -458,6 +479,7 @@ _COLUMN_LIST = [
         KIND_REF,
         lambda c: ref(c.connection),
         related=("connection",),
+        memo=lambda c: c.connection_id,
     ),
     _col(
         "line",
@@ -466,6 +488,7 @@ _COLUMN_LIST = [
         lambda c: ref(c.line),
         sort="line__name",
         related=("line",),
+        memo=lambda c: c.line_id,
     ),
     _col(
         "client",
@@ -514,6 +537,7 @@ _COLUMN_LIST = [
         lambda c: ref(c.responsible),
         sort="responsible__username",
         related=("responsible",),
+        memo=lambda c: c.responsible_id,
     ),
     _date("started_at", _("Started")),
     _date("taken_at", _("Taken")),
@@ -525,6 +549,7 @@ _COLUMN_LIST = [
         KIND_CHOICE,
         lambda c: c.closed_by or None,
         html=lambda c: _choice(CLOSED_BY_LABELS)(c.closed_by),
+        memo=lambda c: c.closed_by,
         excel=lambda c: label_text(CLOSED_BY_LABELS[c.closed_by]) if c.closed_by else None,
     ),
     _date(
@@ -565,6 +590,7 @@ _COLUMN_LIST = [
         _rating_value,
         sort="client_rating",
         html=_rating_html,
+        memo=lambda c: c.client_rating,
         excel=lambda c: _rating_label(c) or None,
     ),
     _col(
@@ -574,6 +600,7 @@ _COLUMN_LIST = [
         lambda c: c.supervisor_rating,
         sort="supervisor_rating",
         html=_stars_html,
+        memo=lambda c: (c.supervisor_rating, c.supervisor_comment),
     ),
     _col(
         "supervisor_comment",
@@ -581,7 +608,7 @@ _COLUMN_LIST = [
         KIND_TEXT,
         lambda c: c.supervisor_comment or None,
     ),
-    _col("spam", _("Spam"), KIND_BOOL, lambda c: c.spam),
+    _col("spam", _("Spam"), KIND_BOOL, lambda c: c.spam, memo=lambda c: c.spam),
     _col(
         "tags",
         _("Tags"),
@@ -599,6 +626,7 @@ _COLUMN_LIST = [
         KIND_REF,
         lambda c: ref(c.close_reason),
         related=("close_reason",),
+        memo=lambda c: c.close_reason_id,
         description=_("Why an employee closed the conversation"),
     ),
     _col(
@@ -706,14 +734,16 @@ _COLUMN_LIST = [
         _("Returning"),
         KIND_BOOL,
         lambda c: c.returning,
+        memo=lambda c: c.returning,
         description=_("Not the client's first conversation on this open channel"),
     ),
-    _col("pinned", _("Pinned"), KIND_BOOL, lambda c: c.pinned),
+    _col("pinned", _("Pinned"), KIND_BOOL, lambda c: c.pinned, memo=lambda c: c.pinned),
     _col(
         "business_hours",
         _("Business hours"),
         KIND_BOOL,
         lambda c: c.business_hours,
+        memo=lambda c: c.business_hours,
         description=_("Started within the open channel's working hours"),
     ),
     _col(
