@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from html import escape as html_escape
 from dataclasses import dataclass, field
+from html import escape as html_escape
 from typing import Any
 
 from django.utils import timezone, translation
