@@ -64,6 +64,22 @@ def when(value: dt.datetime | None) -> str:
     return _format(local(value), "SHORT_DATETIME_FORMAT")
 
 
+def when_function():
+    """`when` with the active language's pattern and the active time zone looked up once: what a
+    page that shows hundreds of dates calls (the list grid), with the same result as `when`."""
+    pattern = _pattern("SHORT_DATETIME_FORMAT")
+    if pattern is None:
+        return when
+    zone = timezone.get_current_timezone()
+
+    def when_here(value: dt.datetime | None) -> str:
+        if type(value) is not dt.datetime or value.utcoffset() is None:
+            return when(value)  # empty, a date or a naive datetime: the general path
+        return value.astimezone(zone).strftime(pattern)
+
+    return when_here
+
+
 def day(value: dt.date | dt.datetime | None) -> str:
     """A date: 2026-12-04 (English), 04/12/2026 (Spanish); a datetime is taken on its local day."""
     if value is None or value == "":

@@ -297,7 +297,8 @@ def filtered(user, params: dict, action: str = "view") -> tuple[Conversation, Co
     conv_filter = ConversationFilter(params, tz=scope_tz(user))
     if conv_filter.errors:
         raise invalid(dict(conv_filter.errors))
-    return conv_filter.filter(Conversation.objects.visible_to(user, action)), conv_filter
+    # the page's ids are walked off the sort index (filter(walk=True)); counts use countable()
+    return conv_filter.filter(Conversation.objects.visible_to(user, action), walk=True), conv_filter
 
 
 def _field(path: str):
@@ -380,8 +381,8 @@ def list_conversations(request, params: Query[ListParams]):
         ids = [pk for _, pk in walk.keys(limit=params.limit + 1, after=after)]
     else:
         ordered = page_after(queryset, conv_filter, params.cursor)
-        ids = list(ordered.order_by(*conv_filter.ordering()).values_list("pk", flat=True))
-        ids = ids[: params.limit + 1]
+        ordered = ordered.order_by(*conv_filter.ordering()).values_list("pk", flat=True)
+        ids = list(ordered[: params.limit + 1])  # LIMIT in the statement, not after reading all
     by_id = _with_related(Conversation.objects.filter(pk__in=ids), keys).in_bulk()
     rows = [by_id[pk] for pk in ids if pk in by_id]
     next_cursor = None

@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape as html_escape
 from typing import Any
 
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
@@ -198,12 +200,18 @@ class Column:
     source: tuple[str, ...] = ()
     excel_from: Callable[[Any], Callable[..., Any]] | None = None
     excel_per_chunk: Callable[[list[int]], dict] | None = None
+    # What the cell's HTML depends on, when two rows with the same such value read the same in
+    # one page (one language, one time zone): the grid renders such a cell once per distinct
+    # value per page (views/rows.PageCells). None: rendered for every row.
+    memo: Callable[[Any], Any] | None = None
 
     @property
     def sortable(self) -> bool:
         return self.sort is not None
 
-    def render_html(self, conv) -> str:
+    def render_html(self, conv, when=None) -> str:
+        """The cell's HTML; `when` is display.when or what display.when_function() made for
+        the page (the same text, with the language and time zone looked up once)."""
         if self.html is not None:
             return self.html(conv)
         value = self.get(conv)
@@ -212,7 +220,7 @@ class Column:
         if self.kind == KIND_DURATION:
             return humanize_duration(value)
         if self.kind == KIND_DATETIME:
-            return format_local(value)
+            return (when or format_local)(value)
         if self.kind == KIND_BOOL:
             return _g("Yes") if value else _g("No")
         if self.kind == KIND_REF:
@@ -312,7 +320,15 @@ def _detail_badge(conv) -> str:
 def _client_html(conv) -> str:
     client = conv.client
     contact = " · ".join(x for x in (client.phone, client.email) if x)
-    return format_html('<span class="client" title="{}">{}</span>', contact, client.name)
+    # format_html's output, with the two texts escaped directly (a cell of every grid row)
+    return mark_safe(
+        f'<span class="client" title="{html_escape(contact)}">{html_escape(client.name)}</span>'
+    )
+
+
+def _id_html(conv) -> str:
+    pk = int(conv.pk)
+    return mark_safe(f'<a href="{html_escape(history_url(pk))}">{pk}</a>')
 
 
 def _crm_html(conv) -> str:
@@ -458,6 +474,7 @@ def _metric(key, label, description):
         sort=key,
         description=description,
         align="right",
+        memo=lambda c, k=key: getattr(c, k),
     )
 
 
@@ -478,7 +495,7 @@ _COLUMN_LIST = [
         lambda c: c.pk,
         sort="id",
         align="right",
-        html=lambda c: format_html('<a href="{}">{}</a>', history_url(c.pk), c.pk),
+        html=_id_html,
     ),
     _col(
         "type",
@@ -487,6 +504,7 @@ _COLUMN_LIST = [
         lambda c: c.type,
         sort="type",
         html=lambda c: _choice(TYPE_LABELS)(c.type),
+        memo=lambda c: c.type,
         excel=lambda c: label_text(TYPE_LABELS[c.type]),
         excel_from=_labels(TYPE_LABELS),
     ),
@@ -497,6 +515,7 @@ _COLUMN_LIST = [
         lambda c: lifecycle.simple_status(c.status),
         sort="status",
         html=_status_badge,
+        memo=lambda c: c.status,
         excel=lambda c: label_text(SIMPLE_LABELS[lifecycle.simple_status(c.status)]),
         excel_from=_labels(SIMPLE_LABELS, key_of=lifecycle.simple_status),
     ),
@@ -507,6 +526,7 @@ _COLUMN_LIST = [
         lambda c: STATUS_KEYS[Status(c.status)],
         sort="status",
         html=_detail_badge,
+        memo=lambda c: c.status,
         excel=lambda c: label_text(STATUS_LABELS[Status(c.status)]),
         source=("status",),
         excel_from=_labels(STATUS_LABELS, key_of=Status),
@@ -521,6 +541,7 @@ _COLUMN_LIST = [
         KIND_CHOICE,
         lambda c: c.channel,
         sort="channel",
+        memo=lambda c: c.channel,
         html=lambda c: format_html(
             '<span class="chan chan-{}">{}</span>',
             c.channel,
@@ -538,6 +559,7 @@ _COLUMN_LIST = [
         lambda c: ref(c.connection),
         related=("connection",),
         source=("connection__name",),
+        memo=lambda c: c.connection_id,
     ),
     _col(
         "line",
@@ -547,6 +569,7 @@ _COLUMN_LIST = [
         sort="line__name",
         related=("line",),
         source=("line__name",),
+        memo=lambda c: c.line_id,
     ),
     _col(
         "client",
@@ -604,6 +627,7 @@ _COLUMN_LIST = [
         related=("responsible",),
         source=tuple(f"responsible__{name}" for name in PERSON),
         excel_from=lambda tz: _person_name,
+        memo=lambda c: c.responsible_id,
     ),
     _date("started_at", _("Started")),
     _date("taken_at", _("Taken")),
@@ -615,6 +639,7 @@ _COLUMN_LIST = [
         KIND_CHOICE,
         lambda c: c.closed_by or None,
         html=lambda c: _choice(CLOSED_BY_LABELS)(c.closed_by),
+        memo=lambda c: c.closed_by,
         excel=lambda c: label_text(CLOSED_BY_LABELS[c.closed_by]) if c.closed_by else None,
         excel_from=_labels(CLOSED_BY_LABELS),
     ),
@@ -656,6 +681,7 @@ _COLUMN_LIST = [
         _rating_value,
         sort="client_rating",
         html=_rating_html,
+        memo=lambda c: c.client_rating,
         excel=lambda c: _rating_label(c) or None,
         excel_from=_labels({1: LIKE, -1: DISLIKE}),
     ),
@@ -666,6 +692,7 @@ _COLUMN_LIST = [
         lambda c: c.supervisor_rating,
         sort="supervisor_rating",
         html=_stars_html,
+        memo=lambda c: (c.supervisor_rating, c.supervisor_comment),
     ),
     _col(
         "supervisor_comment",
@@ -673,7 +700,7 @@ _COLUMN_LIST = [
         KIND_TEXT,
         lambda c: c.supervisor_comment or None,
     ),
-    _col("spam", _("Spam"), KIND_BOOL, lambda c: c.spam),
+    _col("spam", _("Spam"), KIND_BOOL, lambda c: c.spam, memo=lambda c: c.spam),
     _col(
         "tags",
         _("Tags"),
@@ -695,6 +722,7 @@ _COLUMN_LIST = [
         lambda c: ref(c.close_reason),
         related=("close_reason",),
         source=("close_reason__name",),
+        memo=lambda c: c.close_reason_id,
         description=_("Why an employee closed the conversation"),
     ),
     _col(
@@ -802,14 +830,16 @@ _COLUMN_LIST = [
         _("Returning"),
         KIND_BOOL,
         lambda c: c.returning,
+        memo=lambda c: c.returning,
         description=_("Not the client's first conversation on this open channel"),
     ),
-    _col("pinned", _("Pinned"), KIND_BOOL, lambda c: c.pinned),
+    _col("pinned", _("Pinned"), KIND_BOOL, lambda c: c.pinned, memo=lambda c: c.pinned),
     _col(
         "business_hours",
         _("Business hours"),
         KIND_BOOL,
         lambda c: c.business_hours,
+        memo=lambda c: c.business_hours,
         description=_("Started within the open channel's working hours"),
     ),
     _col(

@@ -89,3 +89,49 @@ def test_a_common_fragment_past_the_listed_ids_still_matches_without_accents(
     client.force_login(org.admin)
     assert len(_ids(client.get(LIST, {"client": "ana perez"}))) == 4
     assert NAMED_CLIENTS_LISTED >= 2
+
+
+def test_a_common_fragment_is_walked_in_order_for_the_page_and_counted_by_the_subquery(
+    org, client, monkeypatch
+):
+    """Issue 23 item 2: with many matching clients SQLite read every one of them and all their
+    conversations, and sorted them, before the page's first row. The page's ids (list and API)
+    now come through the join, which walks the sort index; the count keeps the client subquery.
+    Same rows, same order, same total either way."""
+    from django.db import connection
+
+    monkeypatch.setattr("convodesk.conversations.filters.NAMED_CLIENTS_LISTED", 2)
+    made = [
+        f.client_message(org.conn, f"p{i}", "Hola", name=f"Ana Pérez {i}", when=f.at(i * 60))
+        for i in range(5)
+    ]
+    f.client_message(org.conn, "x", "Hola", name="Ana Ruiz")
+    newest_first = [m.conversation.pk for m in reversed(made)]
+    client.force_login(org.admin)
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        html = client.get(LIST, {"client": "ana perez", "per_page": "10"}).content.decode()
+    rows = [int(x.split('"')[0]) for x in html.split('<tr id="row-')[1:]]
+    assert rows == newest_first
+    assert '<strong class="count-value">5</strong>' in html
+    with connection.execute_wrapper(record):
+        response = client.get(
+            API,
+            {"client": "ANA PEREZ", "limit": 3},
+            HTTP_AUTHORIZATION=f"Bearer {token_for(org.admin)}",
+        )
+    body = response.json()
+    assert [item["id"] for item in body["items"]] == newest_first[:3]
+    assert body["count"] == 5 and body["count_exact"] is True
+
+    ordered = [sql for sql in statements if "ORDER BY" in sql and "name_search" in sql]
+    assert ordered, "the page's ids come from one ordered statement on the client's name"
+    assert len(ordered) == 2  # the list's and the API's
+    for sql in ordered:  # walked through the join, not the whole subquery sorted; and stopped
+        assert "JOIN" in sql and 'IN (SELECT U0."id"' not in sql
+        assert "LIMIT" in sql  # the API read every matching id before taking its page

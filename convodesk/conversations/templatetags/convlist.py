@@ -2,7 +2,6 @@
 
 from django import template
 from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 
 from convodesk.conversations import columns
 
@@ -11,12 +10,15 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def include_optional(context, name: str):
-    """Render `name` with the current context when it exists: the hook other features fill in."""
+    """Render `name` with the current context when it exists: the hook other features fill in.
+    (The page's own context, as {% include %} does: a new one would run every context
+    processor again for each hook on each page.)"""
     try:
-        tpl = get_template(name)
+        tpl = context.template.engine.get_template(name)
     except TemplateDoesNotExist:
         return ""
-    return tpl.render(context.flatten(), context.get("request"))
+    with context.push():
+        return tpl.render(context)
 
 
 @register.filter

@@ -154,7 +154,7 @@ def conversation_list(request):
     rows = []
     errors = [(key, param_label(key), msg) for key, msg in flt.errors.items()]
     if flt.is_valid():
-        qs = flt.filter(base)
+        qs = flt.filter(base, walk=True)
         counted = countable(user, flt, "view")
         if request.GET.get("count") == "exact":
             count = Count(exact_count(counted), True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape as html_escape
 
-from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.html import conditional_escape, escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from convodesk import links
+from convodesk import display, links
 from convodesk.accounts.access import level
 from convodesk.accounts.models import Level
 
@@ -50,6 +51,9 @@ class Row:
     can_rate: bool = False
     crm_links: list = field(default_factory=list)
     end_label_text: str = ""
+    # The whole <tr> (PageCells.tr): what _row.html and the grid print.
+    html: str = ""
+    html_oob: str = ""
 
     @property
     def pk(self):
@@ -143,13 +147,16 @@ def crm_entries(conv) -> list[tuple[str, str]]:
     return entries
 
 
-def rate_summary(conv) -> str:
+def rate_summary(conv, stars: str | None = None) -> str:
     """The rating cell of a row the viewer may rate: the stars, and a popover whose editor is
-    loaded when it is opened (GET rate/ over htmx, list.js), so a page does not carry 50 forms."""
+    loaded when it is opened (GET rate/ over htmx, list.js), so a page does not carry 50 forms.
+    `stars`: stars_icons of the row's rating and comment, when the caller has them already."""
+    if stars is None:
+        stars = stars_icons(conv.supervisor_rating or 0, conv.supervisor_comment)
     return format_html(
         '<details class="rate-inline" data-rate data-load="rate"><summary>{}</summary>'
         '<div class="rate-pop" id="rate-box-{}"></div></details>',
-        stars_icons(conv.supervisor_rating or 0, conv.supervisor_comment),
+        stars,
         conv.pk,
     )
 
@@ -203,35 +210,99 @@ def cell_classes(columns) -> list[str]:
     return classes
 
 
-def _cells_html(columns, conv, can_rate: bool, classes) -> str:
-    """The row's cells in one string: 50 rows × 20 cells through template tags cost more than the queries."""
-    parts = []
-    for col, cls in zip(columns, classes, strict=True):
-        if col.key == "supervisor_rating" and can_rate:
-            inner = rate_summary(conv)
-        else:
-            inner = col.render_html(conv)
-        parts.append(f"<td{cls}>{conditional_escape(inner)}</td>")
-    return mark_safe("".join(parts))  # every value escaped (conditional_escape, format_html)
+def _escaped(html) -> str:
+    """conditional_escape, with plain text escaped directly (html.escape is what Django's
+    escape runs, without its check for lazy arguments on every call)."""
+    if type(html) is str:
+        return html_escape(html)
+    return conditional_escape(html)
+
+
+class PageCells:
+    """What every row of one page shares, looked up once (issue 23: rendering was half of a
+    page's time): the columns with their cell classes, the date format and time zone, the
+    row's fixed wording, and the cells whose HTML depends only on a small value (Column.memo:
+    a status badge, a channel, a duration), rendered and escaped once per distinct value."""
+
+    def __init__(self, columns):
+        self.columns = list(zip(columns, cell_classes(columns), strict=True))
+        self.when = display.when_function()
+        self.memo: dict = {}
+        texts = row_texts()
+        # Escaped before the id goes in: the same text as escaping after (an id is digits).
+        self.select = escape(gettext("Select conversation %(id)s"))
+        self.actions = escape(gettext("Actions for conversation %(id)s"))
+        self.not_selectable = f' disabled title="{escape(texts["not_selectable"])}"'
+
+    def _cell(self, col, cls, conv) -> str:
+        return f"<td{cls}>{_escaped(col.render_html(conv, self.when))}</td>"
+
+    def cells(self, conv, can_rate: bool) -> str:
+        """The row's cells in one string: 50 rows × 20 cells through template tags cost more
+        than the queries. Every value is escaped (format_html, or escape for plain text)."""
+        parts = []
+        memo = self.memo
+        for col, cls in self.columns:
+            if col.key == "supervisor_rating" and can_rate:
+                key = ("stars", conv.supervisor_rating or 0, conv.supervisor_comment)
+                stars = memo.get(key)
+                if stars is None:
+                    stars = memo[key] = stars_icons(*key[1:])
+                parts.append(f"<td{cls}>{rate_summary(conv, stars)}</td>")
+            elif col.memo is not None:
+                key = (col.key, col.memo(conv))
+                cell = memo.get(key)
+                if cell is None:
+                    cell = memo[key] = self._cell(col, cls, conv)
+                parts.append(cell)
+            else:
+                parts.append(self._cell(col, cls, conv))
+        return mark_safe("".join(parts))
+
+    def tr(self, row: Row) -> tuple[str, str]:
+        """The row's <tr> as conversations/_row.html prints it, and its out-of-band form."""
+        conv, pk = row.conv, row.conv.pk
+        overdue = " row-overdue" if conv.is_overdue else ""
+        head = f'<tr id="row-{pk}" class="row-{escape(conv.simple_status)}{overdue}" data-id="{pk}"'
+        body = (
+            f'>\n<td class="col-check"><input type="checkbox" name="ids" value="{pk}" '
+            f'form="bulk-form" aria-label="{self.select % {"id": pk}}"'
+            f"{'' if row.selectable else self.not_selectable}></td>\n{row.cells}\n"
+            '<td class="col-actions"><details class="menu" data-menu data-load="menu">'
+            '<summary class="btn btn-sm btn-ghost" aria-label="'
+            f'{self.actions % {"id": pk}}">⋯</summary><div class="menu-pop" role="menu"></div>'
+            "</details></td>\n</tr>\n"
+        )
+        return mark_safe(head + body), mark_safe(f'{head} hx-swap-oob="true"{body}')
 
 
 def build_rows(user, convs, keys) -> list[Row]:
-    columns = [COLUMNS[k] for k in keys]
-    classes = cell_classes(columns)
+    page = PageCells([COLUMNS[k] for k in keys])
     ids = [c.pk for c in convs]
     history, act, rate = (allowed_ids(user, a, ids) for a in ("history", "act", "rate"))
+    labels = {}
     rows = []
     for conv in convs:
-        can_rate = conv.pk in rate
+        pk = conv.pk
+        can_rate = pk in rate
         row = Row(
             conv,
-            _cells_html(columns, conv, can_rate, classes),
-            can_history=conv.pk in history,
-            can_act=conv.pk in act,
+            page.cells(conv, can_rate),
+            can_history=pk in history,
+            can_act=pk in act,
             can_rate=can_rate,
             crm_links=crm_entries(conv),
         )
-        row.end_label_text = row.end_label(user)
+        # One of three texts, by who is responsible: translated once per page.
+        who = (
+            "none"
+            if conv.responsible_id is None
+            else ("me" if conv.responsible_id == user.pk else "other")
+        )
+        if who not in labels:
+            labels[who] = row.end_label(user)
+        row.end_label_text = labels[who]
+        row.html, row.html_oob = page.tr(row)
         rows.append(row)
     return rows
 
