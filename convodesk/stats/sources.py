@@ -425,6 +425,89 @@ class RollupSource:
         return result
 
 
+class SplitSource:
+    """The statistics of a viewer who sees through employees' participant rows (a department
+    supervisor; an employee at level "own"), from the rollups wherever they are exact.
+
+    The viewer's visible conversations V (any of the employees `ids` has a participant row that
+    `sees`, visibility._grants) split into two disjoint parts:
+
+    - R, those whose responsible employee is one of `ids`. The responsible's own participant row
+      always sees (invariants: the responsible is the one responsible participant), so every
+      conversation with such a responsible is in V: R is "responsible in ids" under the same
+      filter, which the rollups keep by responsible employee (their `responsible_key`). Summing
+      them over the employees counts each conversation once, under its one responsible.
+    - X = V \\ R, the visible ones with nobody or someone else responsible (a waiting
+      conversation offered to one of them, one transferred out of the department, one they
+      joined or wrote in): few, read from the table.
+
+    Every figure is a sum over conversations, so R's from the rollups plus X's from the table
+    equal the direct aggregation over V. The per-employee participation figures are read from the
+    participant rows of V itself (see `participation`).
+    """
+
+    is_rollup = True
+    slot_size = HOUR
+
+    def __init__(self, rollup: RollupFilter, visible, ids):
+        self.ids = sorted(ids)
+        self.rollup = rollup
+        self.visible = visible.order_by()  # V under the filter, for X and the participation
+        self._stack = ExitStack()
+        self.parts: list = []
+
+    def __enter__(self):
+        ids = self.ids
+        inside = RollupFilter(
+            self.rollup.q & Q(responsible_key__in=ids),
+            self.rollup.uses | {"responsible"},
+            self.rollup.start,
+            self.rollup.end,
+            self.rollup.participation_q,
+        )
+        responsible = self.visible.filter(responsible_id__in=ids)
+        outside = self._stack.enter_context(
+            materialized(self.visible.exclude(responsible_id__in=ids), OUTSIDE_TABLE)
+        )
+        self.parts = [RollupSource(inside, responsible), DirectSource(outside)]
+        return self
+
+    def __exit__(self, *exc):
+        self._stack.close()
+
+    def rows(self, dims: tuple[str, ...]) -> list[dict]:
+        return [row for part in self.parts for row in part.rows(dims)]
+
+    def label_rows(self, kind: str) -> list[dict]:
+        return [row for part in self.parts for row in part.label_rows(kind)]
+
+    def slots(self) -> list[dict]:
+        """Hourly slots: the table's quarter hours of X folded into their hour (the rollups'
+        resolution; rollup_condition keeps viewers whose hours are not UTC hours off this path)."""
+        rolled, direct = self.parts
+        found = rolled.slots()
+        for slot in direct.slots():
+            found.append({**slot, "at": floor_hour(slot["at"])})
+        return found
+
+    def histograms(self) -> dict[tuple, int]:
+        result: dict[tuple, int] = {}
+        for part in self.parts:
+            for key, count in part.histograms().items():
+                result[key] = result.get(key, 0) + count
+        return result
+
+    def open_before(self, cutoff: dt.datetime) -> dict[str, int]:
+        found = [part.open_before(cutoff) for part in self.parts]
+        return {m: sum(f[m] for f in found) for m in OPEN_METRICS}
+
+    def participation(self, visible) -> dict[int, dict]:
+        """From V's participant and reply-period rows: Participation keeps an employee's figures
+        over every conversation they took part in, also those hidden from this viewer (an offer
+        skipped that nobody of theirs sees), so it would not be exact here."""
+        return direct_participation(self.visible, visible)
+
+
 def _periods(parts, field_name: str | None, value=None, moment: str = "period") -> Q:
     """Rows of any of the parts (level, start, end): `field_name` = value(level) (left out when
     `field_name` is None) and `moment` in [start, end)."""
