@@ -465,6 +465,9 @@ class SplitSource:
             self.rollup.end,
             self.rollup.participation_q,
         )
+        # V's ids once (their own participant ranges, see aggregates.visible_in_range); the
+        # participation reads V's participant rows through them, by conversation.
+        self.visible = self._stack.enter_context(materialized(self.visible))
         responsible = self.visible.filter(responsible_id__in=ids)
         outside = self._stack.enter_context(
             materialized(self.visible.exclude(responsible_id__in=ids), OUTSIDE_TABLE)
@@ -504,8 +507,12 @@ class SplitSource:
     def participation(self, visible) -> dict[int, dict]:
         """From V's participant and reply-period rows: Participation keeps an employee's figures
         over every conversation they took part in, also those hidden from this viewer (an offer
-        skipped that nobody of theirs sees), so it would not be exact here."""
-        return direct_participation(self.visible, visible)
+        skipped that nobody of theirs sees), so it would not be exact here. The employees are
+        picked after grouping: a condition on them made SQLite read every row of theirs through
+        the employee index (2.8 s at 1,000,000 conversations) instead of V's rows through the
+        conversation's."""
+        found = direct_participation(self.visible, None)
+        return {e: f for e, f in found.items() if visible is None or e in visible}
 
 
 def _periods(parts, field_name: str | None, value=None, moment: str = "period") -> Q:
