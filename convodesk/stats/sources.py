@@ -91,8 +91,11 @@ class DirectSource:
     is_rollup = False
     slot_size = DIRECT_SLOT
 
-    def __init__(self, queryset):
+    def __init__(self, queryset, few: bool = False):
         self.qs = queryset.order_by()
+        # `few`: a set of a few conversations (SplitSource's X): one statement for every
+        # histogram, grouped by all the metrics at once (at most a row per conversation).
+        self.few = few
 
     @staticmethod
     def measures() -> dict:
@@ -161,6 +164,14 @@ class DirectSource:
     def histograms(self) -> dict[tuple, int]:
         """{(metric index, bucket, status, type): count} for every stored metric value."""
         result: dict[tuple, int] = {}
+        if self.few:
+            grouped = self.qs.values_list("status", "type", *METRICS).annotate(c=Count("pk"))
+            for status, type_, *values, count in grouped:
+                for index, value in enumerate(values):
+                    if value is not None:
+                        key = (index, bucket_of(value), status, type_)
+                        result[key] = result.get(key, 0) + count
+            return result
         for index, metric in enumerate(METRICS):
             grouped = (
                 self.qs.filter(**{f"{metric}__isnull": False})
@@ -465,14 +476,17 @@ class SplitSource:
             self.rollup.end,
             self.rollup.participation_q,
         )
-        # V's ids once (their own participant ranges, see aggregates.visible_in_range); the
-        # participation reads V's participant rows through them, by conversation.
-        self.visible = self._stack.enter_context(materialized(self.visible))
+        outside = self.visible.exclude(responsible_id__in=ids)
+        if connection.vendor == "sqlite":
+            # V's ids once (their own participant ranges, see aggregates.visible_in_range), and
+            # X's: SQLite re-ran the subqueries in every statement. PostgreSQL plans them as
+            # semi-joins; creating, analysing and dropping the tables cost it more.
+            self.visible = self._stack.enter_context(materialized(self.visible))
+            outside = self._stack.enter_context(
+                materialized(self.visible.exclude(responsible_id__in=ids), OUTSIDE_TABLE)
+            )
         responsible = self.visible.filter(responsible_id__in=ids)
-        outside = self._stack.enter_context(
-            materialized(self.visible.exclude(responsible_id__in=ids), OUTSIDE_TABLE)
-        )
-        self.parts = [RollupSource(inside, responsible), DirectSource(outside)]
+        self.parts = [RollupSource(inside, responsible), DirectSource(outside, few=True)]
         return self
 
     def __exit__(self, *exc):
