@@ -3,7 +3,9 @@
 Scope: exactly the list's — `Conversation.objects.visible_to(user, "stats")` narrowed by the one
 `ConversationFilter` — so the total equals the list's count for the same user and filter.
 Figures come from the rollups (tiers.py: hourly, and by spans of 1, 4 and 16 days) when the
-viewer's level is *all* and the filter uses only rollup keys and whole hours, otherwise from the
+filter uses only rollup keys and whole hours: at level *all* all of them, for a viewer who sees
+through employees (department, own) those of the conversations their employees are responsible
+for, plus the few other visible ones from the table (sources.SplitSource); otherwise from the
 conversation table; `sources.py` gives both the same shape, and everything below is shared
 arithmetic.
 """

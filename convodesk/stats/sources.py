@@ -225,7 +225,8 @@ PARTICIPATION_DIMS = frozenset({"channel", "type"})
 
 
 class RollupSource:
-    """Reads rollup tiers; only used when the viewer sees everything and the filter is on rollup keys."""
+    """Reads rollup tiers, for a filter on rollup keys: everything the viewer sees at level all,
+    or the part of a SplitSource whose responsible employee is one of the viewer's."""
 
     is_rollup = True
     slot_size = HOUR
