@@ -4,14 +4,16 @@
 
 Measures, for the generated data set's supervisor (level "department"): the list page 1, a jump
 to a deep page (page 1000, or the last full page when the department has fewer), the next page by
-cursor, the API page 1 and its next page, the total (`bounded_count` of `countable`) and the tab
-counts, and prints the plans of the statements that find the page's ids. It reads the data set
+cursor, the API page 1 and its next page, the statistics page for the last 30 days, the total
+(`bounded_count` of `countable`) and the tab counts, and prints the plans of the statements that
+find the page's ids. It reads the data set
 that `manage.py generate` (or `python -m benchmarks.run --quick --sets Q --only list`) made.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import re
@@ -41,6 +43,7 @@ from convodesk.conversations.visibility import countable, granting_rows  # noqa:
 from convodesk.devtools.generate import bench_users  # noqa: E402
 
 LIST = "/contact-center/conversations/"
+STATS = "/contact-center/statistics/"
 API = "/api/v1/conversations"
 AFTER = re.compile(r"after=([A-Za-z0-9_\-]+)")
 
@@ -65,6 +68,9 @@ def main() -> None:
     first = client.get(LIST + "?view=all").content.decode()
     after = AFTER.search(first).group(1)
     api_first = client.get(API, **auth).json()
+    from django.utils import timezone
+
+    from30 = (timezone.localdate() - dt.timedelta(days=30)).isoformat()
     results = {"vendor": connection.vendor, "sees": seen, "total": count.value}
     results["exact"] = count.exact
     requests = {
@@ -73,6 +79,7 @@ def main() -> None:
         "list page 2 (cursor)": (LIST + "?" + urlencode({"page": 2, "after": after}), {}),
         "API page 1": (API, auth),
         "API page 2 (cursor)": (API + "?" + urlencode({"cursor": api_first["next_cursor"]}), auth),
+        "statistics, last 30 days": (STATS + "?" + urlencode({"started_from": from30}), {}),
     }
     for name, (url, headers) in requests.items():
         sql = []

@@ -3,7 +3,9 @@
 Scope: exactly the list's — `Conversation.objects.visible_to(user, "stats")` narrowed by the one
 `ConversationFilter` — so the total equals the list's count for the same user and filter.
 Figures come from the rollups (tiers.py: hourly, and by spans of 1, 4 and 16 days) when the
-viewer's level is *all* and the filter uses only rollup keys and whole hours, otherwise from the
+filter uses only rollup keys and whole hours: at level *all* all of them, for a viewer who sees
+through employees (department, own) those of the conversations their employees are responsible
+for, plus the few other visible ones from the table (sources.SplitSource); otherwise from the
 conversation table; `sources.py` gives both the same shape, and everything below is shared
 arithmetic.
 """
@@ -26,12 +28,20 @@ from convodesk.conversations.columns import COLUMNS, INCOMING_METRIC_KEYS
 from convodesk.conversations.filters import ConversationFilter, scope_tz
 from convodesk.conversations.models import Conversation
 from convodesk.conversations.normalize import parse_id
-from convodesk.conversations.visibility import scope_for
+from convodesk.conversations.visibility import granting_rows, scope_for
 from convodesk.lines.models import Connection, Line
 
 from . import histogram
 from .models import METRICS, LabelRollup
-from .sources import CLOSED_CODES, SPAM, DirectSource, RollupFilter, RollupSource, materialized
+from .sources import (
+    CLOSED_CODES,
+    SPAM,
+    DirectSource,
+    RollupFilter,
+    RollupSource,
+    SplitSource,
+    materialized,
+)
 
 Status = lifecycle.Status
 INCOMING_ONLY = (*INCOMING_METRIC_KEYS, *(f"{m}_bh" for m in INCOMING_METRIC_KEYS))
@@ -179,6 +189,9 @@ class Scope:
     service_level: int = histogram.DEFAULT_SERVICE_LEVEL
     interval: str | None = None
     errors: dict = field(default_factory=dict)
+    # The employees through whose participant rows the viewer sees (level department or own);
+    # None at level all. With `rollup`, the figures come from a SplitSource.
+    employees: frozenset[int] | None = None
 
 
 def build_scope(user, params, now=None) -> Scope:
@@ -201,9 +214,12 @@ def build_scope(user, params, now=None) -> Scope:
         errors["interval"] = _("Unknown interval “%(value)s”.") % {"value": interval}
         interval = None
     queryset = flt.filter(Conversation.objects.visible_to(user, "stats", shape="set"))
-    kind, _ids = scope_for(user, "stats")
-    rollup = rollup_condition(flt, params, tz, now) if kind == "all" and not errors else None
-    return Scope(user, flt, tz, now, queryset, rollup, service_level, interval, errors)
+    kind, ids = scope_for(user, "stats")
+    rollup = None
+    if kind in ("all", "employees") and not errors:
+        rollup = rollup_condition(flt, params, tz, now)
+    employees = frozenset(ids) if kind == "employees" else None
+    return Scope(user, flt, tz, now, queryset, rollup, service_level, interval, errors, employees)
 
 
 def _whole_hour(moment: dt.datetime) -> bool:
@@ -260,12 +276,27 @@ def rollup_condition(flt: ConversationFilter, params, tz, now) -> RollupFilter |
 
 
 def compute(scope: Scope) -> dict:
+    if scope.rollup is not None and scope.employees is not None:
+        with SplitSource(scope.rollup, visible_in_range(scope), scope.employees) as source:
+            return _compute(scope, source)
     if scope.rollup is not None:
         everything = Conversation.objects.visible_to(scope.user, "stats", shape="set")
         with RollupSource(scope.rollup, scope.queryset, everything) as source:
             return _compute(scope, source)
     with materialized(scope.queryset) as conversations:
         return _compute(scope, DirectSource(conversations))
+
+
+def visible_in_range(scope: Scope):
+    """The filtered visible set of a viewer below level all, found from their participant rows'
+    own range (they carry the conversation's `started_at`; `participant_own` holds each
+    employee's in that order) rather than by probing every conversation of the range."""
+    rows, _one_each = granting_rows(scope.user, "stats")
+    if scope.rollup.start is not None:
+        rows = rows.filter(started_at__gte=scope.rollup.start)
+    if scope.rollup.end is not None:
+        rows = rows.filter(started_at__lt=scope.rollup.end)
+    return scope.filter.filter(Conversation.objects.filter(pk__in=rows.values("conversation_id")))
 
 
 def _compute(scope: Scope, source) -> dict:

@@ -46,7 +46,7 @@ def test_level_department_covers_the_department_tree_only(history):
     rep = _report(org.supervisor)
     visible = Conversation.objects.visible_to(org.supervisor, "stats")
     assert rep["kpis"]["conversations"] == visible.count() < Conversation.objects.count()
-    assert rep["source"] == "conversations"
+    assert rep["source"] == "rollups"  # sources.SplitSource (issue 23 item 1)
     assert "Op3" not in names(rep) and names(rep) <= {"Op1", "Op2", "Supervisor"}
 
 

@@ -1,0 +1,89 @@
+"""A viewer below level all (a department supervisor, an employee at level own) gets statistics
+from the rollups (stats.sources.SplitSource) that equal direct aggregation over exactly the
+conversations the visibility rule lets them see (issue 23 item 1)."""
+
+import datetime as dt
+import random
+import zoneinfo
+
+import pytest
+
+from convodesk.conversations import services
+from convodesk.conversations.models import Conversation
+from convodesk.conversations.visibility import scope_for
+from convodesk.stats import aggregates, histogram
+from tests import factories as f
+
+from .builders import BASE, random_history
+from .test_rollups_agree import _random_filter
+
+
+def _split_and_direct(user, params, now):
+    scope = aggregates.build_scope(user, params, now=now)
+    assert not scope.errors, scope.errors
+    assert scope.rollup is not None and scope.employees is not None, params
+    split = aggregates.compute(scope)
+    scope.rollup = None
+    direct = aggregates.compute(scope)
+    return scope, split, direct
+
+
+@pytest.mark.parametrize(
+    "seed,tz_name,days",
+    [(31, "UTC", 6), (32, "Europe/Madrid", 6), (33, "America/New_York", 40), (34, "UTC", 40)],
+)
+def test_department_and_own_statistics_from_rollups_equal_direct_aggregation(
+    org, seed, tz_name, days
+):
+    connections = random_history(org, seed, conversations=45, days=days)
+    tz = zoneinfo.ZoneInfo(tz_name)
+    rng = random.Random(seed)
+    now = BASE + dt.timedelta(days=days - 3, minutes=37)
+    viewers = [org.supervisor, org.op1, org.op3]
+    assert scope_for(org.supervisor, "stats")[0] == "employees"
+    outside_seen = 0
+    for viewer in viewers:
+        viewer.time_zone = tz_name
+        viewer.save()
+        kind, ids = scope_for(viewer, "stats")
+        if kind != "employees":
+            continue
+        visible = Conversation.objects.visible_to(viewer, "stats")
+        outside_seen += visible.exclude(responsible_id__in=ids).count()
+        for round_ in range(5):
+            params = _random_filter(rng, org, connections, tz, days) if round_ else {}
+            params["sl"] = str(rng.choice(histogram.SERVICE_LEVEL_CHOICES))
+            scope, split, direct = _split_and_direct(viewer, params, now)
+            assert split.pop("source") == "rollups" and direct.pop("source") == "conversations"
+            assert split == direct, (viewer.username, params)
+            assert direct["kpis"]["conversations"] == scope.queryset.count()
+    # The histories include visible conversations with someone else (or nobody) responsible,
+    # the part read from the table.
+    assert outside_seen
+
+
+def test_a_hidden_skipped_offer_does_not_count_for_the_supervisor(org):
+    """Participation keeps op1's skipped offer of a conversation the department never saw; the
+    supervisor's employee table must not count it (it reads the participant rows of what they
+    see), while the administrator's does."""
+    line2 = f.line("Other line", members=[org.op1, org.op3])
+    conn = f.connection(line2, "api")
+    at = BASE + dt.timedelta(hours=2)
+    conv = f.client_message(conn, "client-x", "Hello", when=at).conversation
+    participants = {p.employee_id: p for p in conv.participants.all()}
+    if org.op1.pk not in participants or not participants[org.op1.pk].offered_now:
+        pytest.skip("the line's routing did not offer it to op1 first")
+    services.skip(conv.pk, f.act(org.op1), now=at + dt.timedelta(seconds=5))
+    conv.refresh_from_db()
+    if conv.responsible_id is None or conv.responsible_id == org.op1.pk:
+        services.take(conv.pk, f.act(org.op3), now=at + dt.timedelta(seconds=9))
+    assert not Conversation.objects.visible_to(org.supervisor, "stats").filter(pk=conv.pk).exists()
+    params = {"started_from": "2026-10-01"}
+    now = at + dt.timedelta(days=1)
+    _scope, split, direct = _split_and_direct(org.supervisor, params, now)
+    split.pop("source"), direct.pop("source")
+    assert split == direct
+    op1_row = next((r for r in split["employees"] if r["id"] == org.op1.pk), None)
+    assert op1_row is None or op1_row["skipped"] == 0
+    everyone = aggregates.compute(aggregates.build_scope(org.admin, params, now=now))
+    assert next(r for r in everyone["employees"] if r["id"] == org.op1.pk)["skipped"] == 1
