@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Body, Field, File, Form, Query, Router, Schema, UploadedFile
-from pydantic import ConfigDict, create_model
+from pydantic import create_model
 
 from convodesk.accounts.models import User
 from convodesk.conversations import attachments, services, uploads, visibility
@@ -109,14 +110,21 @@ class ConversationPage(Schema):
 
 
 class AttachmentOut(Schema):
-    """An attachment as stored: a link or a file the product serves (name, type, size)."""
+    """An attachment: a posted link (`url`), or a file the product keeps (`download`), or a
+    file a channel brought in that the product refused (`refused` says why)."""
 
-    model_config = ConfigDict(extra="allow")
-
-    url: str | None = None
     name: str | None = None
     content_type: str | None = None
     size: int | float | None = None
+    url: str | None = Field(None, description="A link posted with the message (http or https)")
+    download: str | None = Field(
+        None,
+        description="The API path that serves the file (a client's Telegram or e-mail file, an "
+        "employee's upload), for whoever may read the conversation's history",
+    )
+    refused: str | None = Field(
+        None, description="Why the product did not keep this file (too large, a type not accepted)"
+    )
 
 
 class MessageOut(Schema):
@@ -459,7 +467,7 @@ def conversation_messages(
     limit: int = Query(100, ge=1, le=500),
 ):
     conv = visible(_user(request), conversation_id, "history")
-    rows = Message.objects.filter(conversation=conv).select_related("author")
+    rows = Message.objects.filter(conversation=conv).select_related("author", "connection")
     if cursor:
         try:
             value, pk = read_cursor(cursor)
@@ -474,6 +482,55 @@ def conversation_messages(
         rows = rows[:limit]
         next_cursor = make_cursor(rows[-1].created_at, rows[-1].pk)
     return {"items": [message_out(m) for m in rows], "next_cursor": next_cursor}
+
+
+FILE_DOC = {
+    "responses": {
+        200: {
+            "description": "The file, as an attachment",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        **also(502)["responses"],
+    }
+}
+
+
+@router.get(
+    "/conversations/{conversation_id}/messages/{message_id}/files/{index}",
+    openapi_extra=FILE_DOC,
+    url_name="message_file",
+    summary="Download a file of a message (its `download` path)",
+)
+def message_file(request, conversation_id: int, message_id: int, index: int):
+    """Files the product keeps: a client's Telegram or e-mail file, an employee's upload. 404
+    for a conversation the caller cannot read, a message or file that is not there, or a posted
+    link (fetch it where it points); 502 when Telegram cannot hand over a file not fetched yet."""
+    conv = visible(_user(request), conversation_id, "history")
+    message = (
+        Message.objects.select_related("connection")
+        .filter(conversation=conv, pk=_check_id(message_id))
+        .first()
+    )
+    if message is None or not 0 <= index < MAX_ID:
+        raise not_found()
+    try:
+        content, filename = attachments.open_file(message, index)
+    except attachments.NotServable:
+        raise not_found() from None
+    except attachments.FetchFailed as exc:
+        raise ApiError(
+            502,
+            errors.HTTP_CODES[502],
+            _("The file could not be fetched from the channel: %(reason)s") % {"reason": exc},
+        ) from None
+    response = FileResponse(
+        content, as_attachment=True, filename=filename, content_type="application/octet-stream"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @router.get(

@@ -34,6 +34,7 @@ HTTP_CODES = {
     415: "unsupported_type",
     422: "validation_error",
     429: "throttled",
+    502: "bad_gateway",
 }
 
 
@@ -131,6 +132,7 @@ ERROR_DESCRIPTIONS = {
     415: "A file of a type the server does not accept (unsupported_type)",
     422: "A parameter or field is invalid; details names each (validation_error)",
     429: "Too many requests: retry after the Retry-After header's seconds (throttled)",
+    502: "A channel the file must be fetched from did not hand it over: retry later (bad_gateway)",
     503: "Not stored, nothing written: retry later (ingestion_failed)",
 }
 ERROR_SCHEMA_REF = "#/components/schemas/ErrorOut"

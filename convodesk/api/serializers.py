@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.urls import reverse
+
+from convodesk.conversations import attachments
 from convodesk.conversations.lifecycle import STATUS_KEYS, Status
 
 
@@ -26,6 +29,29 @@ def person(user) -> dict | None:
     return None if user is None else {"id": user.pk, "name": user.name}
 
 
+def _api_file_link(message, index: int) -> str:
+    return reverse("api-v1:message_file", args=[message.conversation_id, message.pk, index])
+
+
+def attachments_out(message) -> list[dict]:
+    """Each attachment as the API shows it: a posted link keeps its `url`; a file the product
+    keeps (a client's Telegram or e-mail file, an employee's upload) has a `download` path under
+    the API; a file the product refused says why. Storage names stay inside."""
+    if not message.attachments:
+        return []
+    return [
+        {
+            "name": shown["label"],
+            "content_type": shown["mime_type"] or None,
+            "size": shown["size"] if isinstance(shown["size"], int | float) else None,
+            "url": None if shown["served"] else (shown["href"] or None),
+            "download": shown["href"] if shown["served"] else None,
+            "refused": shown["refused"] or None,
+        }
+        for shown in attachments.for_display(message, link=_api_file_link)
+    ]
+
+
 def message_out(message) -> dict:
     return {
         "id": message.pk,
@@ -33,7 +59,7 @@ def message_out(message) -> dict:
         "author_kind": message.author_kind,
         "author": person(message.author),
         "text": message.text,
-        "attachments": message.attachments or [],
+        "attachments": attachments_out(message),
         "created_at": iso(message.created_at),
         "channel_sent_at": iso(message.channel_sent_at),
         "external_id": message.external_id,

@@ -130,11 +130,17 @@ def clean(items, field: str = "attachments") -> list[dict]:
     return [clean_one(item, f"{field}.{i}") for i, item in enumerate(items)]
 
 
-def for_display(message) -> list[dict]:
+def history_link(message, index: int) -> str:
+    return reverse("conversations:attachment", args=[message.conversation_id, message.pk, index])
+
+
+def for_display(message, link=history_link) -> list[dict]:
     """What the history shows for each attachment: a label, a link (or none) and the type.
 
     Files the product holds or fetches (e-mail parts, Telegram files) link to the product's own
-    URL; a posted link is shown as a link only when it is http(s); anything else is plain text.
+    URL (`link(message, index)`: the history's by default, the API's for the API) and are
+    `served`; a posted link is shown as a link only when it is http(s); anything else is plain
+    text.
     """
     shown = []
     for index, item in enumerate(message.attachments or []):
@@ -144,16 +150,13 @@ def for_display(message) -> list[dict]:
         label = item.get("name") or item.get("file_name") or url or item.get("url") or ""
         if not isinstance(label, str) or not label:
             label = str(item.get("type") or _("attachment"))
-        href = url
-        if servable(message, item):
-            href = reverse(
-                "conversations:attachment",
-                args=[message.conversation_id, message.pk, index],
-            )
+        served = servable(message, item)
+        href = link(message, index) if served else url
         shown.append(
             {
                 "label": label,
                 "href": href,
+                "served": served,
                 "mime_type": item.get("mime_type") or item.get("content_type") or "",
                 "size": item.get("file_size") or item.get("size"),
                 "refused": refused(item),

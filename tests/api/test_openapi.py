@@ -7,7 +7,9 @@ import zlib
 import pytest
 import schemathesis
 from django.conf import settings as django_settings
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
 from ninja.responses import NinjaJSONEncoder
 from openapi_spec_validator import validate
@@ -113,11 +115,19 @@ def fuzz_world(db, settings, tmp_path):
     }
     if activity is not None:
         ids["record_id"] = activity.pk
-    return {
+    ids["message_id"] = conv.messages.order_by("id").values_list("pk", flat=True).first()
+    # The app is called directly, not through Django's test client: without this, the end of
+    # each request would close the test's database connection in the middle of its transaction
+    # (Django's client disconnects the same receiver; a memory database ignored the close).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield {
         "tokens": {"admin": token_for(admin), "operator": token_for(op)},
         "ids": ids,
         "secret": secret,
     }
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def _aim(case, ids: dict) -> None:

@@ -126,3 +126,43 @@ def test_an_integrations_automatic_text_keeps_no_files(org, media):
     status, message = upload(bot, conv.pk, [SimpleUploadedFile("a.txt", b"a")], text="Auto")
     assert status == 201 and message["author_kind"] == "bot"
     assert stored_files(media) == []
+
+
+def test_the_files_of_a_message_download_through_the_api_for_those_who_see_its_history(org, media):
+    conv = taken(org)
+    status, message = upload(org.op1, conv.pk, [SimpleUploadedFile("quote.pdf", PDF)], text="")
+    assert status == 201
+    (quote,) = message["attachments"]
+    assert quote["url"] is None and quote["refused"] is None
+    path = f"/api/v1/conversations/{conv.pk}/messages/{message['id']}/files/0"
+    assert quote["download"] == path
+
+    def get(user, url=path):
+        return Client().get(url, HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+
+    got = get(org.op1)
+    assert got.status_code == 200 and b"".join(got.streaming_content) == PDF
+    assert "quote.pdf" in got["Content-Disposition"]
+    assert got["Content-Type"] == "application/octet-stream"
+    listed = json.loads(get(org.op1, f"/api/v1/conversations/{conv.pk}/messages").content)
+    assert listed["items"][-1]["attachments"] == [quote]
+    # Another operator does not see the conversation: the file is as absent as a missing one.
+    hidden, missing = get(org.op2), get(org.op1, path.replace("/files/0", "/files/7"))
+    assert hidden.status_code == missing.status_code == 404
+    assert json.loads(hidden.content) == json.loads(missing.content)
+
+
+def test_a_posted_link_keeps_its_url_and_has_nothing_to_download(org):
+    conv = taken(org)
+    response = Client().post(
+        f"/api/v1/conversations/{conv.pk}/messages",
+        json.dumps({"text": "See", "attachments": [{"url": "https://x.example/a.pdf"}]}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(org.op1)}",
+    )
+    assert response.status_code == 201, response.content
+    (link,) = json.loads(response.content)["attachments"]
+    assert link["url"] == "https://x.example/a.pdf" and link["download"] is None
+    path = f"/api/v1/conversations/{conv.pk}/messages/{json.loads(response.content)['id']}/files/0"
+    refused = Client().get(path, HTTP_AUTHORIZATION=f"Bearer {token_for(org.op1)}")
+    assert refused.status_code == 404

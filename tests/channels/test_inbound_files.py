@@ -173,6 +173,16 @@ def test_an_oversized_or_forbidden_file_is_refused_with_the_reason_and_the_text_
     assert html.count("Not kept:") == 3 and "this type of file is not accepted" in html
     url = f"/contact-center/conversations/{second.conversation_id}/attachments/{second.pk}/0/"
     assert client.get(url).status_code == 404
+    # The API says the same: the reason, and nothing to download.
+    from tests.api.conftest import token_for
+
+    listed = client.get(
+        f"/api/v1/conversations/{first.conversation_id}/messages",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(org.admin)}",
+    ).json()
+    kept = [m["attachments"][0] for m in listed["items"] if m["attachments"]]
+    assert [a["download"] for a in kept] == [None, None, None]
+    assert "not accepted" in kept[1]["refused"] and "too large" in kept[2]["refused"]
 
 
 @pytest.mark.django_db

@@ -1296,6 +1296,9 @@ API_MATRIX: dict[str, list[Check]] = {
     "GET /api/v1/conversations/{conversation_id}/messages": [
         api("get", "/conversations/{conv}/messages", SEE_A)
     ],
+    "GET /api/v1/conversations/{conversation_id}/messages/{message_id}/files/{index}": [
+        api("get", "/conversations/{conv}/messages/{message}/files/0", SEE_A)
+    ],
     "GET /api/v1/conversations/{conversation_id}/events": [
         api("get", "/conversations/{conv}/events", SEE_A)
     ],
