@@ -10,7 +10,6 @@ from django.test import Client
 
 from convodesk.accounts.models import User
 from convodesk.api.models import ApiToken
-from tests.workspace.conftest import tdb  # noqa: F401  (committed database, empty layer)
 from tests.workspace.sockets import db, operator, receive_until, session_cookie
 
 

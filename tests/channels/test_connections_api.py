@@ -18,7 +18,6 @@ from convodesk.lines.models import Connection
 from tests import factories as f
 from tests.api import conftest as api_fixtures
 from tests.api.conftest import Api, assert_error, token_for
-from tests.widget import conftest as widget_fixtures
 from tests.workspace.sockets import receive_until, widget
 
 from .fake_telegram import update
@@ -27,7 +26,6 @@ from .test_email import client_mail
 
 # The fixtures these tests share with the API's, the widget's and the e-mail connector's.
 receiver, immediate_tasks = api_fixtures.receiver, api_fixtures.immediate_tasks
-tdb = widget_fixtures.tdb
 
 _boxes = itertools.count(201)  # test_email.py uses box1…; these mailboxes are this file's own
 

@@ -11,7 +11,6 @@ from convodesk.connectors import mail
 from convodesk.conversations import services
 from tests import factories as f
 from tests.browser import screenshot
-from tests.workspace.conftest import tdb  # noqa: F401 - the committed database the server reads
 from tests.workspace.server import ThreadedUvicorn
 
 pytestmark = pytest.mark.browser
