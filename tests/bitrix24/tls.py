@@ -63,6 +63,9 @@ class TlsUvicorn:
             lifespan="off",
             ssl_certfile=str(cert),
             ssl_keyfile=str(key),
+            # A client that keeps its connection open (the SDK's session after an error answer)
+            # must not hold the test for the join's whole timeout.
+            timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -40,7 +40,12 @@ class ThreadedUvicorn:
 
         self.port = free_port()
         config = uvicorn.Config(
-            application(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            application(),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,  # open browser or socket connections end the test anyway
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
