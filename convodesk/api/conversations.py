@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Body, Field, File, Form, Query, Router, Schema, UploadedFile
@@ -513,7 +512,7 @@ def message_file(request, conversation_id: int, message_id: int, index: int):
         .filter(conversation=conv, pk=_check_id(message_id))
         .first()
     )
-    if message is None or not 0 <= index < MAX_ID:
+    if message is None:
         raise not_found()
     try:
         content, filename = attachments.open_file(message, index)
@@ -525,12 +524,7 @@ def message_file(request, conversation_id: int, message_id: int, index: int):
             errors.HTTP_CODES[502],
             _("The file could not be fetched from the channel: %(reason)s") % {"reason": exc},
         ) from None
-    response = FileResponse(
-        content, as_attachment=True, filename=filename, content_type="application/octet-stream"
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return attachments.download(content, filename)
 
 
 @router.get(

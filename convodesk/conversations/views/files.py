@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -41,10 +41,6 @@ def message_attachment(request, pk: int, message_id: int, index: int):
             content_type="text/plain; charset=utf-8",
         )
         return response
-    response = FileResponse(
-        content, as_attachment=True, filename=filename, content_type="application/octet-stream"
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
+    response = attachments.download(content, filename)
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
