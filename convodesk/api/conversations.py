@@ -14,6 +14,7 @@ from ninja import Body, Field, File, Form, Query, Router, Schema, UploadedFile
 from pydantic import create_model
 
 from convodesk.accounts.models import User
+from convodesk.connectors import telegram
 from convodesk.conversations import attachments, services, uploads, visibility
 from convodesk.conversations.columns import (
     COLUMNS,
@@ -515,6 +516,7 @@ def message_file(request, conversation_id: int, message_id: int, index: int):
     if message is None:
         raise not_found()
     try:
+        message = telegram.fetch_on_opening(message, index)
         content, filename = attachments.open_file(message, index)
     except attachments.NotServable:
         raise not_found() from None

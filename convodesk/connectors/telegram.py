@@ -491,6 +491,25 @@ def keep_files(message_id: int, fail: bool = False) -> list:
     return services.keep_attachment_files(message_id, kept)
 
 
+def fetch_on_opening(message, index: int):
+    """Someone opens attachment `index` of a client's message: a Telegram file still waiting
+    (the task could not reach Telegram) is fetched and stored now, as the task would have.
+    Returns the message with its attachments as they are now; FetchFailed when Telegram cannot
+    hand the file over, or the product refuses it (the reason)."""
+    items = message.attachments or []
+    item = items[index] if 0 <= index < len(items) else None
+    if not attachments_.waiting(item) or not attachments_.servable(message, item):
+        return message
+    try:
+        message.attachments = keep_files(message.pk, fail=True)
+    except TelegramError as exc:
+        raise attachments_.FetchFailed(exc.description) from None
+    item = message.attachments[index] if index < len(message.attachments) else {}
+    if attachments_.refused(item):
+        raise attachments_.FetchFailed(attachments_.refused(item))
+    return message
+
+
 BOT_PICTURE_BYTES = 1_000_000
 BOT_PICTURE_DIR = "telegram-bots"
 IMAGE_SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}

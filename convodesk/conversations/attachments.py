@@ -209,27 +209,14 @@ class FetchFailed(Exception):
 
 
 def open_file(message, index: int):
-    """(a binary file object, file name) of attachment `index` of a message.
+    """(a binary file object, file name) of attachment `index` of a message, from the storage.
 
-    A Telegram file is fetched and stored when its message arrives (a follow-up task); one
-    still waiting (the task has not run yet, Telegram was away, a message older than that
-    task) is fetched and stored now, the same way, and then served from the storage."""
+    A client's Telegram file is stored by a task once its message arrives; one still waiting
+    (Telegram was away) is fetched by the reader's view first (`telegram.fetch_on_opening`)."""
     items = message.attachments or []
     item = items[index] if 0 <= index < len(items) else None
-    if not isinstance(item, dict) or not servable(message, item):
+    if not isinstance(item, dict) or not servable(message, item) or not item.get("stored"):
         raise NotServable
-    if waiting(item):
-        from convodesk.connectors import telegram
-
-        try:
-            items = telegram.keep_files(message.pk, fail=True)
-        except telegram.TelegramError as exc:
-            raise FetchFailed(exc.description) from None
-        item = items[index] if 0 <= index < len(items) else {}
-        if refused(item):
-            raise FetchFailed(refused(item))
-        if not item.get("stored"):
-            raise NotServable
     name = item.get("file_name") or item.get("name")
     from django.core.files.storage import default_storage
 

@@ -10,6 +10,8 @@ from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from convodesk.connectors import telegram
+
 from .. import attachments
 from ..models import Conversation, Message
 
@@ -30,6 +32,7 @@ def message_attachment(request, pk: int, message_id: int, index: int):
     if message is None:
         raise Http404
     try:
+        message = telegram.fetch_on_opening(message, index)
         content, filename = attachments.open_file(message, index)
     except attachments.NotServable:
         raise Http404 from None
