@@ -5,7 +5,6 @@ downloads answer with an asynchronous iterator instead. The server's resident me
 from /proc while it sends the ~15 MB workbook: it may not grow by more than a few megabytes.
 """
 
-import os
 import re
 import socket
 import subprocess
@@ -13,14 +12,14 @@ import sys
 import threading
 import time
 import zipfile
-from pathlib import Path
 
 import httpx
 import pytest
 
+from .installation import PROJECT, manage, sqlite_installation
+
 ROWS = 200_000
 MB = 1024 * 1024
-PROJECT = Path(__file__).resolve().parents[2]
 
 
 def rss(pid: int) -> int:
@@ -63,19 +62,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def manage(env, *args, timeout=900) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
 WRITE_JOB = """
 from convodesk.accounts.models import User
 from convodesk.conversations import export
@@ -92,34 +78,7 @@ def test_a_200000_row_export_downloads_from_uvicorn_in_constant_memory(tmp_path)
     """The workbook is written by another process (a background export run inline), so the
     server's memory shows the download alone: Django's way, the whole file in a list (+20 MB);
     the async iterator's, a chunk or two."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "CONVODESK_TEST_DB")
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="convodesk.settings",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        CONVODESK_VAR_DIR=str(tmp_path / "var"),
-        SECRET_KEY="asgi-stream-test-" + "k" * 50,
-        TASKS_BACKEND="django_tasks.backends.immediate.ImmediateBackend",
-    )
-    manage(env, "migrate", "--noinput")
-    # The statistics rollups are not read by an export: their rebuild was half the generation.
-    manage(
-        env,
-        "generate",
-        "--conversations",
-        str(ROWS),
-        "--messages-for",
-        "0",
-        "--no-events",
-        "--no-rollups",
-    )
-    token = manage(
-        env, "api_token", "create", "--integration", "exporter", "--role", "Chief executive"
-    )
-    token = token.strip().splitlines()[-1]
+    env, token = sqlite_installation(tmp_path, ROWS, "asgi-stream")
     job_id = manage(env, "shell", "-c", WRITE_JOB).strip().splitlines()[-1]
 
     port = free_port()

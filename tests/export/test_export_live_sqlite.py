@@ -8,7 +8,6 @@ Before the fix its first progress write failed at once with "database is locked"
 snapshot was stale), or held the write lock until the read ended and the writer timed out.
 """
 
-import os
 import re
 import subprocess
 import sys
@@ -18,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from .installation import PROJECT, manage, sqlite_installation
+
 ROWS = 30_000
-PROJECT = Path(__file__).resolve().parents[2]
 
 WRITER = """
 import os, random, time
@@ -59,48 +59,15 @@ print("path", job.path)
 """
 
 
-def manage(env, *args, timeout=600) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
 @pytest.mark.nodb
 def test_a_background_export_finishes_beside_a_steady_writer_on_a_sqlite_file(tmp_path):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "CONVODESK_TEST_DB")
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="convodesk.settings",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        CONVODESK_VAR_DIR=str(tmp_path / "var"),
-        SECRET_KEY="live-sqlite-test-" + "k" * 50,
-        TASKS_BACKEND="django_tasks.backends.immediate.ImmediateBackend",
+    env, _token = sqlite_installation(
+        tmp_path,
+        ROWS,
+        "live-sqlite",
         STARTED_FILE=str(tmp_path / "writer-started"),
         STOP_FILE=str(tmp_path / "writer-stop"),
     )
-    manage(env, "migrate", "--noinput")
-    # The statistics rollups are not read by an export: their rebuild was half the generation.
-    manage(
-        env,
-        "generate",
-        "--conversations",
-        str(ROWS),
-        "--messages-for",
-        "0",
-        "--no-events",
-        "--no-rollups",
-    )
-    manage(env, "api_token", "create", "--integration", "exporter", "--role", "Chief executive")
 
     writer = subprocess.Popen(
         [sys.executable, "manage.py", "shell", "-c", WRITER],
