@@ -56,3 +56,17 @@ def timed(fn, warmup: int, runs: int) -> tuple[list[float], object]:
 def dump(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, default=str))
+
+
+def ensure_pg_database(url: str) -> str | None:
+    """Create the PostgreSQL database if missing; return a reason when PostgreSQL is not reachable."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    try:
+        with psycopg.connect(base + "/postgres", autocommit=True, connect_timeout=5) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        return f"PostgreSQL not reachable at {base}: {exc}"
+    return None

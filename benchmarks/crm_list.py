@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from .common import VAR, dump, secret_key, summary, timed
+from .common import VAR, dump, ensure_pg_database, secret_key, summary, timed
 
 FIRST = [
     ("Ana", "ana"),
@@ -235,6 +235,11 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convodesk.settings")
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres", "sqlite")):
         print("Set DATABASE_URL to a PostgreSQL database or a SQLite file.", file=sys.stderr)
+        return 2
+    if os.environ["DATABASE_URL"].startswith("postgres") and (
+        reason := ensure_pg_database(os.environ["DATABASE_URL"])
+    ):
+        print(reason, file=sys.stderr)
         return 2
     import django
 

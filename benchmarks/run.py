@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, VAR, secret_key
+from benchmarks.common import ROOT, VAR, ensure_pg_database, secret_key
 from benchmarks.report import write_report
 
 PY = sys.executable
@@ -88,20 +88,6 @@ def step(
     if nice:
         cmd = ["nice", "-n", "10", *cmd]
     return subprocess.run(cmd, cwd=ROOT, env=env, timeout=timeout, text=True, capture_output=True)
-
-
-def ensure_pg_database(url: str) -> str | None:
-    """Create the PostgreSQL database if missing; return a reason when PostgreSQL is not reachable."""
-    import psycopg
-
-    base, name = url.rsplit("/", 1)
-    try:
-        with psycopg.connect(base + "/postgres", autocommit=True, connect_timeout=5) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as exc:
-        return f"PostgreSQL not reachable at {base}: {exc}"
-    return None
 
 
 def prepare(key: str, spec: dict, results: dict) -> bool:

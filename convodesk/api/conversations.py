@@ -636,19 +636,13 @@ def post_reply_with_files(
     user = _user(request)
     visible(user, conversation_id)
     try:
-        stored = uploads.store_all(files)
+        message = services.write_with_files(
+            conversation_id, Actor.of(user), payload.text, files, note=payload.note
+        )
     except uploads.UploadRefused as exc:
         status = UPLOAD_STATUS.get(exc.reason, 400)
         raise ApiError(status, errors.HTTP_CODES[status], exc.message) from None
-    write = services.add_private_note if payload.note else services.reply
-    try:
-        message = write(conversation_id, Actor.of(user), payload.text, attachments=stored)
-    except Exception:
-        uploads.discard(stored)
-        raise
     message.refresh_from_db()
-    if not message.attachments:  # an integration's automatic text carries no files
-        uploads.discard(stored)
     return Status(201, message_out(message))
 
 

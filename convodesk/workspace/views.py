@@ -131,6 +131,9 @@ def _run(request, pk: int, call, done: str):
         conv = queries.conversation(request.user, pk)
         text = " ".join(str(m) for m in error.messages)
         return _parts(request, conv, flash=text, level="error", status=400)
+    except uploads.UploadRefused as refusal:  # a file too large, of a type not accepted
+        conv = queries.conversation(request.user, pk)
+        return _parts(request, conv, flash=refusal.message, level="error", status=400)
     conv = queries.conversation(request.user, pk)
     if conv is None:  # e.g. transferred away: no longer visible to me
         return _parts(request, flash=done)
@@ -169,8 +172,8 @@ def action(request, pk: int, name: str):
 
 
 def _reply(request, pk: int, actor: Actor):
-    """A reply to the client, or with `note` a private note; files from the composer are
-    stored first and removed again if the message is refused."""
+    """A reply to the client, or with `note` a private note, with the composer's files
+    (`services.write_with_files` stores them and removes them again if the message is refused)."""
     text = request.POST.get("text", "")
     note = request.POST.get("note") == "1"
     if len(text) > MAX_REPLY:
@@ -182,16 +185,10 @@ def _reply(request, pk: int, actor: Actor):
             raise NotFound(pk)
 
         return _run(request, pk, hidden, "")
-    try:
-        files = uploads.store_all(request.FILES.getlist("files"))
-    except uploads.UploadRefused as refusal:
-        conv = queries.conversation(request.user, pk)
-        return _parts(request, conv, flash=refusal.message, level="error", status=400)
-    write = services.add_private_note if note else services.reply
-    response = _run(request, pk, lambda: write(pk, actor, text, attachments=files), "")
-    if response.status_code != 200:
-        uploads.discard(files)
-    return response
+    files = request.FILES.getlist("files")
+    return _run(
+        request, pk, lambda: services.write_with_files(pk, actor, text, files, note=note), ""
+    )
 
 
 def _tag_ids(request) -> list[int]:

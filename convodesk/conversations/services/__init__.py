@@ -43,6 +43,7 @@ from .operator import (
     supervisor_rate,
     take,
     transfer,
+    write_with_files,
 )
 from .queue import distribute, offer, offer_queued, offer_waiting
 from .receive import Received, client_rate, keep_attachment_files, receive_client_message
@@ -89,4 +90,5 @@ __all__ = [
     "transfer",
     "unit",
     "write_links",
+    "write_with_files",
 ]

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from convodesk.accounts.models import User
 from convodesk.lines.models import Line
 
-from .. import lifecycle, visibility
+from .. import lifecycle, uploads, visibility
 from ..attachments import clean as clean_attachments
 from ..lifecycle import IllegalTransition, Rules, Status
 from ..models import ClientIdentity, Conversation, Message
@@ -166,6 +166,26 @@ def add_private_note(
             conversation, "private_note", actor, at, conversation.status, {"message": message.pk}
         )
         return message
+
+
+def write_with_files(
+    conversation_id: int, actor: Actor, text: str, files, note: bool = False, now=None
+) -> Message:
+    """A reply (or with `note` a private note) carrying uploaded files, for the composer and
+    the API alike. Every file is checked before any is stored (`uploads.UploadRefused` says
+    why); the stored files are removed again when the message is refused, and when it is
+    written without them (an integration's automatic text carries none). The caller checks
+    first that the actor sees the conversation, so nothing is stored for a hidden one."""
+    stored = uploads.store_all(files)
+    write = add_private_note if note else reply
+    try:
+        message = write(conversation_id, actor, text, now=now, attachments=stored)
+    except BaseException:
+        uploads.discard(stored)
+        raise
+    if not message.attachments:
+        uploads.discard(stored)
+    return message
 
 
 def add_system_note(
