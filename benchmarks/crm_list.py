@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 from .common import VAR, dump, ensure_pg_database, secret_key, summary, timed
 
@@ -230,6 +231,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--out", help="Where to write the JSON result (default var/bench/crm_list_<vendor>.json)."
+    )
     args = parser.parse_args()
     os.environ.setdefault("SECRET_KEY", secret_key())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convodesk.settings")
@@ -256,7 +260,7 @@ def main() -> int:
     from django.db import connection
 
     dump(
-        VAR / f"crm_list_{connection.vendor}.json",
+        Path(args.out) if args.out else VAR / f"crm_list_{connection.vendor}.json",
         {"contacts": total, "generation_s": took, "results": results},
     )
     print()

@@ -178,6 +178,25 @@ def _peer(peer: dict, ours: list[dict]) -> list[str]:
     return lines
 
 
+def _crm(crm: dict) -> list[str]:
+    out = [
+        f"{crm['contacts']:,} contacts (generated in {crm['generation_s']:.1f} s). Page = "
+        "`/crm/contacts/` through Django's test client in-process; queries = the SQL statements "
+        "of one request. Target (the conversation list's): page p95 ≤ 100 ms; counts exact or "
+        "labelled estimates.",
+        "",
+        "| request | rows | page median / p95 / max (ms) | queries | count shown | p95 ≤ 100 ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in crm["results"]:
+        ok = "yes" if r["p95"] <= 100 else "**no**"
+        out.append(
+            f"| {r['request']} | {r['rows']} | {_f(r['median'])} / {_f(r['p95'])} / "
+            f"{_f(r['max'])} | {r['queries']} | {r['count']} | {ok} |"
+        )
+    return out
+
+
 def _plans(inproc: dict) -> list[str]:
     lines = []
     pages = {x["name"]: x for x in inproc.get("page_plans", [])}
@@ -226,6 +245,8 @@ def write_report(results: dict, path: Path) -> None:
             f"Generation (create or continue, rollup rebuild included): {s.get('generate_seconds', '–')} s.",
             "",
         ]
+        if s.get("crm"):
+            out += ["### CRM contact list (issue 20)", ""] + _crm(s["crm"]) + [""]
         if s.get("generate_log"):
             out += ["```", s["generate_log"].strip()[-1500:], "```", ""]
         inproc = s.get("inproc")
