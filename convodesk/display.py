@@ -115,6 +115,18 @@ def number(value, decimals: int | None = None) -> str:
     return formats.number_format(value, decimal_pos=decimals, force_grouping=True)
 
 
+def money(amount, currency: str) -> str:
+    """An amount with its currency, two decimals, grouped: 4,800.00 EUR / 4 800,00 EUR."""
+    if amount is None or amount == "":
+        return EMPTY
+    return f"{formats.number_format(amount, decimal_pos=2, force_grouping=True)} {currency}"
+
+
+def money_sums(sums: dict) -> str:
+    """Totals in several currencies, each on its own (never added across currencies)."""
+    return " · ".join(money(amount, currency) for currency, amount in sorted(sums.items()))
+
+
 def parse_day(text: str) -> dt.date | None:
     """A date typed in a date field: ISO (what links and the API carry) or any language's form."""
     text = (text or "").strip()

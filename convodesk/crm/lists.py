@@ -32,6 +32,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import display
 from convodesk.conversations.columns import (
     EMPTY,
     KIND_BOOL,
@@ -245,7 +246,7 @@ REGISTRY: dict[str, list[Column]] = {
             lambda r: r.amount,
             sort="amount",
             align="right",
-            html=lambda r: format_html("{} {}", r.amount, r.currency),
+            html=lambda r: display.money(r.amount, r.currency),
             excel=lambda r: float(r.amount),
             api=lambda r: {"amount": str(r.amount), "currency": r.currency},
         ),

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_POST
 
+from convodesk import display
 from convodesk.conversations import visibility
 from convodesk.conversations.columns import (
     CHANNEL_LABELS,
@@ -200,7 +201,7 @@ def _facts(record) -> list[tuple[str, str]]:
     if isinstance(record, Deal):
         facts += [
             (_("Stage"), record.get_stage_display()),
-            (_("Amount"), f"{record.amount} {record.currency}"),
+            (_("Amount"), display.money(record.amount, record.currency)),
         ]
     if isinstance(record, Activity):
         facts += [

@@ -5,7 +5,9 @@ in one click. Deals come only from the CRM rule (crm/visibility.py); moves go th
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,9 +15,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery, Sum
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from convodesk import display
 from convodesk.conversations.columns import crm_url
 from convodesk.conversations.models import ConversationCrmLink
 from convodesk.conversations.normalize import parse_id
@@ -49,10 +53,13 @@ def board(request):
     if q:
         visible = visible.filter(lists.search_q(q, "deal"))
     stages = pipeline.ordered_stages()
-    totals = {
-        row["stage"]: row
-        for row in visible.order_by().values("stage").annotate(n=Count("id"), amount=Sum("amount"))
-    }
+    counts: dict[str, int] = defaultdict(int)
+    sums: dict[str, dict[str, Decimal]] = defaultdict(dict)  # per stage, per currency
+    for row in (
+        visible.order_by().values("stage", "currency").annotate(n=Count("id"), amount=Sum("amount"))
+    ):
+        counts[row["stage"]] += row["n"]
+        sums[row["stage"]][row["currency"]] = row["amount"] or Decimal(0)
     columns = []
     shown_ids = []
     for stage in stages:
@@ -62,9 +69,15 @@ def board(request):
             .order_by("-updated_at", "-id")[:BOARD_LIMIT]
         )
         shown_ids += [d.pk for d in deals]
-        total = totals.get(stage.code) or {"n": 0, "amount": 0}
         columns.append(
-            {"stage": stage, "deals": deals, "count": total["n"], "amount": total["amount"] or 0}
+            {
+                "stage": stage,
+                "deals": deals,
+                "count": counts[stage.code],
+                # The board's script moves a deal's amount between these as it is dragged.
+                "sums": json.dumps({c: str(a) for c, a in sums[stage.code].items()}),
+                "sums_text": display.money_sums(sums[stage.code]),
+            }
         )
     editable = set(
         Deal.objects.visible_to(user, "edit").filter(pk__in=shown_ids).values_list("pk", flat=True)
@@ -82,6 +95,8 @@ def board(request):
             "stages": stages,
             "q": q,
             "limit": BOARD_LIMIT,
+            "decimal_separator": get_format("DECIMAL_SEPARATOR"),
+            "thousand_separator": get_format("THOUSAND_SEPARATOR"),
             "segment": "deals",
             "tabs": _tabs(),
             "can_create": services.may_create(user),

@@ -75,6 +75,7 @@ def test_drag_a_deal_to_won_on_the_board(transactional_db, live_server, org, pag
         title="40 chairs", pipeline=pipeline, amount=4800, contact=ana, responsible=org.admin
     )
     Deal.objects.create(title="Office desks", pipeline=pipeline, stage="negotiation", amount=900)
+    Deal.objects.create(title="Projector", pipeline=pipeline, amount="1250.50", currency="USD")
     Deal.objects.create(
         title="Lamps", pipeline=pipeline, stage="lost", amount=120, lost_reason="Too expensive"
     )
@@ -82,6 +83,9 @@ def test_drag_a_deal_to_won_on_the_board(transactional_db, live_server, org, pag
     page.goto(f"{live_server.url}/crm/deals/board/")
     card = page.locator(f"li[data-deal='{deal.pk}']")
     assert card.count() == 1
+    # Each column sums its deals per currency, never adding euros to dollars.
+    new_sum = page.locator("section[data-stage='new'] [data-sums]")
+    assert new_sum.inner_text() == "4,800.00 EUR · 1,250.50 USD"
     screenshots(page, "crm-deal-board")
     card.drag_to(page.locator("section[data-stage='won'] [data-drop]"))
     page.wait_for_function(
@@ -95,6 +99,9 @@ def test_drag_a_deal_to_won_on_the_board(transactional_db, live_server, org, pag
     assert deal.stage == "won" and deal.closed_at is not None
     assert CrmEvent.objects.filter(entity_id=deal.pk, kind="deal_won").exists()
     assert page.locator("section[data-stage='won'] [data-count]").inner_text() == "1"
+    assert page.locator("section[data-stage='new'] [data-count]").inner_text() == "1"
+    assert page.locator("section[data-stage='won'] [data-sums]").inner_text() == "4,800.00 EUR"
+    assert new_sum.inner_text() == "1,250.50 USD"
 
     # Dragging to lost asks for the reason first.
     page.locator(f"li[data-deal='{deal.pk}']").drag_to(
@@ -109,6 +116,8 @@ def test_drag_a_deal_to_won_on_the_board(transactional_db, live_server, org, pag
             break
         page.wait_for_timeout(100)
     assert (deal.stage, deal.lost_reason) == ("lost", "Budget cut")
+    assert page.locator("section[data-stage='lost'] [data-sums]").inner_text() == "4,920.00 EUR"
+    assert page.locator("section[data-stage='won'] [data-sums]").inner_text() == ""
     page.goto(f"{live_server.url}/crm/deals/{deal.pk}/")
     assert "Budget cut" in page.locator("#crm-timeline").inner_text()
     screenshots(page, "crm-deal-card")

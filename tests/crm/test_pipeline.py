@@ -54,6 +54,10 @@ def test_the_board_shows_stages_and_moves_a_deal_as_the_drag_posts_it(client, or
     for stage in pipeline.stages.all():
         assert f'data-stage="{stage.code}"' in html
     assert "Order" in html and "250.00 USD" in html and hidden.title not in html
+    Deal.objects.create(title="Chairs", pipeline=pipeline, amount=4800, responsible=org.op1)
+    html = client.get("/crm/deals/board/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    # Per currency, in the reader's language (a non-breaking space groups thousands in Spanish).
+    assert "4\xa0800,00 EUR · 250,00 USD" in html
     assert 'src="/static/convodesk/crm-board.js"' in html and "<script>" not in html
     json_headers = {"HTTP_ACCEPT": "application/json"}
     moved = client.post(f"/crm/deals/{deal.pk}/move/", {"stage": "won"}, **json_headers)

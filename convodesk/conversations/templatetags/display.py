@@ -1,5 +1,5 @@
 """`{% load display %}`: the template side of convodesk.display, the one way dates and numbers
-are shown (`|when`, `|day`, `|number`, `|day_input`)."""
+are shown (`|when`, `|day`, `|number`, `|money`, `|day_input`)."""
 
 from django import template
 
@@ -15,6 +15,11 @@ register.filter("day_input", display.day_input)
 @register.filter
 def number(value, decimals=None):
     return display.number(value, None if decimals in (None, "") else int(decimals))
+
+
+@register.filter
+def money(amount, currency):
+    return display.money(amount, currency)
 
 
 @register.simple_tag

@@ -15,11 +15,42 @@
     return board.dataset.moveUrl.replace("/0/", "/" + id + "/");
   }
 
-  function recount() {
-    board.querySelectorAll(".crm-column").forEach(function (col) {
-      var count = col.querySelector("[data-count]");
-      if (count) count.textContent = col.querySelectorAll(".crm-deal").length;
-    });
+  // A column's count and its sums per currency follow the deals moved in or out of it (the
+  // column may hold more deals than it shows, so they are adjusted, not recounted).
+  function cents(text) {
+    return Math.round(parseFloat(text || "0") * 100);
+  }
+
+  function money(amount, currency) {
+    var negative = amount < 0;
+    var whole = String(Math.floor(Math.abs(amount) / 100));
+    var fraction = String(Math.abs(amount) % 100).padStart(2, "0");
+    whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, board.dataset.thousand || ",");
+    return (negative ? "-" : "") + whole + (board.dataset.decimal || ".") + fraction + " " + currency;
+  }
+
+  function shift(deal, column, sign) {
+    var count = column.querySelector("[data-count]");
+    if (count) {
+      count.dataset.count = String(parseInt(count.dataset.count || "0", 10) + sign);
+      count.textContent = count.dataset.count.replace(/\B(?=(\d{3})+(?!\d))/g, board.dataset.thousand || ",");
+    }
+    var sum = column.querySelector("[data-sums]");
+    if (!sum) return;
+    var sums = JSON.parse(sum.dataset.sums || "{}");
+    var currency = deal.dataset.currency;
+    var total = cents(sums[currency]) + sign * cents(deal.dataset.amount);
+    if (total === 0) delete sums[currency];
+    else sums[currency] = (total / 100).toFixed(2);
+    sum.dataset.sums = JSON.stringify(sums);
+    sum.textContent = Object.keys(sums).sort().map(function (c) {
+      return money(cents(sums[c]), c);
+    }).join(" · ");
+  }
+
+  function moved(deal, from, to) {
+    shift(deal, from.closest(".crm-column"), -1);
+    shift(deal, to.closest(".crm-column"), 1);
   }
 
   function showError(text) {
@@ -73,9 +104,9 @@
     });
   }
 
-  function putBack() {
-    if (dragged && origin) origin.insertBefore(dragged, origin.firstChild);
-    recount();
+  function putBack(deal, from, to) {
+    from.insertBefore(deal, from.firstChild);
+    moved(deal, to, from);
   }
 
   board.addEventListener("dragstart", function (event) {
@@ -107,14 +138,15 @@
     event.preventDefault();
     column.classList.remove("crm-drop-target");
     var deal = dragged;
+    var from = origin;
     var list = column.querySelector("[data-drop]");
-    if (list === origin) return;
+    if (list === from) return;
     list.insertBefore(deal, list.firstChild);
-    recount();
+    moved(deal, from, list);
     var reasonNeeded = column.dataset.outcome === "lost";
     var reason = reasonNeeded ? askReason() : Promise.resolve("");
     reason.then(function (text) {
-      if (reasonNeeded && !text) { putBack(); return null; }
+      if (reasonNeeded && !text) { putBack(deal, from, list); return null; }
       return post(deal, column.dataset.stage, text).then(function () {
         deal.dataset.stage = column.dataset.stage;
         var select = deal.querySelector("select[name=stage]");
@@ -123,7 +155,7 @@
         if (flash) flash.remove();
       });
     }).catch(function (error) {
-      putBack();
+      putBack(deal, from, list);
       showError(error.message || board.dataset.error);
     });
   });
