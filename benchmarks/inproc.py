@@ -370,6 +370,13 @@ def stats_requests(v) -> list[dict]:
             "target": 200,
         },
         {
+            "name": "statistics, last 30 days, department supervisor (their department)",
+            "user": "supervisor",
+            "params": {"started_from": v["from30"]},
+            "floor": None,
+            "target": 200,
+        },
+        {
             "name": "statistics, arbitrary filter (client name + metric range)",
             "user": "admin",
             "params": {"client": v["name"], "agent_response_time_min": "60"},
