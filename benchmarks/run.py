@@ -62,6 +62,14 @@ SETS = {
         "messages_for": None,
         "export_rows": 0,
     },
+    # The same on SQLite (a file of its own; ingestion needs no bulk data either).
+    "QI": {
+        "label": "SQLite ingestion (organisation only)",
+        "url": f"sqlite:///{VAR / 'ingest.sqlite3'}",
+        "conversations": 0,
+        "messages_for": None,
+        "export_rows": 0,
+    },
 }
 SCENARIOS = ("list", "export", "ingest", "peer")
 EXTRA_SCENARIOS = ("stats",)  # part of "list"; alone it reruns only the statistics page
@@ -222,7 +230,7 @@ def run_set(key: str, spec: dict, args) -> dict:
                 log(f"[{key}] export {mode} failed:\n{out.stderr[-2000:]}")
             else:
                 results["export"][mode] = json.loads(target.read_text())
-    if "ingest" in args.only and key in ("Q", "S", "PGI", "QP", "L"):
+    if "ingest" in args.only and key in ("Q", "S", "PGI", "QI", "QP", "L"):
         log(f"[{key}] ingestion (2 uvicorn workers vs bare app)…")
         out = step(
             [
@@ -340,7 +348,7 @@ def main() -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true")
     mode.add_argument("--full", action="store_true")
-    parser.add_argument("--sets", default="", help="Comma-separated data sets (Q, S, L, PGI).")
+    parser.add_argument("--sets", default="", help="Comma-separated data sets (Q, S, L, PGI, QI).")
     parser.add_argument(
         "--only",
         default=",".join(SCENARIOS),
