@@ -102,6 +102,22 @@ def workers(supervisor: int) -> set[int]:
     return found
 
 
+def connections(pid: int, port: int) -> int:
+    """How many established client connections on `port` the process holds (from /proc)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+            inodes.add(f"socket:[{fields[9]}]")
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            held += os.readlink(fd) in inodes
+        except OSError:
+            continue
+    return held
+
+
 def load_cmd(url: str, token: str, out: Path, **kw) -> list[str]:
     cmd = [
         PY,
@@ -125,13 +141,17 @@ def load(url: str, token: str, out: Path, **kw) -> dict:
     return json.loads(out.read_text())
 
 
-def load_and_kill(server: subprocess.Popen, url: str, token: str, out: Path, **kw) -> dict:
-    """Closed-loop load with retries; SIGKILL one worker halfway through; watch for a respawn."""
+def load_and_kill(
+    server: subprocess.Popen, port: int, url: str, token: str, out: Path, **kw
+) -> dict:
+    """Closed-loop load with retries; halfway through, SIGKILL the worker holding the most client
+    connections (so the kill cuts requests in flight); watch for a respawn."""
     before = workers(server.pid)
     client = subprocess.Popen(load_cmd(url, token, out, retry=True, **kw), cwd=ROOT)
     try:
         time.sleep(kw["seconds"] / 2)
-        victim = min(before)
+        held = {pid: connections(pid, port) for pid in before}
+        victim = max(held, key=held.get)
         killed_at = time.time()
         os.kill(victim, signal.SIGKILL)
         respawned = None
@@ -156,6 +176,7 @@ def load_and_kill(server: subprocess.Popen, url: str, token: str, out: Path, **k
         workers_before=len(before),
         workers_after=len(workers(server.pid)),
         killed_pid=victim,
+        connections_per_worker=sorted(held.values(), reverse=True),
         killed_at_s=round(killed_s, 2),
         respawned=respawned,
     )
@@ -267,6 +288,7 @@ def main() -> int:
         )
         kill = load_and_kill(
             server,
+            port,
             url,
             secret,
             work / "kill.json",

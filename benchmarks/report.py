@@ -153,8 +153,10 @@ def _kill(k: dict) -> str:
     c, spawn = k["check"], k.get("respawned")
     met = "met" if not c["missing"] and not c["duplicated"] else "missed"
     return (
-        f"Worker killed (SIGKILL at {k['killed_at_s']} s of a {k['seconds']} s closed loop, "
-        f"failed messages posted again with the same id): **{k['sent']} sent, {c['missing']} lost, "
+        f"Worker killed (SIGKILL at {k['killed_at_s']} s of a {k['seconds']} s closed loop, to the "
+        f"worker with the most client connections, {k.get('connections_per_worker')}; failed "
+        "messages posted again with the same id): "
+        f"**{k['sent']} sent, {c['missing']} lost, "
         f"{c['duplicated']} doubled** (target zero: {met}); {k['first_try']} accepted on the first "
         f"try, {k['retried']} retried; {k['failed_requests']} failed requests {k['failures']}; "
         f"{k.get('rate_before_kill')} accepted/s before the kill, {k.get('rate_after_kill')} "
