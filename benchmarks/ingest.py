@@ -2,7 +2,9 @@
 
 `python -m benchmarks.ingest --out FILE [--count N] [--seconds S]` with DATABASE_URL set (migrated).
 Phases: bare app at peak (closed loop), product at peak (closed loop), product at half its peak
-(open loop, for p99); then every accepted message is looked up: stored exactly once.
+(open loop, for p99); then every accepted message is looked up: stored exactly once. Last, a
+worker is killed (SIGKILL) mid-run while clients post and retry failed messages (same external
+id) until accepted: every message sent must be stored exactly once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
+from itertools import pairwise
 from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convodesk.settings")
@@ -81,7 +84,41 @@ def stop(proc: subprocess.Popen) -> None:
             pass
 
 
-def load(url: str, token: str, out: Path, **kw) -> dict:
+def workers(supervisor: int) -> set[int]:
+    """The uvicorn supervisor's worker processes (multiprocessing children, not its resource
+    tracker), read from /proc."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == supervisor and b"resource_tracker" not in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+def connections(pid: int, port: int) -> int:
+    """How many established client connections on `port` the process holds (from /proc)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+            inodes.add(f"socket:[{fields[9]}]")
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            held += os.readlink(fd) in inodes
+        except OSError:
+            continue
+    return held
+
+
+def load_cmd(url: str, token: str, out: Path, **kw) -> list[str]:
     cmd = [
         PY,
         "-m",
@@ -95,9 +132,55 @@ def load(url: str, token: str, out: Path, **kw) -> dict:
         str(out),
     ]
     for key, value in kw.items():
-        cmd += [f"--{key}", str(value)]
-    subprocess.run(cmd, cwd=ROOT, check=True)
+        cmd += [f"--{key}"] if value is True else [f"--{key}", str(value)]
+    return cmd
+
+
+def load(url: str, token: str, out: Path, **kw) -> dict:
+    subprocess.run(load_cmd(url, token, out, **kw), cwd=ROOT, check=True)
     return json.loads(out.read_text())
+
+
+def load_and_kill(
+    server: subprocess.Popen, port: int, url: str, token: str, out: Path, **kw
+) -> dict:
+    """Closed-loop load with retries; halfway through, SIGKILL the worker holding the most client
+    connections (so the kill cuts requests in flight); watch for a respawn."""
+    before = workers(server.pid)
+    client = subprocess.Popen(load_cmd(url, token, out, retry=True, **kw), cwd=ROOT)
+    try:
+        time.sleep(kw["seconds"] / 2)
+        held = {pid: connections(pid, port) for pid in before}
+        victim = max(held, key=held.get)
+        killed_at = time.time()
+        os.kill(victim, signal.SIGKILL)
+        respawned = None
+        while client.poll() is None:
+            fresh = workers(server.pid) - before
+            if fresh and respawned is None:
+                respawned = {"pid": min(fresh), "after_s": round(time.time() - killed_at, 2)}
+            time.sleep(0.1)
+    except BaseException:
+        client.kill()
+        raise
+    if client.wait():
+        raise subprocess.CalledProcessError(client.returncode, "benchmarks.loadgen")
+    result = json.loads(out.read_text())
+    killed_s = killed_at - result["started_at"]
+    times = sorted(result.pop("accepted_at"))
+    early = sum(1 for t in times if t < killed_s)
+    result.update(
+        rate_before_kill=round(early / killed_s, 1),
+        rate_after_kill=round((len(times) - early) / (result["seconds"] - killed_s), 1),
+        longest_pause_s=round(max(b - a for a, b in pairwise([0.0, *times])), 2),
+        workers_before=len(before),
+        workers_after=len(workers(server.pid)),
+        killed_pid=victim,
+        connections_per_worker=sorted(held.values(), reverse=True),
+        killed_at_s=round(killed_s, 2),
+        respawned=respawned,
+    )
+    return result
 
 
 def bench_connection():
@@ -203,14 +286,28 @@ def main() -> int:
             count=int(half_rate * args.seconds) + 1,
             seconds=args.seconds,
         )
+        kill = load_and_kill(
+            server,
+            port,
+            url,
+            secret,
+            work / "kill.json",
+            run_id=f"kill-{run}",
+            concurrency=args.concurrency,
+            count=1_000_000,  # bounded by time, so the kill falls mid-run
+            seconds=args.seconds,
+        )
     finally:
         stop(server)
     accepted = peak.pop("accepted") + half.pop("accepted")
+    kill.pop("accepted")
+    kill["check"] = verify(conn, kill.pop("sent_ids"))
     bare.pop("accepted")
     result.update(
         bare=bare,
         peak=peak,
         half=half,
+        kill=kill,
         half_rate=round(half_rate, 1),
         check=verify(conn, accepted),
         ratio=round(peak["rate"] / bare["rate"], 3) if bare["rate"] else None,

@@ -135,6 +135,8 @@ def _ingest(ing: dict) -> list[str]:
         f"p99 at half peak {h['p99']} ms (target ≤ 100 ms: {'met' if (h['p99'] or 1e9) <= 100 else 'missed'}). "
         f"Stored exactly once: {c['stored']} of {c['accepted']} accepted, {c['missing']} missing, {c['duplicated']} duplicated.",
     ]
+    if ing.get("kill"):
+        lines += ["", _kill(ing["kill"])]
     if ing.get("server_errors"):
         lines += [
             "",
@@ -145,6 +147,28 @@ def _ingest(ing: dict) -> list[str]:
             "```",
         ]
     return lines
+
+
+def _kill(k: dict) -> str:
+    c, spawn = k["check"], k.get("respawned")
+    met = "met" if not c["missing"] and not c["duplicated"] else "missed"
+    return (
+        f"Worker killed (SIGKILL at {k['killed_at_s']} s of a {k['seconds']} s closed loop, to the "
+        f"worker with the most client connections, {k.get('connections_per_worker')}; failed "
+        "messages posted again with the same id): "
+        f"**{k['sent']} sent, {c['missing']} lost, "
+        f"{c['duplicated']} doubled** (target zero: {met}); {k['first_try']} accepted on the first "
+        f"try, {k['retried']} retried; {k['failed_requests']} failed requests {k['failures']}; "
+        f"{k.get('rate_before_kill')} accepted/s before the kill, {k.get('rate_after_kill')} "
+        f"after, longest pause between acceptances {k.get('longest_pause_s')} s; p99 {k['p99']} ms, "
+        f"max {k['max']} ms (first try to acceptance). "
+        + (
+            f"The supervisor respawned the worker after {spawn['after_s']} s"
+            if spawn
+            else "No worker respawned; the other carried on"
+        )
+        + f" ({k['workers_after']} of {k['workers_before']} workers at the end)."
+    )
 
 
 PEER_PAIRS = {
