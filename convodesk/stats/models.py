@@ -17,6 +17,9 @@ from django.db import models
 
 from convodesk.conversations.columns import BUSINESS_METRIC_KEYS, METRIC_KEYS
 
+# The rows rollups.fold_shards has yet to fold into shard 0 (their partial indexes).
+UNFOLDED = models.Q(shard__gt=0)
+
 # RollupBucket.metric is an index into this: new metrics go at the end.
 METRICS = (*METRIC_KEYS, *BUSINESS_METRIC_KEYS)
 
@@ -98,6 +101,8 @@ class Rollup(RollupKey, Measures):
                 name="rollup_shard_key",
             )
         ]
+        # The rows of shards 1-7 that rollups.fold_shards folds into shard 0 (a few per key).
+        indexes = [models.Index(fields=["period"], name="rollup_unfolded", condition=UNFOLDED)]
 
     def __str__(self):
         return f"tier {self.tier} {self.period:%Y-%m-%d %H}h line {self.line_id} {self.channel} status {self.status}: {self.n}"
@@ -125,6 +130,9 @@ class RollupBucket(RollupKey):
                 ],
                 name="rollup_bucket_shard_key",
             )
+        ]
+        indexes = [
+            models.Index(fields=["period"], name="rollup_bucket_unfolded", condition=UNFOLDED)
         ]
 
     def __str__(self):
@@ -160,6 +168,9 @@ class Participation(models.Model):
                 fields=["span", "period", "channel", "type", "employee_id", "shard"],
                 name="participation_shard_key",
             )
+        ]
+        indexes = [
+            models.Index(fields=["period"], name="participation_unfolded", condition=UNFOLDED)
         ]
 
     def __str__(self):
@@ -208,6 +219,9 @@ class LabelRollup(Measures):
                 ],
                 name="label_rollup_shard_key",
             )
+        ]
+        indexes = [
+            models.Index(fields=["period"], name="label_rollup_unfolded", condition=UNFOLDED)
         ]
 
     def __str__(self):

@@ -20,13 +20,16 @@ rows. Run it while nothing else writes conversations of that range.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
+import operator
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection, connections, transaction
-from django.db.models import Func, IntegerField, Max, Min
+from django.db.models import Func, IntegerField, Max, Min, Q
+from django.utils import timezone
 
 from convodesk.conversations import lifecycle
 
@@ -217,6 +220,84 @@ def shard() -> int:
     if value is None:
         value = connection.convodesk_shard = next(_next_shard) % count
     return value
+
+
+# Folding old periods' shards ---------------------------------------------------------
+
+# The keys each table's rows add up under (attribute names, without the shard).
+FOLDED = (
+    (Rollup, KEY),
+    (RollupBucket, (*KEY, "metric", "bucket")),
+    (Participation, PARTICIPATION_KEY),
+    (LabelRollup, LABEL_KEY),
+)
+FOLD_ROWS = 1000  # shard rows per table and transaction
+FOLD_SETTLE = dt.timedelta(hours=1)  # a period is folded this long after it ended
+
+
+def _closed_periods(model, now: dt.datetime) -> Q:
+    """The rows of `model` whose period ended at least FOLD_SETTLE before `now`."""
+    moment = now - FOLD_SETTLE
+    if model is LabelRollup:  # hourly, as tier 0
+        return Q(period__lt=tiers.floor_span(moment, 1))
+    if model is Participation:
+        spans = {span: [Q(span=span)] for span in PARTICIPATION_SPANS}
+    else:
+        spans = defaultdict(list)
+        for tier in tiers.TIERS:
+            spans[tier.span].append(Q(tier=tier.code))
+    return functools.reduce(
+        operator.or_,
+        (
+            functools.reduce(operator.or_, which) & Q(period__lt=tiers.floor_span(moment, span))
+            for span, which in spans.items()
+        ),
+    )
+
+
+def fold_shards(now: dt.datetime | None = None, limit: int = FOLD_ROWS) -> int:
+    """Fold the shards of closed periods into shard 0 (a timers step): per table, in one short
+    transaction, at most `limit` rows of shards 1-7 whose period ended (FOLD_SETTLE ago) are
+    locked as they are read (rows a writer holds are skipped: the next sweep takes them),
+    deleted, and their sums per key added to the key's shard-0 row by the same upsert the
+    services write with (keys in the same order, so the two never wait on each other in
+    opposite orders). Returns the number of shard rows removed.
+
+    Exact and idempotent: what is deleted is what was read under the lock, and it is added
+    to shard 0 in the same transaction. A later write to an old period (a conversation that
+    started then changes now) adds to its writer's shard again, a row the next fold takes;
+    until then the key's figures are the sum over its rows, as every read takes them. On
+    SQLite every row is shard 0 already (one writer: SHARDS)."""
+    now = now or timezone.now()
+    removed = 0
+    for model, key in FOLDED:
+        measures = [
+            f.attname
+            for f in model._meta.concrete_fields
+            if not f.primary_key and f.attname not in (*key, "shard")
+        ]
+        with transaction.atomic():
+            rows = list(
+                model.objects.select_for_update(skip_locked=True)
+                .filter(_closed_periods(model, now), shard__gt=0)
+                .order_by()
+                .values_list("pk", *key, *measures)[:limit]
+            )
+            if not rows:
+                continue
+            sums: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+            for row in rows:
+                values = sums[(*row[1 : 1 + len(key)], 0)]
+                for name, value in zip(measures, row[1 + len(key) :], strict=True):
+                    values[name] += value
+            model.objects.filter(pk__in=[row[0] for row in rows]).delete()
+            deltas = [(k, {c: v for c, v in d.items() if v}) for k, d in sums.items()]
+            deltas = sorted([(k, d) for k, d in deltas if d], key=_sort_key)
+            if deltas:
+                with connection.cursor() as cursor:
+                    cursor.execute(*upsert_sql(model, (*key, "shard"), deltas))
+            removed += len(rows)
+    return removed
 
 
 # Deltas of one transaction -----------------------------------------------------------

@@ -229,3 +229,89 @@ def test_a_sweep_re_offering_many_waiting_conversations_runs_as_many_statements_
         responsible = [fresh(conv).responsible_id for conv in many]
         assert set(responsible) <= {org.op1.pk, org.op2.pk, org.op3.pk}
         assert None not in responsible
+
+
+def due_round(conn, op, count, start) -> tuple[list[Conversation], list[Conversation]]:
+    """`count` answered conversations (auto-close due 4 h after the reply at start + 10 s) and
+    `count` waiting ones (their first reply due 60 s after the message; no queue time-out)."""
+    answered_ = [
+        answered(conn, op, client=f"a{start + i}", t=start, reply_at=start + 10)
+        for i in range(count)
+    ]
+    waiting_ = [
+        f.client_message(conn, f"w{start + i}", "Hello", when=f.at(start + i)).conversation
+        for i in range(count)
+    ]
+    Conversation.objects.filter(pk__in=[c.pk for c in waiting_]).update(offer_expires_at=None)
+    return answered_, waiting_
+
+
+def test_a_sweep_of_many_auto_closes_full_closes_and_breaches_runs_as_many_statements_as_for_few(
+    org,
+):
+    """Issue 23 item 6: the auto-closes (with their closing texts), the full closes and the
+    breaches of reply-time targets are fired like the queue time-outs: the due rows read and
+    locked in one statement per kind, written together. 3 due of each or 30, a sweep runs the
+    same statements."""
+    line = f.line(
+        "Polite",
+        members=[org.op1],
+        closing_text="Thanks for writing!",
+        ask_rating=True,
+        full_close_minutes=10,
+        sla_first_seconds=60,
+        sla_first_business=False,
+    )
+    conn = f.connection(line)
+    counts = {}
+    for count, start in ((3, 0), (30, 100_000)):
+        closing, waiting_ = due_round(conn, org.op1, count, start)
+        due = f.at(start + 10) + FOUR_HOURS
+        fired, statements = sweep_queries(due)
+        assert fired == 2 * count  # the auto-closes and the breaches
+        fired_full, statements_full = sweep_queries(due + dt.timedelta(minutes=10))
+        assert fired_full == count
+        counts[count] = (statements, statements_full)
+        assert services.run_due_timers(now=due + dt.timedelta(minutes=10)) == 0  # once each
+        for conv in closing:
+            conv = fresh(conv)
+            assert conv.status == Status.AUTO_CLOSED
+            assert conv.closed_at == due + dt.timedelta(minutes=10)
+            events = ConversationEvent.objects.filter(conversation=conv)
+            assert events.filter(kind="auto_closed").count() == 1
+            assert events.filter(kind="full_closed").count() == 1
+            texts = Message.objects.filter(conversation=conv, author_kind="bot").order_by("id")
+            assert [m.text for m in texts][0] == "Thanks for writing!"
+            assert texts.count() == 2
+            # Each automatic text's event names that conversation's own message.
+            assert sorted(e.payload["message"] for e in events.filter(kind="bot_message")) == [
+                m.pk for m in texts
+            ]
+        for conv in waiting_:
+            conv = fresh(conv)
+            assert (conv.overdue, conv.sla_breaches) == (True, 1)
+            assert (
+                ConversationEvent.objects.filter(conversation=conv, kind="sla_breached").count()
+                == 1
+            )
+    assert counts[30] == counts[3], counts
+
+
+def test_a_conversation_the_state_machine_refuses_is_skipped_and_the_others_of_the_sweep_fire(
+    org,
+):
+    convs = [answered(org.conn, org.op1, client=f"c{i}") for i in range(3)]
+    # Due by its column but no longer answered (as if a client's message raced the sweep).
+    Conversation.objects.filter(pk=convs[1].pk).update(status=Status.CLIENT_WROTE_AFTER_AGENT)
+    due = f.at(10) + FOUR_HOURS
+    assert services.run_due_timers(now=due) == 2
+    assert [fresh(c).status for c in convs] == [
+        Status.AUTO_CLOSED,
+        Status.CLIENT_WROTE_AFTER_AGENT,
+        Status.AUTO_CLOSED,
+    ]
+    refused = fresh(convs[1])
+    assert refused.auto_close_at == due and refused.closed_at is None
+    assert not ConversationEvent.objects.filter(conversation=convs[1], kind="auto_closed").exists()
+    for conv in (convs[0], convs[2]):
+        assert ConversationEvent.objects.filter(conversation=conv, kind="auto_closed").count() == 1

@@ -296,6 +296,26 @@ def insert_row(obj) -> None:
         _saved(obj, cursor.fetchone()[0])
 
 
+INSERT_ROWS = 200  # rows per multi-row INSERT (SQLite binds at most 32,766 values)
+
+
+def insert_rows(objects) -> None:
+    """Insert unsaved rows of one model as `insert_row` does, up to INSERT_ROWS per statement,
+    their ids read back with RETURNING (a multi-row INSERT takes the ids in the order of its
+    rows, as the batch's events rely on too)."""
+    if not objects:
+        return
+    pk = connection.ops.quote_name(type(objects[0])._meta.pk.column)
+    for start in range(0, len(objects), INSERT_ROWS):
+        part = objects[start : start + INSERT_ROWS]
+        sql, params = _insert_sql(part)
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} RETURNING {pk}", params)
+            ids = sorted(row[0] for row in cursor.fetchall())
+        for obj, obj_pk in zip(part, ids, strict=True):
+            _saved(obj, obj_pk)
+
+
 def insert_linked(first, *children: tuple) -> None:
     """Insert `first` and the rows that point at it (`(child, "first_id attribute")` each), as
     `save(force_insert=True)` would. On PostgreSQL one statement (data-modifying WITH clauses
@@ -666,6 +686,17 @@ def sync_activity(conversation: Conversation, before: lifecycle.State) -> None:
 
 def send_automatic(conversation: Conversation, text: str, at) -> Message:
     """An automatic text (closing text, rating request, greeting): stored and delivered, never a reply."""
-    message = add_message(conversation, Message.Author.BOT, text, at)
-    record(conversation, "bot_message", SYSTEM, at, conversation.status, {"message": message.pk})
-    return message
+    return send_automatic_many([(conversation, text)], at)[0]
+
+
+def send_automatic_many(texts, at) -> list[Message]:
+    """`send_automatic` for many `(conversation, text)` pairs (a timer sweep's closing texts):
+    the messages in one INSERT per INSERT_ROWS, each with its `bot_message` event."""
+    messages = [new_message(c, Message.Author.BOT, text, at) for c, text in texts]
+    insert_rows(messages)
+    for (conversation, _text), message in zip(texts, messages, strict=True):
+        delivered(message)
+        record(
+            conversation, "bot_message", SYSTEM, at, conversation.status, {"message": message.pk}
+        )
+    return messages

@@ -36,13 +36,22 @@ from .start import start
 
 def closing_texts(conversation: Conversation, at) -> None:
     """Closing mode: the line's closing text and rating request, as automatic texts."""
+    for text in closing_messages(conversation):
+        send_automatic(conversation, text, at)
+
+
+def closing_messages(conversation: Conversation) -> list[str]:
+    """The automatic texts a conversation that just went to closing mode sends (none otherwise):
+    the line's closing text, then its rating request."""
     if conversation.status != Status.CLOSING:
-        return
+        return []
     line = conversation.line
+    texts = []
     if line.closing_text:
-        send_automatic(conversation, line.closing_text, at)
+        texts.append(line.closing_text)
     if line.ask_rating:
-        send_automatic(conversation, gettext("Please rate this conversation: 👍 or 👎"), at)
+        texts.append(gettext("Please rate this conversation: 👍 or 👎"))
+    return texts
 
 
 def take(conversation_id: int, actor: Actor, now=None) -> Conversation:

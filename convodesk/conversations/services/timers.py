@@ -11,8 +11,8 @@ from .. import lifecycle
 from ..lifecycle import IllegalTransition
 from ..models import Conversation
 from . import queue
-from .core import TIMER, batch, lock_if_free, now_or, transition, unit
-from .operator import closing_texts
+from .core import TIMER, batch, lock_if_free, now_or, send_automatic_many, transition, unit
+from .operator import closing_messages, closing_texts
 
 _TIMERS = (
     ("offer_expires_at", lifecycle.QueueTimeout, "queue_timeout"),
@@ -25,18 +25,73 @@ _PENDING = {"due_at": {"overdue": False}}
 
 
 def run_due_timers(now=None, batch: int = 500) -> int:
-    """Fire every due queue time-out, auto-close and full close. Safe to run from many processes:
-    each conversation is re-checked under its row lock, so a timer fires once."""
+    """Fire every due queue time-out, auto-close, full close and reply-time breach, one
+    transaction per kind (each at most `batch` conversations, the longest due first). Safe to
+    run from many processes: the due rows are locked as they are read and rows another process
+    holds are skipped, and the state machine re-checks each one, so a timer fires once."""
     at = now_or(now)
     fired = queue_timeouts(at, batch)
-    for field, _event_class, _kind in _TIMERS:
-        if field == "offer_expires_at":
-            continue  # queue_timeouts, all at once
-        due = Conversation.objects.filter(**{f"{field}__lte": at}, **_PENDING.get(field, {}))
-        due = due.order_by(field)
-        for conversation_id in list(due.values_list("id", flat=True)[:batch]):
-            fired += fire_due(conversation_id, at, only=field)
+    fired += auto_closes(at, batch)
+    fired += full_closes(at, batch)
+    fired += breaches(at, batch)
     return fired
+
+
+def _sweep(field: str, at, limit: int, participants: bool = False) -> list[Conversation]:
+    """Lock the conversations whose `field` timer is due at `at` (the longest due first, at most
+    `limit`; by the field's index, rows another process holds skipped) and fire that timer on
+    each in the current unit. Returns the conversations it fired on.
+
+    A conversation the state machine refuses (a client wrote just in time, a second breach of
+    the same wait) is left as it is: `transition` raises before it changes anything, so the
+    others' changes in the batch stand. `participants`: the timer's transition reads the
+    participant rows (a close clears the offers); read them for all rows in one query."""
+    _field, event_class, kind = next(t for t in _TIMERS if t[0] == field)
+    rows = list(
+        Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("line", "connection")
+        .filter(**{f"{field}__lte": at}, **_PENDING.get(field, {}))
+        .order_by(field, "id")[:limit]
+    )
+    if participants and rows:
+        batch().load_participants(rows)
+    fired = []
+    for conversation in rows:
+        try:
+            transition(conversation, event_class(at), TIMER, kind)
+        except IllegalTransition:
+            continue  # refused before anything changed
+        fired.append(conversation)
+    return fired
+
+
+def auto_closes(now=None, limit: int = 500) -> int:
+    """Fire the due auto-closes in one transaction (see `_sweep`); a line in closing mode sends
+    its automatic texts, all of the sweep's in one INSERT (per INSERT_ROWS)."""
+    at = now_or(now)
+    with unit():
+        fired = _sweep("auto_close_at", at, limit, participants=True)
+        texts = [(c, text) for c in fired for text in closing_messages(c)]
+        if texts:
+            send_automatic_many(texts, at)
+    return len(fired)
+
+
+def full_closes(now=None, limit: int = 500) -> int:
+    """Fire the due full closes of closing mode in one transaction (see `_sweep`)."""
+    at = now_or(now)
+    with unit():
+        fired = _sweep("full_close_at", at, limit)
+    return len(fired)
+
+
+def breaches(now=None, limit: int = 500) -> int:
+    """Record the due breaches of reply-time targets in one transaction (see `_sweep`): each
+    wait once (the due rows are those not overdue yet)."""
+    at = now_or(now)
+    with unit():
+        fired = _sweep("due_at", at, limit)
+    return len(fired)
 
 
 def queue_timeouts(now=None, limit: int = 500) -> int:

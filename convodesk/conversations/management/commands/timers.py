@@ -10,6 +10,7 @@ from convodesk.connectors import delivery
 from convodesk.conversations import services
 from convodesk.ops.heartbeat import Beat
 from convodesk.ops.stopping import Stopping
+from convodesk.stats import rollups
 from convodesk.workspace import presence
 
 log = logging.getLogger("convodesk.timers")
@@ -17,8 +18,9 @@ log = logging.getLogger("convodesk.timers")
 
 class Command(BaseCommand):
     help = (
-        "Fire due queue time-outs, auto-closes and full closes every few seconds. Several copies may "
-        "run at once (each conversation is re-checked under its row lock, so every timer fires once)."
+        "Fire due queue time-outs, auto-closes, full closes and reply-time breaches every few "
+        "seconds, and fold the statistics shards of closed periods. Several copies may run at "
+        "once (each conversation is re-checked under its row lock, so every timer fires once)."
     )
 
     def add_arguments(self, parser):
@@ -43,6 +45,8 @@ class Command(BaseCommand):
                         # A line per sweep only when asked (-v 2 or LOG_LEVEL=DEBUG): the console
                         # of `make run` is not a log of every queue time-out.
                         (log.info if verbose else log.debug)("timers: %s fired", fired)
+                    # The rollup rows of closed periods: their shards folded into shard 0.
+                    rollups.fold_shards()
                     # The safety net of outbound delivery: retries whose task was lost (worker crash).
                     delivery.deliver_due()
                     bitrix24_events.deliver_due()  # OnOpenLineSessionFinish retries
