@@ -266,6 +266,9 @@ def _export(server: Serve, http: httpx.Client, token: str, params: dict) -> dict
         "failed": 0 if download.status_code == 200 else 1,
         "seconds": round(seconds, 2),
         "rows": job.total,
+        # The worker's share: waiting to be picked up (its poll), then writing the file.
+        "queued_seconds": round((job.started_at - job.created_at).total_seconds(), 2),
+        "job_seconds": round((job.finished_at - job.started_at).total_seconds(), 2),
         "bytes": len(download.content),
         "polls": polls,
     }

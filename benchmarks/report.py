@@ -182,7 +182,9 @@ def _http(http: dict, inproc: dict) -> list[str]:
             lines.append(
                 f"Export of the last 30 days as the list's button runs it (start the background job, "
                 f"poll its page every 0.2 s, download): **{_f(exp['seconds'], 2)} s** for "
-                f"{_f(exp['rows'])} rows ({_f(exp['bytes'] / 1e6)} MB, {exp['polls']} polls)."
+                f"{_f(exp['rows'])} rows ({_f(exp['bytes'] / 1e6)} MB, {exp['polls']} polls; the job "
+                f"waited {_f(exp.get('queued_seconds'), 2)} s for the worker and ran "
+                f"{_f(exp.get('job_seconds'), 2)} s)."
             )
     bg = http.get("background")
     if bg:
