@@ -357,7 +357,7 @@ def write_report(results: dict, path: Path) -> None:
                 "",
                 f"`manage.py serve` on a free port, ready after {http.get('ready_seconds', '–')} s; "
                 f"httpx clients with a session cookie (a Bearer token for the API), keep-alive, "
-                f"{http.get('warmup')} warm-ups then {http.get('runs')} runs each (statistics: 1 "
+                f"{http.get('warmup')} warm-up(s) then {http.get('runs')} runs each (statistics: 1 "
                 "then half as many); the in-process column is this data set's Django test Client "
                 "figure for the same request.",
                 "",
