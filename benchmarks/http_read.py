@@ -363,7 +363,7 @@ def main() -> int:
         print(result["error"], file=sys.stderr)
     for line in failures:
         print("FAILED", line, file=sys.stderr)
-    return 1 if result.get("error") or result["leftover_processes"] else 0
+    return 1 if result.get("error") or result["leftover_processes"] or failures else 0
 
 
 if __name__ == "__main__":
