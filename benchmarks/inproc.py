@@ -349,6 +349,13 @@ def stats_requests(v) -> list[dict]:
             "target": 200,
         },
         {
+            "name": "statistics, last 30 days, department supervisor",
+            "user": "supervisor",
+            "params": {"started_from": v["from30"]},
+            "floor": None,
+            "target": 200,
+        },
+        {
             "name": "statistics, last 30 days, telegram (rollup dimensions)",
             "user": "admin",
             "params": {"started_from": v["from30"], "channel": "telegram"},
@@ -366,13 +373,6 @@ def stats_requests(v) -> list[dict]:
             "name": "statistics, last 30 days, one open channel (rollup dimensions)",
             "user": "admin",
             "params": {"started_from": v["from30"], "line": v["line"]},
-            "floor": None,
-            "target": 200,
-        },
-        {
-            "name": "statistics, last 30 days, department supervisor (their department)",
-            "user": "supervisor",
-            "params": {"started_from": v["from30"]},
             "floor": None,
             "target": 200,
         },

@@ -171,6 +171,70 @@ def _kill(k: dict) -> str:
     )
 
 
+def _ms(p: dict) -> str:
+    return f"{_f(p.get('median'))} / {_f(p.get('p95'))} / {_f(p.get('max'))}"
+
+
+def _http(http: dict, inproc: dict) -> list[str]:
+    """Each request over HTTP next to the same request measured in-process (by name)."""
+    lines = []
+    if http.get("error"):
+        lines += [f"**The run failed:** `{http['error'].splitlines()[0]}`", ""]
+    lines += [
+        "| request | viewer | over HTTP p50 / p95 / max (ms) | HTTP statuses "
+        "| in-process p50 / p95 / max (ms) | HTTP ÷ in-process (p50) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, label in (("list", "list: "), ("api", "API: "), ("stats", "")):
+        mine = {r["name"]: r for r in (inproc or {}).get(kind, [])}
+        for row in http.get(kind, []):
+            here = mine.get(row["name"], {}).get("page", {})
+            statuses = ", ".join(f"{k} × {v}" for k, v in row["statuses"].items())
+            if row["failed"]:
+                statuses = f"**{statuses}**"
+            lines.append(
+                f"| {label}{row['name']} | {row['user']} | {_ms(row['page'])} | {statuses} "
+                f"| {_ms(here) if here else '–'} "
+                f"| {_ratio(row['page'].get('median'), here.get('median'))} |"
+            )
+    exp = http.get("export")
+    if exp:
+        lines += [""]
+        if exp.get("failed"):
+            lines.append(f"Export of the last 30 days **failed**: {exp}.")
+        else:
+            lines.append(
+                f"Export of the last 30 days as the list's button runs it (start the background job, "
+                f"poll its page every 0.2 s, download): **{_f(exp['seconds'], 2)} s** for "
+                f"{_f(exp['rows'])} rows ({_f(exp['bytes'] / 1e6)} MB, {exp['polls']} polls; the job "
+                f"waited {_f(exp.get('queued_seconds'), 2)} s for the worker and ran "
+                f"{_f(exp.get('job_seconds'), 2)} s)."
+            )
+    bg = http.get("background")
+    if bg:
+        lines += [
+            "",
+            f"Background while measuring: client messages through the REST connector at "
+            f"{_f(bg['wanted_rate'])}/s wanted, **{_f(bg['rate'], 2)}/s** achieved ({bg['accepted']} "
+            f"accepted of {bg['sent']} in {bg['seconds']} s, {bg['errors']} errors; statuses "
+            f"{bg['statuses']}); its latency p50 / p95 / max {_ms(bg['latency'])} ms.",
+        ]
+    if http.get("failures"):
+        lines += ["", "**Failures:**", "", *[f"- `{x}`" for x in http["failures"]]]
+    if http.get("leftover_processes"):
+        lines += ["", f"**Processes left after serve stopped:** {http['leftover_processes']}"]
+    if http.get("server_errors"):
+        lines += [
+            "",
+            "Errors in serve's log (last lines):",
+            "",
+            "```",
+            *http["server_errors"],
+            "```",
+        ]
+    return lines
+
+
 PEER_PAIRS = {
     "default list": "admin, unfiltered",
     "status filter": "status = waiting",
@@ -331,6 +395,21 @@ def write_report(results: dict, path: Path) -> None:
             if inproc.get("floor_plans"):
                 out += ["### Query plans (floor and the page's slowest statement, per request)", ""]
                 out += _plans(inproc)
+        if s.get("http"):
+            http = s["http"]
+            out += [
+                "### Over HTTP against `serve` (uvicorn, task worker, timers; next to in-process)",
+                "",
+                f"`manage.py serve` on a free port, ready after {http.get('ready_seconds', '–')} s; "
+                f"httpx clients with a session cookie (a Bearer token for the API), keep-alive, "
+                f"{http.get('warmup')} warm-up(s) then {http.get('runs')} runs each (statistics: 1 "
+                "then half as many); the in-process column is this data set's Django test Client "
+                "figure for the same request.",
+                "",
+            ]
+            out += _http(http, inproc) + [""]
+        if s.get("http_error"):
+            out += ["Over HTTP: the run failed:", "```", s["http_error"][-1500:], "```", ""]
         if s.get("export"):
             out += (
                 ["### Export to .xlsx (each writer in its own process)", ""]

@@ -6,7 +6,8 @@
          the CRM contact list at 1,000,000 contacts on SQLite and PostgreSQL.
 Data sets are created or continued (`manage.py generate` is resumable) and reused by later runs.
 Each scenario runs in its own process; results go to var/bench/<set>/*.json and BENCHMARKS.md.
-Options: --sets Q,S,L to choose, --only list,export,ingest to choose scenarios, --runs N.
+Options: --sets Q,S,L to choose, --only list,export,ingest,peer,http to choose scenarios, --runs N.
+http: the list, API, statistics and export over HTTP against `manage.py serve` (benchmarks/http_read.py).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ SETS = {
         "contacts": 1_000_000,
     },
 }
-SCENARIOS = ("list", "export", "ingest", "peer")
+SCENARIOS = ("list", "export", "ingest", "peer", "http")
 EXTRA_SCENARIOS = ("stats",)  # part of "list"; alone it reruns only the statistics page
 PEER_PY = ROOT / "benchmarks" / "peers" / ".venv-helpdesk" / "bin" / "python"
 
@@ -251,6 +252,17 @@ def run_set(key: str, spec: dict, args) -> dict:
             log(f"[{key}] ingestion failed:\n{out.stderr[-3000:]}")
         else:
             results["ingest"] = json.loads((work / "ingest.json").read_text())
+    if "http" in args.only and spec["conversations"]:
+        log(f"[{key}] list, API, statistics and export over HTTP against serve…")
+        target = work / "http.json"
+        target.unlink(missing_ok=True)
+        cmd = ["-m", "benchmarks.http_read", "--out", str(target), "--runs", str(args.runs)]
+        out = step([PY, *cmd, "--warmup", str(args.warmup)], env)
+        if target.exists():
+            results["http"] = json.loads(target.read_text())
+        results["http_error"] = out.stderr[-3000:] if out.returncode else None
+        if out.returncode:
+            log(f"[{key}] over HTTP failed:\n{out.stderr[-3000:]}")
     if "peer" in args.only and spec["conversations"] and key in PEER_TICKETS:
         results["peer"] = run_peer(key, spec, work)
     return results
@@ -382,7 +394,7 @@ def main() -> int:
     parser.add_argument(
         "--only",
         default=",".join(SCENARIOS),
-        help="Scenarios: list,export,ingest,peer; stats alone reruns only the statistics page.",
+        help="Scenarios: list,export,ingest,peer,http; stats alone reruns only the statistics page.",
     )
     parser.add_argument("--runs", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=0)

@@ -1,0 +1,66 @@
+"""Issue 23: on SQLite, as on PostgreSQL, a process reuses its database connections.
+
+Under ASGI every request runs in a thread of its own; the connection a request closes goes back
+to the process and the next request takes it (no new open, no PRAGMAs), unless the database file
+was replaced meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import httpx
+import pytest
+from django.db import connection
+from django.db.backends.signals import connection_created
+
+from convodesk.ops.sqlite3.base import IDLE
+from tests.workspace.server import ThreadedUvicorn
+
+pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only")
+
+
+@pytest.fixture
+def opened():
+    """The raw DB-API connections Django opens in other threads than the test's, in order."""
+    raw, test_thread = [], threading.get_ident()
+
+    def record(sender, connection, **kwargs):
+        if threading.get_ident() != test_thread:
+            raw.append((threading.get_ident(), connection.connection))
+
+    connection_created.connect(record)
+    yield raw
+    connection_created.disconnect(record)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_over_http_use_one_sqlite_connection(opened):
+    with ThreadedUvicorn() as server, httpx.Client(base_url=server.url) as http:
+        for _ in range(2):
+            assert http.get("/readyz").status_code in (200, 503)  # both read the database
+    assert len(opened) == 2
+    (first_thread, first), (second_thread, second) = opened
+    assert first_thread != second_thread  # Django serves each request in a thread of its own
+    assert second is first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replaced_database_file_is_not_reached_through_a_kept_connection(tmp_path):
+    from django.db.utils import ConnectionHandler
+
+    name = str(tmp_path / "other.sqlite3")
+    handler = ConnectionHandler({"default": {**connection.settings_dict, "NAME": name}})
+    conn = handler["default"]
+    with conn.cursor() as cursor:
+        cursor.execute("CREATE TABLE marker (old INTEGER)")
+    kept = conn.connection
+    conn.close()
+    assert kept in IDLE.connections[name][1]  # kept for the next connect
+    os.rename(name, name + ".moved")  # a restore puts another file in its place
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'marker'")
+        assert cursor.fetchone() == (0,)
+    assert conn.connection is not kept
+    conn.close()
