@@ -103,9 +103,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         current = inode(name)
         conn = IDLE.take(name, current) if current is not None else None
         if conn is not None:
-            conn.execute(
-                "PRAGMA foreign_keys = ON"
-            )  # as Django opens them, whatever happened since
+            # As Django opens them, whatever happened to the connection since.
+            conn.execute("PRAGMA foreign_keys = ON")
         else:
             conn = super().get_new_connection(conn_params)
             current = inode(name)
