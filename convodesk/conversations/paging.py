@@ -37,12 +37,7 @@ def bounded_count(queryset, threshold: int | None = None) -> Count:
         limited = queryset.order_by().values("pk")[: threshold + 1]
     if connection.vendor == "postgresql":
         try:
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SET LOCAL statement_timeout = %s", [settings.CONVODESK["COUNT_TIMEOUT_MS"]]
-                    )
-                value = limited.count()
+            value = _count_within_timeout(limited)
         except OperationalError:
             return Count(max(estimate(queryset), threshold + 1), False)
     else:
@@ -50,6 +45,28 @@ def bounded_count(queryset, threshold: int | None = None) -> Count:
     if value <= threshold:
         return Count(value, True)
     return Count(max(estimate(queryset), value), False)
+
+
+class _TimeoutDropped(Exception):
+    """Raised to leave the count's savepoint by rolling it back (see `_count_within_timeout`)."""
+
+
+def _count_within_timeout(limited) -> int:
+    """The count under the short statement timeout (PostgreSQL). A `SET LOCAL` lasts until the
+    end of the transaction, and releasing a savepoint keeps it: inside a caller's transaction
+    (ATOMIC_REQUESTS, an export job, a test) every later statement would inherit the 60 ms
+    limit. Rolling the savepoint back drops it; the count has nothing else to keep."""
+    value = None
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SET LOCAL statement_timeout = %s", [settings.CONVODESK["COUNT_TIMEOUT_MS"]]
+                )
+            value = limited.count()
+            raise _TimeoutDropped
+    except _TimeoutDropped:
+        return value
 
 
 def estimate(queryset) -> int:
