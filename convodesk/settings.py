@@ -305,9 +305,15 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Two queues, each with a worker of its own (`serve --role worker` starts both): "default" for
+# the short tasks a client or an employee waits on (deliveries, received files, Bitrix24 events),
+# "jobs" for the long ones (exports, bulk actions, CRM imports). A 1,000,000-row export does not
+# hold back a reply's delivery, and an export does not wait behind a backlog of deliveries.
+TASK_QUEUE_JOBS = "jobs"
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default", TASK_QUEUE_JOBS],
     }
 }
 

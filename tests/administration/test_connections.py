@@ -429,7 +429,12 @@ def test_the_api_records_its_connection_changes_in_the_audit_log(org):
 def test_retry_now_attempts_a_failed_delivery_again_at_once(
     admin_client, org, settings, django_capture_on_commit_callbacks
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     conn = org.conn
     conn.config = {"webhook_url": "http://127.0.0.1:9/nothing-listens"}
     conn.save()

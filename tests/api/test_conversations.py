@@ -279,7 +279,12 @@ def test_export_validation_permission_and_authentication(org, convs, api_as):
 
 def test_a_large_export_runs_in_the_background_for_its_owner_only(org, convs, api_as, settings):
     settings.CONVODESK = {**settings.CONVODESK, "EXPORT_BACKGROUND_ROWS": 1}
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     settings.EXPORT_ROOT = settings.VAR_DIR / "test-api-exports"
     api = api_as(org.op1)
     status, body = api.get("/conversations/export.xlsx", {"columns": "id"})

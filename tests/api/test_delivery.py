@@ -127,7 +127,12 @@ def test_an_unreachable_webhook_is_retried(
 def test_a_backend_that_defers_gets_the_retry_enqueued_with_run_after(
     hooked, receiver, settings, django_capture_on_commit_callbacks
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+        }
+    }
     receiver.statuses = [500]
     message = reply(hooked, django_capture_on_commit_callbacks)
     [first] = default_task_backend.results

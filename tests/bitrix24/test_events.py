@@ -29,7 +29,12 @@ def receiver():
 
 @pytest.fixture
 def shop(desk, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     rest = desk.rest(desk.admin)
     rest.call("imconnector.register", {"ID": "shopchat", "NAME": "Shop chat"})
     rest.call(

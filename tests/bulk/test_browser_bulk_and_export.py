@@ -123,7 +123,12 @@ def test_a_large_export_runs_in_the_background_and_its_page_turns_into_a_downloa
 ):
     settings.EXPORT_ROOT = tmp_path / "exports"
     settings.CONVODESK = {**settings.CONVODESK, "EXPORT_BACKGROUND_ROWS": 1}
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+        }
+    }
     page, base = browser_page, live_server.url
     for i, name in enumerate(("anna", "bert", "carl")):
         handled(org.conn, name, org.op1, start=i * 300, take=10, reply=40, close=70)

@@ -25,7 +25,12 @@ def threshold_two(settings):
 def test_a_selection_above_the_threshold_waits_for_a_worker_and_its_page_polls(
     org, three, threshold_two, settings, client
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+        }
+    }
     client.force_login(org.admin)
     response = client.post(BULK_URL, {"action": "close", "ids": [c.pk for c in three]})
     job = BulkJob.objects.get()

@@ -96,7 +96,12 @@ def test_email_sends_the_file_as_a_mime_part(client, org, mailbox):  # noqa: F81
 
 @pytest.mark.django_db
 def test_the_rest_webhook_gets_a_signed_link_that_expires(client, org, settings, monkeypatch):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     settings.CONVODESK = {**settings.CONVODESK, "PUBLIC_URL": "https://cc.example.com"}
     receiver = WebhookReceiver()
     try:

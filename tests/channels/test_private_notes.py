@@ -69,7 +69,12 @@ def test_a_note_never_reaches_the_clients_mailbox(client, org, mailbox):  # noqa
 
 @pytest.mark.django_db
 def test_a_note_never_reaches_the_rest_webhook(client, org, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     receiver = WebhookReceiver()
     try:
         conn = f.connection(org.line, "api", config={"webhook_url": receiver.url})

@@ -164,7 +164,12 @@ def test_import_contacts_with_a_mapping_and_a_preview(
     transactional_db, live_server, org, page, tmp_path, settings
 ):
     settings.EXPORT_ROOT = tmp_path / "exports"
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     existing = Contact.objects.create(name="Olga")
     existing.add_email("olga@x.example")
     source = tmp_path / "people.csv"

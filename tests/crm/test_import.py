@@ -18,7 +18,12 @@ from convodesk.crm.models import Company, Contact, CrmEvent, CrmImport
 @pytest.fixture(autouse=True)
 def import_dir(settings, tmp_path):
     settings.EXPORT_ROOT = tmp_path / "exports"
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
 
 
 def upload(name: str, content: bytes):

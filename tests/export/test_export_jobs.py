@@ -31,7 +31,12 @@ def big_threshold_is_two(settings):
 def test_a_background_export_goes_from_pending_to_done_with_progress_and_a_file(
     org, three, settings, export_root
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+        }
+    }
     job = export.start_export(
         org.admin, {"status": "closed", "sort": "started_at"}, ["id", "client"]
     )
@@ -55,7 +60,12 @@ def test_a_background_export_goes_from_pending_to_done_with_progress_and_a_file(
 
 
 def test_a_job_whose_owner_lost_the_export_permission_fails_with_a_reason(org, three, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+        }
+    }
     user = f.employee(
         "exporter", roles=[Role.objects.create(name="Exporter", view_conversations=30, export=30)]
     )
@@ -93,7 +103,12 @@ def test_above_the_threshold_the_button_offers_a_background_export_and_its_page_
 
 
 def test_a_running_job_page_polls_and_a_finished_one_stops(org, three, settings, client):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+        }
+    }
     job = export.start_export(org.admin, {}, ["id"])
     client.force_login(org.admin)
     fragment = client.get(
@@ -124,7 +139,12 @@ def test_only_the_owner_sees_or_downloads_a_job(org, three, client):
 def test_the_toolbar_notice_follows_the_latest_background_export_until_it_is_downloaded(
     org, three, settings, client
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+        }
+    }
     notice = "/contact-center/conversations/exports/notice/"
     client.force_login(org.admin)
     assert "hidden" in client.get(notice).content.decode()
@@ -171,7 +191,12 @@ def test_polling_a_running_export_writes_nothing_and_the_token_is_stamped_once_o
 
     from ..api.conftest import Api, token_for
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+        }
+    }
     job = export.start_export(org.admin, {}, ["id"])
     ExportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, progress=1, total=3)
     client.force_login(org.admin)

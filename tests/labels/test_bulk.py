@@ -16,7 +16,12 @@ BULK_URL = "/contact-center/conversations/bulk/"
 
 @pytest.fixture(autouse=True)
 def _inline_tasks(settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
 
 
 @pytest.fixture

@@ -103,7 +103,12 @@ def test_the_finished_demo_loader_is_reaped_and_ctrl_c_stops_everything(install,
     ("role", "expected", "absent"),
     [
         ("web", ["uvicorn"], ["db_worker", "timers", "email_fetch"]),
-        ("worker", ["db_worker"], ["uvicorn", "timers", "email_fetch"]),
+        # one worker per queue: the long jobs never hold back a delivery, nor wait behind them
+        (
+            "worker",
+            ["db_worker --queue-name default", "db_worker --queue-name jobs"],
+            ["uvicorn", "timers", "email_fetch"],
+        ),
         ("timers", ["manage.py timers"], ["uvicorn", "db_worker", "email_fetch"]),
         ("mail", ["email_fetch --loop", "telegram_poll --wait"], ["uvicorn", "db_worker"]),
     ],
@@ -250,3 +255,20 @@ def test_telegram_poll_drops_a_waiting_long_poll_on_sigterm(install, tmp_path):
     finally:
         procs.kill_tree(process.pid)
         api.shutdown()
+
+
+def test_long_jobs_have_a_queue_and_a_worker_of_their_own():
+    """An export of a million rows must not hold back a reply's delivery, and an export must
+    not wait behind a backlog of deliveries (over HTTP it waited 65 s at 5 client messages/s)."""
+    from convodesk.connectors.tasks import deliver_message
+    from convodesk.conversations.management.commands.serve import role_children
+    from convodesk.conversations.tasks import run_bulk, run_export
+    from convodesk.crm.tasks import run_crm_import
+
+    assert {run_export.queue_name, run_bulk.queue_name, run_crm_import.queue_name} == {"jobs"}
+    assert deliver_message.queue_name == "default"
+    children = role_children("worker", "python", ["manage.py"], "127.0.0.1", 8000, 1, 10)
+    assert [c.command[-2:] for c in children] == [
+        ["--queue-name", "default"],
+        ["--queue-name", "jobs"],
+    ]

@@ -80,7 +80,12 @@ def assert_safe(response, where: str) -> str:
 
 @pytest.fixture
 def hostile_world(db, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     f.role("Manager")
     admin = f.employee("hostile-admin", superuser=True)
     op = f.employee("hostile-op", roles=["Manager"], display_name="<script>alert(1)</script>")

@@ -30,7 +30,12 @@ def test_only_ascii_digits_make_an_id():
 
 @pytest.fixture
 def world(db, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     f.role("Manager")
     admin = f.employee("digits-admin", superuser=True)
     op = f.employee("digits-op", roles=["Manager"])

@@ -425,7 +425,12 @@ def test_someone_elses_export_job_does_not_exist_for_me(world, actor):
 def test_a_background_export_holds_only_its_owners_rows_and_only_its_owner_downloads_it(
     world, settings, tmp_path
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     settings.EXPORT_ROOT = tmp_path
     settings.CONVODESK = {**settings.CONVODESK, "EXPORT_BACKGROUND_ROWS": 0}
     response = world.client("op_a").post("/contact-center/conversations/export/?view=all")
@@ -735,7 +740,12 @@ def test_the_operator_socket_replays_only_events_of_visible_conversations(transa
 
 
 def test_bulk_actions_never_touch_a_hidden_conversation(world, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     client = world.client("op_a")
     for data in (
         {"action": "close", "ids": [world.pk("b")]},
@@ -755,7 +765,12 @@ def test_bulk_actions_never_touch_a_hidden_conversation(world, settings):
 
 
 def test_someone_elses_bulk_job_and_preset_do_not_exist_for_me(world, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     response = world.client("op_b").post(
         "/contact-center/conversations/bulk/", {"action": "close", "ids": [world.pk("b")]}
     )
@@ -1700,7 +1715,12 @@ def test_every_route_lets_in_exactly_whom_the_matrix_names(world, settings, tmp_
         **settings.STORAGES,
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     }
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            **settings.TASKS["default"],
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
+    }
     ids = route_ids(world, tmp_path)
     wrong = []
     for key, check in ROUTE_CHECKS:

@@ -35,7 +35,11 @@ def role_children(role, python, manage, host, port, workers, grace) -> list[Chil
     if "web" in roles:
         children.append(Child("web", web_command(python, host, port, workers, grace)))
     if "worker" in roles:
-        children.append(Child("worker", [*manage, "db_worker"]))
+        # One worker per queue (settings.TASKS): short tasks never wait behind a long job.
+        children.append(Child("worker", [*manage, "db_worker", "--queue-name", "default"]))
+        children.append(
+            Child("jobs", [*manage, "db_worker", "--queue-name", settings.TASK_QUEUE_JOBS])
+        )
     if "timers" in roles:
         children.append(Child("timers", [*manage, "timers"]))
     if "mail" in roles:
