@@ -37,13 +37,24 @@ def _available_members(line: Line) -> list[LineMember]:
     # Open counts cost a join and a GROUP BY: only evenly and the per-employee cap read them.
     counted = line.distribution == Line.Distribution.EVENLY or bool(line.max_open_per_employee)
     if counted:
-        members = members.annotate(
-            open_count=Count(
-                "user__responsible_conversations",
-                filter=Q(user__responsible_conversations__status__lt=Status.CLOSING),
-            )
-        )
+        members = members.annotate(open_count=Coalesce(Subquery(_open_count()), 0))
     return _under_cap(line, list(members.order_by("position", "id")))
+
+
+def _open_count():
+    """A member's open conversations, as a subquery per member: read off the partial index of
+    open conversations by responsible and status (`conv_resp_open_status`). A join and GROUP BY over the members'
+    conversations read every one they were ever responsible for (200-300 ms a line at
+    1,000,000 conversations, paid by every timers sweep that re-offers)."""
+    from convodesk.conversations.models import Conversation
+
+    return (
+        Conversation.objects.filter(responsible_id=OuterRef("user_id"), status__lt=Status.CLOSING)
+        .order_by()
+        .values("responsible_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
 
 
 def _under_cap(line: Line, members: list[LineMember]) -> list[LineMember]:
@@ -53,15 +64,6 @@ def _under_cap(line: Line, members: list[LineMember]) -> list[LineMember]:
 
 
 def _line_with_members(line_id: int):
-    from convodesk.conversations.models import Conversation
-
-    open_count = (
-        Conversation.objects.filter(responsible_id=OuterRef("user_id"), status__lt=Status.CLOSING)
-        .order_by()
-        .values("responsible_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
     return (
         LineMember.objects.filter(
             line_id=line_id,
@@ -77,7 +79,7 @@ def _line_with_members(line_id: int):
                 When(
                     Q(line__distribution=Line.Distribution.EVENLY)
                     | Q(line__max_open_per_employee__gt=0),
-                    then=Coalesce(Subquery(open_count), 0),
+                    then=Coalesce(Subquery(_open_count()), 0),
                 ),
                 default=Value(0),
                 output_field=IntegerField(),

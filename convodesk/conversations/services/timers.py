@@ -24,16 +24,29 @@ _TIMERS = (
 _PENDING = {"due_at": {"overdue": False}}
 
 
-def run_due_timers(now=None, batch: int = 500) -> int:
-    """Fire every due queue time-out, auto-close, full close and reply-time breach, one
-    transaction per kind (each at most `batch` conversations, the longest due first). Safe to
-    run from many processes: the due rows are locked as they are read and rows another process
-    holds are skipped, and the state machine re-checks each one, so a timer fires once."""
+# Conversations per transaction of a sweep. A transaction holds SQLite's one write lock (and
+# on PostgreSQL its rows and the rollup rows it moves) until it commits: 500 re-offers in one
+# took 3.5 s at 1,000,000 conversations, and every client message waited behind it.
+CHUNK = 50
+
+
+def run_due_timers(now=None, batch: int = 500, chunk: int = CHUNK) -> int:
+    """Fire every due queue time-out, auto-close, full close and reply-time breach: at most
+    `batch` of each kind per sweep, the longest due first, in transactions of at most `chunk`
+    conversations (their statements do not grow with the number due). Safe to run from many
+    processes: the due rows are locked as they are read and rows another process holds are
+    skipped, and the state machine re-checks each one, so a timer fires once."""
     at = now_or(now)
-    fired = queue_timeouts(at, batch)
-    fired += auto_closes(at, batch)
-    fired += full_closes(at, batch)
-    fired += breaches(at, batch)
+    fired = 0
+    for sweep in (queue_timeouts, auto_closes, full_closes, breaches):
+        done = 0
+        while done < batch:
+            size = min(chunk, batch - done)
+            count = sweep(at, size)
+            done += count
+            if count < size:  # none left due (or the rest refused: the next sweep reads them)
+                break
+        fired += done
     return fired
 
 
