@@ -296,7 +296,15 @@ if REDIS_URL:
             # redis-py 8 reads with a 5 s socket time-out by default, the same as channels-redis's
             # blocking pop: a quiet socket then dies with "Timeout reading". Give the read room.
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                # redis-py's asyncio pool holds 100 connections by default; a process serving
+                # 500 sockets ran out under load ("Too many connections": the consumer died).
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000")),
+                    }
+                ],
                 # Several installations may share one Redis server.
                 "prefix": os.environ.get("REDIS_PREFIX", "asgi"),
             },
