@@ -19,7 +19,6 @@ from collections import defaultdict, deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.db import connection as db
 from django.utils.translation import gettext as _
 
 from convodesk.conversations import outbox, realtime, services
@@ -32,14 +31,12 @@ from . import files, origins, skipped
 from .clean import clean
 
 
-def in_pool(func):
-    """A widget socket's database work, in the event loop's pool of threads rather than in the
-    process's one thread for sync code (`database_sync_to_async`'s default, which every socket
-    of the process shares): a message's transaction waiting on its round trips and commit then
-    no longer holds up every other visitor's message and read. Each thread has its own database
-    connection (from the pool on PostgreSQL); one socket's calls still run one at a time, as
-    the consumer awaits each. SQLite keeps the one thread: it has one writer at a time anyway."""
-    return database_sync_to_async(func, thread_sensitive=db.vendor != "postgresql")
+def in_db_thread(func):
+    """A widget socket's database work, in the process's one thread for sync code
+    (`database_sync_to_async`'s default). Running it in the event loop's pool of threads on
+    PostgreSQL made live events slower on an idle machine, not faster (BENCHMARKS.md, the
+    ws_bench A/B of 2026-12-06): concurrent transactions of one line contend for its rows."""
+    return database_sync_to_async(func)
 
 
 log = logging.getLogger("convodesk.livechat")
@@ -183,7 +180,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         self.feed_init()
         await self.accept()
         key = self.scope["url_route"]["kwargs"].get("key", "")
-        connection = await in_pool(self._connection)(key)
+        connection = await in_db_thread(self._connection)(key)
         if connection is None:
             return await self.refuse("unknown_key", _("This chat is not available."), 4404)
         if not origins.widget_origin_allowed(self.scope, connection.allowed_origins):
@@ -218,7 +215,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         elif kind == "message":
             await self.client_message(content)
         elif kind == "typing":
-            conversation_id = await in_pool(self._open_conversation_id)()
+            conversation_id = await in_db_thread(self._open_conversation_id)()
             if conversation_id:
                 await self.channel_layer.group_send(
                     realtime.conversation_group(conversation_id),
@@ -252,7 +249,9 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
             return await self.refuse("bad_token", _("Unreadable client token."), 4400)
         self.external_id = identity_of(token)
         last = content.get("last")
-        ready = await in_pool(self._hello)(last if isinstance(last, int) and last >= 0 else None)
+        ready = await in_db_thread(self._hello)(
+            last if isinstance(last, int) and last >= 0 else None
+        )
         for conversation_id in self.conversations:
             await self.channel_layer.group_add(
                 realtime.conversation_group(conversation_id), self.channel_name
@@ -289,10 +288,10 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
                 }
             )
         try:
-            conversation_id = await in_pool(self._receive)(content, text)
+            conversation_id = await in_db_thread(self._receive)(content, text)
         except Exception as exc:  # the socket lives on whatever one message does
             if skipped.is_message_fault(exc):
-                await in_pool(skipped.record)(self.connection, content.get("id"), exc, content)
+                await in_db_thread(skipped.record)(self.connection, content.get("id"), exc, content)
                 code, message = "not_stored", _("This message could not be stored.")
             else:
                 log.exception("livechat %s: message not stored", self.connection.pk)
@@ -311,7 +310,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
             return await self.send_json(
                 {"type": "error", "code": "bad_rating", "message": _("Choose 👍 or 👎.")}
             )
-        error = await in_pool(self._rate)(like)
+        error = await in_db_thread(self._rate)(like)
         if error:
             await self.send_json({"type": "error", "code": "cannot_rate", "message": error})
         await self.catch_up()
@@ -333,7 +332,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
 
     async def read_and_send(self):
         while True:
-            items, delivered, full = await in_pool(self._batch)()
+            items, delivered, full = await in_db_thread(self._batch)()
             for item in items:
                 await self.send_json(item)
             for conversation_id, message_id in delivered:

@@ -139,8 +139,7 @@ def test_one_widget_client_never_receives_another_clients_messages(tdb, org):
         await bob.send_json_to({"type": "message", "id": "bob000001", "text": "bob secret"})
         await receive_until(alice, lambda m: m["type"] == "message")
         await receive_until(bob, lambda m: m["type"] == "message")
-        # Alice's conversation first: two sockets' messages may be stored in either order (on
-        # PostgreSQL each socket's writes run in a pool of threads, `livechat.in_pool`).
+        # Alice's conversation first: two sockets' messages may be stored in either order.
         convs = await db(
             lambda: sorted(
                 Conversation.objects.filter(connection=conn),
