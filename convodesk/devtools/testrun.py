@@ -37,12 +37,27 @@ def main(argv: list[str]) -> int:
         "SQLite: the whole suite but the API fuzz run", sqlite_env, [*common, "-m", "not fuzz"]
     )
     # schemathesis's generated cases are one pytest item per operation only without xdist (under
-    # a worker each fuzz test collapses into one item that makes a few dozen calls).
+    # a worker each fuzz test collapses into one item that makes a few dozen calls). One process
+    # on its own SQLite file (tests/conftest.py names one per process): it runs beside the
+    # PostgreSQL pass, and its output is printed after it.
     fuzz = ["-p", "no:xdist", "-q", "-m", "fuzz", *argv]
-    code = run("SQLite: the API fuzz run (schemathesis)", sqlite_env, fuzz) or code
+    fuzz_label = "SQLite: the API fuzz run (schemathesis, beside the PostgreSQL pass)"
+    fuzz_run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *fuzz],
+        env=sqlite_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def fuzz_result() -> int:
+        output, _ = fuzz_run.communicate()
+        print(f"\n=== {fuzz_label} ===\n{output}", flush=True)
+        return fuzz_run.returncode
 
     if not postgres_reachable():
         message = f"PostgreSQL on {PG_HOST}:{PG_PORT} is not reachable"
+        code = fuzz_result() or code
         if IN_CI:
             print(f"FAILED: {message}; CI needs it.", flush=True)
             return 1
@@ -60,7 +75,7 @@ def main(argv: list[str]) -> int:
         pg_env,
         [*common, "-m", "not nodb and not browser and not fuzz", "--create-db"],
     )
-    return code or pg_code
+    return fuzz_result() or code or pg_code
 
 
 if __name__ == "__main__":
