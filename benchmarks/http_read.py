@@ -312,22 +312,18 @@ def main() -> int:
         result["ready_seconds"] = round(server.wait_ready(), 1)
         writer = Writer(server.base, args.rate, connector.pk, secret)
         writer.start()
-        web = {
-            role: httpx.Client(
-                base_url=server.base,
-                headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookies[role]}"},
-                timeout=TIMEOUT,
-            )
-            for role in users
-        }
-        api = {
-            role: httpx.Client(
-                base_url=server.base,
-                headers={"Authorization": f"Bearer {tokens[role]}"},
-                timeout=TIMEOUT,
-            )
-            for role in users
-        }
+
+        def clients(header: str, value) -> dict:
+            """One keep-alive client per viewer, carrying that viewer's credential."""
+            return {
+                role: httpx.Client(
+                    base_url=server.base, headers={header: value(role)}, timeout=TIMEOUT
+                )
+                for role in users
+            }
+
+        web = clients("Cookie", lambda role: f"{settings.SESSION_COOKIE_NAME}={cookies[role]}")
+        api = clients("Authorization", lambda role: f"Bearer {tokens[role]}")
         w, r = args.warmup, args.runs
         result["list"] = measure(server, web, [mix[n] for n in LIST_NAMES], inproc.LIST, w, r)
         result["api"] = measure(server, api, api_mix, inproc.API, w, r)
