@@ -24,11 +24,12 @@ pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite on
 @pytest.fixture
 def opened():
     """The raw DB-API connections Django opens in other threads than the test's, in order."""
-    raw, test_thread = [], threading.get_ident()
+    raw, test_thread = [], threading.current_thread()
 
     def record(sender, connection, **kwargs):
-        if threading.get_ident() != test_thread:
-            raw.append((threading.get_ident(), connection.connection))
+        # The thread object, not its ident: the system reuses an ended thread's ident.
+        if threading.current_thread() is not test_thread:
+            raw.append((threading.current_thread(), connection.connection))
 
     connection_created.connect(record)
     yield raw
@@ -42,7 +43,7 @@ def test_two_requests_over_http_use_one_sqlite_connection(opened):
             assert http.get("/readyz").status_code in (200, 503)  # both read the database
     assert len(opened) == 2
     (first_thread, first), (second_thread, second) = opened
-    assert first_thread != second_thread  # Django serves each request in a thread of its own
+    assert first_thread is not second_thread  # Django serves each request in a thread of its own
     assert second is first
 
 
