@@ -32,7 +32,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from convodesk import display
+from convodesk import display, search_index
 from convodesk.conversations.columns import (
     EMPTY,
     KIND_BOOL,
@@ -51,7 +51,6 @@ from convodesk.conversations.models import ConversationCrmLink
 from convodesk.conversations.normalize import parse_id
 from convodesk.conversations.paging import Count, bounded_count, estimate, keyset_ordering
 
-from . import search_index
 from .models import KINDS, MODELS, Activity, Lead, PipelineStage, fold
 from .visibility import granted_by_level
 

@@ -1,4 +1,4 @@
-"""Issue 20, item 2 on SQLite: the CRM search reads an FTS5 trigram index (crm/search_index.py)
+"""Issue 20, item 2 on SQLite: the CRM search reads an FTS5 trigram index (convodesk/search_index.py)
 kept in step by triggers with every write of the folded search text; PostgreSQL keeps its
 pg_trgm LIKE. On both databases: fragments are found whatever their accents and case, and the
 search finds exactly what a LIKE over the folded text finds after every create, edit, delete,
@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from convodesk.crm import lists, merge, search_index, services
+from convodesk import search_index
+from convodesk.crm import lists, merge, services
 from convodesk.crm.forms import ContactForm
 from convodesk.crm.models import MODELS, Company, Contact, Deal, Lead, fold
 

@@ -135,3 +135,47 @@ def test_a_common_fragment_is_walked_in_order_for_the_page_and_counted_by_the_su
     for sql in ordered:  # walked through the join, not the whole subquery sorted; and stopped
         assert "JOIN" in sql and 'IN (SELECT U0."id"' not in sql
         assert "LIMIT" in sql  # the API read every matching id before taking its page
+
+
+def test_a_common_name_is_counted_from_the_name_index_on_sqlite(org, client, monkeypatch):
+    """Issue 23 item 2: on SQLite every count (and statistics) of a common name read every
+    client's name with LIKE (38 ms of the page's 90 at 1,000,000 conversations). It now reads
+    the names' trigram index, kept in step by triggers: a client renamed with save() or
+    update(), added in bulk or deleted is found (or not) at once. PostgreSQL keeps its pg_trgm
+    index; the found rows are the same on both."""
+    from django.db import connection
+
+    from convodesk import search_index
+
+    monkeypatch.setattr("convodesk.conversations.filters.NAMED_CLIENTS_LISTED", 2)
+    made = [f.client_message(org.conn, f"g{i}", "Hola", name=f"Ana García {i}") for i in range(3)]
+    renamed = f.client_message(org.conn, "r", "Hola", name="Luis Ruiz").conversation
+    Client.objects.filter(pk=renamed.client_id).update(
+        name="Luis García", name_search="luis garcia"
+    )
+    gone = Client.objects.create(name="Eva García", name_search="eva garcia")
+    Client.objects.bulk_create([Client(name="Pía García", name_search="pia garcia")])
+    gone.delete()
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    client.force_login(org.admin)
+    with connection.execute_wrapper(record):
+        html = client.get(LIST, {"client": "GARCÍA"}).content.decode()
+    assert _ids_of_rows(html) == {m.conversation.pk for m in made} | {renamed.pk}
+    assert '<strong class="count-value">4</strong>' in html
+    counts = [sql for sql in statements if "COUNT(" in sql and "name_search" in sql]
+    assert counts
+    if connection.vendor == "sqlite":
+        fts = search_index.fts_table("conversations_client")
+        for sql in counts:
+            assert fts in sql and "LIKE" not in sql, sql
+        with connection.cursor() as cursor:  # FTS5's own check of the index against the table
+            cursor.execute(f'INSERT INTO "{fts}"("{fts}") VALUES (\'integrity-check\')')
+
+
+def _ids_of_rows(html: str) -> set[int]:
+    return {int(x.split('"')[0]) for x in html.split('<tr id="row-')[1:]}

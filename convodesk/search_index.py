@@ -1,21 +1,23 @@
-"""The CRM search's index on SQLite: an FTS5 trigram table per searchable table.
+"""Substring search indexes on SQLite: an FTS5 trigram table per searched text column.
 
-PostgreSQL answers the lists' "contains" search over the folded `search` column (models.fold)
-from its pg_trgm GIN indexes (migration 0005). SQLite has no such index: a rare fragment (an
-e-mail, part of a phone) was a scan of the whole table (1.2-3 s at 1,000,000 contacts). Here
-each searchable table gets `<table>_search_fts`, an FTS5 table with the trigram tokenizer over
-that same column (external content: it indexes `search` without a copy of it). Triggers on the
-table keep it in step with every write of `search`, whoever writes it (a save, an `update()`,
-a bulk insert, a merge and its undo, a delete), so no service has to remember it.
+PostgreSQL answers "contains" over a folded text column from pg_trgm GIN indexes (the CRM's
+`search`, crm migration 0005; the client's `name_search`, conversations migration 0006). SQLite
+has no such index: a rare fragment was a scan of the whole table (1.2-3 s at 1,000,000 CRM
+contacts), a common one 38 ms over 606,578 clients for every client-name count. Here each
+searched column gets `<table>_<column>_fts`, an FTS5 table with the trigram tokenizer over that
+column (external content: it indexes the column without a copy of it). Triggers on the table
+keep it in step with every write of the column, whoever writes it (a save, an `update()`, a bulk
+insert, a merge and its undo, a delete), so no service has to remember it.
 
 A fragment is looked up as an FTS5 phrase of its trigrams: the rows whose folded text contains
-it, exactly as `search LIKE '%fragment%'` finds them (the text is folded before it is stored
-and the fragment before it is looked up, so accents and case are already gone). Fragments
-shorter than 3 characters have no trigram; the lists read them with LIKE as before.
+it, exactly as `column LIKE '%fragment%'` finds them (the text is folded before it is stored and
+the fragment before it is looked up, so accents and case are already gone). Fragments shorter
+than 3 characters have no trigram; callers read them with LIKE as before.
 
-Django's SQLite schema editor rebuilds a table for most later changes of it (copy, drop,
-rename), and the drop takes the triggers with it: `ensure` (run after every `migrate`, see
-apps.py) puts back missing triggers and rebuilds the index from the table when it had to.
+Django's SQLite schema editor rebuilds a table for most later changes of it (copy, drop, rename),
+and the drop takes the triggers with it: `ensure` (run after every `migrate`, see
+conversations/apps.py) puts back missing triggers and rebuilds the index from the table when it
+had to.
 """
 
 from __future__ import annotations
@@ -25,54 +27,64 @@ import logging
 from django.db import connection as default_connection
 from django.db.utils import DatabaseError
 
-log = logging.getLogger("convodesk.crm")
+log = logging.getLogger("convodesk.search")
 
-TABLES = ("crm_contact", "crm_company", "crm_lead", "crm_deal")
+# The searched column of each indexed table.
+INDEXED = {
+    "crm_contact": "search",
+    "crm_company": "search",
+    "crm_lead": "search",
+    "crm_deal": "search",
+    "conversations_client": "name_search",
+}
+TABLES = tuple(INDEXED)
 MIN_LENGTH = 3  # the trigram tokenizer finds nothing shorter
 _known: set[tuple[str, str, str]] = set()  # (alias, database name, table) with its index
 
 
 def fts_table(table: str) -> str:
-    return f"{table}_search_fts"
+    return f"{table}_{INDEXED[table]}_fts"
 
 
 def _triggers(table: str) -> dict[str, str]:
-    fts = fts_table(table)
+    fts, col = fts_table(table), INDEXED[table]
+    name = f"{table}_{col}"
     return {
-        f"{table}_search_ai": (
-            f'CREATE TRIGGER IF NOT EXISTS "{table}_search_ai" AFTER INSERT ON "{table}" BEGIN '
-            f'INSERT INTO "{fts}"(rowid, search) VALUES (new.id, new.search); END'
+        f"{name}_ai": (
+            f'CREATE TRIGGER IF NOT EXISTS "{name}_ai" AFTER INSERT ON "{table}" BEGIN '
+            f'INSERT INTO "{fts}"(rowid, {col}) VALUES (new.id, new.{col}); END'
         ),
-        f"{table}_search_ad": (
-            f'CREATE TRIGGER IF NOT EXISTS "{table}_search_ad" AFTER DELETE ON "{table}" BEGIN '
-            f'INSERT INTO "{fts}"("{fts}", rowid, search) VALUES (\'delete\', old.id, old.search); '
+        f"{name}_ad": (
+            f'CREATE TRIGGER IF NOT EXISTS "{name}_ad" AFTER DELETE ON "{table}" BEGIN '
+            f'INSERT INTO "{fts}"("{fts}", rowid, {col}) VALUES (\'delete\', old.id, old.{col}); '
             "END"
         ),
-        f"{table}_search_au": (
-            f'CREATE TRIGGER IF NOT EXISTS "{table}_search_au" AFTER UPDATE OF search, id '
+        f"{name}_au": (
+            f'CREATE TRIGGER IF NOT EXISTS "{name}_au" AFTER UPDATE OF {col}, id '
             f'ON "{table}" BEGIN '
-            f'INSERT INTO "{fts}"("{fts}", rowid, search) VALUES (\'delete\', old.id, old.search); '
-            f'INSERT INTO "{fts}"(rowid, search) VALUES (new.id, new.search); END'
+            f'INSERT INTO "{fts}"("{fts}", rowid, {col}) VALUES (\'delete\', old.id, old.{col}); '
+            f'INSERT INTO "{fts}"(rowid, {col}) VALUES (new.id, new.{col}); END'
         ),
     }
 
 
-def install(schema_editor) -> bool:
-    """Create the tables, triggers and index contents (SQLite only; idempotent). False when this
-    SQLite cannot (no FTS5 or no trigram tokenizer, before 3.34): the search then reads LIKE."""
+def install(schema_editor, tables) -> bool:
+    """Create these tables' indexes, triggers and index contents (SQLite only; idempotent).
+    False when this SQLite cannot (no FTS5 or no trigram tokenizer, before 3.34): the searches
+    then read LIKE."""
     conn = schema_editor.connection
     if conn.vendor != "sqlite":
         return False
     with conn.cursor() as cursor:
-        for table in TABLES:
+        for table in tables:
             fts = fts_table(table)
             try:
                 cursor.execute(
-                    f'CREATE VIRTUAL TABLE IF NOT EXISTS "{fts}" USING fts5(search, '
+                    f'CREATE VIRTUAL TABLE IF NOT EXISTS "{fts}" USING fts5({INDEXED[table]}, '
                     f"content='{table}', content_rowid='id', tokenize='trigram')"
                 )
             except DatabaseError as exc:
-                log.warning("SQLite FTS5 trigram is not available (%s); CRM search uses LIKE", exc)
+                log.warning("SQLite FTS5 trigram is not available (%s); searches use LIKE", exc)
                 return False
             for sql in _triggers(table).values():
                 cursor.execute(sql)
@@ -80,12 +92,12 @@ def install(schema_editor) -> bool:
     return True
 
 
-def uninstall(schema_editor) -> None:
+def uninstall(schema_editor, tables) -> None:
     conn = schema_editor.connection
     if conn.vendor != "sqlite":
         return
     with conn.cursor() as cursor:
-        for table in TABLES:
+        for table in tables:
             for name in _triggers(table):
                 cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
             cursor.execute(f'DROP TABLE IF EXISTS "{fts_table(table)}"')
@@ -112,7 +124,7 @@ def ensure(conn=None) -> list[str]:
             for sql in missing:
                 cursor.execute(sql)
             cursor.execute(f'INSERT INTO "{fts}"("{fts}") VALUES (\'rebuild\')')
-            log.warning("CRM search index of %s was rebuilt (its triggers were missing)", table)
+            log.warning("The search index of %s was rebuilt (its triggers were missing)", table)
             repaired.append(table)
     return repaired
 
