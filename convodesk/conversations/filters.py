@@ -106,6 +106,9 @@ class ConversationFilter:
         # (filter(walk=True)): the same rows, planned for "the first 51 in order" rather
         # than for counting or aggregating all of them.
         self.walk_where: dict[str, Q] = {}
+        # A probe found the set large (a client name more than NAMED_CLIENTS_LISTED clients
+        # carry): its count is the planner's estimate on PostgreSQL (paging.bounded_count).
+        self.known_large = False
         self._parse()
 
     # Public -------------------------------------------------------------------------
@@ -324,7 +327,7 @@ class ConversationFilter:
         client = self._get("client")
         if client:
             self.cleaned["client"] = client
-            self.where["client"], walk = client_name_q(client)
+            self.where["client"], walk, self.known_large = client_name_q(client)
             if walk is not None:
                 self.walk_where["client"] = walk
         contact = self._get("contact")
@@ -484,9 +487,10 @@ def _crm_links():
 NAMED_CLIENTS_LISTED = 1000
 
 
-def client_name_q(text: str) -> tuple[Q, Q | None]:
-    """Conversations whose client's name contains `text`, and the form of that condition for a
-    page walked in sort order when it differs (None: the same).
+def client_name_q(text: str) -> tuple[Q, Q | None, bool]:
+    """Conversations whose client's name contains `text`, the form of that condition for a
+    page walked in sort order when it differs (None: the same), and whether more than
+    NAMED_CLIENTS_LISTED clients carry the name.
 
     One capped probe measures how common the fragment is (planners misjudge it). Few matching
     clients: their ids, and the conversations come through the client index. Many: on
@@ -511,7 +515,7 @@ def client_name_q(text: str) -> tuple[Q, Q | None]:
     # Accents and case do not matter: "luis perez" finds "Luis Pérez" (Client.name_search).
     folded = fold_name(text)
     if not folded:
-        return Q(client__name__icontains=text), None
+        return Q(client__name__icontains=text), None, False
     table = Client._meta.db_table
     indexed = None
     if search_index.usable(table, [folded]):
@@ -521,11 +525,11 @@ def client_name_q(text: str) -> tuple[Q, Q | None]:
         matching = Client.objects.filter(name_search__contains=folded).values_list("id", flat=True)
     found = list(matching[: NAMED_CLIENTS_LISTED + 1])
     if len(found) <= NAMED_CLIENTS_LISTED:
-        return Q(client_id__in=found), None
+        return Q(client_id__in=found), None, False
     joined = Q(client__name_search__contains=folded)
     if connection.vendor == "postgresql":
-        return joined, None
-    return Q(client_id__in=indexed if indexed is not None else matching), joined
+        return joined, None, True
+    return Q(client_id__in=indexed if indexed is not None else matching), joined, True
 
 
 def _line_countries() -> list[str]:

@@ -118,7 +118,9 @@ def test_a_common_fragment_is_walked_in_order_for_the_page_and_counted_by_the_su
         html = client.get(LIST, {"client": "ana perez", "per_page": "10"}).content.decode()
     rows = [int(x.split('"')[0]) for x in html.split('<tr id="row-')[1:]]
     assert rows == newest_first
-    assert '<strong class="count-value">5</strong>' in html
+    sqlite = connection.vendor == "sqlite"
+    # SQLite counts the many matches (off the names' index); PostgreSQL gives its estimate
+    assert ('<strong class="count-value">5</strong>' in html) is sqlite
     with connection.execute_wrapper(record):
         response = client.get(
             API,
@@ -127,7 +129,7 @@ def test_a_common_fragment_is_walked_in_order_for_the_page_and_counted_by_the_su
         )
     body = response.json()
     assert [item["id"] for item in body["items"]] == newest_first[:3]
-    assert body["count"] == 5 and body["count_exact"] is True
+    assert body["count_exact"] is sqlite and (body["count"] == 5 or not sqlite)
 
     ordered = [sql for sql in statements if "ORDER BY" in sql and "name_search" in sql]
     assert ordered, "the page's ids come from one ordered statement on the client's name"
@@ -137,12 +139,15 @@ def test_a_common_fragment_is_walked_in_order_for_the_page_and_counted_by_the_su
         assert "LIMIT" in sql  # the API read every matching id before taking its page
 
 
-def test_a_common_name_is_counted_from_the_name_index_on_sqlite(org, client, monkeypatch):
+def test_a_common_name_is_counted_from_the_name_index_on_sqlite_and_estimated_on_postgresql(
+    org, client, monkeypatch
+):
     """Issue 23 item 2: on SQLite every count (and statistics) of a common name read every
     client's name with LIKE (38 ms of the page's 90 at 1,000,000 conversations). It now reads
     the names' trigram index, kept in step by triggers: a client renamed with save() or
     update(), added in bulk or deleted is found (or not) at once. PostgreSQL keeps its pg_trgm
-    index; the found rows are the same on both."""
+    index and, the probe having found the name common, shows the planner's "≈" at once, with
+    the exact count a click away. The found rows are the same on both."""
     from django.db import connection
 
     from convodesk import search_index
@@ -166,10 +171,17 @@ def test_a_common_name_is_counted_from_the_name_index_on_sqlite(org, client, mon
     with connection.execute_wrapper(record):
         html = client.get(LIST, {"client": "GARCÍA"}).content.decode()
     assert _ids_of_rows(html) == {m.conversation.pk for m in made} | {renamed.pk}
-    assert '<strong class="count-value">4</strong>' in html
     counts = [sql for sql in statements if "COUNT(" in sql and "name_search" in sql]
-    assert counts
-    if connection.vendor == "sqlite":
+    if connection.vendor == "postgresql":
+        # More than NAMED_CLIENTS_LISTED clients: the planner's estimate, no count through the
+        # join (at 10,000,000 it ran into the statement timeout before giving way to it).
+        assert not counts and any(sql.startswith("EXPLAIN") for sql in statements)
+        assert '<strong class="count-value">≈ ' in html and "count exactly" in html
+        exact = client.get(LIST, {"client": "GARCÍA", "count": "exact"}).content.decode()
+        assert '<strong class="count-value">4</strong>' in exact
+    else:
+        assert '<strong class="count-value">4</strong>' in html
+        assert counts
         fts = search_index.fts_table("conversations_client")
         for sql in counts:
             assert fts in sql and "LIKE" not in sql, sql

@@ -159,7 +159,7 @@ def conversation_list(request):
         if request.GET.get("count") == "exact":
             count = Count(exact_count(counted), True)
         else:
-            count = bounded_count(counted)
+            count = bounded_count(counted, known_large=flt.known_large)
         page = fetch_page(
             qs,
             flt,
