@@ -13,7 +13,18 @@ from django.utils import timezone
 
 log = logging.getLogger("convodesk.ops")
 
-ROLES = ("worker", "timers", "mail")
+ROLES = ("worker", "jobs", "timers", "mail")
+
+
+def worker_roles(queue_name: str) -> list[str]:
+    """The roles a task worker of these queues (db_worker's `--queue-name`: comma-separated, or
+    "*") beats: `worker` for the short tasks, `jobs` for the long ones (exports, bulk actions,
+    imports). Two workers beating one role hid a dead jobs worker behind a live default one."""
+    queues = {name.strip() for name in queue_name.split(",")}
+    if "*" in queues:
+        queues = set(settings.TASKS["default"].get("QUEUES") or ["default"])
+    roles = ["worker"] if queues - {settings.TASK_QUEUE_JOBS} else []
+    return roles + (["jobs"] if settings.TASK_QUEUE_JOBS in queues else [])
 
 
 def node_name() -> str:

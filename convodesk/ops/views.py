@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from . import heartbeat, metrics
 
 # The roles /readyz needs alive (the mail pollers are optional: not every installation has mail).
-REQUIRED_ROLES = ("worker", "timers")
+REQUIRED_ROLES = ("worker", "jobs", "timers")
 
 
 @never_cache
@@ -91,8 +91,9 @@ def _short(exc: Exception) -> str:
 @require_GET
 def readyz(request):
     """200 when this node can serve: the database answers with every migration applied, Redis
-    answers (when configured), and the worker and timers roles beat within
-    HEARTBEAT_MAX_AGE_SECONDS somewhere in the installation; 503 otherwise, with the reasons."""
+    answers (when configured), and the task workers (`worker`: short tasks; `jobs`: exports,
+    bulk actions, imports) and the timers beat within HEARTBEAT_MAX_AGE_SECONDS somewhere in
+    the installation; 503 otherwise, with the reasons."""
     checks: dict = {}
     checks["database"], migrations = _database()
     if migrations is not None:

@@ -61,10 +61,14 @@ def test_readyz_needs_fresh_worker_and_timers_heartbeats(client, settings):
     assert body["status"] == "not ready"
     assert body["checks"]["database"]["ok"] and body["checks"]["migrations"]["ok"]
     assert body["checks"]["worker"] == {"ok": False, "age_seconds": None}
+    assert body["checks"]["jobs"] == {"ok": False, "age_seconds": None}
     assert "redis" not in body["checks"]  # not configured: not checked
 
     beat("worker")
     beat("timers")
+    body = client.get("/readyz").json()  # the long jobs' worker is down: exports never start
+    assert body["status"] == "not ready" and body["checks"]["jobs"]["ok"] is False
+    beat("jobs")
     response = client.get("/readyz")
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "ready"
@@ -79,8 +83,8 @@ def test_readyz_needs_fresh_worker_and_timers_heartbeats(client, settings):
 def test_readyz_names_unapplied_migrations(client, monkeypatch):
     from django.db.migrations.executor import MigrationExecutor
 
-    beat("worker")
-    beat("timers")
+    for role in ("worker", "jobs", "timers"):
+        beat(role)
     real = MigrationExecutor.migration_plan
 
     def one_pending(self, targets, clean_start=False):

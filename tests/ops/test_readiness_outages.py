@@ -62,7 +62,7 @@ def test_readyz_fails_when_postgresql_or_redis_goes_away_and_recovers(pg_databas
     (tmp_path / "background").mkdir()
     port = procs.free_port()
     started = [
-        procs.start(background_env, "db_worker", log=tmp_path / "worker.log"),
+        procs.start(background_env, "db_worker", "--queue-name", "*", log=tmp_path / "worker.log"),
         procs.start(background_env, "timers", log=tmp_path / "timers.log"),
         procs.start(
             node_env,
@@ -77,7 +77,14 @@ def test_readyz_fails_when_postgresql_or_redis_goes_away_and_recovers(pg_databas
     ]
     try:
         body = wait_status(port, 200, 90)
-        assert set(body["checks"]) == {"database", "migrations", "worker", "timers", "redis"}
+        assert set(body["checks"]) == {
+            "database",
+            "migrations",
+            "worker",
+            "jobs",
+            "timers",
+            "redis",
+        }
 
         pg_relay.stop()  # PostgreSQL goes away
         body = wait_status(port, 503, 30)

@@ -1513,7 +1513,7 @@ def route_ids(world: World, export_root) -> dict:
     users, conv = world.users, Conversation.objects.get(pk=world.pk("a"))
     from convodesk.ops.heartbeat import Beat
 
-    for role in ("worker", "timers"):  # a running installation: /readyz answers 200
+    for role in ("worker", "jobs", "timers"):  # a running installation: /readyz answers 200
         Beat(role).tick(force=True)
     activity = _activity(world, "a")
     owner_segment = {"company": "companies"}.get(activity.owner_type, f"{activity.owner_type}s")
