@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 
 from django.db import connection as default_connection
+from django.db.migrations import RunPython
 from django.db.utils import DatabaseError
 
 log = logging.getLogger("convodesk.search")
@@ -90,6 +91,15 @@ def install(schema_editor, tables) -> bool:
                 cursor.execute(sql)
             cursor.execute(f'INSERT INTO "{fts}"("{fts}") VALUES (\'rebuild\')')
     return True
+
+
+def migration(tables) -> RunPython:
+    """The migration step that installs these tables' indexes (and removes them backwards)."""
+    return RunPython(
+        lambda apps, schema_editor: install(schema_editor, tables),
+        lambda apps, schema_editor: uninstall(schema_editor, tables),
+        elidable=False,
+    )
 
 
 def uninstall(schema_editor, tables) -> None:

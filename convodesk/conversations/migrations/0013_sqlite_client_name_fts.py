@@ -4,22 +4,10 @@
 
 from django.db import migrations
 
-TABLES = ("conversations_client",)
-
-
-def forwards(apps, schema_editor):
-    from convodesk import search_index
-
-    search_index.install(schema_editor, TABLES)
-
-
-def backwards(apps, schema_editor):
-    from convodesk import search_index
-
-    search_index.uninstall(schema_editor, TABLES)
+from convodesk import search_index
 
 
 class Migration(migrations.Migration):
     dependencies = [("conversations", "0012_open_by_responsible_and_status")]
 
-    operations = [migrations.RunPython(forwards, backwards, elidable=False)]
+    operations = [search_index.migration(("conversations_client",))]

@@ -4,22 +4,10 @@
 
 from django.db import migrations
 
-TABLES = ("crm_contact", "crm_company", "crm_lead", "crm_deal")
-
-
-def forwards(apps, schema_editor):
-    from convodesk import search_index
-
-    search_index.install(schema_editor, TABLES)
-
-
-def backwards(apps, schema_editor):
-    from convodesk import search_index
-
-    search_index.uninstall(schema_editor, TABLES)
+from convodesk import search_index
 
 
 class Migration(migrations.Migration):
     dependencies = [("crm", "0010_company_merges")]
 
-    operations = [migrations.RunPython(forwards, backwards, elidable=False)]
+    operations = [search_index.migration(("crm_contact", "crm_company", "crm_lead", "crm_deal"))]
