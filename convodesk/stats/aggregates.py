@@ -283,7 +283,7 @@ def compute(scope: Scope) -> dict:
         everything = Conversation.objects.visible_to(scope.user, "stats", shape="set")
         with RollupSource(scope.rollup, scope.queryset, everything) as source:
             return _compute(scope, source)
-    with materialized(scope.queryset) as conversations:
+    with materialized(scope.queryset, figures=True) as conversations:
         return _compute(scope, DirectSource(conversations))
 
 

@@ -20,6 +20,16 @@ from convodesk.conversations.columns import BUSINESS_METRIC_KEYS, METRIC_KEYS
 # The rows rollups.fold_shards has yet to fold into shard 0 (their partial indexes).
 UNFOLDED = models.Q(shard__gt=0)
 
+
+def by_responsible(name: str) -> models.Index:
+    """The rows of some employees over a range, within one tier: what a department supervisor's
+    statistics read (sources.SplitSource: responsible in the department). Tier 0, the only one
+    that keeps the line, the buckets and the hour together with the responsible employee, holds
+    about a row per conversation; without it the unique key's (tier, period) range read every
+    employee's rows of the month to keep the department's 5 %."""
+    return models.Index(fields=["tier", "responsible_key", "period"], name=name)
+
+
 # RollupBucket.metric is an index into this: new metrics go at the end.
 METRICS = (*METRIC_KEYS, *BUSINESS_METRIC_KEYS)
 
@@ -101,8 +111,11 @@ class Rollup(RollupKey, Measures):
                 name="rollup_shard_key",
             )
         ]
-        # The rows of shards 1-7 that rollups.fold_shards folds into shard 0 (a few per key).
-        indexes = [models.Index(fields=["period"], name="rollup_unfolded", condition=UNFOLDED)]
+        indexes = [
+            # The rows of shards 1-7 that rollups.fold_shards folds into shard 0 (a few per key).
+            models.Index(fields=["period"], name="rollup_unfolded", condition=UNFOLDED),
+            by_responsible("rollup_by_responsible"),
+        ]
 
     def __str__(self):
         return f"tier {self.tier} {self.period:%Y-%m-%d %H}h line {self.line_id} {self.channel} status {self.status}: {self.n}"
@@ -132,7 +145,8 @@ class RollupBucket(RollupKey):
             )
         ]
         indexes = [
-            models.Index(fields=["period"], name="rollup_bucket_unfolded", condition=UNFOLDED)
+            models.Index(fields=["period"], name="rollup_bucket_unfolded", condition=UNFOLDED),
+            by_responsible("rollup_bucket_by_responsible"),
         ]
 
     def __str__(self):
@@ -221,8 +235,66 @@ class LabelRollup(Measures):
             )
         ]
         indexes = [
-            models.Index(fields=["period"], name="label_rollup_unfolded", condition=UNFOLDED)
+            models.Index(fields=["period"], name="label_rollup_unfolded", condition=UNFOLDED),
+            # As by_responsible(), for the hourly rows per tag and close reason.
+            models.Index(
+                fields=["kind", "responsible_key", "period"], name="label_rollup_by_responsible"
+            ),
         ]
 
     def __str__(self):
         return f"{self.kind} {self.label_id} {self.period:%Y-%m-%d %H}h: {self.n}"
+
+
+# The conversation columns the statistics add up (sources.DirectSource), besides the metrics.
+FIGURES = (
+    "line_id",
+    "channel",
+    "responsible_id",
+    "close_reason_id",
+    "type",
+    "status",
+    "started_at",
+    "returning",
+    "client_rating",
+    "supervisor_rating",
+    "reply_count",
+    "reply_time_total",
+    "reply_time_total_bh",
+    "sla_met",
+    "sla_breaches",
+    *METRICS,
+)
+
+
+def _scope_row():
+    """`ScopeRow`: one filtered conversation's figures, in the temporary table that
+    sources.materialized(figures=True) writes once per statistics page (never migrated: each
+    connection makes and drops its own). Its fields are the conversation's own, by the same
+    names, so the direct aggregates read either table unchanged; `conversation` reaches the
+    conversation's tags."""
+    from convodesk.conversations.models import Conversation
+
+    attrs = {
+        "__module__": __name__,
+        "Meta": type("Meta", (), {"managed": False, "db_table": "stats_scope"}),
+        "conversation": models.OneToOneField(
+            Conversation,
+            primary_key=True,
+            db_column="id",
+            on_delete=models.DO_NOTHING,
+            db_constraint=False,
+            related_name="+",
+        ),
+    }
+    for name in FIGURES:
+        field = Conversation._meta.get_field(name)
+        if field.is_relation:  # the key alone, without a second relation to the same model
+            attrs[name] = models.BigIntegerField(null=True)
+        else:
+            _name, _path, args, kwargs = field.deconstruct()
+            attrs[name] = type(field)(*args, **kwargs)
+    return type("ScopeRow", (models.Model,), attrs)
+
+
+ScopeRow = _scope_row()
