@@ -267,8 +267,8 @@ FIGURES = (
 )
 
 
-def _scope_row():
-    """`ScopeRow`: one filtered conversation's figures, in the temporary table that
+def _figures_row(name: str, table: str):
+    """A model of one conversation's figures, in a temporary table that
     sources.materialized(figures=True) writes once per statistics page (never migrated: each
     connection makes and drops its own). Its fields are the conversation's own, by the same
     names, so the direct aggregates read either table unchanged; `conversation` reaches the
@@ -277,7 +277,7 @@ def _scope_row():
 
     attrs = {
         "__module__": __name__,
-        "Meta": type("Meta", (), {"managed": False, "db_table": "stats_scope"}),
+        "Meta": type("Meta", (), {"managed": False, "db_table": table}),
         "conversation": models.OneToOneField(
             Conversation,
             primary_key=True,
@@ -287,14 +287,18 @@ def _scope_row():
             related_name="+",
         ),
     }
-    for name in FIGURES:
-        field = Conversation._meta.get_field(name)
+    for column in FIGURES:
+        field = Conversation._meta.get_field(column)
         if field.is_relation:  # the key alone, without a second relation to the same model
-            attrs[name] = models.BigIntegerField(null=True)
+            attrs[column] = models.BigIntegerField(null=True)
         else:
             _name, _path, args, kwargs = field.deconstruct()
-            attrs[name] = type(field)(*args, **kwargs)
-    return type("ScopeRow", (models.Model,), attrs)
+            attrs[column] = type(field)(*args, **kwargs)
+    return type(name, (models.Model,), attrs)
 
 
-ScopeRow = _scope_row()
+# The filtered set of a page read from the table; the few conversations a page reads beside
+# the rollups (sources.RollupSource._outside, SplitSource's X).
+ScopeRow = _figures_row("ScopeRow", "stats_scope")
+OutsideRow = _figures_row("OutsideRow", "stats_outside")
+FIGURES_ROWS = {m._meta.db_table: m for m in (ScopeRow, OutsideRow)}

@@ -19,18 +19,18 @@ from django.db.models.functions import Cast, Coalesce
 
 from convodesk.conversations import lifecycle
 from convodesk.conversations.columns import INCOMING_METRIC_KEYS
-from convodesk.conversations.models import ConversationParticipant, ReplyPeriod
+from convodesk.conversations.models import Conversation, ConversationParticipant, ReplyPeriod
 
 from . import tiers
 from .histogram import bucket_of
 from .models import (
     FIGURES,
+    FIGURES_ROWS,
     METRICS,
     LabelRollup,
     Participation,
     Rollup,
     RollupBucket,
-    ScopeRow,
 )
 from .rollups import (
     COLUMNS,
@@ -81,11 +81,7 @@ def materialized(queryset, table_name: str = SCOPE_TABLE, figures: bool = False)
     aggregates then scan a narrow local table instead of each fetching the same hundreds of
     thousands of conversation rows by id again (an arbitrary filter at 10,000,000).
     """
-    from convodesk.conversations.models import Conversation
-
     columns = ("id", *FIGURES) if figures else ("id",)
-    if figures and table_name != ScopeRow._meta.db_table:
-        raise ValueError(f"a table of figures is {ScopeRow._meta.db_table}")
     compiled = sql_of(queryset.order_by().values_list(*columns))
     table = connection.ops.quote_name(table_name)
     quote = connection.ops.quote_name
@@ -102,7 +98,7 @@ def materialized(queryset, table_name: str = SCOPE_TABLE, figures: bool = False)
             if connection.vendor == "postgresql":
                 cursor.execute(f"ANALYZE {table}")
             if figures:
-                yield ScopeRow.objects.all()
+                yield FIGURES_ROWS[table_name].objects.all()
             else:
                 yield Conversation.objects.filter(pk__in=RawSQL(f"SELECT id FROM {table}", ()))
         finally:
@@ -156,7 +152,7 @@ class DirectSource:
         type, of the same shape as rows(): a conversation counts once under each of its tags."""
         if kind == LabelRollup.KIND_TAG:
             # A ScopeRow reaches the tags through its conversation.
-            tags = "conversation__tag_links" if self.qs.model is ScopeRow else "tag_links"
+            tags = "tag_links" if self.qs.model is Conversation else "conversation__tag_links"
             qs, label = self.qs.filter(**{f"{tags}__isnull": False}), F(f"{tags}__tag_id")
         else:
             qs, label = self.qs.filter(close_reason_id__isnull=False), F("close_reason_id")
@@ -311,11 +307,9 @@ class RollupSource:
                 if self.filter.end is not None:
                     found = found.filter(started_at__lt=self.filter.end)
                 found = found.exclude(self.filter.narrowing)
-                if connection.vendor == "sqlite":
-                    # SQLite scans the range once per aggregate for a negated condition (56 ms
-                    # each at 1,000,000); their ids in a temporary table are read once. On
-                    # PostgreSQL the join with a temporary table doubled the time instead.
-                    found = self._stack.enter_context(materialized(found, OUTSIDE_TABLE))
+                # Their figures once: a negated condition is no index range, so each of the
+                # dozen statements reading them scanned the whole range again.
+                found = self._stack.enter_context(materialized(found, OUTSIDE_TABLE, figures=True))
             self._cache["outside"] = found
         return self._cache["outside"]
 
@@ -511,7 +505,7 @@ class SplitSource:
         # X's ids once: its half-dozen statements would each find V again (50-60 ms each on
         # PostgreSQL at 1,000,000 conversations).
         outside = self._stack.enter_context(
-            materialized(self.visible.exclude(responsible_id__in=ids), OUTSIDE_TABLE)
+            materialized(self.visible.exclude(responsible_id__in=ids), OUTSIDE_TABLE, figures=True)
         )
         responsible = self.visible.filter(responsible_id__in=ids)
         self.parts = [RollupSource(inside, responsible), DirectSource(outside, few=True)]

@@ -1,0 +1,58 @@
+"""A page the rollups cannot answer reads the filtered conversations' figures once."""
+
+import datetime as dt
+import re
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from convodesk.conversations.lifecycle import Status
+from convodesk.conversations.models import Conversation
+from convodesk.stats import aggregates
+
+from .builders import BASE, random_history
+
+CONVERSATIONS = re.compile(r'\b(FROM|JOIN) "conversations_conversation"')
+LEFT_OUT = re.compile(r'NOT \(+"conversations_conversation"\."status" >=')  # "not closed"
+
+
+def _reading_the_conversation_table(queries) -> list[str]:
+    return [q["sql"] for q in queries if CONVERSATIONS.search(q["sql"])]
+
+
+def test_an_arbitrary_filter_reads_the_conversation_table_once_for_every_figure(org):
+    """The KPIs, breakdowns, histograms, timeline and close reasons of a client-rating filter
+    come from one read of the matching conversations (the tags join their conversation); the
+    figures equal those of the same conversations read by the rollups' arithmetic."""
+    random_history(org, 5, conversations=50)
+    now = BASE + dt.timedelta(days=8)
+    scope = aggregates.build_scope(org.admin, {"client_rating": "like,dislike"}, now=now)
+    assert scope.rollup is None
+    with CaptureQueriesContext(connection) as captured:
+        report = aggregates.compute(scope)
+    reads = _reading_the_conversation_table(captured.captured_queries)
+    assert report["kpis"]["conversations"] == scope.queryset.count() > 0
+    assert len(reads) == 2, reads
+    assert reads[0].startswith('INSERT INTO "stats_scope"')
+    assert "conversations_conversationtag" in reads[1]
+
+
+def test_the_few_conversations_read_beside_the_rollups_are_read_once(org):
+    """A status filter that keeps most conversations: the histograms and the per-employee
+    figures are the channel-level ones less the left-out conversations', whose figures are
+    read once (before, each of a dozen statements found them again)."""
+    random_history(org, 9, conversations=60, days=40)
+    now = BASE + dt.timedelta(days=37, minutes=37)
+    closed = Conversation.objects.filter(status__gte=Status.CLOSED).count()
+    most = "closed" if closed * 2 > Conversation.objects.count() else "waiting,answered"
+    scope = aggregates.build_scope(org.admin, {"status": most}, now=now)
+    with CaptureQueriesContext(connection) as captured:
+        report = aggregates.compute(scope)
+    reads = [
+        sql
+        for sql in _reading_the_conversation_table(captured.captured_queries)
+        if "stats_outside" in sql or LEFT_OUT.search(sql)
+    ]
+    assert report["source"] == "rollups"
+    assert any(q["sql"].startswith('INSERT INTO "stats_outside"') for q in captured)
+    assert len(reads) == 1 and reads[0].startswith('INSERT INTO "stats_outside"'), reads
