@@ -15,7 +15,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import BigIntegerField, Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 
 from convodesk.conversations import lifecycle
 from convodesk.conversations.columns import INCOMING_METRIC_KEYS
@@ -580,10 +580,19 @@ def _dimension(column: str):
     )
 
 
-def _total(column: str) -> Cast:
-    """SUM(column) as a plain integer (0 over no rows): PostgreSQL sums bigints as numeric,
-    and decoding thousands of Decimals costs more than the query."""
-    return Cast(Coalesce(Sum(column), 0), BigIntegerField())
+class _Total(Sum):
+    """SUM(column) as a plain integer, 0 over no rows: PostgreSQL sums bigints as numeric, and
+    decoding thousands of Decimals costs more than the query. One node rather than
+    Cast(Coalesce(Sum)): a page sums ~27 columns in each of half a dozen statements, and
+    building and compiling those expressions cost more than running them. No `filter`: the
+    template has no place for it."""
+
+    template = "COALESCE(CAST(SUM(%(expressions)s) AS bigint), 0)"
+    output_field = BigIntegerField()
+
+
+def _total(column: str) -> _Total:
+    return _Total(column)
 
 
 def _fetch(queryset) -> list[tuple]:
