@@ -269,19 +269,17 @@ class RollupSource:
 
     def _read(self, model, needed=(), *, end=None, buckets=False, hourly=False, rollup=None):
         """The rows of the tier parts that cover the filter's range (cut at `end` when given)."""
-        rollup = rollup or self.filter
-        stop = rollup.end
-        if end is not None:
-            stop = end if stop is None else min(stop, end)
-        parts = tiers.plan(set(needed) | rollup.uses, rollup.start, stop, buckets, hourly)
-        return model.objects.filter(rollup.q, _periods(parts, "tier", lambda t: t.code))
+        return _tier_rows(rollup or self.filter, model, needed, end, buckets, hourly)
+
+    @staticmethod
+    def total(rollup: RollupFilter) -> int:
+        """The number of conversations matching the filter."""
+        return _tier_rows(rollup, Rollup).aggregate(n=_total("n"))["n"]
 
     def _sizes(self) -> tuple[int, int]:
         """(conversations in the filtered set, conversations of the widened filter), from rollups."""
         if "sizes" not in self._cache:
-            inside = self._read(Rollup).aggregate(n=_total("n"))["n"]
-            widened = self._read(Rollup, rollup=self.filter.widened()).aggregate(n=_total("n"))
-            self._cache["sizes"] = (inside, widened["n"])
+            self._cache["sizes"] = (self.total(self.filter), self.total(self.filter.widened()))
         return self._cache["sizes"]
 
     def _outside(self):
@@ -549,6 +547,15 @@ class SplitSource:
         conversation's."""
         found = direct_participation(self.visible, None)
         return {e: f for e, f in found.items() if visible is None or e in visible}
+
+
+def _tier_rows(rollup: RollupFilter, model, needed=(), end=None, buckets=False, hourly=False):
+    """The rows of the tier parts that cover the filter's range (cut at `end` when given)."""
+    stop = rollup.end
+    if end is not None:
+        stop = end if stop is None else min(stop, end)
+    parts = tiers.plan(set(needed) | rollup.uses, rollup.start, stop, buckets, hourly)
+    return model.objects.filter(rollup.q, _periods(parts, "tier", lambda t: t.code))
 
 
 def _periods(parts, field_name: str | None, value=None, moment: str = "period") -> Q:

@@ -303,3 +303,16 @@ def test_a_large_export_runs_in_the_background_for_its_owner_only(org, convs, ap
 def test_an_integration_token_reads_with_its_role(org, convs):
     integration = f.integration("reader", "Chief executive")
     assert len(ids(Api(token_for(integration)).get("/conversations")[1])) == 3
+
+
+def test_the_total_under_a_filter_on_rollup_keys_is_exact_past_the_threshold(
+    org, convs, api_as, settings
+):
+    """The API's count is the list's: an administrator's total under a filter the statistics
+    rollups hold is their exact sum; other filters past the threshold are estimated."""
+    settings.CONVODESK = {**settings.CONVODESK, "COUNT_THRESHOLD": 1}
+    api = api_as(org.admin)
+    status, body = api.get(f"/conversations?responsible={org.op1.pk},{org.op3.pk}")
+    assert status == 200 and (body["count"], body["count_exact"]) == (2, True)
+    status, body = api.get("/conversations?client_rating=none")
+    assert status == 200 and body["count_exact"] is False

@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from convodesk.conversations.filters import ConversationFilter
 from convodesk.conversations.models import Conversation
 from convodesk.stats import aggregates, histogram, rollups
 from convodesk.stats.models import METRICS, Participation, Rollup, RollupBucket
@@ -112,6 +113,9 @@ def test_rollup_answers_equal_direct_aggregation_for_random_rollup_eligible_filt
         assert from_rollups.pop("source") == "rollups" and direct.pop("source") == "conversations"
         assert from_rollups == direct, params
         assert direct["kpis"]["conversations"] == scope.queryset.count()
+        # The list's and the API's total under the same filter, from the same rollups.
+        listed = ConversationFilter({k: v for k, v in params.items() if k != "sl"}, tz, now)
+        assert aggregates.rollup_total(admin, listed) == scope.queryset.count(), params
 
 
 def _majority(counts: dict[str, int]) -> str:

@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from convodesk import links
+from convodesk.stats import aggregates
 
 from ..columns import COLUMNS, prefetch_for, related_for
 from ..filters import ConversationFilter
@@ -156,7 +157,10 @@ def conversation_list(request):
     if flt.is_valid():
         qs = flt.filter(base, walk=True)
         counted = countable(user, flt, "view")
-        if request.GET.get("count") == "exact":
+        total = aggregates.rollup_total(user, flt)
+        if total is not None:
+            count = Count(total, True)
+        elif request.GET.get("count") == "exact":
             count = Count(exact_count(counted), True)
         else:
             count = bounded_count(counted, known_large=flt.known_large)
