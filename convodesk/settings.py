@@ -365,6 +365,11 @@ CONVODESK = {
     # PostgreSQL: a count still running after this gives way to the planner's estimate (shown
     # as such), so the total never holds the page back more than this.
     "COUNT_TIMEOUT_MS": int(os.environ.get("COUNT_TIMEOUT_MS", "60")),
+    # PostgreSQL: the memory and parallel workers the statement that reads a statistics page's
+    # filtered conversations may use (stats.sources.materialized), beside the sessions' own
+    # (PG_SESSION_OPTIONS turns parallel workers off for the short queries of everything else).
+    "STATS_WORK_MEM": os.environ.get("STATS_WORK_MEM", "64MB"),
+    "STATS_PARALLEL_WORKERS": int(os.environ.get("STATS_PARALLEL_WORKERS", "2")),
     # The CRM lists count exactly up to this many records, then show the planner's "≈" (issue 20:
     # a page at 1,000,000 contacts within 100 ms; counting 100,000 filtered rows took 60 ms).
     "CRM_COUNT_THRESHOLD": int(os.environ.get("CRM_COUNT_THRESHOLD", "10000")),

@@ -26,8 +26,14 @@ def by_responsible(name: str) -> models.Index:
     statistics read (sources.SplitSource: responsible in the department). Tier 0, the only one
     that keeps the line, the buckets and the hour together with the responsible employee, holds
     about a row per conversation; without it the unique key's (tier, period) range read every
-    employee's rows of the month to keep the department's 5 %."""
+    employee's rows of the month to keep the department's few."""
     return models.Index(fields=["tier", "responsible_key", "period"], name=name)
+
+
+def by_line(name: str) -> models.Index:
+    """The same for one open channel's rows (a filter on lines: its histograms, its timeline,
+    its employees, which only tier 0 holds by line)."""
+    return models.Index(fields=["tier", "line", "period"], name=name)
 
 
 # RollupBucket.metric is an index into this: new metrics go at the end.
@@ -115,6 +121,7 @@ class Rollup(RollupKey, Measures):
             # The rows of shards 1-7 that rollups.fold_shards folds into shard 0 (a few per key).
             models.Index(fields=["period"], name="rollup_unfolded", condition=UNFOLDED),
             by_responsible("rollup_by_responsible"),
+            by_line("rollup_by_line"),
         ]
 
     def __str__(self):
@@ -147,6 +154,7 @@ class RollupBucket(RollupKey):
         indexes = [
             models.Index(fields=["period"], name="rollup_bucket_unfolded", condition=UNFOLDED),
             by_responsible("rollup_bucket_by_responsible"),
+            by_line("rollup_bucket_by_line"),
         ]
 
     def __str__(self):

@@ -11,8 +11,9 @@ import datetime as dt
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
@@ -38,6 +39,7 @@ from .rollups import (
     PARTICIPATION_COLUMNS,
     PARTICIPATION_SPANS,
     EpochSlot,
+    bucket_sql,
     floor_hour,
     slot_start,
 )
@@ -83,26 +85,48 @@ def materialized(queryset, table_name: str = SCOPE_TABLE, figures: bool = False)
     """
     columns = ("id", *FIGURES) if figures else ("id",)
     compiled = sql_of(queryset.order_by().values_list(*columns))
-    table = connection.ops.quote_name(table_name)
-    quote = connection.ops.quote_name
-    types = ["bigint PRIMARY KEY"]
-    types += [Conversation._meta.get_field(c).db_type(connection) for c in columns[1:]]
-    ddl = ", ".join(f"{quote(c)} {t}" for c, t in zip(columns, types, strict=True))
+    if compiled is None:  # a filter that matches nothing: the same columns, no rows
+        compiled = sql_of(Conversation.objects.filter(pk__isnull=True).values_list(*columns))
+    table, index = (connection.ops.quote_name(name) for name in (table_name, f"{table_name}_id"))
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {table} ({ddl})")
         try:
-            if compiled is not None:  # a filter that matches nothing leaves the table empty
-                names = ", ".join(quote(c) for c in columns)
-                cursor.execute(f"INSERT INTO {table} ({names}) {compiled[0]}", compiled[1])
-            if connection.vendor == "postgresql":
-                cursor.execute(f"ANALYZE {table}")
+            with _roomy(cursor):
+                # CREATE TABLE AS rather than INSERT: PostgreSQL runs the SELECT of the former
+                # with parallel workers, never that of an INSERT.
+                cursor.execute(f"CREATE TEMPORARY TABLE {table} AS {compiled[0]}", compiled[1])
+            cursor.execute(f"CREATE UNIQUE INDEX {index} ON {table} (id)")
+            if connection.vendor == "postgresql":  # its size, for the plans that join it
+                cursor.execute(f"ANALYZE {table} (id)")
             if figures:
                 yield FIGURES_ROWS[table_name].objects.all()
             else:
                 yield Conversation.objects.filter(pk__in=RawSQL(f"SELECT id FROM {table}", ()))
         finally:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+@contextmanager
+def _roomy(cursor):
+    """On PostgreSQL, the statement inside gets settings.CONVODESK's STATS_WORK_MEM (a
+    bitmap of a few hundred thousand rows stays exact instead of lossy) and
+    STATS_PARALLEL_WORKERS, then the session's own settings back, also inside a caller's
+    transaction (a released savepoint keeps SET LOCAL)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    options = settings.CONVODESK
+    with transaction.atomic():
+        cursor.execute(
+            "SELECT set_config('work_mem', %s, true),"
+            " set_config('max_parallel_workers_per_gather', %s, true)",
+            [options["STATS_WORK_MEM"], str(options["STATS_PARALLEL_WORKERS"])],
+        )
+        try:
+            yield
+        finally:
+            cursor.execute("SET LOCAL work_mem TO DEFAULT")
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather TO DEFAULT")
 
 
 class DirectSource:
@@ -167,20 +191,26 @@ class DirectSource:
         return result
 
     def slots(self) -> list[dict]:
-        rows = self.qs.values(slot=EpochSlot("started_at", DIRECT_SLOT)).annotate(
-            x_n=Count("pk"),
-            x_closed=Count("pk", filter=Q(status__in=CLOSED_CODES)),
-            x_likes=Count("pk", filter=Q(client_rating=1)),
-            x_dislikes=Count("pk", filter=Q(client_rating=-1)),
-            x_reply_n=Sum("reply_count"),
-            x_reply_sum=Sum("reply_time_total"),
+        rows = (
+            self.qs.values(slot=EpochSlot("started_at", DIRECT_SLOT))
+            .annotate(
+                x_n=Count("pk"),
+                x_closed=Count("pk", filter=Q(status__in=CLOSED_CODES)),
+                x_likes=Count("pk", filter=Q(client_rating=1)),
+                x_dislikes=Count("pk", filter=Q(client_rating=-1)),
+                x_reply_n=Sum("reply_count"),
+                x_reply_sum=Sum("reply_time_total"),
+            )
+            .values_list("slot", *(f"x_{k}" for k in SLOT_MEASURES))
         )
+        # Integers only, read without Django's converters: a long range has tens of
+        # thousands of quarter hours.
         return [
             {
-                "at": slot_start(r["slot"], DIRECT_SLOT),
-                **{k: r[f"x_{k}"] or 0 for k in SLOT_MEASURES},
+                "at": slot_start(slot, DIRECT_SLOT),
+                **dict(zip(SLOT_MEASURES, (v or 0 for v in figures), strict=True)),
             }
-            for r in rows
+            for slot, *figures in _fetch(rows)
         ]
 
     def histograms(self) -> dict[tuple, int]:
@@ -194,15 +224,20 @@ class DirectSource:
                         key = (index, bucket_of(value), status, type_)
                         result[key] = result.get(key, 0) + count
             return result
+        quote, table = connection.ops.quote_name, self.qs.model._meta.db_table
         for index, metric in enumerate(METRICS):
+            # Grouped by bucket in the statement (histogram.bucket_of as SQL): a few hundred
+            # rows a metric instead of one per distinct value.
+            bucket = RawSQL(bucket_sql(f"{quote(table)}.{quote(metric)}"), ())
             grouped = (
                 self.qs.filter(**{f"{metric}__isnull": False})
-                .values("status", "type", value=F(metric))
+                .values("status", "type", bucket=bucket)
                 .annotate(c=Count("pk"))
+                .values_list("bucket", "status", "type", "c")
             )
-            for row in grouped:
-                key = (index, bucket_of(row["value"]), row["status"], row["type"])
-                result[key] = result.get(key, 0) + row["c"]
+            for bucket_index, status, type_, count in _fetch(grouped):
+                key = (index, bucket_index, status, type_)
+                result[key] = result.get(key, 0) + count
         return result
 
     def participation(self, visible) -> dict[int, dict]:

@@ -33,7 +33,7 @@ def test_an_arbitrary_filter_reads_the_conversation_table_once_for_every_figure(
     reads = _reading_the_conversation_table(captured.captured_queries)
     assert report["kpis"]["conversations"] == scope.queryset.count() > 0
     assert len(reads) == 2, reads
-    assert reads[0].startswith('INSERT INTO "stats_scope"')
+    assert reads[0].startswith('CREATE TEMPORARY TABLE "stats_scope" AS')
     assert "conversations_conversationtag" in reads[1]
 
 
@@ -54,5 +54,7 @@ def test_the_few_conversations_read_beside_the_rollups_are_read_once(org):
         if "stats_outside" in sql or LEFT_OUT.search(sql)
     ]
     assert report["source"] == "rollups"
-    assert any(q["sql"].startswith('INSERT INTO "stats_outside"') for q in captured)
-    assert len(reads) == 1 and reads[0].startswith('INSERT INTO "stats_outside"'), reads
+    assert any(q["sql"].startswith('CREATE TEMPORARY TABLE "stats_outside" AS') for q in captured)
+    assert len(reads) == 1 and reads[0].startswith('CREATE TEMPORARY TABLE "stats_outside" AS'), (
+        reads
+    )
