@@ -507,15 +507,18 @@ def employee_table(scope: Scope, by_responsible: dict, source) -> list[dict]:
 # Time ---------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # a long range's slots fall on the same few hundred days
+def _day_start(day: dt.date, interval: str) -> dt.datetime:
+    start = dt.datetime.combine(day, dt.time())
+    if interval == "week":
+        return start - dt.timedelta(days=start.weekday())
+    return start.replace(day=1) if interval == "month" else start
+
+
 def _truncate(local: dt.datetime, interval: str) -> dt.datetime:
     if interval == "hour":
         return local.replace(minute=0, second=0, microsecond=0)
-    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if interval == "day":
-        return day
-    if interval == "week":
-        return day - dt.timedelta(days=day.weekday())
-    return day.replace(day=1)
+    return _day_start(local.date(), interval).replace(tzinfo=local.tzinfo)
 
 
 def _step(local: dt.datetime, interval: str, tz) -> dt.datetime:
@@ -566,8 +569,9 @@ def timeline(slots: list[dict], scope: Scope, slot_size: int) -> tuple[str, list
         order += 1
     interval = INTERVALS[order]
     buckets: dict[dt.datetime, dict] = {}
+    clock = LocalClock(scope.tz)
     for slot in slots:
-        key = _truncate(slot["at"].astimezone(scope.tz), interval).replace(tzinfo=None)
+        key = _truncate(clock.wall(slot["at"]), interval)
         acc = buckets.setdefault(key, defaultdict(int))
         for k in ("n", "closed", "likes", "dislikes", "reply_n", "reply_sum"):
             acc[k] += slot[k]
@@ -609,10 +613,35 @@ def _label(moment: dt.datetime, interval: str) -> str:
 def heatmap(slots: list[dict], tz) -> list[list[int]]:
     """Conversations started per weekday (Monday first) and hour, in the viewer's time zone."""
     grid = [[0] * 24 for _ in range(7)]
+    clock = LocalClock(tz)
     for slot in slots:
-        local = slot["at"].astimezone(tz)
+        local = clock.wall(slot["at"])
         grid[local.weekday()][local.hour] += slot["n"]
     return grid
+
+
+class LocalClock:
+    """UTC instants as the viewer's wall-clock time (naive), one time-zone look-up per UTC day.
+
+    A page over a long range has tens of thousands of slots, and converting each through the
+    zone cost more than the statements that read them. A day whose offset is the same at its
+    first and last instant adds that offset; a day with a change converts each instant."""
+
+    def __init__(self, tz):
+        self.tz = tz
+        self.offsets: dict[int, dt.timedelta | None] = {}
+
+    def wall(self, at: dt.datetime) -> dt.datetime:
+        day = int(at.timestamp()) // 86400
+        if day not in self.offsets:
+            first = dt.datetime.fromtimestamp(day * 86400, dt.UTC)
+            last = first + dt.timedelta(days=1, microseconds=-1)
+            offset = first.astimezone(self.tz).utcoffset()
+            self.offsets[day] = offset if offset == last.astimezone(self.tz).utcoffset() else None
+        offset = self.offsets[day]
+        if offset is None:
+            return at.astimezone(self.tz).replace(tzinfo=None)
+        return (at + offset).replace(tzinfo=None)
 
 
 __all__ = ["CLOSED_CODES", "build_scope", "compute", "Scope"]

@@ -205,3 +205,23 @@ def test_rollups_count_unanswered_conversations_of_the_partial_hour_before_the_c
     direct = aggregates.compute(scope)["kpis"]
     assert from_rollups["service_level_base"] == direct["service_level_base"] == 1
     assert from_rollups["answered_within_base"] == direct["answered_within_base"] == 1
+
+
+def test_weeks_and_months_start_on_the_viewers_monday_and_first_of_the_month(org):
+    """Madrid changed to winter time on 26 October 2025: a conversation at 23:30 UTC on Sunday
+    2 November is Monday 00:30 there, so it opens the week of the 3rd; one at 22:30 UTC on
+    31 October is 23:30 in Madrid, still October."""
+    org.admin.time_zone = "Europe/Madrid"
+    org.admin.save()
+    sunday_night = dt.datetime(2025, 11, 2, 23, 30, tzinfo=dt.UTC)
+    october_night = dt.datetime(2025, 10, 31, 22, 30, tzinfo=dt.UTC)
+    f.client_message(org.conn, "sunday", "Hi", when=sunday_night)
+    f.client_message(org.conn, "october", "Hi", when=october_night)
+    now = dt.datetime(2026, 1, 10, tzinfo=dt.UTC)
+    weeks = report(org.admin, {"started_from": "2025-10-01", "interval": "week"}, now=now)
+    new = {p["start"][:10]: p["new"] for p in weeks["timeline"] if p["new"]}
+    assert new == {"2025-10-27": 1, "2025-11-03": 1}
+    months = report(org.admin, {"started_from": "2025-10-01", "interval": "month"}, now=now)
+    new = {p["start"][:10]: p["new"] for p in months["timeline"] if p["new"]}
+    assert new == {"2025-10-01": 1, "2025-11-01": 1}
+    assert weeks["heatmap"][0][0] == 1 and weeks["heatmap"][4][23] == 1  # Monday 0h, Friday 23h
