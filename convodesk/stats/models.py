@@ -43,8 +43,9 @@ METRICS = (*METRIC_KEYS, *BUSINESS_METRIC_KEYS)
 class RollupKey(models.Model):
     tier = models.PositiveSmallIntegerField(default=0)
     period = models.DateTimeField()  # start of the tier's span (an hour or 1, 4, 16 days)
-    # No index of its own: with one, SQLite scanned the whole table in line order to group by
-    # line (1.5 s for a 30-day filter on one channel) instead of reading the period range.
+    # No index on the line alone: with one, SQLite scanned the whole table in line order to
+    # group by line (1.5 s for a 30-day filter on one channel) instead of reading the period
+    # range. by_line() leads with the tier and serves reads that name a line.
     line = models.ForeignKey(
         "lines.Line",
         on_delete=models.CASCADE,

@@ -70,7 +70,8 @@ def sql_of(queryset) -> tuple[str, tuple] | None:
 
 @contextmanager
 def materialized(queryset, table_name: str = SCOPE_TABLE, figures: bool = False):
-    """The filtered conversations' ids written once into a temporary table, as a queryset.
+    """The filtered conversations' ids (or figures) written once into a temporary table, as a
+    queryset.
 
     The direct path runs several aggregates over one filtered set; re-running an expensive
     filter (a client-name search, a metric range) in each cost ~1.2 s a statement at 1,000,000
@@ -111,7 +112,8 @@ def _roomy(cursor):
     """On PostgreSQL, the statement inside gets settings.CONVODESK's STATS_WORK_MEM (a
     bitmap of a few hundred thousand rows stays exact instead of lossy) and
     STATS_PARALLEL_WORKERS, then the session's own settings back, also inside a caller's
-    transaction (a released savepoint keeps SET LOCAL)."""
+    transaction (a released savepoint keeps SET LOCAL; a failed statement rolls the block
+    back, and the settings with it)."""
     if connection.vendor != "postgresql":
         yield
         return
@@ -122,11 +124,9 @@ def _roomy(cursor):
             " set_config('max_parallel_workers_per_gather', %s, true)",
             [options["STATS_WORK_MEM"], str(options["STATS_PARALLEL_WORKERS"])],
         )
-        try:
-            yield
-        finally:
-            cursor.execute("SET LOCAL work_mem TO DEFAULT")
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather TO DEFAULT")
+        yield
+        cursor.execute("SET LOCAL work_mem TO DEFAULT")
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather TO DEFAULT")
 
 
 class DirectSource:
@@ -535,8 +535,7 @@ class SplitSource:
             # re-ran the subquery in every statement. PostgreSQL plans it as a semi-join in the
             # two statements of the participation; a temporary table cost it more.
             self.visible = self._stack.enter_context(materialized(self.visible))
-        # X's ids once: its half-dozen statements would each find V again (50-60 ms each on
-        # PostgreSQL at 1,000,000 conversations).
+        # X's figures once: its half-dozen statements would each find V again.
         outside = self._stack.enter_context(
             materialized(self.visible.exclude(responsible_id__in=ids), OUTSIDE_TABLE, figures=True)
         )

@@ -3,6 +3,7 @@
 import datetime as dt
 import re
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -58,3 +59,24 @@ def test_the_few_conversations_read_beside_the_rollups_are_read_once(org):
     assert len(reads) == 1 and reads[0].startswith('CREATE TEMPORARY TABLE "stats_outside" AS'), (
         reads
     )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL session settings")
+def test_the_statistics_memory_and_workers_do_not_outlive_their_statement(org):
+    """The statement that reads the filtered set runs with the statistics' own work_mem and
+    parallel workers; the test's transaction (as any caller's) gets the session's back."""
+
+    def settings_now():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('work_mem'), current_setting('max_parallel_workers_per_gather')"
+            )
+            return cursor.fetchone()
+
+    random_history(org, 5, conversations=10)
+    before = settings_now()
+    scope = aggregates.build_scope(org.admin, {"client_rating": "none"}, now=BASE)
+    with CaptureQueriesContext(connection) as captured:
+        aggregates.compute(scope)
+    assert any("set_config('work_mem'" in q["sql"] for q in captured.captured_queries)
+    assert settings_now() == before
