@@ -64,8 +64,11 @@ class ClientIdentity(models.Model):
     """One way a client reaches us: a channel identity on one connection."""
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="identities")
+    # No index of its own: `identity_unique_per_connection` starts with it. With both, a planner
+    # without statistics may pick this one for a lookup by (connection, external_id) and read
+    # every identity of the connection.
     connection = models.ForeignKey(
-        "lines.Connection", on_delete=models.CASCADE, related_name="identities"
+        "lines.Connection", on_delete=models.CASCADE, related_name="identities", db_index=False
     )
     external_id = models.CharField(max_length=255)
     display_name = models.CharField(max_length=255, blank=True)
@@ -131,7 +134,10 @@ class Conversation(models.Model):
         "lines.Connection", on_delete=models.PROTECT, related_name="conversations"
     )
     channel = models.CharField(_("channel"), max_length=20)
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="conversations")
+    # Indexed by `conv_client_line` (client, line) instead of alone.
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="conversations", db_index=False
+    )
     identity = models.ForeignKey(
         ClientIdentity, on_delete=models.PROTECT, related_name="conversations"
     )
@@ -245,6 +251,10 @@ class Conversation(models.Model):
                 condition=Q(status__lt=int(lifecycle.Status.CLOSING)),
             ),
             models.Index(fields=["client", "-started_at"], name="conv_client_started"),
+            # "Has this client written to this line before?" (a new conversation's `returning`)
+            # as one index range. With a single-column index per foreign key, a planner without
+            # statistics could read it by the line's index: every conversation of the line.
+            models.Index(fields=["client", "line"], name="conv_client_line"),
             models.Index(fields=["closed_at", "id"], name="conv_closed"),
             models.Index(fields=["updated_at", "id"], name="conv_updated"),
             models.Index(fields=["last_message_at", "id"], name="conv_last_message"),

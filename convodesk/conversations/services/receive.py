@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db import connection as db
-from django.db.models import Exists, FilteredRelation, OuterRef, Q
+from django.db.models import Exists, FilteredRelation, OuterRef, Q, Subquery
 
 from convodesk.lines import distribution
 from convodesk.lines.models import Connection
@@ -71,15 +71,21 @@ def _known_identity(connection_id: int, line_id: int, external_id: str):
 
 
 _KNOWN_IDENTITY = Prepared(_known_identity)
-# The client's open conversation, locked (`_open_conversation`).
+# The client's open conversation, locked (`_open_conversation`). The identity is found first, by
+# its unique key, then its open conversation by `one_open_conversation_per_identity` (an
+# identity's conversations are all on its connection): a plan that does not depend on the
+# tables' statistics. Joined the other way, tables not yet analysed were read as "every open
+# conversation of the connection, then their identities" (68 ms at 600 conversations).
 _OPEN = Prepared(
     lambda connection_id, external_id: (
         Conversation.objects.select_for_update(of=("self",))
         .select_related("line", "connection", "identity__client")
         .filter(
-            identity__connection_id=connection_id,
-            identity__external_id=external_id,
-            connection_id=connection_id,
+            identity_id=Subquery(
+                ClientIdentity.objects.filter(
+                    connection_id=connection_id, external_id=external_id
+                ).values("pk")
+            ),
             status__lt=lifecycle.OPEN_BELOW,
         )[:1]
     )
