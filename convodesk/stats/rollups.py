@@ -31,6 +31,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Func, IntegerField, Max, Min, Q
 from django.utils import timezone
 
+from convodesk import rowsource
 from convodesk.conversations import lifecycle
 
 from . import tiers
@@ -409,18 +410,20 @@ def upsert_sql(model, key_fields: tuple[str, ...], deltas: list[tuple[tuple, dic
     quote = connection.ops.quote_name
     measures = sorted({name for _key, delta in deltas for name in delta})
     columns = [*key_fields, *measures]
-    params = []
-    for key, delta in deltas:
-        params += [
-            connection.ops.adapt_datetimefield_value(v) if isinstance(v, dt.datetime) else v
-            for v in key
+    values = [
+        [
+            *(
+                connection.ops.adapt_datetimefield_value(v) if isinstance(v, dt.datetime) else v
+                for v in key
+            ),
+            *(delta.get(name, 0) for name in measures),
         ]
-        params += [delta.get(name, 0) for name in measures]
-    row = f"({', '.join(['%s'] * len(columns))})"
+        for key, delta in deltas
+    ]
+    source, params = rowsource.rows([model._meta.get_field(c) for c in columns], values)
     sets = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in measures)
     sql = (
-        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES {', '.join([row] * len(deltas))} "
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) {source} "
         f"ON CONFLICT ({', '.join(quote(c) for c in key_fields)}) DO UPDATE SET {sets}"
     )
     return sql, params

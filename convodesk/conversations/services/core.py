@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from convodesk import rowsource
 from convodesk.accounts.models import User
 from convodesk.connectors import delivery
 from convodesk.crm.models import Activity, Lead
@@ -241,13 +242,13 @@ class Batch:
 
 
 def _values(model, objects, names) -> tuple[str, list]:
-    """`(…), (…)` rows of these objects' fields, adapted for the database as Django would."""
+    """The rows of these objects' fields, adapted for the database as Django would
+    (`rowsource.rows`: `VALUES …` or a JSON row source)."""
     fields = [model._meta.get_field(n) for n in names]
-    row = f"({', '.join(['%s'] * len(fields))})"
-    params = [
-        f.get_db_prep_save(getattr(o, f.attname), connection) for o in objects for f in fields
-    ]
-    return ", ".join([row] * len(objects)), params
+    return rowsource.rows(
+        fields,
+        [[f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] for o in objects],
+    )
 
 
 def _columns(model, names) -> str:
@@ -264,20 +265,26 @@ def _insert_sql(objects, linked: str | None = None, parent: str = "p") -> tuple[
         for f in model._meta.local_concrete_fields
         if not f.generated and not (f.primary_key and getattr(objects[0], f.attname) is None)
     ]
-    rows, params = [], []
-    for obj in objects:
-        getattr(obj, "fill_derived", lambda: None)()
-        values = []
-        for field in fields:
-            if field.attname == linked:
-                values.append(f"(SELECT id FROM {parent})")
-                continue
-            values.append("%s")
-            params.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
-        rows.append(f"({', '.join(values)})")
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
-    return f"INSERT INTO {table} ({columns}) VALUES {', '.join(rows)}", params
+    values = []
+    for obj in objects:
+        getattr(obj, "fill_derived", lambda: None)()
+        values.append(
+            [
+                None
+                if f.attname == linked
+                else f.get_db_prep_save(f.pre_save(obj, add=True), connection)
+                for f in fields
+            ]
+        )
+    if linked is None:
+        source, params = rowsource.rows(fields, values)
+        return f"INSERT INTO {table} ({columns}) {source}", params
+    (row,) = values  # one row, its parent's id from the WITH clause
+    slots = [f"(SELECT id FROM {parent})" if f.attname == linked else "%s" for f in fields]
+    params = [v for f, v in zip(fields, row, strict=True) if f.attname != linked]
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join(slots)})", params
 
 
 def _saved(obj, pk) -> None:
@@ -436,7 +443,7 @@ def _participants_sql(participants) -> tuple[str, list]:
     sets = ", ".join(f"{quote(f)} = excluded.{quote(f)}" for f in PARTICIPANT_FLAGS)
     return (
         f"INSERT INTO {quote(ConversationParticipant._meta.db_table)} "
-        f"({_columns(ConversationParticipant, _PARTICIPANT_COLUMNS)}) VALUES {rows} "
+        f"({_columns(ConversationParticipant, _PARTICIPANT_COLUMNS)}) {rows} "
         f"ON CONFLICT ({quote('conversation_id')}, {quote('employee_id')}) DO UPDATE SET {sets}",
         params,
     )
@@ -450,7 +457,7 @@ def _events_sql(events) -> tuple[str, list]:
     table = connection.ops.quote_name(ConversationEvent._meta.db_table)
     columns = _columns(ConversationEvent, (*_EVENT_COLUMNS, "payload"))
     return (
-        f"INSERT INTO {table} ({columns}) VALUES {rows} RETURNING {connection.ops.quote_name('id')}",
+        f"INSERT INTO {table} ({columns}) {rows} RETURNING {connection.ops.quote_name('id')}",
         params,
     )
 
