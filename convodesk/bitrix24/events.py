@@ -26,7 +26,6 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from convodesk.connectors import delivery
-from convodesk.conversations.lifecycle import OPEN_BELOW
 
 from .models import ConnectorLine, EventDelivery, EventHandler
 
@@ -202,19 +201,11 @@ def session_data(conversation) -> dict:
 
 def sessions_finished(committed) -> None:
     """An after-commit subscriber (conversations/hooks.py): each conversation the committed
-    transaction closed queues its OnOpenLineSessionFinish for each handler. One query when
-    nothing closed (the transaction's events by id)."""
-    from convodesk.conversations.models import Conversation, ConversationEvent
+    transaction closed (`committed.closed`, from the batch's own events) queues its
+    OnOpenLineSessionFinish for each handler. No query when nothing closed."""
+    from convodesk.conversations.models import Conversation
 
-    if not committed.events:
-        return
-    closed = list(
-        ConversationEvent.objects.filter(
-            pk__in=[event_id for event_id, _conversation in committed.events],
-            from_status__lt=OPEN_BELOW,
-            to_status__gte=OPEN_BELOW,
-        ).values_list("conversation_id", "at")
-    )
+    closed = committed.closed
     if not closed:
         return
     conversations = Conversation.objects.select_related("connection").in_bulk(

@@ -43,6 +43,8 @@ class Committed:
     events: list[tuple[int, int]] = field(default_factory=list)  # (event id, conversation id)
     deliveries: list[int] = field(default_factory=list)  # message ids marked pending
     breaches: list[int] = field(default_factory=list)  # conversations that missed a target now
+    # (conversation id, when) of each conversation the transaction closed (open -> closed)
+    closed: list[tuple[int, object]] = field(default_factory=list)
 
 
 def publish_events(committed: Committed) -> None:

@@ -129,3 +129,19 @@ def test_the_write_path_stays_within_its_query_budget(busy_line):
     budget = BUDGET[connection.vendor]
     over = {k: (v, budget[k]) for k, v in counts.items() if v > budget[k]}
     assert not over, f"over budget (measured, bound): {over}"
+
+
+def test_after_its_commit_a_message_that_closes_nothing_reads_nothing(
+    busy_line, django_capture_on_commit_callbacks
+):
+    """The after-commit subscribers (live events, deliveries, Bitrix24's session-finish events)
+    take what they need from the batch itself: a client's message costs no statement there."""
+    _line, conn, _members = busy_line
+    f.client_message(conn, "after-commit", "Hi", external_message_id="a1")
+    with django_capture_on_commit_callbacks() as callbacks:
+        f.client_message(conn, "after-commit", "Anyone?", external_message_id="a2")
+    assert callbacks
+    with CaptureQueriesContext(connection) as queries:
+        for callback in callbacks:
+            callback()
+    assert [q["sql"] for q in queries.captured_queries] == []

@@ -211,6 +211,7 @@ class Batch:
             [(e.pk, e.conversation_id) for e in events],
             self.deliveries,
             [e.conversation_id for e in events if e.kind == "sla_breached"],
+            [(e.conversation_id, e.at) for e in events if _closes(e)],
         )
         self.events, self.deliveries = [], []
         if hooks.publishing() and (committed.events or committed.deliveries):
@@ -446,6 +447,13 @@ def _participants_sql(participants) -> tuple[str, list]:
         f"({_columns(ConversationParticipant, _PARTICIPANT_COLUMNS)}) {rows} "
         f"ON CONFLICT ({quote('conversation_id')}, {quote('employee_id')}) DO UPDATE SET {sets}",
         params,
+    )
+
+
+def _closes(event) -> bool:
+    """The event takes its conversation from open to closed."""
+    return event.from_status is not None and event.from_status < lifecycle.OPEN_BELOW <= (
+        event.to_status or 0
     )
 
 
