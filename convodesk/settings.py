@@ -410,6 +410,11 @@ CONVODESK = {
         if e.strip()
     ],
     "ATTACHMENT_LINK_MAX_AGE": int(os.environ.get("ATTACHMENT_LINK_MAX_AGE", str(7 * 24 * 3600))),
+    # Webhooks and Bitrix24 event handlers connect to public addresses only (convodesk/outbound.py);
+    # the networks listed here (comma-separated CIDRs) are allowed besides.
+    "OUTBOUND_ALLOW_NETWORKS": [
+        n.strip() for n in os.environ.get("OUTBOUND_ALLOW_NETWORKS", "").split(",") if n.strip()
+    ],
     # /readyz: a worker or timers heartbeat older than this is a stopped role.
     "HEARTBEAT_MAX_AGE_SECONDS": float(os.environ.get("HEARTBEAT_MAX_AGE_SECONDS", "60")),
 }

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from convodesk import outbound
 from convodesk.audit import log as audit
 from convodesk.conversations.attachments import safe_url
 from convodesk.fielderrors import FieldErrors
@@ -53,6 +54,8 @@ def check_url(url) -> str:
         parts = None
     if not clean or parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise FieldErrors({"handler_url": _("Enter an http(s) URL.")})
+    if refused := outbound.check_destination(clean):
+        raise FieldErrors({"handler_url": refused})
     return clean
 
 

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from convodesk import outbound
 from convodesk.connectors import delivery
 
 from .models import ConnectorLine, EventDelivery, EventHandler
@@ -80,14 +81,6 @@ def event_payload(handler: EventHandler, data: dict) -> dict:
     }
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
 def post(handler: EventHandler, body: bytes) -> None:
     """One POST; DeliveryFailed (permanent for most 4xx) when the handler does not take it."""
     request = urllib.request.Request(
@@ -98,14 +91,16 @@ def post(handler: EventHandler, body: bytes) -> None:
     )
     timeout = settings.CONVODESK.get("WEBHOOK_TIMEOUT_SECONDS", 10)
     try:
-        with _opener.open(request, timeout=timeout) as response:
+        with outbound.opener.open(request, timeout=timeout) as response:
             response.read(65536)
     except urllib.error.HTTPError as exc:
         permanent = 400 <= exc.code < 500 and exc.code not in (408, 409, 425, 429)
         raise delivery.DeliveryFailed(f"HTTP {exc.code} from the handler", permanent) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise delivery.DeliveryFailed(f"handler unreachable: {reason}") from None
+        raise delivery.DeliveryFailed(
+            f"handler unreachable: {reason}", outbound.refused(exc)
+        ) from None
 
 
 # OnImConnectorMessageAdd: replies on a connector's line -----------------------------------------

@@ -43,7 +43,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from convodesk import crypto
+from convodesk import crypto, outbound
 from convodesk.conversations import uploads
 from convodesk.conversations.models import Message
 
@@ -133,14 +133,6 @@ def verify_signature(
     return hmac.compare_digest(expected, fields.get("v1", ""))
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a redirected POST would silently become a GET; report it instead
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
 def deliver_webhook(message: Message) -> str:
     """POST the message as signed JSON to the api connection's webhook URL."""
     connection = message.conversation.connection
@@ -162,7 +154,7 @@ def deliver_webhook(message: Message) -> str:
     )
     timeout = settings.CONVODESK.get("WEBHOOK_TIMEOUT_SECONDS", 10)
     try:
-        with _opener.open(request, timeout=timeout) as response:
+        with outbound.opener.open(request, timeout=timeout) as response:
             response.read(65536)
             return ""
     except urllib.error.HTTPError as exc:
@@ -170,7 +162,7 @@ def deliver_webhook(message: Message) -> str:
         raise DeliveryFailed(f"HTTP {exc.code} from the webhook", permanent=permanent) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DeliveryFailed(f"webhook unreachable: {reason}") from None
+        raise DeliveryFailed(f"webhook unreachable: {reason}", outbound.refused(exc)) from None
 
 
 DELIVERERS: dict[str, Callable[[Message], str]] = {"api": deliver_webhook}

@@ -26,7 +26,7 @@ from django.core.validators import EmailValidator
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from convodesk import crypto
+from convodesk import crypto, outbound
 from convodesk.audit import log as audit
 from convodesk.audit.models import AuditEntry
 from convodesk.fielderrors import FieldErrors
@@ -242,6 +242,8 @@ def _check_api(config: dict, errors: dict) -> None:
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             errors["config.webhook_url"] = _("Enter an http(s) URL.")
+        elif refused := outbound.check_destination(url):
+            errors["config.webhook_url"] = refused
 
 
 def _check_telegram(config: dict, errors: dict, probe: bool) -> None:

@@ -1,0 +1,131 @@
+"""HTTP requests to addresses that users configure: a REST connection's webhook, Bitrix24 event
+handlers bound through /rest/.
+
+Whoever can set such an address could otherwise make the server call into its own network:
+the database, Redis, an admin panel on localhost, a cloud metadata service at 169.254.169.254.
+So these requests connect only to public addresses. Every address a host name resolves to is
+checked when the connection is made (the address connected to is the one checked, so a name
+that resolves differently a second later changes nothing), redirects are not followed, and
+networks an installation does deliver to (a CRM on the office network) are allowed by
+`OUTBOUND_ALLOW_NETWORKS` (comma-separated, e.g. `10.20.0.0/16,192.168.1.5/32`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import urllib.request
+from functools import cache
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+
+class Refused(OSError):
+    """The destination is on a network this installation does not send to."""
+
+
+@cache
+def _allowed(spec: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(n.strip(), strict=False) for n in spec if n.strip())
+
+
+def allowed_networks() -> tuple:
+    return _allowed(tuple(settings.CONVODESK.get("OUTBOUND_ALLOW_NETWORKS", ())))
+
+
+def public(address: str) -> bool:
+    """Whether requests may go to this IP address: a global unicast one, or an allowed one."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if any(ip in network for network in allowed_networks()):
+        return True
+    mapped = getattr(ip, "ipv4_mapped", None) or getattr(ip, "sixtofour", None)
+    if mapped is not None:
+        return public(str(mapped))
+    return ip.is_global and not ip.is_multicast
+
+
+def refusal(host: str) -> str:
+    return _(
+        "%(host)s is on a private or local network; the administrator can allow it with "
+        "OUTBOUND_ALLOW_NETWORKS."
+    ) % {"host": host}
+
+
+def check_destination(url: str) -> str | None:
+    """At configuration time: why the URL's host may not be called (an address or a name that
+    resolves only to addresses outside the allowed ones), or None. A name that does not resolve
+    now is accepted: the check that counts is made again at each connection."""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError, ValueError):
+        return None
+    if addresses and not any(public(a) for a in addresses):
+        return refusal(host)
+    return None
+
+
+def _create_connection(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None):
+    """`socket.create_connection`, to the resolved addresses that pass `public` only."""
+    host, port = address
+    last: OSError | None = None
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    usable = [info for info in infos if public(info[4][0])]
+    if not usable:
+        raise Refused(refusal(host))
+    for family, kind, proto, _name, sockaddr in usable:
+        sock = socket.socket(family, kind, proto)
+        try:
+            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise last or OSError(f"could not connect to {host}")
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _create_connection
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _create_connection
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_HTTPConnection, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_HTTPSConnection, req, context=self._context)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a redirected POST would silently become a GET; report it instead
+
+
+class _NoProxy(urllib.request.ProxyHandler):
+    def __init__(self):
+        super().__init__({})  # the environment's proxy would connect instead of us
+
+
+opener = urllib.request.build_opener(_NoProxy, _HTTPHandler, _HTTPSHandler, _NoRedirect)
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether an error from `opener.open` is this module's refusal (a permanent failure)."""
+    return isinstance(exc, Refused) or isinstance(getattr(exc, "reason", None), Refused)

@@ -1,0 +1,136 @@
+"""Webhooks and Bitrix24 event handlers never make the server call into its own network.
+
+Whoever sets a connection's webhook or an event handler's address chooses where the server
+connects. By default those requests go to public addresses only: loopback, private networks,
+link-local (a cloud's metadata service), shared and reserved ranges are refused when the address
+is set and again at each connection, after the name is resolved. An administrator may allow
+networks (OUTBOUND_ALLOW_NETWORKS); the tests' receivers on 127.0.0.1 run under that allowance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from convodesk import outbound
+from convodesk.bitrix24 import codes
+from convodesk.bitrix24.models import EventHandler
+from convodesk.connectors import delivery
+from convodesk.conversations import services
+from convodesk.conversations.models import Message
+from convodesk.fielderrors import FieldErrors
+from tests import factories as f
+from tests.api import conftest as api_fixtures
+from tests.api.conftest import Api, token_for
+
+receiver, immediate_tasks = api_fixtures.receiver, api_fixtures.immediate_tasks
+
+
+@pytest.fixture
+def default_policy(settings):
+    """An installation's default: no network allowed besides the public ones."""
+    settings.CONVODESK = {**settings.CONVODESK, "OUTBOUND_ALLOW_NETWORKS": []}
+
+
+@pytest.mark.nodb
+@pytest.mark.parametrize(
+    ("address", "reachable"),
+    [
+        ("127.0.0.1", False),
+        ("127.8.9.10", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),  # cloud metadata
+        ("100.64.0.1", False),  # carrier-grade NAT
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fd00::1", False),
+        ("::ffff:127.0.0.1", False),  # IPv4-mapped loopback
+        ("::ffff:169.254.169.254", False),
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("8.8.8.8", True),
+        ("93.184.216.34", True),
+        ("2001:4860:4860::8888", True),
+    ],
+)
+def test_only_public_addresses_are_reachable_by_default(settings, address, reachable):
+    settings.CONVODESK = {**settings.CONVODESK, "OUTBOUND_ALLOW_NETWORKS": []}
+    assert outbound.public(address) is reachable
+
+
+@pytest.mark.nodb
+def test_an_allowed_network_is_reachable_and_only_it(settings):
+    settings.CONVODESK = {
+        **settings.CONVODESK,
+        "OUTBOUND_ALLOW_NETWORKS": ["10.20.0.0/16", "192.168.1.5/32"],
+    }
+    assert outbound.public("10.20.3.4") and outbound.public("192.168.1.5")
+    assert not outbound.public("10.21.0.1") and not outbound.public("192.168.1.6")
+    assert not outbound.public("127.0.0.1")
+
+
+@pytest.mark.django_db
+def test_a_webhook_on_the_servers_own_network_is_refused_when_set(org, default_policy):
+    api = Api(token_for(org.admin))
+    for url in (
+        "http://127.0.0.1:6379/",
+        "http://localhost:5432/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:8000/hook",
+        "http://10.0.0.5/hook",
+    ):
+        status, body = api.post(
+            f"/lines/{org.line.pk}/connections",
+            {"kind": "api", "name": "Hook", "config": {"webhook_url": url}},
+        )
+        assert status == 422, (url, body)
+        assert "OUTBOUND_ALLOW_NETWORKS" in str(body), body
+    with pytest.raises(FieldErrors) as refused:
+        codes.create_handler(org.admin, "OnOpenLineSessionFinish", "http://127.0.0.1:9/h")
+    assert "handler_url" in refused.value.errors
+    assert not EventHandler.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_webhook_that_now_leads_inside_is_never_called_and_fails_for_good(
+    org, receiver, immediate_tasks, default_policy, django_capture_on_commit_callbacks
+):
+    """An address stored under another policy, or a name that resolves inside after it was set:
+    the connection itself is refused, without a request, and the delivery is not retried."""
+    org.conn.config = {"webhook_url": receiver.url}  # 127.0.0.1, stored as an older rule let it
+    org.conn.save()
+    conv = f.client_message(org.conn, "client-ssrf", "Hi", when=f.at(0)).conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.reply(
+            conv.pk, f.act(org.op1), "Hello", now=f.at(0) + dt.timedelta(seconds=5)
+        )
+    message = Message.objects.get(pk=message.pk)
+    assert receiver.requests == []
+    assert message.delivery_state == "failed" and message.next_attempt_at is None
+    assert "OUTBOUND_ALLOW_NETWORKS" in message.delivery_error
+
+
+@pytest.mark.django_db
+def test_the_same_webhook_is_called_once_its_network_is_allowed(
+    org, receiver, immediate_tasks, settings, django_capture_on_commit_callbacks
+):
+    settings.CONVODESK = {**settings.CONVODESK, "OUTBOUND_ALLOW_NETWORKS": ["127.0.0.1/32"]}
+    org.conn.config = {"webhook_url": receiver.url}
+    org.conn.save()
+    conv = f.client_message(org.conn, "client-ok", "Hi", when=f.at(0)).conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reply(conv.pk, f.act(org.op1), "Hello", now=f.at(0) + dt.timedelta(seconds=5))
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.nodb
+def test_a_refusal_is_a_permanent_delivery_failure(settings):
+    settings.CONVODESK = {**settings.CONVODESK, "OUTBOUND_ALLOW_NETWORKS": []}
+    request = delivery.urllib.request.Request("http://127.0.0.1:9/", data=b"x", method="POST")
+    with pytest.raises(OSError) as error:
+        outbound.opener.open(request, timeout=2)
+    assert outbound.refused(error.value)
