@@ -1,5 +1,6 @@
 """A leaky bucket per key, per process: the limit the API and the Bitrix24 endpoint apply to
-each token or webhook code (each web process limits what it serves, like the widget's limiter).
+each token or webhook code, and the widget socket to each client token and address (each web
+process limits what it serves).
 
 A bucket holds `capacity` requests and drains `rate` a second; a request into a full bucket is
 refused, and `retry_after` says when one more would fit.

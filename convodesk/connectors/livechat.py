@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import time
-from collections import defaultdict, deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -26,6 +24,7 @@ from convodesk.conversations.attachments import safe_url
 from convodesk.conversations.lifecycle import IllegalTransition, Status
 from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.lines.models import Connection
+from convodesk.ratelimit import LeakyBucket
 
 from . import files, origins, skipped
 from .clean import clean
@@ -98,27 +97,8 @@ def widget_connection(key) -> Connection | None:
     )
 
 
-class RateLimiter:
-    """A sliding window per key, per process (each web process limits its own sockets)."""
-
-    def __init__(self):
-        self.hits: dict[str, deque] = defaultdict(deque)
-
-    def allow(self, key: str, limit: int, window: float) -> bool:
-        now = time.monotonic()
-        hits = self.hits[key]
-        while hits and hits[0] <= now - window:
-            hits.popleft()
-        if len(hits) >= limit:
-            return False
-        hits.append(now)
-        if len(self.hits) > 50_000:  # forget idle keys
-            for stale in [k for k, v in self.hits.items() if not v][:10_000]:
-                del self.hits[stale]
-        return True
-
-
-limiter = RateLimiter()
+# Each web process limits its own sockets' messages, as the API its tokens' requests.
+limiter = LeakyBucket()
 
 
 def _message_item(message: Message, event_id: int | None = None) -> dict:
@@ -275,11 +255,13 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
                     % {"n": option(self.connection, "max_length")},
                 }
             )
+        # A burst of `per_token` (`per_ip`) messages, refilled over `window_seconds`.
         window = option(self.connection, "window_seconds")
         ip = (self.scope.get("client") or ["?"])[0]
-        if not limiter.allow(
-            f"t:{self.external_id}", option(self.connection, "per_token"), window
-        ) or not (limiter.allow(f"i:{ip}", option(self.connection, "per_ip"), window)):
+        per_token, per_ip = option(self.connection, "per_token"), option(self.connection, "per_ip")
+        if not limiter.allow(f"t:{self.external_id}", per_token, per_token / window) or not (
+            limiter.allow(f"i:{ip}", per_ip, per_ip / window)
+        ):
             return await self.send_json(
                 {
                     "type": "error",

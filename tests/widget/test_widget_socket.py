@@ -207,7 +207,7 @@ def test_the_history_is_there_on_the_next_visit_and_the_client_rates_after_the_c
 
 def test_too_long_messages_floods_and_unreadable_tokens_are_refused(tdb, org):
     conn = livechat_org(org, config={"max_length": 50, "per_token": 3, "window_seconds": 60})
-    livechat.limiter.hits.clear()
+    livechat.limiter.levels.clear()
 
     async def scenario():
         bad = widget(conn.public_key)
