@@ -19,6 +19,33 @@ hypothesis_settings.register_profile("dev", max_examples=200, deadline=None)
 hypothesis_settings.load_profile("ci" if IN_CI else "dev")
 
 
+# The files that take longest (`testrun --durations`, both passes), heaviest first. xdist hands
+# out whole files in collection order (`--dist loadfile`); collected last, as they were (ops,
+# security), one worker ran them alone for the last minute of each pass while the other idled.
+SLOWEST_FILES = [
+    "tests/security/test_hostile_screens.py",
+    "tests/security/test_permission_matrix.py",
+    "tests/ops/test_moving_and_backups.py",
+    "tests/ops/test_multinode.py",
+    "tests/ops/test_process_life.py",
+    "tests/export/test_export_asgi_stream.py",
+    "tests/crm/test_import.py",
+    "tests/security/test_hostile_ingestion.py",
+    "tests/export/test_export_live_sqlite.py",
+    "tests/export/test_export_memory.py",
+    "tests/bitrix24/test_hostile.py",
+    "tests/administration/test_browser_people.py",
+    "tests/workspace/test_multiprocess_redis.py",
+    "tests/administration/test_browser_connections.py",
+]
+
+
+def pytest_collection_modifyitems(items):
+    """Schedule the slowest files first (a stable sort: each file keeps its own order)."""
+    rank = {path: n for n, path in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _static_files_looked_up_per_request():
     """WhiteNoise indexes every static file when its middleware starts (33 ms), and the test
