@@ -1,6 +1,7 @@
 """Settings come from the environment, with defaults that run embedded on a laptop."""
 
 import datetime as dt
+import ipaddress
 import os
 from pathlib import Path
 
@@ -359,6 +360,18 @@ METRICS_ALLOWED_NETWORKS = [
     if n.strip()
 ]
 
+
+def _networks(value: str) -> list[str]:
+    """Comma-separated CIDRs, each checked now: a typo stops the start, not a delivery."""
+    networks = [n.strip() for n in value.split(",") if n.strip()]
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"OUTBOUND_ALLOW_NETWORKS: {exc}") from None
+    return networks
+
+
 CONVODESK = {
     # A bounded count stops at this many rows; beyond it the page shows an estimate.
     "COUNT_THRESHOLD": int(os.environ.get("COUNT_THRESHOLD", "100000")),
@@ -412,9 +425,7 @@ CONVODESK = {
     "ATTACHMENT_LINK_MAX_AGE": int(os.environ.get("ATTACHMENT_LINK_MAX_AGE", str(7 * 24 * 3600))),
     # Webhooks and Bitrix24 event handlers connect to public addresses only (convodesk/outbound.py);
     # the networks listed here (comma-separated CIDRs) are allowed besides.
-    "OUTBOUND_ALLOW_NETWORKS": [
-        n.strip() for n in os.environ.get("OUTBOUND_ALLOW_NETWORKS", "").split(",") if n.strip()
-    ],
+    "OUTBOUND_ALLOW_NETWORKS": _networks(os.environ.get("OUTBOUND_ALLOW_NETWORKS", "")),
     # /readyz: a worker or timers heartbeat older than this is a stopped role.
     "HEARTBEAT_MAX_AGE_SECONDS": float(os.environ.get("HEARTBEAT_MAX_AGE_SECONDS", "60")),
 }

@@ -10,6 +10,10 @@ networks (OUTBOUND_ALLOW_NETWORKS); the tests' receivers on 127.0.0.1 run under 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +138,19 @@ def test_a_refusal_is_a_permanent_delivery_failure(settings):
     with pytest.raises(OSError) as error:
         outbound.opener.open(request, timeout=2)
     assert outbound.refused(error.value)
+
+
+@pytest.mark.nodb
+def test_a_mistyped_allowed_network_stops_the_start_with_its_name():
+    env = {**os.environ, "OUTBOUND_ALLOW_NETWORKS": "10.0.0.0/8, 192.168.1.300/32"}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "OUTBOUND_ALLOW_NETWORKS: '192.168.1.300/32'" in done.stderr
