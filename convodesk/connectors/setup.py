@@ -230,7 +230,9 @@ def _check_livechat(config: dict, errors: dict) -> None:
         errors["config.language"] = _("Unknown language.")
 
 
-def _check_api(config: dict, errors: dict) -> None:
+def _check_api(config: dict, errors: dict, current: dict) -> None:
+    """The webhook's form, and where it leads when it is new (`outbound`): a stored one is
+    checked again at each delivery, so an edit of something else is never refused for it."""
     errors.update(_unknown(config, {"webhook_url"} | READ_ONLY["api"]))
     url = config.get("webhook_url")
     if url not in (None, ""):
@@ -242,7 +244,7 @@ def _check_api(config: dict, errors: dict) -> None:
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             errors["config.webhook_url"] = _("Enter an http(s) URL.")
-        elif refused := outbound.check_destination(url):
+        elif url != current.get("webhook_url") and (refused := outbound.check_destination(url)):
             errors["config.webhook_url"] = refused
 
 
@@ -465,11 +467,12 @@ def _server_words(exc: Exception) -> str:
     return text or exc.__class__.__name__
 
 
+# Each kind's check of the settings after the change: (config, errors, probe, current).
 CHECKS = {
-    "livechat": lambda config, errors, probe: _check_livechat(config, errors),
-    "api": lambda config, errors, probe: _check_api(config, errors),
-    "telegram": _check_telegram,
-    "email": _check_email,
+    "livechat": lambda config, errors, probe, current: _check_livechat(config, errors),
+    "api": lambda config, errors, probe, current: _check_api(config, errors, current),
+    "telegram": lambda config, errors, probe, current: _check_telegram(config, errors, probe),
+    "email": lambda config, errors, probe, current: _check_email(config, errors, probe),
 }
 
 
@@ -525,7 +528,7 @@ def prepare(kind: str, changes: dict | None, current: dict | None = None, probe:
         _forget_moved_passwords(current, given, config, errors)
         if errors:
             raise ConnectionInvalid(errors)
-    CHECKS[kind](config, errors, probe)
+    CHECKS[kind](config, errors, probe, current)
     if errors:
         raise ConnectionInvalid(errors)
     return config

@@ -20,7 +20,7 @@ import pytest
 from convodesk import outbound
 from convodesk.bitrix24 import codes
 from convodesk.bitrix24.models import EventHandler
-from convodesk.connectors import delivery
+from convodesk.connectors import delivery, setup
 from convodesk.conversations import services
 from convodesk.conversations.models import Message
 from convodesk.fielderrors import FieldErrors
@@ -97,6 +97,20 @@ def test_a_webhook_on_the_servers_own_network_is_refused_when_set(org, default_p
         codes.create_handler(org.admin, "OnOpenLineSessionFinish", "http://127.0.0.1:9/h")
     assert "handler_url" in refused.value.errors
     assert not EventHandler.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_stored_webhook_that_leads_inside_does_not_block_other_edits(org, default_policy):
+    """Stored under an earlier rule: the connection can still be renamed or switched off (its
+    deliveries are refused at each connection); setting that address anew is refused."""
+    org.conn.config = {"webhook_url": "http://127.0.0.1:9/hook"}
+    org.conn.save()
+    setup.update_connection(org.conn, name="Renamed", config={}, active=False)
+    org.conn.refresh_from_db()
+    assert (org.conn.name, org.conn.active) == ("Renamed", False)
+    with pytest.raises(FieldErrors) as refused:
+        setup.update_connection(org.conn, config={"webhook_url": "http://10.0.0.5/hook"})
+    assert "config.webhook_url" in refused.value.errors
 
 
 @pytest.mark.django_db
