@@ -24,6 +24,7 @@ from convodesk.conversations.attachments import safe_url
 from convodesk.conversations.lifecycle import IllegalTransition, Status
 from convodesk.conversations.models import ClientIdentity, Conversation, Message
 from convodesk.lines.models import Connection
+from convodesk.prepared import Prepared
 from convodesk.ratelimit import LeakyBucket
 
 from . import files, origins, skipped
@@ -51,6 +52,16 @@ MESSAGE_KINDS = {
     "created_outgoing",
 }
 HISTORY_MESSAGES = 100
+# The reads of every echo, compiled once (an echo follows each of the client's messages).
+# The client's newest conversation, with who holds it (`_state`).
+_LATEST = Prepared(
+    lambda identity_id: (
+        Conversation.objects.select_related("responsible")
+        .filter(identity_id=identity_id)
+        .order_by("-started_at", "-id")[:1]
+    )
+)
+_MESSAGES = Prepared(lambda *ids: Message.objects.select_related("author").filter(pk__in=ids))
 # What the client's own transcript shows: never system lines, never employees' private notes.
 CLIENT_SEES = (Message.Author.CLIENT, Message.Author.EMPLOYEE, Message.Author.BOT)
 
@@ -349,12 +360,7 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
     def _latest(self) -> Conversation | None:
         if self._identity() is None:
             return None
-        return (
-            Conversation.objects.select_related("responsible")
-            .filter(identity_id=self.identity_id)
-            .order_by("-started_at", "-id")
-            .first()
-        )
+        return _LATEST.first(self.identity_id)
 
     def _open_conversation_id(self) -> int | None:
         latest = self._latest()
@@ -432,10 +438,9 @@ class WidgetConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         events = outbox.events_after(self.cursor, conversation__identity_id=self.identity_id)
         if not events:
             return [], [], False
-        message_ids = [e.payload.get("message") for e in events if e.kind in MESSAGE_KINDS]
-        messages = Message.objects.select_related("author").in_bulk(
-            [m for m in message_ids if isinstance(m, int)]
-        )
+        message_ids = {e.payload.get("message") for e in events if e.kind in MESSAGE_KINDS}
+        wanted = sorted(m for m in message_ids if isinstance(m, int) and not isinstance(m, bool))
+        messages = {m.pk: m for m in _MESSAGES(*wanted)} if wanted else {}
         items, sent = [], []
         state_needed = False
         for event in events:
