@@ -29,7 +29,7 @@ def _render(request, template, context, status=200):
 
 
 def _base_url(request) -> str:
-    return request.build_absolute_uri("/rest/")
+    return request.build_absolute_uri(reverse("bitrix24:unknown", kwargs={"rest": ""}))
 
 
 @require_GET

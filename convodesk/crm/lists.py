@@ -71,8 +71,6 @@ LIST_TITLES = {
 
 
 def _url(record) -> str:
-    if record.entity_type == "activity":
-        return f"/crm/activities/{record.pk}/"
     return crm_url(record.entity_type, record.pk)
 
 

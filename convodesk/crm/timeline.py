@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import ngettext
 
-from convodesk.conversations.columns import humanize_duration
+from convodesk.conversations.columns import crm_url, humanize_duration
 from convodesk.conversations.models import Conversation, ConversationCrmLink
+from convodesk.links import id_path
 
 from . import merge as merging
 from .models import Activity, CrmEvent, CrmMerge
@@ -131,7 +132,7 @@ def entries(user, record, page: int = 1) -> tuple[list[Entry], bool]:
                     "activity",
                     str(a.get_type_display()),
                     a.subject + (f" — {a.description[:200]}" if a.description else ""),
-                    url=f"/crm/activities/{a.pk}/",
+                    url=crm_url("activity", a.pk),
                     actor=a.responsible.name if a.responsible_id else "",
                     obj=a,
                 )
@@ -152,7 +153,7 @@ def entries(user, record, page: int = 1) -> tuple[list[Entry], bool]:
                     "conversation",
                     _("Conversation #%(id)s") % {"id": c.pk},
                     _conversation_detail(c),
-                    url=f"/contact-center/conversations/{c.pk}/history/",
+                    url=id_path("conversations:history", c.pk),
                     actor=c.responsible.name if c.responsible_id else "",
                     obj=c,
                 )

@@ -237,6 +237,10 @@ def crm_home(request):
     return redirect("crm:list", segment="leads")
 
 
+def _list_url(segment: str) -> str:
+    return reverse("crm:list", kwargs={"segment": segment})
+
+
 def _kind_of(segment) -> str:
     kind = TYPE_BY_SEGMENT.get(segment)
     if kind is None:
@@ -452,7 +456,7 @@ def save_preset(request, segment):
             owner=user, kind=kind, name=name, query=query, shared=bool(request.POST.get("shared"))
         )
         messages.success(request, _("Preset saved."))
-    return redirect(f"/crm/{segment}/" + (f"?{query}" if query else ""))
+    return redirect(_list_url(segment) + (f"?{query}" if query else ""))
 
 
 @login_required
@@ -465,7 +469,7 @@ def delete_preset(request, segment, pk):
         raise Http404
     preset.delete()
     messages.success(request, _("Preset deleted."))
-    return redirect(f"/crm/{segment}/")
+    return redirect(_list_url(segment))
 
 
 @login_required
@@ -479,7 +483,7 @@ def export_list(request, segment):
     flt = lists.CrmFilter(kind, params)
     if not flt.is_valid():
         messages.error(request, " ".join(flt.errors.values()))
-        return redirect(f"/crm/{segment}/")
+        return redirect(_list_url(segment))
     keys = lists.user_column_keys(user, kind)
     qs = flt.filter(lists.base_queryset(user, kind)).order_by(*flt.ordering())
     # Written while the request waits (constant memory, but time grows with the rows): past
@@ -491,7 +495,7 @@ def export_list(request, segment):
             _("More than %(limit)s records: narrow the list with filters to export it.")
             % {"limit": f"{EXPORT_LIMIT:,}"},
         )
-        return redirect(f"/crm/{segment}/?{urlencode(params)}")
+        return redirect(f"{_list_url(segment)}?{urlencode(params)}")
     handle = tempfile.TemporaryFile()
     export.write_crm_xlsx(user, kind, qs, keys, handle)
     handle.seek(0)
@@ -577,7 +581,7 @@ def delete_record(request, segment, pk):
         owner_url = (
             crm_url(record.owner_type, record.owner_id)
             if kind == "activity"
-            else f"/crm/{segment}/"
+            else _list_url(segment)
         )
         try:
             gone = services.delete_record(user, MODELS[kind], record.pk)
@@ -585,12 +589,10 @@ def delete_record(request, segment, pk):
             raise Http404 from None
         except NotAllowed as exc:
             messages.error(request, exc.message)
-            return redirect(
-                crm_url(kind, record.pk) if kind != "activity" else f"/crm/activities/{record.pk}/"
-            )
+            return redirect(crm_url(kind, record.pk))
         except services.FieldErrors as exc:
             messages.error(request, " ".join(exc.errors.values()))
-            return redirect(f"/crm/{segment}/{record.pk}/")
+            return redirect(crm_url(kind, record.pk))
         messages.success(
             request,
             _("“%(title)s” was deleted.") % {"title": gone["title"]}

@@ -19,7 +19,7 @@ from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from convodesk import display
+from convodesk import display, links
 from convodesk.conversations.columns import crm_url
 from convodesk.conversations.models import ConversationCrmLink
 from convodesk.conversations.normalize import parse_id
@@ -140,7 +140,7 @@ def move(request, pk):
 
 def _board_url(pk) -> str:
     pipeline_id = Deal.objects.filter(pk=pk).values_list("pipeline_id", flat=True).first()
-    return "/crm/deals/board/" + (f"?pipeline={pipeline_id}" if pipeline_id else "")
+    return links.path("crm:board") + (f"?pipeline={pipeline_id}" if pipeline_id else "")
 
 
 @login_required
