@@ -48,7 +48,3 @@ def publish_events(events: list[tuple[int, int]]) -> None:
         async_to_sync(_send)(layer, list(events))
     except Exception:  # the events are in the table; sockets resume from them
         log.warning("could not publish events %s", [e for e, _c in events], exc_info=True)
-
-
-def publish(event_id: int, conversation_id: int) -> None:
-    publish_events([(event_id, conversation_id)])

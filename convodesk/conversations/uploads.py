@@ -54,7 +54,6 @@ DEFAULT_TYPES = {
     "mov": "video/quicktime",
     "webm": "video/webm",
 }
-PHOTO_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 
 class UploadRefused(Exception):
@@ -196,10 +195,6 @@ def discard(items) -> None:
 def is_upload(item) -> bool:
     stored = item.get("stored") if isinstance(item, dict) else None
     return isinstance(stored, str) and stored.startswith(UPLOAD_DIR + "/") and ".." not in stored
-
-
-def is_photo(item) -> bool:
-    return item.get("content_type") in PHOTO_TYPES
 
 
 def open_stored(item):

@@ -517,13 +517,6 @@ class CrmFilter:
         field = "id" if self.sort_key == "id" else self.sort_field
         return keyset_ordering(field, self.sort_descending, field in NEVER_EMPTY)
 
-    def query_items(self) -> list[tuple[str, str]]:
-        return [
-            (key, self._get(key))
-            for key in params_of(self.kind)
-            if self._get(key) and key not in self.errors
-        ]
-
     # Parsing ------------------------------------------------------------------------
 
     def _get(self, key) -> str:

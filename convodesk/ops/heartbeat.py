@@ -51,6 +51,8 @@ class Beat:
         from .models import Heartbeat
 
         try:
+            if not self.last:  # a process starting clears what killed ones left behind
+                prune()
             Heartbeat.objects.update_or_create(
                 role=self.role,
                 node=self.node,

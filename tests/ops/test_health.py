@@ -80,6 +80,25 @@ def test_readyz_needs_fresh_worker_and_timers_heartbeats(client, settings):
 
 
 @pytest.mark.django_db
+def test_a_starting_process_clears_the_heartbeats_killed_processes_left_a_day_ago():
+    """A killed process (SIGKILL, a crashed node) cannot remove its row; each start used to add
+    one more, forever."""
+    from convodesk.ops.heartbeat import Beat
+
+    dead = Heartbeat.objects.create(
+        role="timers",
+        node="old-host:4242",
+        beat_at=timezone.now() - dt.timedelta(days=2),
+        started_at=timezone.now() - dt.timedelta(days=3),
+    )
+    beat("worker", age_seconds=3600)  # another process, alive an hour ago: kept
+    starting = Beat("timers")
+    starting.tick()
+    assert not Heartbeat.objects.filter(pk=dead.pk).exists()
+    assert set(Heartbeat.objects.values_list("node", flat=True)) == {"test:worker", starting.node}
+
+
+@pytest.mark.django_db
 def test_readyz_names_unapplied_migrations(client, monkeypatch):
     from django.db.migrations.executor import MigrationExecutor
 
