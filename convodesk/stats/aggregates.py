@@ -96,19 +96,11 @@ class Tally:
 
     def add(self, row: dict) -> None:
         v, n = self.v, row["n"]
-        status, type_ = row["status"], row["type"]
-        for name in _status_keys(status, type_):
-            v[name] += n
-        for c in self.PLAIN:
-            v[c] += row[c]
-        for m, has, total in _eligible_metrics(status, type_):
-            v[f"{m}_eligible"] += n
-            v[has] += row[has]
-            v[total] += row[total]
-        if type_ == lifecycle.INCOMING and status != SPAM:
-            v["sl_incoming"] += n
-            v["sl_taken"] += row["agent_response_time_n"]
-            v["sl_answered"] += row["first_answer_wait_n"]
+        counted, summed = _row_plan(row["status"], row["type"])
+        for key in counted:
+            v[key] += n
+        for key, column in summed:
+            v[key] += row[column]
 
     def __getitem__(self, key):
         return self.v[key]
@@ -171,6 +163,22 @@ def _status_keys(status: int, type_: str) -> tuple[str, ...]:
         Status.DUPLICATE: ["duplicates"],
     }.get(status, [])
     return tuple(keys)
+
+
+@functools.cache
+def _row_plan(status: int, type_: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """What one row of this status and type adds to a Tally: the keys that count its
+    conversations, and (key, column) pairs that add one of its columns. Worked out once per
+    status and type: the employee table sums thousands of rows a page."""
+    counted = list(_status_keys(status, type_))
+    summed = [(c, c) for c in Tally.PLAIN]
+    for m, has, total in _eligible_metrics(status, type_):
+        counted.append(f"{m}_eligible")
+        summed += [(has, has), (total, total)]
+    if type_ == lifecycle.INCOMING and status != SPAM:
+        counted.append("sl_incoming")
+        summed += [("sl_taken", "agent_response_time_n"), ("sl_answered", "first_answer_wait_n")]
+    return tuple(counted), tuple(summed)
 
 
 @functools.cache

@@ -29,3 +29,15 @@ def test_durations_and_missing_values_are_not_grouped():
     assert views._cell(Col("t", "T", DURATION), long) == humanize_duration(long)
     assert "," not in views._cell(Col("t", "T", DURATION), long)
     assert views._cell(Col("n", "N", COUNT), None) == "–"
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_counts_are_grouped_exactly_as_djangos_number_format_groups_them(language):
+    from django.utils import numberformat
+
+    with translation.override(language):
+        grouping = views._grouping()
+        for value in (0, 7, 999, 1000, -1000, 12345, 999999, 1000000, -98765432, 10**15 + 1):
+            assert views._count(value, grouping) == numberformat.format(value, **grouping)
+        other = {**grouping, "grouping": (3, 2, 0)}  # a language grouping 12,34,567
+        assert views._count(1234567, other) == numberformat.format(1234567, **other)
