@@ -351,8 +351,8 @@ class RollupSource:
         # Grouped by the folded status first: SQLite (which keeps no table statistics here)
         # picks an index whose order serves the first grouping column over one that serves
         # the WHERE. Grouped by line first, a department's rows were read through
-        # (tier, line_id, period) by tier alone: every tier-0 row of every month, 130 ms at
-        # 1,000,000 conversations, against 8 ms through (tier, responsible_key, period).
+        # (tier, line_id, period) by the tier alone, every tier-0 row of every month, instead
+        # of through (tier, responsible_key, period) (BENCHMARKS.md, "Stop 30").
         dims = tuple(sorted(dims, key=lambda d: d != "status"))
         values = {f"d_{d}": _dimension(fields.get(d, d)) for d in dims}
         measures = {f"x_{c}": _total(c) for c in COLUMNS}

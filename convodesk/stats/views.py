@@ -122,8 +122,8 @@ def _grouping() -> dict:
 
 
 def _count(value: int, grouping: dict) -> str:
-    """A whole number grouped as numberformat.format groups it; Python's own grouping where
-    the language groups by threes (English and Spanish do), which costs a tenth as much."""
+    """A whole number grouped as numberformat.format groups it, by Python's own (faster)
+    grouping where the language groups by threes, as English and Spanish do."""
     if grouping["grouping"] == 3:
         return f"{value:,}".replace(",", grouping["thousand_sep"])
     return numberformat.format(value, **grouping)
