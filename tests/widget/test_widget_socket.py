@@ -297,3 +297,24 @@ def test_an_operator_who_loses_a_conversation_stops_hearing_its_typing(tdb, org,
         await outbox.stop_hub()
 
     run(scenario)
+
+
+def test_the_reads_of_every_echo_are_compiled_once_not_at_each_echo(tdb, org):
+    """An echo follows each of the client's messages: its reads (the events after the socket's
+    cursor, their messages, the client's newest conversation) are compiled on first use and
+    reused (`Prepared`). A filter that Prepared cannot reuse would silently compile at every
+    echo again (BENCHMARKS.md, "Stop 30": the echo's share of a web process)."""
+    from convodesk.prepared import _UNUSABLE
+
+    received = f.client_message(org.conn, "echo-client", "Hello")
+    identity = received.conversation.identity_id
+    events = outbox.events_after(outbox.Cursor(0), conversation__identity_id=identity)
+    assert events and {e.conversation_id for e in events} == {received.conversation.pk}
+    assert livechat._LATEST.first(identity).pk == received.conversation.pk
+    assert [m.pk for m in livechat._MESSAGES(received.message.pk)] == [received.message.pk]
+    for read in (
+        outbox._EVENTS[("conversation__identity_id",)],
+        livechat._LATEST,
+        livechat._MESSAGES,
+    ):
+        assert read.compiled and _UNUSABLE not in read.compiled.values()
