@@ -30,18 +30,6 @@ from convodesk.devtools import generate  # noqa: E402
 from convodesk.stats import aggregates, views  # noqa: E402
 from convodesk.stats.sources import RollupSource  # noqa: E402
 
-TABLES = (
-    "metrics",
-    "timeline",
-    "ratings",
-    "lines",
-    "channels",
-    "tags",
-    "close_reasons",
-    "employees",
-    "heatmap",
-)
-
 
 def main() -> int:
     parser = argparse.ArgumentParser()
@@ -63,7 +51,7 @@ def main() -> int:
 
     def tables():
         with translation.override("en"):
-            for key in TABLES:
+            for key in views.PAGE_TABLES:
                 views._table(key, report)
 
     print(f"{len(rows)} rollup rows, {len(report['employees'])} employees")

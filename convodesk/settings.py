@@ -353,23 +353,22 @@ LOGGING = {
 
 # /metrics (convodesk/ops): open to a bearer token (METRICS_TOKEN) and/or to client addresses in
 # METRICS_ALLOWED_NETWORKS (comma-separated CIDRs; default the machine itself). Neither set: 404.
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
-METRICS_ALLOWED_NETWORKS = [
-    n.strip()
-    for n in os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128").split(",")
-    if n.strip()
-]
 
 
-def _networks(value: str) -> list[str]:
-    """Comma-separated CIDRs, each checked now: a typo stops the start, not a delivery."""
-    networks = [n.strip() for n in value.split(",") if n.strip()]
+def _networks(name: str, default: str = "") -> list[str]:
+    """The environment variable `name` as comma-separated CIDRs, each checked now: a typo stops
+    the start with the variable's name, instead of an address silently never matching."""
+    networks = [n.strip() for n in os.environ.get(name, default).split(",") if n.strip()]
     for network in networks:
         try:
             ipaddress.ip_network(network, strict=False)
         except ValueError as exc:
-            raise ImproperlyConfigured(f"OUTBOUND_ALLOW_NETWORKS: {exc}") from None
+            raise ImproperlyConfigured(f"{name}: {exc}") from None
     return networks
+
+
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
 
 
 CONVODESK = {
@@ -425,7 +424,7 @@ CONVODESK = {
     "ATTACHMENT_LINK_MAX_AGE": int(os.environ.get("ATTACHMENT_LINK_MAX_AGE", str(7 * 24 * 3600))),
     # Webhooks and Bitrix24 event handlers connect to public addresses only (convodesk/outbound.py);
     # the networks listed here (comma-separated CIDRs) are allowed besides.
-    "OUTBOUND_ALLOW_NETWORKS": _networks(os.environ.get("OUTBOUND_ALLOW_NETWORKS", "")),
+    "OUTBOUND_ALLOW_NETWORKS": _networks("OUTBOUND_ALLOW_NETWORKS"),
     # /readyz: a worker or timers heartbeat older than this is a stopped role.
     "HEARTBEAT_MAX_AGE_SECONDS": float(os.environ.get("HEARTBEAT_MAX_AGE_SECONDS", "60")),
 }

@@ -143,6 +143,20 @@ def _cell(col, value, grouping: dict | None = None):
     return value
 
 
+# The tables the page shows, in its order (each also exported on its own).
+PAGE_TABLES = (
+    "metrics",
+    "timeline",
+    "ratings",
+    "lines",
+    "channels",
+    "tags",
+    "close_reasons",
+    "employees",
+    "heatmap",
+)
+
+
 def _table(key: str, report: dict) -> dict:
     cols, rows = rows_for(key, report)
     grouping = _grouping()
@@ -260,20 +274,7 @@ def _page(report: dict, request) -> dict:
                 (k["spam"], "#f04438", _("Spam")),
             ]
         ),
-        "tables": {
-            key: _table(key, report)
-            for key in (
-                "metrics",
-                "timeline",
-                "ratings",
-                "lines",
-                "channels",
-                "tags",
-                "close_reasons",
-                "employees",
-                "heatmap",
-            )
-        },
+        "tables": {key: _table(key, report) for key in PAGE_TABLES},
         "fmt_reply": humanize_duration(round(k["reply_time_avg"]))
         if k["reply_time_avg"] is not None
         else "–",

@@ -155,8 +155,11 @@ def test_a_refusal_is_a_permanent_delivery_failure(settings):
 
 
 @pytest.mark.nodb
-def test_a_mistyped_allowed_network_stops_the_start_with_its_name():
-    env = {**os.environ, "OUTBOUND_ALLOW_NETWORKS": "10.0.0.0/8, 192.168.1.300/32"}
+@pytest.mark.parametrize("name", ["OUTBOUND_ALLOW_NETWORKS", "METRICS_ALLOWED_NETWORKS"])
+def test_a_mistyped_allowed_network_stops_the_start_with_its_name(name):
+    """Both network lists are read by one parser: a typo in the /metrics list used to be an
+    entry that silently never matched."""
+    env = {**os.environ, name: "10.0.0.0/8, 192.168.1.300/32"}
     env.pop("DATABASE_URL", None)
     done = subprocess.run(
         [sys.executable, "manage.py", "check"],
@@ -167,4 +170,4 @@ def test_a_mistyped_allowed_network_stops_the_start_with_its_name():
         timeout=120,
     )
     assert done.returncode != 0
-    assert "OUTBOUND_ALLOW_NETWORKS: '192.168.1.300/32'" in done.stderr
+    assert f"{name}: '192.168.1.300/32'" in done.stderr
