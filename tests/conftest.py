@@ -41,7 +41,18 @@ SLOWEST_FILES = [
 
 
 def pytest_collection_modifyitems(items):
-    """Schedule the slowest files first (a stable sort: each file keeps its own order)."""
+    """Skip, with the reason shown, what needs the other database (`postgres_only`,
+    `sqlite_only`, each with an optional reason); schedule the slowest files first (a stable
+    sort: each file keeps its own order)."""
+    from django.conf import settings
+
+    needs = {"postgres_only": "PostgreSQL", "sqlite_only": "SQLite"}
+    other = "sqlite_only" if settings.IS_POSTGRES else "postgres_only"
+    for item in items:
+        marker = item.get_closest_marker(other)
+        if marker is not None:
+            why = marker.args[0] if marker.args else "the other pass of the suite"
+            item.add_marker(pytest.mark.skip(reason=f"needs {needs[other]} ({why})"))
     rank = {path: n for n, path in enumerate(SLOWEST_FILES)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 

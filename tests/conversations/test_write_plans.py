@@ -9,7 +9,6 @@ cost 68 ms at 600 conversations of one connector, and it grew with every convers
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from convodesk.conversations.services import receive
@@ -18,7 +17,6 @@ from .. import factories as f
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.skipif(not settings.IS_POSTGRES, reason="needs PostgreSQL (the PostgreSQL pass)"),
 ]
 
 

@@ -30,7 +30,6 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from django.conf import settings
 
 from . import pg, procs
 
@@ -42,7 +41,6 @@ TIMED = 12
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.skipif(not settings.IS_POSTGRES, reason="needs PostgreSQL (the PostgreSQL pass)"),
 ]
 
 

@@ -9,13 +9,11 @@ import uuid
 
 import httpx
 import pytest
-from django.conf import settings
 
 from . import pg, procs
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.skipif(not settings.IS_POSTGRES, reason="needs PostgreSQL (the PostgreSQL pass)"),
 ]
 
 

@@ -18,7 +18,7 @@ from django.db.backends.signals import connection_created
 from convodesk.ops.sqlite3.base import IDLE
 from tests.workspace.server import ThreadedUvicorn
 
-pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only")
+pytestmark = pytest.mark.sqlite_only("its connections")
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def test_a_hidden_skipped_offer_does_not_count_for_the_supervisor(org):
     assert next(r for r in everyone["employees"] if r["id"] == org.op1.pk)["skipped"] == 1
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner, without statistics")
+@pytest.mark.sqlite_only("its planner, without table statistics")
 def test_a_departments_rollup_rows_are_read_through_its_employees_index(org):
     """SQLite keeps no table statistics here, so it picks an index by the query's shape. Grouped
     by line first, the department's tier-0 rows were read through (tier, line_id, period) by the

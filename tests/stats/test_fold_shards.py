@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import Count, Sum
 
@@ -123,9 +122,8 @@ def test_folding_keeps_every_figure_leaves_one_row_per_key_and_a_late_write_adds
     assert not Rollup.objects.filter(shard__gt=0).exists()  # (a rebuild writes shard 0)
 
 
-@pytest.mark.postgres_only
+@pytest.mark.postgres_only("row locks")
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(not settings.IS_POSTGRES, reason="needs PostgreSQL: row locks")
 def test_a_fold_skips_the_rows_a_writer_holds_and_the_writer_adds_up_after_it(org, shards):
     """A writer of an old period (shard 3) holds its transaction open while the timers fold:
     the fold does not wait for the rows it holds, folds what is free, and after the writer

@@ -8,7 +8,6 @@ import threading
 import time
 
 import pytest
-from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import Sum
 
@@ -18,9 +17,8 @@ from convodesk.stats.models import Participation, Rollup, RollupBucket
 from .. import factories as f
 
 pytestmark = [
-    pytest.mark.postgres_only,
+    pytest.mark.postgres_only("row locks"),
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not settings.IS_POSTGRES, reason="needs PostgreSQL: row locks"),
 ]
 
 KEY = ("tier", "period", "line_id", "channel", "responsible_key", "type", "status")

@@ -4,7 +4,6 @@ import datetime as dt
 import re
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -62,8 +61,7 @@ def test_the_few_conversations_read_beside_the_rollups_are_read_once(org):
     )
 
 
-@pytest.mark.postgres_only
-@pytest.mark.skipif(not settings.IS_POSTGRES, reason="needs PostgreSQL (the PostgreSQL pass)")
+@pytest.mark.postgres_only("session settings")
 def test_the_statistics_memory_and_workers_do_not_outlive_their_statement(org):
     """The statement that reads the filtered set runs with the statistics' own work_mem and
     parallel workers; the test's transaction (as any caller's) gets the session's back."""
