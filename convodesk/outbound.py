@@ -1,5 +1,6 @@
-"""HTTP requests to addresses that users configure: a REST connection's webhook, Bitrix24 event
-handlers bound through /rest/.
+"""Connections to addresses that users configure: a REST connection's webhook, Bitrix24 event
+handlers bound through /rest/ (HTTP, `opener`), and an e-mail connection's IMAP and SMTP servers
+(`IMAP4`, `IMAP4_SSL`, `SMTP`, `SMTP_SSL`).
 
 Whoever can set such an address could otherwise make the server call into its own network:
 the database, Redis, an admin panel on localhost, a cloud metadata service at 169.254.169.254.
@@ -13,7 +14,9 @@ networks an installation does deliver to (a CRM on the office network) are allow
 from __future__ import annotations
 
 import http.client
+import imaplib
 import ipaddress
+import smtplib
 import socket
 import urllib.request
 from functools import cache
@@ -55,10 +58,14 @@ def refusal(host: str) -> str:
 
 
 def check_destination(url: str) -> str | None:
-    """At configuration time: why the URL's host may not be called (an address or a name that
+    """At configuration time: why the URL's host may not be called, or None (`check_host`)."""
+    return check_host(urlsplit(url).hostname or "")
+
+
+def check_host(host: str) -> str | None:
+    """At configuration time: why this host may not be connected to (an address or a name that
     resolves only to addresses outside the allowed ones), or None. A name that does not resolve
     now is accepted: the check that counts is made again at each connection."""
-    host = urlsplit(url).hostname or ""
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
     except (OSError, UnicodeError, ValueError):
@@ -124,6 +131,36 @@ class _NoProxy(urllib.request.ProxyHandler):
 
 
 opener = urllib.request.build_opener(_NoProxy, _HTTPHandler, _HTTPSHandler, _NoRedirect)
+
+
+# Mail: the standard clients, connecting through the same check --------------------------
+
+
+class IMAP4(imaplib.IMAP4):
+    def _create_socket(self, timeout):
+        if timeout is not None and not timeout:
+            raise ValueError("Non-blocking socket (timeout=0) is not supported")
+        address = (self.host or None, self.port)
+        return _create_connection(
+            address, socket._GLOBAL_DEFAULT_TIMEOUT if timeout is None else timeout
+        )
+
+
+class IMAP4_SSL(imaplib.IMAP4_SSL):  # noqa: N801 - named as imaplib names it
+    def _create_socket(self, timeout):
+        sock = IMAP4._create_socket(self, timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
+class SMTP(smtplib.SMTP):
+    def _get_socket(self, host, port, timeout):
+        if timeout is not None and not timeout:
+            raise ValueError("Non-blocking socket (timeout=0) is not supported")
+        return _create_connection((host, port), timeout, self.source_address)
+
+
+class SMTP_SSL(smtplib.SMTP_SSL, SMTP):  # noqa: N801 - its _get_socket wraps SMTP's above
+    pass
 
 
 def refused(exc: BaseException) -> bool:

@@ -21,12 +21,13 @@ from email.message import EmailMessage as MimeMessage
 from email.message import Message as PlainMessage
 from html.parser import HTMLParser
 
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
+from django.core.mail.backends.smtp import EmailBackend
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from convodesk import crypto
+from convodesk import crypto, outbound
 from convodesk.conversations import services, uploads
 from convodesk.conversations.models import Message
 from convodesk.lines.models import Connection
@@ -303,9 +304,9 @@ def _imap(part: dict) -> imaplib.IMAP4:
     host, port = part["host"], int(part.get("port") or 0)
     security = part.get("security", "ssl")
     if security == "ssl":
-        client = imaplib.IMAP4_SSL(host, port or 993, ssl_context=_tls_context(part), timeout=30)
+        client = outbound.IMAP4_SSL(host, port or 993, ssl_context=_tls_context(part), timeout=30)
     else:
-        client = imaplib.IMAP4(host, port or 143, timeout=30)
+        client = outbound.IMAP4(host, port or 143, timeout=30)
         if security == "starttls":
             client.starttls(ssl_context=_tls_context(part))
     client.login(part["user"], _secret(part))
@@ -408,6 +409,14 @@ class _Reply(EmailMessage):
         return msg
 
 
+class _SMTPBackend(EmailBackend):
+    """Django's SMTP backend, connecting only where `outbound` allows."""
+
+    @property
+    def connection_class(self):
+        return outbound.SMTP_SSL if self.use_ssl else outbound.SMTP
+
+
 def deliver(message: Message) -> str:
     """Send an employee's reply by SMTP with Message-ID, In-Reply-To and References."""
     conversation = message.conversation
@@ -437,8 +446,7 @@ def deliver(message: Message) -> str:
     if references:
         headers["References"] = " ".join(references)
     security = part.get("security", "starttls")
-    smtp = get_connection(
-        backend="django.core.mail.backends.smtp.EmailBackend",
+    smtp = _SMTPBackend(
         host=part["host"],
         port=int(part.get("port") or 587),
         username=part.get("user") or "",
@@ -467,7 +475,7 @@ def deliver(message: Message) -> str:
             f"the mail server refused the recipient: {exc.recipients}", permanent=True
         ) from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryFailed(f"SMTP: {exc}") from None
+        raise DeliveryFailed(f"SMTP: {exc}", permanent=outbound.refused(exc)) from None
     EmailHeaders.objects.update_or_create(
         message=message,
         defaults={

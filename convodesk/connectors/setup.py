@@ -272,14 +272,22 @@ def _check_telegram(config: dict, errors: dict, probe: bool) -> None:
         config["bot"] = telegram.bot_profile(Connection(kind="telegram", config=config), me)
 
 
-def _check_mail_part(side: str, part, errors: dict, need_user: bool) -> None:
+def _check_mail_part(side: str, part, errors: dict, need_user: bool, current: dict) -> None:
+    """One server's settings; a host that is new is also checked against `outbound` (a stored
+    one is checked again at each connection, so an edit of something else is never refused)."""
     prefix = f"config.{side}"
     if not isinstance(part, dict):
         errors[prefix] = _("Give the %(side)s settings as an object.") % {"side": side.upper()}
         return
     errors.update(_unknown(part, MAIL_KEYS[side], prefix))
-    if not isinstance(part.get("host"), str) or not part["host"].strip():
+    host = part.get("host")
+    if not isinstance(host, str) or not host.strip():
         errors[f"{prefix}.host"] = _("Enter the %(side)s host.") % {"side": side.upper()}
+    else:
+        stored = current.get(side)
+        stored = stored.get("host") if isinstance(stored, dict) else None
+        if host != stored and (refused := outbound.check_host(host.strip())):
+            errors[f"{prefix}.host"] = refused
     port = part.get("port")
     if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
         errors[f"{prefix}.port"] = _("Enter a port from 1 to 65535.")
@@ -362,9 +370,9 @@ def _smtp_login(part: dict) -> str:
     security = part.get("security", "starttls")  # mail.deliver's default
     context = ssl.create_default_context(cafile=part.get("ca_file") or None)
     if security == "ssl":
-        client = smtplib.SMTP_SSL(host, port, timeout=30, context=context)
+        client = outbound.SMTP_SSL(host, port, timeout=30, context=context)
     else:
-        client = smtplib.SMTP(host, port, timeout=30)
+        client = outbound.SMTP(host, port, timeout=30)
     try:
         code, answer = client.ehlo()
         if security == "starttls":
@@ -380,7 +388,7 @@ def _smtp_login(part: dict) -> str:
             pass
 
 
-def _check_email(config: dict, errors: dict, probe: bool) -> None:
+def _check_email(config: dict, errors: dict, probe: bool, current: dict) -> None:
     errors.update(_unknown(config, {"address", "imap", "smtp"} | READ_ONLY["email"]))
     address = config.get("address")
     try:
@@ -391,8 +399,8 @@ def _check_email(config: dict, errors: dict, probe: bool) -> None:
         errors["config.address"] = _("Enter the support e-mail address.")
     else:
         config["address"] = address.strip().lower()
-    _check_mail_part("imap", config.get("imap"), errors, need_user=True)
-    _check_mail_part("smtp", config.get("smtp"), errors, need_user=False)
+    _check_mail_part("imap", config.get("imap"), errors, need_user=True, current=current)
+    _check_mail_part("smtp", config.get("smtp"), errors, need_user=False, current=current)
     if errors or not probe:
         return
     errors.update(probe_mailbox(config).errors)
@@ -472,7 +480,7 @@ CHECKS = {
     "livechat": lambda config, errors, probe, current: _check_livechat(config, errors),
     "api": lambda config, errors, probe, current: _check_api(config, errors, current),
     "telegram": lambda config, errors, probe, current: _check_telegram(config, errors, probe),
-    "email": lambda config, errors, probe, current: _check_email(config, errors, probe),
+    "email": lambda config, errors, probe, current: _check_email(config, errors, probe, current),
 }
 
 

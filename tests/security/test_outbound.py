@@ -1,7 +1,7 @@
-"""Webhooks and Bitrix24 event handlers never make the server call into its own network.
+"""Webhooks, Bitrix24 event handlers and mailboxes never make the server call into its own network.
 
-Whoever sets a connection's webhook or an event handler's address chooses where the server
-connects. By default those requests go to public addresses only: loopback, private networks,
+Whoever sets a connection's webhook, an event handler's address or a mailbox's IMAP and SMTP
+servers chooses where the server connects. By default those requests go to public addresses only: loopback, private networks,
 link-local (a cloud's metadata service), shared and reserved ranges are refused when the address
 is set and again at each connection, after the name is resolved. An administrator may allow
 networks (OUTBOUND_ALLOW_NETWORKS); the tests' receivers on 127.0.0.1 run under that allowance.
@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,13 +22,13 @@ import pytest
 from convodesk import outbound
 from convodesk.bitrix24 import codes
 from convodesk.bitrix24.models import EventHandler
-from convodesk.connectors import delivery, setup
+from convodesk.connectors import delivery, mail, setup
 from convodesk.conversations import services
 from convodesk.conversations.models import Message
 from convodesk.fielderrors import FieldErrors
 from tests import factories as f
 from tests.api import conftest as api_fixtures
-from tests.api.conftest import Api, token_for
+from tests.api.conftest import Api, assert_error, token_for
 
 receiver, immediate_tasks = api_fixtures.receiver, api_fixtures.immediate_tasks
 
@@ -171,3 +173,115 @@ def test_a_mistyped_allowed_network_stops_the_start_with_its_name(name):
     )
     assert done.returncode != 0
     assert f"{name}: '192.168.1.300/32'" in done.stderr
+
+
+# Mailboxes ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def listener():
+    """A TCP port on 127.0.0.1 that counts the connections it accepts (and closes them)."""
+
+    class Listener:
+        accepted = 0
+
+    server = socket.create_server(("127.0.0.1", 0))
+    Listener.port = server.getsockname()[1]
+
+    def accept():
+        while True:
+            try:
+                peer, _address = server.accept()
+            except OSError:
+                return
+            Listener.accepted += 1
+            peer.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield Listener
+    server.close()
+    thread.join(timeout=5)
+
+
+@pytest.mark.django_db
+def test_a_mail_server_on_the_servers_own_network_is_refused_when_set(org, default_policy):
+    """The IMAP and SMTP hosts are checked before any log-in is tried: a check would otherwise
+    tell whoever may edit settings which internal ports answer, and send them the password."""
+    api = Api(token_for(org.admin))
+    error = assert_error(
+        api.post(
+            f"/lines/{org.line.pk}/connections",
+            {
+                "kind": "email",
+                "name": "Mail",
+                "config": {
+                    "address": "support@shop.example",
+                    "imap": {"host": "127.0.0.1", "port": 6379, "user": "u", "password": "pw"},
+                    "smtp": {"host": "localhost", "port": 5432, "security": "none"},
+                },
+            },
+        ),
+        422,
+    )
+    assert set(error["details"]) == {"config.imap.host", "config.smtp.host"}, error
+    assert all("OUTBOUND_ALLOW_NETWORKS" in text for text in error["details"].values())
+    assert not org.line.connections.filter(kind="email").exists()
+
+
+@pytest.mark.nodb
+@pytest.mark.parametrize(
+    "client",
+    [outbound.IMAP4, outbound.IMAP4_SSL, outbound.SMTP, outbound.SMTP_SSL],
+    ids=lambda c: c.__name__,
+)
+def test_the_mail_clients_never_connect_inside(settings, listener, client):
+    settings.CONVODESK = {**settings.CONVODESK, "OUTBOUND_ALLOW_NETWORKS": []}
+    with pytest.raises(OSError) as error:
+        client("127.0.0.1", listener.port, timeout=5)
+    assert outbound.refused(error.value)
+    assert listener.accepted == 0
+
+
+@pytest.mark.django_db
+def test_a_mailbox_that_now_leads_inside_is_not_read_and_its_replies_fail_for_good(
+    org, listener, immediate_tasks, default_policy, django_capture_on_commit_callbacks
+):
+    """Servers stored under another policy, or names that resolve inside after they were set:
+    the fetch is refused and the reply fails without a retry, and neither connects."""
+    conn = f.connection(org.line, "email", name="Old mailbox")
+    server = {"host": "127.0.0.1", "port": listener.port, "security": "none"}
+    mail.configure(
+        conn,
+        address="support@shop.example",
+        imap={**server, "user": "box", "password": "pw"},
+        smtp={**server, "user": "", "password": ""},
+    )
+    conn.save()
+    with pytest.raises(OSError) as error:
+        mail.fetch(conn)
+    assert outbound.refused(error.value)
+
+    conv = f.client_message(conn, "ana@example.net", "Hi", when=f.at(0)).conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.reply(
+            conv.pk, f.act(org.op1), "Hello", now=f.at(0) + dt.timedelta(seconds=5)
+        )
+    message = Message.objects.get(pk=message.pk)
+    assert message.delivery_state == "failed" and message.next_attempt_at is None
+    assert "OUTBOUND_ALLOW_NETWORKS" in message.delivery_error
+    assert listener.accepted == 0
+
+
+@pytest.mark.django_db
+def test_a_stored_mailbox_that_leads_inside_does_not_block_other_edits(org, default_policy):
+    current = {
+        "address": "support@shop.example",
+        "imap": {"host": "127.0.0.1", "port": 143, "security": "none", "user": "box"},
+        "smtp": {"host": "127.0.0.1", "port": 25, "security": "none"},
+    }
+    config = setup.prepare("email", {"imap": {"folder": "Support"}}, current, probe=False)
+    assert config["imap"]["folder"] == "Support"
+    with pytest.raises(FieldErrors) as refused:
+        setup.prepare("email", {"smtp": {"host": "10.0.0.5"}}, current, probe=False)
+    assert set(refused.value.errors) == {"config.smtp.host"}
