@@ -5,7 +5,8 @@ here; SQLite when unset: a database of its own under /tmp). Each message goes th
 Django's test Client (`POST /api/v1/connectors/{id}/messages`: middleware, authentication,
 validation, the service transaction, the response); the figure is `time.process_time()` per
 message (CPU of this process: Python and, on SQLite, the database engine). `--profile FILE`
-writes cProfile's statistics of the whole loop and prints the top entries.
+writes cProfile's statistics of the whole loop and prints the top entries (`--phase new` or
+`--phase follow-up`: of that phase only).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--profile", help="write cProfile statistics here and print the top")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--phase",
+        choices=("new", "follow-up"),
+        help="profile only this phase (new conversations or follow-ups); both when not given",
+    )
     args = parser.parse_args()
 
     from django.core.management import call_command
@@ -68,10 +74,11 @@ def main() -> int:
         cpu = []
         for n in range(args.count):
             t0 = time.process_time()
-            if profiler:
+            profiling = profiler is not None and args.phase in (None, kind)
+            if profiling:
                 profiler.enable()
             post(n, kind)
-            if profiler:
+            if profiling:
                 profiler.disable()
             cpu.append(time.process_time() - t0)
         figures[kind] = cpu

@@ -322,6 +322,9 @@ class Deltas:
 
     def move(self, old: Contribution | None, new: Contribution | None) -> None:
         """Move a conversation's contribution from its old key to its new one, in every tier."""
+        if old is not None and new is not None and old.key == new.key and old.labels == new.labels:
+            self._change(new, old)
+            return
         for contribution, sign in ((old, -1), (new, 1)):
             if contribution is None:
                 continue
@@ -338,6 +341,43 @@ class Deltas:
                 row = self.labels[(hour, kind, label_id, *rest)]
                 for name, value in contribution.values.items():
                     row[name] += sign * value
+
+    def _change(self, new: Contribution, old: Contribution) -> None:
+        """`move` of a conversation whose keys stay (a client's next message, a reply): only
+        the measures and buckets that changed, added once per tier instead of the whole
+        contribution taken out and put back (which adds the same sums and cancels out)."""
+        before = old.values
+        changed = {k: v - before.get(k, 0) for k, v in new.values.items() if v != before.get(k, 0)}
+        changed.update({k: -v for k, v in before.items() if v and k not in new.values})
+        moved = [
+            (metric, bucket, new.buckets.get(metric))
+            for metric, bucket in old.buckets.items()
+            if new.buckets.get(metric) != bucket
+        ] + [
+            (metric, None, bucket)
+            for metric, bucket in new.buckets.items()
+            if metric not in old.buckets
+        ]
+        if not changed and not moved:
+            return
+        for tier in tiers.TIERS:
+            key = tiers.project(tier, new.key)
+            if changed:
+                row = self.rows[key]
+                for name, value in changed.items():
+                    row[name] += value
+            if tier.buckets:
+                for metric, was, now in moved:
+                    if was is not None:
+                        self.buckets[(*key, metric, was)] -= 1
+                    if now is not None:
+                        self.buckets[(*key, metric, now)] += 1
+        if changed:
+            hour, *rest = new.key
+            for kind, label_id in new.labels:
+                row = self.labels[(hour, kind, label_id, *rest)]
+                for name, value in changed.items():
+                    row[name] += value
 
     def participation(self, conversation, deltas: dict[int, dict[str, int]]) -> None:
         """Add employees' changed figures ({employee: {"taken": 1, ...}}) to the conversation's spans."""
@@ -394,9 +434,26 @@ def participant_figures(participant) -> dict[str, int]:
     }
 
 
-def _sort_key(item):
-    key = item[0]
-    return tuple(str(part) if not isinstance(part, int) else f"{part:020d}" for part in key)
+def _sort_key(item) -> str:
+    """The order in which every writer sends rows (the services' batches, the timers' fold), so
+    two transactions never wait on each other in opposite orders. Any fixed total order does;
+    this one is each key part's text (a choice's value, not its member's name: `str` of a
+    Conversation.Type is "incoming", as read back from the table)."""
+    return "\x00".join(map(str, item[0]))
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_parts(model, key_fields: tuple[str, ...], measures: tuple[str, ...]):
+    """The fields and the fixed text around the rows of `upsert_sql` (one per set of columns)."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = (*key_fields, *measures)
+    sets = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in measures)
+    return (
+        [model._meta.get_field(c) for c in columns],
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)})",
+        f"ON CONFLICT ({', '.join(quote(c) for c in key_fields)}) DO UPDATE SET {sets}",
+    )
 
 
 def upsert_sql(model, key_fields: tuple[str, ...], deltas: list[tuple[tuple, dict[str, int]]]):
@@ -406,27 +463,23 @@ def upsert_sql(model, key_fields: tuple[str, ...], deltas: list[tuple[tuple, dic
     a measure a delta does not touch adds 0, which is also the column's value on insert.
     Returns (sql, params).
     """
-    table = connection.ops.quote_name(model._meta.db_table)
-    quote = connection.ops.quote_name
-    measures = sorted({name for _key, delta in deltas for name in delta})
-    columns = [*key_fields, *measures]
-    values = [
-        [
-            *(
-                connection.ops.adapt_datetimefield_value(v) if isinstance(v, dt.datetime) else v
-                for v in key
-            ),
-            *(delta.get(name, 0) for name in measures),
-        ]
-        for key, delta in deltas
-    ]
-    source, params = rowsource.rows([model._meta.get_field(c) for c in columns], values)
-    sets = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in measures)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) {source} "
-        f"ON CONFLICT ({', '.join(quote(c) for c in key_fields)}) DO UPDATE SET {sets}"
-    )
-    return sql, params
+    adapt = connection.ops.adapt_datetimefield_value
+    measures = tuple(sorted({name for _key, delta in deltas for name in delta}))
+    fields, head, tail = _upsert_parts(model, tuple(key_fields), measures)
+    adapted: dict[dt.datetime, object] = {}  # the rows of a batch share a few periods
+    values = []
+    for key, delta in deltas:
+        row = []
+        for v in key:
+            if isinstance(v, dt.datetime):
+                if v not in adapted:
+                    adapted[v] = adapt(v)
+                v = adapted[v]
+            row.append(v)
+        row.extend([delta.get(name, 0) for name in measures])
+        values.append(row)
+    source, params = rowsource.rows(fields, values)
+    return f"{head} {source} {tail}", params
 
 
 # Rebuild ---------------------------------------------------------------------------------
