@@ -9,6 +9,11 @@ checked when the connection is made (the address connected to is the one checked
 that resolves differently a second later changes nothing), redirects are not followed, and
 networks an installation does deliver to (a CRM on the office network) are allowed by
 `OUTBOUND_ALLOW_NETWORKS` (comma-separated, e.g. `10.20.0.0/16,192.168.1.5/32`).
+
+Where the network requires an HTTP proxy (`OUTBOUND_PROXY`), `urlopen` sends the HTTP requests
+through it: the proxy is the operator's own choice and may be on a private address; the
+destination is checked here on the addresses its name resolves to, and the proxy resolves it
+again (so a name that changes its answer in between is the proxy's to refuse).
 """
 
 from __future__ import annotations
@@ -131,6 +136,33 @@ class _NoProxy(urllib.request.ProxyHandler):
 
 
 opener = urllib.request.build_opener(_NoProxy, _HTTPHandler, _HTTPSHandler, _NoRedirect)
+
+
+@cache
+def _through(proxy: str):
+    """The opener that sends every request through `proxy` (a CONNECT tunnel for https)."""
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({"http": proxy, "https": proxy}), _NoRedirect
+    )
+
+
+def urlopen(request: urllib.request.Request, timeout: float):
+    """`opener.open`, or through OUTBOUND_PROXY when one is set, after checking the destination.
+
+    A name this machine cannot resolve is left to the proxy (a network that needs a proxy often
+    resolves outside names only there); a name or address that resolves here must resolve to
+    allowed addresses only."""
+    proxy = settings.CONVODESK.get("OUTBOUND_PROXY")
+    if not proxy:
+        return opener.open(request, timeout=timeout)
+    host = urlsplit(request.full_url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        infos = []
+    if any(not public(info[4][0]) for info in infos):
+        raise Refused(refusal(host))
+    return _through(proxy).open(request, timeout=timeout)
 
 
 # Mail: the standard clients, connecting through the same check --------------------------

@@ -4,6 +4,7 @@ import datetime as dt
 import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -367,6 +368,22 @@ def _networks(name: str, default: str = "") -> list[str]:
     return networks
 
 
+def _proxy(name: str) -> str:
+    """The environment variable `name` as an http(s) proxy URL with a host, or ""; anything
+    else stops the start with the variable's name."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on an invalid port
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(f"{name}: give the proxy as http://host:port")
+    return value
+
+
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
 
@@ -425,6 +442,9 @@ CONVODESK = {
     # Webhooks and Bitrix24 event handlers connect to public addresses only (convodesk/outbound.py);
     # the networks listed here (comma-separated CIDRs) are allowed besides.
     "OUTBOUND_ALLOW_NETWORKS": _networks("OUTBOUND_ALLOW_NETWORKS"),
+    # The HTTP proxy webhooks and Bitrix24 event handlers go through, if the network requires
+    # one (HTTP(S)_PROXY is not read: a proxy is chosen here, on purpose). Mail is not proxied.
+    "OUTBOUND_PROXY": _proxy("OUTBOUND_PROXY"),
     # /readyz: a worker or timers heartbeat older than this is a stopped role.
     "HEARTBEAT_MAX_AGE_SECONDS": float(os.environ.get("HEARTBEAT_MAX_AGE_SECONDS", "60")),
 }

@@ -91,7 +91,7 @@ def post(handler: EventHandler, body: bytes) -> None:
     )
     timeout = settings.CONVODESK.get("WEBHOOK_TIMEOUT_SECONDS", 10)
     try:
-        with outbound.opener.open(request, timeout=timeout) as response:
+        with outbound.urlopen(request, timeout=timeout) as response:
             response.read(65536)
     except urllib.error.HTTPError as exc:
         permanent = 400 <= exc.code < 500 and exc.code not in (408, 409, 425, 429)

@@ -154,7 +154,7 @@ def deliver_webhook(message: Message) -> str:
     )
     timeout = settings.CONVODESK.get("WEBHOOK_TIMEOUT_SECONDS", 10)
     try:
-        with outbound.opener.open(request, timeout=timeout) as response:
+        with outbound.urlopen(request, timeout=timeout) as response:
             response.read(65536)
             return ""
     except urllib.error.HTTPError as exc:

@@ -285,3 +285,101 @@ def test_a_stored_mailbox_that_leads_inside_does_not_block_other_edits(org, defa
     with pytest.raises(FieldErrors) as refused:
         setup.prepare("email", {"smtp": {"host": "10.0.0.5"}}, current, probe=False)
     assert set(refused.value.errors) == {"config.smtp.host"}
+
+
+# Through an HTTP proxy ----------------------------------------------------------------
+
+
+@pytest.fixture
+def proxy(settings):
+    """A forward proxy on 127.0.0.1 (OUTBOUND_PROXY) that records the URL of each request and
+    answers it itself, so a public destination needs no network."""
+    import http.server
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            seen.append(self.path)  # the absolute URL a client sends to a proxy
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def do_CONNECT(self):  # noqa: N802 - an https request's tunnel: recorded, not opened
+            seen.append(f"CONNECT {self.path}")
+            self.send_response(502)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    settings.CONVODESK = {**settings.CONVODESK, "OUTBOUND_PROXY": url}
+    yield seen
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def _reply_through(org, url, django_capture_on_commit_callbacks) -> Message:
+    org.conn.config = {"webhook_url": url}
+    org.conn.save()
+    conv = f.client_message(org.conn, "client-proxy", "Hi", when=f.at(0)).conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.reply(
+            conv.pk, f.act(org.op1), "Hello", now=f.at(0) + dt.timedelta(seconds=5)
+        )
+    return Message.objects.get(pk=message.pk)
+
+
+@pytest.mark.django_db
+def test_webhooks_go_through_the_proxy_the_operator_set_even_on_a_private_address(
+    org, default_policy, proxy, immediate_tasks, django_capture_on_commit_callbacks
+):
+    """The proxy is the operator's own choice (OUTBOUND_PROXY) and is on 127.0.0.1 here, which
+    the default policy refuses as a destination; the webhook itself is public."""
+    message = _reply_through(org, "http://93.184.216.34/hook", django_capture_on_commit_callbacks)
+    assert proxy == ["http://93.184.216.34/hook"]
+    assert message.delivery_state == "sent", message.delivery_error
+
+
+@pytest.mark.django_db
+def test_an_https_webhook_asks_the_proxy_for_a_tunnel(
+    org, default_policy, proxy, immediate_tasks, django_capture_on_commit_callbacks
+):
+    """The proxy here refuses the tunnel: a failure to retry, not a refusal of ours."""
+    message = _reply_through(org, "https://93.184.216.34/hook", django_capture_on_commit_callbacks)
+    assert proxy == ["CONNECT 93.184.216.34:443"]
+    assert message.delivery_state == "pending" and message.next_attempt_at is not None
+    assert "Tunnel connection failed: 502" in message.delivery_error
+
+
+@pytest.mark.django_db
+def test_through_the_proxy_a_destination_inside_is_still_refused(
+    org, default_policy, proxy, immediate_tasks, django_capture_on_commit_callbacks
+):
+    message = _reply_through(org, "http://127.0.0.1:9/hook", django_capture_on_commit_callbacks)
+    assert proxy == []
+    assert message.delivery_state == "failed" and message.next_attempt_at is None
+    assert "OUTBOUND_ALLOW_NETWORKS" in message.delivery_error
+
+
+@pytest.mark.nodb
+def test_a_mistyped_proxy_stops_the_start_with_its_name():
+    env = {**os.environ, "OUTBOUND_PROXY": "proxy.corp:3128"}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "OUTBOUND_PROXY: give the proxy as http://host:port" in done.stderr
