@@ -71,13 +71,18 @@ def check_host(host: str) -> str | None:
     """At configuration time: why this host may not be connected to (an address or a name that
     resolves only to addresses outside the allowed ones), or None. A name that does not resolve
     now is accepted: the check that counts is made again at each connection."""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
-    except (OSError, UnicodeError, ValueError):
-        return None
+    addresses = _addresses(host)
     if addresses and not any(public(a) for a in addresses):
         return refusal(host)
     return None
+
+
+def _addresses(host: str) -> set[str]:
+    """The addresses `host` resolves to here (none when it does not resolve)."""
+    try:
+        return {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError, ValueError):
+        return set()
 
 
 def _create_connection(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None):
@@ -156,11 +161,7 @@ def urlopen(request: urllib.request.Request, timeout: float):
     if not proxy:
         return opener.open(request, timeout=timeout)
     host = urlsplit(request.full_url).hostname or ""
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        infos = []
-    if any(not public(info[4][0]) for info in infos):
+    if any(not public(address) for address in _addresses(host)):
         raise Refused(refusal(host))
     return _through(proxy).open(request, timeout=timeout)
 
@@ -196,5 +197,6 @@ class SMTP_SSL(smtplib.SMTP_SSL, SMTP):  # noqa: N801 - its _get_socket wraps SM
 
 
 def refused(exc: BaseException) -> bool:
-    """Whether an error from `opener.open` is this module's refusal (a permanent failure)."""
+    """Whether an error from `urlopen` or a mail client here is this module's refusal (a
+    permanent failure)."""
     return isinstance(exc, Refused) or isinstance(getattr(exc, "reason", None), Refused)
