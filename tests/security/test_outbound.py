@@ -161,9 +161,16 @@ def test_a_refusal_is_a_permanent_delivery_failure(settings):
 def test_a_mistyped_allowed_network_stops_the_start_with_its_name(name):
     """Both network lists are read by one parser: a typo in the /metrics list used to be an
     entry that silently never matched."""
-    env = {**os.environ, name: "10.0.0.0/8, 192.168.1.300/32"}
+    done = start_with(name, "10.0.0.0/8, 192.168.1.300/32")
+    assert done.returncode != 0
+    assert f"{name}: '192.168.1.300/32'" in done.stderr
+
+
+def start_with(name: str, value: str) -> subprocess.CompletedProcess:
+    """`manage.py check` in a process of its own, with the environment variable `name` set."""
+    env = {**os.environ, name: value}
     env.pop("DATABASE_URL", None)
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=Path(__file__).resolve().parents[2],
         env=env,
@@ -171,8 +178,6 @@ def test_a_mistyped_allowed_network_stops_the_start_with_its_name(name):
         text=True,
         timeout=120,
     )
-    assert done.returncode != 0
-    assert f"{name}: '192.168.1.300/32'" in done.stderr
 
 
 # Mailboxes ----------------------------------------------------------------------------
@@ -371,15 +376,6 @@ def test_through_the_proxy_a_destination_inside_is_still_refused(
 
 @pytest.mark.nodb
 def test_a_mistyped_proxy_stops_the_start_with_its_name():
-    env = {**os.environ, "OUTBOUND_PROXY": "proxy.corp:3128"}
-    env.pop("DATABASE_URL", None)
-    done = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = start_with("OUTBOUND_PROXY", "proxy.corp:3128")
     assert done.returncode != 0
     assert "OUTBOUND_PROXY: give the proxy as http://host:port" in done.stderr
