@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from html import escape
 from urllib.parse import urlencode
 
@@ -157,39 +158,45 @@ PAGE_TABLES = (
 )
 
 
+# The tables whose cells the page's template lays out itself (the others arrive as HTML).
+CELL_TABLES = frozenset({"metrics"})
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def _safe(value) -> str:
+    """`value` as text for HTML (in an element or a double-quoted attribute): escaped only when
+    it holds a character that needs it, which formatted figures almost never do."""
+    text = str(value)
+    return escape(text) if _SPECIAL.search(text) else text
+
+
 def _table(key: str, report: dict) -> dict:
     cols, rows = rows_for(key, report)
     grouping = _grouping()
-    body = []
-    for row in rows:
-        body.append(
-            [
-                {
-                    "text": _cell(c, row.get(c.key), grouping),
-                    "sort": "" if row.get(c.key) is None else row.get(c.key),
-                    "kind": c.kind,
-                }
-                for c in cols
-            ]
-        )
     # Rendered here rather than cell by cell in the template: the employee table alone has
     # thousands of cells, and three template variables per cell cost ~200 ms a page.
-    html = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{cell["kind"]}" data-sort="{escape(str(cell["sort"]))}">'
-            f"{escape(str(cell['text']))}</td>"
-            for cell in row
-        )
-        + "</tr>"
-        for row in body
-    )
+    html = []
+    cells = [] if key in CELL_TABLES else None
+    for row in rows:
+        html.append("<tr>")
+        laid_out = []
+        for c in cols:
+            value = row.get(c.key)
+            text = _cell(c, value, grouping)
+            sort = "" if value is None else value
+            html.append(f'<td class="{c.kind}" data-sort="{_safe(sort)}">{_safe(text)}</td>')
+            if cells is not None:
+                laid_out.append({"text": text, "sort": sort, "kind": c.kind})
+        html.append("</tr>")
+        if cells is not None:
+            cells.append(laid_out)
     return {
         "key": key,
         "title": TABLES[key][0],
         "cols": cols,
-        "rows": body,
-        "html": mark_safe(html),
+        "empty": not rows,
+        "cells": cells,
+        "html": mark_safe("".join(html)),
     }
 
 
