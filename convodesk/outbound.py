@@ -144,11 +144,11 @@ opener = urllib.request.build_opener(_NoProxy, _HTTPHandler, _HTTPSHandler, _NoR
 
 
 @cache
-def _through(proxy: str):
-    """The opener that sends every request through `proxy` (a CONNECT tunnel for https)."""
-    return urllib.request.build_opener(
-        urllib.request.ProxyHandler({"http": proxy, "https": proxy}), _NoRedirect
-    )
+def _through(proxy: str, follow: bool = False):
+    """The opener that sends every request through `proxy` (a CONNECT tunnel for https);
+    `follow`: redirects are followed (only towards addresses the operator set)."""
+    handlers = [urllib.request.ProxyHandler({"http": proxy, "https": proxy})]
+    return urllib.request.build_opener(*handlers, *([] if follow else [_NoRedirect]))
 
 
 def urlopen(request: urllib.request.Request, timeout: float):
@@ -164,6 +164,16 @@ def urlopen(request: urllib.request.Request, timeout: float):
     if any(not public(address) for address in _addresses(host)):
         raise Refused(refusal(host))
     return _through(proxy).open(request, timeout=timeout)
+
+
+def operator_urlopen(request, timeout: float):
+    """A request to an address the operator set, not a user (the Telegram Bot API,
+    TELEGRAM_API_BASE): through OUTBOUND_PROXY when one is set, else as urllib opens it (which
+    honours HTTP(S)_PROXY); its destination is not checked."""
+    proxy = settings.CONVODESK.get("OUTBOUND_PROXY")
+    if not proxy:
+        return urllib.request.urlopen(request, timeout=timeout)
+    return _through(proxy, follow=True).open(request, timeout=timeout)
 
 
 # Mail: the standard clients, connecting through the same check --------------------------

@@ -443,7 +443,7 @@ CONVODESK = {
     # the networks listed here (comma-separated CIDRs) are allowed besides.
     "OUTBOUND_ALLOW_NETWORKS": _networks("OUTBOUND_ALLOW_NETWORKS"),
     # The HTTP proxy webhooks and Bitrix24 event handlers go through, if the network requires
-    # one (HTTP(S)_PROXY is not read: a proxy is chosen here, on purpose). Mail is not proxied.
+    # one, and the Telegram Bot API with them (webhooks do not read HTTP(S)_PROXY). Not mail.
     "OUTBOUND_PROXY": _proxy("OUTBOUND_PROXY"),
     # /readyz: a worker or timers heartbeat older than this is a stopped role.
     "HEARTBEAT_MAX_AGE_SECONDS": float(os.environ.get("HEARTBEAT_MAX_AGE_SECONDS", "60")),

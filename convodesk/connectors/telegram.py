@@ -28,7 +28,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from convodesk import crypto
+from convodesk import crypto, outbound
 from convodesk.conversations import attachments as attachments_
 from convodesk.conversations import services, uploads
 from convodesk.conversations.models import ClientIdentity, Conversation, Message
@@ -166,7 +166,7 @@ def call(
             method="POST",
             headers={"Content-Type": content_type},
         )
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with outbound.operator_urlopen(request, timeout=timeout) as response:
             payload = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         try:
@@ -411,7 +411,7 @@ def download(connection: Connection, file_id: str, max_bytes: int) -> bytes:
     reaches a browser); TelegramError when it is missing, unreachable or larger than max_bytes."""
     url = file_url(connection, file_id)
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with outbound.operator_urlopen(url, timeout=30) as response:
             content = response.read(max_bytes + 1)
             if len(content) <= max_bytes and response.length:
                 # A read with a size stops quietly at a closed connection: a file cut short

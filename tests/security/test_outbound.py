@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from convodesk import outbound
+from convodesk import crypto, outbound
 from convodesk.bitrix24 import codes
 from convodesk.bitrix24.models import EventHandler
-from convodesk.connectors import delivery, mail, setup
+from convodesk.connectors import delivery, mail, setup, telegram
 from convodesk.conversations import services
 from convodesk.conversations.models import Message
 from convodesk.fielderrors import FieldErrors
@@ -379,3 +379,16 @@ def test_a_mistyped_proxy_stops_the_start_with_its_name():
     done = start_with("OUTBOUND_PROXY", "proxy.corp:3128")
     assert done.returncode != 0
     assert "OUTBOUND_PROXY: give the proxy as http://host:port" in done.stderr
+
+
+@pytest.mark.django_db
+def test_the_telegram_bot_api_goes_through_the_proxy_too(org, bot_api, proxy):
+    """The Bot API's address is the operator's (TELEGRAM_API_BASE), so it is not checked; a
+    network that needs a proxy needs it for Telegram as well. This proxy answers by itself, with
+    what is not a Bot API answer."""
+    conn = f.connection(org.line, "telegram", name="Bot")
+    conn.config = {"bot_token": crypto.encrypt(bot_api.token), "mode": "polling"}
+    with pytest.raises(telegram.TelegramError):
+        telegram.call(conn, "getMe", timeout=5)
+    assert len(proxy) == 1 and proxy[0].startswith(f"{bot_api.base_url}/bot")
+    assert proxy[0].endswith("/getMe")
