@@ -13,7 +13,9 @@ networks an installation does deliver to (a CRM on the office network) are allow
 Where the network requires an HTTP proxy (`OUTBOUND_PROXY`), `urlopen` sends the HTTP requests
 through it: the proxy is the operator's own choice and may be on a private address; the
 destination is checked here on the addresses its name resolves to, and the proxy resolves it
-again (so a name that changes its answer in between is the proxy's to refuse).
+again (so a name that changes its answer in between is the proxy's to refuse). Addresses the
+operator set rather than a user (the Telegram Bot API) are opened by `operator_urlopen`: through
+the same proxy, unchecked.
 """
 
 from __future__ import annotations

@@ -439,8 +439,9 @@ CONVODESK = {
         if e.strip()
     ],
     "ATTACHMENT_LINK_MAX_AGE": int(os.environ.get("ATTACHMENT_LINK_MAX_AGE", str(7 * 24 * 3600))),
-    # Webhooks and Bitrix24 event handlers connect to public addresses only (convodesk/outbound.py);
-    # the networks listed here (comma-separated CIDRs) are allowed besides.
+    # Webhooks, Bitrix24 event handlers and mailboxes' IMAP and SMTP servers connect to public
+    # addresses only (convodesk/outbound.py); the networks listed here (comma-separated CIDRs)
+    # are allowed besides.
     "OUTBOUND_ALLOW_NETWORKS": _networks("OUTBOUND_ALLOW_NETWORKS"),
     # The HTTP proxy webhooks and Bitrix24 event handlers go through, if the network requires
     # one, and the Telegram Bot API with them (webhooks do not read HTTP(S)_PROXY). Not mail.
