@@ -3,7 +3,7 @@
 Run by `benchmarks.run` as `python -m benchmarks.inproc --out FILE [--runs N]` with DATABASE_URL set.
 Each request is measured through Django's test Client in this process (request in -> response out,
 middleware, queries and template rendering included), with every SQL statement timed through
-`connection.execute_wrapper`; its reference is a hand-written SQL query returning the same rows on
+`connection.execute_wrapper`, the fetching of its rows included (`QueryTimer`); its reference is a hand-written SQL query returning the same rows on
 the same database (benchmarks/floor.py), run with the raw DB-API cursor.
 """
 
@@ -28,6 +28,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connection  # noqa: E402
+from django.db.backends.utils import CursorWrapper  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import Resolver404, resolve  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -48,7 +49,15 @@ METRICS = ("agent_response_time", "first_answer_wait", "duration", "time_to_agen
 
 
 class QueryTimer:
-    """Times every statement a request runs (the page's own data access)."""
+    """Times every statement a request runs (the page's own data access), its rows' fetching
+    included: SQLite steps through most of a statement's rows inside `fetchall`/`fetchmany`,
+    after `execute` has returned, so an execute-only figure leaves out much of its SQL time.
+
+    Used as a context manager around the request: it installs itself as the connection's
+    execute wrapper and times the cursor's fetches, adding each to the statement executed last.
+    """
+
+    FETCHES = ("fetchone", "fetchmany", "fetchall")
 
     def __init__(self):
         self.times: list[float] = []
@@ -61,6 +70,32 @@ class QueryTimer:
         finally:
             self.times.append(time.perf_counter() - t0)
             self.sql.append(sql)
+
+    def _fetch(self, name):
+        timer = self
+
+        def fetch(cursor_wrapper, *args):
+            t0 = time.perf_counter()
+            try:
+                with cursor_wrapper.db.wrap_database_errors:
+                    return getattr(cursor_wrapper.cursor, name)(*args)
+            finally:
+                if timer.times:
+                    timer.times[-1] += time.perf_counter() - t0
+
+        return fetch
+
+    def __enter__(self):
+        self._wrapper = connection.execute_wrapper(self)
+        self._wrapper.__enter__()
+        for name in self.FETCHES:  # CursorWrapper passes these to the DB-API cursor otherwise
+            setattr(CursorWrapper, name, self._fetch(name))
+        return self
+
+    def __exit__(self, *exc):
+        for name in self.FETCHES:
+            delattr(CursorWrapper, name)
+        return self._wrapper.__exit__(*exc)
 
 
 ROW_FETCH = re.compile(r'^SELECT "conversations_conversation"\."id"(?: AS "pk")?[ ,]')
@@ -177,8 +212,7 @@ def measure_list(users, mix, warmup, runs, path=LIST, api_token=None) -> list[di
             counts=counts,
             statuses=statuses,
         ):
-            timer = QueryTimer()
-            with connection.execute_wrapper(timer):
+            with QueryTimer() as timer:
                 response = client.get(url, **headers)
             sql_totals.append(sum(timer.times))
             fetch_totals.append(
@@ -299,7 +333,6 @@ def explain_page_queries(users, mix) -> list[dict]:
     for item in mix:
         client = Client()
         client.force_login(users[item["user"]])
-        timer = QueryTimer()
         captured = []
 
         def wrapper(execute, sql, params, many, context, captured=captured):
@@ -311,7 +344,6 @@ def explain_page_queries(users, mix) -> list[dict]:
 
         with connection.execute_wrapper(wrapper):
             client.get(LIST + "?" + urlencode(item["params"]))
-        del timer
         if not captured:
             continue
         slowest = max(captured, key=lambda x: x[0])
