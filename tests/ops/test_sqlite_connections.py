@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.backends.signals import connection_created
 
 from convodesk.ops.sqlite3.base import IDLE
+from tests.ops import procs
 from tests.workspace.server import ThreadedUvicorn
 
 pytestmark = pytest.mark.sqlite_only("its connections")
@@ -65,3 +66,20 @@ def test_a_replaced_database_file_is_not_reached_through_a_kept_connection(tmp_p
         assert cursor.fetchone() == (0,)
     assert conn.connection is not kept
     conn.close()
+
+
+@pytest.mark.django_db
+def test_each_connection_keeps_a_page_cache_of_the_configured_size():
+    """SQLITE_CACHE_MB (32 by default) instead of SQLite's own 2 MB: the statistics page reads
+    tens of thousands of rollup rows, and a kept connection then finds them in memory."""
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        assert cursor.fetchone()[0] == -32 * 1024  # negative: KiB, not pages
+
+
+def test_a_mistyped_cache_size_stops_the_start_with_its_name(tmp_path):
+    done = procs.manage(
+        procs.installation_env(tmp_path, SQLITE_CACHE_MB="lots"), "check", check=False
+    )
+    assert done.returncode != 0
+    assert "SQLITE_CACHE_MB: give a whole number of MB, not 'lots'" in done.stderr

@@ -13,9 +13,7 @@ import datetime as dt
 import os
 import socket
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -29,6 +27,7 @@ from convodesk.fielderrors import FieldErrors
 from tests import factories as f
 from tests.api import conftest as api_fixtures
 from tests.api.conftest import Api, assert_error, token_for
+from tests.ops import procs
 
 receiver, immediate_tasks = api_fixtures.receiver, api_fixtures.immediate_tasks
 
@@ -170,14 +169,7 @@ def start_with(name: str, value: str) -> subprocess.CompletedProcess:
     """`manage.py check` in a process of its own, with the environment variable `name` set."""
     env = {**os.environ, name: value}
     env.pop("DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return procs.manage(env, "check", check=False, timeout=120)
 
 
 # Mailboxes ----------------------------------------------------------------------------
