@@ -3,8 +3,9 @@
 Run by `benchmarks.run` as `python -m benchmarks.inproc --out FILE [--runs N]` with DATABASE_URL set.
 Each request is measured through Django's test Client in this process (request in -> response out,
 middleware, queries and template rendering included), with every SQL statement timed through
-`connection.execute_wrapper`, the fetching of its rows included (`QueryTimer`); its reference is a hand-written SQL query returning the same rows on
-the same database (benchmarks/floor.py), run with the raw DB-API cursor.
+`connection.execute_wrapper`, the fetching of its rows included (`QueryTimer`); its reference is a
+hand-written SQL query returning the same rows on the same database (benchmarks/floor.py), run
+with the raw DB-API cursor.
 """
 
 from __future__ import annotations
