@@ -21,6 +21,7 @@ import math
 import random
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -843,29 +844,52 @@ def generate(
         f"Generating {conversations - done:,} conversations ({done:,} exist) on {vendor}; "
         f"about {need / 1e9:.1f} GB of {free / 1e9:.1f} GB free."
     )
-    if vendor == "sqlite":
-        with connection.cursor() as cursor:  # a big page cache keeps the index updates in memory
-            cursor.execute("PRAGMA cache_size=-400000")
-            if not connection.in_atomic_block:  # SQLite refuses it inside a transaction
-                cursor.execute("PRAGMA temp_store=MEMORY")
-    gen = Generator(org, conversations, messages_for, seed, events)
-    gen.resume(done)
-    if conversations - done >= BULK_INDEX_THRESHOLD:
-        drop_secondary_indexes(log)
-    while done < conversations:
-        n = min(chunk, conversations - done)
-        with transaction.atomic():
-            _skip_fk_triggers()
-            written = gen.chunk(done, n)
-        done += n
-        progress.done = done
-        progress.messages += written
-        elapsed = time.monotonic() - progress.started
-        log(
-            f"  {done:,} / {conversations:,} conversations, {progress.messages:,} messages, {elapsed:.0f} s"
-        )
-    after_load(log, rollups=rollups)
+    with _big_page_cache():
+        gen = Generator(org, conversations, messages_for, seed, events)
+        gen.resume(done)
+        if conversations - done >= BULK_INDEX_THRESHOLD:
+            drop_secondary_indexes(log)
+        while done < conversations:
+            n = min(chunk, conversations - done)
+            with transaction.atomic():
+                _skip_fk_triggers()
+                written = gen.chunk(done, n)
+            done += n
+            progress.done = done
+            progress.messages += written
+            elapsed = time.monotonic() - progress.started
+            log(
+                f"  {done:,} / {conversations:,} conversations, {progress.messages:,} messages, "
+                f"{elapsed:.0f} s"
+            )
+        after_load(log, rollups=rollups)
     return progress
+
+
+@contextmanager
+def _big_page_cache():
+    """On SQLite, a page cache big enough to keep the index updates of a load in memory, and the
+    connection's own size back afterwards: connections are kept by the process and reused, and
+    the next request must not find one holding 400 MB."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    outside = not connection.in_atomic_block  # SQLite refuses temp_store inside a transaction
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (cache,) = cursor.fetchone()
+        cursor.execute("PRAGMA temp_store")
+        (temp,) = cursor.fetchone()
+        cursor.execute("PRAGMA cache_size=-400000")
+        if outside:
+            cursor.execute("PRAGMA temp_store=MEMORY")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size={int(cache)}")
+            if outside and not connection.in_atomic_block:
+                cursor.execute(f"PRAGMA temp_store={int(temp)}")
 
 
 # Secondary indexes are dropped for a big load and built again at the end: maintaining ~30 of

@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 from django.db.backends.signals import connection_created
 
+from convodesk.devtools import generate
 from convodesk.ops.sqlite3.base import IDLE
 from tests.ops import procs
 from tests.workspace.server import ThreadedUvicorn
@@ -75,6 +76,16 @@ def test_each_connection_keeps_a_page_cache_of_the_configured_size():
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         assert cursor.fetchone()[0] == -32 * 1024  # negative: KiB, not pages
+
+
+@pytest.mark.django_db
+def test_a_bulk_load_gives_the_kept_connection_its_page_cache_back():
+    """The generator (demo history, benchmarks) takes a 400 MB cache for its load; the process
+    keeps the connection afterwards, and the next request must not find it holding that."""
+    generate.generate(200, seed=3, chunk=200, log=lambda *_: None)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        assert cursor.fetchone()[0] == -32 * 1024
 
 
 def test_a_mistyped_cache_size_stops_the_start_with_its_name(tmp_path):
