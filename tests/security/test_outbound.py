@@ -197,6 +197,7 @@ def listener():
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     yield Listener
+    server.shutdown(socket.SHUT_RDWR)  # wakes the accept() above; close() alone does not
     server.close()
     thread.join(timeout=5)
 
