@@ -25,6 +25,7 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 
 from convodesk import crypto, outbound
@@ -410,11 +411,36 @@ class _Reply(EmailMessage):
 
 
 class _SMTPBackend(EmailBackend):
-    """Django's SMTP backend, connecting only where `outbound` allows."""
+    """Django's SMTP backend, connecting only where `outbound` allows, and trusting the
+    mailbox's own certificate authority (`ca_file`) as the *Test connection* log-in does."""
+
+    def __init__(self, part: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.part = part
 
     @property
     def connection_class(self):
         return outbound.SMTP_SSL if self.use_ssl else outbound.SMTP
+
+    @cached_property
+    def ssl_context(self):
+        return _tls_context(self.part)
+
+
+def smtp_backend(part: dict) -> _SMTPBackend:
+    """The connection a reply is sent through, from the mailbox's SMTP settings."""
+    security = part.get("security", "starttls")
+    return _SMTPBackend(
+        part,
+        host=part["host"],
+        port=int(part.get("port") or 587),
+        username=part.get("user") or "",
+        password=_secret(part),
+        use_tls=security == "starttls",
+        use_ssl=security == "ssl",
+        timeout=30,
+        fail_silently=False,
+    )
 
 
 def deliver(message: Message) -> str:
@@ -445,17 +471,7 @@ def deliver(message: Message) -> str:
         headers["In-Reply-To"] = client_ids[-1]
     if references:
         headers["References"] = " ".join(references)
-    security = part.get("security", "starttls")
-    smtp = _SMTPBackend(
-        host=part["host"],
-        port=int(part.get("port") or 587),
-        username=part.get("user") or "",
-        password=_secret(part),
-        use_tls=security == "starttls",
-        use_ssl=security == "ssl",
-        timeout=30,
-        fail_silently=False,
-    )
+    smtp = smtp_backend(part)
     sender_name = message.author.name if message.author else conversation.line.name
     mail = _Reply(
         subject=_subject(message),

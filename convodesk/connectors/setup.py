@@ -17,7 +17,6 @@ from __future__ import annotations
 import imaplib
 import os
 import smtplib
-import ssl
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -368,7 +367,7 @@ def _smtp_login(part: dict) -> str:
     """Log in as the delivery does; the server's last answer (its log-in reply, or its EHLO)."""
     host, port = part["host"], int(part.get("port") or 587)
     security = part.get("security", "starttls")  # mail.deliver's default
-    context = ssl.create_default_context(cafile=part.get("ca_file") or None)
+    context = mail._tls_context(part)  # the fetch's and the delivery's own
     if security == "ssl":
         client = outbound.SMTP_SSL(host, port, timeout=30, context=context)
     else:
