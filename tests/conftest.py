@@ -7,6 +7,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from . import factories as f
+from . import migrated
 
 # The channel peers (Dovecot, SMTP recorder, Bot API) as fixtures any test module may use.
 pytest_plugins = ["tests.channels.servers"]
@@ -84,30 +85,55 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(request):
-    """SQLite tests run on a database file on a RAM disk, not on Django's shared-cache memory one.
+    """Each process's test database is a copy of the migrated template (tests/migrated.py),
+    made before pytest-django sets the databases up, which then keeps it as it is.
 
+    SQLite tests run on a database file on a RAM disk, not on Django's shared-cache memory one.
     A shared-cache memory database locks whole tables and answers "database table is locked" at
     once, without waiting for the busy timeout, when a browser test's server thread writes while
     another thread reads. A file in WAL mode behaves as an installation does: readers never block
     the writer, and writers wait their turn. The name is this process's own, so xdist workers
-    and concurrent runs never share one; PostgreSQL keeps pytest-django's worker suffix.
+    and concurrent runs never share one; PostgreSQL keeps pytest-django's worker suffix, and the
+    database is dropped at the end of the run.
     """
     from django.conf import settings
 
     database = settings.DATABASES["default"]
-    if database["ENGINE"].endswith("sqlite3") and not database["TEST"].get("NAME"):
-        ram = "/dev/shm"
-        folder = ram if os.access(ram, os.W_OK) else tempfile.gettempdir()
-        name = os.path.join(folder, f"convodesk-test-{uuid.uuid4().hex[:12]}.sqlite3")
-        database["TEST"]["NAME"] = name
+    if database["ENGINE"].endswith("sqlite3"):
+        if not database["TEST"].get("NAME"):
+            ram = "/dev/shm"
+            folder = ram if os.access(ram, os.W_OK) else tempfile.gettempdir()
+            name = os.path.join(folder, f"convodesk-test-{uuid.uuid4().hex[:12]}.sqlite3")
+            database["TEST"]["NAME"] = name
+        name = database["TEST"]["NAME"]
 
         def remove_files():  # Django removes the database file; SQLite leaves -wal and -shm
             for leftover in glob.glob(f"{name}*"):
                 os.remove(leftover)
 
         request.addfinalizer(remove_files)
+        migrated.copy_sqlite(name)
     else:
         request.getfixturevalue("django_db_modify_db_settings_parallel_suffix")
+        name = database["TEST"].get("NAME") or f"test_{database['NAME']}"
+
+        def drop():
+            from django.db import connections
+
+            from tests.ops import pg
+
+            connections.close_all()
+            pg.drop(name)
+
+        request.addfinalizer(drop)
+        migrated.copy_postgres(name)
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb():
+    """pytest-django uses the copied database as it is (no migrations to run) and leaves its
+    removal to `django_db_modify_db_settings`."""
+    return True
 
 
 def pytest_report_header(config):

@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
     pg_code = run(
         "PostgreSQL: the database-dependent tests",
         pg_env,
-        [*common, "-m", "not nodb and not browser and not fuzz", "--create-db"],
+        [*common, "-m", "not nodb and not browser and not fuzz"],
     )
     return fuzz_result() or code or pg_code
 

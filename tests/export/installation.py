@@ -1,5 +1,5 @@
 """An installation of its own for the export tests that run real processes: a SQLite file under
-`tmp_path`, migrated, with `rows` generated conversations and an integration's API token."""
+`tmp_path`, migrated (a copy of tests/migrated.py's template), with `rows` generated conversations and an integration's API token."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests import migrated
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +41,7 @@ def sqlite_installation(tmp_path: Path, rows: int, name: str, **extra) -> tuple[
         TASKS_BACKEND="django_tasks.backends.immediate.ImmediateBackend",
         **extra,
     )
-    manage(env, "migrate", "--noinput")
+    migrated.copy_sqlite(tmp_path / "db.sqlite3")
     # The statistics rollups are not read by an export: their rebuild was half the generation.
     generate = ["--conversations", str(rows), "--messages-for", "0", "--no-events"]
     manage(env, "generate", *generate, "--no-rollups")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import migrated
+
 from .server import IN_CI, free_port
 
 pytestmark = pytest.mark.nodb
@@ -67,9 +69,7 @@ def two_processes():
     }
     env.pop("CONVODESK_TEST_DB", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run(
-        [*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True, timeout=240
-    )
+    migrated.copy_sqlite(f"{tmp}/db.sqlite3")
     out = subprocess.run(
         [*manage, "shell", "-c", SETUP],
         env=env,
