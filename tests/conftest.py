@@ -69,28 +69,6 @@ def _static_files_looked_up_per_request():
     settings.WHITENOISE_AUTOREFRESH = True
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _transactional_tests_empty_postgresql_tables_by_delete():
-    """A transactional test ends with Django's flush, which empties every table. On PostgreSQL
-    that is one TRUNCATE of all of them, and TRUNCATE gives each table and each of its indexes
-    a new file: about half a second after every such test, mostly for tables the test never
-    wrote. A DELETE of each table empties them as well (foreign keys are checked at the commit,
-    so the order does not matter) and costs next to nothing for an empty one. SQLite's flush is
-    such DELETEs already. Sequences are left as they are, as the flush leaves them."""
-    from django.db.backends.postgresql.operations import DatabaseOperations
-
-    truncate = DatabaseOperations.sql_flush
-
-    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
-        if reset_sequences:
-            return truncate(self, style, tables, reset_sequences=True, allow_cascade=allow_cascade)
-        return [f"DELETE FROM {self.quote_name(table)};" for table in tables]
-
-    DatabaseOperations.sql_flush = sql_flush
-    yield
-    DatabaseOperations.sql_flush = truncate
-
-
 @pytest.fixture(autouse=True)
 def _webhook_receivers_on_loopback(settings):
     """The tests' webhook receivers and Bitrix24 handlers listen on 127.0.0.1, which an

@@ -198,7 +198,36 @@ def _every_screen(world):
             assert status == 200, (path, status)
 
 
-@pytest.mark.parametrize(("label", "text"), [*HOSTILE_TEXTS, *HOSTILE_URLS])
+# Values that are plain text to any database (script, links, template syntax, bidi marks) or
+# that Python parses before any query (the non-ASCII digits): what they test is the escaping of
+# the page and the parsing, the same on both databases, so they run on the SQLite pass only.
+# The values a database treats in its own way (NUL, controls, lone surrogates, very long text,
+# combining marks and other Unicode the search folds, quotes) run on both.
+ONE_DATABASE_IS_ENOUGH = {
+    "javascript_url",
+    "javascript_url_mixed_case",
+    "javascript_url_with_tab",
+    "data_url",
+    "script_tag",
+    "template_syntax",
+    "rtl_override",
+    *(name for name, _text in HOSTILE_URLS if name != "nul_in_url"),
+    *(name for name, _text in HOSTILE_TEXTS if name.endswith("_digit")),
+}
+QUERY_VALUES = [
+    pytest.param(
+        label,
+        text,
+        marks=[pytest.mark.sqlite_only("escaping and parsing, not the database")]
+        if label in ONE_DATABASE_IS_ENOUGH
+        else [],
+        id=label,
+    )
+    for label, text in [*HOSTILE_TEXTS, *HOSTILE_URLS]
+]
+
+
+@pytest.mark.parametrize(("label", "text"), QUERY_VALUES)
 def test_hostile_filter_search_and_api_query_values_never_break_a_screen(
     hostile_world, label, text
 ):
