@@ -5,7 +5,6 @@ import itertools
 
 from django.utils import timezone
 
-from convodesk.accounts.defaults import install_default_roles
 from convodesk.accounts.models import Department, DepartmentRole, Role, User
 from convodesk.conversations import services
 from convodesk.conversations.services import Actor
@@ -20,7 +19,8 @@ def at(seconds: float = 0, base: dt.datetime = T0) -> dt.datetime:
 
 
 def role(name: str) -> Role:
-    install_default_roles(Role)  # a transactional test before this one may have flushed them
+    # The default roles are there: tests/conftest.py puts them back at the start of each test,
+    # after a transactional test's flush.
     return Role.objects.get(name=name)
 
 

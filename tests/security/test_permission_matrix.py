@@ -252,37 +252,33 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(world):
         assert_refused(world.client("anon").get(path), world, "anon")
 
 
+# Every page and action about one conversation, as (method, path, sent by htmx).
+ONE_CONVERSATION_ROUTES = [
+    ("get", "/contact-center/conversations/{pk}/history/", False),
+    ("post", "/contact-center/conversations/{pk}/end/", False),
+    ("post", "/contact-center/conversations/{pk}/end/", True),
+    ("post", "/contact-center/conversations/{pk}/spam/", True),
+    ("get", "/contact-center/conversations/{pk}/rate/", False),
+    ("post", "/contact-center/conversations/{pk}/rate/", True),
+    ("get", "/contact-center/conversations/{pk}/start/", False),
+    ("post", "/contact-center/conversations/{pk}/start/", False),
+    ("get", "/contact-center/workspace/c/{pk}/", False),
+    ("post", "/contact-center/workspace/c/{pk}/take/", True),
+    ("post", "/contact-center/workspace/c/{pk}/skip/", True),
+    ("post", "/contact-center/workspace/c/{pk}/reply/", True),
+    ("post", "/contact-center/workspace/c/{pk}/close/", True),
+    ("post", "/contact-center/workspace/c/{pk}/spam/", True),
+    ("post", "/contact-center/workspace/c/{pk}/pin/", True),
+    ("post", "/contact-center/workspace/c/{pk}/transfer/", True),
+    ("get", "/crm/conversations/{pk}/rebind/", False),
+    ("post", "/crm/conversations/{pk}/rebind/", False),
+]
+
+
 @pytest.mark.parametrize(("actor", "key"), [*HIDDEN_PAIRS, *[("anon", k) for k in KEYS]])
-@pytest.mark.parametrize(
-    ("method", "path", "htmx"),
-    [
-        ("get", "/contact-center/conversations/{pk}/history/", False),
-        ("post", "/contact-center/conversations/{pk}/end/", False),
-        ("post", "/contact-center/conversations/{pk}/end/", True),
-        ("post", "/contact-center/conversations/{pk}/spam/", True),
-        ("get", "/contact-center/conversations/{pk}/rate/", False),
-        ("post", "/contact-center/conversations/{pk}/rate/", True),
-        ("get", "/contact-center/conversations/{pk}/start/", False),
-        ("post", "/contact-center/conversations/{pk}/start/", False),
-        ("get", "/contact-center/workspace/c/{pk}/", False),
-        ("post", "/contact-center/workspace/c/{pk}/take/", True),
-        ("post", "/contact-center/workspace/c/{pk}/skip/", True),
-        ("post", "/contact-center/workspace/c/{pk}/reply/", True),
-        ("post", "/contact-center/workspace/c/{pk}/close/", True),
-        ("post", "/contact-center/workspace/c/{pk}/spam/", True),
-        ("post", "/contact-center/workspace/c/{pk}/pin/", True),
-        ("post", "/contact-center/workspace/c/{pk}/transfer/", True),
-        ("get", "/crm/conversations/{pk}/rebind/", False),
-        ("post", "/crm/conversations/{pk}/rebind/", False),
-    ],
-)
-def test_every_page_about_one_hidden_conversation_answers_not_found(
-    world, actor, key, method, path, htmx
-):
-    before = Conversation.objects.values_list("status", "responsible_id", "pinned").get(
-        pk=world.pk(key)
-    )
-    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+def test_every_page_about_one_hidden_conversation_answers_not_found(world, actor, key):
+    """Each route in turn on one world (a refused request changes nothing, which is checked
+    after each, so the next one finds the world as it was)."""
     data = {
         "text": "intruder",
         "rating": "5",
@@ -292,13 +288,23 @@ def test_every_page_about_one_hidden_conversation_answers_not_found(
         "join": "1",
     }
     client = world.client(actor)
-    url = path.format(pk=world.pk(key))
-    response = client.get(url, **headers) if method == "get" else client.post(url, data, **headers)
-    assert_refused(response, world, actor, keys=[key])
-    after = Conversation.objects.values_list("status", "responsible_id", "pinned").get(
-        pk=world.pk(key)
-    )
-    assert after == before, "a refused request changed the conversation"
+    for method, path, htmx in ONE_CONVERSATION_ROUTES:
+        before = Conversation.objects.values_list("status", "responsible_id", "pinned").get(
+            pk=world.pk(key)
+        )
+        headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+        url = path.format(pk=world.pk(key))
+        response = (
+            client.get(url, **headers) if method == "get" else client.post(url, data, **headers)
+        )
+        try:
+            assert_refused(response, world, actor, keys=[key])
+        except AssertionError as failed:
+            raise AssertionError(f"{method.upper()} {url} (htmx: {htmx}): {failed}") from None
+        after = Conversation.objects.values_list("status", "responsible_id", "pinned").get(
+            pk=world.pk(key)
+        )
+        assert after == before, f"a refused {method.upper()} {url} changed the conversation"
 
 
 def test_the_workspace_says_not_found_for_a_hidden_conversation_and_lists_only_mine(world):
