@@ -214,23 +214,31 @@ ONE_DATABASE_IS_ENOUGH = {
     *(name for name, _text in HOSTILE_URLS if name != "nul_in_url"),
     *(name for name, _text in HOSTILE_TEXTS if name.endswith("_digit")),
 }
-QUERY_VALUES = [
-    pytest.param(
-        label,
-        text,
-        marks=[pytest.mark.sqlite_only("escaping and parsing, not the database")]
-        if label in ONE_DATABASE_IS_ENOUGH
-        else [],
-        id=label,
-    )
-    for label, text in [*HOSTILE_TEXTS, *HOSTILE_URLS]
+PLAIN_VALUES = [(k, v) for k, v in [*HOSTILE_TEXTS, *HOSTILE_URLS] if k in ONE_DATABASE_IS_ENOUGH]
+DATABASE_VALUES = [
+    (k, v) for k, v in [*HOSTILE_TEXTS, *HOSTILE_URLS] if k not in ONE_DATABASE_IS_ENOUGH
 ]
 
 
-@pytest.mark.parametrize(("label", "text"), QUERY_VALUES)
-def test_hostile_filter_search_and_api_query_values_never_break_a_screen(
-    hostile_world, label, text
-):
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param(
+            PLAIN_VALUES,
+            marks=pytest.mark.sqlite_only("escaping and parsing, not the database"),
+            id="plain-text",
+        ),
+        pytest.param(DATABASE_VALUES, id="values-a-database-treats-its-own-way"),
+    ],
+)
+def test_hostile_filter_search_and_api_query_values_never_break_a_screen(hostile_world, values):
+    """Each value in turn on one world: every request is a read or a refused post, so the next
+    value finds the world as it was. Each failure names its value."""
+    for label, text in values:
+        _query_value_never_breaks_a_screen(hostile_world, label, text)
+
+
+def _query_value_never_breaks_a_screen(hostile_world, label, text):
     client = Client()
     client.force_login(hostile_world["admin"])
     value = text[:2000]
@@ -238,13 +246,17 @@ def test_hostile_filter_search_and_api_query_values_never_break_a_screen(
         for page in ("/contact-center/conversations/", "/contact-center/statistics/"):
             assert_safe(get(client, page, {param: value}), f"{page}?{param}={label}")
     assert_safe(get(client, "/contact-center/statistics/", {"sl": value}), f"statistics sl={label}")
-    assert_safe(get(client, "/contact-center/conversations/rows/", {"ids": value}), "rows ids")
+    assert_safe(
+        get(client, "/contact-center/conversations/rows/", {"ids": value}), f"rows ids={label}"
+    )
     assert_safe(get(client, "/contact-center/workspace/", {"c": value}), f"workspace c={label}")
     assert_safe(get(client, "/contact-center/workspace/", {"q": value}), f"workspace q={label}")
     conv = hostile_world["convs"][0]
     rebind = f"/crm/conversations/{conv.pk}/rebind/"
     assert_safe(get(client, rebind, {"q": value}), f"rebind q={label}")
-    assert_safe(get(client, "/contact-center/workspace/list/", {"q": value}), "workspace list")
+    assert_safe(
+        get(client, "/contact-center/workspace/list/", {"q": value}), f"workspace list q={label}"
+    )
     for segment in CRM_SEGMENTS:
         assert_safe(get(client, f"/crm/{segment}/", {"q": value}), f"crm {segment} q={label}")
     assert_safe(
