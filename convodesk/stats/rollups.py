@@ -537,18 +537,6 @@ def rebuild_derived(using: str = "default", columns: tuple[str, ...] = COLUMNS) 
     _participation(conn, None, None, business="reply_bh_sum" in columns)
 
 
-def rebuild_buckets(using: str = "default") -> None:
-    """Recompute the histogram counts of the tiers above tier 0 (a migration's step, when
-    which tiers keep buckets changed)."""
-    conn = connections[using]
-    table = conn.ops.quote_name
-    with conn.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {table(RollupBucket._meta.db_table)} WHERE {table('tier')} <> 0"
-        )
-    _project(conn, None, None, models=(RollupBucket,))
-
-
 def _delete(start, end) -> None:
     for model in (Rollup, RollupBucket, Participation, LabelRollup):
         rows = model.objects.all()
@@ -684,19 +672,15 @@ def _rebuild_labels(cursor, measures, where, params) -> None:
         )
 
 
-def _project(
-    conn, start, end, columns: tuple[str, ...] = COLUMNS, models=(Rollup, RollupBucket)
-) -> None:
-    """The tiers above 0 of `models` as GROUP BYs over rows of [start, end) (whole widest
-    spans): each from the same projection one span narrower when there is one (a 16-day span
-    from four 4-day spans), else from tier 0."""
+def _project(conn, start, end, columns: tuple[str, ...] = COLUMNS) -> None:
+    """The tiers above 0 as GROUP BYs over rows of [start, end) (whole widest spans): each from
+    the same projection one span narrower when there is one (a 16-day span from four 4-day
+    spans), else from tier 0."""
     q = conn.ops.quote_name
     for model, extra, measures in (
         (Rollup, (), columns),
         (RollupBucket, ("metric", "bucket"), ("n",)),
     ):
-        if model not in models:
-            continue
         table = q(model._meta.db_table)
         where, params = _range_sql(conn, q("period"), start, end)
         for tier in sorted(tiers.TIERS, key=lambda t: t.span):

@@ -412,14 +412,11 @@ class RollupSource:
         ]
 
     def histograms(self) -> dict[tuple, int]:
-        """The metric histograms. The open-channel tiers keep them by line and exact status
-        (one open channel, the closed conversations); only tier 0 keeps them by responsible, at
-        a cost per matching conversation about that of reading the conversation itself. For
-        such a filter, when it leaves out fewer conversations than it keeps, the widened
-        histograms less the left-out conversations' are cheaper (see _outside)."""
-        outside = None
-        if not any(t.span > 1 and t.covers(self.filter.uses, True) for t in tiers.TIERS):
-            outside = self._outside() if self.filter.uses - PARTICIPATION_DIMS else None
+        """The metric histograms. Only tier 0 keeps them by line, responsible and exact status,
+        at a cost per matching conversation about that of reading the conversation itself; when
+        the filter leaves out fewer conversations than it keeps, the widened histograms less the
+        left-out conversations' are cheaper (see _outside)."""
+        outside = self._outside() if self.filter.uses - PARTICIPATION_DIMS else None
         grouped = (
             self._read(
                 RollupBucket,

@@ -66,9 +66,7 @@ def _tiers() -> tuple[Tier, ...]:
         code = len(kept)
         kept += [
             Tier(code, span, channel, buckets=True, exact_status=False),  # metrics
-            # The exact status too: a filter on one open channel or on the status (closed,
-            # say) reads its histograms here instead of from the hourly tier 0.
-            Tier(code + 1, span, lines, buckets=True),
+            Tier(code + 1, span, lines),
             Tier(code + 2, span, employees),
         ]
     return tuple(kept)

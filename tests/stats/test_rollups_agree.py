@@ -7,7 +7,7 @@ import pytest
 
 from convodesk.conversations.filters import ConversationFilter
 from convodesk.conversations.models import Conversation
-from convodesk.stats import aggregates, histogram, rollups, tiers
+from convodesk.stats import aggregates, histogram, rollups
 from convodesk.stats.models import METRICS, Participation, Rollup, RollupBucket
 
 from .builders import BASE, random_history
@@ -75,21 +75,6 @@ def test_rollups_kept_by_the_services_equal_a_rebuild_from_the_conversation_tabl
     rollups.rebuild()
     assert _rollup_state() == kept
     rollups.rebuild(BASE + dt.timedelta(days=1), BASE + dt.timedelta(days=2, hours=3))
-    assert _rollup_state() == kept
-
-
-def test_an_installation_whose_open_channel_tiers_had_no_histograms_gets_them_when_it_migrates(
-    org,
-):
-    """Before stats 0013 only tier 0 and the channel tiers kept buckets: the migration's step
-    projects the open-channel tiers' buckets from tier 0, exactly as the services keep them."""
-    random_history(org, 7, conversations=35, days=40)
-    kept = _rollup_state()
-    line_tiers = [t.code for t in tiers.TIERS if t.dims == {"line", "channel"}]
-    assert any(key[0] in line_tiers for key in kept[1])  # the services keep them
-    RollupBucket.objects.filter(tier__in=line_tiers).delete()
-    assert _rollup_state() != kept
-    rollups.rebuild_buckets()
     assert _rollup_state() == kept
 
 

@@ -71,12 +71,10 @@ def test_each_read_goes_to_the_smallest_tier_holding_what_it_needs():
     assert tier_of({"line", "channel", "status"}).dims == {"line", "channel"}
     assert tier_of({"responsible", "status"}).dims == {"channel", "responsible"}
     assert tier_of(set(), buckets=True).exact_status is False
-    # An exact status or a line in the filter (the closed conversations, one open channel):
-    # the open-channel tier keeps their buckets, a 16-day span in one period.
-    assert tier_of({"status"}, buckets=True).dims == {"line", "channel"}
-    assert tier_of({"line", "status"}, buckets=True).span == 384
-    # A responsible employee: only tier 0 keeps buckets for that, at hourly resolution.
-    assert tier_of({"responsible"}, buckets=True) is tiers.FULL
+    # An exact status, a line or a responsible employee in the filter: only tier 0 keeps
+    # buckets for those, at hourly resolution.
+    assert tier_of({"status"}, buckets=True) is tiers.FULL
+    assert tier_of({"line"}, buckets=True) is tiers.FULL
     # The timeline and heatmap need hours.
     assert tiers.plan(set(), start, end, hourly=True)[0][0].span == 1
 
