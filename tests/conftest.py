@@ -21,23 +21,35 @@ hypothesis_settings.load_profile("ci" if IN_CI else "dev")
 
 
 # The files that take longest (`testrun --durations`, both passes), heaviest first. xdist hands
-# out whole files in collection order (`--dist loadfile`); collected last, as they were (ops,
-# security), one worker ran them alone for the last minute of each pass while the other idled.
+# out whole files in collection order (`--dist loadfile --no-loadscope-reorder`, testrun.py);
+# collected last, or ordered by their number of tests (xdist's default), the heavy files of one
+# test each ran alone at the end of a pass while the other worker idled.
 SLOWEST_FILES = [
-    "tests/security/test_hostile_screens.py",
     "tests/security/test_permission_matrix.py",
+    "tests/security/test_hostile_screens.py",
     "tests/ops/test_moving_and_backups.py",
-    "tests/ops/test_multinode.py",
     "tests/ops/test_process_life.py",
-    "tests/export/test_export_asgi_stream.py",
+    "tests/list/test_browser_screens.py",
+    "tests/ops/test_multinode.py",
+    "tests/list/test_department_pages.py",
+    "tests/stats/test_permissions_and_views.py",
     "tests/crm/test_import.py",
-    "tests/security/test_hostile_ingestion.py",
     "tests/export/test_export_live_sqlite.py",
     "tests/export/test_export_memory.py",
-    "tests/bitrix24/test_hostile.py",
+    "tests/security/test_hostile_ingestion.py",
+    "tests/crm/test_browser_work.py",
+    "tests/stats/test_rollups_agree.py",
     "tests/administration/test_browser_people.py",
-    "tests/workspace/test_multiprocess_redis.py",
+    "tests/workspace/test_browser_flow.py",
+    "tests/devtools/test_demo.py",
     "tests/administration/test_browser_connections.py",
+    "tests/bitrix24/test_hostile.py",
+    "tests/list/test_grid.py",
+    "tests/stats/test_department_statistics.py",
+    "tests/workspace/test_multiprocess_redis.py",
+    "tests/stats/test_browser.py",
+    "tests/security/test_browser_csp.py",
+    "tests/export/test_export_asgi_stream.py",
 ]
 
 

@@ -30,7 +30,10 @@ def main(argv: list[str]) -> int:
     workers = os.environ.get("TEST_WORKERS", "2")
     base = {**os.environ, "TASKS_BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
     base.pop("DATABASE_URL", None)
-    common = ["-n", workers, "--dist", "loadfile", "-q", *argv]
+    # Whole files to the workers in collection order, the slowest first (tests/conftest.py's
+    # SLOWEST_FILES); xdist would otherwise hand out the files with the most tests first, and a
+    # heavy file of one test (a real export, a moved installation) ran alone at the end.
+    common = ["-n", workers, "--dist", "loadfile", "--no-loadscope-reorder", "-q", *argv]
 
     sqlite_env = {**base, "CONVODESK_VAR_DIR": os.path.abspath("var/test-sqlite")}
     code = run(
