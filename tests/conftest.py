@@ -124,7 +124,8 @@ def django_db_modify_db_settings(request):
                 os.remove(leftover)
 
         request.addfinalizer(remove_files)
-        migrated.copy_sqlite(name)
+        if name != ":memory:" and not name.startswith("file:"):  # a memory database migrates
+            migrated.copy_sqlite(name)
     else:
         request.getfixturevalue("django_db_modify_db_settings_parallel_suffix")
         name = database["TEST"].get("NAME") or f"test_{database['NAME']}"
