@@ -25,8 +25,6 @@ import hashlib
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,23 +50,15 @@ def fingerprint() -> str:
 
 
 def _migrate(database_url: str, var_dir: str) -> None:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("CONVODESK_TEST_DB", "REDIS_URL", "TASKS_BACKEND")
-    }
-    env.update(
-        DATABASE_URL=database_url,
-        CONVODESK_VAR_DIR=var_dir,
-        DJANGO_SETTINGS_MODULE="convodesk.settings",
-        SECRET_KEY="migrated-template-" + "t" * 50,
-    )
-    done = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
+    """`manage.py migrate` as an installation runs it (tests/ops/procs.py's environment)."""
+    from tests.ops import procs
+
+    done = procs.manage(
+        procs.installation_env(Path(var_dir), DATABASE_URL=database_url),
+        "migrate",
+        "--noinput",
+        "-v0",
+        check=False,
         timeout=900,
     )
     if done.returncode != 0:

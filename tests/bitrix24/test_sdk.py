@@ -19,8 +19,9 @@ from convodesk.conversations.models import Conversation, Message
 from convodesk.crm.models import Lead
 from tests import factories as f
 from tests.api.conftest import token_for
+from tests.certificates import self_signed
 
-from .tls import TlsUvicorn, self_signed
+from .tls import TlsUvicorn
 
 
 @pytest.fixture

@@ -212,29 +212,9 @@ def test_quoted_replies_are_trimmed():
 def test_a_reply_trusts_the_mailboxs_own_certificate_authority(tmp_path):
     """A server with its own CA names it (`ca_file`); the *Test connection* log-in trusted it,
     and the replies must too, or they fail on the certificate after the test passed."""
-    import datetime as dt
+    from tests.certificates import self_signed
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Shop Mail CA")])
-    now = dt.datetime.now(dt.UTC)
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    path = tmp_path / "shop-ca.pem"
-    path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    path, _key = self_signed(tmp_path, common_name="Shop Mail CA")
 
     backend = mail.smtp_backend({"host": "mail.shop.example", "ca_file": str(path)})
     subjects = [dict(x[0] for x in c["subject"]) for c in backend.ssl_context.get_ca_certs()]

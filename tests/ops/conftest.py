@@ -1,4 +1,3 @@
-import shutil
 import uuid
 
 import pytest
@@ -11,7 +10,7 @@ def install(tmp_path):
     """A fresh installation folder (its own SQLite database, key and static files)."""
     var = tmp_path / "var"
     var.mkdir()
-    shutil.copyfile(migrated.sqlite_template(), var / "convodesk.sqlite3")
+    migrated.copy_sqlite(var / "convodesk.sqlite3")
     return var
 
 
