@@ -74,9 +74,9 @@ def test_a_page_of_50_rows_is_light_and_its_rows_show_as_soon_as_the_html_is_rea
     assert rows.count() == 50
     assert len(body) <= PAGE_BUDGET, f"{len(body)} bytes for 50 rows"
     # The rows are in the HTML itself: they are in the document as soon as it is parsed, within
-    # twice the server's time. The best of seven loads, as the machine is shared (and a floor of
-    # 250 ms keeps a fast server from failing on scheduling noise; rows fetched by a script after
-    # the page, as the menus are, would take a second round trip on top).
+    # twice the server's time. One of seven loads must show it, as the machine is shared (and a
+    # floor of 250 ms keeps a fast server from failing on scheduling noise; rows fetched by a
+    # script after the page, as the menus are, would take a second round trip on top, every time).
     samples = []
     for _ in range(7):
         page.reload()
@@ -86,8 +86,9 @@ def test_a_page_of_50_rows_is_light_and_its_rows_show_as_soon_as_the_html_is_rea
                 " return [n.domInteractive - n.requestStart, n.responseStart - n.requestStart]; }"
             )
         )
-    first_rows, server = min(samples, key=lambda s: s[0] / max(s[1], 1))
-    assert first_rows <= max(2 * server, 250), samples
+    in_time = [(shown, server) for shown, server in samples if shown <= max(2 * server, 250)]
+    assert in_time, samples
+    first_rows, server = min(in_time)
     print(
         f"{language}: {len(body):,} bytes; first rows {first_rows:.0f} ms, server {server:.0f} ms"
     )
