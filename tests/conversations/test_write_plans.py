@@ -26,12 +26,26 @@ def _nodes(node):
         yield from _nodes(child)
 
 
+CONFIGURATION = {"lines_line", "lines_connection"}
 LOOKUPS = {
     "open conversation": lambda conn, client: receive._OPEN.build(conn.pk, client),
     "identity, and whether the client wrote to this line before": (
         lambda conn, client: receive._KNOWN_IDENTITY.build(conn.pk, conn.line_id, client)
     ),
 }
+
+
+def _as_never_analysed(cursor) -> None:
+    """The tables as a new installation has them: no planner statistics. An earlier test on the
+    same database may have analysed its generated data (convodesk/devtools/generate.py), and
+    ANALYZE writes a table's size estimates in place, so they outlive that test's rollback and
+    the flushes. Undone with this test's transaction."""
+    tables = "SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+    cursor.execute(f"DELETE FROM pg_statistic WHERE starelid IN ({tables})")
+    cursor.execute(
+        "UPDATE pg_class SET reltuples = -1, relpages = 0, relallvisible = 0"
+        " WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'i', 'p')"
+    )
 
 
 @pytest.mark.parametrize("lookup", LOOKUPS)
@@ -43,10 +57,18 @@ def test_a_clients_message_reads_their_rows_only_on_tables_not_yet_analysed(org,
     queryset = LOOKUPS[lookup](conn, "client-17")
     sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
+        _as_never_analysed(cursor)
         cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
         (plan,) = cursor.fetchone()[0]
 
-    scans = [n for n in _nodes(plan["Plan"]) if n["Node Type"].endswith("Scan")]
+    # The tables that grow with the traffic are read one row each; the lines and connections
+    # joined for their settings are an installation's few configuration rows, which a planner
+    # may as well read whole.
+    scans = [
+        n
+        for n in _nodes(plan["Plan"])
+        if n["Node Type"].endswith("Scan") and n.get("Relation Name") not in CONFIGURATION
+    ]
     assert scans
     for scan in scans:
         read = scan["Actual Rows"] * scan["Actual Loops"] + scan.get("Rows Removed by Filter", 0)
