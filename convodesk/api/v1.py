@@ -33,12 +33,22 @@ class ConvodeskAPI(NinjaAPI):
     """The published document names each operation by its view (`take`, `list_conversations`:
     a generated client's function names) and declares every error it can answer."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._documents = {}
+
     def get_openapi_operation_id(self, operation) -> str:
         return operation.view_func.__name__
 
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
-        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
-        return errors.document_errors(schema)
+        """Built once per process and prefix: the operations are fixed when the URLs load, and
+        the document reads the same in every language. Building it takes a noticeable fraction
+        of a second, on every load of the API docs page."""
+        key = (path_prefix, tuple(sorted((path_params or {}).items())))
+        if key not in self._documents:
+            schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+            self._documents[key] = errors.document_errors(schema)
+        return self._documents[key]
 
 
 api = ConvodeskAPI(
