@@ -253,3 +253,43 @@ def chromium(monkeypatch):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# What the migrations wrote that no test changes: kept through the flushes (below).
+KEPT_THROUGH_FLUSH = frozenset({"django_content_type", "auth_permission"})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _light_flush():
+    """The flush after each transactional test empties what tests write and keeps the content
+    types and permissions the migrations made, so no post-migrate pass is needed to make them
+    again (`_default_roles_after_flush` puts the default roles back). On PostgreSQL it deletes
+    the rows instead of truncating: TRUNCATE gives every table and index a new file, which for
+    this schema took longer than the rest of most such tests. The foreign-key triggers are off
+    for the deletes (every row of every table goes, so no reference is left dangling);
+    sequences are left as TRUNCATE leaves them."""
+    from django.core.management.commands import flush
+
+    sql_flush, emit_post_migrate_signal = flush.sql_flush, flush.emit_post_migrate_signal
+
+    def light_sql_flush(style, connection, reset_sequences=True, allow_cascade=False):
+        tables = [
+            table
+            for table in connection.introspection.django_table_names(
+                only_existing=True, include_views=False
+            )
+            if table not in KEPT_THROUGH_FLUSH
+        ]
+        if connection.vendor == "postgresql" and not reset_sequences:
+            return [
+                "SET LOCAL session_replication_role = replica;",
+                *(f"DELETE FROM {connection.ops.quote_name(table)};" for table in tables),
+            ]
+        return connection.ops.sql_flush(
+            style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+
+    flush.sql_flush = light_sql_flush
+    flush.emit_post_migrate_signal = lambda *args, **kwargs: None
+    yield
+    flush.sql_flush, flush.emit_post_migrate_signal = sql_flush, emit_post_migrate_signal
