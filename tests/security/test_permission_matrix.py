@@ -16,6 +16,7 @@ from html import unescape
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings as django_settings
 from django.test import Client
 
 from convodesk.accounts.models import Role
@@ -72,6 +73,8 @@ class World:
         self.users: dict[str, object] = {}
         self.ids: dict[str, int] = {}
         self.lines: dict[str, object] = {}
+        self.sessions: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}
 
     def pk(self, key: str) -> int:
         return self.ids[key]
@@ -80,13 +83,22 @@ class World:
         return [m for k in KEYS if k not in SEES[actor] for m in MARKERS[k]]
 
     def client(self, actor: str) -> Client:
+        """A client with the actor's session: logged in once per world, each client given a
+        cookie jar of its own (a request that logs out or rotates the session leaves the next
+        client as it was)."""
         client = Client()
         if actor != "anon":
-            client.force_login(self.users[actor])
+            if actor not in self.sessions:
+                client.force_login(self.users[actor])
+                self.sessions[actor] = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+            client.cookies[django_settings.SESSION_COOKIE_NAME] = self.sessions[actor]
         return client
 
     def api(self, actor: str) -> Api:
-        return Api(None if actor == "anon" else token_for(self.users[actor]))
+        """The actor's API token, issued once per world."""
+        if actor != "anon" and actor not in self.tokens:
+            self.tokens[actor] = token_for(self.users[actor])
+        return Api(self.tokens.get(actor))
 
 
 def build_world() -> World:
@@ -1675,9 +1687,11 @@ def send(world: World, actor: str, check: Check, ids: dict):
     from django.db import transaction
 
     url, data = _filled(check.url, ids), _filled(check.data, ids)
+    api_side = check.url.startswith("/api/") and check.kind != "public" or actor == "integ"
+    # The session or token outside the savepoint: made once, kept for the world's next requests.
+    api, client = (world.api(actor), None) if api_side else (None, world.client(actor))
     with transaction.atomic():  # each actor meets the same world: undo what the request did
-        if check.url.startswith("/api/") and check.kind != "public" or actor == "integ":
-            api = world.api(actor)
+        if api_side:
             if check.files:
                 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -1692,7 +1706,6 @@ def send(world: World, actor: str, check: Check, ids: dict):
                 url, *([body] if check.method != "get" else []), **kwargs, **api.headers(None)
             )
         else:
-            client = world.client(actor)
             headers = {"HTTP_HX_REQUEST": "true"} if check.htmx else {}
             call = getattr(client, check.method)
             response = call(url, data or {}, **headers)
