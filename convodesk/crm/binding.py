@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import phonenumbers
 from django.db import connection
 from django.db.models import Count
-from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from convodesk.conversations.normalize import normalize_email, normalize_phone
@@ -154,15 +153,16 @@ def find_open_lead(
         params += [*open_statuses, email]
     if not branches:
         return None
-    best = RawSQL(
-        f"SELECT found.id FROM ({' UNION ALL '.join(branches)}) found "
-        f"ORDER BY found.prio, found.id LIMIT 1",
-        params,
+    # The lead itself read with the same statement (raw, as the branches vary), locked, so a
+    # lead being converted right now is waited for; once converted it is no longer open and the
+    # look-up runs again without it.
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = (
+        f"SELECT * FROM {table} WHERE id = (SELECT found.id FROM "
+        f"({' UNION ALL '.join(branches)}) found ORDER BY found.prio, found.id LIMIT 1){lock}"
     )
     for _attempt in range(3):
-        # Locked, so a lead being converted right now is waited for; once converted it is no
-        # longer open and the look-up runs again without it.
-        lead = Lead.objects.select_for_update().filter(pk=best).first()
+        lead = next(iter(Lead.objects.raw(sql, params)), None)
         if lead is None:
             return None
         if lead.status in Lead.OPEN_STATUSES:

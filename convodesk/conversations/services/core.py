@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -242,40 +242,47 @@ class Batch:
         return sorted(changed, key=lambda p: (p.conversation_id, p.employee_id))
 
 
+def _db():
+    """The default database's connection object itself: `django.db.connection` is a proxy that
+    looks it up again on every attribute read, hundreds of times for one message's rows."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def _values(model, objects, names) -> tuple[str, list]:
     """The rows of these objects' fields, adapted for the database as Django would
     (`rowsource.rows`: `VALUES …` or a JSON row source)."""
+    db = _db()
     fields = [model._meta.get_field(n) for n in names]
     return rowsource.rows(
         fields,
-        [[f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] for o in objects],
+        [[f.get_db_prep_save(getattr(o, f.attname), db) for f in fields] for o in objects],
     )
 
 
 def _columns(model, names) -> str:
-    return ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
+    quote = _db().ops.quote_name
+    return ", ".join(quote(model._meta.get_field(n).column) for n in names)
 
 
 def _insert_sql(objects, linked: str | None = None, parent: str = "p") -> tuple[str, list]:
     """A multi-row INSERT of these (unsaved, same-model) objects as `save()` would write them:
     `pre_save` values (auto_now_add), derived columns (`fill_derived`), the primary key from the
     sequence. `linked`: the attribute that holds the id the `parent` WITH clause returns."""
+    db = _db()
     model = type(objects[0])
     fields = [
         f
         for f in model._meta.local_concrete_fields
         if not f.generated and not (f.primary_key and getattr(objects[0], f.attname) is None)
     ]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+    table = db.ops.quote_name(model._meta.db_table)
     values = []
     for obj in objects:
         getattr(obj, "fill_derived", lambda: None)()
         values.append(
             [
-                None
-                if f.attname == linked
-                else f.get_db_prep_save(f.pre_save(obj, add=True), connection)
+                None if f.attname == linked else f.get_db_prep_save(f.pre_save(obj, add=True), db)
                 for f in fields
             ]
         )
@@ -372,16 +379,17 @@ def _rows_update_sql(model, names, rows, where: str = "") -> list[tuple[str, lis
     condition on the table (`where`). On SQLite several rows share one
     `WITH v(…) AS (VALUES …) UPDATE … FROM v` (a timer sweep writes hundreds in a transaction);
     on PostgreSQL each is a clause of the batch's one statement already (`_execute`)."""
-    quote = connection.ops.quote_name
+    db = _db()
+    quote = db.ops.quote_name
     fields = [model._meta.get_field(n) for n in names]
     table = quote(model._meta.db_table)
     condition = f" AND {where}" if where else ""
 
     def prep(values):
-        return [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+        return [f.get_db_prep_save(v, db) for f, v in zip(fields, values, strict=True)]
 
     # UPDATE … FROM needs SQLite 3.33 (2020); an older library writes a row per statement.
-    if connection.vendor != "sqlite" or connection.Database.sqlite_version_info < (3, 33):
+    if db.vendor != "sqlite" or db.Database.sqlite_version_info < (3, 33):
         sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
         sql = f"UPDATE {table} SET {sets} WHERE {quote('id')} = %s{condition}"
         return [(sql, [*prep(values), pk]) for pk, values in rows]
