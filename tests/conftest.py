@@ -265,9 +265,9 @@ def _light_flush():
     types and permissions the migrations made, so no post-migrate pass is needed to make them
     again (`_default_roles_after_flush` puts the default roles back). On PostgreSQL it deletes
     the rows instead of truncating: TRUNCATE gives every table and index a new file, which for
-    this schema took longer than the rest of most such tests. The foreign-key triggers are off
-    for the deletes (every row of every table goes, so no reference is left dangling);
-    sequences are left as TRUNCATE leaves them."""
+    this schema took longer than the rest of most such tests. The deletes run in one transaction
+    in any order, as every foreign key is checked at commit (Django creates them deferrable,
+    initially deferred); sequences are left as TRUNCATE leaves them."""
     from django.core.management.commands import flush
 
     sql_flush, emit_post_migrate_signal = flush.sql_flush, flush.emit_post_migrate_signal
@@ -281,10 +281,7 @@ def _light_flush():
             if table not in KEPT_THROUGH_FLUSH
         ]
         if connection.vendor == "postgresql" and not reset_sequences:
-            return [
-                "SET LOCAL session_replication_role = replica;",
-                *(f"DELETE FROM {connection.ops.quote_name(table)};" for table in tables),
-            ]
+            return [f"DELETE FROM {connection.ops.quote_name(table)};" for table in tables]
         return connection.ops.sql_flush(
             style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
         )
