@@ -47,7 +47,8 @@ class _Compiled:
         sql, params = compiler.as_sql()
         slots = []
         for index, marker in enumerate(markers):
-            found = [n for n, p in enumerate(params) if type(p) is type(marker) and p == marker]
+            # isinstance: PostgreSQL's backend may pass an integer typed (psycopg's Int8, an int).
+            found = [n for n, p in enumerate(params) if isinstance(p, type(marker)) and p == marker]
             if not found or str(marker) in sql:
                 raise LookupError(index)
             slots.append((index, found))

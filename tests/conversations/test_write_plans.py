@@ -8,6 +8,8 @@ cost 68 ms at 600 conversations of one connector, and it grew with every convers
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 
@@ -72,7 +74,7 @@ def test_a_clients_message_reads_their_rows_only_on_tables_not_yet_analysed(org,
     assert scans
     for scan in scans:
         read = scan["Actual Rows"] * scan["Actual Loops"] + scan.get("Rows Removed by Filter", 0)
-        assert read <= 1, (scan["Node Type"], scan.get("Index Name"), read)
+        assert read <= 1, (scan["Node Type"], scan.get("Index Name"), read, json.dumps(plan))
     # And it is the client's row.
     (found,) = queryset
     identity = found if lookup.startswith("identity") else found.identity

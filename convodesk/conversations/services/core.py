@@ -254,8 +254,7 @@ def _values(model, objects, names) -> tuple[str, list]:
     db = _db()
     fields = [model._meta.get_field(n) for n in names]
     return rowsource.rows(
-        fields,
-        [[f.get_db_prep_save(getattr(o, f.attname), db) for f in fields] for o in objects],
+        fields, [[f.get_db_prep_save(getattr(o, f.attname), db) for f in fields] for o in objects]
     )
 
 
@@ -264,19 +263,33 @@ def _columns(model, names) -> str:
     return ", ".join(quote(model._meta.get_field(n).column) for n in names)
 
 
+_INSERT_SHAPES: dict[tuple, tuple[list, str, str]] = {}
+
+
+def _insert_shape(db, model, with_pk: bool) -> tuple[list, str, str]:
+    """The fields an INSERT of `model` writes (its primary key only when the row has one), their
+    quoted column list and the quoted table: the same for every row of a model."""
+    key = (db.vendor, model, with_pk)
+    if key not in _INSERT_SHAPES:
+        fields = [
+            f
+            for f in model._meta.local_concrete_fields
+            if not f.generated and (with_pk or not f.primary_key)
+        ]
+        columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+        _INSERT_SHAPES[key] = (fields, columns, db.ops.quote_name(model._meta.db_table))
+    return _INSERT_SHAPES[key]
+
+
 def _insert_sql(objects, linked: str | None = None, parent: str = "p") -> tuple[str, list]:
     """A multi-row INSERT of these (unsaved, same-model) objects as `save()` would write them:
     `pre_save` values (auto_now_add), derived columns (`fill_derived`), the primary key from the
     sequence. `linked`: the attribute that holds the id the `parent` WITH clause returns."""
     db = _db()
     model = type(objects[0])
-    fields = [
-        f
-        for f in model._meta.local_concrete_fields
-        if not f.generated and not (f.primary_key and getattr(objects[0], f.attname) is None)
-    ]
-    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
-    table = db.ops.quote_name(model._meta.db_table)
+    fields, columns, table = _insert_shape(
+        db, model, getattr(objects[0], model._meta.pk.attname) is not None
+    )
     values = []
     for obj in objects:
         getattr(obj, "fill_derived", lambda: None)()

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db import connection as db
-from django.db.models import Exists, FilteredRelation, OuterRef, Q, Subquery
+from django.db.models import (
+    BigIntegerField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    Subquery,
+)
 
 from convodesk.lines import distribution
 from convodesk.lines.models import Connection
@@ -59,8 +68,14 @@ def _complete_client(client: Client, connection: Connection, name: str, phone: s
 def _known_identity(connection_id: int, line_id: int, external_id: str):
     """The client's identity on this connection with its client, and `returning`: whether the
     client wrote to this line before."""
+    # Through the client's own conversations (`conv_client_line`), never the line's: `line_id + 0`
+    # is no index's column, so a planner without statistics cannot walk every conversation of a
+    # busy line looking for this client instead (it did, on PostgreSQL, after other writes had
+    # left the table's pages behind).
     returning = Exists(
-        Conversation.objects.filter(client_id=OuterRef("client_id"), line_id=line_id)
+        Conversation.objects.filter(client_id=OuterRef("client_id"))
+        .alias(on_line=ExpressionWrapper(F("line_id") + 0, output_field=BigIntegerField()))
+        .filter(on_line=line_id)
     )
     return (
         ClientIdentity.objects.select_related("client")
