@@ -65,11 +65,14 @@ def test_a_clients_message_reads_their_rows_only_on_tables_not_yet_analysed(org,
 
     # The tables that grow with the traffic are read one row each; the lines and connections
     # joined for their settings are an installation's few configuration rows, which a planner
-    # may as well read whole.
+    # may as well read whole. A bitmap index scan counts index entries, the dead versions of a
+    # row this transaction updated among them: the bitmap heap scan above it counts the rows.
     scans = [
         n
         for n in _nodes(plan["Plan"])
-        if n["Node Type"].endswith("Scan") and n.get("Relation Name") not in CONFIGURATION
+        if n["Node Type"].endswith("Scan")
+        and n["Node Type"] != "Bitmap Index Scan"
+        and n.get("Relation Name") not in CONFIGURATION
     ]
     assert scans
     for scan in scans:
