@@ -12,11 +12,9 @@ import json
 import sqlite3
 import subprocess
 import time
-import uuid
 
 import pytest
 
-from .. import migrated
 from . import pg, procs
 
 SETUP = (
@@ -43,9 +41,11 @@ def bot_token(env, pk: str) -> str:
 
 
 @pytest.mark.nodb
-def test_move_to_postgres_keeps_the_list_statistics_export_tokens_and_secrets(install, tmp_path):
-    if not pg.reachable():
-        pytest.skip("PostgreSQL on 127.0.0.1:5432 is not reachable")
+def test_move_to_postgres_keeps_the_list_statistics_export_tokens_and_secrets(install, pg_database):
+    """The target is `pg_database`: a database already migrated, as an administrator who ran
+    `migrate` against it first leaves it. The command's own `migrate` finds nothing to do; the
+    migrations themselves are the test template's, an empty database migrated through the same
+    command (tests/migrated.py)."""
     sqlite_env = procs.installation_env(install)
     procs.manage(sqlite_env, "demo", "--conversations", "100", timeout=600)
     connection = procs.manage(sqlite_env, "shell", "-c", SETUP).stdout.strip().splitlines()[-1]
@@ -54,38 +54,30 @@ def test_move_to_postgres_keeps_the_list_statistics_export_tokens_and_secrets(in
     assert before["count"] >= 100 and len(before["list"]) == before["count"]
     assert len(before["export"]) == before["count"] + 1  # the header row
 
-    # A database already migrated, as an administrator who ran `migrate` against it first leaves
-    # it: the command's own `migrate` finds nothing to do, and the migrations themselves are the
-    # test template's, an empty database migrated through the same command (tests/migrated.py).
-    name = f"cd_ops_move_{uuid.uuid4().hex[:10]}"
-    migrated.copy_postgres(name)
-    try:
-        url = pg.url(name)
-        moved = procs.manage(sqlite_env, "move_to_postgres", url, timeout=900)
-        assert "tables agree" in moved.stdout, moved.stdout + moved.stderr
-        pg_env = procs.installation_env(install, DATABASE_URL=url)
-        after = snapshot(pg_env, token)
-        assert after["count"] == before["count"]
-        assert after["list"] == before["list"]
-        assert after["stats"] == before["stats"]
-        assert after["export"] == before["export"]
-        assert bot_token(pg_env, connection) == "123456789:" + "B" * 35
-        # New rows get new ids after the copied ones (the sequences moved on).
-        new = procs.manage(
-            pg_env,
-            "shell",
-            "-c",
-            "from tests import factories as f; from convodesk.lines.models import Line; "
-            "print(f.connection(Line.objects.first(), 'api').pk)",
-        )
-        assert int(new.stdout.strip().splitlines()[-1]) > int(connection)
-        # A second move into the now-filled database is refused, nothing touched.
-        again = procs.manage(sqlite_env, "move_to_postgres", url, check=False)
-        assert again.returncode != 0
-        assert "already holds an installation" in again.stderr
-        assert snapshot(pg_env, token)["count"] == before["count"]
-    finally:
-        pg.drop(name)
+    url = pg.url(pg_database)
+    moved = procs.manage(sqlite_env, "move_to_postgres", url, timeout=900)
+    assert "tables agree" in moved.stdout, moved.stdout + moved.stderr
+    pg_env = procs.installation_env(install, DATABASE_URL=url)
+    after = snapshot(pg_env, token)
+    assert after["count"] == before["count"]
+    assert after["list"] == before["list"]
+    assert after["stats"] == before["stats"]
+    assert after["export"] == before["export"]
+    assert bot_token(pg_env, connection) == "123456789:" + "B" * 35
+    # New rows get new ids after the copied ones (the sequences moved on).
+    new = procs.manage(
+        pg_env,
+        "shell",
+        "-c",
+        "from tests import factories as f; from convodesk.lines.models import Line; "
+        "print(f.connection(Line.objects.first(), 'api').pk)",
+    )
+    assert int(new.stdout.strip().splitlines()[-1]) > int(connection)
+    # A second move into the now-filled database is refused, nothing touched.
+    again = procs.manage(sqlite_env, "move_to_postgres", url, check=False)
+    assert again.returncode != 0
+    assert "already holds an installation" in again.stderr
+    assert snapshot(pg_env, token)["count"] == before["count"]
 
 
 WRITER = """
