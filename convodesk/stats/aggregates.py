@@ -243,9 +243,11 @@ def rollup_condition(flt: ConversationFilter, params, tz, now) -> RollupFilter |
     if any(tz.utcoffset(p.replace(tzinfo=None)).total_seconds() % 3600 for p in probes):
         return None  # the viewer's hours do not line up with UTC hours
     q, on_days, uses = Q(), Q(), set()
+    people: Q | None = Q()  # the same on Participation, while it can answer it
     c = flt.cleaned
     if "line" in c:
         q &= Q(line_id__in=c["line"])
+        people &= Q(line_id__in=c["line"])
         uses.add("line")
     if "channel" in c:
         q &= Q(channel__in=c["channel"])
@@ -258,16 +260,22 @@ def rollup_condition(flt: ConversationFilter, params, tz, now) -> RollupFilter |
     if "responsible" in c:
         q &= Q(responsible_key__in=[i or 0 for i in c["responsible"]])
         uses.add("responsible")
+        people = None
     if "status" in c:
         simple = Q()
+        codes = set()
         for name in c["status"]:
             low, high = lifecycle.SIMPLE_RANGES[name]
             simple |= Q(status__gte=low, status__lte=high)
+            codes |= {s for s in Status if low <= s <= high}
         q &= simple
-        uses.add("status")
+        uses.add("simple_status")
+        people = _open_or_closed(people, codes)
     if "status_detail" in c:
-        q &= Q(status__in=[int(lifecycle.STATUS_BY_KEY[k]) for k in c["status_detail"]])
+        codes = {lifecycle.STATUS_BY_KEY[k] for k in c["status_detail"]}
+        q &= Q(status__in=[int(code) for code in codes])
         uses.add("status")
+        people = _open_or_closed(people, codes)
     start = end = None
     if "started_from" in c:
         if not _whole_hour(c["started_from"]):
@@ -280,7 +288,20 @@ def rollup_condition(flt: ConversationFilter, params, tz, now) -> RollupFilter |
         end = c["started_to"].astimezone(dt.UTC)
     # The line, responsible and status conditions on conversations too, as the list writes them.
     narrowing = flt.condition_on(("line", "responsible", "status", "status_detail"))
-    return RollupFilter(q, frozenset(uses), start, end, on_days, narrowing)
+    people = None if people is None else people & on_days
+    return RollupFilter(q, frozenset(uses), start, end, on_days, narrowing, people)
+
+
+def _open_or_closed(people: Q | None, codes: set) -> Q | None:
+    """`people` narrowed to statuses `codes` as far as Participation keeps them (open or
+    closed), or None when the codes split one of the two."""
+    if people is None:
+        return None
+    closed = {code >= lifecycle.OPEN_BELOW for code in codes}
+    kept = {code for code in Status if (code >= lifecycle.OPEN_BELOW) in closed}
+    if codes != kept:
+        return None
+    return people & Q(closed=closed.pop()) if len(closed) == 1 else people
 
 
 def rollup_total(user, flt: ConversationFilter) -> int | None:

@@ -10,7 +10,8 @@ unique key the upserts rely on).
 
 `RollupBucket` holds the histogram counts of each time metric for the tiers that keep buckets;
 `Participation` the per-employee figures (offered, taken, skipped, answered, reply periods) by
-span of the conversation's start × channel kind × type × employee.
+span of the conversation's start × open channel × channel kind × type × open or closed ×
+employee.
 """
 
 from django.db import models
@@ -164,16 +165,22 @@ class RollupBucket(RollupKey):
 
 class Participation(models.Model):
     """What each employee did in the conversations started in one span (1, 4 or 16 UTC days, see
-    tiers.py) per channel kind and type.
+    tiers.py) per open channel, channel kind, type and open or closed.
 
-    The key holds only what never changes for a conversation (its start, channel kind, type), so
-    the services add a participant's change where it happens and never move a contribution.
+    The channel kind, type and start never change for a conversation; its open channel changes
+    on a transfer and its closed state on a close or reopen. The services add a participant's
+    change where it happens, under the key the conversation counted under when the transaction
+    began, and at its end move the conversation's whole figures to its new key when the line
+    or the closed state changed (`services.core.Batch`): a page narrowed to closed
+    conversations or to an open channel reads its employees here.
     """
 
     span = models.PositiveSmallIntegerField()  # hours
     period = models.DateTimeField()
+    line_id = models.BigIntegerField(db_default=0)
     channel = models.CharField(max_length=20)
     type = models.CharField(max_length=10)
+    closed = models.BooleanField(db_default=False)  # status at or past CLOSED
     employee_id = models.BigIntegerField()
     assigned = models.BigIntegerField(db_default=0)
     taken = models.BigIntegerField(db_default=0)
@@ -188,8 +195,17 @@ class Participation(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["span", "period", "channel", "type", "employee_id", "shard"],
-                name="participation_shard_key",
+                fields=[
+                    "span",
+                    "period",
+                    "line_id",
+                    "channel",
+                    "type",
+                    "closed",
+                    "employee_id",
+                    "shard",
+                ],
+                name="participation_key",
             )
         ]
         indexes = [
@@ -197,7 +213,11 @@ class Participation(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.span} h from {self.period:%Y-%m-%d} {self.channel} {self.type} employee {self.employee_id}"
+        state = "closed" if self.closed else "open"
+        return (
+            f"{self.span} h from {self.period:%Y-%m-%d} line {self.line_id} {self.channel} "
+            f"{self.type} {state} employee {self.employee_id}"
+        )
 
 
 class LabelRollup(Measures):

@@ -64,7 +64,10 @@ LABEL_KEY = (
     "type",
     "status",
 )
-PARTICIPATION_KEY = ("span", "period", "channel", "type", "employee_id")
+PARTICIPATION_KEY = ("span", "period", "line_id", "channel", "type", "closed", "employee_id")
+# Before stats.0013 Participation kept neither the open channel nor the closed state (a migration
+# of that time rebuilds it with this key).
+PARTICIPATION_KEY_BEFORE_LINES = ("span", "period", "channel", "type", "employee_id")
 PARTICIPATION_SPANS = tiers.SPANS[1:]
 PARTICIPATION_COLUMNS = (
     "assigned",
@@ -379,12 +382,14 @@ class Deltas:
                 for name, value in changed.items():
                     row[name] += value
 
-    def participation(self, conversation, deltas: dict[int, dict[str, int]]) -> None:
-        """Add employees' changed figures ({employee: {"taken": 1, ...}}) to the conversation's spans."""
+    def participation(self, where: tuple, deltas: dict[int, dict[str, int]]) -> None:
+        """Add employees' changed figures ({employee: {"taken": 1, ...}}) to the spans of a
+        conversation counted under `where` (`participation_where`)."""
+        started_at, *rest = where
         for span in PARTICIPATION_SPANS:
-            period = tiers.floor_span(conversation.started_at, span)
+            period = tiers.floor_span(started_at, span)
             for employee, delta in deltas.items():
-                row = self.people[(span, period, conversation.channel, conversation.type, employee)]
+                row = self.people[(span, period, *rest, employee)]
                 for name, value in delta.items():
                     row[name] += value
 
@@ -422,6 +427,18 @@ def apply(old: Contribution | None, new: Contribution | None) -> None:
     deltas = Deltas()
     deltas.move(old, new)
     deltas.write()
+
+
+def participation_where(conversation, line_id: int | None = None, closed: bool | None = None):
+    """The part of a Participation key a conversation decides: (start, open channel, channel
+    kind, type, closed), as it is now or with the line and closed state it had."""
+    return (
+        conversation.started_at,
+        conversation.line_id if line_id is None else line_id,
+        conversation.channel,
+        conversation.type,
+        conversation.status >= lifecycle.OPEN_BELOW if closed is None else closed,
+    )
 
 
 def participant_figures(participant) -> dict[str, int]:
@@ -524,8 +541,11 @@ def rebuild(
     return total
 
 
-def rebuild_derived(using: str = "default", columns: tuple[str, ...] = COLUMNS) -> None:
-    """Recompute the tiers above tier 0 and the participation everywhere (a migration's step)."""
+def rebuild_derived(
+    using: str = "default", columns: tuple[str, ...] = COLUMNS, by_line: bool = True
+) -> None:
+    """Recompute the tiers above tier 0 and the participation everywhere (a migration's step;
+    `columns` and `by_line` say what the tables have at that migration)."""
     conn = connections[using]
     table = conn.ops.quote_name
     with conn.cursor() as cursor:
@@ -534,7 +554,7 @@ def rebuild_derived(using: str = "default", columns: tuple[str, ...] = COLUMNS) 
         cursor.execute(f"DELETE FROM {table(Participation._meta.db_table)}")
     _project(conn, None, None, columns)
     # Before the business-hours columns exist (an earlier migration's step), without them.
-    _participation(conn, None, None, business="reply_bh_sum" in columns)
+    _participation(conn, None, None, business="reply_bh_sum" in columns, by_line=by_line)
 
 
 def _delete(start, end) -> None:
@@ -712,13 +732,20 @@ def _project(conn, start, end, columns: tuple[str, ...] = COLUMNS) -> None:
 
 def _fold_sql(column: str) -> str:
     """`tiers.fold_status(column)` as SQL."""
-    kept = f"{int(lifecycle.Status.SPAM)}, {int(lifecycle.Status.DUPLICATE)}"
-    return f"CASE WHEN {column} IN ({kept}) THEN {column} ELSE {int(lifecycle.Status.CLOSED)} END"
+    status = lifecycle.Status
+    kept = f"{int(status.SPAM)}, {int(status.DUPLICATE)}"
+    return (
+        f"CASE WHEN {column} IN ({kept}) THEN {column} "
+        f"WHEN {column} >= {int(status.CLOSED)} THEN {int(status.CLOSED)} "
+        f"WHEN {column} >= {int(status.AGENT_REPLIED)} THEN {int(status.AGENT_REPLIED)} "
+        f"ELSE {int(status.NEW)} END"
+    )
 
 
-def _participation(conn, start, end, business: bool = True) -> None:
+def _participation(conn, start, end, business: bool = True, by_line: bool = True) -> None:
     """Participation of the conversations started in [start, end) (whole widest spans): one-day
-    spans from the participant and reply-period rows, the wider spans from the one-day rows."""
+    spans from the participant and reply-period rows, the wider spans from the one-day rows.
+    `by_line`: the table has the open channel and closed state in its key (stats.0013)."""
     from convodesk.conversations.models import (
         Conversation,
         ConversationParticipant,
@@ -733,12 +760,23 @@ def _participation(conn, start, end, business: bool = True) -> None:
     where, params = _range_sql(conn, f"c.{q('started_at')}", start, end)
 
     business_seconds = f"COALESCE(r.{q('business_seconds')}, 0)" if business else "0"
+    key = PARTICIPATION_KEY if by_line else PARTICIPATION_KEY_BEFORE_LINES
+    # The conversation's part of the key, as selected and as grouped by.
+    parts = {
+        "line_id": f"c.{q('line_id')}",
+        "channel": f"c.{q('channel')}",
+        "type": f"c.{q('type')}",
+        "closed": f"c.{q('status')} >= {int(lifecycle.OPEN_BELOW)}",
+    }
+    chosen = [name for name in key if name in parts]
+    selected = ", ".join(f"{parts[name]} AS k_{name}" for name in chosen)
+    grouped = ", ".join(f"k_{name}" for name in chosen)
 
     def flag(column):
         return f"CASE WHEN p.{q(column)} THEN 1 ELSE 0 END"
 
     participants = (
-        f"SELECT {day} AS d, c.{q('channel')} AS ch, c.{q('type')} AS ty, p.{q('employee_id')} AS e, "
+        f"SELECT {day} AS d, {selected}, p.{q('employee_id')} AS e, "
         f"{flag('ever_offered')} AS a, {flag('took')} AS t, "
         f"CASE WHEN p.{q('skip_count')} > 0 THEN 1 ELSE 0 END AS s, {flag('wrote')} AS w, "
         "0 AS rn, 0 AS rs, 0 AS rb "
@@ -746,29 +784,32 @@ def _participation(conn, start, end, business: bool = True) -> None:
         f"WHERE {where}"
     )
     periods = (
-        f"SELECT {day}, c.{q('channel')}, c.{q('type')}, r.{q('employee_id')}, 0, 0, 0, 0, 1, "
+        f"SELECT {day}, {selected}, r.{q('employee_id')}, 0, 0, 0, 0, 1, "
         f"r.{q('seconds')}, {business_seconds} "
         f"FROM {q(ReplyPeriod._meta.db_table)} r JOIN {conv} c ON c.{q('id')} = r.{q('conversation_id')} "
         f"WHERE r.{q('employee_id')} IS NOT NULL AND {where}"
     )
     measures = PARTICIPATION_COLUMNS if business else PARTICIPATION_COLUMNS[:-1]
-    columns = ", ".join(q(c) for c in (*PARTICIPATION_KEY, *measures))
+    columns = ", ".join(q(c) for c in (*key, *measures))
     sums = ", ".join(f"SUM({q(c)})" for c in measures)
+    # The key's columns in the key's order: span, period, then each named part, the employee.
+    inner = ", ".join("d" if c == "period" else f"k_{c}" for c in key[1:-1])
     with conn.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({columns}) "
-            f"SELECT {narrowest}, d, ch, ty, e, SUM(a), SUM(t), SUM(s), SUM(w), SUM(rn), SUM(rs)"
+            f"SELECT {narrowest}, {inner}, e, SUM(a), SUM(t), SUM(s), SUM(w), SUM(rn), SUM(rs)"
             f"{', SUM(rb)' if business else ''} "
-            f"FROM ({participants} UNION ALL {periods}) x GROUP BY d, ch, ty, e",
+            f"FROM ({participants} UNION ALL {periods}) x GROUP BY d, {grouped}, e",
             params + params,
         )
         where, params = _range_sql(conn, q("period"), start, end)
         for span in wider:
             period = _span_sql(conn, q("period"), span)
+            kept = ", ".join(q(c) for c in key[2:])
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) "
-                f"SELECT {span}, {period}, {q('channel')}, {q('type')}, {q('employee_id')}, {sums} "
+                f"SELECT {span}, {period}, {kept}, {sums} "
                 f"FROM {table} WHERE {q('span')} = {narrowest} AND {where} "
-                f"GROUP BY {period}, {q('channel')}, {q('type')}, {q('employee_id')}",
+                f"GROUP BY {period}, {kept}",
                 params,
             )

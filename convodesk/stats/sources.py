@@ -258,27 +258,37 @@ class RollupFilter:
     """A filter rollups can answer exactly: conditions on rollup dimensions and a whole-hour range."""
 
     q: Q  # on line_id, channel, responsible_key, type, status
-    uses: frozenset[str]  # the dimensions it narrows: line, channel, responsible, type, status
+    # The dimensions it narrows: line, channel, responsible, type, and "simple_status" (only the
+    # simple statuses: what the folded tiers keep apart) or "status" (exact statuses).
+    uses: frozenset[str]
     start: dt.datetime | None = None  # inclusive, a whole UTC hour
     end: dt.datetime | None = None  # exclusive, a whole UTC hour
-    participation_q: Q = field(default_factory=Q)  # the same on Participation, where it can
+    # Its channel kind and type conditions alone (the same on rollups, Participation and
+    # conversations): the widened filter (see widened()).
+    widened_q: Q = field(default_factory=Q)
     # The filter's line, responsible and status conditions on the conversation table (the
     # list's own, from ConversationFilter); None when it has none. See RollupSource._outside.
     narrowing: Q | None = None
+    # The whole filter on Participation (line, channel kind, type, closed or open), or None when
+    # Participation cannot answer it (a responsible employee, statuses it does not tell apart).
+    people_q: Q | None = None
 
     def widened(self) -> RollupFilter:
         """The filter without its line, responsible and status conditions (channel kind and
-        type on the same range): what the coarse tiers and Participation can answer."""
+        type on the same range): what every coarse tier can answer."""
         return RollupFilter(
-            self.participation_q,
-            self.uses & PARTICIPATION_DIMS,
+            self.widened_q,
+            self.uses & WIDENED_DIMS,
             self.start,
             self.end,
-            self.participation_q,
+            self.widened_q,
+            people_q=self.widened_q,
         )
 
 
-PARTICIPATION_DIMS = frozenset({"channel", "type"})
+WIDENED_DIMS = frozenset({"channel", "type"})
+# What the folded tiers' histograms can be narrowed by (tiers.fold_status).
+HISTOGRAM_DIMS = frozenset({"channel", "type", "simple_status"})
 
 
 class RollupSource:
@@ -334,7 +344,7 @@ class RollupSource:
             inside, widened = self._sizes()
             found = None
             if widened - inside < inside:
-                found = self.everything.filter(self.filter.participation_q)
+                found = self.everything.filter(self.filter.widened_q)
                 if self.filter.start is not None:
                     found = found.filter(started_at__gte=self.filter.start)
                 if self.filter.end is not None:
@@ -412,11 +422,12 @@ class RollupSource:
         ]
 
     def histograms(self) -> dict[tuple, int]:
-        """The metric histograms. Only tier 0 keeps them by line, responsible and exact status,
-        at a cost per matching conversation about that of reading the conversation itself; when
-        the filter leaves out fewer conversations than it keeps, the widened histograms less the
-        left-out conversations' are cheaper (see _outside)."""
-        outside = self._outside() if self.filter.uses - PARTICIPATION_DIMS else None
+        """The metric histograms. The coarse tiers keep them by channel kind, type and simple
+        status; only tier 0 keeps them by line, responsible and exact status, at a cost per
+        matching conversation about that of reading the conversation itself; when the filter
+        leaves out fewer conversations than it keeps, the widened histograms less the left-out
+        conversations' are cheaper (see _outside)."""
+        outside = self._outside() if self.filter.uses - HISTOGRAM_DIMS else None
         grouped = (
             self._read(
                 RollupBucket,
@@ -454,23 +465,23 @@ class RollupSource:
     def participation(self, visible) -> dict[int, dict]:
         """Per-employee figures: whole spans from Participation, the hours around from the table.
 
-        Participation keeps only the channel kind and type of a conversation (what never
-        changes), so under a filter on line, responsible or status the figures are those of the
-        filtered conversations, read from the table, or, when the filter leaves out fewer than
-        it keeps, Participation's less the left-out conversations' (see _outside).
+        Participation keeps the open channel, channel kind, type and whether the conversation
+        is closed, so a filter on those reads it directly. Under a responsible employee or
+        statuses it does not tell apart the figures are those of the filtered conversations,
+        read from the table, or, when the filter leaves out fewer than it keeps,
+        Participation's less the left-out conversations' (see _outside).
         """
-        outside = None
-        if not self.filter.uses <= PARTICIPATION_DIMS:
+        outside, people = None, self.filter.people_q
+        if people is None:
             outside = self._outside()
             if outside is None:
                 return direct_participation(self.conversations, visible)
+            people = self.filter.widened_q
         parts = tiers.cut(self.filter.start, self.filter.end, PARTICIPATION_SPANS)
         result: dict[int, dict] = {}
         spans = [(p.span, p.start, p.end) for p in parts if p.span is not None]
         if spans:
-            rows = Participation.objects.filter(
-                self.filter.participation_q, _periods(spans, "span", lambda span: span)
-            )
+            rows = Participation.objects.filter(people, _periods(spans, "span", lambda span: span))
             if visible is not None:
                 rows = rows.filter(employee_id__in=visible)
             sums = {f"x_{c}": _total(c) for c in PARTICIPATION_COLUMNS}
@@ -534,7 +545,7 @@ class SplitSource:
             self.rollup.uses | {"responsible"},
             self.rollup.start,
             self.rollup.end,
-            self.rollup.participation_q,
+            self.rollup.widened_q,
         )
         if connection.vendor == "sqlite":
             # V's ids once (their own participant ranges, see aggregates.visible_in_range): SQLite

@@ -28,12 +28,19 @@ WIDEST = SPANS[-1]
 
 
 def fold_status(status: int) -> int:
-    """The status as far as the time metrics and the service level care: spam, duplicate or other.
+    """The status as far as the time metrics, the service level and the simple statuses care.
 
-    Metrics leave out spam and duplicates, the service level leaves out spam; a tier that folds
-    statuses stores every other status as CLOSED, so the same arithmetic reads it unchanged.
+    Metrics leave out spam and duplicates, the service level leaves out spam, and the list's
+    simple status filter (waiting, answered, closed: `lifecycle.SIMPLE_RANGES`) tells three
+    ranges apart. A tier that folds statuses stores each open status as the first of its simple
+    range (NEW or AGENT_REPLIED) and every other closed one as CLOSED: the same arithmetic reads
+    it unchanged, and a simple status filter selects the same rows as on the exact statuses.
     """
-    return status if status in (Status.SPAM, Status.DUPLICATE) else int(Status.CLOSED)
+    if status in (Status.SPAM, Status.DUPLICATE):
+        return status
+    if status >= Status.CLOSED:
+        return int(Status.CLOSED)
+    return int(Status.AGENT_REPLIED) if status >= Status.AGENT_REPLIED else int(Status.NEW)
 
 
 @dataclass(frozen=True)
@@ -42,11 +49,13 @@ class Tier:
     span: int  # hours
     dims: frozenset[str]
     buckets: bool = False  # keeps the metric histograms
-    exact_status: bool = True  # False: statuses folded (fold_status), for metrics only
+    exact_status: bool = True  # False: statuses folded (fold_status): metrics, simple statuses
 
     def covers(self, needed: set[str], buckets: bool) -> bool:
+        """`needed` names "status" for a read of exact statuses, "simple_status" for one that
+        only filters by the simple statuses (which folded statuses keep apart)."""
         return (
-            (needed - {"type", "status"}) <= self.dims
+            (needed - {"type", "status", "simple_status"}) <= self.dims
             and (self.buckets or not buckets)
             and (self.exact_status or "status" not in needed)
         )
@@ -150,7 +159,8 @@ def plan(
     """(tier, start, end) parts whose union is exactly [start, end) (whole hours) for a read.
 
     `needed` names the dimensions the read filters or groups by ("status" when it needs the
-    exact status; type is in every tier). `hourly`: the read groups by hour (timeline, heatmap),
+    exact status, "simple_status" when it filters by simple statuses only; type is in every
+    tier). `hourly`: the read groups by hour (timeline, heatmap),
     so only hourly tiers may answer it.
     """
     chosen: dict[int, Tier] = {}

@@ -46,7 +46,10 @@ BUDGET = {
         "returning_client": 14,
         "take": 14,  # of which 3 compute the employee's levels (cached on the user)
         "reply": 11,
-        "close": 9,
+        # lock, may the employee act, participants, their reply periods' sums (a close moves
+        # the conversation's per-employee figures to the closed ones: issue 23 item 5; was 9),
+        # conversation, activity, lead + batch: rollups, buckets, participation, events
+        "close": 11,
     },
     "postgresql": {
         # lock, identity, client + identity, line with its available members, conversation +

@@ -7,13 +7,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from convodesk.conversations.lifecycle import Status
+from convodesk.conversations.lifecycle import STATUS_KEYS, Status
 from convodesk.conversations.models import Conversation
 from convodesk.stats import aggregates
 
 from .builders import BASE, random_history
 
 CONVERSATIONS = re.compile(r'\b(FROM|JOIN) "conversations_conversation"')
+PEOPLE = re.compile(r'\b(FROM|JOIN) "conversations_(conversationparticipant|replyperiod)"')
 LEFT_OUT = re.compile(r'NOT \(+"conversations_conversation"\."status" >=')  # "not closed"
 
 
@@ -39,14 +40,17 @@ def test_an_arbitrary_filter_reads_the_conversation_table_once_for_every_figure(
 
 
 def test_the_few_conversations_read_beside_the_rollups_are_read_once(org):
-    """A status filter that keeps most conversations: the histograms and the per-employee
-    figures are the channel-level ones less the left-out conversations', whose figures are
-    read once (before, each of a dozen statements found them again)."""
+    """A status filter the coarse tiers and Participation cannot tell apart (every status but
+    spam) that keeps most conversations: the histograms and the per-employee figures are the
+    channel-level ones less the left-out conversations', whose figures are read once (before,
+    each of a dozen statements found them again)."""
     random_history(org, 9, conversations=60, days=40)
     now = BASE + dt.timedelta(days=37, minutes=37)
-    closed = Conversation.objects.filter(status__gte=Status.CLOSED).count()
-    most = "closed" if closed * 2 > Conversation.objects.count() else "waiting,answered"
-    scope = aggregates.build_scope(org.admin, {"status": most}, now=now)
+    assert (
+        Conversation.objects.filter(status=Status.SPAM).count() * 2 < Conversation.objects.count()
+    )
+    but_spam = ",".join(key for code, key in STATUS_KEYS.items() if code != Status.SPAM)
+    scope = aggregates.build_scope(org.admin, {"status_detail": but_spam}, now=now)
     with CaptureQueriesContext(connection) as captured:
         report = aggregates.compute(scope)
     reads = [
@@ -59,6 +63,28 @@ def test_the_few_conversations_read_beside_the_rollups_are_read_once(org):
     assert len(reads) == 1 and reads[0].startswith('CREATE TEMPORARY TABLE "stats_outside" AS'), (
         reads
     )
+
+
+@pytest.mark.parametrize("status", ["closed", "waiting,answered"])
+def test_closed_or_open_conversations_are_read_from_the_rollups_alone(org, status):
+    """Issue 23 item 5: the folded tiers keep the simple statuses apart and Participation keeps
+    open and closed apart, so neither the histograms nor the per-employee figures of a page
+    narrowed to closed (or to open) conversations read a participant or reply-period row, nor
+    the conversations left out: the same answer as the conversation table's."""
+    random_history(org, 9, conversations=60, days=40)
+    now = BASE + dt.timedelta(days=37, minutes=37)
+    scope = aggregates.build_scope(org.admin, {"status": status}, now=now)
+    with CaptureQueriesContext(connection) as captured:
+        from_rollups = aggregates.compute(scope)
+    statements = [q["sql"] for q in captured.captured_queries]
+    assert not [sql for sql in statements if "stats_outside" in sql or LEFT_OUT.search(sql)]
+    assert not [sql for sql in statements if PEOPLE.search(sql)], statements
+    assert any('"stats_participation"' in sql for sql in statements)
+    scope.rollup = None
+    direct = aggregates.compute(scope)
+    assert from_rollups.pop("source") == "rollups" and direct.pop("source") == "conversations"
+    assert from_rollups == direct
+    assert any(e["assigned"] for e in direct["employees"])
 
 
 @pytest.mark.postgres_only("session settings")

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from convodesk.conversations.lifecycle import Status
+from convodesk.conversations.lifecycle import Status, simple_status
 from convodesk.stats import tiers
 
 pytestmark = pytest.mark.nodb
@@ -79,12 +79,27 @@ def test_each_read_goes_to_the_smallest_tier_holding_what_it_needs():
     assert tiers.plan(set(), start, end, hourly=True)[0][0].span == 1
 
 
-def test_folded_statuses_keep_what_metrics_and_the_service_level_need():
+def test_folded_statuses_keep_what_metrics_the_service_level_and_simple_statuses_need():
     assert tiers.fold_status(Status.SPAM) == Status.SPAM
     assert tiers.fold_status(Status.DUPLICATE) == Status.DUPLICATE
     assert {tiers.fold_status(s) for s in Status if s not in (Status.SPAM, Status.DUPLICATE)} == {
-        Status.CLOSED
+        Status.NEW,
+        Status.AGENT_REPLIED,
+        Status.CLOSED,
     }
+    # Each status folds into its own simple status: a simple status filter keeps the same rows.
+    for status in Status:
+        assert simple_status(tiers.fold_status(status)) == simple_status(status), status
+
+
+def test_a_simple_status_filter_reads_the_histograms_of_the_folded_tiers():
+    start, end = EPOCH_ALIGNED, EPOCH_ALIGNED + dt.timedelta(days=32)
+    for needed in ({"simple_status"}, {"simple_status", "channel", "type"}):
+        parts = tiers.plan(needed, start, end, buckets=True)
+        assert {tier.span for tier, _s, _e in parts} == {384}
+        assert all(not tier.exact_status for tier, _s, _e in parts)
+    # Exact statuses still come from tier 0 only.
+    assert {t for t, _s, _e in tiers.plan({"status"}, start, end, buckets=True)} == {tiers.FULL}
 
 
 def test_the_hours_of_a_read_without_line_or_employee_come_from_the_small_hourly_tier():

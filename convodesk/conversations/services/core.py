@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -101,6 +103,21 @@ _PARTICIPANTS = Prepared(
     lambda conversation_id: ConversationParticipant.objects.filter(conversation_id=conversation_id)
 )
 
+
+def _reply_sums(conversation_ids: list[int]):
+    """(conversation, employee, periods, seconds, business seconds) of these conversations'
+    reply periods: their part of the per-employee figures."""
+    return (
+        ReplyPeriod.objects.filter(conversation_id__in=conversation_ids, employee_id__isnull=False)
+        .values("conversation_id", "employee_id")
+        .annotate(
+            n=Count("pk"), total=Sum("seconds"), business=Coalesce(Sum("business_seconds"), 0)
+        )
+        .values_list("conversation_id", "employee_id", "n", "total", "business")
+        .order_by()
+    )
+
+
 _current: contextvars.ContextVar[Batch | None] = contextvars.ContextVar(
     "convodesk_batch", default=None
 )
@@ -117,6 +134,10 @@ class Batch:
         self.deliveries: list[int] = []
         self.inserts: list = []  # rows nothing in the transaction reads back (a new conversation's links)
         self.activities: dict[int, Conversation] = {}  # CRM activity id -> the row it follows
+        # Conversation id -> (the row, the Participation key part it counted under when the
+        # transaction began): its figures' changes go there, and move with the whole when the
+        # line or the closed state changed (`_moved_participation`).
+        self.counted: dict[int, tuple[Conversation, tuple]] = {}
 
     # Conversation rows
 
@@ -126,6 +147,16 @@ class Batch:
         dirty.update(fields)
 
     # Participants
+
+    def counted_as(self, conversation: Conversation, line_id=None, closed=None) -> tuple:
+        """The Participation key part the conversation's figures are under in the database (its
+        line and closed state when the transaction first changed it; `line_id` and `closed`:
+        what it had before a change made before this call)."""
+        entry = self.counted.get(conversation.pk)
+        if entry is None:
+            where = rollups.participation_where(conversation, line_id, closed)
+            entry = self.counted[conversation.pk] = (conversation, where)
+        return entry[1]
 
     def participants(
         self, conversation: Conversation, new: bool = False
@@ -201,6 +232,7 @@ class Batch:
         participants = self._changed_participants()
         if participants:
             statements.append(_participants_sql(participants))
+        self._moved_participation()
         events = self.events
         statements += self.deltas.statements()
         ids = _execute(statements, _events_sql(events) if events else None)
@@ -238,8 +270,37 @@ class Batch:
                 participant._loaded = {f: getattr(participant, f) for f in PARTICIPANT_FLAGS}
                 changed.append(participant)
             if figures:
-                self.deltas.participation(conversation, figures)
+                self.deltas.participation(self.counted_as(conversation), figures)
         return sorted(changed, key=lambda p: (p.conversation_id, p.employee_id))
+
+    def _moved_participation(self) -> None:
+        """Move the whole figures of each conversation whose line or closed state changed from
+        the key they were under to the new one: every participant row's flags (as they are now,
+        this transaction's changes included: those went to the old key) and every reply period
+        (one read for all of them, this transaction's included)."""
+        moved = {}
+        for pk, (conversation, was) in self.counted.items():
+            now = rollups.participation_where(conversation)
+            if now != was:
+                moved[pk] = (conversation, was, now)
+        self.counted = {}
+        if not moved:
+            return
+        self.load_participants([conversation for conversation, _was, _now in moved.values()])
+        figures: dict[int, dict[int, dict[str, int]]] = {
+            pk: {e: rollups.participant_figures(p) for e, p in self.people[pk][1].items()}
+            for pk in moved
+        }
+        for pk, employee, n, total, business in _reply_sums(list(moved)):
+            add = {"reply_n": n, "reply_sum": total, "reply_bh_sum": business}
+            mine = figures[pk].setdefault(employee, {})
+            for name, value in add.items():
+                mine[name] = mine.get(name, 0) + value
+        for pk, (_conversation, was, now) in moved.items():
+            self.deltas.participation(
+                was, {e: {k: -v for k, v in f.items()} for e, f in figures[pk].items()}
+            )
+            self.deltas.participation(now, figures[pk])
 
 
 def _db():
@@ -659,6 +720,9 @@ def transition(
     before = conversation.to_state()
     state, outcome = lifecycle.apply(before, event, Rules.for_line(conversation.line))
     current_batch = batch()
+    counted_as = current_batch.counted_as(
+        conversation, from_line or conversation.line_id, before.status >= lifecycle.OPEN_BELOW
+    )
     changed = conversation.set_state(state)
     conversation.updated_at = event.at
     current_batch.touch(conversation, [*changed, *also, "updated_at"])
@@ -684,7 +748,7 @@ def transition(
         )
         if employee is not None:
             current_batch.deltas.participation(
-                conversation,
+                counted_as,
                 {
                     employee: {
                         "reply_n": 1,

@@ -12,7 +12,7 @@ def fill_tiers(apps, schema_editor):
     # reply-time-target columns, which do not exist yet here).
     added_later = {"reply_bh_sum", "sla_met", "sla_breaches"}
     columns = tuple(c for c in rollups.COLUMNS if c not in added_later and "_bh_" not in c)
-    rollups.rebuild_derived(using=schema_editor.connection.alias, columns=columns)
+    rollups.rebuild_derived(using=schema_editor.connection.alias, columns=columns, by_line=False)
 
 
 class Migration(migrations.Migration):

@@ -11,7 +11,7 @@ def fill(apps, schema_editor):
     table = connection.ops.quote_name(apps.get_model("stats", "Participation")._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table}")
-    rollups._participation(connection, None, None)
+    rollups._participation(connection, None, None, by_line=False)
 
 
 class Migration(migrations.Migration):
