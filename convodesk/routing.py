@@ -6,6 +6,7 @@ from django.urls import path
 
 from convodesk.connectors.livechat import WidgetConsumer
 from convodesk.connectors.origins import StaffOriginValidator
+from convodesk.conversations import realtime
 from convodesk.workspace.consumers import OperatorConsumer
 
 websocket_urlpatterns = [
@@ -29,4 +30,4 @@ def websocket_application():
             return await public(scope, receive, send)
         return await staff(scope, receive, send)
 
-    return application
+    return realtime.serving(application)
