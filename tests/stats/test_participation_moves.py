@@ -26,24 +26,21 @@ def _figures(employee) -> dict[tuple, dict]:
     return found
 
 
-def _as_rebuilt():
+def _rows() -> dict[tuple, tuple]:
+    return {
+        tuple(p[k] for k in rollups.PARTICIPATION_KEY): tuple(
+            p[c] for c in rollups.PARTICIPATION_COLUMNS
+        )
+        for p in Participation.objects.values()
+        if any(p[c] for c in rollups.PARTICIPATION_COLUMNS)
+    }
+
+
+def _as_rebuilt() -> bool:
     """The services' rows equal the rows a rebuild computes from the conversations."""
-    kept = {
-        tuple(p[k] for k in rollups.PARTICIPATION_KEY): tuple(
-            p[c] for c in rollups.PARTICIPATION_COLUMNS
-        )
-        for p in Participation.objects.values()
-        if any(p[c] for c in rollups.PARTICIPATION_COLUMNS)
-    }
+    kept = _rows()
     rollups.rebuild()
-    rebuilt = {
-        tuple(p[k] for k in rollups.PARTICIPATION_KEY): tuple(
-            p[c] for c in rollups.PARTICIPATION_COLUMNS
-        )
-        for p in Participation.objects.values()
-        if any(p[c] for c in rollups.PARTICIPATION_COLUMNS)
-    }
-    return kept == rebuilt
+    return _rows() == kept
 
 
 def test_an_employees_work_moves_to_the_closed_figures_when_the_conversation_closes(org):
