@@ -16,24 +16,30 @@ DAY = rollups.PARTICIPATION_SPANS[0]
 
 
 def _figures(employee) -> dict[tuple, dict]:
-    """{(line, closed): non-zero figures} of one employee's one-day rows."""
-    found = {}
+    """{(line, closed): non-zero figures} of one employee's one-day rows, summed over the
+    shards (a key's figures are the sum of its rows: `rollups.shard`)."""
+    found: dict[tuple, dict] = {}
     for row in Participation.objects.filter(span=DAY, employee_id=employee.pk).values():
-        figures = {c: row[c] for c in rollups.PARTICIPATION_COLUMNS if row[c]}
-        if figures:
-            key = (row["line_id"], row["closed"])
-            found[key] = {c: found.get(key, {}).get(c, 0) + v for c, v in figures.items()}
-    return found
+        sums = found.setdefault((row["line_id"], row["closed"]), {})
+        for c in rollups.PARTICIPATION_COLUMNS:
+            sums[c] = sums.get(c, 0) + row[c]
+    return {
+        key: {c: v for c, v in sums.items() if v}
+        for key, sums in found.items()
+        if any(sums.values())
+    }
 
 
 def _rows() -> dict[tuple, tuple]:
-    return {
-        tuple(p[k] for k in rollups.PARTICIPATION_KEY): tuple(
-            p[c] for c in rollups.PARTICIPATION_COLUMNS
+    """Every key's figures, summed over its shards, where any is not zero."""
+    found: dict[tuple, list] = {}
+    for p in Participation.objects.values():
+        sums = found.setdefault(
+            tuple(p[k] for k in rollups.PARTICIPATION_KEY), [0] * len(rollups.PARTICIPATION_COLUMNS)
         )
-        for p in Participation.objects.values()
-        if any(p[c] for c in rollups.PARTICIPATION_COLUMNS)
-    }
+        for i, c in enumerate(rollups.PARTICIPATION_COLUMNS):
+            sums[i] += p[c]
+    return {key: tuple(sums) for key, sums in found.items() if any(sums)}
 
 
 def _as_rebuilt() -> bool:
