@@ -6,7 +6,6 @@ from django.urls import path
 
 from convodesk.connectors.livechat import WidgetConsumer
 from convodesk.connectors.origins import StaffOriginValidator
-from convodesk.conversations import realtime
 from convodesk.workspace.consumers import OperatorConsumer
 
 websocket_urlpatterns = [
@@ -30,4 +29,4 @@ def websocket_application():
             return await public(scope, receive, send)
         return await staff(scope, receive, send)
 
-    return realtime.serving(application)
+    return application

@@ -1,6 +1,5 @@
 """/ws/widget/<key>/: the client's side of a live chat, over the real routing."""
 
-import asyncio
 import secrets
 
 from asgiref.sync import async_to_sync
@@ -319,48 +318,3 @@ def test_the_reads_of_every_echo_are_compiled_once_not_at_each_echo(tdb, org):
         livechat._MESSAGES,
     ):
         assert read.compiled and _UNUSABLE not in read.compiled.values()
-
-
-def test_a_slow_channel_layer_does_not_hold_up_the_message_that_announces_its_event(
-    tdb, org, monkeypatch
-):
-    """Issue 17: the service a socket calls hands its live-event hint to the loop serving the
-    socket and returns; it does not wait for the channel layer (each web process has one thread
-    for database work, which used to wait there for the layer's round trips). The hint still
-    arrives once the layer is free."""
-    from channels.layers import get_channel_layer
-
-    from convodesk.conversations import realtime
-
-    conn = livechat_org(org)
-    layer = get_channel_layer()
-    original = layer.group_send
-    held = []
-
-    async def slow_group_send(group, message):
-        if group == realtime.EVENTS_GROUP:
-            gate = held[0] if held else None
-            if gate is not None:
-                await gate.wait()
-        await original(group, message)
-
-    monkeypatch.setattr(layer, "group_send", slow_group_send)
-
-    async def scenario():
-        held.append(asyncio.Event())
-        comm = widget(conn.public_key)
-        await hello(comm, token())
-        await comm.send_json_to({"type": "message", "id": "slowlayer01", "text": "Hello?"})
-        echo = await receive_until(comm, lambda m: m["type"] == "message", timeout=2.0)
-        assert echo["client_id"] == "slowlayer01"
-        assert realtime._SENDING, "the hint waits for the layer"
-        held[0].set()
-        for _ in range(100):
-            if not realtime._SENDING:
-                break
-            await asyncio.sleep(0.01)
-        assert not realtime._SENDING
-        await comm.disconnect()
-        await outbox.stop_hub()
-
-    run(scenario)
