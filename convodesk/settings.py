@@ -126,6 +126,7 @@ TEMPLATES = [
 ]
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+PG_PREPARED = os.environ.get("PG_PREPARED", "1").strip().lower() not in ("0", "false", "no", "")
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'convodesk.sqlite3'}"),
@@ -163,6 +164,8 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
     )
     if session:
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = session
+    if PG_PREPARED:  # psycopg prepares the statements of server-binding cursors on first use
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0
     # A connection pool per process (psycopg_pool): under ASGI every request and socket event
     # runs its database work in a thread of its own, and without a pool each of them opened and
     # closed a PostgreSQL connection. PG_POOL_MAX=0 turns the pool off.
@@ -401,6 +404,10 @@ CONVODESK = {
     # PostgreSQL: a count still running after this gives way to the planner's estimate (shown
     # as such), so the total never holds the page back more than this.
     "COUNT_TIMEOUT_MS": int(os.environ.get("COUNT_TIMEOUT_MS", "60")),
+    # PostgreSQL: the write path's and the live feed's fixed-shape reads are prepared on the
+    # server once per connection (convodesk.prepared). 0 behind a connection pooler in
+    # transaction mode, which cannot keep a connection's prepared statements.
+    "PG_PREPARED": PG_PREPARED,
     # PostgreSQL: the memory and parallel workers the statement that reads a statistics page's
     # filtered conversations may use (stats.sources.materialized), beside the sessions' own
     # (PG_SESSION_OPTIONS turns parallel workers off for the short queries of everything else).

@@ -1,5 +1,6 @@
 """`convodesk.prepared`: a read compiled once returns what the queryset returns, for any values."""
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -67,3 +68,33 @@ def test_values_a_marker_cannot_stand_for_are_read_without_the_cache(org):
     assert [c.pk for c in by_line(line)] == [conn.pk]
     assert list(by_name.compiled.values()) == list(by_line.compiled.values()) == [_UNUSABLE]
     assert ClientIdentity.objects.count() == 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="server-side prepared statements")
+def test_postgresql_prepares_a_read_once_per_connection_and_plans_it_no_more(org, settings):
+    """Planning the joined look-ups took three to five times as long as running them."""
+    line = f.line("Prepared", members=[org.op1])
+    conn = f.connection(line, "api")
+    received = f.client_message(conn, "c", "Hi", when=f.at(0))
+    lock = Prepared(lambda pk: Conversation.objects.select_related("line").filter(pk=pk))
+
+    def prepared_here():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                ['%"conversations_conversation"."id" = $1%'],
+            )
+            return cursor.fetchone()[0]
+
+    before = prepared_here()
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            assert lock.first(received.conversation.pk).line.name == "Prepared"
+        assert lock.first(received.conversation.pk + 1000) is None
+    assert len(queries) == 4  # still seen by Django's query log
+    assert prepared_here() == before + 1
+
+    settings.CONVODESK = {**settings.CONVODESK, "PG_PREPARED": False}
+    other = Prepared(lambda pk: Conversation.objects.select_related("connection").filter(pk=pk))
+    assert other.first(received.conversation.pk).connection.pk == conn.pk
+    assert prepared_here() == before + 1
