@@ -23,11 +23,11 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
-from django.db.models import IntegerField, Max, Value
+from django.db.models import Max
 
 from convodesk.prepared import Prepared
 
-from . import realtime
+from . import realtime, visibility
 from .models import ConversationEvent
 
 log = logging.getLogger("convodesk.outbox")
@@ -264,16 +264,14 @@ class Hub:
         for member, _fresh in ready:  # sockets re-read their permissions now and then
             if getattr(member, "permissions_due", lambda: False)():
                 await database_sync_to_async(member.refresh_permissions)()
-        queries = [
-            (n, m.visible_query({e.conversation_id for e in fresh}))
-            for n, (m, fresh) in enumerate(ready)
-        ]
-        visible = await database_sync_to_async(_visible_by_member)(
-            [(n, q) for n, q in queries if q is not None]
-        )
+        scopes = {n: member.visible_scope() for n, (member, _fresh) in enumerate(ready)}
+        limited = {n: scope for n, scope in scopes.items() if scope is not None}
+        visible = {}
+        if limited:
+            ids = {e.conversation_id for n in limited for e in ready[n][1]}
+            visible = await database_sync_to_async(visibility.visible_among)(limited, ids)
         for n, (member, fresh) in enumerate(ready):
-            query = queries[n][1]
-            frames = member.frames_for(fresh, None if query is None else visible.get(n, set()))
+            frames = member.frames_for(fresh, visible.get(n))
             try:
                 for frame in frames:
                     await member.send_json(frame)
@@ -301,20 +299,6 @@ class Hub:
             await self.layer.group_discard(realtime.EVENTS_GROUP, self.channel)
         except Exception:
             pass
-
-
-def _visible_by_member(queries) -> dict[int, set[int]]:
-    """Run the members' `visible_to` queries as one UNION ALL per chunk: one round trip."""
-    result: dict[int, set[int]] = {}
-    for start in range(0, len(queries), 100):
-        chunk = [
-            q.annotate(_member=Value(n, output_field=IntegerField())).values_list("pk", "_member")
-            for n, q in queries[start : start + 100]
-        ]
-        combined = chunk[0].union(*chunk[1:], all=True) if len(chunk) > 1 else chunk[0]
-        for pk, n in combined:
-            result.setdefault(n, set()).add(pk)
-    return result
 
 
 async def hub() -> Hub:

@@ -58,6 +58,32 @@ def _grants(kind: str, ids) -> Q:
     return Q(employee_id__in=ids, sees=True)
 
 
+def visible_among(scopes: dict, conversation_ids) -> dict:
+    """{key: the ones of `conversation_ids` that scope may see} for many viewers at once, each
+    given as `scope_for(user, action)`: one read of the granting participant rows per kind of
+    scope, the same rows `visible_to` asks about. The live feed of a web process asks this for
+    all its operators' sockets at every batch of events; a query per socket (EXISTS for each
+    conversation) cost PostgreSQL 13 ms a batch for 25 sockets."""
+    ids = list(conversation_ids)
+    result: dict = {key: set() for key in scopes}
+    by_kind: dict[str, list] = {}
+    for key, (kind, employees) in scopes.items():
+        if kind == "all":
+            result[key] = set(ids)
+        elif kind != "nothing" and ids:
+            by_kind.setdefault(kind, []).append((key, employees))
+    participant = apps.get_model("conversations", "ConversationParticipant")
+    for kind, members in by_kind.items():
+        everyone = set().union(*(employees for _key, employees in members))
+        granted: dict[int, set[int]] = {}
+        rows = participant.objects.filter(_grants(kind, everyone), conversation_id__in=ids)
+        for conversation_id, employee_id in rows.values_list("conversation_id", "employee_id"):
+            granted.setdefault(employee_id, set()).add(conversation_id)
+        for key, employees in members:
+            result[key] = set().union(*(granted.get(e, ()) for e in employees))
+    return result
+
+
 class ConversationQuerySet(models.QuerySet):
     def visible_to(self, user, action: str = "view", shape: str = "probe"):
         """The conversations `user` may see for `action`; one rule, two SQL shapes of it.

@@ -1,7 +1,8 @@
 """`/ws/operator/`: the live feed of the workspace and the conversation list.
 
-Authenticated by the session. Every event read from the log is checked against
-`Conversation.objects.visible_to(user, "view")` before it is sent; a conversation the socket
+Authenticated by the session. Every event read from the log is checked against the one
+visibility rule before it is sent (`visibility.visible_among`, for all of a process's sockets
+at once: the participant rows `Conversation.objects.visible_to(user, "view")` reads); a conversation the socket
 was told about that is no longer visible (taken by someone else, transferred away) is
 announced once as `gone`, without details. The browser resumes with `?last=<event id>`.
 """
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from convodesk.accounts import deactivation
 from convodesk.accounts.access import forget_levels
-from convodesk.conversations import outbox, realtime
+from convodesk.conversations import outbox, realtime, visibility
 from convodesk.conversations.models import Conversation
 from convodesk.conversations.normalize import parse_id
 
@@ -56,8 +57,7 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         latest = await database_sync_to_async(outbox.latest_id)()
         # Nothing past the log's end can have been seen: a larger number would silence the feed.
         self.cursor = outbox.Cursor(latest if last is None or last > latest else last)
-        self.sees_all = await database_sync_to_async(self._sees_all)()
-        self.permissions_read_at = time.monotonic()
+        await database_sync_to_async(self._read_scope)()
         await self.accept()
         # Deactivating the employee closes this socket at once (accounts.deactivation).
         await self.channel_layer.group_add(deactivation.user_group(user.pk), self.channel_name)
@@ -196,15 +196,15 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         seconds (sync side; the hub calls it before a batch), so a lowered role or a department
         move narrows what the socket streams."""
         forget_levels(self.user)
-        self.sees_all = self._sees_all()
-        if self.opened and not self.sees_all:
+        self.user.__dict__.pop("_convodesk_department_ids", None)  # a department move
+        self._read_scope()
+        if self.opened and self.view_scope is not None:
             self.opened &= self._visible_ids(self.opened)
+
+    def _read_scope(self) -> None:
+        kind_ids = visibility.scope_for(self.user, "view")
+        self.view_scope = None if kind_ids[0] == "all" else kind_ids
         self.permissions_read_at = time.monotonic()
-
-    def _sees_all(self) -> bool:
-        from convodesk.conversations.visibility import scope_for
-
-        return scope_for(self.user, "view")[0] == "all"
 
     def _visible_ids(self, ids) -> set[int]:
         return set(
@@ -224,8 +224,11 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
             events = self.take(events)
         if not events:
             return []
-        query = self.visible_query({e.conversation_id for e in events})
-        visible = None if query is None else set(query.values_list("pk", flat=True))
+        scope = self.visible_scope()
+        visible = None
+        if scope is not None:
+            ids = {e.conversation_id for e in events}
+            visible = visibility.visible_among({0: scope}, ids)[0]
         return self.frames_for(events, visible)
 
     # The hub's side: it reads each event once for the whole process -----------------------
@@ -234,13 +237,10 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         keep = set(self.cursor.take([e.id for e in events]))
         return [e for e in events if e.id in keep]
 
-    def visible_query(self, conversation_ids):
-        """Which of these conversations the user may see (None: all of them)."""
-        if self.sees_all:
-            return None
-        return Conversation.objects.visible_to(self.user, "view").filter(
-            pk__in=list(conversation_ids)
-        )
+    def visible_scope(self):
+        """The user's `visibility.scope_for(user, "view")`, read at most PERMISSION_TTL seconds
+        ago; None when they see everything."""
+        return self.view_scope
 
     def frames_for(self, events, visible: set[int] | None) -> list[dict]:
         """Frames for the events this user may see now; `gone` once for those it no longer may."""

@@ -205,3 +205,25 @@ def test_access_answers_hidden_like_missing_and_refuses_a_visible_one_the_role_m
     assert visibility.access(watcher, held["op2"]).pk == held["op2"]  # sees everything
     with pytest.raises(services.NotAllowed):
         visibility.access(watcher, held["op2"], "act")  # acts on their own only
+
+
+def test_many_viewers_asked_at_once_see_what_each_sees_alone(org, held):
+    """The live feed asks for all of a process's sockets in one read (visibility.visible_among)."""
+    from convodesk.conversations.visibility import scope_for, visible_among
+
+    nobody = Role.objects.create(name="No view", view_conversations=0)
+    queue_only = f.employee("queue-only", departments=[org.support])
+    queue_only.roles.set([nobody])
+    queued = conversation(org.conn, "c-queue").pk  # offered to op1, op2, op3
+    services.transfer(held["op1"], f.act(org.op1), to_employee=org.op3, now=f.at(10))
+    chief = f.employee("chief", roles=["Chief executive"])
+    viewers = [org.op1, org.op2, org.op3, org.supervisor, queue_only, chief, org.admin]
+    ids = set(Conversation.objects.values_list("pk", flat=True))
+    scopes = {n: scope_for(fresh_user(user), "view") for n, user in enumerate(viewers)}
+    together = visible_among(scopes, ids)
+    for n, user in enumerate(viewers):
+        assert together[n] == visible(user), user.username
+    assert queued in together[0] and held["op1"] in together[0] and held["op1"] in together[2]
+    assert together[4] == set() and together[5] == ids
+    assert visible_among({0: ("nothing", None)}, ids) == {0: set()}
+    assert visible_among({0: scopes[0]}, set()) == {0: set()}
