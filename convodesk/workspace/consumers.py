@@ -196,7 +196,8 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         seconds (sync side; the hub calls it before a batch), so a lowered role or a department
         move narrows what the socket streams."""
         forget_levels(self.user)
-        self.user.__dict__.pop("_convodesk_department_ids", None)  # a department move
+        if hasattr(self.user, "_convodesk_department_ids"):  # a department move (a lazy user)
+            del self.user._convodesk_department_ids
         self._read_scope()
         if self.opened and self.view_scope is not None:
             self.opened &= self._visible_ids(self.opened)

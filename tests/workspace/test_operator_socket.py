@@ -164,3 +164,28 @@ def test_a_lowered_role_narrows_an_open_socket_within_its_refresh(tdb, org, monk
         await outbox.stop_hub()
 
     run(scenario)
+
+
+def test_a_supervisor_moved_to_another_department_stops_seeing_the_old_one_within_the_refresh(
+    tdb, org, monkeypatch
+):
+    from convodesk.workspace import consumers
+
+    monkeypatch.setattr(consumers, "PERMISSION_TTL", 0)
+    private = f.connection(f.line("Private line", members=[org.op1]), "api")  # op1: Sales
+    cookie = session_cookie(org.supervisor)  # department level, in Sales
+
+    async def scenario():
+        comm = operator(cookie)
+        assert (await comm.connect())[0]
+        await receive_until(comm, lambda m: m["type"] == "hello")
+        first = await db(lambda: f.client_message(private, "c-1", "one").conversation)()
+        await receive_until(comm, lambda m: m.get("conversation") == first.pk)
+        await db(lambda: org.supervisor.departments.set([org.support]))()
+        second = await db(lambda: f.client_message(private, "c-2", "two").conversation)()
+        rest = await drain(comm, 1.0)
+        assert second.pk not in {m.get("conversation") for m in rest}
+        await comm.disconnect()
+        await outbox.stop_hub()
+
+    run(scenario)
