@@ -21,6 +21,8 @@ connection pooler in transaction mode that cannot keep a connection's prepared s
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models.query import get_related_populators
@@ -141,4 +143,22 @@ def _cursor(connection):
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = ServerBindingCursor(connection.connection)
-    return connection._prepare_cursor(raw)
+    connection.validate_thread_sharing()
+    if connection.queries_logged:
+        return _logged_cursor_class()(raw, connection)
+    return connection.make_cursor(raw)
+
+
+@functools.cache
+def _logged_cursor_class():
+    """Django's logging cursor reads a statement's text back from psycopg, which keeps none for
+    a prepared statement: this one logs the statement with its values bound on the client."""
+    from django.db.backends.postgresql.base import CursorDebugWrapper
+    from django.db.backends.utils import CursorWrapper
+
+    class Logged(CursorDebugWrapper):
+        def execute(self, sql, params=None):
+            with self.debug_sql(self.db.ops.compose_sql(sql, params)):
+                return CursorWrapper.execute(self, sql, params)
+
+    return Logged
