@@ -33,6 +33,13 @@ def department_employee_ids(user) -> set[int]:
     return ids
 
 
+def forget_departments(user) -> None:
+    """Drop the cached department employees (a long-lived socket re-reads them, as it re-reads
+    the levels: the employee may have moved to another department)."""
+    if hasattr(user, "_convodesk_department_ids"):  # through a lazy user too
+        del user._convodesk_department_ids
+
+
 def scope_for(user, action: str = "view"):
     """("all", None), ("employees", ids) meaning the "own" sets of those ids, or ("offered", {id})."""
     if user is None or not user.is_authenticated or not user.is_active:

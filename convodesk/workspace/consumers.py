@@ -1,10 +1,11 @@
 """`/ws/operator/`: the live feed of the workspace and the conversation list.
 
 Authenticated by the session. Every event read from the log is checked against the one
-visibility rule before it is sent (`visibility.visible_among`, for all of a process's sockets
-at once: the participant rows `Conversation.objects.visible_to(user, "view")` reads); a conversation the socket
-was told about that is no longer visible (taken by someone else, transferred away) is
-announced once as `gone`, without details. The browser resumes with `?last=<event id>`.
+visibility rule before it is sent: `visibility.visible_among`, asked for all of a process's
+sockets at once, reads the participant rows `Conversation.objects.visible_to(user, "view")`
+reads. A conversation the socket was told about that is no longer visible (taken by someone
+else, transferred away) is announced once as `gone`, without details. The browser resumes with
+`?last=<event id>`.
 """
 
 from __future__ import annotations
@@ -196,8 +197,7 @@ class OperatorConsumer(outbox.Feed, AsyncJsonWebsocketConsumer):
         seconds (sync side; the hub calls it before a batch), so a lowered role or a department
         move narrows what the socket streams."""
         forget_levels(self.user)
-        if hasattr(self.user, "_convodesk_department_ids"):  # a department move (a lazy user)
-            del self.user._convodesk_department_ids
+        visibility.forget_departments(self.user)
         self._read_scope()
         if self.opened and self.view_scope is not None:
             self.opened &= self._visible_ids(self.opened)
