@@ -126,7 +126,7 @@ TEMPLATES = [
 ]
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-PG_PREPARED = os.environ.get("PG_PREPARED", "1").strip().lower() not in ("0", "false", "no", "")
+PG_PREPARED = env_bool("PG_PREPARED", True)
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'convodesk.sqlite3'}"),
