@@ -3,9 +3,10 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convodesk.settings")
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
 
-django_asgi_app = get_asgi_application()
+from convodesk.handlers import http_application  # noqa: E402
+
+django_asgi_app = http_application()
 
 from convodesk import routing  # noqa: E402
 

@@ -15,19 +15,41 @@ markers cannot all be found (a value the lookup transformed) is simply built eve
 
 On PostgreSQL the statement is also prepared on the server, once per connection: planning these
 joins (the conversation with its line, connection, identity and client; an event with its actor)
-took three to five times as long as running them. `PG_PREPARED=0` turns that off, for a
-connection pooler in transaction mode that cannot keep a connection's prepared statements.
+took three to five times as long as running them. It is sent with PostgreSQL's own `$1`
+placeholders, written once at compile time: psycopg rewrites `%s` placeholders in Python on every
+call for a statement longer than 4 kB (the conversation's look-up is 5 kB), and not at all for
+`$1`. `PG_PREPARED=0` turns that off, for a connection pooler in transaction mode that cannot
+keep a connection's prepared statements.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 
+import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models.query import get_related_populators
 
 _UNUSABLE = object()
+_PLACEHOLDER = re.compile(r"%([s%])")
+# PostgreSQL's text of a statement ($1 placeholders) -> Django's (%s), for the query log.
+_DJANGO_SQL: dict[str, str] = {}
+
+
+def _numbered(sql: str) -> str:
+    """Django's statement with PostgreSQL's numbered placeholders (`%s` -> `$n`, `%%` -> `%`)."""
+    count = 0
+
+    def number(match):
+        nonlocal count
+        if match.group(1) == "%":
+            return "%"
+        count += 1
+        return f"${count}"
+
+    return _PLACEHOLDER.sub(number, sql)
 
 
 def _marker(index: int, value):
@@ -41,6 +63,7 @@ def _marker(index: int, value):
 class _Compiled:
     __slots__ = (
         "sql",
+        "numbered",
         "params",
         "slots",
         "compiler",
@@ -61,6 +84,8 @@ class _Compiled:
                 raise LookupError(index)
             slots.append((index, found))
         self.sql, self.params, self.slots, self.compiler = sql, list(params), slots, compiler
+        self.numbered = _numbered(sql)
+        _DJANGO_SQL[self.numbered] = sql
         select_fields = compiler.klass_info["select_fields"]
         self.bounds = (select_fields[0], select_fields[-1] + 1)
         self.init_list = [
@@ -105,8 +130,9 @@ class Prepared:
         for index, positions in compiled.slots:
             for n in positions:
                 params[n] = args[index]
-        with _cursor(connections[alias]) as cursor:
-            cursor.execute(compiled.sql, params)
+        cursor, numbered = _cursor(connections[alias])
+        with cursor:
+            cursor.execute(compiled.numbered if numbered else compiled.sql, params)
             rows = cursor.fetchall()
         if not rows:
             return []
@@ -131,34 +157,34 @@ class Prepared:
 
 
 def _cursor(connection):
-    """A cursor of `connection` with server-side binding, whose statements psycopg prepares on
-    first use and keeps per connection (the most recent 100, by SQL and parameter types), on
-    PostgreSQL unless PG_PREPARED=0; else the connection's own cursor. Wrapped as Django wraps
-    its cursors, so query logging and capture see these statements too. (Django's own cursors
-    bind on the client and are never prepared.)"""
+    """A cursor of `connection` with server-side binding and `$1` placeholders, whose statements
+    psycopg prepares on first use and keeps per connection (the most recent 100, by SQL and
+    parameter types), on PostgreSQL unless PG_PREPARED=0; else the connection's own cursor.
+    Wrapped as Django wraps its cursors, so query logging and capture see these statements too.
+    (Django's own cursors bind on the client and are never prepared.) Returns the cursor and
+    whether it takes `$1` placeholders."""
     if connection.vendor != "postgresql" or not settings.CONVODESK["PG_PREPARED"]:
-        return connection.cursor()
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
+        return connection.cursor(), False
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        raw = ServerBindingCursor(connection.connection)
+        raw = psycopg.RawCursor(connection.connection)
     connection.validate_thread_sharing()
     if connection.queries_logged:
-        return _logged_cursor_class()(raw, connection)
-    return connection.make_cursor(raw)
+        return _logged_cursor_class()(raw, connection), True
+    return connection.make_cursor(raw), True
 
 
 @functools.cache
 def _logged_cursor_class():
     """Django's logging cursor reads a statement's text back from psycopg, which keeps none for
-    a prepared statement: this one logs the statement with its values bound on the client."""
+    a prepared statement: this one logs the statement (Django's text of it) with its values
+    bound on the client."""
     from django.db.backends.postgresql.base import CursorDebugWrapper
     from django.db.backends.utils import CursorWrapper
 
     class Logged(CursorDebugWrapper):
         def execute(self, sql, params=None):
-            with self.debug_sql(self.db.ops.compose_sql(sql, params)):
+            with self.debug_sql(self.db.ops.compose_sql(_DJANGO_SQL.get(sql, sql), params)):
                 return CursorWrapper.execute(self, sql, params)
 
     return Logged

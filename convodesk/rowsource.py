@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import json
 import uuid
 
@@ -39,13 +40,20 @@ def rows(fields, values: list[list]) -> tuple[str, list]:
     if connection.vendor != "postgresql" or len(values) < 2:
         row = f"({', '.join(['%s'] * len(fields))})"
         return f"VALUES {', '.join([row] * len(values))}", [v for r in values for v in r]
+    return (
+        _json_select(tuple(fields)),
+        [json.dumps(values, default=_plain, ensure_ascii=False, allow_nan=False)],
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _json_select(fields: tuple) -> str:
+    """The `SELECT` reading one JSON array per row, cast per column (one text per set of
+    fields: the casts are looked up once, not for every batch)."""
     columns = ", ".join(
         f"(r->{i})::jsonb"
         if isinstance(f, JSONField)
         else f"(r->>{i})::{f.cast_db_type(connection)}"
         for i, f in enumerate(fields)
     )
-    return (
-        f"SELECT {columns} FROM json_array_elements(%s::json) AS r",
-        [json.dumps(values, default=_plain, ensure_ascii=False, allow_nan=False)],
-    )
+    return f"SELECT {columns} FROM json_array_elements(%s::json) AS r"

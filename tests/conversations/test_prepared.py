@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.test.utils import CaptureQueriesContext
 
 from convodesk.conversations.models import ClientIdentity, Conversation
@@ -99,3 +100,22 @@ def test_postgresql_prepares_a_read_once_per_connection_and_plans_it_no_more(org
     other = Prepared(lambda pk: Conversation.objects.select_related("connection").filter(pk=pk))
     assert other.first(received.conversation.pk).connection.pk == conn.pk
     assert prepared_here() == before + 1
+
+
+def test_a_literal_percent_in_a_prepared_read_survives_the_numbered_placeholders(org):
+    """On PostgreSQL the statement is sent with `$1` placeholders written once: Django's `%%`
+    (a literal percent) becomes `%`, each `%s` the next number."""
+    line = f.line("Prepared", members=[org.op1])
+    conn = f.connection(line, "api")
+    received = f.client_message(conn, "c", "Hi", when=f.at(0))
+    read = Prepared(
+        lambda pk, name: (
+            Conversation.objects.annotate(share=RawSQL("'50%%'", ()))
+            .select_related("line")
+            .filter(pk=pk, line__name=name)
+        )
+    )
+    for _ in range(2):
+        found = read.first(received.conversation.pk, "Prepared")
+        assert found.share == "50%" and found.line.name == "Prepared"
+    assert read.first(received.conversation.pk, "Another line") is None

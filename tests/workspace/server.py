@@ -22,13 +22,13 @@ def free_port() -> int:
 def application():
     from channels.routing import ProtocolTypeRouter
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-    from django.core.asgi import get_asgi_application
 
     from convodesk import routing
+    from convodesk.handlers import http_application
 
     return ProtocolTypeRouter(
         {
-            "http": ASGIStaticFilesHandler(get_asgi_application()),
+            "http": ASGIStaticFilesHandler(http_application()),
             "websocket": routing.websocket_application(),
         }
     )
