@@ -322,7 +322,8 @@ def rollup_total(user, flt: ConversationFilter) -> int | None:
 
 def compute(scope: Scope) -> dict:
     if scope.rollup is not None and scope.employees is not None:
-        with SplitSource(scope.rollup, visible_in_range(scope), scope.employees) as source:
+        visible, candidates = visible_in_range(scope), visible_in_range(scope, responsible=False)
+        with SplitSource(scope.rollup, visible, scope.employees, candidates) as source:
             return _compute(scope, source)
     if scope.rollup is not None:
         everything = Conversation.objects.visible_to(scope.user, "stats", shape="set")
@@ -332,11 +333,14 @@ def compute(scope: Scope) -> dict:
         return _compute(scope, DirectSource(conversations))
 
 
-def visible_in_range(scope: Scope):
+def visible_in_range(scope: Scope, responsible: bool | None = None):
     """The filtered visible set of a viewer below level all, found from their participant rows'
     own range (they carry the conversation's `started_at`; `participant_own` holds each
-    employee's in that order) rather than by probing every conversation of the range."""
+    employee's in that order) rather than by probing every conversation of the range. With
+    `responsible=False`, only those seen through a row that is not the responsible's."""
     rows, _one_each = granting_rows(scope.user, "stats")
+    if responsible is not None:
+        rows = rows.filter(is_responsible=responsible)
     if scope.rollup.start is not None:
         rows = rows.filter(started_at__gte=scope.rollup.start)
     if scope.rollup.end is not None:
