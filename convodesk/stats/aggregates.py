@@ -322,8 +322,11 @@ def rollup_total(user, flt: ConversationFilter) -> int | None:
 
 def compute(scope: Scope) -> dict:
     if scope.rollup is not None and scope.employees is not None:
-        visible, candidates = visible_in_range(scope), visible_in_range(scope, responsible=False)
-        with SplitSource(scope.rollup, visible, scope.employees, candidates) as source:
+        rows = granting_rows_in_range(scope)
+        visible, candidates = visible_in_range(scope, rows), visible_in_range(scope, rows, False)
+        # A filter that is the range alone: V's ids are the granting rows' own.
+        ids = rows.values("conversation_id") if not scope.rollup.uses else None
+        with SplitSource(scope.rollup, visible, scope.employees, candidates, ids) as source:
             return _compute(scope, source)
     if scope.rollup is not None:
         everything = Conversation.objects.visible_to(scope.user, "stats", shape="set")
@@ -333,18 +336,24 @@ def compute(scope: Scope) -> dict:
         return _compute(scope, DirectSource(conversations))
 
 
-def visible_in_range(scope: Scope, responsible: bool | None = None):
-    """The filtered visible set of a viewer below level all, found from their participant rows'
-    own range (they carry the conversation's `started_at`; `participant_own` holds each
-    employee's in that order) rather than by probing every conversation of the range. With
-    `responsible=False`, only those seen through a row that is not the responsible's."""
+def granting_rows_in_range(scope: Scope):
+    """The participant rows through which a viewer below level all sees the conversations of the
+    statistics' range: they carry the conversation's `started_at`, and `participant_own` holds
+    each employee's in that order."""
     rows, _one_each = granting_rows(scope.user, "stats")
-    if responsible is not None:
-        rows = rows.filter(is_responsible=responsible)
     if scope.rollup.start is not None:
         rows = rows.filter(started_at__gte=scope.rollup.start)
     if scope.rollup.end is not None:
         rows = rows.filter(started_at__lt=scope.rollup.end)
+    return rows
+
+
+def visible_in_range(scope: Scope, rows, responsible: bool | None = None):
+    """The filtered visible set of a viewer below level all, found from their granting rows'
+    range rather than by probing every conversation of the range. With `responsible=False`,
+    only those seen through a row that is not the responsible's."""
+    if responsible is not None:
+        rows = rows.filter(is_responsible=responsible)
     return scope.filter.filter(Conversation.objects.filter(pk__in=rows.values("conversation_id")))
 
 

@@ -534,11 +534,14 @@ class SplitSource:
     is_rollup = True
     slot_size = HOUR
 
-    def __init__(self, rollup: RollupFilter, visible, ids, candidates):
+    def __init__(self, rollup: RollupFilter, visible, ids, candidates, visible_ids=None):
         self.ids = sorted(ids)
         self.rollup = rollup
         self.visible = visible.order_by()  # V under the filter, for the participation
         self.candidates = candidates.order_by()  # X and some of R, under the filter
+        # V's ids when they can be read without the conversation table (the granting rows of a
+        # filter that is the range alone), else None.
+        self.visible_ids = visible_ids
         self._stack = ExitStack()
         self.parts: list = []
 
@@ -604,7 +607,10 @@ class SplitSource:
         through the conversation's. PostgreSQL keeps the condition inside its probes of V's
         conversations and fetches only their rows."""
         if connection.vendor == "postgresql":
-            return direct_participation(self.visible, visible)
+            ids = self.visible_ids
+            if ids is None:
+                ids = self.visible.values("pk")
+            return participation_of(ids, visible)
         found = direct_participation(self.visible, None)
         return {e: f for e, f in found.items() if visible is None or e in visible}
 
@@ -681,7 +687,11 @@ def _add_figures(result: dict, employee: int, figures: dict) -> None:
 
 def direct_participation(conversations, visible) -> dict[int, dict]:
     """{employee: figures} from the participant and reply-period rows of these conversations."""
-    conversation_ids = conversations.order_by().values("pk")
+    return participation_of(conversations.order_by().values("pk"), visible)
+
+
+def participation_of(conversation_ids, visible) -> dict[int, dict]:
+    """`direct_participation` of the conversations of a one-column queryset of their ids."""
     participants = ConversationParticipant.objects.filter(conversation__in=conversation_ids)
     periods = ReplyPeriod.objects.filter(conversation__in=conversation_ids, employee__isnull=False)
     if visible is not None:
