@@ -524,7 +524,7 @@ class SplitSource:
       joined or wrote in): few, read from the table. They are found among `candidates`, the
       conversations of V through a granting row that is not the responsible one's: a
       conversation of X is seen by one of `ids` who is not its responsible, and the rest of V
-      (tens of thousands of conversations at 10,000,000) is never read to find them.
+      is never read to find them.
 
     Every figure is a sum over conversations, so R's from the rollups plus X's from the table
     equal the direct aggregation over V. The per-employee participation figures are read from the
