@@ -34,11 +34,16 @@ from django.db.models.query import get_related_populators
 
 _UNUSABLE = object()
 _PLACEHOLDER = re.compile(r"%([s%])")
-# PostgreSQL's text of a statement ($1 placeholders) -> Django's (%s), for the query log.
-_DJANGO_SQL: dict[str, str] = {}
 
 
-def _numbered(sql: str) -> str:
+class _Numbered(str):
+    """A statement's text with PostgreSQL's `$1` placeholders, carrying Django's (`django`) for
+    the query log."""
+
+    django: str
+
+
+def _numbered(sql: str) -> _Numbered:
     """Django's statement with PostgreSQL's numbered placeholders (`%s` -> `$n`, `%%` -> `%`)."""
     count = 0
 
@@ -49,7 +54,9 @@ def _numbered(sql: str) -> str:
         count += 1
         return f"${count}"
 
-    return _PLACEHOLDER.sub(number, sql)
+    numbered = _Numbered(_PLACEHOLDER.sub(number, sql))
+    numbered.django = sql
+    return numbered
 
 
 def _marker(index: int, value):
@@ -85,7 +92,6 @@ class _Compiled:
             slots.append((index, found))
         self.sql, self.params, self.slots, self.compiler = sql, list(params), slots, compiler
         self.numbered = _numbered(sql)
-        _DJANGO_SQL[self.numbered] = sql
         select_fields = compiler.klass_info["select_fields"]
         self.bounds = (select_fields[0], select_fields[-1] + 1)
         self.init_list = [
@@ -184,7 +190,7 @@ def _logged_cursor_class():
 
     class Logged(CursorDebugWrapper):
         def execute(self, sql, params=None):
-            with self.debug_sql(self.db.ops.compose_sql(_DJANGO_SQL.get(sql, sql), params)):
+            with self.debug_sql(self.db.ops.compose_sql(getattr(sql, "django", sql), params)):
                 return CursorWrapper.execute(self, sql, params)
 
     return Logged

@@ -71,7 +71,7 @@ def test_values_a_marker_cannot_stand_for_are_read_without_the_cache(org):
     assert ClientIdentity.objects.count() == 0
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="server-side prepared statements")
+@pytest.mark.postgres_only("server-side prepared statements")
 def test_postgresql_prepares_a_read_once_per_connection_and_plans_it_no_more(org, settings):
     """Planning the joined look-ups took three to five times as long as running them."""
     line = f.line("Prepared", members=[org.op1])

@@ -262,7 +262,7 @@ def test_a_filter_on_rollup_keys_is_counted_exactly_past_the_threshold(convs, cl
     assert '<strong class="count-value">1</strong>' in html
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL statement timeout")
+@pytest.mark.postgres_only("a PostgreSQL statement timeout")
 def test_the_counts_short_timeout_does_not_outlive_the_count(convs, client):
     """The count runs under a 60 ms statement timeout; the statements after it in the same
     transaction (here the test's own) must not inherit it."""

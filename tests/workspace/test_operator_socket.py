@@ -148,22 +148,10 @@ def test_a_lowered_role_narrows_an_open_socket_within_its_refresh(tdb, org, monk
     private = f.connection(f.line("Private line", members=[org.op1]), "api")
     cookie = session_cookie(boss)
 
-    async def scenario():
-        comm = operator(cookie)
-        assert (await comm.connect())[0]
-        await receive_until(comm, lambda m: m["type"] == "hello")
-        first = await db(lambda: f.client_message(private, "c-1", "one").conversation)()
-        await receive_until(comm, lambda m: m.get("conversation") == first.pk)
-        await db(lambda: boss.roles.set([Role.objects.get(name="Manager")]))()
-        second = await db(lambda: f.client_message(private, "c-2", "two").conversation)()
-        shared = await db(lambda: f.client_message(org.conn, "c-3", "three").conversation)()
-        rest = await drain(comm, 1.0)
-        assert all(m.get("conversation") != second.pk for m in rest)
-        assert shared.pk not in {m.get("conversation") for m in rest}  # not a member there either
-        await comm.disconnect()
-        await outbox.stop_hub()
-
-    run(scenario)
+    narrowed = lambda: boss.roles.set([Role.objects.get(name="Manager")])  # noqa: E731
+    (second, shared), rest = _after_narrowing(cookie, private, narrowed, [private, org.conn])
+    assert all(m.get("conversation") != second.pk for m in rest)
+    assert shared.pk not in {m.get("conversation") for m in rest}  # not a member there either
 
 
 def test_a_supervisor_moved_to_another_department_stops_seeing_the_old_one_within_the_refresh(
@@ -175,17 +163,31 @@ def test_a_supervisor_moved_to_another_department_stops_seeing_the_old_one_withi
     private = f.connection(f.line("Private line", members=[org.op1]), "api")  # op1: Sales
     cookie = session_cookie(org.supervisor)  # department level, in Sales
 
+    moved = lambda: org.supervisor.departments.set([org.support])  # noqa: E731
+    (second,), rest = _after_narrowing(cookie, private, moved, [private])
+    assert second.pk not in {m.get("conversation") for m in rest}
+
+
+def _after_narrowing(cookie, seen, narrow, later):
+    """An operator socket sees a new conversation of `seen`; then `narrow()` runs and a client
+    message arrives on each connection of `later`. Returns those conversations and what the
+    socket received in the second after."""
+    found = {}
+
     async def scenario():
         comm = operator(cookie)
         assert (await comm.connect())[0]
         await receive_until(comm, lambda m: m["type"] == "hello")
-        first = await db(lambda: f.client_message(private, "c-1", "one").conversation)()
+        first = await db(lambda: f.client_message(seen, "c-0", "first").conversation)()
         await receive_until(comm, lambda m: m.get("conversation") == first.pk)
-        await db(lambda: org.supervisor.departments.set([org.support]))()
-        second = await db(lambda: f.client_message(private, "c-2", "two").conversation)()
-        rest = await drain(comm, 1.0)
-        assert second.pk not in {m.get("conversation") for m in rest}
+        await db(narrow)()
+        found["later"] = [
+            await db(lambda c=c, n=n: f.client_message(c, f"c-{n}", "later").conversation)()
+            for n, c in enumerate(later, 1)
+        ]
+        found["rest"] = await drain(comm, 1.0)
         await comm.disconnect()
         await outbox.stop_hub()
 
     run(scenario)
+    return found["later"], found["rest"]
