@@ -381,6 +381,14 @@ class ConversationParticipant(models.Model):
                 name="participant_offered",
                 condition=Q(offered_now=True),
             ),
+            # The rows that grant nothing (visibility.withheld_rows), by the conversation's
+            # start: a department's statistics subtract the offers of conversations hidden from
+            # it from the employees' Participation figures (stats.sources.SplitSource).
+            models.Index(
+                fields=["employee", "started_at"],
+                name="participant_withheld",
+                condition=Q(sees=False),
+            ),
         ]
 
     def __str__(self):

@@ -130,6 +130,19 @@ def granting_rows(user, action: str = "view"):
     return participant.objects.filter(_grants(kind, ids)), len(ids) == 1
 
 
+def withheld_rows(user, action: str = "view"):
+    """The participant rows of the employees through whom `user` sees that grant nothing: an
+    offer that ended without the employee taking, answering or joining (`sees` is false). A
+    conversation with only such rows of theirs is hidden from `user`, though its offer still
+    counts in the employee's own figures (stats.Participation). None unless `user` sees through
+    employees' rows (the complement of `_grants` for that kind)."""
+    kind, ids = scope_for(user, action)
+    if kind != "employees":
+        return None
+    participant = apps.get_model("conversations", "ConversationParticipant")
+    return participant.objects.filter(employee_id__in=ids, sees=False)
+
+
 def merged_walk(user, action: str = "view", flt=None):
     """The third SQL shape of `visible_to`, for a viewer who sees through several employees (a
     department supervisor): each employee's granting rows walked newest first along

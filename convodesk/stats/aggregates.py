@@ -28,7 +28,7 @@ from convodesk.conversations.columns import COLUMNS, INCOMING_METRIC_KEYS
 from convodesk.conversations.filters import ConversationFilter, scope_tz
 from convodesk.conversations.models import Conversation
 from convodesk.conversations.normalize import parse_id
-from convodesk.conversations.visibility import granting_rows, scope_for
+from convodesk.conversations.visibility import granting_rows, scope_for, withheld_rows
 from convodesk.lines.models import Connection, Line
 
 from . import histogram
@@ -39,6 +39,7 @@ from .sources import (
     DirectSource,
     RollupFilter,
     RollupSource,
+    Sight,
     SplitSource,
     materialized,
 )
@@ -322,11 +323,7 @@ def rollup_total(user, flt: ConversationFilter) -> int | None:
 
 def compute(scope: Scope) -> dict:
     if scope.rollup is not None and scope.employees is not None:
-        rows = granting_rows_in_range(scope)
-        visible, candidates = visible_in_range(scope, rows), visible_in_range(scope, rows, False)
-        # A filter that is the range alone: V's ids are the granting rows' own.
-        ids = rows.values("conversation_id") if not scope.rollup.uses else None
-        with SplitSource(scope.rollup, visible, scope.employees, candidates, ids) as source:
+        with SplitSource(scope.rollup, sight(scope)) as source:
             return _compute(scope, source)
     if scope.rollup is not None:
         everything = Conversation.objects.visible_to(scope.user, "stats", shape="set")
@@ -336,25 +333,36 @@ def compute(scope: Scope) -> dict:
         return _compute(scope, DirectSource(conversations))
 
 
-def granting_rows_in_range(scope: Scope):
-    """The participant rows through which a viewer below level all sees the conversations of the
-    statistics' range: they carry the conversation's `started_at`, and `participant_own` holds
-    each employee's in that order."""
-    rows, _one_each = granting_rows(scope.user, "stats")
+def sight(scope: Scope) -> Sight:
+    """How a viewer below level all sees the statistics' range, from their participant rows:
+    they carry the conversation's `started_at`, and the partial indexes `participant_own` and
+    `participant_withheld` hold each employee's in that order, so the visible set is found from
+    the rows' range rather than by probing every conversation of the range."""
+    granting, _one_each = granting_rows(scope.user, "stats")
+    withheld = withheld_rows(scope.user, "stats")
     if scope.rollup.start is not None:
-        rows = rows.filter(started_at__gte=scope.rollup.start)
+        granting = granting.filter(started_at__gte=scope.rollup.start)
+        withheld = withheld.filter(started_at__gte=scope.rollup.start)
     if scope.rollup.end is not None:
-        rows = rows.filter(started_at__lt=scope.rollup.end)
-    return rows
+        granting = granting.filter(started_at__lt=scope.rollup.end)
+        withheld = withheld.filter(started_at__lt=scope.rollup.end)
 
+    def among(rows):
+        return scope.filter.filter(
+            Conversation.objects.filter(pk__in=rows.values("conversation_id"))
+        )
 
-def visible_in_range(scope: Scope, rows, responsible: bool | None = None):
-    """The filtered visible set of a viewer below level all, found from their granting rows'
-    range rather than by probing every conversation of the range. With `responsible=False`,
-    only those seen through a row that is not the responsible's."""
-    if responsible is not None:
-        rows = rows.filter(is_responsible=responsible)
-    return scope.filter.filter(Conversation.objects.filter(pk__in=rows.values("conversation_id")))
+    return Sight(
+        employees=sorted(scope.employees),
+        granting=granting,
+        withheld=withheld,
+        visible=among(granting),
+        # Seen through a row that is not the responsible's (X is among them).
+        candidates=among(granting.filter(is_responsible=False)),
+        # Whoever sees them: only to find the hidden conversations whose figures Participation
+        # holds and the page must leave out (SplitSource.participation); nothing of them is shown.
+        matching=scope.filter.filter(Conversation.objects.all()) if scope.rollup.uses else None,
+    )
 
 
 def _compute(scope: Scope, source) -> dict:

@@ -478,70 +478,67 @@ class RollupSource:
                 return direct_participation(self.conversations, visible)
             people = self.filter.widened_q
         parts = tiers.cut(self.filter.start, self.filter.end, PARTICIPATION_SPANS)
-        result: dict[int, dict] = {}
         spans = [(p.span, p.start, p.end) for p in parts if p.span is not None]
-        if spans:
-            rows = Participation.objects.filter(people, _periods(spans, "span", lambda span: span))
-            if visible is not None:
-                rows = rows.filter(employee_id__in=visible)
-            sums = {f"x_{c}": _total(c) for c in PARTICIPATION_COLUMNS}
-            grouped = rows.values("employee_id").annotate(**sums).values_list("employee_id", *sums)
-            for employee, *figures in _fetch(grouped):
-                _add_figures(
-                    result, employee, dict(zip(PARTICIPATION_COLUMNS, figures, strict=True))
-                )
-            if outside is not None:  # the widened filter's figures, less the left-out ones
-                left_out = outside.filter(_periods(spans, None, moment="started_at"))
-                for employee, figures in direct_participation(left_out, visible).items():
-                    _add_figures(result, employee, {k: -v for k, v in figures.items()})
+        result = participation_in_spans(people, spans, visible) if spans else {}
+        if spans and outside is not None:  # the widened filter's figures, less the left-out ones
+            left_out = outside.filter(_periods(spans, None, moment="started_at"))
+            for employee, figures in direct_participation(left_out, visible).items():
+                _add_figures(result, employee, {k: -v for k, v in figures.items()})
         for part in parts:
-            if part.span is not None:
-                continue
-            edge = self.conversations
-            if part.start is not None:
-                edge = edge.filter(started_at__gte=part.start)
-            if part.end is not None:
-                edge = edge.filter(started_at__lt=part.end)
-            for employee, figures in direct_participation(edge, visible).items():
-                _add_figures(result, employee, figures)
+            if part.span is None:
+                edge = _started(self.conversations, part.start, part.end)
+                for employee, figures in direct_participation(edge, visible).items():
+                    _add_figures(result, employee, figures)
         return result
+
+
+@dataclass(frozen=True)
+class Sight:
+    """How a viewer below level all sees the statistics' range: through the participant rows of
+    `employees` (a department supervisor's department; an employee at level "own"), built once
+    by aggregates.sight from the one visibility rule."""
+
+    employees: list[int]
+    granting: object  # their rows that grant, in the range
+    withheld: object  # their rows that grant nothing, in the range (visibility.withheld_rows)
+    visible: object  # V: the visible conversations under the filter
+    candidates: object  # those of V seen through a row that is not the responsible's
+    # The conversations under the filter whoever sees them, when it says more than the range
+    # (None: the range alone, which the participant rows carry themselves).
+    matching: object | None
 
 
 class SplitSource:
     """The statistics of a viewer who sees through employees' participant rows (a department
     supervisor; an employee at level "own"), from the rollups wherever they are exact.
 
-    The viewer's visible conversations V (any of the employees `ids` has a participant row that
+    The viewer's visible conversations V (any of the employees has a participant row that
     `sees`, visibility._grants) split into two disjoint parts:
 
-    - R, those whose responsible employee is one of `ids`. The responsible's own participant row
+    - R, those whose responsible employee is one of them. The responsible's own participant row
       always sees (invariants: the responsible is the one responsible participant), so every
       conversation with such a responsible is in V: R is "responsible in ids" under the same
       filter, which the rollups keep by responsible employee (their `responsible_key`). Summing
       them over the employees counts each conversation once, under its one responsible.
     - X = V \\ R, the visible ones with nobody or someone else responsible (a waiting
       conversation offered to one of them, one transferred out of the department, one they
-      joined or wrote in): few, read from the table. They are found among `candidates`, the
+      joined or wrote in): few, read from the table. They are found among the candidates, the
       conversations of V through a granting row that is not the responsible one's: a
-      conversation of X is seen by one of `ids` who is not its responsible, and the rest of V
-      is never read to find them.
+      conversation of X is seen by one of the employees who is not its responsible, and the rest
+      of V is never read to find them.
 
     Every figure is a sum over conversations, so R's from the rollups plus X's from the table
-    equal the direct aggregation over V. The per-employee participation figures are read from the
-    participant rows of V itself (see `participation`).
+    equal the direct aggregation over V. The per-employee participation: see `participation`.
     """
 
     is_rollup = True
     slot_size = HOUR
 
-    def __init__(self, rollup: RollupFilter, visible, ids, candidates, visible_ids=None):
-        self.ids = sorted(ids)
+    def __init__(self, rollup: RollupFilter, sight: Sight):
+        self.ids = sorted(sight.employees)
         self.rollup = rollup
-        self.visible = visible.order_by()  # V under the filter, for the participation
-        self.candidates = candidates.order_by()  # X and some of R, under the filter
-        # V's ids when they can be read without the conversation table (the granting rows of a
-        # filter that is the range alone), else None.
-        self.visible_ids = visible_ids
+        self.sight = sight
+        self.visible = sight.visible.order_by()  # V under the filter
         self._stack = ExitStack()
         self.parts: list = []
 
@@ -555,14 +552,16 @@ class SplitSource:
             self.rollup.widened_q,
         )
         if connection.vendor == "sqlite":
-            # V's ids once (their own participant ranges, see aggregates.visible_in_range): SQLite
-            # re-ran the subquery in every statement. PostgreSQL plans it as a semi-join in the
-            # two statements of the participation; a temporary table cost it more.
+            # V's ids once (their own participant ranges, see aggregates.sight): SQLite re-ran
+            # the subquery in every statement. PostgreSQL plans it as a semi-join; a temporary
+            # table cost it more.
             self.visible = self._stack.enter_context(materialized(self.visible))
         # X's figures once: its half-dozen statements would each find V again.
         outside = self._stack.enter_context(
             materialized(
-                self.candidates.exclude(responsible_id__in=ids), OUTSIDE_TABLE, figures=True
+                self.sight.candidates.order_by().exclude(responsible_id__in=ids),
+                OUTSIDE_TABLE,
+                figures=True,
             )
         )
         responsible = self.visible.filter(responsible_id__in=ids)
@@ -599,20 +598,65 @@ class SplitSource:
         return {m: sum(f[m] for f in found) for m in OPEN_METRICS}
 
     def participation(self, visible) -> dict[int, dict]:
-        """From V's participant and reply-period rows: Participation keeps an employee's figures
-        over every conversation they took part in, also those hidden from this viewer (an offer
-        skipped that nobody of theirs sees), so it would not be exact here. The employees are
-        picked after grouping on SQLite: a condition on them made it read every row of theirs
-        through the employee index (2.8 s at 1,000,000 conversations) instead of V's rows
-        through the conversation's. PostgreSQL keeps the condition inside its probes of V's
-        conversations and fetches only their rows."""
+        """The employees' figures over V.
+
+        Participation keeps each employee's figures over every conversation they took part in,
+        by the conversation's start. Of those, the ones hidden from this viewer are the
+        conversations in which every row of the employees grants nothing (an offer that ended
+        while someone outside took it): whole spans are Participation's figures less those
+        conversations' own, read from the table (few, found from the withheld rows' index by
+        employee and start, minus the granting rows). The hours around the spans, and a filter
+        Participation cannot answer (a responsible employee, statuses it does not tell apart),
+        are read from V's own participant and reply-period rows."""
+        people = self.rollup.people_q
+        parts = tiers.cut(self.rollup.start, self.rollup.end, PARTICIPATION_SPANS)
+        spans = [(p.span, p.start, p.end) for p in parts if p.span is not None]
+        if people is None or not spans:
+            return self._direct(visible)
+        result = participation_in_spans(people, spans, visible)
+        in_spans = _periods(spans, None, moment="started_at")
+        hidden = self.sight.withheld.filter(in_spans).exclude(
+            conversation_id__in=self.sight.granting.filter(in_spans).values("conversation_id")
+        )
+        if self.sight.matching is not None:
+            hidden = hidden.filter(conversation_id__in=self.sight.matching.values("pk"))
+        for employee, figures in participation_of(
+            hidden.values("conversation_id"), visible
+        ).items():
+            _add_figures(result, employee, {k: -v for k, v in figures.items()})
+        for part in parts:
+            if part.span is None:
+                for employee, figures in self._direct(visible, part.start, part.end).items():
+                    _add_figures(result, employee, figures)
+        return result
+
+    def _direct(self, visible, start=None, end=None) -> dict[int, dict]:
+        """From the participant and reply-period rows of V (started in [start, end) when given).
+        The employees are picked after grouping on SQLite: a condition on them made it read
+        every row of theirs through the employee index (2.8 s at 1,000,000 conversations)
+        instead of V's rows through the conversation's. PostgreSQL keeps the condition inside
+        its probes of V's conversations and fetches only their rows."""
         if connection.vendor == "postgresql":
-            ids = self.visible_ids
-            if ids is None:
-                ids = self.visible.values("pk")
+            if self.sight.matching is None:
+                ids = self.sight.granting
+                if start is not None:
+                    ids = ids.filter(started_at__gte=start)
+                if end is not None:
+                    ids = ids.filter(started_at__lt=end)
+                ids = ids.values("conversation_id")
+            else:
+                ids = _started(self.visible, start, end).values("pk")
             return participation_of(ids, visible)
-        found = direct_participation(self.visible, None)
+        found = direct_participation(_started(self.visible, start, end), None)
         return {e: f for e, f in found.items() if visible is None or e in visible}
+
+
+def _started(conversations, start, end):
+    if start is not None:
+        conversations = conversations.filter(started_at__gte=start)
+    if end is not None:
+        conversations = conversations.filter(started_at__lt=end)
+    return conversations
 
 
 def _tier_rows(rollup: RollupFilter, model, needed=(), end=None, buckets=False, hourly=False):
@@ -683,6 +727,19 @@ def _add_figures(result: dict, employee: int, figures: dict) -> None:
     acc = result.setdefault(employee, dict.fromkeys(PARTICIPATION_COLUMNS, 0))
     for c in PARTICIPATION_COLUMNS:
         acc[c] += int(figures.get(c) or 0)
+
+
+def participation_in_spans(people: Q, spans: list, visible) -> dict[int, dict]:
+    """{employee: figures} summed from the Participation rows of these whole spans."""
+    rows = Participation.objects.filter(people, _periods(spans, "span", lambda span: span))
+    if visible is not None:
+        rows = rows.filter(employee_id__in=visible)
+    sums = {f"x_{c}": _total(c) for c in PARTICIPATION_COLUMNS}
+    grouped = rows.values("employee_id").annotate(**sums).values_list("employee_id", *sums)
+    result: dict[int, dict] = {}
+    for employee, *figures in _fetch(grouped):
+        _add_figures(result, employee, dict(zip(PARTICIPATION_COLUMNS, figures, strict=True)))
+    return result
 
 
 def direct_participation(conversations, visible) -> dict[int, dict]:

@@ -66,8 +66,8 @@ def test_department_and_own_statistics_from_rollups_equal_direct_aggregation(
 
 def test_a_hidden_skipped_offer_does_not_count_for_the_supervisor(org):
     """Participation keeps op1's skipped offer of a conversation the department never saw; the
-    supervisor's employee table must not count it (it reads the participant rows of what they
-    see), while the administrator's does."""
+    supervisor's employee table must not count it (Participation less the conversations hidden
+    from them), while the administrator's does."""
     line2 = f.line("Other line", members=[org.op1, org.op3], distribution=Line.Distribution.STRICT)
     conn = f.connection(line2, "api")
     at = BASE + dt.timedelta(hours=2)
