@@ -381,11 +381,12 @@ class ConversationParticipant(models.Model):
                 name="participant_offered",
                 condition=Q(offered_now=True),
             ),
-            # The rows that grant nothing (visibility.withheld_rows), by the conversation's
-            # start: a department's statistics subtract the offers of conversations hidden from
-            # it from the employees' Participation figures (stats.sources.SplitSource).
+            # The rows that grant nothing (visibility.withheld_rows) by the conversation's start,
+            # with the conversation (read from the index alone): a department's statistics
+            # subtract the conversations hidden from it from the employees' Participation
+            # figures (stats.sources.SplitSource).
             models.Index(
-                fields=["employee", "started_at"],
+                fields=["employee", "started_at", "conversation"],
                 name="participant_withheld",
                 condition=Q(sees=False),
             ),

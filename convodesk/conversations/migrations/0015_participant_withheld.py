@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='conversationparticipant',
-            index=models.Index(condition=models.Q(('sees', False)), fields=['employee', 'started_at'], name='participant_withheld'),
+            index=models.Index(condition=models.Q(('sees', False)), fields=['employee', 'started_at', 'conversation'], name='participant_withheld'),
         ),
     ]
