@@ -1,4 +1,5 @@
-"""CPU per message of the connector API, in process: N new clients, then one follow-up each.
+"""CPU per message of the connector API, in process: N new clients, then one follow-up each,
+then each conversation taken (through the service) by the first employee it is offered to.
 
 `python -m benchmarks.ingest_cpu [--count N] [--profile FILE]` with DATABASE_URL set (migrated
 here; SQLite when unset: a database of its own under /tmp). Each message goes through
@@ -45,6 +46,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
@@ -57,6 +59,8 @@ def main() -> int:
     url = f"/api/v1/connectors/{conn.pk}/messages"
     run = uuid.uuid4().hex[:8]
 
+    conversations = {}
+
     def post(n: int, kind: str) -> None:
         body = {
             "external_message_id": f"{run}-{kind}-{n}",
@@ -65,6 +69,7 @@ def main() -> int:
         }
         response = client.post(url, body, content_type="application/json")
         assert response.status_code in (200, 201), (response.status_code, response.content)
+        conversations[n] = response.json()["conversation_id"]
 
     post(-1, "warm")  # imports, caches, the first statement of each kind
     post(-1, "warm-again")
@@ -86,6 +91,34 @@ def main() -> int:
             f"{connection.vendor} {kind}: {args.count} messages, CPU per message "
             f"median {statistics.median(cpu) * 1e6:.0f} µs, mean {statistics.mean(cpu) * 1e6:.0f} µs"
         )
+    # Each conversation taken by the first of the employees it is offered to: the offers to the
+    # others end (their participant rows stop granting). On PostgreSQL most of a take's work is
+    # the server's, so the wall time per take is given beside this process's CPU.
+    from convodesk.conversations import services
+    from convodesk.conversations.models import ConversationParticipant
+
+    users = {}
+    cpu, wall, ended = [], [], 0
+    for n in range(args.count):
+        pk = conversations[n]
+        offered = list(
+            ConversationParticipant.objects.filter(conversation_id=pk, offered_now=True)
+            .order_by("employee_id")
+            .values_list("employee_id", flat=True)
+        )
+        ended += len(offered) - 1
+        if offered[0] not in users:
+            users[offered[0]] = get_user_model().objects.get(pk=offered[0])
+        actor = services.Actor.of(users[offered[0]])
+        t0, w0 = time.process_time(), time.perf_counter()
+        services.take(pk, actor)
+        cpu.append(time.process_time() - t0)
+        wall.append(time.perf_counter() - w0)
+    print(
+        f"{connection.vendor} take: {args.count} conversations, {ended} offers ended, per take "
+        f"CPU median {statistics.median(cpu) * 1e6:.0f} µs, wall median "
+        f"{statistics.median(wall) * 1e6:.0f} µs, mean {statistics.mean(wall) * 1e6:.0f} µs"
+    )
     if profiler:
         profiler.dump_stats(args.profile)
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(args.top)
