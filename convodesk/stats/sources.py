@@ -637,8 +637,9 @@ class SplitSource:
         return result
 
     def _direct(self, visible, start=None, end=None) -> dict[int, dict]:
-        """From the participant and reply-period rows of V (started in [start, end) when given),
-        V's ids from the granting rows themselves for a filter that is the range alone."""
+        """From the participant and reply-period rows of V (started in [start, end) when given).
+        On PostgreSQL V's ids come from the granting rows themselves for a filter that is the
+        range alone; SQLite reads V's temporary table (see __enter__)."""
         if self.sight.matching is None and connection.vendor == "postgresql":
             ids = self.sight.granting
             if start is not None:
