@@ -389,6 +389,13 @@ def stats_requests(v) -> list[dict]:
             "target": 200,
         },
         {
+            "name": "statistics, last 30 days, operator (own)",
+            "user": "operator",
+            "params": {"started_from": v["from30"]},
+            "floor": None,
+            "target": 200,
+        },
+        {
             "name": "statistics, last 30 days, telegram (rollup dimensions)",
             "user": "admin",
             "params": {"started_from": v["from30"], "channel": "telegram"},

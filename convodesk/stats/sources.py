@@ -610,11 +610,14 @@ class SplitSource:
         conversations' own, read from the table (few, found from the withheld rows' index by
         employee and start, minus the granting rows). The hours around the spans, and a filter
         Participation cannot answer (a responsible employee, statuses it does not tell apart),
-        are read from V's own participant and reply-period rows."""
+        are read from V's own participant and reply-period rows. So is the whole table of a
+        viewer who sees through one employee's rows (level "own"): each of their rows either
+        grants or is withheld, so every withheld one is hidden, and those outnumber V's rows
+        when most of their offers went to colleagues."""
         people = self.rollup.people_q
         parts = tiers.cut(self.rollup.start, self.rollup.end, PARTICIPATION_SPANS)
         spans = [(p.span, p.start, p.end) for p in parts if p.span is not None]
-        if people is None or not spans:
+        if people is None or not spans or len(self.ids) == 1:
             return self._direct(visible)
         result = participation_in_spans(people, spans, visible)
         in_spans = _periods(spans, None, moment="started_at")
