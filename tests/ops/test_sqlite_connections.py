@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import httpx
 import pytest
@@ -38,11 +39,23 @@ def opened():
     connection_created.disconnect(record)
 
 
+def _until_kept(raw, timeout: float = 5.0) -> None:
+    """Wait until the raw connection a request used is back among the kept ones: the server's
+    thread hands it back after the response has reached the client, so a second request sent at
+    once may rightly find it still in use (and open its own)."""
+    name = connection.settings_dict["NAME"]
+    deadline = time.monotonic() + timeout
+    while raw not in IDLE.connections.get(name, (None, []))[1]:
+        assert time.monotonic() < deadline, "the request's connection was not kept"
+        time.sleep(0.01)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_over_http_use_one_sqlite_connection(opened):
     with ThreadedUvicorn() as server, httpx.Client(base_url=server.url) as http:
         for _ in range(2):
             assert http.get("/readyz").status_code in (200, 503)  # both read the database
+            _until_kept(opened[-1][1])
     assert len(opened) == 2
     (first_thread, first), (second_thread, second) = opened
     assert first_thread is not second_thread  # Django serves each request in a thread of its own
