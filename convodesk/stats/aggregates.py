@@ -42,6 +42,7 @@ from .sources import (
     Sight,
     SplitSource,
     materialized,
+    started_between,
 )
 
 Status = lifecycle.Status
@@ -338,14 +339,9 @@ def sight(scope: Scope) -> Sight:
     they carry the conversation's `started_at`, and the partial indexes `participant_own` and
     `participant_withheld` hold each employee's in that order, so the visible set is found from
     the rows' range rather than by probing every conversation of the range."""
-    granting, _one_each = granting_rows(scope.user, "stats")
-    withheld = withheld_rows(scope.user, "stats")
-    if scope.rollup.start is not None:
-        granting = granting.filter(started_at__gte=scope.rollup.start)
-        withheld = withheld.filter(started_at__gte=scope.rollup.start)
-    if scope.rollup.end is not None:
-        granting = granting.filter(started_at__lt=scope.rollup.end)
-        withheld = withheld.filter(started_at__lt=scope.rollup.end)
+    start, end = scope.rollup.start, scope.rollup.end
+    granting = started_between(granting_rows(scope.user, "stats")[0], start, end)
+    withheld = started_between(withheld_rows(scope.user, "stats"), start, end)
 
     def among(rows):
         return scope.filter.filter(

@@ -347,12 +347,11 @@ class RollupSource:
             inside, widened = self._sizes()
             found = None
             if widened - inside < inside:
-                found = self.everything.filter(self.filter.widened_q)
-                if self.filter.start is not None:
-                    found = found.filter(started_at__gte=self.filter.start)
-                if self.filter.end is not None:
-                    found = found.filter(started_at__lt=self.filter.end)
-                found = found.exclude(self.filter.narrowing)
+                found = started_between(
+                    self.everything.filter(self.filter.widened_q),
+                    self.filter.start,
+                    self.filter.end,
+                ).exclude(self.filter.narrowing)
                 # Their figures once: a negated condition is no index range, so each of the
                 # dozen statements reading them scanned the whole range again.
                 found = self._stack.enter_context(materialized(found, OUTSIDE_TABLE, figures=True))
@@ -489,7 +488,7 @@ class RollupSource:
                 _add_figures(result, employee, {k: -v for k, v in figures.items()})
         for part in parts:
             if part.span is None:
-                edge = _started(self.conversations, part.start, part.end)
+                edge = started_between(self.conversations, part.start, part.end)
                 for employee, figures in direct_participation(edge, visible).items():
                     _add_figures(result, employee, figures)
         return result
@@ -644,21 +643,19 @@ class SplitSource:
         On PostgreSQL V's ids come from the granting rows themselves for a filter that is the
         range alone; SQLite reads V's temporary table (see __enter__)."""
         if self.sight.matching is None and connection.vendor == "postgresql":
-            ids = self.sight.granting
-            if start is not None:
-                ids = ids.filter(started_at__gte=start)
-            if end is not None:
-                ids = ids.filter(started_at__lt=end)
-            return participation_of(ids.values("conversation_id"), visible)
-        return direct_participation(_started(self.visible, start, end), visible)
+            ids = started_between(self.sight.granting, start, end).values("conversation_id")
+            return participation_of(ids, visible)
+        return direct_participation(started_between(self.visible, start, end), visible)
 
 
-def _started(conversations, start, end):
+def started_between(rows, start, end):
+    """Conversations, or participant rows (they carry their conversation's start), started in
+    [start, end); an end left None is open."""
     if start is not None:
-        conversations = conversations.filter(started_at__gte=start)
+        rows = rows.filter(started_at__gte=start)
     if end is not None:
-        conversations = conversations.filter(started_at__lt=end)
-    return conversations
+        rows = rows.filter(started_at__lt=end)
+    return rows
 
 
 def _tier_rows(rollup: RollupFilter, model, needed=(), end=None, buckets=False, hourly=False):
