@@ -89,7 +89,10 @@ class Role(models.Model):
 class DepartmentRole(models.Model):
     """A role given to every employee of a department (and optionally of its sub-departments)."""
 
-    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="role_grants")
+    # Indexed as the first column of `department_role_unique`.
+    department = models.ForeignKey(
+        Department, on_delete=models.CASCADE, related_name="role_grants", db_index=False
+    )
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="department_grants")
     include_subdepartments = models.BooleanField(_("include sub-departments"), default=True)
 

@@ -85,7 +85,10 @@ class Connector(models.Model):
 class ConnectorLine(models.Model):
     """A connector active on an open channel: its clients' messages come in through `connection`."""
 
-    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="lines")
+    # Indexed as the first column of `bitrix24_connector_line`.
+    connector = models.ForeignKey(
+        Connector, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     line = models.ForeignKey("lines.Line", on_delete=models.CASCADE, related_name="+")
     connection = models.OneToOneField(
         "lines.Connection", on_delete=models.CASCADE, related_name="bitrix24_connector"

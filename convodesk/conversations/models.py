@@ -129,7 +129,10 @@ class Conversation(models.Model):
     status = models.PositiveSmallIntegerField(
         _("detailed status"), choices=STATUS_CHOICES, default=0
     )
-    line = models.ForeignKey("lines.Line", on_delete=models.PROTECT, related_name="conversations")
+    # Indexed as the first column of `conv_line_started`.
+    line = models.ForeignKey(
+        "lines.Line", on_delete=models.PROTECT, related_name="conversations", db_index=False
+    )
     connection = models.ForeignKey(
         "lines.Connection", on_delete=models.PROTECT, related_name="conversations"
     )
@@ -141,12 +144,14 @@ class Conversation(models.Model):
     identity = models.ForeignKey(
         ClientIdentity, on_delete=models.PROTECT, related_name="conversations"
     )
+    # Indexed as the first column of `conv_resp_started`.
     responsible = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="responsible_conversations",
+        db_index=False,
     )
 
     started_at = models.DateTimeField(_("started"))
@@ -347,8 +352,12 @@ class Conversation(models.Model):
 class ConversationParticipant(models.Model):
     """An employee's part in a conversation; the "own" visibility level reads `sees`."""
 
+    # Indexed as the first column of `participant_unique`.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="participants"
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="participants",
+        db_index=False,
     )
     employee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"
@@ -414,8 +423,13 @@ class ReplyPeriod(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="reply_periods"
     )
+    # Indexed as the first column of `reply_period_employee`.
     employee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        db_index=False,
     )
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
@@ -443,8 +457,12 @@ class Message(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Not delivered")
 
+    # Indexed as the first column of `message_conversation`.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,
     )
     author_kind = models.CharField(max_length=10, choices=Author.choices)
     author = models.ForeignKey(
@@ -494,7 +512,10 @@ class Message(models.Model):
 class ConversationEvent(models.Model):
     """Every change of a conversation; also the outbox that live updates read from."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    # Indexed as the first column of `event_conversation`.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     kind = models.CharField(max_length=40)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -516,8 +537,12 @@ class ConversationEvent(models.Model):
 class ConversationCrmLink(models.Model):
     """A CRM record a conversation is bound to; several per conversation, one primary."""
 
+    # Indexed as the first column of `crm_link_unique`.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="crm_links"
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="crm_links",
+        db_index=False,
     )
     entity_type = models.CharField(max_length=20)  # contact, company, lead, deal
     entity_id = models.BigIntegerField()

@@ -60,17 +60,22 @@ class Searchable(models.Model):
         return []
 
 
-class CrmRecord(models.Model):
-    """What contacts, companies, leads and deals share: a responsible employee, a comment, times."""
-
-    responsible = models.ForeignKey(
+def _responsible(**options) -> models.ForeignKey:
+    return models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("responsible employee"),
+        **options,
     )
+
+
+class CrmRecord(models.Model):
+    """What contacts, companies, leads and deals share: a responsible employee, a comment, times."""
+
+    responsible = _responsible()
     comment = models.TextField(_("comment"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -117,6 +122,8 @@ class Company(Searchable, CrmRecord):
 
 
 class Contact(Searchable, CrmRecord):
+    # Indexed as the first column of `crm_contact_responsible_id`.
+    responsible = _responsible(db_index=False)
     name = models.CharField(_("name"), max_length=255)
     # The folded name (`fold`): possible duplicates by name are contacts with the same key.
     name_key = models.CharField(
@@ -260,7 +267,10 @@ class ContactIdentity(models.Model):
     """A channel identity known to belong to a contact; the first thing binding looks up."""
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
-    connection = models.ForeignKey("lines.Connection", on_delete=models.CASCADE, related_name="+")
+    # Indexed as the first column of `crm_contact_identity_unique`.
+    connection = models.ForeignKey(
+        "lines.Connection", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     external_id = models.CharField(max_length=255)
 
     class Meta:
@@ -418,7 +428,10 @@ class PipelineStage(models.Model):
         WON = "won", _("Won")
         LOST = "lost", _("Lost")
 
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    # Indexed as the first column of `crm_stage_code_unique`.
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.CASCADE, related_name="stages", db_index=False
+    )
     code = models.SlugField(max_length=20)
     name = models.CharField(_("name"), max_length=100)
     position = models.PositiveIntegerField(_("position"), default=0)
@@ -478,6 +491,7 @@ class Deal(Searchable, CrmRecord):
     OPEN_STAGES = _OpenStageCodes()
 
     title = models.CharField(_("title"), max_length=255)
+    # Indexed as the first column of `crm_deal_board`.
     pipeline = models.ForeignKey(
         Pipeline,
         null=True,
@@ -485,10 +499,12 @@ class Deal(Searchable, CrmRecord):
         on_delete=models.PROTECT,
         related_name="deals",
         verbose_name=_("pipeline"),
+        db_index=False,
     )
     stage = models.CharField(_("stage"), max_length=20, default=Stage.NEW)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=0)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    # Indexed as the first column of `crm_deal_contact`.
     contact = models.ForeignKey(
         Contact,
         null=True,
@@ -496,6 +512,7 @@ class Deal(Searchable, CrmRecord):
         on_delete=models.SET_NULL,
         related_name="deals",
         verbose_name=_("contact"),
+        db_index=False,
     )
     company = models.ForeignKey(
         Company,
@@ -642,8 +659,12 @@ class MatchSuggestion(models.Model):
         PHONE = "phone", _("the same phone")
         EMAIL = "email", _("the same e-mail")
 
+    # Indexed as the first column of `crm_match_suggestion_unique`.
     conversation = models.ForeignKey(
-        "conversations.Conversation", on_delete=models.CASCADE, related_name="crm_suggestions"
+        "conversations.Conversation",
+        on_delete=models.CASCADE,
+        related_name="crm_suggestions",
+        db_index=False,
     )
     entity_type = models.CharField(max_length=20)  # contact or lead
     entity_id = models.BigIntegerField()

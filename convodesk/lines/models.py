@@ -141,7 +141,10 @@ class Line(models.Model):
 class CloseReason(models.Model):
     """Why a conversation was closed: each open channel has its own list (issue 19 item 3)."""
 
-    line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="close_reasons")
+    # Indexed as the first column of `close_reason_unique_name`.
+    line = models.ForeignKey(
+        Line, on_delete=models.CASCADE, related_name="close_reasons", db_index=False
+    )
     name = models.CharField(_("name"), max_length=100)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     archived = models.BooleanField(_("archived"), default=False)
@@ -159,7 +162,10 @@ class CloseReason(models.Model):
 
 
 class LineMember(models.Model):
-    line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="memberships")
+    # Indexed as the first column of `line_member_unique`.
+    line = models.ForeignKey(
+        Line, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="line_memberships"
     )

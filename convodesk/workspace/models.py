@@ -44,7 +44,10 @@ class QuickReply(models.Model):
 class ReadMark(models.Model):
     """The last message an employee has seen in a conversation; unread counts start after it."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Indexed as the first column of `readmark_unique`.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     conversation = models.ForeignKey(
         "conversations.Conversation", on_delete=models.CASCADE, related_name="+"
     )
