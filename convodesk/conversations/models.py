@@ -129,10 +129,8 @@ class Conversation(models.Model):
     status = models.PositiveSmallIntegerField(
         _("detailed status"), choices=STATUS_CHOICES, default=0
     )
-    # Indexed as the first column of `conv_line_started`.
-    line = models.ForeignKey(
-        "lines.Line", on_delete=models.PROTECT, related_name="conversations", db_index=False
-    )
+    # Kept alone beside `conv_line_started` (see tests/ops/test_schema_indexes.py).
+    line = models.ForeignKey("lines.Line", on_delete=models.PROTECT, related_name="conversations")
     connection = models.ForeignKey(
         "lines.Connection", on_delete=models.PROTECT, related_name="conversations"
     )
@@ -144,14 +142,13 @@ class Conversation(models.Model):
     identity = models.ForeignKey(
         ClientIdentity, on_delete=models.PROTECT, related_name="conversations"
     )
-    # Indexed as the first column of `conv_resp_started`.
+    # Kept alone beside `conv_resp_started` (see tests/ops/test_schema_indexes.py).
     responsible = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="responsible_conversations",
-        db_index=False,
     )
 
     started_at = models.DateTimeField(_("started"))
@@ -352,12 +349,9 @@ class Conversation(models.Model):
 class ConversationParticipant(models.Model):
     """An employee's part in a conversation; the "own" visibility level reads `sees`."""
 
-    # Indexed as the first column of `participant_unique`.
+    # Kept alone beside `participant_unique` (see tests/ops/test_schema_indexes.py).
     conversation = models.ForeignKey(
-        Conversation,
-        on_delete=models.CASCADE,
-        related_name="participants",
-        db_index=False,
+        Conversation, on_delete=models.CASCADE, related_name="participants"
     )
     employee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"

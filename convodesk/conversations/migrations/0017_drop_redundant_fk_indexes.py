@@ -32,38 +32,6 @@ class Migration(migrations.Migration):
         ),
         index_dropped(
             migrations.AlterField(
-                model_name="conversation",
-                name="line",
-                field=models.ForeignKey(
-                    db_index=False,
-                    on_delete=django.db.models.deletion.PROTECT,
-                    related_name="conversations",
-                    to="lines.line",
-                ),
-            ),
-            "conversations_conversation",
-            "line_id",
-            "conversations_conversation_line_id_104de42d",
-        ),
-        index_dropped(
-            migrations.AlterField(
-                model_name="conversation",
-                name="responsible",
-                field=models.ForeignKey(
-                    blank=True,
-                    db_index=False,
-                    null=True,
-                    on_delete=django.db.models.deletion.SET_NULL,
-                    related_name="responsible_conversations",
-                    to=settings.AUTH_USER_MODEL,
-                ),
-            ),
-            "conversations_conversation",
-            "responsible_id",
-            "conversations_conversation_responsible_id_14100f46",
-        ),
-        index_dropped(
-            migrations.AlterField(
                 model_name="conversationcrmlink",
                 name="conversation",
                 field=models.ForeignKey(
@@ -91,21 +59,6 @@ class Migration(migrations.Migration):
             "conversations_conversationevent",
             "conversation_id",
             "conversations_conversationevent_conversation_id_57114e51",
-        ),
-        index_dropped(
-            migrations.AlterField(
-                model_name="conversationparticipant",
-                name="conversation",
-                field=models.ForeignKey(
-                    db_index=False,
-                    on_delete=django.db.models.deletion.CASCADE,
-                    related_name="participants",
-                    to="conversations.conversation",
-                ),
-            ),
-            "conversations_conversationparticipant",
-            "conversation_id",
-            "conversations_conversationparticipant_conversation_id_4c851d0e",
         ),
         index_dropped(
             migrations.AlterField(
