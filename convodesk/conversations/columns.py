@@ -204,6 +204,9 @@ class Column:
     # one page (one language, one time zone): the grid renders such a cell once per distinct
     # value per page (views/rows.PageCells). None: rendered for every row.
     memo: Callable[[Any], Any] | None = None
+    # What the grid's cell reads beyond `fields` (its HTML: the client's phone and e-mail in
+    # the tooltip, the comment beside the stars). The grid loads only these (views/rows.grid_fields).
+    shows: tuple[str, ...] = ()
 
     @property
     def sortable(self) -> bool:
@@ -579,6 +582,7 @@ _COLUMN_LIST = [
         related=("client",),
         html=_client_html,
         source=("client__name",),
+        shows=("client__phone", "client__email"),
     ),
     _col(
         "client_phone",
@@ -693,6 +697,7 @@ _COLUMN_LIST = [
         sort="supervisor_rating",
         html=_stars_html,
         memo=lambda c: (c.supervisor_rating, c.supervisor_comment),
+        shows=("supervisor_comment",),
     ),
     _col(
         "supervisor_comment",

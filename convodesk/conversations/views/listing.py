@@ -30,7 +30,7 @@ from .paging import fetch_page
 from .panel import build_fields, param_label
 from .params import PER_PAGE_CHOICES, encode, filter_only, normalize, page_of, per_page_of
 from .prefs import picker_entries, user_column_keys
-from .rows import build_rows, row_texts
+from .rows import build_rows, grid_fields, row_texts
 from .tabs import all_tabs, count_tabs, list_path, visible_presets
 
 
@@ -175,6 +175,7 @@ def conversation_list(request):
             with_crm_links="crm_record" in keys,
             walk=merged_walk(user, "view", flt),
             prefetch=lambda rows: prefetch_for(rows, keys),
+            only=grid_fields(keys, flt.sort_field),
         )
         rows = build_rows(user, page.rows, keys)
 

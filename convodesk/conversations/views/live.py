@@ -15,7 +15,7 @@ from ..models import Conversation
 from ..normalize import parse_id
 from .params import normalize
 from .prefs import user_column_keys
-from .rows import build_rows, load_row, row_texts
+from .rows import build_rows, grid_fields, load_row, row_texts
 
 MAX_IDS = 200
 
@@ -31,7 +31,7 @@ def live_rows(request):
         return HttpResponse("")
     keys = user_column_keys(request.user)
     qs = flt.filter(Conversation.objects.visible_to(request.user, "view")).filter(pk__in=ids)
-    qs = qs.select_related(*related_for(keys))
+    qs = qs.select_related(*related_for(keys)).only(*grid_fields(keys, flt.sort_field))
     if "crm_record" in keys:
         qs = with_crm_links(qs)
     qs = prefetch_for(qs, keys)

@@ -95,6 +95,7 @@ def fetch_page(
     with_crm_links=False,
     walk=None,
     prefetch=None,
+    only=None,
 ) -> Page:
     field_name = flt.sort_field
     if walk is not None:
@@ -110,6 +111,8 @@ def fetch_page(
             rel.add(field_name.split("__")[0])
         # The queryset's own model: the CRM lists page through this function too.
         rows_qs = queryset.model._default_manager.filter(pk__in=ids).select_related(*sorted(rel))
+        if only is not None:
+            rows_qs = rows_qs.only(*only)
         if with_crm_links:
             rows_qs = prefetch_crm_links(rows_qs)
         if prefetch is not None:

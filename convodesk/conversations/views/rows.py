@@ -108,6 +108,34 @@ class Row:
         return crm_url("activity", self.conv.crm_activity_id) if self.conv.crm_activity_id else ""
 
 
+# What every row reads whatever its columns: its class (status, due time), its actions (the
+# responsible employee) and its menu (the client's other conversations, the CRM entries).
+ROW_FIELDS = (
+    "id",
+    "status",
+    "due_at",
+    "responsible",
+    "client",
+    "crm_entity_type",
+    "crm_entity_id",
+    "crm_title",
+    "crm_activity_id",
+)
+
+
+def grid_fields(keys, sort_field: str = "id") -> list[str]:
+    """The fields a page of rows reads (`QuerySet.only`): those of its columns, the row's own and
+    the sort field its cursors carry. A conversation with its joined client, open channel and
+    employee has over a hundred columns; a default page shows about twenty (issue 23: the row
+    fetch against hand-written SQL). A field read but not listed here costs a query per row:
+    tests/conversations/test_list_fields.py renders every column with deferred loading refused."""
+    paths = {*ROW_FIELDS, sort_field}
+    for key in keys:
+        paths.update(COLUMNS[key].fields)
+        paths.update(COLUMNS[key].shows)
+    return sorted(paths)
+
+
 def allowed_ids(user, action: str, ids) -> set:
     """Which of these ids the user may take `action` on: one query, or none when the level is all."""
     if not ids:
@@ -313,6 +341,7 @@ def load_row(user, pk, keys) -> Row | None:
         Conversation.objects.visible_to(user, "view")
         .filter(pk=pk)
         .select_related(*related_for(keys))
+        .only(*grid_fields(keys))
     )
     if "crm_record" in keys:
         qs = with_crm_links(qs)
