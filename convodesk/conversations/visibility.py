@@ -144,9 +144,12 @@ def withheld_rows(user, action: str = "view"):
 
 
 def merged_walk(user, action: str = "view", flt=None):
-    """The third SQL shape of `visible_to`, for a viewer who sees through several employees (a
-    department supervisor): each employee's granting rows walked newest first along
-    `participant_own` and merged (paging.MergedWalk); None where it does not apply.
+    """The third SQL shape of `visible_to`, for a viewer who sees through employees' participant
+    rows (a department supervisor; an employee at level "own", through their own): each
+    employee's granting rows walked newest first along `participant_own` and merged
+    (paging.MergedWalk); None where it does not apply. For one employee the walk is their own
+    index range: SQLite probed the participant rows of every conversation newest first until it
+    had found 50 of theirs (S: 2.3 ms against 0.3 for the range, issue 23's row fetch).
 
     It applies without conversation-level conditions and to the sorts the participant rows carry
     (started_at, either way). With a filter the list keeps the probe: the filter's own index
@@ -156,7 +159,7 @@ def merged_walk(user, action: str = "view", flt=None):
     "Issue 23 item 1").
     """
     kind, ids = scope_for(user, action)
-    if kind != "employees" or len(ids) < 2:
+    if kind != "employees" or not ids:
         return None
     if flt is not None and (flt.conditions or flt.sort_key != "started_at"):
         return None

@@ -77,11 +77,10 @@ def test_the_data_has_shared_and_hidden_conversations(dept):
     assert len(everything) > len(slow(supervisor)) > 4 * PER_PAGE
 
 
-@pytest.mark.parametrize("sort", ["-started_at", "started_at"])
-def test_pages_by_cursor_both_ways_and_by_number_equal_the_obvious_answer(dept, sort):
-    supervisor, _employees, client = dept
-    expected = slow(supervisor, descending=sort.startswith("-"))
+def assert_pages_equal_the_obvious_answer(user, client, sort):
+    expected = slow(user, descending=sort.startswith("-"))
     chunks = [expected[i : i + PER_PAGE] for i in range(0, len(expected), PER_PAGE)]
+    assert len(chunks) > 2
 
     context = page(client, sort=sort)
     assert context["count"].value == len(expected) and context["count"].exact
@@ -100,6 +99,31 @@ def test_pages_by_cursor_both_ways_and_by_number_equal_the_obvious_answer(dept, 
     for n in (1, 2, len(chunks) - 1, len(chunks)):  # jumping to a page by its number
         assert page(client, sort=sort, page=n)["page"].ids == chunks[n - 1]
     assert page(client, sort=sort, page=len(chunks) + 3)["page"].ids == []
+
+
+@pytest.mark.parametrize("sort", ["-started_at", "started_at"])
+def test_pages_by_cursor_both_ways_and_by_number_equal_the_obvious_answer(dept, sort):
+    supervisor, _employees, client = dept
+    assert_pages_equal_the_obvious_answer(supervisor, client, sort)
+
+
+@pytest.mark.parametrize("sort", ["-started_at", "started_at"])
+def test_an_operator_pages_through_their_own_rows_alone(dept, sort):
+    """An employee at level "own" walks their own participant rows (the floor's index range),
+    not every conversation newest first looking for theirs; the pages say the same."""
+    operator = generate.bench_users()["operator"]
+    rng = random.Random(sort)
+    for conversation in rng.sample(list(Conversation.objects.all()), 80):  # joined, then left
+        row, _ = ConversationParticipant.objects.get_or_create(
+            conversation=conversation, employee=operator, started_at=conversation.started_at
+        )
+        row.was_responsible = True
+        row.refresh_sees()
+        row.save()
+    assert merged_walk(operator) is not None
+    client = Client()
+    client.force_login(operator)
+    assert_pages_equal_the_obvious_answer(operator, client, sort)
 
 
 def test_hidden_conversations_stay_hidden(dept):
