@@ -102,11 +102,20 @@ class QueryTimer:
 ROW_FETCH = re.compile(r'^SELECT "conversations_conversation"\."id"(?: AS "pk")?[ ,]')
 
 
+# The page's keys off the walk of participant rows (visibility.merged_walk, paging.MergedWalk):
+# LIMIT is the page size + 1; the tab counts' edge off the same walk reads one row.
+WALK_KEYS = re.compile(r"conversation_id.* LIMIT (\d+) OFFSET \d+$", re.S)
+
+
 def is_row_fetch(sql: str) -> bool:
-    """The statements that fetch the page's rows (what the floor query does): the ids in order,
-    then the rows by id with their joins (the list), or the ordered rows (the API). Counts, tab
-    counts, presets, sessions and the CRM-link prefetch are the rest of the page's SQL."""
-    return bool(ROW_FETCH.match(sql)) and ("LIMIT" in sql or '"id" IN (' in sql)
+    """The statements that fetch the page's rows (what the floor query does): the ids in order
+    (off the conversations, or off the walk of a viewer's participant rows), then the rows by id
+    with their joins (the list), or the ordered rows (the API). Counts, tab counts, presets,
+    sessions and the CRM-link prefetch are the rest of the page's SQL."""
+    if ROW_FETCH.match(sql):
+        return "LIMIT" in sql or '"id" IN (' in sql
+    walk = WALK_KEYS.search(sql)
+    return walk is not None and int(walk.group(1)) > 1
 
 
 def route_exists(path: str) -> bool:
