@@ -18,8 +18,8 @@ application = ProtocolTypeRouter(
     }
 )
 
-# Everything loaded so far (Django, the URL map, the models, the column registry: over 100,000
-# objects) lives as long as the process. Moved out of the collector's generations, it is not
-# walked again by every full collection: one of those took a request's worker 30-60 ms
-# mid-request (issue 17: p99 at half load; BENCHMARKS.md).
+# Everything loaded so far (Django, the URL map, the models, the column registry) lives as long
+# as the process. Moved out of the collector's generations, it is not walked again by every full
+# collection, which otherwise stopped a worker in the middle of a request (issue 17;
+# BENCHMARKS.md, stop 38).
 gc.freeze()

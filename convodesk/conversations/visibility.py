@@ -148,8 +148,8 @@ def merged_walk(user, action: str = "view", flt=None):
     rows (a department supervisor; an employee at level "own", through their own): each
     employee's granting rows walked newest first along `participant_own` and merged
     (paging.MergedWalk); None where it does not apply. For one employee the walk is their own
-    index range: SQLite probed the participant rows of every conversation newest first until it
-    had found 50 of theirs (S: 2.3 ms against 0.3 for the range, issue 23's row fetch).
+    index range, where SQLite otherwise probed the participant rows of every conversation newest
+    first until it had found a page of theirs (BENCHMARKS.md, stop 38).
 
     It applies without conversation-level conditions and to the sorts the participant rows carry
     (started_at, either way). With a filter the list keeps the probe: the filter's own index

@@ -128,7 +128,7 @@ def grid_fields(keys, sort_field: str = "id") -> list[str]:
     the sort field its cursors carry. A conversation with its joined client, open channel and
     employee has over a hundred columns; a default page shows about twenty (issue 23: the row
     fetch against hand-written SQL). A field read but not listed here costs a query per row:
-    tests/conversations/test_list_fields.py renders every column with deferred loading refused."""
+    tests/list/test_list_fields.py renders every column with deferred loading refused."""
     paths = {*ROW_FIELDS, sort_field}
     for key in keys:
         paths.update(COLUMNS[key].fields)
