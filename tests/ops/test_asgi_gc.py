@@ -2,7 +2,7 @@
 
 The application (Django, the URL map, the models, the column registry) is over 100,000 objects
 that live as long as the process; a full collection walked all of them in the middle of some
-request (30-60 ms). `convodesk.asgi` moves them to the permanent generation once loaded.
+request. `convodesk.asgi` moves them to the permanent generation once loaded.
 """
 
 import os
