@@ -4,6 +4,8 @@ import pytest
 
 from convodesk.accounts.models import Role
 from convodesk.conversations import services
+from convodesk.conversations.models import Client as ClientRow
+from convodesk.conversations.models import Conversation
 
 from .. import factories as f
 
@@ -52,3 +54,29 @@ def convs(org):
     for conv in ("op1", "op2", "op3", "unassigned"):
         getattr(c, conv).refresh_from_db()
     return c
+
+
+@pytest.fixture
+def varied(convs):
+    """The fixture's four conversations, plus what makes cells differ: two rows sharing a status,
+    channel and metric but not a rating comment (with markup in it), CRM records, an overdue wait."""
+    org = convs.org
+    extra = f.client_message(org.conn, "eva", "hi", when=f.at(700)).conversation
+    ClientRow.objects.filter(pk=extra.client_id).update(name='Eva <b>"x"</b>')
+    services.take(extra.pk, f.act(org.op1), now=f.at(760))
+    Conversation.objects.filter(pk=convs.op1.pk).update(
+        supervisor_rating=4,
+        supervisor_comment='great <b>"work"</b> & more',
+        client_rating=1,
+        crm_entity_type="deal",
+        crm_entity_id=77,
+        crm_title="Big <deal>",
+        crm_activity_id=12,
+        spam=False,
+        pinned=True,
+    )
+    Conversation.objects.filter(pk=extra.pk).update(
+        supervisor_rating=4, supervisor_comment="", client_rating=-1
+    )
+    Conversation.objects.filter(pk=convs.op2.pk).update(due_at=f.at(0))  # long overdue
+    return convs

@@ -18,7 +18,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from convodesk.conversations.columns import COLUMNS, DEFAULT_COLUMNS
-from convodesk.conversations.models import Conversation
 
 from .conftest import row_ids
 
@@ -27,24 +26,6 @@ LIST = "/contact-center/conversations/"
 
 def _refuse(instance, *args, **kwargs):
     raise AssertionError(f"{type(instance).__name__} loaded a deferred field: {kwargs or args}")
-
-
-@pytest.fixture
-def filled(convs):
-    """The fixture's conversations with a value in every column a cell reads more than one
-    field for (the stars and their comment, the CRM record and activity)."""
-    Conversation.objects.filter(pk=convs.op1.pk).update(
-        supervisor_rating=4,
-        supervisor_comment="good",
-        client_rating=1,
-        crm_entity_type="deal",
-        crm_entity_id=77,
-        crm_title="Big deal",
-        crm_activity_id=12,
-        excerpt="Hello, my order is late",
-        source_url="https://shop.example/cart",
-    )
-    return convs
 
 
 def _show(user, keys):
@@ -66,8 +47,8 @@ def _every_row_path(client, query):
 
 
 @pytest.mark.parametrize("who", ["admin", "supervisor", "op1"])
-def test_each_column_alone_renders_from_the_fields_the_page_loaded(filled, client, who):
-    user = getattr(filled.org, who)
+def test_each_column_alone_renders_from_the_fields_the_page_loaded(varied, client, who):
+    user = getattr(varied.org, who)
     client.force_login(user)
     with mock.patch.object(Model, "refresh_from_db", _refuse):
         for key in COLUMNS:
@@ -75,9 +56,9 @@ def test_each_column_alone_renders_from_the_fields_the_page_loaded(filled, clien
             _every_row_path(client, "view=all")
 
 
-def test_every_sort_renders_from_the_fields_the_page_loaded(filled, client):
+def test_every_sort_renders_from_the_fields_the_page_loaded(varied, client):
     """The sort field is loaded too: the next page's cursor is read off the last row."""
-    user = filled.org.admin
+    user = varied.org.admin
     client.force_login(user)
     _show(user, ["id"])
     sorts = [f"{sign}{c.key}" for c in COLUMNS.values() if c.sortable for sign in ("", "-")]
@@ -86,8 +67,8 @@ def test_every_sort_renders_from_the_fields_the_page_loaded(filled, client):
             _every_row_path(client, f"view=all&sort={sort}")
 
 
-def test_a_page_reads_the_columns_it_shows_and_not_the_others(filled, client):
-    admin = filled.org.admin
+def test_a_page_reads_the_columns_it_shows_and_not_the_others(varied, client):
+    admin = varied.org.admin
     client.force_login(admin)
     _show(admin, DEFAULT_COLUMNS)
     with CaptureQueriesContext(connection) as queries:

@@ -17,9 +17,7 @@ from django.template import Context, Template
 from django.utils import timezone, translation
 from django.utils.html import conditional_escape
 
-from convodesk.conversations import services
 from convodesk.conversations.columns import COLUMNS, prefetch_for, with_crm_links
-from convodesk.conversations.models import Client as ClientRow
 from convodesk.conversations.models import Conversation
 from convodesk.conversations.views import panel
 from convodesk.conversations.views.rows import build_rows, cell_classes, rate_summary, row_texts
@@ -45,32 +43,6 @@ FORMER_ROW = (
     ' class="menu-pop" role="menu"></div></details></td>\n</tr>\n{% endif %}'
 )
 MADRID = zoneinfo.ZoneInfo("Europe/Madrid")
-
-
-@pytest.fixture
-def varied(convs):
-    """The fixture's four conversations, plus what makes cells differ: two rows sharing a status,
-    channel and metric but not a rating comment (with markup in it), CRM records, an overdue wait."""
-    org = convs.org
-    extra = f.client_message(org.conn, "eva", "hi", when=f.at(700)).conversation
-    ClientRow.objects.filter(pk=extra.client_id).update(name='Eva <b>"x"</b>')
-    services.take(extra.pk, f.act(org.op1), now=f.at(760))
-    Conversation.objects.filter(pk=convs.op1.pk).update(
-        supervisor_rating=4,
-        supervisor_comment='great <b>"work"</b> & more',
-        client_rating=1,
-        crm_entity_type="deal",
-        crm_entity_id=77,
-        crm_title="Big <deal>",
-        crm_activity_id=12,
-        spam=False,
-        pinned=True,
-    )
-    Conversation.objects.filter(pk=extra.pk).update(
-        supervisor_rating=4, supervisor_comment="", client_rating=-1
-    )
-    Conversation.objects.filter(pk=convs.op2.pk).update(due_at=f.at(0))  # long overdue
-    return convs
 
 
 def _page(client, user, language, query="view=all"):
