@@ -3,9 +3,9 @@
 A page loads the fields of its visible columns, the row's own (status, due time, responsible,
 client, CRM entries) and the sort field, not the hundred-odd columns of a conversation with its
 joined client, open channel and employee. A field a cell reads but the page did not load would
-cost one query per row; these tests render every column, sorted every way, on every path that
-prints rows (the page, its live rows, a row after an action, a row's menu), with such loading
-refused.
+cost one query per row; these tests render every column, sorted every way, on the page and its
+live rows, and open each row's menu (`load_row`, which also prints a row again after an action),
+with such loading refused.
 """
 
 import re
