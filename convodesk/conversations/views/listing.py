@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 from convodesk import links
 from convodesk.stats import aggregates
 
-from ..columns import COLUMNS, prefetch_for, related_for
+from ..columns import COLUMNS
 from ..filters import ConversationFilter
 from ..models import Conversation, ConversationEvent
 from ..paging import Count, bounded_count, exact_count
@@ -30,7 +30,7 @@ from .paging import fetch_page
 from .panel import build_fields, param_label
 from .params import PER_PAGE_CHOICES, encode, filter_only, normalize, page_of, per_page_of
 from .prefs import picker_entries, user_column_keys
-from .rows import build_rows, grid_fields, row_texts
+from .rows import build_rows, grid_queryset, row_texts
 from .tabs import all_tabs, count_tabs, list_path, visible_presets
 
 
@@ -171,11 +171,8 @@ def conversation_list(request):
             page=page_number,
             after=request.GET.get("after", ""),
             before=request.GET.get("before", ""),
-            related=related_for(keys),
-            with_crm_links="crm_record" in keys,
             walk=merged_walk(user, "view", flt),
-            prefetch=lambda rows: prefetch_for(rows, keys),
-            only=grid_fields(keys, flt.sort_field),
+            prefetch=lambda rows: grid_queryset(rows, keys, flt.sort_field),
         )
         rows = build_rows(user, page.rows, keys)
 

@@ -9,13 +9,13 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from ..columns import COLUMNS, prefetch_for, related_for, with_crm_links
+from ..columns import COLUMNS
 from ..filters import ConversationFilter
 from ..models import Conversation
 from ..normalize import parse_id
 from .params import normalize
 from .prefs import user_column_keys
-from .rows import build_rows, grid_fields, load_row, row_texts
+from .rows import build_rows, grid_queryset, load_row, row_texts
 
 MAX_IDS = 200
 
@@ -31,10 +31,7 @@ def live_rows(request):
         return HttpResponse("")
     keys = user_column_keys(request.user)
     qs = flt.filter(Conversation.objects.visible_to(request.user, "view")).filter(pk__in=ids)
-    qs = qs.select_related(*related_for(keys)).only(*grid_fields(keys, flt.sort_field))
-    if "crm_record" in keys:
-        qs = with_crm_links(qs)
-    qs = prefetch_for(qs, keys)
+    qs = grid_queryset(qs, keys, flt.sort_field)
     rows = build_rows(request.user, list(qs.order_by(*flt.ordering())), keys)
     return render(
         request,

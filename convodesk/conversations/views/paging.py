@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from django.db.models import F, Q
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
-from ..columns import with_crm_links as prefetch_crm_links
 from ..paging import (
     BadCursor,
     after_cursor,
@@ -92,10 +91,8 @@ def fetch_page(
     after: str = "",
     before: str = "",
     related=(),
-    with_crm_links=False,
     walk=None,
     prefetch=None,
-    only=None,
 ) -> Page:
     field_name = flt.sort_field
     if walk is not None:
@@ -111,11 +108,7 @@ def fetch_page(
             rel.add(field_name.split("__")[0])
         # The queryset's own model: the CRM lists page through this function too.
         rows_qs = queryset.model._default_manager.filter(pk__in=ids).select_related(*sorted(rel))
-        if only is not None:
-            rows_qs = rows_qs.only(*only)
-        if with_crm_links:
-            rows_qs = prefetch_crm_links(rows_qs)
-        if prefetch is not None:
+        if prefetch is not None:  # how the caller loads its rows (views/rows.grid_queryset)
             rows_qs = prefetch(rows_qs)
         by_id = {row.pk: row for row in rows_qs}
         rows = [by_id[i] for i in ids if i in by_id]

@@ -136,6 +136,16 @@ def grid_fields(keys, sort_field: str = "id") -> list[str]:
     return sorted(paths)
 
 
+def grid_queryset(queryset, keys, sort_field: str = "id"):
+    """Rows as every path that prints them loads them (the page, its live rows, a row after an
+    action or in its menu): the columns' joins, their fields alone, and what they read from
+    other tables (the CRM links, the tags) prefetched for all the rows at once."""
+    queryset = queryset.select_related(*related_for(keys)).only(*grid_fields(keys, sort_field))
+    if "crm_record" in keys:
+        queryset = with_crm_links(queryset)
+    return prefetch_for(queryset, keys)
+
+
 def allowed_ids(user, action: str, ids) -> set:
     """Which of these ids the user may take `action` on: one query, or none when the level is all."""
     if not ids:
@@ -337,15 +347,7 @@ def build_rows(user, convs, keys) -> list[Row]:
 
 def load_row(user, pk, keys) -> Row | None:
     """One row again after an action, through the same visibility rule as the grid."""
-    qs = (
-        Conversation.objects.visible_to(user, "view")
-        .filter(pk=pk)
-        .select_related(*related_for(keys))
-        .only(*grid_fields(keys))
-    )
-    if "crm_record" in keys:
-        qs = with_crm_links(qs)
-    conv = prefetch_for(qs, keys).first()
+    conv = grid_queryset(Conversation.objects.visible_to(user, "view").filter(pk=pk), keys).first()
     if conv is None:
         return None
     return build_rows(user, [conv], keys)[0]
