@@ -333,9 +333,10 @@ class Deltas:
                 continue
             for tier in tiers.TIERS:
                 key = tiers.project(tier, contribution.key)
-                row = self.rows[key]
-                for name, value in contribution.values.items():
-                    row[name] += sign * value
+                if tier.rows:
+                    row = self.rows[key]
+                    for name, value in contribution.values.items():
+                        row[name] += sign * value
                 if tier.buckets:
                     for metric, bucket in contribution.buckets.items():
                         self.buckets[(*key, metric, bucket)] += sign
@@ -365,7 +366,7 @@ class Deltas:
             return
         for tier in tiers.TIERS:
             key = tiers.project(tier, new.key)
-            if changed:
+            if changed and tier.rows:
                 row = self.rows[key]
                 for name, value in changed.items():
                     row[name] += value
@@ -557,6 +558,19 @@ def rebuild_derived(
     _participation(conn, None, None, business="reply_bh_sum" in columns, by_line=by_line)
 
 
+def fill_tiers(codes: tuple[int, ...], using: str = "default") -> None:
+    """Project these tiers afresh from the narrower ones (a migration's step for new tiers)."""
+    conn = connections[using]
+    table = conn.ops.quote_name
+    listed = ", ".join(str(int(code)) for code in codes)
+    with conn.cursor() as cursor:
+        for model in (Rollup, RollupBucket):
+            cursor.execute(
+                f"DELETE FROM {table(model._meta.db_table)} WHERE {table('tier')} IN ({listed})"
+            )
+    _project(conn, None, None, only=frozenset(codes))
+
+
 def _delete(start, end) -> None:
     for model in (Rollup, RollupBucket, Participation, LabelRollup):
         rows = model.objects.all()
@@ -692,10 +706,10 @@ def _rebuild_labels(cursor, measures, where, params) -> None:
         )
 
 
-def _project(conn, start, end, columns: tuple[str, ...] = COLUMNS) -> None:
+def _project(conn, start, end, columns: tuple[str, ...] = COLUMNS, only=None) -> None:
     """The tiers above 0 as GROUP BYs over rows of [start, end) (whole widest spans): each from
     the same projection one span narrower when there is one (a 16-day span from four 4-day
-    spans), else from tier 0."""
+    spans), else from tier 0. `only`: these tier codes alone (a new tier's first fill)."""
     q = conn.ops.quote_name
     for model, extra, measures in (
         (Rollup, (), columns),
@@ -704,7 +718,9 @@ def _project(conn, start, end, columns: tuple[str, ...] = COLUMNS) -> None:
         table = q(model._meta.db_table)
         where, params = _range_sql(conn, q("period"), start, end)
         for tier in sorted(tiers.TIERS, key=lambda t: t.span):
-            if tier is tiers.FULL or (model is RollupBucket and not tier.buckets):
+            if tier is tiers.FULL or not (tier.buckets if model is RollupBucket else tier.rows):
+                continue
+            if only is not None and tier.code not in only:
                 continue
             source = tiers.source_of(tier)
             key = [

@@ -291,7 +291,7 @@ class RollupFilter:
 
 WIDENED_DIMS = frozenset({"channel", "type"})
 # What the folded tiers' histograms can be narrowed by (tiers.fold_status).
-HISTOGRAM_DIMS = frozenset({"channel", "type", "simple_status"})
+HISTOGRAM_DIMS = frozenset({"channel", "responsible", "type", "simple_status"})
 
 
 class RollupSource:

@@ -50,13 +50,15 @@ class Tier:
     dims: frozenset[str]
     buckets: bool = False  # keeps the metric histograms
     exact_status: bool = True  # False: statuses folded (fold_status): metrics, simple statuses
+    rows: bool = True  # False: the histograms alone (RollupBucket), no Rollup rows
 
     def covers(self, needed: set[str], buckets: bool) -> bool:
         """`needed` names "status" for a read of exact statuses, "simple_status" for one that
-        only filters by the simple statuses (which folded statuses keep apart)."""
+        only filters by the simple statuses (which folded statuses keep apart). `buckets`: the
+        read is of the histograms (RollupBucket), else of the Rollup rows."""
         return (
             (needed - {"type", "status", "simple_status"}) <= self.dims
-            and (self.buckets or not buckets)
+            and (self.buckets if buckets else self.rows)
             and (self.exact_status or "status" not in needed)
         )
 
@@ -78,6 +80,11 @@ def _tiers() -> tuple[Tier, ...]:
             Tier(code + 1, span, lines),
             Tier(code + 2, span, employees),
         ]
+    # The histograms by employee (a department supervisor's; an employee's at level own), so
+    # that whole days of them no longer come from tier 0's hours. Codes are stored: new tiers
+    # take the next ones.
+    for span in SPANS[1:]:
+        kept.append(Tier(len(kept), span, employees, buckets=True, exact_status=False, rows=False))
     return tuple(kept)
 
 
@@ -92,7 +99,8 @@ def source_of(tier: Tier) -> Tier:
         t
         for t in TIERS
         if t.span < tier.span
-        and (t.dims, t.buckets, t.exact_status) == (tier.dims, tier.buckets, tier.exact_status)
+        and (t.dims, t.buckets, t.exact_status, t.rows)
+        == (tier.dims, tier.buckets, tier.exact_status, tier.rows)
     ]
     return max(narrower, key=lambda t: t.span) if narrower else FULL
 

@@ -71,10 +71,18 @@ def test_each_read_goes_to_the_smallest_tier_holding_what_it_needs():
     assert tier_of({"line", "channel", "status"}).dims == {"line", "channel"}
     assert tier_of({"responsible", "status"}).dims == {"channel", "responsible"}
     assert tier_of(set(), buckets=True).exact_status is False
-    # An exact status, a line or a responsible employee in the filter: only tier 0 keeps
-    # buckets for those, at hourly resolution.
+    # An exact status or a line in the filter: only tier 0 keeps buckets for those, at hourly
+    # resolution.
     assert tier_of({"status"}, buckets=True) is tiers.FULL
     assert tier_of({"line"}, buckets=True) is tiers.FULL
+    assert tier_of({"responsible", "status"}, buckets=True) is tiers.FULL
+    # A department's histograms (responsible employee in the department), also of simple
+    # statuses, come from 16-day spans by employee, not from the 384 hours of tier 0.
+    by_employee = tier_of({"responsible", "simple_status"}, buckets=True)
+    assert by_employee.span == 384 and "responsible" in by_employee.dims
+    # That tier keeps no Rollup rows: the employees' rows come from the exact-status one.
+    assert by_employee.rows is False
+    assert tier_of({"responsible", "status"}).exact_status is True
     # The timeline and heatmap need hours.
     assert tiers.plan(set(), start, end, hourly=True)[0][0].span == 1
 
