@@ -559,7 +559,9 @@ def rebuild_derived(
 
 
 def fill_tiers(codes: tuple[int, ...], using: str = "default") -> None:
-    """Project these tiers afresh from the narrower ones (a migration's step for new tiers)."""
+    """Project these tiers afresh from the narrower ones (a migration's step for new tiers),
+    one widest span at a time: one GROUP BY over every tier-0 row of a large installation
+    sorted tens of millions of rows on disk."""
     conn = connections[using]
     table = conn.ops.quote_name
     listed = ", ".join(str(int(code)) for code in codes)
@@ -568,7 +570,18 @@ def fill_tiers(codes: tuple[int, ...], using: str = "default") -> None:
             cursor.execute(
                 f"DELETE FROM {table(model._meta.db_table)} WHERE {table('tier')} IN ({listed})"
             )
-    _project(conn, None, None, only=frozenset(codes))
+    bounds = (
+        RollupBucket.objects.using(using)
+        .filter(tier=tiers.FULL.code)
+        .aggregate(first=Min("period"), last=Max("period"))
+    )
+    if bounds["first"] is None:
+        return
+    start = tiers.floor_span(bounds["first"], tiers.WIDEST)
+    while start <= bounds["last"]:
+        stop = start + dt.timedelta(hours=tiers.WIDEST)
+        _project(conn, start, stop, only=frozenset(codes))
+        start = stop
 
 
 def _delete(start, end) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from convodesk.conversations.filters import ConversationFilter
 from convodesk.conversations.models import Conversation
-from convodesk.stats import aggregates, histogram, rollups
+from convodesk.stats import aggregates, histogram, rollups, tiers
 from convodesk.stats.models import METRICS, Participation, Rollup, RollupBucket
 
 from .builders import BASE, random_history
@@ -189,3 +189,16 @@ def test_filters_outside_rollup_keys_or_whole_hours_use_the_conversation_table(o
     org.admin.save()
     assert aggregates.build_scope(org.admin, {"line": str(org.line.pk)}, now=now).rollup is None
     assert aggregates.build_scope(org.supervisor, {"q": "hello"}, now=now).rollup is None
+
+
+def test_a_new_tier_filled_by_its_migration_equals_the_tier_the_services_kept(org):
+    """Migration stats/0014 fills the histograms by employee (tiers 11-13) from tier 0, one
+    16-day span at a time: the same rows the services keep from then on."""
+    random_history(org, 5, conversations=35)
+    kept = _rollup_state()
+    new = tuple(t.code for t in tiers.TIERS if not t.rows)
+    assert new and RollupBucket.objects.filter(tier__in=new).exists()
+    RollupBucket.objects.filter(tier__in=new).delete()
+    assert _rollup_state() != kept
+    rollups.fill_tiers(new)
+    assert _rollup_state() == kept
