@@ -577,11 +577,17 @@ def fill_tiers(codes: tuple[int, ...], using: str = "default") -> None:
     )
     if bounds["first"] is None:
         return
-    start = tiers.floor_span(bounds["first"], tiers.WIDEST)
-    while start <= bounds["last"]:
-        stop = start + dt.timedelta(hours=tiers.WIDEST)
-        _project(conn, start, stop, only=frozenset(codes))
-        start = stop
+    with transaction.atomic(using=using):
+        if conn.vendor == "postgresql":
+            # Each span's rows through the unique key's (tier, period) range: on a table of
+            # tens of millions of rows the planner chose a whole-table scan for every span.
+            with conn.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_seqscan = off")
+        start = tiers.floor_span(bounds["first"], tiers.WIDEST)
+        while start <= bounds["last"]:
+            stop = start + dt.timedelta(hours=tiers.WIDEST)
+            _project(conn, start, stop, only=frozenset(codes))
+            start = stop
 
 
 def _delete(start, end) -> None:
