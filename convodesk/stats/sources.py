@@ -427,9 +427,8 @@ class RollupSource:
         """The metric histograms. The coarse tiers keep them by channel kind, type and simple
         status, and by responsible employee too (a department's); only tier 0 keeps them by
         line and exact status, at a cost per matching conversation about that of reading the
-        conversation itself; when the filter
-        leaves out fewer conversations than it keeps, the widened histograms less the left-out
-        conversations' are cheaper (see _outside)."""
+        conversation itself; when the filter leaves out fewer conversations than it keeps, the
+        widened histograms less the left-out conversations' are cheaper (see _outside)."""
         outside = self._outside() if self.filter.uses - HISTOGRAM_DIMS else None
         grouped = (
             self._read(
